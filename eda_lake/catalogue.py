@@ -1,0 +1,197 @@
+"""The event catalogue: teams, events, their hubs, keys, schemas and subscribers.
+
+Read from `schemas/catalogue.toml` and the `.avsc` files beside it. Everything that needs to
+know which events exist (provisioning, publishers, subscribers, the lake's silver layer)
+asks the catalogue, so adding an event is one entry and one schema file.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from eda_lake import names
+from eda_lake.registry.schema import AvroSchema, load_schema_file
+
+DATALAKE_CONSUMER_GROUP = "datalake"
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is inconsistent or refers to something missing."""
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    """Event Hubs Capture settings applied to every hub."""
+
+    encoding: str
+    window_seconds: int
+    window_bytes: int
+    skip_empty_archives: bool
+    archive_name_format: str
+
+    @property
+    def codec(self) -> str:
+        """The Avro codec Capture writes with this encoding."""
+        return "deflate" if self.encoding == "AvroDeflate" else "null"
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One event type: its owner, its hub and its schema."""
+
+    name: str
+    team: str
+    hub: str
+    partition_key: str
+    schema_path: Path
+    subscribers: tuple[str, ...]
+    partitions: int
+    retention_days: int
+
+    @cached_property
+    def schema(self) -> AvroSchema:
+        return load_schema_file(self.schema_path)
+
+    @property
+    def consumer_groups(self) -> tuple[str, ...]:
+        """The subscribing teams' groups, then the lake's."""
+        return (*self.subscribers, DATALAKE_CONSUMER_GROUP)
+
+    def cloudevents_type(self) -> str:
+        """CloudEvents `type`: the Avro full name, e.g. eda_lake.customer.CustomerCreated."""
+        return self.schema.full_name
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    schema_group: str
+    compatibility: str
+    source_prefix: str
+    teams: dict[str, Team]
+    events: dict[str, EventSpec]
+    capture: CaptureSettings
+
+    def event(self, name: str) -> EventSpec:
+        try:
+            return self.events[name]
+        except KeyError:
+            known = ", ".join(sorted(self.events))
+            raise CatalogueError(f"unknown event {name!r}; the catalogue has: {known}") from None
+
+    def by_hub(self, hub: str) -> EventSpec | None:
+        return next((e for e in self.events.values() if e.hub == hub), None)
+
+    def events_of(self, team: str) -> list[EventSpec]:
+        return [e for e in self.events.values() if e.team == team]
+
+    def subscriptions_of(self, team: str) -> list[EventSpec]:
+        return [e for e in self.events.values() if team in e.subscribers]
+
+    def source(self, team: str) -> str:
+        """CloudEvents `source` of the events a team publishes."""
+        return f"{self.source_prefix}/{team}"
+
+
+def _require(table: dict[str, Any], key: str, where: str) -> Any:
+    if key not in table:
+        raise CatalogueError(f"{where}: missing key {key!r}")
+    return table[key]
+
+
+def load_catalogue(schema_dir: Path) -> Catalogue:
+    """Load and validate `catalogue.toml` in `schema_dir`, including every schema it names."""
+    path = schema_dir / "catalogue.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogueError(
+            f"no catalogue at {path}; set EDA_LAKE_SCHEMA_DIR to the folder holding catalogue.toml"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"{path}: not valid TOML: {exc}") from None
+
+    teams = {
+        names.team_name(name): Team(name, str(body.get("description", "")))
+        for name, body in _require(raw, "teams", str(path)).items()
+    }
+    defaults = raw.get("hub_defaults", {})
+    cap = _require(raw, "capture", str(path))
+    capture = CaptureSettings(
+        encoding=str(cap.get("encoding", "Avro")),
+        window_seconds=int(cap.get("window_seconds", 300)),
+        window_bytes=int(cap.get("window_bytes", 314_572_800)),
+        skip_empty_archives=bool(cap.get("skip_empty_archives", True)),
+        archive_name_format=str(_require(cap, "archive_name_format", f"{path} [capture]")),
+    )
+    if capture.encoding not in ("Avro", "AvroDeflate"):
+        raise CatalogueError(
+            f"{path} [capture]: encoding {capture.encoding!r} is not Avro or AvroDeflate"
+        )
+
+    events: dict[str, EventSpec] = {}
+    hubs: set[str] = set()
+    for index, body in enumerate(_require(raw, "events", str(path))):
+        where = f"{path} events[{index}]"
+        name = str(_require(body, "name", where))
+        team = str(_require(body, "team", where))
+        hub = names.hub_name(str(_require(body, "hub", where)))
+        subscribers = tuple(names.consumer_group_name(s) for s in body.get("subscribers", []))
+        for member in (team, *subscribers):
+            if member not in teams:
+                raise CatalogueError(f"{where} ({name}): team {member!r} is not in [teams]")
+        if name in events or hub in hubs:
+            raise CatalogueError(f"{where}: event {name!r} or hub {hub!r} appears twice")
+        spec = EventSpec(
+            name=name,
+            team=team,
+            hub=hub,
+            partition_key=str(_require(body, "partition_key", where)),
+            schema_path=schema_dir / str(_require(body, "schema", where)),
+            subscribers=subscribers,
+            partitions=int(body.get("partitions", defaults.get("partitions", 4))),
+            retention_days=int(body.get("retention_days", defaults.get("retention_days", 7))),
+        )
+        field_names = {f["name"] for f in spec.schema.parsed["fields"]}
+        if spec.partition_key not in field_names:
+            raise CatalogueError(
+                f"{where} ({name}): partition_key {spec.partition_key!r} is not a field of "
+                f"{spec.schema_path.name}; fields are {sorted(field_names)}"
+            )
+        events[name] = spec
+        hubs.add(hub)
+
+    return Catalogue(
+        schema_group=str(_require(raw, "schema_group", str(path))),
+        compatibility=str(raw.get("compatibility", "Backward")),
+        source_prefix=str(raw.get("cloudevents_source_prefix", "/eda-lake")).rstrip("/"),
+        teams=teams,
+        events=events,
+        capture=capture,
+    )
+
+
+def describe(catalogue: Catalogue) -> str:
+    """A JSON summary, for the CLI and Dagster metadata."""
+    return json.dumps(
+        {
+            name: {
+                "team": e.team,
+                "hub": e.hub,
+                "partition_key": e.partition_key,
+                "consumer_groups": list(e.consumer_groups),
+            }
+            for name, e in catalogue.events.items()
+        },
+        indent=2,
+    )

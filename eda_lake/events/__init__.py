@@ -1,0 +1,1 @@
+"""CloudEvents envelopes and the registry's Avro wire format: plain Python, no broker."""

@@ -1,0 +1,101 @@
+"""CloudEvents 1.0 in the AMQP binding's binary content mode.
+
+Attributes travel as AMQP application properties named `cloudEvents_<attribute>` (the
+binding's current prefix; readers also accept the older `cloudEvents:`). All values are
+strings, `time` in RFC 3339, because Event Hubs Capture keeps only long, double, string and
+bytes in its property map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+PREFIX = "cloudEvents_"
+LEGACY_PREFIX = "cloudEvents:"
+SPEC_VERSION = "1.0"
+REQUIRED = ("id", "source", "type", "specversion")
+
+
+class CloudEventError(ValueError):
+    """Properties that do not make a valid CloudEvent."""
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, e.g. 2026-11-27T06:36:59.123456Z."""
+    if moment.tzinfo is None:
+        raise CloudEventError(f"CloudEvents time {moment!r} has no time zone; use UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise CloudEventError(f"CloudEvents time {text!r} is not RFC 3339") from None
+    if moment.tzinfo is None:
+        raise CloudEventError(f"CloudEvents time {text!r} has no offset; RFC 3339 requires one")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class CloudEvent:
+    """The context attributes of one event; the data travels as the message body."""
+
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str | None = None
+    dataschema: str | None = None
+    specversion: str = SPEC_VERSION
+
+    def to_properties(self) -> dict[str, str]:
+        props = {
+            PREFIX + "id": self.id,
+            PREFIX + "source": self.source,
+            PREFIX + "type": self.type,
+            PREFIX + "specversion": self.specversion,
+            PREFIX + "time": format_time(self.time),
+        }
+        if self.subject is not None:
+            props[PREFIX + "subject"] = self.subject
+        if self.dataschema is not None:
+            props[PREFIX + "dataschema"] = self.dataschema
+        return props
+
+    @classmethod
+    def from_properties(cls, properties: Mapping[str, object]) -> CloudEvent:
+        attrs = attributes(properties)
+        missing = [a for a in REQUIRED if not attrs.get(a)]
+        if missing:
+            raise CloudEventError(
+                f"not a CloudEvent: missing attribute(s) {missing} (looked for properties "
+                f"{PREFIX}<name> and {LEGACY_PREFIX}<name>)"
+            )
+        if "time" not in attrs:
+            raise CloudEventError(f"CloudEvent {attrs['id']!r} has no time attribute")
+        return cls(
+            id=attrs["id"],
+            source=attrs["source"],
+            type=attrs["type"],
+            time=parse_time(attrs["time"]),
+            subject=attrs.get("subject"),
+            dataschema=attrs.get("dataschema"),
+            specversion=attrs["specversion"],
+        )
+
+
+def attributes(properties: Mapping[str, object]) -> dict[str, str]:
+    """CloudEvents attributes found in a property map, as strings, whatever the prefix.
+
+    Lenient by design: the lake reads any producer's events, so this never raises.
+    """
+    found: dict[str, str] = {}
+    for key, value in properties.items():
+        for prefix in (PREFIX, LEGACY_PREFIX):
+            if key.startswith(prefix) and value is not None:
+                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+                found.setdefault(key[len(prefix) :], str(text))
+    return found

@@ -1,0 +1,1 @@
+"""Schema registry: the interface, the Avro compatibility rules, and the adapters."""

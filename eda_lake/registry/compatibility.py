@@ -1,0 +1,311 @@
+"""Avro schema compatibility, by Avro's schema resolution rules.
+
+`reading_problems(reader, writer)` lists why data written with `writer` cannot be read with
+`reader`. A registry mode asks that question in one or both directions against every earlier
+version of a schema (transitively), as Azure Schema Registry and Confluent's
+`*_TRANSITIVE` modes do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from eda_lake.registry.schema import AvroSchema
+
+
+class Compatibility(StrEnum):
+    """Compatibility mode of a schema group (Azure's names; Full exists only locally)."""
+
+    NONE = "None"
+    BACKWARD = "Backward"
+    FORWARD = "Forward"
+    FULL = "Full"
+
+    @classmethod
+    def parse(cls, text: str) -> Compatibility:
+        for mode in cls:
+            if mode.value.lower() == text.strip().lower():
+                return mode
+        choices = ", ".join(m.value for m in cls)
+        raise ValueError(f"unknown compatibility mode {text!r}; use one of: {choices}")
+
+
+@dataclass(frozen=True)
+class Incompatibility:
+    """One reason a reader cannot read a writer's data: where, which rule, and what to do."""
+
+    path: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message} [{self.rule}]"
+
+
+PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+# Writer type -> reader types that can read it (Avro specification, "Schema Resolution").
+PROMOTIONS: dict[str, frozenset[str]] = {
+    "int": frozenset({"long", "float", "double"}),
+    "long": frozenset({"float", "double"}),
+    "float": frozenset({"double"}),
+    "string": frozenset({"bytes"}),
+    "bytes": frozenset({"string"}),
+}
+
+
+class _Names:
+    """Named types (records, enums, fixed) of one schema, by full name."""
+
+    def __init__(self, root: Any) -> None:
+        self.types: dict[str, dict[str, Any]] = {}
+        self._collect(root, "")
+
+    def _collect(self, node: Any, namespace: str) -> None:
+        if isinstance(node, list):
+            for branch in node:
+                self._collect(branch, namespace)
+        elif isinstance(node, dict):
+            kind = node.get("type")
+            if kind in ("record", "error", "enum", "fixed"):
+                full = _full_name(node, namespace)
+                self.types[full] = node
+                namespace = full.rpartition(".")[0]
+                for f in node.get("fields", []):
+                    self._collect(f["type"], namespace)
+            elif kind == "array":
+                self._collect(node["items"], namespace)
+            elif kind == "map":
+                self._collect(node["values"], namespace)
+            elif isinstance(kind, dict | list):
+                self._collect(kind, namespace)
+
+    def resolve(self, node: Any, namespace: str) -> tuple[Any, str]:
+        """The node behind a name reference, and the namespace that applies inside it."""
+        if isinstance(node, str) and node not in PRIMITIVES:
+            full = node if "." in node else f"{namespace}.{node}".lstrip(".")
+            target = self.types.get(full) or self.types.get(node)
+            if target is None:
+                raise ValueError(f"unknown named type {node!r}")
+            return target, full.rpartition(".")[0]
+        if isinstance(node, dict) and isinstance(node.get("type"), dict | list):
+            return self.resolve(node["type"], namespace)
+        if isinstance(node, dict) and node.get("type") in PRIMITIVES and len(node) == 1:
+            return node["type"], namespace
+        if isinstance(node, dict) and node.get("type") in ("record", "error", "enum", "fixed"):
+            return node, _full_name(node, namespace).rpartition(".")[0]
+        return node, namespace
+
+
+def _full_name(node: dict[str, Any], namespace: str) -> str:
+    name = str(node["name"])
+    if "." in name:
+        return name
+    ns = node.get("namespace", namespace)
+    return f"{ns}.{name}" if ns else name
+
+
+def _kind(node: Any) -> str:
+    if isinstance(node, list):
+        return "union"
+    if isinstance(node, str):
+        return node
+    kind = node["type"]
+    return "record" if kind == "error" else str(kind)
+
+
+def _describe(node: Any, namespace: str) -> str:
+    kind = _kind(node)
+    if kind in ("record", "enum", "fixed"):
+        return f"{kind} {_full_name(node, namespace)}"
+    if kind == "union":
+        return "union"
+    if isinstance(node, dict) and "logicalType" in node:
+        return f"{kind} ({node['logicalType']})"
+    return kind
+
+
+class _Checker:
+    def __init__(self, reader: AvroSchema, writer: AvroSchema) -> None:
+        self.reader_names = _Names(reader.parsed)
+        self.writer_names = _Names(writer.parsed)
+        self.problems: list[Incompatibility] = []
+        self._in_progress: set[tuple[str, str]] = set()
+
+    def fail(self, path: str, rule: str, message: str) -> None:
+        self.problems.append(Incompatibility(path, rule, message))
+
+    def can_read(self, reader: Any, r_ns: str, writer: Any, w_ns: str, path: str) -> bool:
+        """Check quietly: would the reader read the writer without any problem?"""
+        saved = self.problems
+        self.problems = []
+        try:
+            self.check(reader, r_ns, writer, w_ns, path)
+            return not self.problems
+        finally:
+            self.problems = saved
+
+    def check(self, reader: Any, r_ns: str, writer: Any, w_ns: str, path: str) -> None:
+        reader, r_ns = self.reader_names.resolve(reader, r_ns)
+        writer, w_ns = self.writer_names.resolve(writer, w_ns)
+        r_kind, w_kind = _kind(reader), _kind(writer)
+
+        if w_kind == "union":
+            for index, branch in enumerate(writer):
+                b_node, b_ns = self.writer_names.resolve(branch, w_ns)
+                if not self.can_read(reader, r_ns, b_node, b_ns, path):
+                    self.fail(
+                        path,
+                        "union-branch",
+                        f"the writer's union branch {index} ({_describe(b_node, b_ns)}) has no "
+                        "readable counterpart in the reader; add that branch to the reader",
+                    )
+            return
+        if r_kind == "union":
+            for branch in reader:
+                b_node, b_ns = self.reader_names.resolve(branch, r_ns)
+                if self.can_read(b_node, b_ns, writer, w_ns, path):
+                    return
+            self.fail(
+                path,
+                "union-branch",
+                f"the reader's union has no branch that reads {_describe(writer, w_ns)}; "
+                "add a branch of that type",
+            )
+            return
+
+        if r_kind != w_kind:
+            if r_kind in PROMOTIONS.get(w_kind, frozenset()):
+                return
+            self.fail(
+                path,
+                "type-promotion",
+                f"type changed from {_describe(writer, w_ns)} to {_describe(reader, r_ns)}, "
+                "which is not a legal Avro promotion (int to long, float or double; long to "
+                "float or double; float to double; string and bytes both ways)",
+            )
+            return
+
+        if r_kind in PRIMITIVES:
+            self._check_logical(reader, writer, path)
+        elif r_kind == "record":
+            self._check_record(reader, r_ns, writer, w_ns, path)
+        elif r_kind == "enum":
+            self._check_named(reader, r_ns, writer, w_ns, path)
+            missing = [s for s in writer["symbols"] if s not in reader["symbols"]]
+            if missing and "default" not in reader:
+                self.fail(
+                    path,
+                    "enum-symbol",
+                    f"the reader's enum lacks symbol(s) {missing} that the writer may write; "
+                    "add them or give the reader's enum a default",
+                )
+        elif r_kind == "fixed":
+            self._check_named(reader, r_ns, writer, w_ns, path)
+            if reader["size"] != writer["size"]:
+                self.fail(
+                    path,
+                    "fixed-size",
+                    f"fixed size changed from {writer['size']} to {reader['size']}",
+                )
+        elif r_kind == "array":
+            self.check(reader["items"], r_ns, writer["items"], w_ns, f"{path}[]")
+        elif r_kind == "map":
+            self.check(reader["values"], r_ns, writer["values"], w_ns, f"{path}{{}}")
+
+    def _check_logical(self, reader: Any, writer: Any, path: str) -> None:
+        if not (isinstance(reader, dict) and isinstance(writer, dict)):
+            return
+        if reader.get("logicalType") == writer.get("logicalType") == "decimal":
+            for key in ("scale", "precision"):
+                if reader.get(key, 0) != writer.get(key, 0):
+                    self.fail(
+                        path,
+                        "decimal",
+                        f"decimal {key} changed from {writer.get(key, 0)} to "
+                        f"{reader.get(key, 0)}; values would be read at the wrong scale",
+                    )
+
+    def _check_named(
+        self, reader: dict[str, Any], r_ns: str, writer: dict[str, Any], w_ns: str, path: str
+    ) -> bool:
+        r_full, w_full = _full_name(reader, r_ns), _full_name(writer, w_ns)
+        aliases = {a if "." in a else f"{r_ns}.{a}".lstrip(".") for a in reader.get("aliases", [])}
+        short = {r_full.rpartition(".")[2]} | {a.rpartition(".")[2] for a in aliases}
+        if r_full == w_full or w_full in aliases or w_full.rpartition(".")[2] in short:
+            return True
+        self.fail(
+            path,
+            "name",
+            f"named type {w_full} is read as {r_full}; rename it back or add "
+            f'"aliases": ["{w_full}"] to the reader',
+        )
+        return False
+
+    def _check_record(
+        self, reader: dict[str, Any], r_ns: str, writer: dict[str, Any], w_ns: str, path: str
+    ) -> None:
+        if not self._check_named(reader, r_ns, writer, w_ns, path):
+            return
+        key = (_full_name(reader, r_ns), _full_name(writer, w_ns))
+        if key in self._in_progress:  # a recursive type already being compared
+            return
+        self._in_progress.add(key)
+        r_ns = _full_name(reader, r_ns).rpartition(".")[0]
+        w_ns = _full_name(writer, w_ns).rpartition(".")[0]
+        writer_fields = {f["name"]: f for f in writer["fields"]}
+        reader_names = {f["name"] for f in reader["fields"]}
+        for field in reader["fields"]:
+            field_path = f"{path}.{field['name']}"
+            candidates = [field["name"], *field.get("aliases", [])]
+            match = next((writer_fields[n] for n in candidates if n in writer_fields), None)
+            if match is not None:
+                self.check(field["type"], r_ns, match["type"], w_ns, field_path)
+                continue
+            if "default" in field:
+                continue
+            renamed = [n for n in writer_fields if n not in reader_names]
+            hint = (
+                f'; if it was renamed from {renamed[0]!r}, add "aliases": ["{renamed[0]}"]'
+                if renamed
+                else ""
+            )
+            self.fail(
+                field_path,
+                "missing-field",
+                f"field {field['name']!r} is read but the writer has no such field and the "
+                f"reader gives no default; add a default{hint}",
+            )
+        self._in_progress.discard(key)
+
+
+def reading_problems(reader: AvroSchema, writer: AvroSchema) -> list[Incompatibility]:
+    """Why data written with `writer` cannot be read with `reader` (empty when it can)."""
+    checker = _Checker(reader, writer)
+    checker.check(reader.parsed, "", writer.parsed, "", reader.parsed["name"])
+    return checker.problems
+
+
+def compatibility_problems(
+    mode: Compatibility, new: AvroSchema, previous: Sequence[AvroSchema]
+) -> list[str]:
+    """Every reason `new` breaks `mode` against any of the earlier versions (transitive)."""
+    problems: list[str] = []
+    for version, old in enumerate(previous, start=1):
+        if mode in (Compatibility.BACKWARD, Compatibility.FULL):
+            problems += _label(
+                f"backward: the new schema cannot read version {version}",
+                reading_problems(reader=new, writer=old),
+            )
+        if mode in (Compatibility.FORWARD, Compatibility.FULL):
+            problems += _label(
+                f"forward: version {version} cannot read the new schema",
+                reading_problems(reader=old, writer=new),
+            )
+    return problems
+
+
+def _label(context: str, problems: Iterable[Incompatibility]) -> list[str]:
+    return [f"{context}: {p}" for p in problems]

@@ -1,0 +1,81 @@
+"""The one place that reads the environment.
+
+Every other module receives a `Settings` (or the values it holds); nothing else calls
+`os.environ`. Dagster resources get the same variables through `EnvVar`, see
+`eda_lake.defs.resources`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Target(StrEnum):
+    """Which backend the adapters talk to."""
+
+    LOCAL = "local"
+    AZURE = "azure"
+
+
+class SettingsError(ValueError):
+    """A variable of the environment holds a value that cannot be used."""
+
+
+# Names of the variables, so that documentation, Dagster's EnvVar and this module agree.
+HOME_VAR = "EDA_LAKE_HOME"
+TARGET_VAR = "EDA_LAKE_TARGET"
+SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
+NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the embedded default keeps its state and which backend is in use."""
+
+    home: Path
+    target: Target = Target.LOCAL
+    schema_dir: Path = REPO_ROOT / "schemas"
+    namespace: str = "eda-lake-local"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        raw_target = env.get(TARGET_VAR, Target.LOCAL.value).strip().lower()
+        try:
+            target = Target(raw_target)
+        except ValueError:
+            choices = ", ".join(t.value for t in Target)
+            raise SettingsError(
+                f"{TARGET_VAR}={raw_target!r} is not a known target; set it to one of: {choices}"
+            ) from None
+        return cls(
+            home=Path(env.get(HOME_VAR) or ".eda_lake").resolve(),
+            target=target,
+            schema_dir=Path(env.get(SCHEMA_DIR_VAR) or REPO_ROOT / "schemas").resolve(),
+            namespace=env.get(NAMESPACE_VAR) or "eda-lake-local",
+        )
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def hub_dir(self) -> Path:
+        """State of the embedded event hub (events, checkpoints, capture progress)."""
+        return self.home / "hub"
+
+    @property
+    def registry_file(self) -> Path:
+        """State of the embedded schema registry."""
+        return self.home / "registry.sqlite3"
+
+    @property
+    def simulation_dir(self) -> Path:
+        """The teams' own operational state: partner drops, dead letters."""
+        return self.home / "teams"

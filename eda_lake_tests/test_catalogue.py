@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from eda_lake.catalogue import Catalogue, CatalogueError, load_catalogue
+from eda_lake.names import InvalidNameError
+from eda_lake.registry.schema import SchemaDefinitionError, load_schema_file
+from eda_lake.settings import REPO_ROOT
+
+
+def test_four_teams_and_their_events(catalogue: Catalogue) -> None:
+    assert set(catalogue.teams) == {"platform", "product", "customer", "conversions"}
+    owners = {name: e.team for name, e in catalogue.events.items()}
+    assert owners == {
+        "ProductUpdated": "product",
+        "CustomerCreated": "customer",
+        "CustomerPurchased": "customer",
+        "LeadGenerated": "conversions",
+        "LeadAbandoned": "conversions",
+        "SaleConfirmed": "conversions",
+        "LeadPurchased": "conversions",
+    }
+    assert len({e.hub for e in catalogue.events.values()}) == len(catalogue.events)
+    assert catalogue.event("CustomerCreated").consumer_groups == ("conversions", "datalake")
+    assert catalogue.event("LeadPurchased").consumer_groups == ("customer", "datalake")
+    assert [e.name for e in catalogue.subscriptions_of("conversions")] == [
+        "CustomerCreated",
+        "SaleConfirmed",
+    ]
+
+
+def test_schemas_are_typed_documented_and_mark_personal_data(catalogue: Catalogue) -> None:
+    logical: set[str] = set()
+    for spec in catalogue.events.values():
+        for field in spec.schema.parsed["fields"]:
+            assert field.get("doc"), f"{spec.name}.{field['name']} has no doc"
+            if isinstance(field["type"], dict):
+                logical.add(field["type"].get("logicalType") or field["type"]["type"])
+        assert spec.cloudevents_type() == spec.schema.full_name
+    assert {"uuid", "timestamp-micros", "decimal", "enum"} <= logical
+    assert catalogue.event("CustomerCreated").schema.personal_fields() == ["email", "full_name"]
+
+
+def _copy_schemas(tmp_path: Path) -> Path:
+    target = tmp_path / "schemas"
+    shutil.copytree(REPO_ROOT / "schemas", target)
+    return target
+
+
+def test_malformed_avsc_names_the_file(tmp_path: Path) -> None:
+    schemas = _copy_schemas(tmp_path)
+    broken = schemas / "customer" / "CustomerCreated.avsc"
+    broken.write_text('{"type": "record", "name": "X", "fields": [')
+    with pytest.raises(SchemaDefinitionError, match=r"CustomerCreated\.avsc: not valid JSON"):
+        load_catalogue(schemas).event("CustomerCreated").schema  # noqa: B018
+    broken.write_text('{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nope"}]}')
+    with pytest.raises(SchemaDefinitionError, match="not a valid Avro schema"):
+        load_schema_file(broken)
+
+
+def test_catalogue_errors_name_the_entry(tmp_path: Path) -> None:
+    schemas = _copy_schemas(tmp_path)
+    toml = schemas / "catalogue.toml"
+    original = toml.read_text()
+    toml.write_text(original.replace('partition_key = "lead_id"', 'partition_key = "nope"'))
+    with pytest.raises(CatalogueError, match="partition_key 'nope'"):
+        load_catalogue(schemas)
+    toml.write_text(original.replace('hub = "sale-confirmed"', 'hub = "Sale Confirmed"'))
+    with pytest.raises(InvalidNameError, match="Sale Confirmed"):
+        load_catalogue(schemas)
+    toml.write_text(original.replace('subscribers = ["customer"]', 'subscribers = ["sales"]'))
+    with pytest.raises(CatalogueError, match="'sales' is not in"):
+        load_catalogue(schemas)
+    with pytest.raises(CatalogueError, match="EDA_LAKE_SCHEMA_DIR"):
+        load_catalogue(tmp_path / "nowhere")
