@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
+from eda_lake.capture.inspect import describe_event
+from eda_lake.capture.reader import CaptureFileError, read_capture
 from eda_lake.catalogue import CatalogueError, describe, load_catalogue
+from eda_lake.demo import embedded_capture, run_demo
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.provisioning import local as provisioning
+from eda_lake.provisioning.desired import desired_state
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
 from eda_lake.registry.schema import SchemaDefinitionError, load_schema_file
 from eda_lake.settings import Settings, SettingsError
+from eda_lake.simulation.runtime import TEAMS_WITH_SUBSCRIPTIONS, Simulation
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -30,6 +39,135 @@ def _registry_check(args: argparse.Namespace) -> int:
 
 def _catalogue_show(args: argparse.Namespace) -> int:
     print(describe(load_catalogue(Settings.from_env().schema_dir)))
+    return 0
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _provision(args: argparse.Namespace) -> int:
+    settings = _settings()
+    simulation = Simulation(settings)
+    try:
+        desired = desired_state(simulation.catalogue)
+        lake = LakeLayout(settings.lake_dir)
+        step = provisioning.plan if args.plan else provisioning.apply
+        actions = step(desired, simulation.hub, simulation.registry, lake)
+    finally:
+        simulation.close()
+    verb = "would change" if args.plan else "changed"
+    print(f"{len(actions)} resource(s) {verb}" + (":" if actions else "; nothing to do"))
+    for action in actions:
+        print(f"  {action}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    simulation = Simulation(_settings())
+    try:
+        products = simulation.publish_products(args.seed)
+        customers = simulation.publish_customers(args.seed, args.customers)
+    finally:
+        simulation.close()
+    print(f"published {products} ProductUpdated and {customers} CustomerCreated events")
+    return 0
+
+
+def _subscribe(args: argparse.Namespace) -> int:
+    simulation = Simulation(_settings())
+    try:
+        subscriber = simulation.subscriber(args.team)
+        report = subscriber.replay_dead_letters() if args.replay else subscriber.run()
+    finally:
+        simulation.close()
+    print(json.dumps(asdict(report), indent=2))
+    return 0
+
+
+def _partners(args: argparse.Namespace) -> int:
+    simulation = Simulation(_settings())
+    try:
+        report = (
+            simulation.drop_partner_files()
+            if args.partners_command == "drop"
+            else simulation.ingest_partner_files()
+        )
+    finally:
+        simulation.close()
+    print(json.dumps(asdict(report), indent=2))
+    return 0
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    simulation = Simulation(_settings())
+    try:
+        letters = simulation.dead_letters.list(args.team, include_replayed=args.all)
+    finally:
+        simulation.close()
+    for letter in letters:
+        print(
+            json.dumps(
+                {
+                    "id": letter.id,
+                    "team": letter.team,
+                    "origin": letter.origin,
+                    "partition_id": letter.partition_id,
+                    "sequence_number": letter.sequence_number,
+                    "reason": letter.reason,
+                    "body_size": len(letter.body),
+                    "replayed": letter.replayed,
+                }
+            )
+        )
+    return 0
+
+
+def _capture_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    simulation = Simulation(settings)
+    capture = embedded_capture(settings, simulation)
+    try:
+        report = capture.run(flush=args.flush)
+    finally:
+        capture.close()
+        simulation.close()
+    print(f"captured {report.events} events into {len(report.files)} file(s)")
+    return 0
+
+
+def _capture_inspect(args: argparse.Namespace) -> int:
+    failed = 0
+    for name in args.files:
+        try:
+            with Path(name).open("rb") as stream:
+                for event in read_capture(stream, name):
+                    print(json.dumps(describe_event(event)))
+        except (CaptureFileError, OSError) as exc:
+            print(f"eda-lake: error: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    report = run_demo(_settings(), customers=args.customers, seed=args.seed)
+    chain = report.chain
+    subscribers = chain.subscribers
+    leads = subscribers["conversions"].reactions
+    print(f"provisioned {report.provisioned} resource(s)")
+    print(f"products              {chain.products}")
+    print(f"customers created     {chain.customers}")
+    print(f"lead decisions        {leads} (generated or abandoned)")
+    print(f"partner files         {chain.partner_files} with {chain.partner_sales} sales")
+    print(f"sales confirmed       {chain.sales_confirmed} ({chain.bad_partner_rows} bad rows)")
+    print(f"leads purchased       {subscribers['conversions (sales)'].reactions}")
+    print(f"customers purchased   {subscribers['customer'].reactions}")
+    dead = sum(s.dead_lettered for s in subscribers.values()) + chain.bad_partner_rows
+    print(f"dead letters          {dead}")
+    print(
+        f"captured              {report.capture.events} events in {len(report.capture.files)} files"
+    )
+    print(f"lake                  {report.lake.root}")
     return 0
 
 
@@ -54,7 +192,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalogue = commands.add_parser("catalogue", help="print the event catalogue")
     catalogue.set_defaults(handler=_catalogue_show)
+
+    provision = commands.add_parser(
+        "provision", help="create the schema group, schemas, hubs and consumer groups"
+    )
+    provision.add_argument("--plan", action="store_true", help="print changes, make none")
+    provision.set_defaults(handler=_provision)
+
+    publish = commands.add_parser("publish", help="publish the catalogue and new customers")
+    _population_options(publish)
+    publish.set_defaults(handler=_publish)
+
+    subscribe = commands.add_parser("subscribe", help="run a team's subscriber once")
+    subscribe.add_argument("team", choices=TEAMS_WITH_SUBSCRIPTIONS)
+    subscribe.add_argument("--replay", action="store_true", help="replay its dead letters")
+    subscribe.set_defaults(handler=_subscribe)
+
+    partner_files = commands.add_parser("partners", help="sales partners' files")
+    partner_commands = partner_files.add_subparsers(dest="partners_command", required=True)
+    partner_commands.add_parser("drop", help="partners drop files of sold leads")
+    partner_commands.add_parser("ingest", help="Conversions turns the files into sales")
+    partner_files.set_defaults(handler=_partners)
+
+    dead = commands.add_parser("dead-letters", help="list dead letters (one JSON per line)")
+    dead.add_argument("--team")
+    dead.add_argument("--all", action="store_true", help="include replayed letters")
+    dead.set_defaults(handler=_dead_letters)
+
+    capture = commands.add_parser("capture", help="Capture files").add_subparsers(
+        dest="capture_command", required=True
+    )
+    capture_run = capture.add_parser("run", help="capture the embedded hub's closed windows")
+    capture_run.add_argument("--flush", action="store_true", help="also close open windows")
+    capture_run.set_defaults(handler=_capture_run)
+    inspect = capture.add_parser(
+        "inspect", help="print one JSON object per event of capture files (Azure's too)"
+    )
+    inspect.add_argument("files", nargs="+", metavar="FILE")
+    inspect.set_defaults(handler=_capture_inspect)
+
+    demo = commands.add_parser("demo", help="run everything end to end on the embedded default")
+    _population_options(demo)
+    demo.set_defaults(handler=_demo)
     return parser
+
+
+def _population_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--customers", type=int, default=2000, help="customers to create")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic values")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return handler(args)
-    except (SchemaDefinitionError, CatalogueError, SettingsError, ValueError) as exc:
+    except (SchemaDefinitionError, CatalogueError, SettingsError, ValueError, LookupError) as exc:
         print(f"eda-lake: error: {exc}", file=sys.stderr)
         return 2
 

@@ -27,6 +27,7 @@ def test_four_teams_and_their_events(catalogue: Catalogue) -> None:
     assert catalogue.event("CustomerCreated").consumer_groups == ("conversions", "datalake")
     assert catalogue.event("LeadPurchased").consumer_groups == ("customer", "datalake")
     assert [e.name for e in catalogue.subscriptions_of("conversions")] == [
+        "ProductUpdated",
         "CustomerCreated",
         "SaleConfirmed",
     ]

@@ -26,7 +26,7 @@ def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. 2026-11-27T06:36:59.123456Z."""
     if moment.tzinfo is None:
         raise CloudEventError(f"CloudEvents time {moment!r} has no time zone; use UTC")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:

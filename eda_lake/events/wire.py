@@ -72,6 +72,7 @@ class AvroEncoder:
         self.group = group
         self.auto_register = auto_register
         self._ids: dict[str, str] = {}
+        self._buffer = io.BytesIO()  # reused: one allocation per encoder, not per event
 
     def schema_id(self, schema: AvroSchema) -> str:
         cached = self._ids.get(schema.canonical)
@@ -92,7 +93,9 @@ class AvroEncoder:
 
     def encode(self, record: Mapping[str, Any], schema: AvroSchema) -> EncodedPayload:
         schema_id = self.schema_id(schema)
-        buffer = io.BytesIO()
+        buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
         try:
             fastavro.schemaless_writer(buffer, schema.fastavro, record)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:

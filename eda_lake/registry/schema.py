@@ -24,7 +24,7 @@ class AvroSchema:
     parsed: dict[str, Any] = field(repr=False)
     origin: str = "<schema>"
 
-    @property
+    @cached_property
     def full_name(self) -> str:
         name = str(self.parsed["name"])
         namespace = self.parsed.get("namespace")
@@ -42,7 +42,7 @@ class AvroSchema:
     @cached_property
     def fastavro(self) -> Any:
         """The schema compiled for fastavro's readers and writers."""
-        return fastavro.parse_schema(self.parsed, _write_hint=False)
+        return fastavro.parse_schema(self.parsed)
 
     def personal_fields(self) -> list[str]:
         """Names of the top-level fields marked `"personal": true`."""

@@ -1,0 +1,1 @@
+"""The Event Hubs Capture format: envelope schema, archive names, writer and reader."""

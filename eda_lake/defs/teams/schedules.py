@@ -1,0 +1,34 @@
+"""Keeps the simulation running under `dagster dev`: a small population every few minutes."""
+
+import dagster as dg
+
+from eda_lake.defs.capture.jobs import capture_windows
+from eda_lake.defs.teams.jobs import (
+    conversions_subscriber,
+    customer_subscriber,
+    partner_files,
+    publish_population,
+)
+
+
+@dg.job(description="One turn of the whole chain: publish, react, sell, purchase, capture.")
+def simulation_tick_job() -> None:
+    leads = conversions_subscriber.alias("conversions_leads")(after=publish_population())
+    sales = partner_files(after=leads)
+    purchases = conversions_subscriber.alias("conversions_purchases")(after=sales)
+    capture_windows(after=customer_subscriber(after=purchases))
+
+
+@dg.schedule(
+    job=simulation_tick_job,
+    cron_schedule="*/5 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="A new seeded population of 50 customers every five minutes.",
+)
+def simulation_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    tick = context.scheduled_execution_time
+    seed = int(tick.timestamp()) // 60 if tick else 0  # a new population per tick
+    return dg.RunRequest(
+        run_key=f"simulation-{seed}",
+        run_config={"ops": {"publish_population": {"config": {"customers": 50, "seed": seed}}}},
+    )

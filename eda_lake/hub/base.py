@@ -1,0 +1,136 @@
+"""What eda-lake needs of an event broker, in Event Hubs' terms."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+# Value types an AMQP application property can carry through Event Hubs Capture.
+PropertyValue = int | float | str | bytes | None
+
+
+class HubError(Exception):
+    """Base of the hub's errors."""
+
+
+class HubNotFoundError(HubError, LookupError):
+    """The event hub (or consumer group) does not exist in the namespace."""
+
+
+@dataclass(frozen=True)
+class HubSpec:
+    name: str
+    partitions: int
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class ConsumerGroupSpec:
+    hub: str
+    name: str
+    user_metadata: str = ""
+
+
+@dataclass(frozen=True)
+class EventData:
+    """An event to send: body bytes, application properties, and how to route it."""
+
+    body: bytes
+    properties: Mapping[str, PropertyValue] = field(default_factory=dict)
+    partition_key: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """An event as stored in a partition."""
+
+    hub: str
+    partition_id: str
+    sequence_number: int
+    offset: int
+    enqueued_time: datetime
+    partition_key: str | None
+    content_type: str | None
+    properties: Mapping[str, PropertyValue]
+    body: bytes
+
+    @property
+    def enqueued_time_ms(self) -> int:
+        return int(self.enqueued_time.timestamp() * 1000)
+
+    def system_properties(self) -> dict[str, PropertyValue]:
+        """System properties as Event Hubs Capture writes them."""
+        props: dict[str, PropertyValue] = {
+            "x-opt-sequence-number": self.sequence_number,
+            "x-opt-offset": str(self.offset),
+            "x-opt-enqueued-time": self.enqueued_time_ms,
+        }
+        if self.partition_key is not None:
+            props["x-opt-partition-key"] = self.partition_key
+        if self.content_type is not None:
+            props["content-type"] = self.content_type
+        return props
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def partition_for_key(key: str, partitions: int) -> int:
+    """Stable mapping of a partition key to a partition, the same in every process.
+
+    Not Event Hubs' own hash (the service's is internal); what matters is that one key
+    always lands in one partition, which keeps each entity's events in order.
+    """
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % partitions
+
+
+class EventHubAdmin(Protocol):
+    """Management plane: hubs and consumer groups (Azure: azure-mgmt-eventhub)."""
+
+    namespace: str
+
+    def ensure_hub(self, spec: HubSpec) -> bool:
+        """Create the hub or update its retention; True if anything changed."""
+
+    def ensure_consumer_group(self, spec: ConsumerGroupSpec) -> bool:
+        """Create the consumer group or update its metadata; True if anything changed."""
+
+    def hubs(self) -> list[HubSpec]: ...
+
+    def consumer_groups(self, hub: str) -> list[ConsumerGroupSpec]: ...
+
+
+class EventHubClient(Protocol):
+    """Data plane: send, receive from a consumer group, checkpoint (Azure: azure-eventhub)."""
+
+    namespace: str
+
+    def partition_ids(self, hub: str) -> list[str]: ...
+
+    def send(
+        self, hub: str, events: Sequence[EventData], *, partition_id: str | None = None
+    ) -> int:
+        """Send a batch atomically; events are routed by partition key (stable hash) unless
+        `partition_id` is given. Returns how many were sent."""
+
+    def receive(
+        self, hub: str, consumer_group: str, partition_id: str, max_events: int
+    ) -> list[ReceivedEvent]:
+        """The next events after the group's checkpoint in the partition, oldest first."""
+
+    def checkpoint(
+        self, hub: str, consumer_group: str, partition_id: str, sequence_number: int
+    ) -> None:
+        """Record that the group has processed the partition up to `sequence_number`."""
+
+    def checkpoint_of(self, hub: str, consumer_group: str, partition_id: str) -> int | None: ...
+
+
+class EventHub(EventHubAdmin, EventHubClient, Protocol):
+    """A namespace that is both managed and used: what the factories return."""

@@ -1,0 +1,1 @@
+"""The four teams' synthetic domain: generators, subscribers, partners' files, dead letters."""

@@ -1,0 +1,168 @@
+"""Sales partners' files: the partners drop CSV files, Conversions turns rows into sales.
+
+As in the original project, a partner reports each sold lead as a row `lead_id,purchase_date`.
+`drop_partner_files` plays the partners (a share of the leads handed to them sell, after a
+plausible delay); `ingest_partner_files` is Conversions' side: every valid row becomes a
+SaleConfirmed event, every bad row a dead letter with its reason, and the file moves to
+`processed/` once its events are published. A crash before the move republishes the same
+events with the same ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eda_lake.catalogue import Catalogue
+from eda_lake.events.publisher import OutgoingEvent, Publisher, derived_event_id
+from eda_lake.events.wire import PayloadError
+from eda_lake.simulation import world
+from eda_lake.simulation.conversions_state import ConversionsState
+from eda_lake.simulation.dead_letters import DeadLetterStore
+
+HEADER = ["lead_id", "purchase_date"]
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+ORIGIN_PREFIX = "partner-file:"
+
+
+class PartnerRowError(ValueError):
+    """A partner's row that cannot become a sale; the message names file, line and cause."""
+
+
+@dataclass
+class PartnerDropReport:
+    files: list[str]
+    leads_handed: int
+    sales: int
+
+
+@dataclass
+class PartnerIngestReport:
+    files: int = 0
+    sales_confirmed: int = 0
+    bad_rows: int = 0
+
+
+def drop_partner_files(state: ConversionsState, drops_dir: Path) -> PartnerDropReport:
+    """Each partner writes one file with the sales of the leads handed to it since last time."""
+    leads = state.leads_not_dropped()
+    drop = state.next_drop()
+    by_partner: dict[str, list[tuple[str, datetime]]] = {}
+    for lead in leads:
+        if world.partner_sells(lead.lead_id):
+            sold_at = world.later(lead.generated_at, f"sale/{lead.lead_id}", 24, 240)
+            by_partner.setdefault(lead.partner_id, []).append((lead.lead_id, sold_at))
+    incoming = drops_dir / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    files = []
+    for partner, rows in sorted(by_partner.items()):
+        name = f"{partner}-{drop:05d}.csv"
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(HEADER)
+        writer.writerows((lead_id, sold.strftime(DATE_FORMAT)) for lead_id, sold in rows)
+        _write_atomically(incoming / name, buffer.getvalue())
+        files.append(name)
+    state.mark_dropped([lead.lead_id for lead in leads], drop)
+    return PartnerDropReport(files, len(leads), sum(len(r) for r in by_partner.values()))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def ingest_partner_files(
+    catalogue: Catalogue,
+    state: ConversionsState,
+    publisher: Publisher,
+    dead_letters: DeadLetterStore,
+    drops_dir: Path,
+) -> PartnerIngestReport:
+    report = PartnerIngestReport()
+    processed = drops_dir / "processed"
+    processed.mkdir(parents=True, exist_ok=True)
+    for path in sorted((drops_dir / "incoming").glob("*.csv")):
+        prepared = []
+        for line, row, problem in _rows(path):
+            try:
+                if problem is not None:
+                    raise PartnerRowError(problem)
+                prepared.append(publisher.prepare(_sale(catalogue, state, path.name, line, row)))
+            except (PartnerRowError, PayloadError) as exc:
+                report.bad_rows += 1
+                dead_letters.add(
+                    team="conversions",
+                    origin=ORIGIN_PREFIX + path.name,
+                    partition_id="0",
+                    sequence_number=line,
+                    reason=str(exc),
+                    body=",".join(row).encode(),
+                    properties={"partner_file": path.name, "line": line},
+                )
+        report.sales_confirmed += publisher.send(prepared)
+        path.replace(processed / path.name)
+        report.files += 1
+    return report
+
+
+def _rows(path: Path) -> list[tuple[int, list[str], str | None]]:
+    """(line number, cells, problem) per data row; a bad header makes every row a problem."""
+    with path.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    if not rows or [c.strip().lower() for c in rows[0]] != HEADER:
+        bad_header = f"{path.name}: header is not {','.join(HEADER)}"
+        return [(n, r, bad_header) for n, r in enumerate(rows, start=1)]
+    result: list[tuple[int, list[str], str | None]] = []
+    for number, row in enumerate(rows[1:], start=2):
+        problem = None if len(row) == 2 else f"{path.name} line {number}: expected 2 columns"
+        result.append((number, row, problem))
+    return result
+
+
+def _sale(
+    catalogue: Catalogue, state: ConversionsState, file: str, line: int, row: list[str]
+) -> OutgoingEvent:
+    """The SaleConfirmed event for a row; PartnerRowError says why a row is refused."""
+    where = f"{file} line {line}"
+    try:
+        lead_id = str(uuid.UUID(row[0].strip()))
+    except ValueError:
+        raise PartnerRowError(f"{where}: lead_id {row[0]!r} is not a UUID") from None
+    try:
+        sold_at = datetime.strptime(row[1].strip(), DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise PartnerRowError(
+            f"{where}: purchase_date {row[1]!r} is not 'YYYY-MM-DD HH:MM:SS'"
+        ) from None
+    lead = state.lead(lead_id)
+    if lead is None:
+        raise PartnerRowError(f"{where}: lead {lead_id} was never handed to a partner")
+    partner = file.rsplit("-", 1)[0]
+    if partner != lead.partner_id:
+        raise PartnerRowError(
+            f"{where}: lead {lead_id} belongs to partner {lead.partner_id}, not {partner}"
+        )
+    if sold_at < lead.generated_at.replace(microsecond=0):
+        raise PartnerRowError(f"{where}: purchase_date {row[1]} is before the lead was generated")
+    source = catalogue.source("conversions")
+    confirmed_at = world.later(sold_at, f"confirm/{lead_id}", 2, 24)
+    return OutgoingEvent(
+        event="SaleConfirmed",
+        record={
+            "sale_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sale/{file}/{lead_id}")),
+            "confirmed_at": confirmed_at,
+            "lead_id": lead_id,
+            "partner_id": lead.partner_id,
+            "sold_at": sold_at,
+            "partner_file": file,
+        },
+        id=derived_event_id(source, "SaleConfirmed", file, lead_id),
+        source=source,
+        time=confirmed_at,
+    )

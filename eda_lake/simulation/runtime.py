@@ -1,0 +1,111 @@
+"""The simulation's parts, assembled once from settings through the adapter factories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.events.publisher import Publisher
+from eda_lake.events.wire import AvroDecoder, AvroEncoder
+from eda_lake.hub.base import EventHub
+from eda_lake.hub.factory import make_hub
+from eda_lake.registry.base import SchemaRegistry
+from eda_lake.registry.factory import make_registry
+from eda_lake.settings import Settings
+from eda_lake.simulation import partners, teams
+from eda_lake.simulation.conversions_state import ConversionsState
+from eda_lake.simulation.dead_letters import DeadLetterStore
+from eda_lake.simulation.subscriber import Subscriber, SubscriberReport
+
+TEAMS_WITH_SUBSCRIPTIONS = ("conversions", "customer")
+
+
+@dataclass
+class ChainReport:
+    """Counts along the causal chain, as the publishers and subscribers saw them."""
+
+    products: int = 0
+    customers: int = 0
+    subscribers: dict[str, SubscriberReport] = field(default_factory=dict)
+    partner_files: int = 0
+    partner_sales: int = 0
+    sales_confirmed: int = 0
+    bad_partner_rows: int = 0
+
+
+class Simulation:
+    def __init__(self, settings: Settings, catalogue: Catalogue | None = None) -> None:
+        self.settings = settings
+        self.catalogue = catalogue or load_catalogue(settings.schema_dir)
+        self.hub: EventHub = make_hub(settings)
+        self.registry: SchemaRegistry = make_registry(settings)
+        self.encoder = AvroEncoder(self.registry, self.catalogue.schema_group)
+        self.decoder = AvroDecoder(self.registry)
+        self.publisher = Publisher(self.hub, self.encoder, self.catalogue)
+        state_dir = settings.simulation_dir
+        self.dead_letters = DeadLetterStore(state_dir / "dead_letters.sqlite3")
+        self.conversions_state = ConversionsState(state_dir / "conversions.sqlite3")
+        self.partner_drops = state_dir / "partner_drops"
+
+    def close(self) -> None:
+        for part in (self.hub, self.registry, self.dead_letters, self.conversions_state):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
+
+    def subscriber(self, team: str) -> Subscriber:
+        handlers = {
+            "customer": lambda: teams.customer_handlers(self.catalogue),
+            "conversions": lambda: teams.conversions_handlers(
+                self.catalogue, self.conversions_state
+            ),
+        }
+        if team not in handlers:
+            raise ValueError(
+                f"team {team!r} subscribes to nothing; teams with subscribers: "
+                f"{', '.join(TEAMS_WITH_SUBSCRIPTIONS)}"
+            )
+        return Subscriber(
+            team,
+            self.catalogue,
+            self.hub,
+            self.decoder,
+            self.publisher,
+            self.dead_letters,
+            handlers[team](),
+        )
+
+    def publish_products(self, seed: int) -> int:
+        return self.publisher.publish(teams.product_catalogue(self.catalogue, seed))
+
+    def publish_customers(self, seed: int, count: int) -> int:
+        return self.publisher.publish(teams.customer_signups(self.catalogue, seed, count))
+
+    def drop_partner_files(self) -> partners.PartnerDropReport:
+        return partners.drop_partner_files(self.conversions_state, self.partner_drops)
+
+    def ingest_partner_files(self) -> partners.PartnerIngestReport:
+        return partners.ingest_partner_files(
+            self.catalogue,
+            self.conversions_state,
+            self.publisher,
+            self.dead_letters,
+            self.partner_drops,
+        )
+
+    def run_chain(self, seed: int, customers: int) -> ChainReport:
+        """The whole causal chain for a seeded population, each step after the one it needs."""
+        report = ChainReport()
+        report.products = self.publish_products(seed)
+        report.customers = self.publish_customers(seed, customers)
+        report.subscribers["conversions"] = self.subscriber("conversions").run()
+        drop = self.drop_partner_files()
+        report.partner_files, report.partner_sales = len(drop.files), drop.sales
+        ingested = self.ingest_partner_files()
+        report.sales_confirmed, report.bad_partner_rows = (
+            ingested.sales_confirmed,
+            ingested.bad_rows,
+        )
+        report.subscribers["conversions (sales)"] = self.subscriber("conversions").run()
+        report.subscribers["customer"] = self.subscriber("customer").run()
+        return report

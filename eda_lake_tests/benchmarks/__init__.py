@@ -1,0 +1,1 @@
+"""`make bench`: speed and memory figures, printed side by side with their baselines."""

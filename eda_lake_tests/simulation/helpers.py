@@ -1,0 +1,35 @@
+"""Read back what the teams published, decoded, for assertions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eda_lake.events.cloudevents import CloudEvent
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.provisioning import local as provisioning
+from eda_lake.provisioning.desired import desired_state
+from eda_lake.settings import Settings
+from eda_lake.simulation.runtime import Simulation
+
+
+def provisioned(settings: Settings) -> Simulation:
+    simulation = Simulation(settings)
+    provisioning.apply(
+        desired_state(simulation.catalogue),
+        simulation.hub,
+        simulation.registry,
+        LakeLayout(settings.lake_dir),
+    )
+    return simulation
+
+
+def published(simulation: Simulation, event: str) -> list[tuple[CloudEvent, dict[str, Any]]]:
+    spec = simulation.catalogue.event(event)
+    hub = simulation.hub
+    result = []
+    for partition in hub.partition_ids(spec.hub):
+        for received in hub.read(spec.hub, partition, None, 10**7):  # type: ignore[attr-defined]
+            envelope = CloudEvent.from_properties(received.properties)
+            record = simulation.decoder.decode(received.body, content_type=received.content_type)
+            result.append((envelope, record))
+    return result
