@@ -29,7 +29,9 @@ def test_provision_publish_subscribe_capture_by_command(capsys, tmp_path: Path) 
     assert "captured" in capsys.readouterr().out
 
 
-def test_demo_reports_the_chain_and_same_seed_gives_same_events(capsys, monkeypatch, tmp_path: Path) -> None:
+def test_demo_reports_the_chain_and_same_seed_gives_same_events(
+    capsys, monkeypatch, tmp_path: Path
+) -> None:
     outputs = []
     for run in ("first", "second"):
         monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / run))
