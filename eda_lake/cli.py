@@ -14,6 +14,8 @@ from eda_lake.capture.reader import CaptureFileError, read_capture
 from eda_lake.catalogue import CatalogueError, describe, load_catalogue
 from eda_lake.demo import embedded_capture, run_demo
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.masking import MissingPiiKeyError
+from eda_lake.lake.runtime import Lake
 from eda_lake.provisioning import local as provisioning
 from eda_lake.provisioning.desired import desired_state
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
@@ -149,6 +151,35 @@ def _capture_inspect(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _ingest(args: argparse.Namespace) -> int:
+    report = Lake(_settings()).ingest(args.capture_root)
+    print(
+        f"bronze: {report.files_ingested} file(s), {report.rows} event(s) ingested; "
+        f"{report.files_already_ingested} already in bronze; "
+        f"{report.files_quarantined} quarantined"
+    )
+    for line in report.quarantined:
+        print(f"  quarantined {line}")
+    return 0
+
+
+def _silver(args: argparse.Namespace) -> int:
+    run = Lake(_settings()).silver()
+    print(json.dumps({"events": asdict(run.events), "entities": run.entities.rows}, indent=2))
+    return 0
+
+
+def _gold(args: argparse.Namespace) -> int:
+    print(json.dumps(asdict(Lake(_settings()).gold()), indent=2))
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    silver, gold = Lake(_settings()).rebuild()
+    print(json.dumps({"silver": asdict(silver.events), "gold": asdict(gold)}, indent=2))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     report = run_demo(_settings(), customers=args.customers, seed=args.seed)
     chain = report.chain
@@ -167,8 +198,40 @@ def _demo(args: argparse.Namespace) -> int:
     print(
         f"captured              {report.capture.events} events in {len(report.capture.files)} files"
     )
-    print(f"lake                  {report.lake.root}")
+    bronze = report.bronze
+    print(f"bronze                {bronze.rows} events from {bronze.files_ingested} files")
+    silver = report.silver.events
+    print(
+        f"silver                {sum(silver.inserted.values())} events, "
+        f"{silver.duplicates} duplicates dropped, {silver.quarantined} quarantined"
+    )
+    if report.demo_pii_key:
+        print(
+            f"personal data masked with a demo key derived from seed {args.seed}: "
+            "set EDA_LAKE_PII_KEY for real data"
+        )
+    print("\ngold funnel by cohort day (gold/funnel_daily):")
+    print(f"{'cohort':<12}{'customers':>10}{'leads':>8}{'abandoned':>10}{'sales':>7}{'buyers':>8}")
+    totals = [0] * len(WIDTHS)
+    for row in report.funnel.to_pylist():
+        values = [row[c] for c in FUNNEL_COLUMNS]
+        totals = [t + v for t, v in zip(totals, values, strict=True)]
+        print(f"{row['cohort_date']!s:<12}{_cells(values)}")
+    print(f"{'total':<12}{_cells(totals)}")
+    lake = report.lake
+    print(f"\ncapture files         {lake.capture}")
+    print(f"bronze table          {lake.bronze}")
+    print(f"silver tables         {lake.silver}")
+    print(f"gold tables           {lake.gold}")
     return 0
+
+
+FUNNEL_COLUMNS = ("customers", "leads", "abandoned", "sales", "purchasers")
+WIDTHS = (10, 8, 10, 7, 8)
+
+
+def _cells(values: list[int]) -> str:
+    return "".join(f"{v:>{w}}" for v, w in zip(values, WIDTHS, strict=True))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +294,25 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("files", nargs="+", metavar="FILE")
     inspect.set_defaults(handler=_capture_inspect)
 
+    ingest = commands.add_parser(
+        "ingest", help="land every capture file not yet ingested in bronze (full discovery)"
+    )
+    ingest.add_argument(
+        "--capture-root",
+        metavar="PATH",
+        help="a capture container laid out in the archive name format (default: lake/capture)",
+    )
+    ingest.set_defaults(handler=_ingest)
+    commands.add_parser("silver", help="decode new bronze events into silver").set_defaults(
+        handler=_silver
+    )
+    commands.add_parser("gold", help="recompute the gold days new events touch").set_defaults(
+        handler=_gold
+    )
+    commands.add_parser(
+        "rebuild", help="rebuild silver and gold from bronze (after a decoder fix)"
+    ).set_defaults(handler=_rebuild)
+
     demo = commands.add_parser("demo", help="run everything end to end on the embedded default")
     _population_options(demo)
     demo.set_defaults(handler=_demo)
@@ -247,7 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return handler(args)
-    except (SchemaDefinitionError, CatalogueError, SettingsError, ValueError, LookupError) as exc:
+    except (
+        SchemaDefinitionError,
+        CatalogueError,
+        SettingsError,
+        MissingPiiKeyError,
+        ValueError,
+        LookupError,
+    ) as exc:
         print(f"eda-lake: error: {exc}", file=sys.stderr)
         return 2
 

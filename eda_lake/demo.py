@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from eda_lake.capture.embedded import CaptureReport, EmbeddedCapture
 from eda_lake.hub.factory import make_local_hub
+from eda_lake.lake import tables
+from eda_lake.lake.bronze import BronzeReport
+from eda_lake.lake.gold import GoldReport
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.masking import demo_key
+from eda_lake.lake.runtime import Lake, SilverRun
 from eda_lake.provisioning import local as provisioning
 from eda_lake.provisioning.desired import desired_state
 from eda_lake.settings import Settings
@@ -19,6 +26,11 @@ class DemoReport:
     chain: ChainReport
     capture: CaptureReport
     lake: LakeLayout
+    bronze: BronzeReport
+    silver: SilverRun
+    gold: GoldReport
+    funnel: pa.Table
+    demo_pii_key: bool
 
 
 def embedded_capture(settings: Settings, simulation: Simulation) -> EmbeddedCapture:
@@ -32,10 +44,10 @@ def embedded_capture(settings: Settings, simulation: Simulation) -> EmbeddedCapt
 
 def run_demo(settings: Settings, *, customers: int, seed: int) -> DemoReport:
     simulation = Simulation(settings)
-    lake = LakeLayout(settings.lake_dir)
+    layout = LakeLayout(settings.lake_dir)
     try:
         changes = provisioning.apply(
-            desired_state(simulation.catalogue), simulation.hub, simulation.registry, lake
+            desired_state(simulation.catalogue), simulation.hub, simulation.registry, layout
         )
         chain = simulation.run_chain(seed=seed, customers=customers)
         capture = embedded_capture(settings, simulation)
@@ -46,4 +58,27 @@ def run_demo(settings: Settings, *, customers: int, seed: int) -> DemoReport:
             capture.close()
     finally:
         simulation.close()
-    return DemoReport(len(changes), chain, captured, lake)
+    # Demo data only: without a configured key, one is derived from the seed (and said so).
+    lake = Lake(settings, simulation.catalogue, pii_key=settings.pii_key or demo_key(seed))
+    bronze = lake.ingest()
+    silver = lake.silver()
+    gold = lake.gold()
+    return DemoReport(
+        provisioned=len(changes),
+        chain=chain,
+        capture=captured,
+        lake=layout,
+        bronze=bronze,
+        silver=silver,
+        gold=gold,
+        funnel=funnel(layout),
+        demo_pii_key=settings.pii_key is None,
+    )
+
+
+def funnel(layout: LakeLayout) -> pa.Table:
+    """The gold funnel, one row per cohort day, oldest first."""
+    table = tables.open_table(layout.table_uri("gold", "funnel_daily"))
+    if table is None:
+        return pa.table({})
+    return tables.query("SELECT * FROM funnel ORDER BY cohort_date", funnel=table)

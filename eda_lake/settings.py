@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -32,6 +32,7 @@ HOME_VAR = "EDA_LAKE_HOME"
 TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
+PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Settings:
     target: Target = Target.LOCAL
     schema_dir: Path = REPO_ROOT / "schemas"
     namespace: str = "eda-lake-local"
+    pii_key: str | None = field(default=None, repr=False)  # a secret: never printed
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +61,7 @@ class Settings:
             target=target,
             schema_dir=Path(env.get(SCHEMA_DIR_VAR) or REPO_ROOT / "schemas").resolve(),
             namespace=env.get(NAMESPACE_VAR) or "eda-lake-local",
+            pii_key=env.get(PII_KEY_VAR) or None,
         )
 
     @property

@@ -61,8 +61,8 @@ def enqueued_time_of(record: Mapping[str, Any]) -> datetime:
     return parse_enqueued_time(record["EnqueuedTimeUtc"])
 
 
-def read_capture(stream: IO[bytes], name: str = "<stream>") -> Iterator[CaptureEvent]:
-    """Events of one capture file, in file order; memory holds one Avro block at a time."""
+def open_capture(stream: IO[bytes], name: str) -> Iterator[dict[str, Any]]:
+    """Check the container header and envelope schema; the records, decoded lazily."""
     try:
         reader = fastavro.reader(stream)
     except Exception as exc:  # fastavro raises ValueError, EOFError, ... on a bad header
@@ -74,10 +74,21 @@ def read_capture(stream: IO[bytes], name: str = "<stream>") -> Iterator[CaptureE
             f"{name}: not an Event Hubs Capture file: record fields are {list(fields)}, "
             f"expected {list(FIELD_NAMES)} of {ENVELOPE_NAME}"
         )
-    index = -1
+    return cast(Iterator[dict[str, Any]], reader)
+
+
+def corrupt(name: str, count: int, exc: Exception) -> CaptureFileError:
+    return CaptureFileError(
+        f"{name}: corrupt or truncated after {count} events: {type(exc).__name__}: {exc}"
+    )
+
+
+def read_capture(stream: IO[bytes], name: str = "<stream>") -> Iterator[CaptureEvent]:
+    """Events of one capture file, in file order; memory holds one Avro block at a time."""
+    records = open_capture(stream, name)
+    count = 0
     try:
-        records = cast(Iterator[dict[str, Any]], reader)
-        for index, record in enumerate(records):  # noqa: B007 - index reported on failure
+        for record in records:
             yield CaptureEvent(
                 sequence_number=record["SequenceNumber"],
                 offset=record["Offset"],
@@ -86,9 +97,6 @@ def read_capture(stream: IO[bytes], name: str = "<stream>") -> Iterator[CaptureE
                 properties=record["Properties"],
                 body=record["Body"],
             )
-    except CaptureFileError:
-        raise
+            count += 1
     except Exception as exc:
-        raise CaptureFileError(
-            f"{name}: corrupt or truncated after {index + 1} events: {type(exc).__name__}: {exc}"
-        ) from None
+        raise corrupt(name, count, exc) from None

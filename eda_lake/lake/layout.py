@@ -33,6 +33,17 @@ class LakeLayout:
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 
+    @property
+    def bronze_uri(self) -> str:
+        """Bronze is one table: every hub's events, partitioned by hub and date."""
+        return str(self.bronze)
+
+    def table_uri(self, area: str, name: str) -> str:
+        """Location of a Delta table of an area (a directory here; abfs:// on Azure)."""
+        if area not in AREAS or not name.replace("_", "").isalnum():
+            raise ValueError(f"no table {name!r} in lake area {area!r}")
+        return str(self.root / area / name)
+
     def create(self) -> list[Path]:
         """Create every area; returns those that did not exist."""
         created = []

@@ -1,0 +1,154 @@
+"""Finding capture files in a container laid out in an archive name format.
+
+`discover_all` lists everything (the safety net, and `eda-lake ingest`). `discover_recent`
+walks the layout level by level and skips every directory whose time range ends before
+`since`, so its cost grows with the recent files, not with every file ever written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pyarrow.fs as pafs
+
+from eda_lake.capture.naming import TOKENS, ArchiveName, ArchiveNameError, ArchiveNameFormat
+
+_TIME_TOKENS = ("Year", "Month", "Day", "Hour", "Minute", "Second")
+_TOKEN = re.compile(r"\{(\w+)\}")
+_SEGMENT_PATTERNS = {
+    "Namespace": r"[A-Za-z0-9-]+",
+    "EventHub": r"[A-Za-z0-9._-]+",
+    "PartitionId": r"\d+",
+    "Year": r"\d{4}",
+    "Month": r"\d{2}",
+    "Day": r"\d{2}",
+    "Hour": r"\d{2}",
+    "Minute": r"\d{2}",
+    "Second": r"\d{2}",
+}
+
+
+@dataclass(frozen=True)
+class CaptureFile:
+    path: str  # relative to the capture root, with '/'
+    size: int
+    archive: ArchiveName | None  # None: the path does not fit the archive name format
+    problem: str | None = None
+
+
+def _visible(path: str) -> bool:
+    return not any(part.startswith(".") for part in path.split("/"))
+
+
+def discover_all(fs: pafs.FileSystem, root: str, names: ArchiveNameFormat) -> list[CaptureFile]:
+    """Every capture file below `root`; files that do not fit the format carry the problem."""
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    except FileNotFoundError:
+        return []
+    files = []
+    prefix = root.rstrip("/") + "/"
+    for info in infos:
+        if info.type != pafs.FileType.File:
+            continue
+        path = info.path[len(prefix) :] if info.path.startswith(prefix) else info.path
+        if not _visible(path):
+            continue  # capture's temporary files
+        try:
+            files.append(CaptureFile(path, info.size or 0, names.parse(path)))
+        except ArchiveNameError as exc:
+            files.append(CaptureFile(path, info.size or 0, None, str(exc)))
+    return sorted(files, key=lambda f: f.path)
+
+
+def _latest_possible(values: dict[str, str]) -> datetime | None:
+    """The latest moment a directory can hold, given the time tokens its path fixes."""
+    if "Year" not in values:
+        return None
+    year = int(values["Year"])
+    month = int(values.get("Month", 12))
+    start_of_next = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+    if "Month" not in values or "Day" not in values:
+        return start_of_next
+    day = datetime(year, month, int(values["Day"]), tzinfo=UTC)
+    if "Hour" not in values:
+        return day + timedelta(days=1)
+    hour = day + timedelta(hours=int(values["Hour"]))
+    if "Minute" not in values:
+        return hour + timedelta(hours=1)
+    return hour + timedelta(minutes=int(values["Minute"]) + 1)
+
+
+class _Segments:
+    """The archive name format split at '/', each segment a pattern over its tokens."""
+
+    def __init__(self, names: ArchiveNameFormat) -> None:
+        self.names = names
+        parts = names.template.split("/")
+        parts[-1] += ".avro"
+        self.patterns: list[re.Pattern[str]] = []
+        for part in parts:
+            pattern, seen = "", set()
+            for literal, token in re.findall(r"([^{]*)(?:\{(\w+)\})?", part):
+                pattern += re.escape(literal)
+                if token and token in TOKENS:
+                    group = token if token not in seen else f"{token}_again"
+                    pattern += f"(?P<{group}>{_SEGMENT_PATTERNS[token]})"
+                    seen.add(token)
+            self.patterns.append(re.compile(pattern + "$"))
+
+    def walk(
+        self,
+        fs: pafs.FileSystem,
+        directory: str,
+        level: int,
+        values: dict[str, str],
+        since: datetime,
+    ) -> Iterator[tuple[str, int]]:
+        try:
+            infos = fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
+        except FileNotFoundError:
+            return
+        last = level == len(self.patterns) - 1
+        for info in infos:
+            name = info.base_name
+            if name.startswith("."):
+                continue
+            match = self.patterns[level].match(name)
+            if match is None or (info.type == pafs.FileType.File) != last:
+                continue
+            found = dict(values)
+            consistent = True
+            for key, value in match.groupdict().items():
+                token = key.removesuffix("_again")
+                if found.setdefault(token, value) != value:
+                    consistent = False
+            if not consistent:
+                continue
+            latest = _latest_possible(found)
+            if latest is not None and latest < since:
+                continue  # everything below is older than what we look for
+            if last:
+                yield info.path, info.size or 0
+            else:
+                yield from self.walk(fs, info.path, level + 1, found, since)
+
+
+def discover_recent(
+    fs: pafs.FileSystem, root: str, names: ArchiveNameFormat, since: datetime
+) -> list[CaptureFile]:
+    """Capture files whose window may be at or after `since`, listing only such prefixes."""
+    prefix = root.rstrip("/") + "/"
+    files = []
+    for path, size in _Segments(names).walk(fs, root.rstrip("/"), 0, {}, since):
+        relative = path[len(prefix) :]
+        try:
+            archive = names.parse(relative)
+        except ArchiveNameError:
+            continue
+        if archive.window_time >= since - timedelta(seconds=1):
+            files.append(CaptureFile(relative, size, archive))
+    return sorted(files, key=lambda f: f.path)

@@ -1,0 +1,44 @@
+"""Personal data in silver and gold: replaced by a keyed hash (HMAC-SHA256).
+
+The same value gives the same hash under one key, so analysts can still count and join on it;
+without the key nobody can confirm a guess. Only bronze and quarantine hold raw bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from eda_lake.settings import PII_KEY_VAR
+
+
+class MissingPiiKeyError(RuntimeError):
+    """No key to mask personal data with."""
+
+
+def require_key(key: str | None) -> bytes:
+    if not key:
+        raise MissingPiiKeyError(
+            f"personal fields cannot be masked: set {PII_KEY_VAR} to a secret of at least 16 "
+            "characters (for example from your secret store); `eda-lake demo` derives a demo "
+            "key from its seed when none is set"
+        )
+    if len(key) < 16:
+        raise MissingPiiKeyError(f"{PII_KEY_VAR} is too short: use at least 16 characters")
+    return key.encode()
+
+
+def demo_key(seed: int) -> str:
+    """A key for demo data only, derived from the seed so that two demo runs match."""
+    return hashlib.sha256(f"eda-lake demo pii key {seed}".encode()).hexdigest()
+
+
+class Masker:
+    def __init__(self, key: str | None) -> None:
+        self._key = require_key(key)
+
+    def mask(self, value: object) -> str | None:
+        if value is None:
+            return None
+        digest = hmac.new(self._key, str(value).encode(), hashlib.sha256).hexdigest()
+        return f"hmac:{digest[:32]}"

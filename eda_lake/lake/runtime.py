@@ -1,0 +1,74 @@
+"""The lake's parts, assembled once from settings: discovery, bronze, silver, gold."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+import pyarrow.fs as pafs
+
+from eda_lake.capture.naming import ArchiveNameFormat
+from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.lake.bronze import BronzeIngestor, BronzeReport
+from eda_lake.lake.discovery import CaptureFile, discover_all
+from eda_lake.lake.entities import EntitiesReport, build_entities
+from eda_lake.lake.gold import GoldBuilder, GoldReport
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.masking import Masker
+from eda_lake.lake.silver import SilverBuilder, SilverReport
+from eda_lake.registry.factory import make_registry
+from eda_lake.settings import Settings
+
+
+@dataclass
+class SilverRun:
+    events: SilverReport
+    entities: EntitiesReport
+
+
+class Lake:
+    def __init__(
+        self,
+        settings: Settings,
+        catalogue: Catalogue | None = None,
+        *,
+        pii_key: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalogue = catalogue or load_catalogue(settings.schema_dir)
+        self.layout = LakeLayout(settings.lake_dir)
+        self.fs = pafs.LocalFileSystem()
+        self.names = ArchiveNameFormat(self.catalogue.capture.archive_name_format)
+        self._pii_key = pii_key or settings.pii_key
+
+    def capture_files(self, capture_root: str | None = None) -> list[CaptureFile]:
+        return discover_all(self.fs, capture_root or str(self.layout.capture), self.names)
+
+    def bronze(self, capture_root: str | None = None) -> BronzeIngestor:
+        return BronzeIngestor(self.layout, self.fs, capture_root or str(self.layout.capture))
+
+    def ingest(self, capture_root: str | None = None) -> BronzeReport:
+        """Full discovery: every capture file not yet in bronze lands there."""
+        return self.bronze(capture_root).ingest(self.capture_files(capture_root))
+
+    def silver(self) -> SilverRun:
+        registry = make_registry(self.settings)
+        try:
+            builder = SilverBuilder(self.layout, self.catalogue, registry, Masker(self._pii_key))
+            events = builder.run()
+        finally:
+            close = getattr(registry, "close", None)
+            if close is not None:
+                close()
+        return SilverRun(events, build_entities(self.layout))
+
+    def gold(self) -> GoldReport:
+        return GoldBuilder(self.layout).run()
+
+    def rebuild(self) -> tuple[SilverRun, GoldReport]:
+        """Silver and gold again from bronze (after a decoder fix): the same tables."""
+        Masker(self._pii_key)  # refuse before deleting anything
+        for area in (self.layout.silver, self.layout.gold):
+            shutil.rmtree(area, ignore_errors=True)
+            area.mkdir(parents=True, exist_ok=True)
+        return self.silver(), self.gold()

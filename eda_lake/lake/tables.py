@@ -1,0 +1,113 @@
+"""Delta tables of the lake: open, append exactly once, and retry on concurrent commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+__all__ = [
+    "CHANGE_FEED",
+    "CommitFailedError",
+    "append",
+    "changes",
+    "open_table",
+    "query",
+    "transaction_done",
+]
+
+# Tables that later layers read incrementally keep a change feed.
+CHANGE_FEED: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
+
+
+def open_table(uri: str) -> DeltaTable | None:
+    try:
+        return DeltaTable(uri)
+    except TableNotFoundError:
+        return None
+
+
+def transaction_done(table: DeltaTable | None, app_id: str) -> bool:
+    return table is not None and table.transaction_version(app_id) is not None
+
+
+def append(
+    uri: str,
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    partition_by: list[str] | None = None,
+    app_ids: Iterable[str] = (),
+    table: DeltaTable | None = None,
+    metadata: dict[str, str] | None = None,
+    configuration: dict[str, str | None] | None = None,
+) -> None:
+    """Append batches and record each app id as done, in one commit.
+
+    Delta refuses a commit whose app transaction another writer committed since `table` was
+    read (CommitFailedError): that is what makes a file's rows land exactly once.
+    """
+    reader = pa.RecordBatchReader.from_batches(schema, iter(batches))
+    write_deltalake(
+        table if table is not None else uri,
+        reader,
+        mode="append",
+        partition_by=partition_by,
+        schema_mode="merge",
+        configuration=configuration if table is None else None,
+        commit_properties=CommitProperties(
+            app_transactions=[Transaction(app_id, 1) for app_id in app_ids],
+            custom_metadata=metadata,
+            max_commit_retries=0,
+        ),
+    )
+
+
+def query(sql: str, **named_tables: DeltaTable) -> pa.Table:
+    """Run SQL (DataFusion) over Delta tables, as an Arrow table.
+
+    Reads go through this rather than `DeltaTable.to_pyarrow_table()`, whose reader threads
+    can abort the interpreter at exit (delta-rs #2184).
+    """
+    builder = QueryBuilder()
+    for name, table in named_tables.items():
+        builder.register(name, table)
+    return plain(pa.table(builder.execute(sql).read_all()))
+
+
+def changes(
+    table: DeltaTable, after_version: int | None, up_to_version: int, columns: list[str]
+) -> pa.Table:
+    """Rows inserted in versions (after_version, up_to_version], from the change feed, with
+    `_commit_version`. Compaction rewrites no data (dataChange=false), so it adds no rows."""
+    start = 0 if after_version is None else after_version + 1
+    rows = pa.table(
+        table.load_cdf(
+            starting_version=start,
+            ending_version=up_to_version,
+            columns=[*columns, "_change_type", "_commit_version", "_commit_timestamp"],
+        ).read_all()
+    )
+    rows = plain(rows)
+    inserted = rows.filter(pc.equal(rows["_change_type"], "insert"))
+    return inserted.drop_columns(["_change_type", "_commit_timestamp"])
+
+
+def _plain_type(type_: pa.DataType) -> pa.DataType:
+    if pa.types.is_string_view(type_) or pa.types.is_large_string(type_):
+        return pa.string()
+    if pa.types.is_binary_view(type_) or pa.types.is_large_binary(type_):
+        return pa.binary()
+    if pa.types.is_dictionary(type_):
+        return _plain_type(type_.value_type)
+    return type_
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """DataFusion hands back view and dictionary types; the rest of the code expects the
+    plain string and binary types Parquet and pandas know."""
+    schema = pa.schema([f.with_type(_plain_type(f.type)) for f in table.schema])
+    return table if schema == table.schema else table.cast(schema)
