@@ -88,7 +88,7 @@ class BronzeIngestor:
                 self._quarantine(failed.file, str(failed.cause), report)
                 pending = [f for f in pending if f.path != failed.file.path]
                 continue
-            except tables.CommitFailedError:
+            except tables.ConcurrentCommitError:
                 conflicts += 1  # another ingestion committed first: see what it took
                 if conflicts > MAX_CONFLICT_RETRIES:
                     raise
@@ -132,7 +132,16 @@ class BronzeIngestor:
         return group
 
     def _commit(self, group: list[CaptureFile], report: BronzeReport) -> None:
-        table = tables.open_table(self.layout.bronze_uri)
+        table = tables.ensure_table(
+            self.layout.bronze_uri,
+            BRONZE_SCHEMA,
+            partition_by=PARTITION_COLUMNS,
+            configuration=tables.CHANGE_FEED,
+        )
+        # Decide on the very snapshot the commit is checked against (see tables.append).
+        taken = [f for f in group if tables.transaction_done(table, app_id(f.path))]
+        if taken:
+            raise tables.ConcurrentCommitError(f"{len(taken)} file(s) were ingested concurrently")
         ingested_at = datetime.now(UTC)
         rows = 0
         failure: _FileFailedError | None = None
@@ -157,9 +166,8 @@ class BronzeIngestor:
                 app_ids=[app_id(f.path) for f in group],
                 table=table,
                 metadata={"eda_lake.files": str(len(group))},
-                configuration=tables.CHANGE_FEED,
             )
-        except tables.CommitFailedError:
+        except tables.ConcurrentCommitError:
             raise
         except Exception as exc:
             if failure is not None:

@@ -72,7 +72,7 @@ class Quarantine:
     ) -> None:
         """Copy the file's bytes aside and record why; once per file, even if run twice."""
         app_id = f"quarantine:{path}"
-        table = tables.open_table(self.files_uri)
+        table = tables.ensure_table(self.files_uri, FILES_SCHEMA)
         if tables.transaction_done(table, app_id):
             return
         target = self.layout.quarantine / "capture" / path
@@ -90,14 +90,16 @@ class Quarantine:
         batch = pa.RecordBatch.from_pydict(row, schema=FILES_SCHEMA)
         try:
             tables.append(self.files_uri, FILES_SCHEMA, [batch], app_ids=[app_id], table=table)
-        except tables.CommitFailedError:
+        except tables.ConcurrentCommitError:
             if not tables.transaction_done(tables.open_table(self.files_uri), app_id):
                 raise
 
     def add_events(self, rows: pa.Table, app_id: str) -> None:
         """Quarantine decoded-layer rows (EVENTS_SCHEMA) once per `app_id`."""
-        table = tables.open_table(self.events_uri)
-        if tables.transaction_done(table, app_id) or rows.num_rows == 0:
+        if rows.num_rows == 0:
+            return
+        table = tables.ensure_table(self.events_uri, EVENTS_SCHEMA)
+        if tables.transaction_done(table, app_id):
             return
         tables.append(
             self.events_uri,

@@ -7,13 +7,14 @@ from collections.abc import Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 __all__ = [
     "CHANGE_FEED",
-    "CommitFailedError",
+    "ConcurrentCommitError",
     "append",
     "changes",
+    "ensure_table",
     "open_table",
     "query",
     "transaction_done",
@@ -23,11 +24,49 @@ __all__ = [
 CHANGE_FEED: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
 
 
+class ConcurrentCommitError(Exception):
+    """Another writer committed what this commit was about to: decide again, then retry."""
+
+
 def open_table(uri: str) -> DeltaTable | None:
     try:
         return DeltaTable(uri)
     except TableNotFoundError:
         return None
+
+
+def ensure_table(
+    uri: str,
+    schema: pa.Schema,
+    *,
+    partition_by: list[str] | None = None,
+    configuration: dict[str, str | None] | None = None,
+) -> DeltaTable:
+    """Open the table, creating it empty first if needed (two creators race safely).
+
+    Data is only ever committed against a snapshot of an existing table, so that Delta's
+    conflict check sees every commit made after the snapshot that decided what to write.
+    """
+    table = open_table(uri)
+    if table is not None:
+        return table
+    try:
+        write_deltalake(
+            uri,
+            pa.RecordBatchReader.from_batches(schema, iter([])),
+            mode="ignore",
+            partition_by=partition_by,
+            configuration=configuration,
+        )
+    except DeltaError:
+        created = open_table(uri)  # another process created it first
+        if created is None:
+            raise
+        return created
+    created = open_table(uri)
+    if created is None:
+        raise RuntimeError(f"Delta table {uri} could not be created")
+    return created
 
 
 def transaction_done(table: DeltaTable | None, app_id: str) -> bool:
@@ -41,29 +80,32 @@ def append(
     *,
     partition_by: list[str] | None = None,
     app_ids: Iterable[str] = (),
-    table: DeltaTable | None = None,
+    table: DeltaTable,
     metadata: dict[str, str] | None = None,
-    configuration: dict[str, str | None] | None = None,
 ) -> None:
-    """Append batches and record each app id as done, in one commit.
+    """Append batches and record each app id as done, in one commit against `table`'s
+    snapshot.
 
-    Delta refuses a commit whose app transaction another writer committed since `table` was
-    read (CommitFailedError): that is what makes a file's rows land exactly once.
+    Delta refuses a commit whose app transaction another writer committed since that
+    snapshot was read (CommitFailedError); with the caller checking the app ids on the same
+    snapshot, that is what makes a file's rows land exactly once.
     """
     reader = pa.RecordBatchReader.from_batches(schema, iter(batches))
-    write_deltalake(
-        table if table is not None else uri,
-        reader,
-        mode="append",
-        partition_by=partition_by,
-        schema_mode="merge",
-        configuration=configuration if table is None else None,
-        commit_properties=CommitProperties(
-            app_transactions=[Transaction(app_id, 1) for app_id in app_ids],
-            custom_metadata=metadata,
-            max_commit_retries=0,
-        ),
-    )
+    try:
+        write_deltalake(
+            table,
+            reader,
+            mode="append",
+            partition_by=partition_by,
+            schema_mode="merge",
+            commit_properties=CommitProperties(
+                app_transactions=[Transaction(app_id, 1) for app_id in app_ids],
+                custom_metadata=metadata,
+                max_commit_retries=0,
+            ),
+        )
+    except CommitFailedError as exc:
+        raise ConcurrentCommitError(str(exc)) from exc
 
 
 def query(sql: str, **named_tables: DeltaTable) -> pa.Table:

@@ -1,0 +1,67 @@
+"""Killed, repeated and concurrent ingestions: every event exactly once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+from eda_lake.lake import tables
+from eda_lake.lake.layout import LakeLayout
+from eda_lake_tests.lake.helpers import ingest, synthetic_container
+
+
+def _counts(layout: LakeLayout) -> Counter[tuple[str, int]]:
+    table = tables.open_table(layout.bronze_uri)
+    assert table is not None
+    rows = tables.query("SELECT partition_id, sequence_number FROM bronze", bronze=table)
+    return Counter(
+        zip(rows["partition_id"].to_pylist(), rows["sequence_number"].to_pylist(), strict=True)
+    )
+
+
+def _ingest_in_child(lake: str, root: str) -> None:
+    import eda_lake.lake.bronze as bronze
+
+    bronze.MAX_FILES_PER_COMMIT = 2  # many small commits: more moments to be killed in
+    ingest(LakeLayout(Path(lake)), Path(root))
+
+
+def test_killed_ingestion_then_rerun_gives_each_event_once(tmp_path: Path) -> None:
+    root, layout = tmp_path / "container", LakeLayout(tmp_path / "lake")
+    total = synthetic_container(root, files=60, events_per_file=2_000)
+    ctx = multiprocessing.get_context("spawn")
+    killed = 0
+    for delay in (1.6, 2.2, 2.8):
+        worker = ctx.Process(target=_ingest_in_child, args=(str(layout.root), str(root)))
+        worker.start()
+        time.sleep(delay)
+        if worker.is_alive():
+            os.kill(worker.pid or 0, signal.SIGKILL)
+            killed += 1
+        worker.join()
+    assert killed >= 1, "ingestion finished before it could be killed: give it more files"
+    partial = _counts(layout) if tables.open_table(layout.bronze_uri) else Counter()
+    assert all(n == 1 for n in partial.values())
+    ingest(layout, root)
+    counts = _counts(layout)
+    assert sum(counts.values()) == total == len(counts)
+
+
+def test_two_concurrent_ingestions_of_the_same_files(tmp_path: Path) -> None:
+    root, layout = tmp_path / "container", LakeLayout(tmp_path / "lake")
+    total = synthetic_container(root, files=24, events_per_file=1_000)
+    ctx = multiprocessing.get_context("spawn")
+    workers = [
+        ctx.Process(target=_ingest_in_child, args=(str(layout.root), str(root))) for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    counts = _counts(layout)
+    assert sum(counts.values()) == total == len(counts)
