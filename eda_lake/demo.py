@@ -8,7 +8,6 @@ import pyarrow as pa
 
 from eda_lake.capture.embedded import CaptureReport, EmbeddedCapture
 from eda_lake.hub.factory import make_local_hub
-from eda_lake.lake import tables
 from eda_lake.lake.bronze import BronzeReport
 from eda_lake.lake.gold import GoldReport
 from eda_lake.lake.layout import LakeLayout
@@ -71,14 +70,6 @@ def run_demo(settings: Settings, *, customers: int, seed: int) -> DemoReport:
         bronze=bronze,
         silver=silver,
         gold=gold,
-        funnel=funnel(layout),
+        funnel=lake.funnel(),
         demo_pii_key=settings.pii_key is None,
     )
-
-
-def funnel(layout: LakeLayout) -> pa.Table:
-    """The gold funnel, one row per cohort day, oldest first."""
-    table = tables.open_table(layout.table_uri("gold", "funnel_daily"))
-    if table is None:
-        return pa.table({})
-    return tables.query("SELECT * FROM funnel ORDER BY cohort_date", funnel=table)

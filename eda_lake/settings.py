@@ -32,6 +32,7 @@ HOME_VAR = "EDA_LAKE_HOME"
 TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
+LATENESS_VAR = "EDA_LAKE_CAPTURE_LATENESS_MINUTES"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
 
 
@@ -44,6 +45,7 @@ class Settings:
     schema_dir: Path = REPO_ROOT / "schemas"
     namespace: str = "eda-lake-local"
     pii_key: str | None = field(default=None, repr=False)  # a secret: never printed
+    capture_lateness_minutes: int = 120  # how far back the capture sensor looks
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +64,7 @@ class Settings:
             schema_dir=Path(env.get(SCHEMA_DIR_VAR) or REPO_ROOT / "schemas").resolve(),
             namespace=env.get(NAMESPACE_VAR) or "eda-lake-local",
             pii_key=env.get(PII_KEY_VAR) or None,
+            capture_lateness_minutes=_positive_int(env, LATENESS_VAR, 120),
         )
 
     @property
@@ -82,3 +85,16 @@ class Settings:
     def simulation_dir(self) -> Path:
         """The teams' own operational state: partner drops, dead letters."""
         return self.home / "teams"
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise SettingsError(f"{name}={raw!r} must be a positive whole number")
+    return value

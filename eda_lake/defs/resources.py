@@ -7,7 +7,16 @@ import os
 import dagster as dg
 
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.settings import HOME_VAR, NAMESPACE_VAR, SCHEMA_DIR_VAR, TARGET_VAR, Settings
+from eda_lake.lake.runtime import Lake
+from eda_lake.settings import (
+    HOME_VAR,
+    LATENESS_VAR,
+    NAMESPACE_VAR,
+    PII_KEY_VAR,
+    SCHEMA_DIR_VAR,
+    TARGET_VAR,
+    Settings,
+)
 from eda_lake.simulation.runtime import Simulation
 
 
@@ -18,6 +27,8 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     target: str
     schema_dir: str
     namespace: str
+    pii_key: str = ""  # from EDA_LAKE_PII_KEY through EnvVar; the UI shows only the name
+    capture_lateness_minutes: str = "120"
 
     def settings(self) -> Settings:
         return Settings.from_env(
@@ -26,14 +37,19 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 TARGET_VAR: self.target,
                 SCHEMA_DIR_VAR: self.schema_dir,
                 NAMESPACE_VAR: self.namespace,
+                PII_KEY_VAR: self.pii_key,
+                LATENESS_VAR: self.capture_lateness_minutes,
             }
         )
 
     def simulation(self) -> Simulation:
         return Simulation(self.settings())
 
-    def lake(self) -> LakeLayout:
+    def layout(self) -> LakeLayout:
         return LakeLayout(self.settings().lake_dir)
+
+    def lake(self) -> Lake:
+        return Lake(self.settings())
 
 
 def eda_lake_resource() -> EdaLakeResource:
@@ -49,4 +65,6 @@ def eda_lake_resource() -> EdaLakeResource:
         target=field(TARGET_VAR, defaults.target.value),
         schema_dir=field(SCHEMA_DIR_VAR, str(defaults.schema_dir)),
         namespace=field(NAMESPACE_VAR, defaults.namespace),
+        pii_key=field(PII_KEY_VAR, ""),
+        capture_lateness_minutes=field(LATENESS_VAR, str(defaults.capture_lateness_minutes)),
     )

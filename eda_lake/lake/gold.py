@@ -123,6 +123,8 @@ class GoldReport:
 def _day_filter(column: str, days: set[date] | None) -> str:
     if days is None:
         return "TRUE"
+    if not days:
+        return "FALSE"  # nothing to recompute; the commit still records the progress
     listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days))
     return f"{column} IN ({listed})"
 

@@ -34,6 +34,11 @@ class LakeLayout:
         return self.root / "quarantine"
 
     @property
+    def lifecycle_ledger(self) -> Path:
+        """Where local lifecycle enforcement records the tier each blob would be in."""
+        return self.root / "_lifecycle" / "tiers.json"
+
+    @property
     def bronze_uri(self) -> str:
         """Bronze is one table: every hub's events, partitioned by hub and date."""
         return str(self.bronze)

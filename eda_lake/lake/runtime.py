@@ -5,10 +5,12 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.lake import tables
 from eda_lake.lake.bronze import BronzeIngestor, BronzeReport
 from eda_lake.lake.discovery import CaptureFile, discover_all
 from eda_lake.lake.entities import EntitiesReport, build_entities
@@ -51,19 +53,40 @@ class Lake:
         """Full discovery: every capture file not yet in bronze lands there."""
         return self.bronze(capture_root).ingest(self.capture_files(capture_root))
 
-    def silver(self) -> SilverRun:
+    def silver_events(self) -> SilverReport:
+        masker = Masker(self._pii_key)  # refuses before any work without a key
         registry = make_registry(self.settings)
         try:
-            builder = SilverBuilder(self.layout, self.catalogue, registry, Masker(self._pii_key))
-            events = builder.run()
+            return SilverBuilder(self.layout, self.catalogue, registry, masker).run()
         finally:
             close = getattr(registry, "close", None)
             if close is not None:
                 close()
-        return SilverRun(events, build_entities(self.layout))
+
+    def entities(self) -> EntitiesReport:
+        return build_entities(self.layout)
+
+    def silver(self) -> SilverRun:
+        return SilverRun(self.silver_events(), self.entities())
 
     def gold(self) -> GoldReport:
         return GoldBuilder(self.layout).run()
+
+    def funnel(self) -> pa.Table:
+        """The gold funnel, one row per cohort day, oldest first (empty before any gold)."""
+        table = tables.open_table(self.layout.table_uri("gold", "funnel_daily"))
+        if table is None:
+            return pa.table({})
+        return tables.query("SELECT * FROM funnel ORDER BY cohort_date", funnel=table)
+
+    def funnel_markdown(self, limit: int) -> str:
+        rows = self.funnel().to_pylist()[-limit:]
+        if not rows:
+            return "no gold funnel yet"
+        columns = ["cohort_date", "customers", "leads", "abandoned", "sales", "purchasers"]
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
+        return "\n".join(lines)
 
     def rebuild(self) -> tuple[SilverRun, GoldReport]:
         """Silver and gold again from bronze (after a decoder fix): the same tables."""

@@ -75,6 +75,16 @@ class Simulation:
             handlers[team](),
         )
 
+    def events_received(self) -> int:
+        """Events the teams' consumer groups have processed (sequence numbers checkpointed)."""
+        total = 0
+        for team in TEAMS_WITH_SUBSCRIPTIONS:
+            for spec in self.catalogue.subscriptions_of(team):
+                for partition in self.hub.partition_ids(spec.hub):
+                    checkpoint = self.hub.checkpoint_of(spec.hub, team, partition)
+                    total += 0 if checkpoint is None else checkpoint + 1
+        return total
+
     def publish_products(self, seed: int) -> int:
         return self.publisher.publish(teams.product_catalogue(self.catalogue, seed))
 

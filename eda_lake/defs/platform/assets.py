@@ -34,7 +34,7 @@ def schema_registry(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type:
 @dg.asset(group_name=GROUP, owners=["team:platform"], deps=[schema_registry], kinds={"storage"})
 def capture_destination(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The lake's areas, capture first: it must exist before any hub captures into it."""
-    lake = eda_lake.lake()
+    lake = eda_lake.layout()
     provisioning.apply_capture_target(lake)
     return dg.MaterializeResult(metadata={"capture": dg.MetadataValue.path(str(lake.capture))})
 
