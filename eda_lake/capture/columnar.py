@@ -1,7 +1,8 @@
-"""Capture files as Arrow record batches, streaming: memory holds one batch, not the file.
+"""Capture files as Arrow record batches, the pure-Python path.
 
-This is the pure-Python path (fastavro decodes, Python builds the columns). It always works;
-a compiled decoder, where available, produces the same batches faster.
+fastavro decodes, Python builds the columns. It always works, for every envelope and codec
+fastavro reads; `capture.batches` prefers the compiled decoder where it applies, which yields
+the same batches faster. Memory holds one batch, not the file.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ EVENT_COLUMNS = pa.schema(
         pa.field("body", pa.binary()),
     ]
 )
-DEFAULT_BATCH_ROWS = 20_000
+DEFAULT_BATCH_ROWS = 8_192
 
 
 def _entry(value: Any) -> dict[str, Any] | None:
@@ -66,6 +67,16 @@ def _enqueued_micros(record: Mapping[str, Any]) -> int:
     return _micros(parse_enqueued_time(record["EnqueuedTimeUtc"]))
 
 
+def ce_time_micros(text: str | None) -> int | None:
+    """CloudEvents `time` as epoch microseconds; None when absent or not RFC 3339."""
+    if text is None:
+        return None
+    try:
+        return _micros(parse_time(text))
+    except CloudEventError:
+        return None
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -87,10 +98,7 @@ class _Columns:
             schema_id = schema_id_of(content_type, ce.get("dataschema"))
         except (PayloadError, InvalidSchemaIdError):
             schema_id = None
-        try:
-            ce_time = _micros(parse_time(ce["time"])) if "time" in ce else None
-        except CloudEventError:
-            ce_time = None
+        ce_time = ce_time_micros(ce.get("time"))
         c = self.columns
         c["sequence_number"].append(record["SequenceNumber"])
         c["offset"].append(record["Offset"])
@@ -110,7 +118,7 @@ class _Columns:
         return pa.RecordBatch.from_arrays(arrays, schema=EVENT_COLUMNS)
 
 
-def read_capture_batches(
+def read_pure_batches(
     stream: IO[bytes], name: str, batch_rows: int = DEFAULT_BATCH_ROWS
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of EVENT_COLUMNS; CaptureFileError names the file on any defect."""

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-from eda_lake.capture.columnar import read_capture_batches
+from eda_lake.capture.batches import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
 from eda_lake.lake import tables
 from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import pyarrow as pa
+
 from eda_lake.settings import PII_KEY_VAR
 
 
@@ -40,5 +42,12 @@ class Masker:
     def mask(self, value: object) -> str | None:
         if value is None:
             return None
-        digest = hmac.new(self._key, str(value).encode(), hashlib.sha256).hexdigest()
-        return f"hmac:{digest[:32]}"
+        return "hmac:" + hmac.digest(self._key, str(value).encode(), "sha256")[:16].hex()
+
+    def mask_array(self, values: pa.Array) -> pa.Array:
+        key, digest = self._key, hmac.digest
+        masked = [
+            None if v is None else "hmac:" + digest(key, str(v).encode(), "sha256")[:16].hex()
+            for v in values.to_pylist()
+        ]
+        return pa.array(masked, pa.string())

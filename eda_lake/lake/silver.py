@@ -13,28 +13,30 @@ are counted. Events that name a known schema and fail to decode are quarantined 
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import fastavro
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.lake import tables
-from eda_lake.lake.avro_arrow import arrow_fields, column
+from eda_lake.lake.avro_arrow import arrow_fields
 from eda_lake.lake.bronze_schema import UTC_MICROS
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker
+from eda_lake.lake.payloads import decode_payloads
 from eda_lake.lake.quarantine import EVENTS_SCHEMA, Quarantine
 from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaRegistry
 
 PROGRESS_APP = "silver:bronze"
+NO_KEY = "no CloudEvents id and source: cannot deduplicate"
+META_PASSTHROUGH = (
+    "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id", "source_file",
+)  # fmt: skip
 BRONZE_COLUMNS = [
     "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id",
     "ce_id", "ce_source", "ce_time", "body", "source_file",
@@ -73,19 +75,6 @@ class SilverReport:
         return self.quarantined / self.rows_read if self.rows_read else 0.0
 
 
-class _Decoded:
-    def __init__(self, spec: EventSpec) -> None:
-        self.fields = arrow_fields(spec.schema.parsed)
-        self.schema = pa.schema(META_FIELDS + self.fields)
-        self.values: dict[str, list[Any]] = {f.name: [] for f in self.schema}
-        self.quarantined: list[dict[str, Any]] = []
-
-    def table(self) -> pa.Table:
-        return pa.table(
-            {f.name: column(self.values[f.name], f.type) for f in self.schema}, schema=self.schema
-        )
-
-
 class SilverBuilder:
     def __init__(
         self,
@@ -99,7 +88,6 @@ class SilverBuilder:
         self.registry = registry
         self.masker = masker
         self.quarantine = Quarantine(layout)
-        self._writers: dict[str, Any] = {}
 
     def uri(self, spec: EventSpec) -> str:
         return self.layout.table_uri("silver", table_name(spec.name))
@@ -129,78 +117,64 @@ class SilverBuilder:
         target: int,
         report: SilverReport,
     ) -> None:
-        decoded = _Decoded(spec)
-        for row in _rows(rows):
-            report.rows_read += 1
-            self._decode(spec, row, decoded, report)
-        new = decoded.table()
+        report.rows_read += rows.num_rows
+        new, failures = self._decode(spec, rows, report)
         report.decoded[spec.name] = new.num_rows
         unique = _first_per_key(new)
         report.duplicates += new.num_rows - unique.num_rows
-        if decoded.quarantined:
-            quarantined = pa.Table.from_pylist(decoded.quarantined, schema=EVENTS_SCHEMA)
+        if failures:
+            quarantined = _quarantine_rows(rows, failures)
             self.quarantine.add_events(quarantined, f"silver:{table_name(spec.name)}:{target}")
             report.quarantined += quarantined.num_rows
         report.inserted[spec.name] = self._merge(spec, table, unique, target)
 
     def _decode(
-        self, spec: EventSpec, row: dict[str, Any], out: _Decoded, report: SilverReport
-    ) -> None:
-        schema_id = row["schema_id"]
-        if schema_id is None:
-            report.no_schema += 1
-            return
-        try:
-            writer = self._writer(schema_id)
-        except SchemaNotFoundError:
-            report.unknown_schema += 1
-            return
-        except RegistryError as exc:
-            out.quarantined.append(_quarantine_row(row, f"{type(exc).__name__}: {exc}"))
-            return
-        if not row["ce_id"] or not row["ce_source"]:
-            out.quarantined.append(
-                _quarantine_row(row, "no CloudEvents id and source: cannot deduplicate")
-            )
-            return
-        body = row["body"] or b""
-        stream = io.BytesIO(body)
-        try:
-            record = fastavro.schemaless_reader(stream, writer, spec.schema.fastavro)
-            if stream.tell() != len(body):
-                raise ValueError(f"{len(body) - stream.tell()} bytes left over")
-        except Exception as exc:  # fastavro raises many types on corrupt or foreign bodies
-            out.quarantined.append(
-                _quarantine_row(
-                    row,
-                    f"body does not decode as {spec.schema.full_name} with writer schema "
-                    f"{schema_id}: {type(exc).__name__}: {exc}",
-                )
-            )
-            return
-        values = out.values
-        values["event_source"].append(row["ce_source"])
-        values["event_id"].append(row["ce_id"])
-        values["event_time"].append(row["ce_time"])
-        for name in (
-            "hub",
-            "partition_id",
-            "sequence_number",
-            "enqueued_time",
-            "schema_id",
-            "source_file",
-        ):
-            values[name].append(row[name])
+        self, spec: EventSpec, rows: pa.Table, report: SilverReport
+    ) -> tuple[pa.Table, list[tuple[int, str]]]:
+        """Decoded rows as the silver table's schema, and the rows that failed with why."""
+        schema = pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
         personal = set(spec.schema.personal_fields())
-        for f in out.fields:
-            value = record.get(f.name)  # type: ignore[union-attr]
-            values[f.name].append(self.masker.mask(value) if f.name in personal else value)
-
-    def _writer(self, schema_id: str) -> Any:
-        writer = self._writers.get(schema_id)
-        if writer is None:
-            writer = self._writers[schema_id] = self.registry.get(schema_id).schema.fastavro
-        return writer
+        groups: dict[str | None, list[int]] = {}
+        for index, schema_id in enumerate(rows["schema_id"].to_pylist()):
+            groups.setdefault(schema_id, []).append(index)
+        keyed = pc.and_(pc.is_valid(rows["ce_id"]), pc.is_valid(rows["ce_source"])).to_pylist()
+        parts: list[pa.Table] = []
+        failures: list[tuple[int, str]] = []
+        for schema_id, indices in groups.items():
+            if schema_id is None:
+                report.no_schema += len(indices)
+                continue
+            try:
+                writer = self.registry.get(schema_id).schema
+            except SchemaNotFoundError:
+                report.unknown_schema += len(indices)
+                continue
+            except RegistryError as exc:
+                failures += [(i, f"{type(exc).__name__}: {exc}") for i in indices]
+                continue
+            failures += [(i, NO_KEY) for i in indices if not keyed[i]]
+            indices = [i for i in indices if keyed[i]]
+            bodies = rows["body"].take(pa.array(indices, pa.int64())).to_pylist()
+            payloads = decode_payloads(writer, spec.schema, bodies)
+            failures += [
+                (indices[j], f"body does not decode as {spec.schema.full_name} with writer "
+                 f"schema {schema_id}: {reason}")
+                for j, reason in payloads.failed
+            ]  # fmt: skip
+            meta = rows.take(pa.array([indices[j] for j in payloads.decoded], pa.int64()))
+            columns = {
+                "event_source": meta["ce_source"],
+                "event_id": meta["ce_id"],
+                "event_time": meta["ce_time"],
+                **{name: meta[name] for name in META_PASSTHROUGH},
+                **{
+                    name: self.masker.mask_array(values) if name in personal else values
+                    for name, values in payloads.columns.items()
+                },
+            }
+            parts.append(pa.table([columns[f.name] for f in schema], schema=schema))
+        decoded = pa.concat_tables(parts) if parts else schema.empty_table()
+        return decoded, failures
 
     def _merge(self, spec: EventSpec, table: DeltaTable | None, rows: pa.Table, target: int) -> int:
         """Insert the rows whose key is new, with the progress; returns how many were new."""
@@ -228,11 +202,6 @@ class SilverBuilder:
         return inserted
 
 
-def _rows(rows: pa.Table) -> Iterator[dict[str, Any]]:
-    for batch in rows.to_batches():
-        yield from batch.to_pylist()
-
-
 def _first_per_key(rows: pa.Table) -> pa.Table:
     """One row per (event_source, event_id): the first delivered (lowest enqueue time)."""
     if rows.num_rows == 0:
@@ -248,17 +217,22 @@ def _first_per_key(rows: pa.Table) -> pa.Table:
     return ordered.filter(pa.array(keep))
 
 
-def _quarantine_row(row: dict[str, Any], reason: str) -> dict[str, Any]:
-    return {
-        "layer": "silver",
-        "hub": row["hub"],
-        "partition_id": row["partition_id"],
-        "sequence_number": row["sequence_number"],
-        "source_file": row["source_file"],
-        "schema_id": row["schema_id"],
-        "ce_source": row["ce_source"],
-        "ce_id": row["ce_id"],
-        "reason": reason,
-        "body": row["body"],
-        "quarantined_at": datetime.now(UTC),
-    }
+def _quarantine_rows(rows: pa.Table, failures: list[tuple[int, str]]) -> pa.Table:
+    failed = rows.take(pa.array([index for index, _ in failures], pa.int64()))
+    count = failed.num_rows
+    return pa.table(
+        {
+            "layer": pa.array(["silver"] * count),
+            "hub": failed["hub"],
+            "partition_id": failed["partition_id"],
+            "sequence_number": failed["sequence_number"],
+            "source_file": failed["source_file"],
+            "schema_id": failed["schema_id"],
+            "ce_source": failed["ce_source"],
+            "ce_id": failed["ce_id"],
+            "reason": pa.array([reason for _, reason in failures]),
+            "body": failed["body"],
+            "quarantined_at": pa.array([datetime.now(UTC)] * count, UTC_MICROS),
+        },
+        schema=EVENTS_SCHEMA,
+    )

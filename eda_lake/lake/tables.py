@@ -6,7 +6,14 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, QueryBuilder, Transaction, write_deltalake
+from deltalake import (
+    CommitProperties,
+    DeltaTable,
+    QueryBuilder,
+    Transaction,
+    WriterProperties,
+    write_deltalake,
+)
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 __all__ = [
@@ -19,6 +26,11 @@ __all__ = [
     "query",
     "transaction_done",
 ]
+
+# Bounded writer memory: the writer holds a file's rows until it reaches the target size and
+# a row group's until it is full, so both are kept small; compaction makes files larger later.
+TARGET_FILE_BYTES = 8 << 20
+WRITER_PROPERTIES = WriterProperties(max_row_group_size=8 * 1024, compression="ZSTD")
 
 # Tables that later layers read incrementally keep a change feed.
 CHANGE_FEED: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
@@ -98,6 +110,8 @@ def append(
             mode="append",
             partition_by=partition_by,
             schema_mode="merge",
+            target_file_size=TARGET_FILE_BYTES,
+            writer_properties=WRITER_PROPERTIES,
             commit_properties=CommitProperties(
                 app_transactions=[Transaction(app_id, 1) for app_id in app_ids],
                 custom_metadata=metadata,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from eda_lake_tests.benchmarks import backbone
+from eda_lake_tests.benchmarks import backbone, lake
 
 
 def main() -> int:
@@ -24,6 +24,28 @@ def main() -> int:
     )
     if capture["ratio"] > 1.25:
         failures.append("capture")
+    bronze = lake.bench_bronze()
+    print(
+        f"bronze    {bronze['events']:>9,.0f} events  {bronze['bronze_per_s']:>9,.0f} events/s "
+        f"vs fastavro iteration {bronze['fastavro_per_s']:,.0f}/s  ratio {bronze['ratio']:.2f} "
+        f"(target >= 2.0), peak RSS {bronze['peak_rss_mb']:.0f} MB (target <= 512)"
+    )
+    if bronze["ratio"] < 2.0 or bronze["peak_rss_mb"] > 512:
+        failures.append("bronze")
+    silver = lake.bench_silver()
+    print(
+        f"silver    {silver['events']:>9,.0f} events  {silver['per_s']:>9,.0f} events/s"
+        f"   target >= 100,000 events/s"
+    )
+    if silver["per_s"] < 100_000:
+        failures.append("silver")
+    tick = lake.bench_sensor_tick()
+    print(
+        f"sensor    {tick['files']:>9,.0f} files   {tick['seconds']:.3f} s for a tick finding "
+        f"{tick['new_found']:.0f} new   target < 1 s"
+    )
+    if tick["seconds"] >= 1.0 or tick["new_found"] != 10:
+        failures.append("sensor")
     if failures:
         print(f"below target: {', '.join(failures)}")
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
 import signal
 import time
 from collections import Counter
@@ -30,15 +31,25 @@ def _ingest_in_child(lake: str, root: str) -> None:
     ingest(LakeLayout(Path(lake)), Path(root))
 
 
+def _version(layout: LakeLayout) -> int:
+    table = tables.open_table(layout.bronze_uri)
+    return -1 if table is None else table.version()
+
+
 def test_killed_ingestion_then_rerun_gives_each_event_once(tmp_path: Path) -> None:
     root, layout = tmp_path / "container", LakeLayout(tmp_path / "lake")
-    total = synthetic_container(root, files=60, events_per_file=2_000)
+    total = synthetic_container(root, files=120, events_per_file=2_000)
     ctx = multiprocessing.get_context("spawn")
+    rng = random.Random(5)
     killed = 0
-    for delay in (1.6, 2.2, 2.8):
+    for _ in range(3):
+        before = _version(layout)
         worker = ctx.Process(target=_ingest_in_child, args=(str(layout.root), str(root)))
         worker.start()
-        time.sleep(delay)
+        deadline = time.monotonic() + 60
+        while _version(layout) == before and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.08))  # inside a commit's writing, or between two
         if worker.is_alive():
             os.kill(worker.pid or 0, signal.SIGKILL)
             killed += 1

@@ -1,0 +1,635 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled Avro decoders into Arrow column buffers: Capture EventData blocks, flat payloads.
+
+The envelope is fixed (long, string, string, two maps of a union of long/double/string/bytes/
+null, and a nullable body), so one tight loop decodes a whole Avro block into growable C
+buffers; Python then wraps them as Arrow arrays without building an object per event. Branch
+codes of the unions are passed in, so both vintages of the Properties union work.
+"""
+
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcmp, memcpy, memset
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+
+# Branch type codes, as the caller maps each union branch.
+cdef enum:
+    T_LONG = 0
+    T_DOUBLE = 1
+    T_STRING = 2
+    T_BYTES = 3
+    T_NULL = 4
+
+
+class DecodeError(ValueError):
+    pass
+
+
+cdef class Bytes:
+    """A growable byte buffer."""
+    cdef uint8_t* data
+    cdef Py_ssize_t size
+    cdef Py_ssize_t capacity
+
+    def __cinit__(self):
+        self.capacity = 4096
+        self.data = <uint8_t*> malloc(self.capacity)
+        self.size = 0
+        if self.data == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef inline void reserve(self, Py_ssize_t extra) except *:
+        cdef Py_ssize_t needed = self.size + extra
+        cdef uint8_t* grown
+        if needed <= self.capacity:
+            return
+        while self.capacity < needed:
+            self.capacity *= 2
+        grown = <uint8_t*> realloc(self.data, self.capacity)
+        if grown == NULL:
+            raise MemoryError()
+        self.data = grown
+
+    cdef inline void append(self, const uint8_t* source, Py_ssize_t length) except *:
+        self.reserve(length)
+        memcpy(self.data + self.size, source, length)
+        self.size += length
+
+    cdef inline void zeros(self, Py_ssize_t length) except *:
+        self.reserve(length)
+        memset(self.data + self.size, 0, length)
+        self.size += length
+
+    def finish(self):
+        return PyBytes_FromStringAndSize(<char*> self.data, self.size)
+
+
+cdef class Validity:
+    """Arrow validity bits, with a null count."""
+    cdef Bytes bits
+    cdef Py_ssize_t length
+    cdef Py_ssize_t nulls
+
+    def __cinit__(self):
+        self.bits = Bytes()
+        self.length = 0
+        self.nulls = 0
+
+    cdef inline void add(self, bint valid) except *:
+        if self.length % 8 == 0:
+            self.bits.zeros(1)
+        if valid:
+            self.bits.data[self.length // 8] |= <uint8_t> (1 << (self.length % 8))
+        else:
+            self.nulls += 1
+        self.length += 1
+
+    def finish(self):
+        return (self.bits.finish() if self.nulls else None), self.nulls
+
+
+cdef class Int64Column:
+    cdef Bytes values
+    cdef Validity validity
+
+    def __cinit__(self):
+        self.values = Bytes()
+        self.validity = Validity()
+
+    cdef inline void add(self, int64_t value, bint valid) except *:
+        self.values.append(<const uint8_t*> &value, 8)
+        self.validity.add(valid)
+
+    def finish(self):
+        bits, nulls = self.validity.finish()
+        return bits, self.values.finish(), nulls, self.validity.length
+
+
+cdef class Float64Column:
+    cdef Bytes values
+    cdef Validity validity
+
+    def __cinit__(self):
+        self.values = Bytes()
+        self.validity = Validity()
+
+    cdef inline void add(self, const uint8_t* raw, bint valid) except *:
+        if valid:
+            self.values.append(raw, 8)
+        else:
+            self.values.zeros(8)
+        self.validity.add(valid)
+
+    def finish(self):
+        bits, nulls = self.validity.finish()
+        return bits, self.values.finish(), nulls, self.validity.length
+
+
+cdef class BinaryColumn:
+    """Arrow string/binary layout: int32 offsets, data, validity."""
+    cdef Bytes offsets
+    cdef Bytes data
+    cdef Validity validity
+    cdef int32_t end
+
+    def __cinit__(self):
+        self.offsets = Bytes()
+        self.data = Bytes()
+        self.validity = Validity()
+        self.end = 0
+        self.offsets.append(<const uint8_t*> &self.end, 4)
+
+    cdef inline void add(self, const uint8_t* source, Py_ssize_t length, bint valid) except *:
+        if valid and length:
+            self.data.append(source, length)
+            self.end += <int32_t> length
+        self.offsets.append(<const uint8_t*> &self.end, 4)
+        self.validity.add(valid)
+
+    def finish(self):
+        bits, nulls = self.validity.finish()
+        return bits, self.offsets.finish(), self.data.finish(), nulls, self.validity.length
+
+
+cdef class MapColumn:
+    """map<string, struct<long, double, string, bytes>>: offsets, keys, the struct's parts."""
+    cdef Bytes offsets
+    cdef int32_t end
+    cdef public BinaryColumn keys
+    cdef Validity entry_validity
+    cdef public Int64Column longs
+    cdef public Float64Column doubles
+    cdef public BinaryColumn strings
+    cdef public BinaryColumn blobs
+
+    def __cinit__(self):
+        self.offsets = Bytes()
+        self.end = 0
+        self.offsets.append(<const uint8_t*> &self.end, 4)
+        self.keys = BinaryColumn()
+        self.entry_validity = Validity()
+        self.longs = Int64Column()
+        self.doubles = Float64Column()
+        self.strings = BinaryColumn()
+        self.blobs = BinaryColumn()
+
+    cdef inline void close_row(self, int32_t entries) except *:
+        self.end += entries
+        self.offsets.append(<const uint8_t*> &self.end, 4)
+
+    def finish(self):
+        bits, nulls = self.entry_validity.finish()
+        return {
+            "offsets": self.offsets.finish(),
+            "keys": self.keys.finish(),
+            "entry_validity": bits,
+            "entry_nulls": nulls,
+            "long": self.longs.finish(),
+            "double": self.doubles.finish(),
+            "string": self.strings.finish(),
+            "bytes": self.blobs.finish(),
+        }
+
+
+cdef inline int64_t read_long(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end) except? -1:
+    cdef uint64_t result = 0
+    cdef int shift = 0
+    cdef uint8_t b
+    while True:
+        if pos[0] >= end:
+            raise DecodeError("truncated long")
+        b = buf[pos[0]]
+        pos[0] += 1
+        result |= (<uint64_t> (b & 0x7F)) << shift
+        if not (b & 0x80):
+            break
+        shift += 7
+        if shift > 63:
+            raise DecodeError("long longer than 10 bytes")
+    return <int64_t> ((result >> 1) ^ (-(<int64_t> (result & 1))))
+
+
+cdef inline Py_ssize_t read_length(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end) except -1:
+    cdef int64_t n = read_long(buf, pos, end)
+    if n < 0 or pos[0] + n > end:
+        raise DecodeError("string or bytes runs past the block")
+    return <Py_ssize_t> n
+
+
+cdef inline bint key_is(const uint8_t* key, Py_ssize_t length, bytes expected):
+    return length == PyBytes_GET_SIZE(expected) and memcmp(key, PyBytes_AS_STRING(expected), length) == 0
+
+
+cdef bytes K_ENQUEUED = b"x-opt-enqueued-time"
+cdef bytes K_PARTITION_KEY = b"x-opt-partition-key"
+cdef bytes K_CONTENT_TYPE = b"content-type"
+# CloudEvents attributes (current and legacy prefix) and the found[] slot each fills.
+cdef list CE_NAMES = [
+    b"cloudEvents_id", b"cloudEvents:id", b"cloudEvents_type", b"cloudEvents:type",
+    b"cloudEvents_source", b"cloudEvents:source", b"cloudEvents_time", b"cloudEvents:time",
+    b"cloudEvents_dataschema", b"cloudEvents:dataschema",
+]
+cdef enum:
+    N_CE_NAMES = 10
+    N_FOUND = 8  # ce id, type, source, time, dataschema; partition key; content types
+    F_PARTITION_KEY = 5
+    F_SYS_CONTENT_TYPE = 6
+    F_PROP_CONTENT_TYPE = 7
+cdef const char* CE_NAME_PTR[10]
+cdef Py_ssize_t CE_NAME_LEN[10]
+for _i in range(N_CE_NAMES):
+    CE_NAME_PTR[_i] = PyBytes_AS_STRING(CE_NAMES[_i])
+    CE_NAME_LEN[_i] = PyBytes_GET_SIZE(CE_NAMES[_i])
+
+
+cdef inline void remember(
+    const uint8_t** found_at, Py_ssize_t* found_len, int slot, const uint8_t* value,
+    Py_ssize_t length,
+):
+    """The first occurrence of a key wins, as in a dict's setdefault."""
+    if found_at[slot] == NULL:
+        found_at[slot] = value
+        found_len[slot] = length
+
+
+cdef Py_ssize_t decode_map(
+    const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end, MapColumn out, int* branches,
+    int n_branches, bint is_system, const uint8_t** found_at, Py_ssize_t* found_len,
+    int64_t* enqueued_ms, bint* has_enqueued,
+) except -1:
+    cdef int64_t count, branch, value
+    cdef int32_t entries = 0
+    cdef Py_ssize_t key_len, value_len, j
+    cdef const uint8_t* key
+    cdef int kind
+    cdef int slot
+    while True:
+        count = read_long(buf, pos, end)
+        if count == 0:
+            break
+        if count < 0:
+            count = -count
+            read_long(buf, pos, end)  # block size in bytes: not needed
+        for j in range(count):
+            key_len = read_length(buf, pos, end)
+            key = buf + pos[0]
+            pos[0] += key_len
+            out.keys.add(key, key_len, True)
+            branch = read_long(buf, pos, end)
+            if branch < 0 or branch >= n_branches:
+                raise DecodeError("union branch out of range")
+            kind = branches[branch]
+            out.entry_validity.add(kind != T_NULL)
+            if kind == T_LONG:
+                value = read_long(buf, pos, end)
+                out.longs.add(value, True)
+                out.doubles.add(NULL, False)
+                out.strings.add(NULL, 0, False)
+                out.blobs.add(NULL, 0, False)
+                if is_system and key_is(key, key_len, K_ENQUEUED):
+                    enqueued_ms[0] = value
+                    has_enqueued[0] = True
+            elif kind == T_DOUBLE:
+                if pos[0] + 8 > end:
+                    raise DecodeError("truncated double")
+                out.longs.add(0, False)
+                out.doubles.add(buf + pos[0], True)
+                pos[0] += 8
+                out.strings.add(NULL, 0, False)
+                out.blobs.add(NULL, 0, False)
+            elif kind == T_STRING or kind == T_BYTES:
+                value_len = read_length(buf, pos, end)
+                out.longs.add(0, False)
+                out.doubles.add(NULL, False)
+                if kind == T_STRING:
+                    out.strings.add(buf + pos[0], value_len, True)
+                    out.blobs.add(NULL, 0, False)
+                else:
+                    out.strings.add(NULL, 0, False)
+                    out.blobs.add(buf + pos[0], value_len, True)
+                # Text attributes are read from string or bytes values alike.
+                if is_system:
+                    if key_is(key, key_len, K_PARTITION_KEY):
+                        remember(found_at, found_len, F_PARTITION_KEY, buf + pos[0], value_len)
+                    elif key_is(key, key_len, K_CONTENT_TYPE):
+                        remember(found_at, found_len, F_SYS_CONTENT_TYPE, buf + pos[0], value_len)
+                elif key_len > 12 and key[0] == 99:  # 'c': cloudEvents_*, cloudEvents:*
+                    for slot in range(N_CE_NAMES):
+                        if (key_len == CE_NAME_LEN[slot]
+                                and memcmp(key, CE_NAME_PTR[slot], key_len) == 0):
+                            remember(found_at, found_len, slot // 2, buf + pos[0], value_len)
+                            break
+                elif key_is(key, key_len, K_CONTENT_TYPE):
+                    remember(found_at, found_len, F_PROP_CONTENT_TYPE, buf + pos[0], value_len)
+                pos[0] += value_len
+            else:  # null
+                out.longs.add(0, False)
+                out.doubles.add(NULL, False)
+                out.strings.add(NULL, 0, False)
+                out.blobs.add(NULL, 0, False)
+            entries += 1
+    out.close_row(entries)
+    return entries
+
+
+cdef class BlockDecoder:
+    """Decodes blocks of one file's EventData records into columns, batch by batch."""
+    cdef int system_branches[8]
+    cdef int property_branches[8]
+    cdef int n_system
+    cdef int n_property
+    cdef int body_null_branch
+    cdef public Int64Column sequence
+    cdef public BinaryColumn offset
+    cdef public BinaryColumn enqueued_text
+    cdef public Int64Column enqueued_ms
+    cdef public MapColumn system
+    cdef public MapColumn properties
+    cdef public BinaryColumn body
+    cdef public list found
+    cdef public Py_ssize_t rows
+
+    def __init__(self, system_branches, property_branches, int body_null_branch):
+        if len(system_branches) > 8 or len(property_branches) > 8:
+            raise ValueError("too many union branches")
+        self.n_system = len(system_branches)
+        self.n_property = len(property_branches)
+        for i, b in enumerate(system_branches):
+            self.system_branches[i] = b
+        for i, b in enumerate(property_branches):
+            self.property_branches[i] = b
+        self.body_null_branch = body_null_branch
+        self.reset()
+
+    def reset(self):
+        self.sequence = Int64Column()
+        self.offset = BinaryColumn()
+        self.enqueued_text = BinaryColumn()
+        self.enqueued_ms = Int64Column()
+        self.system = MapColumn()
+        self.properties = MapColumn()
+        self.body = BinaryColumn()
+        self.found = [BinaryColumn() for _ in range(N_FOUND)]
+        self.rows = 0
+
+    def decode(self, bytes block, Py_ssize_t count):
+        """Decode `count` records that must fill `block` exactly."""
+        cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(block)
+        cdef Py_ssize_t end = PyBytes_GET_SIZE(block)
+        cdef Py_ssize_t pos = 0
+        cdef Py_ssize_t i, n, k
+        cdef int64_t branch, ms
+        cdef bint has_ms
+        cdef const uint8_t* found_at[N_FOUND]
+        cdef Py_ssize_t found_len[N_FOUND]
+        cdef BinaryColumn column
+        for i in range(count):
+            for k in range(N_FOUND):
+                found_at[k] = NULL
+                found_len[k] = 0
+            ms = 0
+            has_ms = False
+            self.sequence.add(read_long(buf, &pos, end), True)
+            n = read_length(buf, &pos, end)
+            self.offset.add(buf + pos, n, True)
+            pos += n
+            n = read_length(buf, &pos, end)
+            self.enqueued_text.add(buf + pos, n, True)
+            pos += n
+            decode_map(buf, &pos, end, self.system, self.system_branches, self.n_system, True,
+                       found_at, found_len, &ms, &has_ms)
+            decode_map(buf, &pos, end, self.properties, self.property_branches, self.n_property,
+                       False, found_at, found_len, &ms, &has_ms)
+            self.enqueued_ms.add(ms, has_ms)
+            branch = read_long(buf, &pos, end)
+            if branch == self.body_null_branch:
+                self.body.add(NULL, 0, False)
+            elif branch == 1 - self.body_null_branch:
+                n = read_length(buf, &pos, end)
+                self.body.add(buf + pos, n, True)
+                pos += n
+            else:
+                raise DecodeError("Body union branch out of range")
+            for k in range(N_FOUND):
+                column = self.found[k]
+                column.add(found_at[k], found_len[k], found_at[k] != NULL)
+            self.rows += 1
+        if pos != end:
+            raise DecodeError(f"block has {end - pos} bytes left after {count} records")
+
+
+# ---------------------------------------------------------------------------------------------
+# Flat registry payloads: records of primitives, enums, fixed, and ["null", T] unions.
+
+cdef enum:
+    P_NULL = 0
+    P_BOOLEAN = 1
+    P_INT = 2
+    P_LONG = 3
+    P_FLOAT = 4
+    P_DOUBLE = 5
+    P_BYTES = 6
+    P_STRING = 7
+    P_ENUM = 8
+    P_FIXED = 9
+    P_DECIMAL_BYTES = 10  # bytes with logicalType decimal: becomes 16-byte little-endian
+    P_DECIMAL_FIXED = 11
+
+
+cdef class _Field:
+    cdef int kind
+    cdef int null_branch  # -1: not a union
+    cdef int size  # fixed size
+    cdef Int64Column numbers
+    cdef BinaryColumn texts
+    cdef Bytes decimals
+    cdef Validity decimal_validity
+
+    def __cinit__(self, int kind, int null_branch, int size):
+        self.kind = kind
+        self.null_branch = null_branch
+        self.size = size
+        self.reset()
+
+    def reset(self):
+        self.numbers = Int64Column()
+        self.texts = BinaryColumn()
+        self.decimals = Bytes()
+        self.decimal_validity = Validity()
+
+    cdef void add_null(self) except *:
+        if self.kind == P_BYTES or self.kind == P_STRING or self.kind == P_FIXED:
+            self.texts.add(NULL, 0, False)
+        elif self.kind == P_DECIMAL_BYTES or self.kind == P_DECIMAL_FIXED:
+            self.decimals.zeros(16)
+            self.decimal_validity.add(False)
+        else:
+            self.numbers.add(0, False)
+
+    cdef void add_decimal(self, const uint8_t* raw, Py_ssize_t length) except *:
+        """Big-endian two's complement of any length <= 16 into little-endian 16 bytes."""
+        cdef uint8_t out[16]
+        cdef Py_ssize_t i
+        if length > 16:
+            raise DecodeError("decimal wider than 128 bits")
+        memset(out, 0xFF if (length and raw[0] & 0x80) else 0, 16)
+        for i in range(length):
+            out[i] = raw[length - 1 - i]
+        self.decimals.append(out, 16)
+        self.decimal_validity.add(True)
+
+    def finish(self):
+        if self.kind == P_BYTES or self.kind == P_STRING or self.kind == P_FIXED:
+            return self.texts.finish()
+        if self.kind == P_DECIMAL_BYTES or self.kind == P_DECIMAL_FIXED:
+            bits, nulls = self.decimal_validity.finish()
+            return bits, self.decimals.finish(), nulls, self.decimal_validity.length
+        return self.numbers.finish()
+
+
+cdef class FlatDecoder:
+    """Decodes payloads of one flat writer schema, each from its own bytes, into columns.
+
+    `plan` lists per writer field (kind, null branch or -1, fixed size). A body that fails
+    (or leaves bytes over) is reported by index and adds no row.
+    """
+    cdef list fields
+    cdef public list rows
+    cdef public list failures
+
+    def __init__(self, plan):
+        self.fields = [_Field(kind, null_branch, size) for kind, null_branch, size in plan]
+        self.rows = []
+        self.failures = []
+
+    def decode(self, list bodies):
+        cdef Py_ssize_t index
+        cdef object body
+        for index in range(len(bodies)):
+            body = bodies[index]
+            if body is None:
+                self.failures.append((index, "no body"))
+                continue
+            try:
+                self._decode_one(body)
+            except DecodeError as exc:
+                self._rollback()
+                self.failures.append((index, str(exc)))
+                continue
+            self.rows.append(index)
+
+    cdef void _rollback(self) except *:
+        """Drop the partial row a failed body left in the columns."""
+        cdef _Field field
+        cdef Py_ssize_t length = len(self.rows)
+        for field in self.fields:
+            _truncate(field, length)
+
+    cdef void _decode_one(self, bytes body) except *:
+        cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(body)
+        cdef Py_ssize_t end = PyBytes_GET_SIZE(body)
+        cdef Py_ssize_t pos = 0
+        cdef Py_ssize_t n
+        cdef int64_t value, branch
+        cdef _Field field
+        cdef int kind
+        cdef double d
+        cdef float f
+        for field in self.fields:
+            kind = field.kind
+            if field.null_branch >= 0:
+                branch = read_long(buf, &pos, end)
+                if branch == field.null_branch:
+                    field.add_null()
+                    continue
+                if branch != 1 - field.null_branch:
+                    raise DecodeError("union branch out of range")
+            if kind == P_NULL:
+                field.add_null()
+            elif kind == P_BOOLEAN:
+                if pos >= end:
+                    raise DecodeError("truncated boolean")
+                if buf[pos] > 1:
+                    raise DecodeError("boolean byte is neither 0 nor 1")
+                field.numbers.add(buf[pos], True)
+                pos += 1
+            elif kind == P_INT or kind == P_LONG or kind == P_ENUM:
+                value = read_long(buf, &pos, end)
+                if kind == P_INT and (value < -2147483648 or value > 2147483647):
+                    raise DecodeError("int out of range")
+                field.numbers.add(value, True)
+            elif kind == P_FLOAT:
+                if pos + 4 > end:
+                    raise DecodeError("truncated float")
+                memcpy(&f, buf + pos, 4)
+                d = f
+                field.numbers.add((<int64_t*> &d)[0], True)
+                pos += 4
+            elif kind == P_DOUBLE:
+                if pos + 8 > end:
+                    raise DecodeError("truncated double")
+                memcpy(&value, buf + pos, 8)
+                field.numbers.add(value, True)
+                pos += 8
+            elif kind == P_BYTES or kind == P_STRING or kind == P_DECIMAL_BYTES:
+                n = read_length(buf, &pos, end)
+                if kind == P_DECIMAL_BYTES:
+                    field.add_decimal(buf + pos, n)
+                else:
+                    field.texts.add(buf + pos, n, True)
+                pos += n
+            elif kind == P_FIXED or kind == P_DECIMAL_FIXED:
+                if pos + field.size > end:
+                    raise DecodeError("truncated fixed")
+                if kind == P_DECIMAL_FIXED:
+                    field.add_decimal(buf + pos, field.size)
+                else:
+                    field.texts.add(buf + pos, field.size, True)
+                pos += field.size
+        if pos != end:
+            raise DecodeError(f"{end - pos} bytes left over after the record")
+
+    def finish(self):
+        """Per writer field, its buffers (see _Field.finish), then start over."""
+        cdef _Field field
+        parts = [field.finish() for field in self.fields]
+        for field in self.fields:
+            field.reset()
+        rows, failures = self.rows, self.failures
+        self.rows, self.failures = [], []
+        return parts, rows, failures
+
+
+cdef void _truncate(_Field field, Py_ssize_t length) except *:
+    """Cut a field back to `length` rows (used after a failed body)."""
+    cdef BinaryColumn texts = field.texts
+    cdef Int64Column numbers = field.numbers
+    if field.kind == P_BYTES or field.kind == P_STRING or field.kind == P_FIXED:
+        if texts.validity.length > length:
+            texts.offsets.size = (length + 1) * 4
+            texts.end = (<int32_t*> texts.offsets.data)[length]
+            texts.data.size = texts.end
+            _truncate_validity(texts.validity, length)
+    elif field.kind == P_DECIMAL_BYTES or field.kind == P_DECIMAL_FIXED:
+        if field.decimal_validity.length > length:
+            field.decimals.size = length * 16
+            _truncate_validity(field.decimal_validity, length)
+    elif numbers.validity.length > length:
+        numbers.values.size = length * 8
+        _truncate_validity(numbers.validity, length)
+
+
+cdef void _truncate_validity(Validity validity, Py_ssize_t length) except *:
+    cdef Py_ssize_t i
+    cdef Py_ssize_t nulls = 0
+    for i in range(length):
+        if not (validity.bits.data[i // 8] >> (i % 8)) & 1:
+            nulls += 1
+    if length % 8:
+        validity.bits.data[length // 8] &= <uint8_t> ((1 << (length % 8)) - 1)
+    validity.bits.size = (length + 7) // 8
+    validity.length = length
+    validity.nulls = nulls

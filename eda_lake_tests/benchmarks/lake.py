@@ -1,0 +1,122 @@
+"""Bronze against fastavro on the same files, silver decoding, and a sensor tick."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import fastavro
+import pyarrow.fs as pafs
+
+from eda_lake.capture.naming import ArchiveNameFormat
+from eda_lake.lake.watch import WatchCursor, poll
+from eda_lake_tests.benchmarks.lake_data import write_bench_container
+
+BRONZE_EVENTS = 1_000_000
+
+_BRONZE_CHILD = """
+import json, resource, sys, tempfile, time
+from pathlib import Path
+import pyarrow.fs as pafs
+from eda_lake.capture.naming import ArchiveNameFormat
+from eda_lake.lake.bronze import BronzeIngestor
+from eda_lake.lake.discovery import discover_all
+from eda_lake.lake.layout import LakeLayout
+root = sys.argv[1]
+fs = pafs.LocalFileSystem()
+files = discover_all(fs, root, ArchiveNameFormat())
+started = time.perf_counter()
+report = BronzeIngestor(LakeLayout(Path(tempfile.mkdtemp())), fs, root).ingest(files)
+seconds = time.perf_counter() - started
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": report.rows, "seconds": seconds, "peak_rss_mb": rss}))
+"""
+
+
+def bench_bronze() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "capture"
+        paths = write_bench_container(root, BRONZE_EVENTS)
+        started = time.perf_counter()
+        count = 0
+        for path in paths:
+            with path.open("rb") as stream:
+                for _ in fastavro.reader(stream):
+                    count += 1
+        fastavro_s = time.perf_counter() - started
+        # A process of its own, so that its peak RSS is bronze's alone.
+        out = subprocess.run(
+            [sys.executable, "-c", _BRONZE_CHILD, str(root)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        child = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "events": child["rows"],
+        "bronze_per_s": child["rows"] / child["seconds"],
+        "fastavro_per_s": count / fastavro_s,
+        "ratio": (child["rows"] / child["seconds"]) / (count / fastavro_s),
+        "peak_rss_mb": child["peak_rss_mb"],
+    }
+
+
+def bench_silver(customers: int = 200_000) -> dict[str, float]:
+    """Registry-encoded CustomerCreated bodies from bronze to typed silver columns."""
+    from eda_lake.demo import embedded_capture
+    from eda_lake.lake.layout import LakeLayout
+    from eda_lake.lake.runtime import Lake
+    from eda_lake.provisioning import local as provisioning
+    from eda_lake.provisioning.desired import desired_state
+    from eda_lake.settings import Settings
+    from eda_lake.simulation.runtime import Simulation
+
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), pii_key="bench-key-0123456789")
+        simulation = Simulation(settings)
+        provisioning.apply(
+            desired_state(simulation.catalogue), simulation.hub, simulation.registry,
+            LakeLayout(settings.lake_dir),
+        )  # fmt: skip
+        simulation.publish_customers(seed=5, count=customers)
+        capture = embedded_capture(settings, simulation)
+        capture.run(flush=True)
+        capture.close()
+        simulation.close()
+        lake = Lake(settings)
+        lake.ingest()
+        started = time.perf_counter()
+        report = lake.silver_events()
+        seconds = time.perf_counter() - started
+    decoded = sum(report.decoded.values())
+    return {"events": decoded, "seconds": seconds, "per_s": decoded / seconds}
+
+
+def bench_sensor_tick(ingested: int = 50_000, new: int = 10) -> dict[str, float]:
+    """A tick with `ingested` files already seen over past days and `new` fresh ones."""
+    names = ArchiveNameFormat()
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for index in range(ingested + new):
+            fresh = index >= ingested
+            window = (
+                now - timedelta(minutes=1 + index % 50)
+                if fresh
+                else now - timedelta(minutes=5 * (index // 8) + 180)
+            )
+            path = root / names.render("ns", f"hub-{index % 8}", str(index % 4), window)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+        fs = pafs.LocalFileSystem()
+        cursor = WatchCursor(listed_at=now - timedelta(minutes=1))
+        cursor.seen = {}
+        started = time.perf_counter()
+        found, _ = poll(fs, str(root), names, cursor, lateness=timedelta(hours=2), now=now)
+        seconds = time.perf_counter() - started
+    return {"files": ingested + new, "new_found": len(found), "seconds": seconds}
