@@ -1,4 +1,4 @@
-"""Personal data in silver and gold: replaced by a keyed hash (HMAC-SHA256).
+"""Personal data in silver and gold: replaced by a keyed hash (keyed BLAKE2b, a MAC).
 
 The same value gives the same hash under one key, so analysts can still count and join on it;
 without the key nobody can confirm a guess. Only bronze and quarantine hold raw bytes.
@@ -7,11 +7,14 @@ without the key nobody can confirm a guess. Only bronze and quarantine hold raw 
 from __future__ import annotations
 
 import hashlib
-import hmac
+from hashlib import blake2b
 
 import pyarrow as pa
 
 from eda_lake.settings import PII_KEY_VAR
+
+PREFIX = "pii:"
+MAX_KEY_BYTES = 64  # BLAKE2b's key length
 
 
 class MissingPiiKeyError(RuntimeError):
@@ -27,7 +30,9 @@ def require_key(key: str | None) -> bytes:
         )
     if len(key) < 16:
         raise MissingPiiKeyError(f"{PII_KEY_VAR} is too short: use at least 16 characters")
-    return key.encode()
+    # Longer secrets are folded to BLAKE2b's 64-byte key size, not refused.
+    raw = key.encode()
+    return raw if len(raw) <= MAX_KEY_BYTES else hashlib.sha512(raw).digest()
 
 
 def demo_key(seed: int) -> str:
@@ -42,12 +47,14 @@ class Masker:
     def mask(self, value: object) -> str | None:
         if value is None:
             return None
-        return "hmac:" + hmac.digest(self._key, str(value).encode(), "sha256")[:16].hex()
+        return PREFIX + blake2b(str(value).encode(), key=self._key, digest_size=16).hexdigest()
 
     def mask_array(self, values: pa.Array) -> pa.Array:
-        key, digest = self._key, hmac.digest
+        key = self._key
         masked = [
-            None if v is None else "hmac:" + digest(key, str(v).encode(), "sha256")[:16].hex()
+            None
+            if v is None
+            else PREFIX + blake2b(str(v).encode(), key=key, digest_size=16).hexdigest()
             for v in values.to_pylist()
         ]
         return pa.array(masked, pa.string())

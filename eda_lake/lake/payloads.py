@@ -139,8 +139,8 @@ def _native_column(node: Any, kind: int, parts: Any) -> pa.Array:
     if kind == _PRIMITIVE_KINDS["long"]:
         return fixed_width(_TIMESTAMPS.get(str(logical), pa.int64()))
     if kind == _PRIMITIVE_KINDS["int"]:
-        values = fixed_width(pa.int64())
-        return pc.cast(values, pa.date32()) if logical == "date" else pc.cast(values, pa.int32())
+        values = pc.cast(fixed_width(pa.int64()), pa.int32())
+        return values.view(pa.date32()) if logical == "date" else values
     if kind == _PRIMITIVE_KINDS["boolean"]:
         return pc.cast(fixed_width(pa.int64()), pa.bool_())
     if kind == _PRIMITIVE_KINDS["double"]:

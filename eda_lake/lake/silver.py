@@ -99,14 +99,23 @@ class SilverBuilder:
             return report
         target = bronze.version()
         report.bronze_version = target
+        pending = []
         for spec in self.catalogue.events.values():
             table = tables.open_table(self.uri(spec))
             done = None if table is None else table.transaction_version(PROGRESS_APP)
-            if done is not None and done >= target:
-                continue
-            rows = tables.changes(bronze, done, target, BRONZE_COLUMNS)
-            rows = rows.filter(pc.equal(rows["hub"], spec.hub)) if rows.num_rows else rows
-            self._process(spec, table, rows, target, report)
+            if done is None or done < target:
+                pending.append((spec, table, -1 if done is None else done))
+        if not pending:
+            return report
+        # One read of bronze's change feed, from the table that is furthest behind.
+        oldest = min(done for _, _, done in pending)
+        changed = tables.changes(bronze, None if oldest < 0 else oldest, target, BRONZE_COLUMNS)
+        for spec, table, done in pending:
+            mask = pc.and_(
+                pc.equal(changed["hub"], spec.hub),
+                pc.greater(changed["_commit_version"], pa.scalar(done, pa.int64())),
+            )
+            self._process(spec, table, changed.filter(mask), target, report)
         return report
 
     def _process(
@@ -207,14 +216,12 @@ def _first_per_key(rows: pa.Table) -> pa.Table:
     if rows.num_rows == 0:
         return rows
     ordered = rows.sort_by([("enqueued_time", "ascending"), ("sequence_number", "ascending")])
-    seen: set[tuple[str, str]] = set()
-    keep = []
-    for key in zip(
-        ordered["event_source"].to_pylist(), ordered["event_id"].to_pylist(), strict=True
-    ):
-        keep.append(key not in seen)
-        seen.add(key)
-    return ordered.filter(pa.array(keep))
+    numbered = ordered.append_column("__row", pa.array(range(ordered.num_rows), pa.int64()))
+    first = numbered.group_by(["event_source", "event_id"], use_threads=False).aggregate(
+        [("__row", "min")]
+    )
+    keep = pc.sort_indices(first["__row_min"])
+    return ordered.take(pc.take(first["__row_min"], keep))
 
 
 def _quarantine_rows(rows: pa.Table, failures: list[tuple[int, str]]) -> pa.Table:
