@@ -36,7 +36,7 @@ EVENT_COLUMNS = pa.schema(
         pa.field("body", pa.binary()),
     ]
 )
-DEFAULT_BATCH_ROWS = 8_192
+DEFAULT_BATCH_ROWS = 4_096
 
 
 def _entry(value: Any) -> dict[str, Any] | None:

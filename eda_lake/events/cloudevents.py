@@ -26,7 +26,9 @@ def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. 2026-11-27T06:36:59.123456Z."""
     if moment.tzinfo is None:
         raise CloudEventError(f"CloudEvents time {moment!r} has no time zone; use UTC")
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
 
 
 def parse_time(text: str) -> datetime:
@@ -52,18 +54,10 @@ class CloudEvent:
     specversion: str = SPEC_VERSION
 
     def to_properties(self) -> dict[str, str]:
-        props = {
-            PREFIX + "id": self.id,
-            PREFIX + "source": self.source,
-            PREFIX + "type": self.type,
-            PREFIX + "specversion": self.specversion,
-            PREFIX + "time": format_time(self.time),
-        }
-        if self.subject is not None:
-            props[PREFIX + "subject"] = self.subject
-        if self.dataschema is not None:
-            props[PREFIX + "dataschema"] = self.dataschema
-        return props
+        return binary_mode_properties(
+            self.id, self.source, self.type, self.time, self.subject, self.dataschema,
+            self.specversion,
+        )  # fmt: skip
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, object]) -> CloudEvent:
@@ -85,6 +79,31 @@ class CloudEvent:
             dataschema=attrs.get("dataschema"),
             specversion=attrs["specversion"],
         )
+
+
+def binary_mode_properties(
+    id: str,
+    source: str,
+    type: str,
+    time: datetime,
+    subject: str | None = None,
+    dataschema: str | None = None,
+    specversion: str = SPEC_VERSION,
+) -> dict[str, str]:
+    """The AMQP application properties of an event; publishers call this directly, which
+    spares building an envelope object per event."""
+    props = {
+        "cloudEvents_id": id,
+        "cloudEvents_source": source,
+        "cloudEvents_type": type,
+        "cloudEvents_specversion": specversion,
+        "cloudEvents_time": format_time(time),
+    }
+    if subject is not None:
+        props["cloudEvents_subject"] = subject
+    if dataschema is not None:
+        props["cloudEvents_dataschema"] = dataschema
+    return props
 
 
 def attributes(properties: Mapping[str, object]) -> dict[str, str]:

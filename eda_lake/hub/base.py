@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
 # Value types an AMQP application property can carry through Event Hubs Capture.
 PropertyValue = int | float | str | bytes | None
@@ -34,12 +35,15 @@ class ConsumerGroupSpec:
     user_metadata: str = ""
 
 
-@dataclass(frozen=True)
-class EventData:
-    """An event to send: body bytes, application properties, and how to route it."""
+class EventData(NamedTuple):
+    """An event to send: body bytes, application properties, and how to route it.
+
+    A named tuple rather than a dataclass: publishers build one per event, and a tuple is
+    several times cheaper to create than a frozen dataclass.
+    """
 
     body: bytes
-    properties: Mapping[str, PropertyValue] = field(default_factory=dict)
+    properties: Mapping[str, PropertyValue] = MappingProxyType({})
     partition_key: str | None = None
     content_type: str | None = None
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -44,6 +43,9 @@ PRODUCTS = (
     ("SKU-3002", "Support Plan", "SUBSCRIPTION", "89.00"),
     ("SKU-3003", "Data Audit", "SERVICE", "4200.00"),
 )  # fmt: skip
+# Version 4 and the RFC 4122 variant, as uuid.UUID(version=4) sets them.
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_V4_SET = (0x4000 << 64) | (0x8000 << 48)
 LEAD_SHARE = 3  # about one customer in three becomes a lead
 SALE_PERCENT = 60  # share of leads that partners sell
 
@@ -59,7 +61,10 @@ def pick(options: tuple[T, ...], *parts: str) -> T:
 
 
 def seeded_uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    """`str(uuid.UUID(int=rng.getrandbits(128), version=4))`, formatted directly."""
+    value = (rng.getrandbits(128) & _V4_CLEAR) | _V4_SET
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,7 @@ class Product:
     currency: str
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(NamedTuple):
     customer_id: str
     created_at: datetime
     email: str
