@@ -1,0 +1,1 @@
+"""Infrastructure commands: provisioning of the configured target, helpers for test servers."""
