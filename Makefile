@@ -34,9 +34,14 @@ test: lint typecheck unit
 bench: install
 	$(BIN)/python -m eda_lake_tests.benchmarks
 
+# The UI runs the lake on the embedded default, whose personal fields need a key: unless
+# EDA_LAKE_PII_KEY is set, a random one is made once for this checkout (never committed).
+DEV_PII_KEY_FILE := .eda_lake/dev-pii-key
+
 dev: install
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+	test -s $(DEV_PII_KEY_FILE) || (umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $(DEV_PII_KEY_FILE))
+	EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}" $(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 clean:
 	rm -rf .eda_lake
