@@ -276,7 +276,9 @@ class LocalEventHub:
             conn.execute(
                 "INSERT INTO checkpoints (hub, consumer_group, partition_id, sequence_number) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT(hub, consumer_group, partition_id) "
-                "DO UPDATE SET sequence_number = excluded.sequence_number",
+                # Only forward: a slower second reader of the group never moves it back.
+                "DO UPDATE SET sequence_number = "
+                "max(excluded.sequence_number, checkpoints.sequence_number)",
                 (hub, consumer_group, int(partition_id), sequence_number),
             )
 

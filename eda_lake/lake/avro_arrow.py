@@ -1,16 +1,29 @@
-"""Avro record schemas as Arrow schemas, and decoded records as Arrow columns."""
+"""Avro record schemas as Arrow schemas, and decoded records as Arrow columns.
+
+Every Avro type has a column: named references resolve to their definition, and a union of
+several non-null branches (which Parquet cannot hold as such) becomes a JSON text column, so
+a schema never stops silver.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 
 from eda_lake.lake.bronze_schema import UTC_MICROS
 
+# Marks a column holding JSON text for a union of several types.
+JSON_UNION = pa.string()
+_JSON_METADATA = {b"eda_lake.encoding": b"json"}
+
 _PRIMITIVES: dict[str, pa.DataType] = {
+    "null": pa.null(),
     "boolean": pa.bool_(),
     "int": pa.int32(),
     "long": pa.int64(),
@@ -23,47 +36,89 @@ _LOGICAL: dict[str, pa.DataType] = {
     "uuid": pa.string(),
     "timestamp-micros": UTC_MICROS,
     "timestamp-millis": pa.timestamp("ms", tz="UTC"),
+    "local-timestamp-micros": pa.timestamp("us"),
+    "local-timestamp-millis": pa.timestamp("ms"),
     "date": pa.date32(),
 }
 
 
-class UnsupportedAvroTypeError(ValueError):
-    """A schema uses a type the silver layer has no Arrow column for."""
+def _collect_named(node: Any, named: dict[str, Any], namespace: str = "") -> None:
+    if isinstance(node, list):
+        for branch in node:
+            _collect_named(branch, named, namespace)
+    elif isinstance(node, dict):
+        kind = node.get("type")
+        if kind in ("record", "enum", "fixed"):
+            name = str(node["name"])
+            ns = node.get("namespace", namespace)
+            full = name if "." in name or not ns else f"{ns}.{name}"
+            named[full] = named[name] = node
+            for field in node.get("fields", []):
+                _collect_named(field["type"], named, full.rpartition(".")[0])
+        elif kind == "array":
+            _collect_named(node["items"], named, namespace)
+        elif kind == "map":
+            _collect_named(node["values"], named, namespace)
+        elif isinstance(kind, dict | list):
+            _collect_named(kind, named, namespace)
 
 
-def arrow_type(avro: Any) -> pa.DataType:
-    if isinstance(avro, str):
-        if avro in _PRIMITIVES:
-            return _PRIMITIVES[avro]
-        raise UnsupportedAvroTypeError(f"named type reference {avro!r} is not supported in silver")
-    if isinstance(avro, list):
-        branches = [b for b in avro if b != "null"]
-        if len(branches) == 1:
-            return arrow_type(branches[0])
-        raise UnsupportedAvroTypeError(f"union {avro} has more than one non-null branch")
-    logical = avro.get("logicalType")
-    if logical == "decimal":
-        return pa.decimal128(int(avro["precision"]), int(avro.get("scale", 0)))
-    if logical in _LOGICAL:
-        return _LOGICAL[logical]
-    kind = avro["type"]
-    if kind == "enum":
-        return pa.string()
-    if kind == "array":
-        return pa.list_(arrow_type(avro["items"]))
-    if kind == "map":
-        return pa.map_(pa.string(), arrow_type(avro["values"]))
-    if kind == "record":
-        return pa.struct([pa.field(f["name"], arrow_type(f["type"])) for f in avro["fields"]])
-    return arrow_type(kind)
+class _Types:
+    def __init__(self, root: Any) -> None:
+        self.named: dict[str, Any] = {}
+        _collect_named(root, self.named)
+
+    def arrow(self, avro: Any) -> pa.DataType:
+        if isinstance(avro, str):
+            if avro in _PRIMITIVES:
+                return _PRIMITIVES[avro]
+            return self.arrow(self.named[avro]) if avro in self.named else pa.string()
+        if isinstance(avro, list):
+            branches = [b for b in avro if b != "null"]
+            return self.arrow(branches[0]) if len(branches) == 1 else JSON_UNION
+        logical = avro.get("logicalType")
+        if logical == "decimal" and avro["type"] in ("bytes", "fixed"):
+            return pa.decimal128(int(avro["precision"]), int(avro.get("scale", 0)))
+        if logical in _LOGICAL:
+            return _LOGICAL[logical]
+        kind = avro["type"]
+        if kind == "enum":
+            return pa.string()
+        if kind == "fixed":
+            return pa.binary()
+        if kind == "array":
+            return pa.list_(self.arrow(avro["items"]))
+        if kind == "map":
+            return pa.map_(pa.string(), self.arrow(avro["values"]))
+        if kind == "record":
+            return pa.struct([self.field(f) for f in avro["fields"]])
+        return self.arrow(kind)
+
+    def field(self, avro_field: dict[str, Any]) -> pa.Field:
+        node = avro_field["type"]
+        is_union = isinstance(node, list) and len([b for b in node if b != "null"]) > 1
+        metadata = _JSON_METADATA if is_union else None
+        return pa.field(avro_field["name"], self.arrow(node), metadata=metadata)
 
 
 def arrow_fields(record_schema: dict[str, Any]) -> list[pa.Field]:
-    return [pa.field(f["name"], arrow_type(f["type"])) for f in record_schema["fields"]]
+    types = _Types(record_schema)
+    return [types.field(f) for f in record_schema["fields"]]
 
 
-def column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
-    """An Arrow column from decoded Avro values (UUID objects become their text form)."""
-    if pa.types.is_string(type_) and any(isinstance(v, uuid.UUID) for v in values[:1]):
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Decimal | uuid.UUID | datetime | date):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def column(values: Sequence[Any], field: pa.Field) -> pa.Array:
+    """An Arrow column from decoded Avro values (UUID objects become their text form; a
+    multi-type union, its JSON)."""
+    if field.metadata == _JSON_METADATA:
+        values = [None if v is None else json.dumps(v, default=_json_default) for v in values]
+    elif pa.types.is_string(field.type) and any(isinstance(v, uuid.UUID) for v in values[:1]):
         values = [None if v is None else str(v) for v in values]
-    return pa.array(values, type=type_)
+    return pa.array(values, type=field.type)

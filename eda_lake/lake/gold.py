@@ -14,11 +14,13 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError
 
 from eda_lake.lake import tables
 from eda_lake.lake.entities import EVENT_TABLES, event_tables
 from eda_lake.lake.layout import LakeLayout
 
+MAX_CONFLICT_RETRIES = 5
 ENTITY_NAMES = ("products", "customers", "leads", "sales", "purchases")
 # Silver event tables whose rows name the customer whose cohort day they change.
 CUSTOMER_EVENTS = (
@@ -143,7 +145,14 @@ class GoldBuilder:
             return report
         ready = {name: t for name, t in entities.items() if t is not None}
         for gold in GOLD_TABLES:
-            self._build(gold, sources, ready, report)
+            for attempt in range(MAX_CONFLICT_RETRIES + 1):
+                try:
+                    self._build(gold, sources, ready, report)
+                    break
+                except CommitFailedError:
+                    # Another gold run replaced days first: recompute from what it left.
+                    if attempt == MAX_CONFLICT_RETRIES:
+                        raise
         return report
 
     def _build(
@@ -166,7 +175,8 @@ class GoldBuilder:
         sql = gold.sql.format(days=_day_filter(gold.day_filter, days))
         rows = tables.query(sql, **entities)
         commit = CommitProperties(
-            app_transactions=[Transaction(f"silver:{n}", v) for n, v in versions.items()]
+            app_transactions=[Transaction(f"silver:{n}", v) for n, v in versions.items()],
+            max_commit_retries=0,
         )
         if days is None:
             write_deltalake(

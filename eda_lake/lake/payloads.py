@@ -225,9 +225,7 @@ def _decode_fastavro(
         decoded.append(position)
         for f in fields:
             values[f.name].append(record.get(f.name))  # type: ignore[union-attr]
-    return DecodedPayloads(
-        {f.name: column(values[f.name], f.type) for f in fields}, decoded, failed
-    )
+    return DecodedPayloads({f.name: column(values[f.name], f) for f in fields}, decoded, failed)
 
 
 def decode_payloads(

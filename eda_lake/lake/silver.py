@@ -13,6 +13,7 @@ are counted. Events that name a known schema and fail to decode are quarantined 
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake.exceptions import CommitFailedError
 
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.lake import tables
@@ -34,6 +36,7 @@ from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaReg
 
 PROGRESS_APP = "silver:bronze"
 NO_KEY = "no CloudEvents id and source: cannot deduplicate"
+MAX_CONFLICT_RETRIES = 5
 META_PASSTHROUGH = (
     "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id", "source_file",
 )  # fmt: skip
@@ -111,11 +114,25 @@ class SilverBuilder:
         oldest = min(done for _, _, done in pending)
         changed = tables.changes(bronze, None if oldest < 0 else oldest, target, BRONZE_COLUMNS)
         for spec, table, done in pending:
-            mask = pc.and_(
-                pc.equal(changed["hub"], spec.hub),
-                pc.greater(changed["_commit_version"], pa.scalar(done, pa.int64())),
-            )
-            self._process(spec, table, changed.filter(mask), target, report)
+            for attempt in range(MAX_CONFLICT_RETRIES + 1):
+                mask = pc.and_(
+                    pc.equal(changed["hub"], spec.hub),
+                    pc.greater(changed["_commit_version"], pa.scalar(done, pa.int64())),
+                )
+                counted = copy.deepcopy(report)
+                try:
+                    self._process(spec, table, changed.filter(mask), target, report)
+                    break
+                except CommitFailedError:
+                    # Another silver run committed first; its progress decides what is left.
+                    if attempt == MAX_CONFLICT_RETRIES:
+                        raise
+                    report.__dict__.update(counted.__dict__)
+                    table = tables.open_table(self.uri(spec))
+                    done_now = None if table is None else table.transaction_version(PROGRESS_APP)
+                    if done_now is not None and done_now >= target:
+                        break
+                    done = -1 if done_now is None else done_now
         return report
 
     def _process(
@@ -187,14 +204,10 @@ class SilverBuilder:
 
     def _merge(self, spec: EventSpec, table: DeltaTable | None, rows: pa.Table, target: int) -> int:
         """Insert the rows whose key is new, with the progress; returns how many were new."""
-        commit = CommitProperties(app_transactions=[Transaction(PROGRESS_APP, target)])
         if table is None:
-            write_deltalake(
-                self.uri(spec), rows, mode="append", commit_properties=commit,
-                configuration=tables.CHANGE_FEED,
-            )  # fmt: skip
-            created: int = rows.num_rows
-            return created
+            table = tables.ensure_table(
+                self.uri(spec), rows.schema, configuration=tables.CHANGE_FEED
+            )
         metrics: dict[str, Any] = (
             table.merge(
                 rows,
@@ -202,7 +215,9 @@ class SilverBuilder:
                 source_alias="s",
                 target_alias="t",
                 merge_schema=True,
-                commit_properties=commit,
+                commit_properties=CommitProperties(
+                    app_transactions=[Transaction(PROGRESS_APP, target)], max_commit_retries=0
+                ),
             )
             .when_not_matched_insert_all()
             .execute()

@@ -118,3 +118,21 @@ def test_nested_schemas_take_the_fastavro_path() -> None:
     assert flat_plan(nested) is None
     decoded = decode_payloads(nested, nested, [_encode(nested, {"tags": ["x", "y"]})])
     assert decoded.columns["tags"].to_pylist() == [["x", "y"]]
+
+
+def test_named_references_and_multi_type_unions_get_columns() -> None:
+    schema = _schema(
+        [
+            {"name": "a", "type": {"type": "enum", "name": "Colour", "symbols": ["RED", "BLUE"]}},
+            {"name": "b", "type": "Colour"},  # a reference to the enum above
+            {"name": "c", "type": ["null", "long", "string"]},  # no single Arrow type
+        ]
+    )
+    assert flat_plan(schema) is None
+    bodies: list[bytes | None] = [
+        _encode(schema, {"a": "RED", "b": "BLUE", "c": 5}),
+        _encode(schema, {"a": "BLUE", "b": "RED", "c": "five"}),
+    ]
+    decoded = decode_payloads(schema, schema, bodies)
+    assert decoded.columns["b"].to_pylist() == ["BLUE", "RED"]
+    assert decoded.columns["c"].to_pylist() == ["5", '"five"']  # JSON text

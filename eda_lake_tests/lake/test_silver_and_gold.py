@@ -153,3 +153,31 @@ def test_same_seed_same_gold(tmp_path: Path) -> None:
             ]
         )
     assert golds[0] == golds[1]
+
+
+def _silver_in_child(home: str) -> None:
+    Lake(Settings(home=Path(home)), pii_key=KEY).silver_events()
+
+
+def test_concurrent_silver_runs_land_each_event_once(settings: Settings) -> None:
+    import multiprocessing
+
+    simulation = provisioned(settings)
+    simulation.run_chain(seed=6, customers=400)
+    _capture(settings, simulation)
+    Lake(settings, simulation.catalogue, pii_key=KEY).ingest()
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_silver_in_child, args=(str(settings.home),)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    lake = Lake(settings, simulation.catalogue, pii_key=KEY)
+    rows = _rows(
+        lake,
+        "silver",
+        "customer_created",
+        "SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM t",
+    )
+    assert rows == [{"n": 400, "d": 400}]
