@@ -13,29 +13,13 @@ from typing import IO, Any
 
 import pyarrow as pa
 
+from eda_lake.capture.arrow_schema import EVENT_COLUMNS
 from eda_lake.capture.envelope import parse_enqueued_time
 from eda_lake.capture.reader import corrupt, open_capture
 from eda_lake.events.cloudevents import CloudEventError, attributes, parse_time
 from eda_lake.events.wire import PayloadError, schema_id_of
-from eda_lake.lake.bronze_schema import PROPERTY_MAP, UTC_MICROS
 from eda_lake.registry.base import InvalidSchemaIdError
 
-EVENT_COLUMNS = pa.schema(
-    [
-        pa.field("sequence_number", pa.int64(), nullable=False),
-        pa.field("offset", pa.string(), nullable=False),
-        pa.field("enqueued_time", UTC_MICROS, nullable=False),
-        pa.field("partition_key", pa.string()),
-        pa.field("system_properties", PROPERTY_MAP),
-        pa.field("properties", PROPERTY_MAP),
-        pa.field("schema_id", pa.string()),
-        pa.field("ce_id", pa.string()),
-        pa.field("ce_type", pa.string()),
-        pa.field("ce_source", pa.string()),
-        pa.field("ce_time", UTC_MICROS),
-        pa.field("body", pa.binary()),
-    ]
-)
 DEFAULT_BATCH_ROWS = 4_096
 
 

@@ -17,11 +17,11 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eda_lake.capture.columnar import DEFAULT_BATCH_ROWS, EVENT_COLUMNS, ce_time_micros
+from eda_lake.capture.arrow_schema import EVENT_COLUMNS, PROPERTY_MAP, PROPERTY_VALUE, UTC_MICROS
+from eda_lake.capture.columnar import DEFAULT_BATCH_ROWS, ce_time_micros
 from eda_lake.capture.envelope import FIELD_NAMES, EnqueuedTimeError, parse_enqueued_time
 from eda_lake.capture.reader import ENVELOPE_NAME, CaptureFileError
 from eda_lake.events.wire import PayloadError, schema_id_from_content_type, schema_id_from_uri
-from eda_lake.lake.bronze_schema import PROPERTY_MAP, PROPERTY_VALUE, UTC_MICROS
 from eda_lake.native import avro as native
 from eda_lake.registry.base import InvalidSchemaIdError
 

@@ -27,7 +27,7 @@ TOKENS = (
     "Minute",
     "Second",
 )
-_TOKEN_PATTERNS = {
+TOKEN_PATTERNS = {
     "Namespace": r"[A-Za-z0-9-]+",
     "EventHub": r"[A-Za-z0-9._-]+",
     "PartitionId": r"\d+",
@@ -74,7 +74,7 @@ class ArchiveNameFormat:
             if token:
                 # A token used twice (the seed's format repeats {EventHub}) must match itself.
                 pattern += (
-                    f"(?P={token})" if token in seen else f"(?P<{token}>{_TOKEN_PATTERNS[token]})"
+                    f"(?P={token})" if token in seen else f"(?P<{token}>{TOKEN_PATTERNS[token]})"
                 )
                 seen.add(token)
         self._regex = re.compile(pattern + r"\.avro$")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from eda_lake.lake.bronze_schema import UTC_MICROS
+from eda_lake.capture.arrow_schema import UTC_MICROS
 
 # Marks a column holding JSON text for a union of several types.
 JSON_UNION = pa.string()
@@ -42,10 +42,11 @@ _LOGICAL: dict[str, pa.DataType] = {
 }
 
 
-def _collect_named(node: Any, named: dict[str, Any], namespace: str = "") -> None:
+def collect_named(node: Any, named: dict[str, Any], namespace: str = "") -> None:
+    """Every named type (record, enum, fixed) of a schema, by full and short name."""
     if isinstance(node, list):
         for branch in node:
-            _collect_named(branch, named, namespace)
+            collect_named(branch, named, namespace)
     elif isinstance(node, dict):
         kind = node.get("type")
         if kind in ("record", "enum", "fixed"):
@@ -54,19 +55,19 @@ def _collect_named(node: Any, named: dict[str, Any], namespace: str = "") -> Non
             full = name if "." in name or not ns else f"{ns}.{name}"
             named[full] = named[name] = node
             for field in node.get("fields", []):
-                _collect_named(field["type"], named, full.rpartition(".")[0])
+                collect_named(field["type"], named, full.rpartition(".")[0])
         elif kind == "array":
-            _collect_named(node["items"], named, namespace)
+            collect_named(node["items"], named, namespace)
         elif kind == "map":
-            _collect_named(node["values"], named, namespace)
+            collect_named(node["values"], named, namespace)
         elif isinstance(kind, dict | list):
-            _collect_named(kind, named, namespace)
+            collect_named(kind, named, namespace)
 
 
 class _Types:
     def __init__(self, root: Any) -> None:
         self.named: dict[str, Any] = {}
-        _collect_named(root, self.named)
+        collect_named(root, self.named)
 
     def arrow(self, avro: Any) -> pa.DataType:
         if isinstance(avro, str):

@@ -1,42 +1,23 @@
 """Bronze's columns: the contract analysts and the later layers rely on.
 
-Parquet cannot store Avro unions, so Capture's property maps become maps from string to a
-struct with one nullable field per branch (`long`, `double`, `string`, `bytes`); exactly one
-field is set per entry (none for an Avro `null`), so no type is lost.
+Where the events came from (namespace, hub, partition: the blob path), then the events as
+every capture reader produces them (`capture.arrow_schema.EVENT_COLUMNS`), then lineage.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-PROPERTY_VALUE = pa.struct(
-    [
-        pa.field("long", pa.int64()),
-        pa.field("double", pa.float64()),
-        pa.field("string", pa.string()),
-        pa.field("bytes", pa.binary()),
-    ]
-)
-PROPERTY_MAP = pa.map_(pa.string(), PROPERTY_VALUE)
-UTC_MICROS = pa.timestamp("us", tz="UTC")
+from eda_lake.capture.arrow_schema import EVENT_COLUMNS, PROPERTY_MAP, UTC_MICROS
+
+__all__ = ["BRONZE_SCHEMA", "PARTITION_COLUMNS", "PROPERTY_MAP", "UTC_MICROS"]
 
 BRONZE_SCHEMA = pa.schema(
     [
         pa.field("namespace", pa.string(), nullable=False),
         pa.field("hub", pa.string(), nullable=False),
         pa.field("partition_id", pa.string(), nullable=False),
-        pa.field("sequence_number", pa.int64(), nullable=False),
-        pa.field("offset", pa.string(), nullable=False),
-        pa.field("enqueued_time", UTC_MICROS, nullable=False),
-        pa.field("partition_key", pa.string()),
-        pa.field("system_properties", PROPERTY_MAP),
-        pa.field("properties", PROPERTY_MAP),
-        pa.field("schema_id", pa.string()),
-        pa.field("ce_id", pa.string()),
-        pa.field("ce_type", pa.string()),
-        pa.field("ce_source", pa.string()),
-        pa.field("ce_time", UTC_MICROS),
-        pa.field("body", pa.binary()),
+        *EVENT_COLUMNS,
         pa.field("source_file", pa.string(), nullable=False),
         pa.field("ingested_at", UTC_MICROS, nullable=False),
         pa.field("date", pa.string(), nullable=False),  # partition: UTC date of enqueued_time

@@ -14,21 +14,15 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow.fs as pafs
 
-from eda_lake.capture.naming import TOKENS, ArchiveName, ArchiveNameError, ArchiveNameFormat
+from eda_lake.capture.naming import (
+    TOKEN_PATTERNS,
+    TOKENS,
+    ArchiveName,
+    ArchiveNameError,
+    ArchiveNameFormat,
+)
 
-_TIME_TOKENS = ("Year", "Month", "Day", "Hour", "Minute", "Second")
 _TOKEN = re.compile(r"\{(\w+)\}")
-_SEGMENT_PATTERNS = {
-    "Namespace": r"[A-Za-z0-9-]+",
-    "EventHub": r"[A-Za-z0-9._-]+",
-    "PartitionId": r"\d+",
-    "Year": r"\d{4}",
-    "Month": r"\d{2}",
-    "Day": r"\d{2}",
-    "Hour": r"\d{2}",
-    "Minute": r"\d{2}",
-    "Second": r"\d{2}",
-}
 
 
 @dataclass(frozen=True)
@@ -96,7 +90,7 @@ class _Segments:
                 pattern += re.escape(literal)
                 if token and token in TOKENS:
                     group = token if token not in seen else f"{token}_again"
-                    pattern += f"(?P<{group}>{_SEGMENT_PATTERNS[token]})"
+                    pattern += f"(?P<{group}>{TOKEN_PATTERNS[token]})"
                     seen.add(token)
             self.patterns.append(re.compile(pattern + "$"))
 

@@ -18,7 +18,7 @@ import fastavro
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eda_lake.lake.avro_arrow import arrow_fields, column
+from eda_lake.lake.avro_arrow import arrow_fields, collect_named, column
 from eda_lake.native import avro as native
 from eda_lake.registry.schema import AvroSchema
 
@@ -45,22 +45,6 @@ class DecodedPayloads:
     columns: dict[str, pa.Array]  # reader field -> values of the rows that decoded
     decoded: list[int]  # positions (in the given bodies) of those rows
     failed: list[tuple[int, str]]  # positions that failed, with the reason
-
-
-def _named_types(node: Any, found: dict[str, dict[str, Any]], namespace: str = "") -> None:
-    if isinstance(node, list):
-        for branch in node:
-            _named_types(branch, found, namespace)
-    elif isinstance(node, dict):
-        if node.get("type") in ("enum", "fixed", "record"):
-            name = str(node["name"])
-            ns = node.get("namespace", namespace)
-            full = name if "." in name or not ns else f"{ns}.{name}"
-            found[full] = found[name] = node
-            for field in node.get("fields", []):
-                _named_types(field["type"], found, full.rpartition(".")[0])
-        elif isinstance(node.get("type"), dict | list):
-            _named_types(node["type"], found, namespace)
 
 
 def _field_plan(node: Any, named: dict[str, dict[str, Any]]) -> tuple[int, int] | None:
@@ -92,7 +76,7 @@ def _field_plan(node: Any, named: dict[str, dict[str, Any]]) -> tuple[int, int] 
 def flat_plan(schema: AvroSchema) -> list[tuple[int, int, int]] | None:
     """The compiled decoder's plan for a writer schema, or None if it is not flat."""
     named: dict[str, dict[str, Any]] = {}
-    _named_types(schema.parsed, named)
+    collect_named(schema.parsed, named)
     plan = []
     for field in schema.parsed["fields"]:
         node, null_branch = field["type"], -1
@@ -169,7 +153,7 @@ def _decode_native(
     decoder.decode(bodies)
     parts, decoded, failed = decoder.finish()
     named: dict[str, dict[str, Any]] = {}
-    _named_types(writer.parsed, named)
+    collect_named(writer.parsed, named)
     columns = {}
     for field, step, part in zip(writer.parsed["fields"], plan, parts, strict=True):
         node = _resolved(field["type"], named)

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.lake import tables
-from eda_lake.lake.bronze_schema import UTC_MICROS
 from eda_lake.lake.layout import LakeLayout
 
 FILES_SCHEMA = pa.schema(

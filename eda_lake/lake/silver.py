@@ -24,10 +24,10 @@ import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError
 
+from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.lake import tables
 from eda_lake.lake.avro_arrow import arrow_fields
-from eda_lake.lake.bronze_schema import UTC_MICROS
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker
 from eda_lake.lake.payloads import decode_payloads

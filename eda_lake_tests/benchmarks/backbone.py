@@ -13,10 +13,8 @@ from eda_lake.capture.embedded import EmbeddedCapture
 from eda_lake.capture.envelope import PARSED_CAPTURE_SCHEMA, format_enqueued_time
 from eda_lake.hub.base import ReceivedEvent
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.provisioning import local as provisioning
-from eda_lake.provisioning.desired import desired_state
 from eda_lake.settings import Settings
-from eda_lake.simulation.runtime import Simulation
+from eda_lake_tests.simulation.helpers import provisioned
 
 PUBLISH_CUSTOMERS = 200_000
 
@@ -37,11 +35,7 @@ def bench_publish() -> dict[str, float]:
     envelope, batching and the durable write, in one process."""
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home))
-        simulation = Simulation(settings)
-        provisioning.apply(
-            desired_state(simulation.catalogue), simulation.hub, simulation.registry,
-            LakeLayout(settings.lake_dir),
-        )  # fmt: skip
+        simulation = provisioned(settings)
         started = time.perf_counter()
         published = simulation.publish_customers(seed=1, count=PUBLISH_CUSTOMERS)
         elapsed = time.perf_counter() - started
@@ -54,11 +48,7 @@ def bench_capture() -> dict[str, float]:
     same records, already built in memory, in the same run."""
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home))
-        simulation = Simulation(settings)
-        provisioning.apply(
-            desired_state(simulation.catalogue), simulation.hub, simulation.registry,
-            LakeLayout(settings.lake_dir),
-        )  # fmt: skip
+        simulation = provisioned(settings)
         simulation.publish_customers(seed=2, count=PUBLISH_CUSTOMERS)
         hub = simulation.hub
         capture = EmbeddedCapture(

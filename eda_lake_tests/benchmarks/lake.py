@@ -73,20 +73,13 @@ def bench_bronze(files_per_partition: int = 2, partitions: int = 4) -> dict[str,
 def bench_silver(customers: int = 200_000) -> dict[str, float]:
     """Registry-encoded CustomerCreated bodies from bronze to typed silver columns."""
     from eda_lake.demo import embedded_capture
-    from eda_lake.lake.layout import LakeLayout
     from eda_lake.lake.runtime import Lake
-    from eda_lake.provisioning import local as provisioning
-    from eda_lake.provisioning.desired import desired_state
     from eda_lake.settings import Settings
-    from eda_lake.simulation.runtime import Simulation
+    from eda_lake_tests.simulation.helpers import provisioned
 
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home), pii_key="bench-key-0123456789")
-        simulation = Simulation(settings)
-        provisioning.apply(
-            desired_state(simulation.catalogue), simulation.hub, simulation.registry,
-            LakeLayout(settings.lake_dir),
-        )  # fmt: skip
+        simulation = provisioned(settings)
         simulation.publish_customers(seed=5, count=customers)
         capture = embedded_capture(settings, simulation)
         capture.run(flush=True)

@@ -10,18 +10,9 @@ from eda_lake.defs.platform.assets import (
     event_hubs,
     schema_registry,
 )
-from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.settings import REPO_ROOT
+from eda_lake.defs.resources import eda_lake_resource
 from eda_lake.simulation.runtime import Simulation
-
-
-def _resource(home: Path) -> EdaLakeResource:
-    return EdaLakeResource(
-        home=str(home),
-        target="local",
-        schema_dir=str(REPO_ROOT / "schemas"),
-        namespace="eda-lake-local",
-    )
+from eda_lake_tests.defs.helpers import resource
 
 
 def test_code_location_loads() -> None:
@@ -35,7 +26,7 @@ def test_code_location_loads() -> None:
 
 
 def test_platform_assets_provision_in_order_and_idempotently(tmp_path: Path) -> None:
-    resources = {"eda_lake": _resource(tmp_path)}
+    resources = {"eda_lake": resource(tmp_path)}
     assets = [schema_registry, capture_destination, event_hubs, consumer_groups]
     for _ in range(2):
         result = dg.materialize(assets, resources=resources)
@@ -48,7 +39,7 @@ def test_platform_assets_provision_in_order_and_idempotently(tmp_path: Path) -> 
 def test_simulation_tick_runs_the_chain_and_captures(tmp_path: Path) -> None:
     from eda_lake.definitions import defs
 
-    resources = {"eda_lake": _resource(tmp_path)}
+    resources = {"eda_lake": resource(tmp_path)}
     assert dg.materialize(
         [schema_registry, capture_destination, event_hubs, consumer_groups], resources=resources
     ).success
@@ -81,11 +72,8 @@ def test_schedule_asks_for_a_new_population_each_tick() -> None:
 
 
 def test_resource_reads_environment_through_envvar(monkeypatch, tmp_path: Path) -> None:
-    from eda_lake.defs.resources import eda_lake_resource
-
     monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "from-env"))
-    resource = eda_lake_resource()
-    with dg.build_resources({"eda_lake": resource}) as built:
+    with dg.build_resources({"eda_lake": eda_lake_resource()}) as built:
         assert built.eda_lake.settings().home == tmp_path / "from-env"
         simulation: Simulation = built.eda_lake.simulation()
         simulation.close()

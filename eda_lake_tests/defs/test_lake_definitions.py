@@ -8,23 +8,13 @@ import dagster as dg
 from eda_lake.defs.lake.checks import LAKE_CHECKS
 from eda_lake.defs.lake.jobs import capture_files_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lifecycle_enforcement
-from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.demo import embedded_capture
 from eda_lake.lake.runtime import Lake
-from eda_lake.settings import REPO_ROOT, Settings
+from eda_lake.settings import Settings
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource
 from eda_lake_tests.simulation.helpers import provisioned
 
-KEY = "a-test-key-that-is-long-enough"
-
-
-def _resource(home: Path) -> EdaLakeResource:
-    return EdaLakeResource(
-        home=str(home),
-        target="local",
-        schema_dir=str(REPO_ROOT / "schemas"),
-        namespace="eda-lake-local",
-        pii_key=KEY,
-    )
+KEY = TEST_PII_KEY
 
 
 def _populate(home: Path, customers: int = 150) -> None:
@@ -40,7 +30,7 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
     from eda_lake.definitions import defs
 
     _populate(tmp_path)
-    resources = {"eda_lake": _resource(tmp_path)}
+    resources = {"eda_lake": resource(tmp_path)}
     context = dg.build_sensor_context(resources=resources)
     result = capture_files_sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -69,7 +59,7 @@ def test_checks_pass_on_a_healthy_lake(tmp_path: Path) -> None:
     from eda_lake.definitions import defs
 
     _populate(tmp_path)
-    resources = {"eda_lake": _resource(tmp_path)}
+    resources = {"eda_lake": resource(tmp_path)}
     assert defs.resolve_job_def("ingest_job").execute_in_process(resources=resources).success
     checks = LAKE_CHECKS
     names = {key.name for check in checks for key in check.check_keys}
@@ -85,7 +75,7 @@ def test_checks_pass_on_a_healthy_lake(tmp_path: Path) -> None:
 
 
 def test_compaction_and_lifecycle_assets(tmp_path: Path) -> None:
-    resources = {"eda_lake": _resource(tmp_path)}
+    resources = {"eda_lake": resource(tmp_path)}
     for seed in (1, 2, 3):  # three ingestions: several small files per partition-day
         settings = Settings(home=tmp_path)
         simulation = provisioned(settings)
