@@ -11,8 +11,9 @@ from pathlib import Path
 
 from eda_lake.capture.inspect import describe_event
 from eda_lake.capture.reader import CaptureFileError, read_capture
+from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.catalogue import CatalogueError, describe, load_catalogue
-from eda_lake.demo import embedded_capture, run_demo
+from eda_lake.demo import run_demo
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import MissingPiiKeyError
 from eda_lake.lake.runtime import Lake
@@ -126,14 +127,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 
 def _capture_run(args: argparse.Namespace) -> int:
-    settings = _settings()
-    simulation = Simulation(settings)
-    capture = embedded_capture(settings, simulation)
-    try:
-        report = capture.run(flush=args.flush)
-    finally:
-        capture.close()
-        simulation.close()
+    report = run_embedded_capture(_settings(), flush=args.flush)
     print(f"captured {report.events} events into {len(report.files)} file(s)")
     return 0
 

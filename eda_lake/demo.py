@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from eda_lake.capture.embedded import CaptureReport, EmbeddedCapture
-from eda_lake.hub.factory import make_local_hub
+from eda_lake.capture.embedded import CaptureReport
+from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.lake.bronze import BronzeReport
 from eda_lake.lake.gold import GoldReport
 from eda_lake.lake.layout import LakeLayout
@@ -32,15 +32,6 @@ class DemoReport:
     demo_pii_key: bool
 
 
-def embedded_capture(settings: Settings, simulation: Simulation) -> EmbeddedCapture:
-    return EmbeddedCapture(
-        make_local_hub(settings),
-        LakeLayout(settings.lake_dir).capture,
-        simulation.catalogue.capture,
-        settings.hub_dir,
-    )
-
-
 def run_demo(settings: Settings, *, customers: int, seed: int) -> DemoReport:
     simulation = Simulation(settings)
     layout = LakeLayout(settings.lake_dir)
@@ -49,12 +40,8 @@ def run_demo(settings: Settings, *, customers: int, seed: int) -> DemoReport:
             desired_state(simulation.catalogue), simulation.hub, simulation.registry, layout
         )
         chain = simulation.run_chain(seed=seed, customers=customers)
-        capture = embedded_capture(settings, simulation)
-        try:
-            # The demo does not wait for open windows to close: it flushes them.
-            captured = capture.run(flush=True)
-        finally:
-            capture.close()
+        # The demo does not wait for open windows to close: it flushes them.
+        captured = run_embedded_capture(settings, flush=True, catalogue=simulation.catalogue)
     finally:
         simulation.close()
     # Demo data only: without a configured key, one is derived from the seed (and said so).

@@ -72,7 +72,7 @@ def bench_bronze(files_per_partition: int = 2, partitions: int = 4) -> dict[str,
 
 def bench_silver(customers: int = 200_000) -> dict[str, float]:
     """Registry-encoded CustomerCreated bodies from bronze to typed silver columns."""
-    from eda_lake.demo import embedded_capture
+    from eda_lake.capture.runtime import run_embedded_capture
     from eda_lake.lake.runtime import Lake
     from eda_lake.settings import Settings
     from eda_lake_tests.simulation.helpers import provisioned
@@ -81,9 +81,7 @@ def bench_silver(customers: int = 200_000) -> dict[str, float]:
         settings = Settings(home=Path(home), pii_key="bench-key-0123456789")
         simulation = provisioned(settings)
         simulation.publish_customers(seed=5, count=customers)
-        capture = embedded_capture(settings, simulation)
-        capture.run(flush=True)
-        capture.close()
+        run_embedded_capture(settings, flush=True)
         simulation.close()
         lake = Lake(settings)
         lake.ingest()

@@ -5,10 +5,10 @@ from typing import cast
 
 import dagster as dg
 
+from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.defs.lake.checks import LAKE_CHECKS
 from eda_lake.defs.lake.jobs import capture_files_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lifecycle_enforcement
-from eda_lake.demo import embedded_capture
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource
@@ -21,9 +21,7 @@ def _populate(home: Path, customers: int = 150) -> None:
     settings = Settings(home=home)
     simulation = provisioned(settings)
     simulation.run_chain(seed=4, customers=customers)
-    capture = embedded_capture(settings, simulation)
-    capture.run(flush=True)
-    capture.close()
+    run_embedded_capture(settings, flush=True)
 
 
 def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Path) -> None:
@@ -80,9 +78,7 @@ def test_compaction_and_lifecycle_assets(tmp_path: Path) -> None:
         settings = Settings(home=tmp_path)
         simulation = provisioned(settings)
         simulation.publish_customers(seed=seed, count=30)
-        capture = embedded_capture(settings, simulation)
-        capture.run(flush=True)
-        capture.close()
+        run_embedded_capture(settings, flush=True)
         Lake(settings, pii_key=KEY).ingest()
     result = dg.materialize([bronze_compaction, lifecycle_enforcement], resources=resources)
     assert result.success

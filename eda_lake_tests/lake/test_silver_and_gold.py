@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from eda_lake.demo import embedded_capture
+from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
 from eda_lake.lake import tables
@@ -20,9 +20,7 @@ KEY = "a-test-key-that-is-long-enough"
 
 
 def _capture(settings: Settings, simulation: Simulation) -> None:
-    capture = embedded_capture(settings, simulation)
-    capture.run(flush=True)
-    capture.close()
+    run_embedded_capture(settings, flush=True)
 
 
 def _lake_after_chain(

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.demo import embedded_capture
 
 
 class CaptureConfig(dg.Config):
@@ -17,14 +17,7 @@ class CaptureConfig(dg.Config):
 def capture_windows(
     context: dg.OpExecutionContext, config: CaptureConfig, eda_lake: EdaLakeResource
 ) -> dg.Output[int]:
-    settings = eda_lake.settings()
-    simulation = eda_lake.simulation()
-    capture = embedded_capture(settings, simulation)
-    try:
-        report = capture.run(flush=config.flush)
-    finally:
-        capture.close()
-        simulation.close()
+    report = run_embedded_capture(eda_lake.settings(), flush=config.flush)
     context.log.info(f"captured {report.events} events into {len(report.files)} file(s)")
     return dg.Output(
         report.events,
