@@ -51,6 +51,7 @@ class CaptureReport:
     events: int = 0
     empty_files: int = 0
     recovered: int = 0
+    expired: int = 0  # events the hub's retention removed after this capture
 
 
 @dataclass

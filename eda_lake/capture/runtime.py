@@ -20,7 +20,10 @@ def run_embedded_capture(
         hub, LakeLayout(settings.lake_dir).capture, catalogue.capture, settings.hub_dir
     )
     try:
-        return capture.run(flush=flush)
+        report = capture.run(flush=flush)
+        # Retention runs after capture, as Event Hubs' does: expired events are in the lake.
+        report.expired = hub.apply_retention()
+        return report
     finally:
         capture.close()
         hub.close()

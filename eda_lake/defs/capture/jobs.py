@@ -26,6 +26,7 @@ def capture_windows(
             "files": len(report.files),
             "empty_files": report.empty_files,
             "recovered": report.recovered,
+            "expired_by_retention": report.expired,
             "newest_files": dg.MetadataValue.json(report.files[-10:]),
         },
     )
