@@ -9,7 +9,9 @@ export DAGSTER_HOME ?= $(CURDIR)/.eda_lake/dagster_home
 
 .PHONY: install demo test lint typecheck unit bench dev clean
 
-$(STAMP): pyproject.toml
+AZURITE := .tools/node_modules/.bin/azurite
+
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
@@ -26,7 +28,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy eda_lake eda_lake_tests infra_scripts
 
-unit: install
+# The tests start Azurite (Azure Storage's emulator) themselves, from this npm install.
+$(AZURITE):
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.37.0
+
+unit: install $(AZURITE)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -44,4 +50,4 @@ dev: install
 	EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}" $(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 clean:
-	rm -rf .eda_lake
+	rm -rf .eda_lake .tools

@@ -33,7 +33,35 @@ TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
 LATENESS_VAR = "EDA_LAKE_CAPTURE_LATENESS_MINUTES"
+CAPTURE_ACCOUNT_VAR = "EDA_LAKE_CAPTURE_ACCOUNT"
+CAPTURE_KEY_VAR = "EDA_LAKE_CAPTURE_ACCOUNT_KEY"  # the variable's name; the key stays in the env
+CAPTURE_CONTAINER_VAR = "EDA_LAKE_CAPTURE_CONTAINER"
+BLOB_AUTHORITY_VAR = "EDA_LAKE_BLOB_AUTHORITY"
+QUEUE_VAR = "EDA_LAKE_DISCOVERY_QUEUE"
+QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
+
+
+@dataclass(frozen=True)
+class CaptureStorage:
+    """Where Event Hubs Capture writes: an Azure Storage account's container.
+
+    `blob_authority` points at another endpoint than Azure's (host:port, plain HTTP), for
+    Azurite. Without `account_key` the credential comes from the environment's identity.
+    """
+
+    account: str
+    container: str = "capture"
+    account_key: str | None = field(default=None, repr=False)
+    blob_authority: str | None = None
+
+
+@dataclass(frozen=True)
+class DiscoveryQueue:
+    """The Storage Queue that Event Grid fills with CaptureFileCreated notifications."""
+
+    name: str
+    connection_string: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -46,6 +74,8 @@ class Settings:
     namespace: str = "eda-lake-local"
     pii_key: str | None = field(default=None, repr=False)  # a secret: never printed
     capture_lateness_minutes: int = 120  # how far back the capture sensor looks
+    capture_storage: CaptureStorage | None = None  # None: the local lake's capture/ area
+    discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +95,8 @@ class Settings:
             namespace=env.get(NAMESPACE_VAR) or "eda-lake-local",
             pii_key=env.get(PII_KEY_VAR) or None,
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR, 120),
+            capture_storage=_capture_storage(env),
+            discovery_queue=_discovery_queue(env),
         )
 
     @property
@@ -98,3 +130,28 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name}={raw!r} must be a positive whole number")
     return value
+
+
+def _capture_storage(env: Mapping[str, str]) -> CaptureStorage | None:
+    account = env.get(CAPTURE_ACCOUNT_VAR)
+    if not account:
+        return None
+    return CaptureStorage(
+        account=account,
+        container=env.get(CAPTURE_CONTAINER_VAR) or "capture",
+        account_key=env.get(CAPTURE_KEY_VAR) or None,
+        blob_authority=env.get(BLOB_AUTHORITY_VAR) or None,
+    )
+
+
+def _discovery_queue(env: Mapping[str, str]) -> DiscoveryQueue | None:
+    name = env.get(QUEUE_VAR)
+    if not name:
+        return None
+    connection = env.get(QUEUE_CONNECTION_VAR)
+    if not connection:
+        raise SettingsError(
+            f"{QUEUE_VAR}={name!r} is set but {QUEUE_CONNECTION_VAR} is not: set the queue's "
+            "connection string (from your secret store), or unset the queue name"
+        )
+    return DiscoveryQueue(name=name, connection_string=connection)

@@ -11,6 +11,8 @@ from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.registry.compatibility import Compatibility
 from eda_lake.registry.local import LocalSchemaRegistry
 from eda_lake.settings import REPO_ROOT, Settings
+from infra_scripts.azurite import BINARY as AZURITE_BINARY
+from infra_scripts.azurite import Azurite, start_azurite
 
 SHARED = REPO_ROOT.parent / "shared"
 AZURE_CAPTURE = SHARED / "fixtures" / "azure-capture"
@@ -29,7 +31,11 @@ def _dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own state or Azure variables."""
     monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "eda_lake_home"))
-    for var in ("EDA_LAKE_TARGET", "EDA_LAKE_SCHEMA_DIR", "EDA_LAKE_NAMESPACE"):
+    for var in (
+        "EDA_LAKE_TARGET", "EDA_LAKE_SCHEMA_DIR", "EDA_LAKE_NAMESPACE", "EDA_LAKE_PII_KEY",
+        "EDA_LAKE_CAPTURE_ACCOUNT", "EDA_LAKE_CAPTURE_ACCOUNT_KEY", "EDA_LAKE_CAPTURE_CONTAINER",
+        "EDA_LAKE_BLOB_AUTHORITY", "EDA_LAKE_DISCOVERY_QUEUE", "EDA_LAKE_QUEUE_CONNECTION_STRING",
+    ):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
 
 
@@ -56,3 +62,15 @@ def azure_capture_dir() -> Path:
     if not AZURE_CAPTURE.is_dir():
         pytest.skip(f"real Azure Capture fixtures not found at {AZURE_CAPTURE} (../shared absent)")
     return AZURE_CAPTURE
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """A real Azurite on free loopback ports for the session; `make test` installs it."""
+    if not AZURITE_BINARY.exists():
+        pytest.skip(f"Azurite is not installed at {AZURITE_BINARY}: run `make test`")
+    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    try:
+        yield server
+    finally:
+        server.stop()

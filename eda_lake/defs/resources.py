@@ -9,10 +9,16 @@ import dagster as dg
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import (
+    BLOB_AUTHORITY_VAR,
+    CAPTURE_ACCOUNT_VAR,
+    CAPTURE_CONTAINER_VAR,
+    CAPTURE_KEY_VAR,
     HOME_VAR,
     LATENESS_VAR,
     NAMESPACE_VAR,
     PII_KEY_VAR,
+    QUEUE_CONNECTION_VAR,
+    QUEUE_VAR,
     SCHEMA_DIR_VAR,
     TARGET_VAR,
     Settings,
@@ -29,6 +35,12 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     namespace: str
     pii_key: str = ""  # from EDA_LAKE_PII_KEY through EnvVar; the UI shows only the name
     capture_lateness_minutes: str = "120"
+    capture_account: str = ""  # empty: capture files are in the local lake
+    capture_account_key: str = ""
+    capture_container: str = "capture"
+    blob_authority: str = ""
+    discovery_queue: str = ""  # empty: no push discovery
+    queue_connection_string: str = ""
 
     def settings(self) -> Settings:
         return Settings.from_env(
@@ -39,6 +51,12 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 NAMESPACE_VAR: self.namespace,
                 PII_KEY_VAR: self.pii_key,
                 LATENESS_VAR: self.capture_lateness_minutes,
+                CAPTURE_ACCOUNT_VAR: self.capture_account,
+                CAPTURE_KEY_VAR: self.capture_account_key,
+                CAPTURE_CONTAINER_VAR: self.capture_container,
+                BLOB_AUTHORITY_VAR: self.blob_authority,
+                QUEUE_VAR: self.discovery_queue,
+                QUEUE_CONNECTION_VAR: self.queue_connection_string,
             }
         )
 
@@ -67,4 +85,10 @@ def eda_lake_resource() -> EdaLakeResource:
         namespace=field(NAMESPACE_VAR, defaults.namespace),
         pii_key=field(PII_KEY_VAR, ""),
         capture_lateness_minutes=field(LATENESS_VAR, str(defaults.capture_lateness_minutes)),
+        capture_account=field(CAPTURE_ACCOUNT_VAR, ""),
+        capture_account_key=field(CAPTURE_KEY_VAR, ""),
+        capture_container=field(CAPTURE_CONTAINER_VAR, "capture"),
+        blob_authority=field(BLOB_AUTHORITY_VAR, ""),
+        discovery_queue=field(QUEUE_VAR, ""),
+        queue_connection_string=field(QUEUE_CONNECTION_VAR, ""),
     )

@@ -58,6 +58,23 @@ def discover_all(fs: pafs.FileSystem, root: str, names: ArchiveNameFormat) -> li
     return sorted(files, key=lambda f: f.path)
 
 
+def files_at(
+    fs: pafs.FileSystem, root: str, names: ArchiveNameFormat, paths: list[str]
+) -> list[CaptureFile]:
+    """The named files that exist (one status call each, no listing)."""
+    prefix = root.rstrip("/") + "/"
+    files = []
+    for info in fs.get_file_info([prefix + p for p in paths]) if paths else []:
+        if info.type != pafs.FileType.File:
+            continue
+        path = info.path[len(prefix) :]
+        try:
+            files.append(CaptureFile(path, info.size or 0, names.parse(path)))
+        except ArchiveNameError as exc:
+            files.append(CaptureFile(path, info.size or 0, None, str(exc)))
+    return sorted(files, key=lambda f: f.path)
+
+
 def _latest_possible(values: dict[str, str]) -> datetime | None:
     """The latest moment a directory can hold, given the time tokens its path fixes."""
     if "Year" not in values:

@@ -8,6 +8,7 @@ fix (delete the row, or re-run with the fix in place).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
 
+COPY_CHUNK = 4 << 20
 FILES_SCHEMA = pa.schema(
     [
         pa.field("source_file", pa.string(), nullable=False),
@@ -77,8 +79,9 @@ class Quarantine:
             return
         target = self.layout.quarantine / "capture" / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fs.copy_file(f"{capture_root}/{path}", str(target))
+        try:  # from wherever the capture files live (local or Azure) to the quarantine area
+            with fs.open_input_stream(f"{capture_root}/{path}") as source, target.open("wb") as out:
+                shutil.copyfileobj(source, out, COPY_CHUNK)
         except (OSError, pa.ArrowException) as exc:  # keep the reason even without bytes
             reason = f"{reason} (copy failed: {exc})"
         row = {

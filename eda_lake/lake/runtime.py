@@ -6,18 +6,18 @@ import shutil
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.lake import tables
 from eda_lake.lake.bronze import BronzeIngestor, BronzeReport
-from eda_lake.lake.discovery import CaptureFile, discover_all
+from eda_lake.lake.discovery import CaptureFile, discover_all, files_at
 from eda_lake.lake.entities import EntitiesReport, build_entities
 from eda_lake.lake.gold import GoldBuilder, GoldReport
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker
 from eda_lake.lake.silver import SilverBuilder, SilverReport
+from eda_lake.lake.storage import CaptureSource, capture_source
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import Settings
 
@@ -39,15 +39,24 @@ class Lake:
         self.settings = settings
         self.catalogue = catalogue or load_catalogue(settings.schema_dir)
         self.layout = LakeLayout(settings.lake_dir)
-        self.fs = pafs.LocalFileSystem()
+        self.source = capture_source(settings)
         self.names = ArchiveNameFormat(self.catalogue.capture.archive_name_format)
         self._pii_key = pii_key or settings.pii_key
 
+    def _source(self, capture_root: str | None) -> CaptureSource:
+        return self.source if capture_root is None else capture_source(self.settings, capture_root)
+
     def capture_files(self, capture_root: str | None = None) -> list[CaptureFile]:
-        return discover_all(self.fs, capture_root or str(self.layout.capture), self.names)
+        source = self._source(capture_root)
+        return discover_all(source.fs, source.root, self.names)
+
+    def capture_files_at(self, paths: list[str]) -> list[CaptureFile]:
+        """Just these files (from a notification or a sensor), without listing the rest."""
+        return files_at(self.source.fs, self.source.root, self.names, paths)
 
     def bronze(self, capture_root: str | None = None) -> BronzeIngestor:
-        return BronzeIngestor(self.layout, self.fs, capture_root or str(self.layout.capture))
+        source = self._source(capture_root)
+        return BronzeIngestor(self.layout, source.fs, source.root)
 
     def ingest(self, capture_root: str | None = None) -> BronzeReport:
         """Full discovery: every capture file not yet in bronze lands there."""

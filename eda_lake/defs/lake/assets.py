@@ -9,6 +9,8 @@ from pydantic import Field
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake.entities import ENTITIES, EVENT_TABLES
 from eda_lake.lake.gold import GOLD_TABLES
+from eda_lake.lake.notification_queue import StorageNotificationQueue
+from eda_lake.lake.push import acknowledge
 from eda_lake.lake.silver import table_name
 
 BRONZE = dg.AssetKey(["bronze", "events"])
@@ -22,10 +24,11 @@ FRESH = dg.FreshnessPolicy.time_window(
 
 
 class BronzeConfig(dg.Config):
-    files: list[str] = Field(
-        default_factory=list
-    )  # capture files (paths in the container); empty: full discovery
-    capture_root: str = ""  # default: lake/capture
+    # capture files (paths in the container); empty: full discovery
+    files: list[str] = Field(default_factory=list)
+    capture_root: str = ""  # a local container directory; default: the configured source
+    # queue messages (id, pop_receipt) to delete once the files are committed
+    acknowledge: list[dict[str, str]] = Field(default_factory=list)
 
 
 @dg.asset(
@@ -40,15 +43,20 @@ def bronze_events(
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     lake = eda_lake.lake()
     root = config.capture_root or None
-    files = lake.capture_files(root)
     if config.files:
-        wanted = set(config.files)
-        files = [f for f in files if f.path in wanted]
-        for path in sorted(wanted - {f.path for f in files}):
+        files = lake.capture_files_at(config.files)
+        for path in sorted(set(config.files) - {f.path for f in files}):
             context.log.warning(f"announced capture file not found: {path}")
+    else:
+        files = lake.capture_files(root)
     report = lake.bronze(root).ingest(files)
     for line in report.quarantined:
         context.log.warning(f"quarantined {line}")
+    settings = eda_lake.settings()
+    if config.acknowledge and settings.discovery_queue is not None:
+        queue = StorageNotificationQueue.from_settings(settings.discovery_queue)
+        deleted = acknowledge(queue, config.acknowledge)
+        context.log.info(f"acknowledged {deleted} of {len(config.acknowledge)} notifications")
     metadata: dict[str, dg.RawMetadataValue] = {
         "files_ingested": report.files_ingested,
         "files_already_ingested": report.files_already_ingested,

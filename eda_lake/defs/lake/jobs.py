@@ -6,6 +6,8 @@ import dagster as dg
 
 from eda_lake.defs.lake.assets import BRONZE, GOLD, SILVER_ENTITIES, SILVER_EVENTS
 from eda_lake.defs.resources import EdaLakeResource
+from eda_lake.lake.notification_queue import StorageNotificationQueue
+from eda_lake.lake.push import take_notifications
 from eda_lake.lake.watch import WatchCursor, poll
 
 LAKE_SELECTION = dg.AssetSelection.assets(
@@ -17,6 +19,8 @@ ingest_job = dg.define_asset_job(
     description="Capture files to bronze, then silver and the gold days they touch.",
 )
 MAX_FILES_PER_RUN = 500
+# Longer than an ingestion run: a message reappears only if its run died.
+VISIBILITY_TIMEOUT_S = 30 * 60
 
 
 @dg.sensor(
@@ -31,7 +35,7 @@ def capture_files_sensor(
     lake = eda_lake.lake()
     lateness = timedelta(minutes=lake.settings.capture_lateness_minutes)
     cursor = WatchCursor.from_json(context.cursor)
-    new, cursor = poll(lake.fs, str(lake.layout.capture), lake.names, cursor, lateness=lateness)
+    new, cursor = poll(lake.source.fs, lake.source.root, lake.names, cursor, lateness=lateness)
     requests = []
     for start in range(0, len(new), MAX_FILES_PER_RUN):
         paths = [f.path for f in new[start : start + MAX_FILES_PER_RUN]]
@@ -43,6 +47,38 @@ def capture_files_sensor(
             )
         )
     return dg.SensorResult(run_requests=requests, cursor=cursor.to_json())
+
+
+@dg.sensor(
+    job=ingest_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Event Grid's CaptureFileCreated notifications (Storage Queue) become runs "
+    "for exactly those files; the run deletes a message once its file is committed.",
+)
+def capture_notifications_sensor(
+    context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
+) -> dg.SensorResult | dg.SkipReason:
+    settings = eda_lake.settings()
+    if settings.discovery_queue is None:
+        return dg.SkipReason("no discovery queue configured (EDA_LAKE_DISCOVERY_QUEUE)")
+    queue = StorageNotificationQueue.from_settings(settings.discovery_queue)
+    container = eda_lake.lake().source.container
+    batch = take_notifications(queue, container, MAX_FILES_PER_RUN, VISIBILITY_TIMEOUT_S)
+    for message, reason in batch.poisoned:
+        context.log.warning(f"message {message.id} moved to the poison queue: {reason}")
+    if not batch.files:
+        return dg.SensorResult(run_requests=[])
+    request = dg.RunRequest(
+        run_key=f"notifications:{batch.receipts[0]['pop_receipt']}",
+        run_config={
+            "ops": {
+                "bronze__events": {"config": {"files": batch.files, "acknowledge": batch.receipts}}
+            }
+        },
+        tags={"eda_lake/files": str(len(batch.files))},
+    )
+    return dg.SensorResult(run_requests=[request])
 
 
 full_discovery_schedule = dg.ScheduleDefinition(

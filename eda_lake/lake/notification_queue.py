@@ -1,0 +1,80 @@
+"""The discovery queue: receive CaptureFileCreated messages, delete them once committed.
+
+A received message stays invisible for `visibility_timeout` seconds; the run that ingests its
+file deletes it after the bronze commit. A run that dies leaves it to reappear, and the
+repeat is harmless. Messages that are not notifications go to `<queue>-poison` with the
+reason, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Protocol
+
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.queue import QueueClient
+
+from eda_lake.settings import DiscoveryQueue
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: str
+    pop_receipt: str
+    text: str
+    dequeue_count: int
+
+
+class NotificationQueue(Protocol):
+    def receive(self, max_messages: int, visibility_timeout: int) -> list[QueuedMessage]: ...
+
+    def delete(self, message_id: str, pop_receipt: str) -> bool:
+        """False when the receipt has expired (the message was handed out again)."""
+
+    def poison(self, message: QueuedMessage, reason: str) -> None: ...
+
+
+class StorageNotificationQueue:
+    def __init__(self, queue: QueueClient, poison_queue: QueueClient) -> None:
+        self._queue = queue
+        self._poison = poison_queue
+
+    @classmethod
+    def from_settings(cls, settings: DiscoveryQueue) -> StorageNotificationQueue:
+        connection = settings.connection_string
+        queue = QueueClient.from_connection_string(connection, settings.name)
+        poison = QueueClient.from_connection_string(connection, f"{settings.name}-poison")
+        return cls(queue, poison)
+
+    def receive(self, max_messages: int, visibility_timeout: int) -> list[QueuedMessage]:
+        pages = self._queue.receive_messages(
+            messages_per_page=min(max_messages, 32), visibility_timeout=visibility_timeout
+        )
+        received = []
+        for message in pages:
+            received.append(
+                QueuedMessage(
+                    id=message.id,
+                    pop_receipt=message.pop_receipt or "",
+                    text=str(message.content),
+                    dequeue_count=int(message.dequeue_count or 0),
+                )
+            )
+            if len(received) >= max_messages:
+                break
+        return received
+
+    def delete(self, message_id: str, pop_receipt: str) -> bool:
+        try:
+            self._queue.delete_message(message_id, pop_receipt)
+        except (ResourceNotFoundError, HttpResponseError):
+            return False
+        return True
+
+    def poison(self, message: QueuedMessage, reason: str) -> None:
+        with contextlib.suppress(ResourceExistsError):
+            self._poison.create_queue()
+        self._poison.send_message(json.dumps({"reason": reason, "message": message.text}))
+        self.delete(message.id, message.pop_receipt)
