@@ -47,7 +47,7 @@ def test_notifications_parse_in_both_schemas_and_encodings() -> None:
         assert parse_notification(text, "capture").path == "ns/hub/0/2026/01/01/00/00/00.avro"
     with pytest.raises(NotificationError, match="not in the capture container 'other'"):
         parse_notification(plain, "other")
-    with pytest.raises(NotificationError, match="is not Microsoft.EventHub.CaptureFileCreated"):
+    with pytest.raises(NotificationError, match=r"is not Microsoft\.EventHub\.CaptureFileCreated"):
         parse_notification(json.dumps({"eventType": "Microsoft.Storage.BlobCreated"}), "capture")
     with pytest.raises(NotificationError, match="neither JSON nor base64"):
         parse_notification("%%%", "capture")
