@@ -117,9 +117,9 @@ def test_announced_files_land_once_under_duplicate_and_reordered_notifications(
         queue.send_message(json.dumps(_grid_event(url)))
     again = capture_notifications_sensor(dg.build_sensor_context(resources={"eda_lake": resource}))
     assert isinstance(again, dg.SensorResult)
+    [redelivered] = again.run_requests or []
     rerun = defs.resolve_job_def("ingest_job").execute_in_process(
-        run_config=again.run_requests[0].run_config,
-        resources={"eda_lake": resource},  # type: ignore[index]
+        run_config=redelivered.run_config, resources={"eda_lake": resource}
     )
     assert rerun.success
     assert len(_bronze_keys(layout)) == 2
