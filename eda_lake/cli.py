@@ -54,7 +54,7 @@ def _provision(args: argparse.Namespace) -> int:
     simulation = Simulation(settings)
     try:
         desired = desired_state(simulation.catalogue)
-        lake = LakeLayout(settings.lake_dir)
+        lake = LakeLayout.from_settings(settings)
         step = provisioning.plan if args.plan else provisioning.apply
         actions = step(desired, simulation.hub, simulation.registry, lake)
     finally:
@@ -214,9 +214,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"{'total':<12}{_cells(totals)}")
     lake = report.lake
     print(f"\ncapture files         {lake.capture}")
-    print(f"bronze table          {lake.bronze}")
-    print(f"silver tables         {lake.silver}")
-    print(f"gold tables           {lake.gold}")
+    print(f"bronze table          {lake.bronze_uri}")
+    print(f"silver tables         {lake.area_uri('silver')}")
+    print(f"gold tables           {lake.area_uri('gold')}")
     return 0
 
 

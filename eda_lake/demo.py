@@ -34,7 +34,7 @@ class DemoReport:
 
 def run_demo(settings: Settings, *, customers: int, seed: int) -> DemoReport:
     simulation = Simulation(settings)
-    layout = LakeLayout(settings.lake_dir)
+    layout = LakeLayout.from_settings(settings)
     try:
         changes = provisioning.apply(
             desired_state(simulation.catalogue), simulation.hub, simulation.registry, layout

@@ -33,27 +33,32 @@ TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
 LATENESS_VAR = "EDA_LAKE_CAPTURE_LATENESS_MINUTES"
-CAPTURE_ACCOUNT_VAR = "EDA_LAKE_CAPTURE_ACCOUNT"
-CAPTURE_KEY_VAR = "EDA_LAKE_CAPTURE_ACCOUNT_KEY"  # the variable's name; the key stays in the env
-CAPTURE_CONTAINER_VAR = "EDA_LAKE_CAPTURE_CONTAINER"
+STORAGE_ACCOUNT_VAR = "EDA_LAKE_STORAGE_ACCOUNT"
+STORAGE_KEY_VAR = "EDA_LAKE_STORAGE_ACCOUNT_KEY"  # the variable's name; the key stays in the env
 BLOB_AUTHORITY_VAR = "EDA_LAKE_BLOB_AUTHORITY"
+CAPTURE_CONTAINER_VAR = "EDA_LAKE_CAPTURE_CONTAINER"
+LAKE_CONTAINER_VAR = "EDA_LAKE_LAKE_CONTAINER"
 QUEUE_VAR = "EDA_LAKE_DISCOVERY_QUEUE"
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
 
 
 @dataclass(frozen=True)
-class CaptureStorage:
-    """Where Event Hubs Capture writes: an Azure Storage account's container.
+class AzureStorage:
+    """One Azure Storage account for the lake: the same account, credentials and endpoint
+    reach the capture files and the Delta tables.
 
+    `capture_container`: where Event Hubs Capture writes (None: the local lake's capture/
+    area). `lake_container`: where the Delta tables live (None: the local directory).
     `blob_authority` points at another endpoint than Azure's (host:port, plain HTTP), for
     Azurite. Without `account_key` the credential comes from the environment's identity.
     """
 
     account: str
-    container: str = "capture"
     account_key: str | None = field(default=None, repr=False)
     blob_authority: str | None = None
+    capture_container: str | None = None
+    lake_container: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class Settings:
     namespace: str = "eda-lake-local"
     pii_key: str | None = field(default=None, repr=False)  # a secret: never printed
     capture_lateness_minutes: int = 120  # how far back the capture sensor looks
-    capture_storage: CaptureStorage | None = None  # None: the local lake's capture/ area
+    storage: AzureStorage | None = None  # None: everything in the local directory
     discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
 
     @classmethod
@@ -95,7 +100,7 @@ class Settings:
             namespace=env.get(NAMESPACE_VAR) or "eda-lake-local",
             pii_key=env.get(PII_KEY_VAR) or None,
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR, 120),
-            capture_storage=_capture_storage(env),
+            storage=_storage(env),
             discovery_queue=_discovery_queue(env),
         )
 
@@ -132,15 +137,22 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _capture_storage(env: Mapping[str, str]) -> CaptureStorage | None:
-    account = env.get(CAPTURE_ACCOUNT_VAR)
+def _storage(env: Mapping[str, str]) -> AzureStorage | None:
+    account = env.get(STORAGE_ACCOUNT_VAR)
+    containers = (env.get(CAPTURE_CONTAINER_VAR), env.get(LAKE_CONTAINER_VAR))
     if not account:
+        if any(containers):
+            raise SettingsError(
+                f"{CAPTURE_CONTAINER_VAR} or {LAKE_CONTAINER_VAR} is set but "
+                f"{STORAGE_ACCOUNT_VAR} is not: name the storage account that holds them"
+            )
         return None
-    return CaptureStorage(
+    return AzureStorage(
         account=account,
-        container=env.get(CAPTURE_CONTAINER_VAR) or "capture",
-        account_key=env.get(CAPTURE_KEY_VAR) or None,
+        account_key=env.get(STORAGE_KEY_VAR) or None,
         blob_authority=env.get(BLOB_AUTHORITY_VAR) or None,
+        capture_container=containers[0] or None,
+        lake_container=containers[1] or None,
     )
 
 

@@ -32,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         desired = desired_state(simulation.catalogue)
         step = provisioning.plan if args.action == "plan" else provisioning.apply
-        actions = step(desired, simulation.hub, simulation.registry, LakeLayout(settings.lake_dir))
+        layout = LakeLayout.from_settings(settings)
+        actions = step(desired, simulation.hub, simulation.registry, layout)
     finally:
         simulation.close()
     print(f"target {settings.target.value}, namespace {settings.namespace}:")

@@ -10,16 +10,17 @@ from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import (
     BLOB_AUTHORITY_VAR,
-    CAPTURE_ACCOUNT_VAR,
     CAPTURE_CONTAINER_VAR,
-    CAPTURE_KEY_VAR,
     HOME_VAR,
+    LAKE_CONTAINER_VAR,
     LATENESS_VAR,
     NAMESPACE_VAR,
     PII_KEY_VAR,
     QUEUE_CONNECTION_VAR,
     QUEUE_VAR,
     SCHEMA_DIR_VAR,
+    STORAGE_ACCOUNT_VAR,
+    STORAGE_KEY_VAR,
     TARGET_VAR,
     Settings,
 )
@@ -35,10 +36,11 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     namespace: str
     pii_key: str = ""  # from EDA_LAKE_PII_KEY through EnvVar; the UI shows only the name
     capture_lateness_minutes: str = "120"
-    capture_account: str = ""  # empty: capture files are in the local lake
-    capture_account_key: str = ""
-    capture_container: str = "capture"
+    storage_account: str = ""  # empty: capture files and tables in the local directory
+    storage_account_key: str = ""
     blob_authority: str = ""
+    capture_container: str = ""
+    lake_container: str = ""
     discovery_queue: str = ""  # empty: no push discovery
     queue_connection_string: str = ""
 
@@ -51,10 +53,11 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 NAMESPACE_VAR: self.namespace,
                 PII_KEY_VAR: self.pii_key,
                 LATENESS_VAR: self.capture_lateness_minutes,
-                CAPTURE_ACCOUNT_VAR: self.capture_account,
-                CAPTURE_KEY_VAR: self.capture_account_key,
-                CAPTURE_CONTAINER_VAR: self.capture_container,
+                STORAGE_ACCOUNT_VAR: self.storage_account,
+                STORAGE_KEY_VAR: self.storage_account_key,
                 BLOB_AUTHORITY_VAR: self.blob_authority,
+                CAPTURE_CONTAINER_VAR: self.capture_container,
+                LAKE_CONTAINER_VAR: self.lake_container,
                 QUEUE_VAR: self.discovery_queue,
                 QUEUE_CONNECTION_VAR: self.queue_connection_string,
             }
@@ -64,7 +67,7 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return Simulation(self.settings())
 
     def layout(self) -> LakeLayout:
-        return LakeLayout(self.settings().lake_dir)
+        return LakeLayout.from_settings(self.settings())
 
     def lake(self) -> Lake:
         return Lake(self.settings())
@@ -85,10 +88,11 @@ def eda_lake_resource() -> EdaLakeResource:
         namespace=field(NAMESPACE_VAR, defaults.namespace),
         pii_key=field(PII_KEY_VAR, ""),
         capture_lateness_minutes=field(LATENESS_VAR, str(defaults.capture_lateness_minutes)),
-        capture_account=field(CAPTURE_ACCOUNT_VAR, ""),
-        capture_account_key=field(CAPTURE_KEY_VAR, ""),
-        capture_container=field(CAPTURE_CONTAINER_VAR, "capture"),
+        storage_account=field(STORAGE_ACCOUNT_VAR, ""),
+        storage_account_key=field(STORAGE_KEY_VAR, ""),
         blob_authority=field(BLOB_AUTHORITY_VAR, ""),
+        capture_container=field(CAPTURE_CONTAINER_VAR, ""),
+        lake_container=field(LAKE_CONTAINER_VAR, ""),
         discovery_queue=field(QUEUE_VAR, ""),
         queue_connection_string=field(QUEUE_CONNECTION_VAR, ""),
     )

@@ -99,7 +99,7 @@ class BronzeIngestor:
         return report
 
     def _not_done(self, files: Sequence[CaptureFile], report: BronzeReport) -> list[CaptureFile]:
-        table = tables.open_table(self.layout.bronze_uri)
+        table = tables.open_table(self.layout.bronze_uri, self.layout.storage_options)
         quarantined = self.quarantine.quarantined_files()
         pending = []
         for file in files:
@@ -135,6 +135,7 @@ class BronzeIngestor:
         table = tables.ensure_table(
             self.layout.bronze_uri,
             BRONZE_SCHEMA,
+            options=self.layout.storage_options,
             partition_by=PARTITION_COLUMNS,
             configuration=tables.CHANGE_FEED,
         )

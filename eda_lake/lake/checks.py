@@ -17,7 +17,10 @@ class CheckOutcome:
 
 
 def _scalar(layout: LakeLayout, sql: str, **names: tuple[str, str]) -> Any:
-    opened = {alias: tables.open_table(layout.table_uri(*where)) for alias, where in names.items()}
+    opened = {
+        alias: tables.open_table(layout.table_uri(*where), layout.storage_options)
+        for alias, where in names.items()
+    }
     missing = [alias for alias, t in opened.items() if t is None]
     if missing:
         return None
@@ -63,13 +66,13 @@ def references_exist(
 
 def quarantine_rate(layout: LakeLayout, threshold: float) -> CheckOutcome:
     """Quarantined events relative to the events that reached bronze."""
-    bronze_table = tables.open_table(layout.bronze_uri)
+    bronze_table = tables.open_table(layout.bronze_uri, layout.storage_options)
     bronze = (
         0
         if bronze_table is None
         else int(tables.query("SELECT count(*) AS n FROM b", b=bronze_table).to_pylist()[0]["n"])
     )
-    events = tables.open_table(layout.table_uri("quarantine", "events"))
+    events = tables.open_table(layout.table_uri("quarantine", "events"), layout.storage_options)
     quarantined = (
         0
         if events is None

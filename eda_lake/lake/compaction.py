@@ -25,7 +25,7 @@ class CompactionReport:
 
 
 def compact_bronze(layout: LakeLayout, min_files: int = 2) -> CompactionReport:
-    table = tables.open_table(layout.bronze_uri)
+    table = tables.open_table(layout.bronze_uri, layout.storage_options)
     report = CompactionReport()
     if table is None:
         return report

@@ -96,7 +96,10 @@ class EntitiesReport:
 
 def event_tables(layout: LakeLayout) -> dict[str, DeltaTable] | None:
     """Every silver event table, or None while any of them does not exist yet."""
-    opened = {name: tables.open_table(layout.table_uri("silver", name)) for name in EVENT_TABLES}
+    opened = {
+        name: tables.open_table(layout.table_uri("silver", name), layout.storage_options)
+        for name in EVENT_TABLES
+    }
     if any(t is None for t in opened.values()):
         return None
     return {name: t for name, t in opened.items() if t is not None}
@@ -110,7 +113,11 @@ def build_entities(layout: LakeLayout) -> EntitiesReport:
     for entity, sql in ENTITIES.items():
         result = tables.query(sql, **sources)
         write_deltalake(
-            layout.table_uri("silver", entity), result, mode="overwrite", schema_mode="overwrite"
+            layout.table_uri("silver", entity),
+            result,
+            mode="overwrite",
+            schema_mode="overwrite",
+            storage_options=layout.storage_options,
         )
         rows[entity] = result.num_rows
     return EntitiesReport(rows)

@@ -134,12 +134,14 @@ def _day_filter(column: str, days: set[date] | None) -> str:
 class GoldBuilder:
     def __init__(self, layout: LakeLayout) -> None:
         self.layout = layout
+        self.options = layout.storage_options
 
     def run(self) -> GoldReport:
         report = GoldReport()
         sources = event_tables(self.layout)
         entities = {
-            name: tables.open_table(self.layout.table_uri("silver", name)) for name in ENTITY_NAMES
+            name: tables.open_table(self.layout.table_uri("silver", name), self.options)
+            for name in ENTITY_NAMES
         }
         if sources is None or any(t is None for t in entities.values()):
             return report
@@ -163,7 +165,7 @@ class GoldBuilder:
         report: GoldReport,
     ) -> None:
         uri = self.layout.table_uri("gold", gold.name)
-        existing = tables.open_table(uri)
+        existing = tables.open_table(uri, self.options)
         versions = {name: table.version() for name, table in sources.items()}
         if existing is None:
             days: set[date] | None = None  # first build: every day
@@ -180,12 +182,17 @@ class GoldBuilder:
         )
         if days is None:
             write_deltalake(
-                uri, rows, mode="overwrite", schema_mode="overwrite", commit_properties=commit
+                uri,
+                rows,
+                mode="overwrite",
+                schema_mode="overwrite",
+                commit_properties=commit,
+                storage_options=self.options,
             )
         else:
             write_deltalake(
                 uri, rows, mode="overwrite", predicate=_day_filter(gold.day_column, days),
-                commit_properties=commit,
+                commit_properties=commit, storage_options=self.options,
             )  # fmt: skip
         report.days_recomputed[gold.name] = -1 if days is None else len(days)
         report.rows_written[gold.name] = rows.num_rows

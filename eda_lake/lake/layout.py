@@ -1,60 +1,140 @@
-"""Where each area of the lake lives. Paths into the lake are built here and nowhere else."""
+"""Where each area of the lake lives. Paths into the lake are built here and nowhere else.
+
+A lake is a local directory, or an Azure Storage container (Azurite included). Delta tables
+are reached by URI with `storage_options`; other files (quarantined capture files, the
+lifecycle ledger) through a pyarrow filesystem. The embedded hub's capture files are always
+local: in Azure, Event Hubs Capture writes them itself.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from eda_lake.settings import AzureStorage, Settings
 
 AREAS = ("capture", "bronze", "silver", "gold", "quarantine")
 
 
-@dataclass(frozen=True)
+def azure_filesystem(storage: AzureStorage) -> pafs.FileSystem:
+    options: dict[str, str] = {"account_name": storage.account}
+    if storage.account_key:
+        options["account_key"] = storage.account_key
+    if storage.blob_authority:
+        # pyarrow needs the dfs endpoint too, or it reaches for the real cloud.
+        options |= {
+            "blob_storage_authority": storage.blob_authority,
+            "blob_storage_scheme": "http",
+            "dfs_storage_authority": storage.blob_authority,
+            "dfs_storage_scheme": "http",
+        }
+    return pafs.AzureFileSystem(**options)
+
+
+def delta_storage_options(storage: AzureStorage) -> dict[str, str]:
+    options = {"account_name": storage.account}
+    if storage.account_key:  # else the environment's identity (managed, workload, env vars)
+        options["account_key"] = storage.account_key
+    if storage.blob_authority:
+        options |= {
+            "endpoint": f"http://{storage.blob_authority}/{storage.account}",
+            "allow_http": "true",
+        }
+    return options
+
+
 class LakeLayout:
-    root: Path
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        fs: pafs.FileSystem | None = None,
+        storage_options: dict[str, str] | None = None,
+    ) -> None:
+        """A local lake at `root` (a path), or, with `fs`, a container named by `root`."""
+        self.local = fs is None
+        self.fs: pafs.FileSystem = fs or pafs.LocalFileSystem()
+        self.fs_root = str(Path(root).resolve()) if self.local else str(root).strip("/")
+        self.uri = self.fs_root if self.local else f"az://{self.fs_root}"
+        self.storage_options = storage_options
+
+    @classmethod
+    def on_azure(cls, storage: AzureStorage) -> LakeLayout:
+        if not storage.lake_container:
+            raise ValueError("no lake container configured (EDA_LAKE_LAKE_CONTAINER)")
+        return cls(
+            storage.lake_container,
+            fs=azure_filesystem(storage),
+            storage_options=delta_storage_options(storage),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LakeLayout:
+        storage = settings.storage
+        if storage is not None and storage.lake_container:
+            return cls.on_azure(storage)
+        return cls(settings.lake_dir)
+
+    def __repr__(self) -> str:
+        return f"LakeLayout({self.uri!r})"
+
+    @property
+    def root(self) -> Path:
+        """The local directory (only for a local lake)."""
+        if not self.local:
+            raise ValueError(f"the lake at {self.uri} is not a local directory")
+        return Path(self.fs_root)
 
     @property
     def capture(self) -> Path:
-        """Plays the capture container: every hub's files under the archive name format."""
+        """The embedded hub's capture destination: every hub's files under the archive name
+        format, as Azure's capture container would hold them."""
         return self.root / "capture"
 
-    @property
-    def bronze(self) -> Path:
-        return self.root / "bronze"
+    def area_uri(self, area: str) -> str:
+        if area not in AREAS:
+            raise ValueError(f"no lake area {area!r}; areas are {', '.join(AREAS)}")
+        return f"{self.uri}/{area}"
+
+    def fs_path(self, area: str, *parts: str) -> str:
+        """A file's path as `self.fs` names it."""
+        if area not in AREAS and area != "_lifecycle":
+            raise ValueError(f"no lake area {area!r}")
+        return "/".join([self.fs_root, area, *parts])
 
     @property
-    def silver(self) -> Path:
-        return self.root / "silver"
-
-    @property
-    def gold(self) -> Path:
-        return self.root / "gold"
-
-    @property
-    def quarantine(self) -> Path:
-        return self.root / "quarantine"
-
-    @property
-    def lifecycle_ledger(self) -> Path:
-        """Where local lifecycle enforcement records the tier each blob would be in."""
-        return self.root / "_lifecycle" / "tiers.json"
+    def lifecycle_ledger(self) -> str:
+        """Where lifecycle enforcement records the tier each blob would be in."""
+        return self.fs_path("_lifecycle", "tiers.json")
 
     @property
     def bronze_uri(self) -> str:
         """Bronze is one table: every hub's events, partitioned by hub and date."""
-        return str(self.bronze)
+        return self.area_uri("bronze")
 
     def table_uri(self, area: str, name: str) -> str:
-        """Location of a Delta table of an area (a directory here; abfs:// on Azure)."""
+        """Location of a Delta table of an area."""
         if area not in AREAS or not name.replace("_", "").isalnum():
             raise ValueError(f"no table {name!r} in lake area {area!r}")
-        return str(self.root / area / name)
+        return f"{self.area_uri(area)}/{name}"
 
-    def create(self) -> list[Path]:
-        """Create every area; returns those that did not exist."""
+    def create(self) -> list[str]:
+        """Create every area; returns those that did not exist. (A container's directories
+        are virtual: there the container itself is provisioned, not its areas.)"""
+        if not self.local:
+            return []
         created = []
         for area in AREAS:
             path = self.root / area
             if not path.is_dir():
                 path.mkdir(parents=True, exist_ok=True)
-                created.append(path)
+                created.append(str(path))
         return created
+
+    def clear(self, area: str) -> None:
+        """Delete everything in an area (rebuilding silver or gold)."""
+        path = f"{self.fs_root}/{area}"
+        if area not in ("silver", "gold"):
+            raise ValueError(f"only silver and gold are rebuilt, not {area!r}")
+        self.fs.delete_dir_contents(path, missing_dir_ok=True)

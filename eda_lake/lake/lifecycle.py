@@ -21,12 +21,13 @@ table operation (delete, then vacuum), not a blob rule.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pyarrow.fs as pafs
 
 from eda_lake.lake.layout import LakeLayout
 
@@ -54,15 +55,14 @@ def _rule(name: str, prefix: str, **actions: int) -> dict[str, Any]:
     }
 
 
-def default_policy() -> dict[str, Any]:
+def default_policy(capture: str = CAPTURE_CONTAINER, lake: str = LAKE_CONTAINER) -> dict[str, Any]:
+    """The `default` policy for an account whose containers are `capture` and `lake`."""
     return {
         "rules": [
-            _rule("capture-short-lived", f"{CAPTURE_CONTAINER}/", delete=7),
-            _rule("bronze-tiering", f"{LAKE_CONTAINER}/bronze/", tierToCool=30, tierToCold=90),
-            _rule("silver-tiering", f"{LAKE_CONTAINER}/silver/", tierToCool=30, tierToCold=90),
-            _rule(
-                "quarantine-retention", f"{LAKE_CONTAINER}/quarantine/", tierToCool=30, delete=365
-            ),
+            _rule("capture-short-lived", f"{capture}/", delete=7),
+            _rule("bronze-tiering", f"{lake}/bronze/", tierToCool=30, tierToCold=90),
+            _rule("silver-tiering", f"{lake}/silver/", tierToCool=30, tierToCold=90),
+            _rule("quarantine-retention", f"{lake}/quarantine/", tierToCool=30, delete=365),
         ]
     }
 
@@ -74,7 +74,9 @@ class Rule:
     actions: dict[str, int]  # action -> days after modification
 
 
-def validate(policy: Any, origin: str = "lifecycle policy") -> list[Rule]:
+def validate(
+    policy: Any, origin: str = "lifecycle policy", lake: str = LAKE_CONTAINER
+) -> list[Rule]:
     """Check a policy document; the error names the rule and what to change."""
 
     def fail(where: str, message: str) -> LifecyclePolicyError:
@@ -119,7 +121,7 @@ def validate(policy: Any, origin: str = "lifecycle policy") -> list[Rule]:
         if ordered != sorted(ordered):
             raise fail(where, "days must grow from cool to cold to archive to delete")
         for prefix in prefixes:
-            area = prefix.split("/")[1] if prefix.startswith(f"{LAKE_CONTAINER}/") else ""
+            area = prefix.split("/")[1] if prefix.startswith(f"{lake}/") else ""
             unsafe = {"delete", "tierToArchive"} & set(actions)
             if area in TABLE_AREAS and unsafe:
                 raise fail(
@@ -132,12 +134,12 @@ def validate(policy: Any, origin: str = "lifecycle policy") -> list[Rule]:
     return rules
 
 
-def load_policy(path: Path) -> list[Rule]:
+def load_policy(path: Path, lake: str = LAKE_CONTAINER) -> list[Rule]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise LifecyclePolicyError(f"{path}: not valid JSON: {exc}") from None
-    return validate(document, str(path))
+    return validate(document, str(path), lake)
 
 
 @dataclass
@@ -146,37 +148,44 @@ class EnforcementReport:
     tier_moves: dict[str, str] = field(default_factory=dict)  # path -> tier it is now in
 
 
-def _local_path(layout: LakeLayout, prefix: str) -> Path:
-    container, _, rest = prefix.partition("/")
-    base = layout.capture if container == CAPTURE_CONTAINER else layout.root
-    return base / rest
-
-
 def enforce(
-    layout: LakeLayout, rules: list[Rule], *, now: float | None = None
+    layout: LakeLayout,
+    rules: list[Rule],
+    containers: dict[str, str],
+    *,
+    now: float | None = None,
 ) -> EnforcementReport:
-    """Apply the rules to the local lake: delete what expired, record tier moves.
+    """Apply the rules where no lifecycle engine runs: delete what expired, record tiers.
 
-    Tiers do not exist on a local disk; the tier each file would be in is recorded in
-    `<lake>/_lifecycle/tiers.json`, so that the policy's effect can be inspected.
+    `containers` maps each container name the rules use to where it is on `layout.fs`.
+    Tiers do not exist there; the tier each blob would be in is recorded in the lake's
+    lifecycle ledger, so that the policy's effect can be inspected.
     """
     now = time.time() if now is None else now
+    fs = layout.fs
     report = EnforcementReport()
-    ledger_path = layout.lifecycle_ledger
-    tiers: dict[str, str] = json.loads(ledger_path.read_text()) if ledger_path.exists() else {}
+    ledger = layout.lifecycle_ledger
+    tiers: dict[str, str] = {}
+    if fs.get_file_info(ledger).type == pafs.FileType.File:
+        with fs.open_input_stream(ledger) as stream:
+            tiers = json.loads(stream.read())
     for rule in rules:
         for prefix in rule.prefixes:
-            base = _local_path(layout, prefix)
-            if not base.exists():
+            container, _, rest = prefix.partition("/")
+            if container not in containers:
                 continue
-            for path in sorted(p for p in base.rglob("*") if p.is_file()):
-                age_days = (now - path.stat().st_mtime) / 86_400
-                key = str(path.relative_to(layout.root))
+            base = f"{containers[container]}/{rest}".rstrip("/")
+            selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+            for info in sorted(fs.get_file_info(selector), key=lambda i: i.path):
+                if info.type != pafs.FileType.File or info.mtime is None:
+                    continue
+                age_days = (now - info.mtime.timestamp()) / 86_400
+                key = f"{container}/{info.path[len(containers[container]) + 1 :]}"
                 due = [a for a in ACTION_ORDER if a in rule.actions and age_days > rule.actions[a]]
                 if not due:
                     continue
                 if "delete" in due:
-                    path.unlink()
+                    fs.delete_file(info.path)
                     tiers.pop(key, None)
                     report.deleted.append(key)
                     continue
@@ -184,8 +193,12 @@ def enforce(
                 if tiers.get(key) != tier:
                     tiers[key] = tier
                     report.tier_moves[key] = tier
-    ledger_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = ledger_path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(tiers, indent=1, sort_keys=True))
-    temporary.replace(ledger_path)
+    fs.create_dir(ledger.rpartition("/")[0], recursive=True)
+    with fs.open_output_stream(ledger) as out:
+        out.write(json.dumps(tiers, indent=1, sort_keys=True).encode())
     return report
+
+
+def local_containers(layout: LakeLayout) -> dict[str, str]:
+    """The local lake plays both containers: capture/ and the lake's areas."""
+    return {CAPTURE_CONTAINER: f"{layout.fs_root}/capture", LAKE_CONTAINER: layout.fs_root}

@@ -64,7 +64,7 @@ class Quarantine:
         return self.layout.table_uri("quarantine", "events")
 
     def quarantined_files(self) -> set[str]:
-        table = tables.open_table(self.files_uri)
+        table = tables.open_table(self.files_uri, self.layout.storage_options)
         if table is None:
             return set()
         return set(table.to_pyarrow_table(columns=["source_file"]).column(0).to_pylist())
@@ -74,13 +74,18 @@ class Quarantine:
     ) -> None:
         """Copy the file's bytes aside and record why; once per file, even if run twice."""
         app_id = f"quarantine:{path}"
-        table = tables.ensure_table(self.files_uri, FILES_SCHEMA)
+        table = tables.ensure_table(
+            self.files_uri, FILES_SCHEMA, options=self.layout.storage_options
+        )
         if tables.transaction_done(table, app_id):
             return
-        target = self.layout.quarantine / "capture" / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:  # from wherever the capture files live (local or Azure) to the quarantine area
-            with fs.open_input_stream(f"{capture_root}/{path}") as source, target.open("wb") as out:
+        target = self.layout.fs_path("quarantine", "capture", path)
+        try:  # from wherever the capture files live to the lake's quarantine area
+            self.layout.fs.create_dir(target.rpartition("/")[0], recursive=True)
+            with (
+                fs.open_input_stream(f"{capture_root}/{path}") as source,
+                self.layout.fs.open_output_stream(target) as out,
+            ):
                 shutil.copyfileobj(source, out, COPY_CHUNK)
         except (OSError, pa.ArrowException) as exc:  # keep the reason even without bytes
             reason = f"{reason} (copy failed: {exc})"
@@ -94,14 +99,18 @@ class Quarantine:
         try:
             tables.append(self.files_uri, FILES_SCHEMA, [batch], app_ids=[app_id], table=table)
         except tables.ConcurrentCommitError:
-            if not tables.transaction_done(tables.open_table(self.files_uri), app_id):
+            if not tables.transaction_done(
+                tables.open_table(self.files_uri, self.layout.storage_options), app_id
+            ):
                 raise
 
     def add_events(self, rows: pa.Table, app_id: str) -> None:
         """Quarantine decoded-layer rows (EVENTS_SCHEMA) once per `app_id`."""
         if rows.num_rows == 0:
             return
-        table = tables.ensure_table(self.events_uri, EVENTS_SCHEMA)
+        table = tables.ensure_table(
+            self.events_uri, EVENTS_SCHEMA, options=self.layout.storage_options
+        )
         if tables.transaction_done(table, app_id):
             return
         tables.append(

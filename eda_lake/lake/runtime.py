@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -11,10 +11,22 @@ from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.lake import tables
 from eda_lake.lake.bronze import BronzeIngestor, BronzeReport
+from eda_lake.lake.compaction import CompactionReport, compact_bronze
 from eda_lake.lake.discovery import CaptureFile, discover_all, files_at
 from eda_lake.lake.entities import EntitiesReport, build_entities
 from eda_lake.lake.gold import GoldBuilder, GoldReport
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.lifecycle import (
+    CAPTURE_CONTAINER,
+    LAKE_CONTAINER,
+    EnforcementReport,
+    Rule,
+    default_policy,
+    enforce,
+    load_policy,
+    local_containers,
+    validate,
+)
 from eda_lake.lake.masking import Masker
 from eda_lake.lake.silver import SilverBuilder, SilverReport
 from eda_lake.lake.storage import CaptureSource, capture_source
@@ -38,7 +50,7 @@ class Lake:
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue or load_catalogue(settings.schema_dir)
-        self.layout = LakeLayout(settings.lake_dir)
+        self.layout = LakeLayout.from_settings(settings)
         self.source = capture_source(settings)
         self.names = ArchiveNameFormat(self.catalogue.capture.archive_name_format)
         self._pii_key = pii_key or settings.pii_key
@@ -83,7 +95,9 @@ class Lake:
 
     def funnel(self) -> pa.Table:
         """The gold funnel, one row per cohort day, oldest first (empty before any gold)."""
-        table = tables.open_table(self.layout.table_uri("gold", "funnel_daily"))
+        table = tables.open_table(
+            self.layout.table_uri("gold", "funnel_daily"), self.layout.storage_options
+        )
         if table is None:
             return pa.table({})
         return tables.query("SELECT * FROM funnel ORDER BY cohort_date", funnel=table)
@@ -97,10 +111,29 @@ class Lake:
         lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
         return "\n".join(lines)
 
+    def lifecycle(self, policy_file: Path | None = None) -> tuple[list[Rule], EnforcementReport]:
+        """Apply the lifecycle policy (the default, or an Azure policy document) where no
+        lifecycle engine runs: the local directory or Azurite."""
+        storage = self.settings.storage
+        if self.layout.local or storage is None or not storage.lake_container:
+            capture, lake = CAPTURE_CONTAINER, LAKE_CONTAINER
+            containers = local_containers(self.layout)
+        else:
+            capture, lake = storage.capture_container or CAPTURE_CONTAINER, storage.lake_container
+            containers = {lake: lake, capture: capture}
+        rules = (
+            load_policy(policy_file, lake)
+            if policy_file
+            else validate(default_policy(capture, lake), "default policy", lake)
+        )
+        return rules, enforce(self.layout, rules, containers)
+
+    def compact(self) -> CompactionReport:
+        return compact_bronze(self.layout)
+
     def rebuild(self) -> tuple[SilverRun, GoldReport]:
         """Silver and gold again from bronze (after a decoder fix): the same tables."""
         Masker(self._pii_key)  # refuse before deleting anything
-        for area in (self.layout.silver, self.layout.gold):
-            shutil.rmtree(area, ignore_errors=True)
-            area.mkdir(parents=True, exist_ok=True)
+        for area in ("silver", "gold"):
+            self.layout.clear(area)
         return self.silver(), self.gold()

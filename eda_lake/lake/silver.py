@@ -91,20 +91,21 @@ class SilverBuilder:
         self.registry = registry
         self.masker = masker
         self.quarantine = Quarantine(layout)
+        self.options = layout.storage_options
 
     def uri(self, spec: EventSpec) -> str:
         return self.layout.table_uri("silver", table_name(spec.name))
 
     def run(self) -> SilverReport:
         report = SilverReport()
-        bronze = tables.open_table(self.layout.bronze_uri)
+        bronze = tables.open_table(self.layout.bronze_uri, self.options)
         if bronze is None:
             return report
         target = bronze.version()
         report.bronze_version = target
         pending = []
         for spec in self.catalogue.events.values():
-            table = tables.open_table(self.uri(spec))
+            table = tables.open_table(self.uri(spec), self.options)
             done = None if table is None else table.transaction_version(PROGRESS_APP)
             if done is None or done < target:
                 pending.append((spec, table, -1 if done is None else done))
@@ -128,7 +129,7 @@ class SilverBuilder:
                     if attempt == MAX_CONFLICT_RETRIES:
                         raise
                     report.__dict__.update(counted.__dict__)
-                    table = tables.open_table(self.uri(spec))
+                    table = tables.open_table(self.uri(spec), self.options)
                     done_now = None if table is None else table.transaction_version(PROGRESS_APP)
                     if done_now is not None and done_now >= target:
                         break
@@ -206,7 +207,7 @@ class SilverBuilder:
         """Insert the rows whose key is new, with the progress; returns how many were new."""
         if table is None:
             table = tables.ensure_table(
-                self.uri(spec), rows.schema, configuration=tables.CHANGE_FEED
+                self.uri(spec), rows.schema, options=self.options, configuration=tables.CHANGE_FEED
             )
         metrics: dict[str, Any] = (
             table.merge(

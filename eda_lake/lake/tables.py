@@ -40,9 +40,12 @@ class ConcurrentCommitError(Exception):
     """Another writer committed what this commit was about to: decide again, then retry."""
 
 
-def open_table(uri: str) -> DeltaTable | None:
+Options = dict[str, str] | None  # the table library's storage options (None: local)
+
+
+def open_table(uri: str, options: Options = None) -> DeltaTable | None:
     try:
-        return DeltaTable(uri)
+        return DeltaTable(uri, storage_options=options)
     except TableNotFoundError:
         return None
 
@@ -51,6 +54,7 @@ def ensure_table(
     uri: str,
     schema: pa.Schema,
     *,
+    options: Options = None,
     partition_by: list[str] | None = None,
     configuration: dict[str, str | None] | None = None,
 ) -> DeltaTable:
@@ -59,7 +63,7 @@ def ensure_table(
     Data is only ever committed against a snapshot of an existing table, so that Delta's
     conflict check sees every commit made after the snapshot that decided what to write.
     """
-    table = open_table(uri)
+    table = open_table(uri, options)
     if table is not None:
         return table
     try:
@@ -69,13 +73,14 @@ def ensure_table(
             mode="ignore",
             partition_by=partition_by,
             configuration=configuration,
+            storage_options=options,
         )
     except DeltaError:
-        created = open_table(uri)  # another process created it first
+        created = open_table(uri, options)  # another process created it first
         if created is None:
             raise
         return created
-    created = open_table(uri)
+    created = open_table(uri, options)
     if created is None:
         raise RuntimeError(f"Delta table {uri} could not be created")
     return created

@@ -41,7 +41,7 @@ def plan(
     for schema in desired.schemas:
         if mode is None or registry.find(desired.schema_group, schema) is None:
             actions.append(Action("schema", schema.full_name, "register"))
-    if not lake.capture.is_dir():
+    if lake.local and not lake.capture.is_dir():
         actions.append(Action("capture target", str(lake.capture), "create"))
     existing_hubs = {h.name: h for h in hub.hubs()}
     for spec in desired.hubs:

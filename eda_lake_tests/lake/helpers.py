@@ -38,7 +38,7 @@ def ingest(layout: LakeLayout, root: Path):
 
 
 def bronze_rows(layout: LakeLayout, where: str = "TRUE") -> list[dict[str, Any]]:
-    table = tables.open_table(layout.bronze_uri)
+    table = tables.open_table(layout.bronze_uri, layout.storage_options)
     if table is None:
         return []
     rows: list[dict[str, Any]] = tables.query(

@@ -4,6 +4,7 @@ files in a Blob container, each file ingested exactly once."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.notifications import NotificationError, parse_notification
 from eda_lake.lake.runtime import Lake
-from eda_lake.settings import REPO_ROOT, CaptureStorage, Settings
+from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY
+from eda_lake_tests.lake.conftest import azurite_storage
 from eda_lake_tests.lake.helpers import AZURE_FILES
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 
@@ -64,15 +66,15 @@ def _container(azurite: Azurite, name: str, source: Path) -> list[str]:
 def _resource(home: Path, azurite: Azurite, container: str, queue: str) -> EdaLakeResource:
     return EdaLakeResource(
         home=str(home), target="local", schema_dir=str(REPO_ROOT / "schemas"),
-        namespace="eda-lake-local", pii_key=TEST_PII_KEY, capture_account=ACCOUNT,
-        capture_account_key=ACCOUNT_KEY, capture_container=container,
+        namespace="eda-lake-local", pii_key=TEST_PII_KEY, storage_account=ACCOUNT,
+        storage_account_key=ACCOUNT_KEY, capture_container=container,
         blob_authority=f"127.0.0.1:{azurite.blob_port}", discovery_queue=queue,
         queue_connection_string=azurite.connection_string,
     )  # fmt: skip
 
 
 def _bronze_keys(layout: LakeLayout) -> list[tuple[str, int]]:
-    table = tables.open_table(layout.bronze_uri)
+    table = tables.open_table(layout.bronze_uri, layout.storage_options)
     assert table is not None
     rows = tables.query("SELECT source_file, sequence_number FROM b ORDER BY 1", b=table)
     return list(
@@ -129,11 +131,10 @@ def test_full_discovery_reads_a_blob_container_like_a_directory(
     azurite: Azurite, azure_capture_dir: Path, tmp_path: Path
 ) -> None:
     _container(azurite, "capture-listing", azure_capture_dir)
-    storage = CaptureStorage(
-        account=ACCOUNT, container="capture-listing", account_key=ACCOUNT_KEY,
-        blob_authority=f"127.0.0.1:{azurite.blob_port}",
-    )  # fmt: skip
-    on_azurite = Lake(Settings(home=tmp_path / "a", capture_storage=storage), pii_key=TEST_PII_KEY)
+    # capture files and Delta tables both on Azurite, from one storage configuration
+    storage = azurite_storage(azurite, lake_container="lake-listing")
+    storage = dataclasses.replace(storage, capture_container="capture-listing")
+    on_azurite = Lake(Settings(home=tmp_path / "a", storage=storage), pii_key=TEST_PII_KEY)
     report = on_azurite.ingest()
     assert (report.files_ingested, report.rows) == (3, 2)
 

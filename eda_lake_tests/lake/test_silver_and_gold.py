@@ -37,13 +37,14 @@ def _lake_after_chain(
 
 
 def _rows(lake: Lake, area: str, name: str, sql: str = "SELECT * FROM t") -> list[dict[str, Any]]:
-    table = tables.open_table(lake.layout.table_uri(area, name))
+    table = tables.open_table(lake.layout.table_uri(area, name), lake.layout.storage_options)
     assert table is not None, name
     rows: list[dict[str, Any]] = tables.query(sql, t=table).to_pylist()
     return rows
 
 
-def test_gold_funnel_matches_what_the_publishers_report(settings: Settings) -> None:
+def test_gold_funnel_matches_what_the_publishers_report(lake_settings: Settings) -> None:
+    settings = lake_settings
     simulation, report, lake = _lake_after_chain(settings)
     funnel = _rows(lake, "gold", "funnel_daily")
     leads = report.subscribers["conversions"].by_event["CustomerCreated"]
@@ -60,7 +61,8 @@ def test_gold_funnel_matches_what_the_publishers_report(settings: Settings) -> N
     assert len(_rows(lake, "gold", "abandoned_customers")) == report.customers - generated
 
 
-def test_personal_data_is_masked_past_bronze(settings: Settings) -> None:
+def test_personal_data_is_masked_past_bronze(lake_settings: Settings) -> None:
+    settings = lake_settings
     simulation, _, lake = _lake_after_chain(settings, customers=50)
     raw = {r["email"] for _, r in published(simulation, "CustomerCreated")}
     silver = _rows(lake, "silver", "customers")
@@ -70,7 +72,8 @@ def test_personal_data_is_masked_past_bronze(settings: Settings) -> None:
         Lake(settings, simulation.catalogue).silver()
 
 
-def test_duplicates_unknown_schemas_and_bad_bodies(settings: Settings) -> None:
+def test_duplicates_unknown_schemas_and_bad_bodies(lake_settings: Settings) -> None:
+    settings = lake_settings
     simulation, _, lake = _lake_after_chain(settings, customers=40)
     spec = simulation.catalogue.event("CustomerCreated")
     hub = simulation.hub
@@ -104,7 +107,8 @@ def test_duplicates_unknown_schemas_and_bad_bodies(settings: Settings) -> None:
     assert len(_rows(lake, "silver", "customer_created")) == 40
 
 
-def test_gold_recomputes_only_the_days_new_events_touch(settings: Settings) -> None:
+def test_gold_recomputes_only_the_days_new_events_touch(lake_settings: Settings) -> None:
+    settings = lake_settings
     simulation, _, lake = _lake_after_chain(settings, customers=200)
     before = {r["cohort_date"]: r for r in _rows(lake, "gold", "funnel_daily")}
     simulation.publish_customers(seed=99, count=3)  # three more customers, on a few days
@@ -123,7 +127,8 @@ def test_gold_recomputes_only_the_days_new_events_touch(settings: Settings) -> N
     assert {d for d in after if after[d] != before.get(d)} <= new_days
 
 
-def test_rebuild_from_bronze_gives_the_same_tables(settings: Settings) -> None:
+def test_rebuild_from_bronze_gives_the_same_tables(lake_settings: Settings) -> None:
+    settings = lake_settings
     _, _, lake = _lake_after_chain(settings, customers=120)
     snapshot = {
         name: sorted(map(str, _rows(lake, area, name)))
@@ -153,11 +158,12 @@ def test_same_seed_same_gold(tmp_path: Path) -> None:
     assert golds[0] == golds[1]
 
 
-def _silver_in_child(home: str) -> None:
-    Lake(Settings(home=Path(home)), pii_key=KEY).silver_events()
+def _silver_in_child(settings: Settings) -> None:
+    Lake(settings, pii_key=KEY).silver_events()
 
 
-def test_concurrent_silver_runs_land_each_event_once(settings: Settings) -> None:
+def test_concurrent_silver_runs_land_each_event_once(lake_settings: Settings) -> None:
+    settings = lake_settings
     import multiprocessing
 
     simulation = provisioned(settings)
@@ -165,7 +171,7 @@ def test_concurrent_silver_runs_land_each_event_once(settings: Settings) -> None
     _capture(settings, simulation)
     Lake(settings, simulation.catalogue, pii_key=KEY).ingest()
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_silver_in_child, args=(str(settings.home),)) for _ in range(2)]
+    workers = [ctx.Process(target=_silver_in_child, args=(settings,)) for _ in range(2)]
     for worker in workers:
         worker.start()
     for worker in workers:

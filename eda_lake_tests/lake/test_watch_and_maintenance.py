@@ -72,20 +72,20 @@ def test_poll_announces_each_file_once_and_resumes_after_restart(tmp_path: Path)
 
 
 def test_compaction_keeps_every_row_visible(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: LakeLayout
 ) -> None:
-    root, layout = tmp_path / "container", LakeLayout(tmp_path / "lake")
+    root = tmp_path / "container"
     synthetic_container(root, files=8, events_per_file=500)
     monkeypatch.setattr(bronze, "MAX_FILES_PER_COMMIT", 1)  # a small file per capture file
     ingest(layout, root)
-    table = tables.open_table(layout.bronze_uri)
+    table = tables.open_table(layout.bronze_uri, layout.storage_options)
     assert table is not None
     before = tables.query(
         "SELECT count(*) AS n, sum(sequence_number) AS s FROM b", b=table
     ).to_pylist()
     files_before = len(table.file_uris())
     report = compact_bronze(layout)
-    after_table = tables.open_table(layout.bronze_uri)
+    after_table = tables.open_table(layout.bronze_uri, layout.storage_options)
     assert after_table is not None
     assert report.files_removed >= files_before - 1 > 0
     assert len(after_table.file_uris()) < files_before
@@ -94,7 +94,7 @@ def test_compaction_keeps_every_row_visible(
     ).to_pylist()
     assert after == before
     # the version before compaction still reads the same rows (readers mid-compaction)
-    older = tables.open_table(layout.bronze_uri)
+    older = tables.open_table(layout.bronze_uri, layout.storage_options)
     assert older is not None
     older.load_as_version(after_table.version() - 1)
     assert (
@@ -149,15 +149,39 @@ def test_enforcement_deletes_expired_capture_and_records_tiers(tmp_path: Path) -
     fresh_capture = layout.capture / "ns/hub/0/2026/11/27/00/00/00.avro"
     fresh_capture.parent.mkdir(parents=True)
     fresh_capture.write_bytes(b"x")
-    bronze_file = layout.bronze / "hub=h/date=2026-01-01/part-0.parquet"
+    bronze_file = layout.root / "bronze/hub=h/date=2026-01-01/part-0.parquet"
     bronze_file.parent.mkdir(parents=True)
     bronze_file.write_bytes(b"x")
     now = time.time()
     os.utime(old_capture, (now - 8 * 86400, now - 8 * 86400))
     os.utime(bronze_file, (now - 40 * 86400, now - 40 * 86400))
-    report = lifecycle.enforce(layout, lifecycle.validate(lifecycle.default_policy()), now=now)
+    rules = lifecycle.validate(lifecycle.default_policy())
+    containers = lifecycle.local_containers(layout)
+    report = lifecycle.enforce(layout, rules, containers, now=now)
     assert report.deleted == ["capture/ns/hub/0/2026/01/01/00/00/00.avro"]
     assert not old_capture.exists() and fresh_capture.exists() and bronze_file.exists()
-    assert report.tier_moves == {"bronze/hub=h/date=2026-01-01/part-0.parquet": "cool"}
-    again = lifecycle.enforce(layout, lifecycle.validate(lifecycle.default_policy()), now=now)
+    assert report.tier_moves == {"lake/bronze/hub=h/date=2026-01-01/part-0.parquet": "cool"}
+    again = lifecycle.enforce(layout, rules, containers, now=now)
     assert again.tier_moves == {} and again.deleted == []
+
+
+def test_enforcement_on_the_lake_areas(layout: LakeLayout) -> None:
+    lake = "lake" if layout.local else layout.fs_root
+    containers = lifecycle.local_containers(layout) if layout.local else {lake: lake}
+    rules = lifecycle.validate(lifecycle.default_policy(lake=lake), lake=lake)
+    files = {
+        "bronze": layout.fs_path("bronze", "hub=h", "date=2026-01-01", "part-0.parquet"),
+        "quarantine": layout.fs_path("quarantine", "capture", "ns", "x.avro"),
+        "gold": layout.fs_path("gold", "funnel_daily", "part-0.parquet"),
+    }
+    for path in files.values():
+        layout.fs.create_dir(path.rpartition("/")[0], recursive=True)
+        with layout.fs.open_output_stream(path) as out:
+            out.write(b"x")
+    in_40_days = time.time() + 40 * 86400
+    report = lifecycle.enforce(layout, rules, containers, now=in_40_days)
+    assert sorted(report.tier_moves.values()) == ["cool", "cool"] and report.deleted == []
+    report = lifecycle.enforce(layout, rules, containers, now=in_40_days + 400 * 86400)
+    assert report.deleted == [f"{lake}/quarantine/capture/ns/x.avro"]
+    assert list(report.tier_moves.values()) == ["cold"]  # bronze: online, never deleted
+    assert layout.fs.get_file_info(files["gold"]).type == pafs.FileType.File  # gold is kept

@@ -6,8 +6,6 @@ import dagster as dg
 
 from eda_lake.defs.lake.assets import BRONZE
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake import lifecycle
-from eda_lake.lake.compaction import compact_bronze
 
 
 class LifecycleConfig(dg.Config):
@@ -21,7 +19,7 @@ class LifecycleConfig(dg.Config):
     description="Small bronze files of a partition-day rewritten as few large ones, atomically.",
 )
 def bronze_compaction(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    report = compact_bronze(eda_lake.layout())
+    report = eda_lake.lake().compact()
     return dg.MaterializeResult(
         metadata={
             "files_removed": report.files_removed,
@@ -39,12 +37,8 @@ def bronze_compaction(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # typ
 def lifecycle_enforcement(
     config: LifecycleConfig, eda_lake: EdaLakeResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    rules = (
-        lifecycle.load_policy(Path(config.policy_file))
-        if config.policy_file
-        else lifecycle.validate(lifecycle.default_policy(), "default policy")
-    )
-    report = lifecycle.enforce(eda_lake.layout(), rules)
+    policy = Path(config.policy_file) if config.policy_file else None
+    rules, report = eda_lake.lake().lifecycle(policy)
     return dg.MaterializeResult(
         metadata={
             "rules": [r.name for r in rules],

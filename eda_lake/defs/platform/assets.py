@@ -36,7 +36,7 @@ def capture_destination(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # t
     """The lake's areas, capture first: it must exist before any hub captures into it."""
     lake = eda_lake.layout()
     provisioning.apply_capture_target(lake)
-    return dg.MaterializeResult(metadata={"capture": dg.MetadataValue.path(str(lake.capture))})
+    return dg.MaterializeResult(metadata={"lake": dg.MetadataValue.path(lake.uri)})
 
 
 @dg.asset(group_name=GROUP, owners=["team:platform"], deps=[capture_destination], kinds={"azure"})

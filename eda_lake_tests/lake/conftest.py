@@ -1,0 +1,40 @@
+"""Every lake test runs on the local directory and on Azurite (a container per test)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.settings import AzureStorage, Settings
+from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
+
+
+def azurite_storage(azurite: Azurite, **containers: str) -> AzureStorage:
+    blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
+    for name in containers.values():
+        blobs.create_container(name)
+    return AzureStorage(
+        account=ACCOUNT,
+        account_key=ACCOUNT_KEY,
+        blob_authority=f"127.0.0.1:{azurite.blob_port}",
+        **containers,
+    )
+
+
+@pytest.fixture(params=["local", "azurite"])
+def lake_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    home = tmp_path / "eda_lake_home"
+    if request.param == "local":
+        return Settings(home=home)
+    azurite: Azurite = request.getfixturevalue("azurite")
+    storage = azurite_storage(azurite, lake_container=f"lake-{uuid.uuid4().hex[:12]}")
+    return Settings(home=home, storage=storage)
+
+
+@pytest.fixture
+def layout(lake_settings: Settings) -> LakeLayout:
+    return LakeLayout.from_settings(lake_settings)
