@@ -1,0 +1,198 @@
+"""The event hub's data plane on Azure Event Hubs, over `azure-eventhub`.
+
+Sends go through the producer's buffered mode, which batches per partition (routed by the
+partition key) and flushes before `send` returns, so an acknowledged send is in the hub.
+Receives read one batch from a consumer group starting after its checkpoint; checkpoints
+live in Blob Storage (`azure-eventhub-checkpointstoreblob`), in a storage account of its own
+without hierarchical namespace, soft delete or versioning, as Microsoft requires.
+
+Credentials: Entra ID (`DefaultAzureCredential`, with Azure RBAC on each hub), or a
+hub-scoped SAS connection string per hub, never a namespace-level Listen rule.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any, cast
+
+from azure.eventhub import EventData as AzureEventData
+from azure.eventhub import EventHubConsumerClient, EventHubProducerClient
+
+from eda_lake.hub.base import EventData, PropertyValue, ReceivedEvent
+
+RECEIVE_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class EventHubsConnection:
+    """How to reach a namespace: Entra ID, or a hub-scoped connection string per hub."""
+
+    fully_qualified_namespace: str
+    hub_connection_strings: dict[str, str] = field(default_factory=dict, repr=False)
+    credential: Any = field(default=None, repr=False)  # a TokenCredential
+
+
+def to_azure(event: EventData) -> AzureEventData:
+    data = AzureEventData(event.body)
+    data.properties = cast(dict[str | bytes, Any], dict(event.properties))
+    if event.content_type is not None:
+        data.content_type = event.content_type
+    return data
+
+
+def _text(value: Any) -> PropertyValue:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def from_azure(hub: str, partition_id: str, event: Any) -> ReceivedEvent:
+    """A received `azure.eventhub.EventData` as the hub interface's ReceivedEvent."""
+    properties = {
+        (key.decode() if isinstance(key, bytes) else str(key)): value
+        for key, value in (event.properties or {}).items()
+    }
+    return ReceivedEvent(
+        hub=hub,
+        partition_id=partition_id,
+        sequence_number=int(event.sequence_number),
+        offset=int(event.offset),
+        enqueued_time=event.enqueued_time.astimezone(UTC),
+        partition_key=_text(event.partition_key),  # type: ignore[arg-type]
+        content_type=event.content_type,
+        properties=properties,
+        body=b"".join(event.body) if not isinstance(event.body, bytes) else event.body,
+    )
+
+
+class AzureEventHubClient:
+    """Implements `EventHubClient` over Azure Event Hubs."""
+
+    def __init__(
+        self,
+        connection: EventHubsConnection,
+        checkpoint_store: Any,
+        *,
+        producer_factory: Callable[..., Any] = EventHubProducerClient,
+        consumer_factory: Callable[..., Any] = EventHubConsumerClient,
+    ) -> None:
+        self.connection = connection
+        self.namespace = connection.fully_qualified_namespace
+        self.checkpoints = checkpoint_store
+        self._producer_factory = producer_factory
+        self._consumer_factory = consumer_factory
+        self._offsets: dict[tuple[str, str, str, int], int] = {}
+
+    def _client_args(self, hub: str) -> dict[str, Any]:
+        connection_string = self.connection.hub_connection_strings.get(hub)
+        if connection_string:
+            return {"conn_str": connection_string, "eventhub_name": hub}
+        if self.connection.credential is None:
+            raise ValueError(
+                f"no credential for hub {hub!r}: set a hub-scoped connection string for it or "
+                "use Entra ID (DefaultAzureCredential)"
+            )
+        return {
+            "fully_qualified_namespace": self.namespace,
+            "eventhub_name": hub,
+            "credential": self.connection.credential,
+        }
+
+    def _producer(self, hub: str, **options: Any) -> Any:
+        args = self._client_args(hub)
+        if "conn_str" in args:
+            return self._producer_factory.from_connection_string(**args, **options)  # type: ignore[attr-defined]
+        return self._producer_factory(**args, **options)
+
+    def _consumer(self, hub: str, consumer_group: str) -> Any:
+        args = self._client_args(hub) | {"consumer_group": consumer_group}
+        if "conn_str" in args:
+            return self._consumer_factory.from_connection_string(**args)  # type: ignore[attr-defined]
+        return self._consumer_factory(**args)
+
+    def partition_ids(self, hub: str) -> list[str]:
+        with self._producer(hub) as producer:
+            return [str(p) for p in producer.get_partition_ids()]
+
+    def send(
+        self, hub: str, events: Sequence[EventData], *, partition_id: str | None = None
+    ) -> int:
+        if not events:
+            return 0
+        failures: list[Exception] = []
+
+        def on_error(_events: Any, _partition: str | None, error: Exception) -> None:
+            failures.append(error)
+
+        producer = self._producer(hub, buffered_mode=True, on_error=on_error, on_success=None)
+        with producer:
+            for event in events:
+                if partition_id is not None:
+                    producer.send_event(to_azure(event), partition_id=partition_id)
+                else:
+                    producer.send_event(to_azure(event), partition_key=event.partition_key)
+            producer.flush()
+        if failures:
+            raise RuntimeError(f"{len(failures)} send(s) to hub {hub} failed: {failures[0]}")
+        return len(events)
+
+    def checkpoint_of(self, hub: str, consumer_group: str, partition_id: str) -> int | None:
+        for checkpoint in self.checkpoints.list_checkpoints(self.namespace, hub, consumer_group):
+            if str(checkpoint["partition_id"]) == partition_id:
+                return int(checkpoint["sequence_number"])
+        return None
+
+    def receive(
+        self, hub: str, consumer_group: str, partition_id: str, max_events: int
+    ) -> list[ReceivedEvent]:
+        after = self.checkpoint_of(hub, consumer_group, partition_id)
+        received: list[Any] = []
+        done = threading.Event()
+
+        def on_batch(_context: Any, batch: list[Any]) -> None:
+            received.extend(batch)
+            done.set()  # one batch is what was asked for
+
+        consumer = self._consumer(hub, consumer_group)
+        worker = threading.Thread(
+            target=consumer.receive_batch,
+            kwargs={
+                "on_event_batch": on_batch,
+                "partition_id": partition_id,
+                "max_batch_size": max_events,
+                "max_wait_time": RECEIVE_WAIT_SECONDS,
+                "starting_position": "-1" if after is None else after,
+                "starting_position_inclusive": False,
+            },
+            daemon=True,
+        )
+        worker.start()
+        done.wait(RECEIVE_WAIT_SECONDS * 3)
+        consumer.close()
+        worker.join(RECEIVE_WAIT_SECONDS)
+        events = [from_azure(hub, partition_id, e) for e in received]
+        for event in events:
+            key = (hub, consumer_group, partition_id, event.sequence_number)
+            self._offsets[key] = event.offset
+        return events
+
+    def checkpoint(
+        self, hub: str, consumer_group: str, partition_id: str, sequence_number: int
+    ) -> None:
+        offset = self._offsets.get((hub, consumer_group, partition_id, sequence_number))
+        if offset is None:
+            raise ValueError(
+                f"no received event {sequence_number} of {hub}/{partition_id} in group "
+                f"{consumer_group}: checkpoint an event this client received"
+            )
+        self.checkpoints.update_checkpoint(
+            {
+                "fully_qualified_namespace": self.namespace,
+                "eventhub_name": hub,
+                "consumer_group": consumer_group,
+                "partition_id": partition_id,
+                "sequence_number": sequence_number,
+                "offset": str(offset),
+            }
+        )

@@ -1,0 +1,215 @@
+"""The Azure Event Hubs adapter at the SDK boundary, its checkpoint store on Azurite, and
+live tests that run only when EVENTHUB_* variables name a real namespace."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pytest
+from azure.eventhub import EventData as AzureEventData
+from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
+from azure.storage.blob import BlobServiceClient
+
+from eda_lake.events.cloudevents import CloudEvent
+from eda_lake.hub.azure import AzureEventHubClient, EventHubsConnection, from_azure
+from eda_lake.hub.base import EventData
+from infra_scripts.azurite import Azurite
+
+NAMESPACE = "example-ns.servicebus.windows.net"
+
+
+class FakeProducer:
+    """Records what the adapter asks of EventHubProducerClient."""
+
+    instances: ClassVar[list[FakeProducer]] = []
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        self.sent: list[tuple[AzureEventData, dict[str, Any]]] = []
+        self.flushed = False
+        FakeProducer.instances.append(self)
+
+    @classmethod
+    def from_connection_string(cls, **kwargs: Any) -> FakeProducer:
+        return cls(**kwargs)
+
+    def __enter__(self) -> FakeProducer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def get_partition_ids(self) -> list[str]:
+        return ["0", "1"]
+
+    def send_event(self, event: AzureEventData, **kwargs: Any) -> None:
+        self.sent.append((event, kwargs))
+
+    def flush(self) -> None:
+        self.flushed = True
+        on_error = self.kwargs.get("on_error")
+        if self.kwargs.get("fail") and on_error:
+            on_error([], "0", RuntimeError("throttled"))
+
+
+class FakeConsumer:
+    """Hands out one batch of stored events after the requested position."""
+
+    events: ClassVar[list[AzureEventData]] = []
+    calls: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+    def receive_batch(self, on_event_batch: Any, **kwargs: Any) -> None:
+        FakeConsumer.calls.append(kwargs)
+        after = kwargs["starting_position"]
+        start = -1 if after == "-1" else int(after)
+        batch = [e for e in FakeConsumer.events if (e.sequence_number or 0) > start]
+        on_event_batch(None, batch[: kwargs["max_batch_size"]])
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryCheckpoints:
+    def __init__(self) -> None:
+        self.saved: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+
+    def list_checkpoints(self, namespace: str, hub: str, group: str) -> list[dict[str, Any]]:
+        return [c for k, c in self.saved.items() if k[:3] == (namespace, hub, group)]
+
+    def update_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        key = (checkpoint["fully_qualified_namespace"], checkpoint["eventhub_name"],
+               checkpoint["consumer_group"], checkpoint["partition_id"])  # fmt: skip
+        self.saved[key] = checkpoint
+
+
+def _received(sequence: int) -> AzureEventData:
+    """An EventData as the SDK hands it out, with its system annotations."""
+    event = AzureEventData(f"body {sequence}".encode())
+    event.properties = {b"cloudEvents_id": f"id-{sequence}".encode()}
+    event.content_type = "avro/binary+abc"
+    # The AMQP message annotations Event Hubs sets, which the SDK's properties read.
+    annotations = event.raw_amqp_message.annotations
+    assert annotations is not None
+    annotations[b"x-opt-sequence-number"] = sequence
+    annotations[b"x-opt-offset"] = str(sequence * 100).encode()
+    annotations[b"x-opt-enqueued-time"] = 1_767_225_600_000 + sequence
+    annotations[b"x-opt-partition-key"] = b"key"
+    return event
+
+
+def _client(**connection: Any) -> AzureEventHubClient:
+    return AzureEventHubClient(
+        EventHubsConnection(NAMESPACE, **connection),
+        MemoryCheckpoints(),
+        producer_factory=FakeProducer,
+        consumer_factory=FakeConsumer,
+    )
+
+
+def test_send_routes_by_partition_key_and_carries_cloudevents() -> None:
+    FakeProducer.instances.clear()
+    client = _client(credential=object())
+    envelope = CloudEvent("e1", "/s", "t", datetime(2026, 1, 1, tzinfo=UTC)).to_properties()
+    events = [EventData(b"a", envelope, "k1", "avro/binary+abc"), EventData(b"b", {}, "k2")]
+    assert client.send("orders", events) == 2
+    [producer] = FakeProducer.instances
+    assert producer.kwargs["buffered_mode"] is True and producer.flushed
+    assert producer.kwargs["fully_qualified_namespace"] == NAMESPACE
+    (first, first_args), (_, second_args) = producer.sent
+    assert first_args == {"partition_key": "k1"} and second_args == {"partition_key": "k2"}
+    assert first.properties["cloudEvents_id"] == "e1" and first.content_type == "avro/binary+abc"
+
+
+def test_hub_scoped_connection_strings_are_used_per_hub() -> None:
+    FakeProducer.instances.clear()
+    client = _client(hub_connection_strings={"orders": "Endpoint=sb://x/;EntityPath=orders"})
+    client.send("orders", [EventData(b"a")], partition_id="1")
+    [producer] = FakeProducer.instances
+    assert producer.kwargs["conn_str"].endswith("EntityPath=orders")
+    assert producer.sent[0][1] == {"partition_id": "1"}
+    with pytest.raises(ValueError, match="no credential for hub 'payments'"):
+        client.send("payments", [EventData(b"a")])
+
+
+def test_failed_sends_raise() -> None:
+    client = AzureEventHubClient(
+        EventHubsConnection(NAMESPACE, credential=object()),
+        MemoryCheckpoints(),
+        producer_factory=lambda **kw: FakeProducer(**kw, fail=True),
+        consumer_factory=FakeConsumer,
+    )
+    with pytest.raises(RuntimeError, match="throttled"):
+        client.send("orders", [EventData(b"a")])
+
+
+def test_receive_starts_after_the_checkpoint() -> None:
+    FakeConsumer.events = [_received(s) for s in range(5)]
+    FakeConsumer.calls.clear()
+    client = _client(credential=object())
+    first = client.receive("orders", "billing", "0", 3)
+    assert [e.sequence_number for e in first] == [0, 1, 2]
+    assert (
+        first[0].properties == {"cloudEvents_id": "id-0"} or first[0].properties["cloudEvents_id"]
+    )
+    assert first[0].partition_key == "key" and first[0].offset == 0
+    client.checkpoint("orders", "billing", "0", 2)
+    assert client.checkpoint_of("orders", "billing", "0") == 2
+    rest = client.receive("orders", "billing", "0", 10)
+    assert [e.sequence_number for e in rest] == [3, 4]
+    assert FakeConsumer.calls[-1]["starting_position"] == 2
+    assert FakeConsumer.calls[-1]["starting_position_inclusive"] is False
+    with pytest.raises(ValueError, match="checkpoint an event this client received"):
+        client.checkpoint("orders", "billing", "0", 99)
+
+
+def test_received_events_convert_exactly() -> None:
+    event = from_azure("orders", "3", _received(7))
+    assert (event.sequence_number, event.offset, event.partition_id) == (7, 700, "3")
+    assert event.enqueued_time == datetime(2026, 1, 1, 0, 0, 0, 7000, tzinfo=UTC)
+    assert event.body == b"body 7" and event.content_type == "avro/binary+abc"
+
+
+def test_checkpoints_in_blob_storage_on_azurite(azurite: Azurite) -> None:
+    container = f"checkpoints-{uuid.uuid4().hex[:8]}"
+    BlobServiceClient.from_connection_string(azurite.connection_string).create_container(container)
+    store = BlobCheckpointStore.from_connection_string(azurite.connection_string, container)
+    FakeConsumer.events = [_received(s) for s in range(4)]
+    client = AzureEventHubClient(
+        EventHubsConnection(NAMESPACE, credential=object()), store,
+        producer_factory=FakeProducer, consumer_factory=FakeConsumer,
+    )  # fmt: skip
+    client.receive("orders", "billing", "1", 2)
+    client.checkpoint("orders", "billing", "1", 1)
+    reopened = BlobCheckpointStore.from_connection_string(azurite.connection_string, container)
+    [saved] = list(reopened.list_checkpoints(NAMESPACE, "orders", "billing"))
+    assert (saved["partition_id"], saved["sequence_number"]) == ("1", 1)
+    assert client.checkpoint_of("orders", "billing", "1") == 1
+
+
+@pytest.mark.live
+@pytest.mark.skipif(
+    not os.environ.get("EVENTHUB_CONNECTION_STRING") or not os.environ.get("EVENTHUB_NAME"),
+    reason="live Event Hubs test: set EVENTHUB_CONNECTION_STRING (hub-scoped) and EVENTHUB_NAME",
+)
+def test_live_round_trip() -> None:  # pragma: no cover - needs a real namespace
+    hub = os.environ["EVENTHUB_NAME"]
+    connection = os.environ["EVENTHUB_CONNECTION_STRING"]
+    namespace = connection.split("sb://", 1)[1].split("/", 1)[0]
+    client = AzureEventHubClient(
+        EventHubsConnection(namespace, hub_connection_strings={hub: connection}),
+        MemoryCheckpoints(),
+    )
+    marker = uuid.uuid4().hex
+    assert client.send(hub, [EventData(marker.encode(), {"test": marker})], partition_id="0") == 1
+    found = []
+    for _ in range(5):
+        found += [e for e in client.receive(hub, "$Default", "0", 500) if e.body == marker.encode()]
+        if found:
+            break
+    assert found
