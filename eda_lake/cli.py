@@ -14,11 +14,9 @@ from eda_lake.capture.reader import CaptureFileError, read_capture
 from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.catalogue import CatalogueError, describe, load_catalogue
 from eda_lake.demo import run_demo
-from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import MissingPiiKeyError
 from eda_lake.lake.runtime import Lake
-from eda_lake.provisioning import local as provisioning
-from eda_lake.provisioning.desired import desired_state
+from eda_lake.provisioning.runtime import provision
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
 from eda_lake.registry.schema import SchemaDefinitionError, load_schema_file
 from eda_lake.settings import Settings, SettingsError
@@ -50,15 +48,7 @@ def _settings() -> Settings:
 
 
 def _provision(args: argparse.Namespace) -> int:
-    settings = _settings()
-    simulation = Simulation(settings)
-    try:
-        desired = desired_state(simulation.catalogue)
-        lake = LakeLayout.from_settings(settings)
-        step = provisioning.plan if args.plan else provisioning.apply
-        actions = step(desired, simulation.hub, simulation.registry, lake)
-    finally:
-        simulation.close()
+    actions = provision(_settings(), plan_only=args.plan)
     verb = "would change" if args.plan else "changed"
     print(f"{len(actions)} resource(s) {verb}" + (":" if actions else "; nothing to do"))
     for action in actions:
@@ -324,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (
+        NotImplementedError,
         SchemaDefinitionError,
         CatalogueError,
         SettingsError,

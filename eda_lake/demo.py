@@ -13,8 +13,7 @@ from eda_lake.lake.gold import GoldReport
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import demo_key
 from eda_lake.lake.runtime import Lake, SilverRun
-from eda_lake.provisioning import local as provisioning
-from eda_lake.provisioning.desired import desired_state
+from eda_lake.provisioning.runtime import provision
 from eda_lake.settings import Settings
 from eda_lake.simulation.runtime import ChainReport, Simulation
 
@@ -36,9 +35,7 @@ def run_demo(settings: Settings, *, customers: int, seed: int) -> DemoReport:
     simulation = Simulation(settings)
     layout = LakeLayout.from_settings(settings)
     try:
-        changes = provisioning.apply(
-            desired_state(simulation.catalogue), simulation.hub, simulation.registry, layout
-        )
+        changes = provision(settings, catalogue=simulation.catalogue)
         chain = simulation.run_chain(seed=seed, customers=customers)
         # The demo does not wait for open windows to close: it flushes them.
         captured = run_embedded_capture(settings, flush=True, catalogue=simulation.catalogue)

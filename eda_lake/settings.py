@@ -38,6 +38,13 @@ STORAGE_KEY_VAR = "EDA_LAKE_STORAGE_ACCOUNT_KEY"  # the variable's name; the key
 BLOB_AUTHORITY_VAR = "EDA_LAKE_BLOB_AUTHORITY"
 CAPTURE_CONTAINER_VAR = "EDA_LAKE_CAPTURE_CONTAINER"
 LAKE_CONTAINER_VAR = "EDA_LAKE_LAKE_CONTAINER"
+EVENTHUB_NAMESPACE_VAR = "EDA_LAKE_EVENTHUB_NAMESPACE"
+EVENTHUB_CONNECTION_PREFIX = (
+    "EDA_LAKE_EVENTHUB_CONNECTION_STRING__"  # + hub, e.g. __CUSTOMER_CREATED
+)
+CHECKPOINT_CONNECTION_VAR = "EDA_LAKE_CHECKPOINT_CONNECTION_STRING"
+CHECKPOINT_ACCOUNT_URL_VAR = "EDA_LAKE_CHECKPOINT_ACCOUNT_URL"
+CHECKPOINT_CONTAINER_VAR = "EDA_LAKE_CHECKPOINT_CONTAINER"
 QUEUE_VAR = "EDA_LAKE_DISCOVERY_QUEUE"
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
@@ -62,6 +69,22 @@ class AzureStorage:
 
 
 @dataclass(frozen=True)
+class AzureEventHubs:
+    """An Event Hubs namespace (Standard or above) and its checkpoint storage.
+
+    Credentials: Entra ID (the environment's identity) by default, or a hub-scoped SAS
+    connection string per hub. Checkpoints live in a storage account of their own, reached
+    by connection string or by account URL with Entra ID.
+    """
+
+    fully_qualified_namespace: str
+    hub_connection_strings: dict[str, str] = field(default_factory=dict, repr=False)
+    checkpoint_connection_string: str | None = field(default=None, repr=False)
+    checkpoint_account_url: str | None = None
+    checkpoint_container: str = "eventhub-checkpoints"
+
+
+@dataclass(frozen=True)
 class DiscoveryQueue:
     """The Storage Queue that Event Grid fills with CaptureFileCreated notifications."""
 
@@ -81,6 +104,7 @@ class Settings:
     capture_lateness_minutes: int = 120  # how far back the capture sensor looks
     storage: AzureStorage | None = None  # None: everything in the local directory
     discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
+    eventhubs: AzureEventHubs | None = None  # required with EDA_LAKE_TARGET=azure
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +126,7 @@ class Settings:
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR, 120),
             storage=_storage(env),
             discovery_queue=_discovery_queue(env),
+            eventhubs=_eventhubs(env, target),
         )
 
     @property
@@ -167,3 +192,34 @@ def _discovery_queue(env: Mapping[str, str]) -> DiscoveryQueue | None:
             "connection string (from your secret store), or unset the queue name"
         )
     return DiscoveryQueue(name=name, connection_string=connection)
+
+
+def _eventhubs(env: Mapping[str, str], target: Target) -> AzureEventHubs | None:
+    namespace = env.get(EVENTHUB_NAMESPACE_VAR)
+    if not namespace:
+        if target is Target.AZURE:
+            raise SettingsError(
+                f"{TARGET_VAR}=azure needs {EVENTHUB_NAMESPACE_VAR}, the namespace's fully "
+                "qualified name (for example my-namespace.servicebus.windows.net)"
+            )
+        return None
+    connections = {
+        key[len(EVENTHUB_CONNECTION_PREFIX) :].lower().replace("_", "-"): value
+        for key, value in env.items()
+        if key.startswith(EVENTHUB_CONNECTION_PREFIX) and value
+    }
+    checkpoint_connection = env.get(CHECKPOINT_CONNECTION_VAR) or None
+    checkpoint_url = env.get(CHECKPOINT_ACCOUNT_URL_VAR) or None
+    if not (checkpoint_connection or checkpoint_url):
+        raise SettingsError(
+            f"{EVENTHUB_NAMESPACE_VAR} is set but neither {CHECKPOINT_CONNECTION_VAR} nor "
+            f"{CHECKPOINT_ACCOUNT_URL_VAR}: name the storage account that keeps the consumer "
+            "groups' checkpoints"
+        )
+    return AzureEventHubs(
+        fully_qualified_namespace=namespace,
+        hub_connection_strings=connections,
+        checkpoint_connection_string=checkpoint_connection,
+        checkpoint_account_url=checkpoint_url,
+        checkpoint_container=env.get(CHECKPOINT_CONTAINER_VAR) or "eventhub-checkpoints",
+    )

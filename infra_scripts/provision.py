@@ -12,11 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from eda_lake.catalogue import CatalogueError
-from eda_lake.lake.layout import LakeLayout
-from eda_lake.provisioning import local as provisioning
-from eda_lake.provisioning.desired import desired_state
+from eda_lake.provisioning.runtime import provision
 from eda_lake.settings import Settings, SettingsError
-from eda_lake.simulation.runtime import Simulation
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,17 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        simulation = Simulation(settings)
+        actions = provision(settings, plan_only=args.action == "plan")
     except (SettingsError, CatalogueError, NotImplementedError) as exc:
         print(f"provision: error: {exc}", file=sys.stderr)
         return 2
-    try:
-        desired = desired_state(simulation.catalogue)
-        step = provisioning.plan if args.action == "plan" else provisioning.apply
-        layout = LakeLayout.from_settings(settings)
-        actions = step(desired, simulation.hub, simulation.registry, layout)
-    finally:
-        simulation.close()
     print(f"target {settings.target.value}, namespace {settings.namespace}:")
     for action in actions:
         print(f"  {action}")

@@ -1,8 +1,8 @@
-"""Chooses the event hub adapter from settings: the one place that knows them all."""
+"""Chooses the event hub adapters from settings: the one place that knows them all."""
 
 from __future__ import annotations
 
-from eda_lake.hub.base import EventHub
+from eda_lake.hub.base import EventHubAdmin, EventHubClient
 from eda_lake.hub.local import LocalEventHub
 from eda_lake.settings import Settings, Target
 
@@ -11,10 +11,40 @@ def make_local_hub(settings: Settings) -> LocalEventHub:
     return LocalEventHub(settings.hub_dir, settings.namespace)
 
 
-def make_hub(settings: Settings) -> EventHub:
+def make_hub_client(settings: Settings) -> EventHubClient:
+    """Data plane: send, receive, checkpoint."""
+    if settings.target is Target.LOCAL:
+        return make_local_hub(settings)
+    from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
+    from azure.identity import DefaultAzureCredential
+
+    from eda_lake.hub.azure import AzureEventHubClient, EventHubsConnection
+
+    hubs = settings.eventhubs
+    assert hubs is not None  # Settings refuses EDA_LAKE_TARGET=azure without it
+    credential = DefaultAzureCredential()
+    if hubs.checkpoint_connection_string:
+        store = BlobCheckpointStore.from_connection_string(
+            hubs.checkpoint_connection_string, hubs.checkpoint_container
+        )
+    elif hubs.checkpoint_account_url:
+        store = BlobCheckpointStore(
+            hubs.checkpoint_account_url, hubs.checkpoint_container, credential=credential
+        )
+    else:  # Settings refuses a namespace without checkpoint storage
+        raise ValueError("no checkpoint storage configured")
+    connection = EventHubsConnection(
+        hubs.fully_qualified_namespace, hubs.hub_connection_strings, credential
+    )
+    return AzureEventHubClient(connection, store)
+
+
+def make_hub_admin(settings: Settings) -> EventHubAdmin:
+    """Management plane: hubs and consumer groups."""
     if settings.target is Target.LOCAL:
         return make_local_hub(settings)
     raise NotImplementedError(
-        f"the {settings.target.value} event hub adapter is not available yet; "
-        "set EDA_LAKE_TARGET=local"
+        "managing Event Hubs on Azure (hubs, consumer groups, Capture) goes through "
+        "azure-mgmt-eventhub provisioning, which this version does not have yet: create them "
+        "with your own templates, or provision the embedded default with EDA_LAKE_TARGET=local"
     )

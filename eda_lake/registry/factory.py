@@ -10,7 +10,13 @@ from eda_lake.settings import Settings, Target
 def make_registry(settings: Settings) -> SchemaRegistry:
     if settings.target is Target.LOCAL:
         return LocalSchemaRegistry(settings.registry_file)
-    raise NotImplementedError(
-        f"the {settings.target.value} schema registry adapter is not available yet; "
-        "set EDA_LAKE_TARGET=local"
-    )
+    from azure.identity import DefaultAzureCredential
+    from azure.schemaregistry import SchemaRegistryClient
+
+    from eda_lake.registry.azure import AzureSchemaRegistry
+
+    hubs = settings.eventhubs
+    assert hubs is not None  # Settings refuses EDA_LAKE_TARGET=azure without it
+    # Schema Registry accepts Entra ID only (no SAS).
+    client = SchemaRegistryClient(hubs.fully_qualified_namespace, DefaultAzureCredential())
+    return AzureSchemaRegistry(client, hubs.fully_qualified_namespace)

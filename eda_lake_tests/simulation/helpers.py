@@ -5,22 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from eda_lake.events.cloudevents import CloudEvent
-from eda_lake.lake.layout import LakeLayout
-from eda_lake.provisioning import local as provisioning
-from eda_lake.provisioning.desired import desired_state
+from eda_lake.provisioning.runtime import provision
 from eda_lake.settings import Settings
 from eda_lake.simulation.runtime import Simulation
 
 
 def provisioned(settings: Settings) -> Simulation:
-    simulation = Simulation(settings)
-    provisioning.apply(
-        desired_state(simulation.catalogue),
-        simulation.hub,
-        simulation.registry,
-        LakeLayout(settings.lake_dir),
-    )
-    return simulation
+    provision(settings)
+    return Simulation(settings)
 
 
 def published(simulation: Simulation, event: str) -> list[tuple[CloudEvent, dict[str, Any]]]:

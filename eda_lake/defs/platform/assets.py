@@ -4,6 +4,9 @@ schema registry -> capture destination -> event hubs -> consumer groups. Each as
 metadata shows what exists after it ran.
 """
 
+from contextlib import closing
+from typing import Any
+
 import dagster as dg
 
 from eda_lake.defs.resources import EdaLakeResource
@@ -13,15 +16,16 @@ from eda_lake.provisioning.desired import desired_state
 GROUP = "platform"
 
 
+def _closing(part: Any) -> Any:
+    return closing(part) if hasattr(part, "close") else part
+
+
 @dg.asset(group_name=GROUP, owners=["team:platform"], kinds={"azure", "avro"})
 def schema_registry(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The schema group and every schema of the catalogue, registered (idempotent)."""
-    simulation = eda_lake.simulation()
-    try:
-        desired = desired_state(simulation.catalogue)
-        ids = provisioning.apply_registry(desired, simulation.registry)
-    finally:
-        simulation.close()
+    desired = desired_state(eda_lake.catalogue())
+    with _closing(eda_lake.registry()) as registry:
+        ids = provisioning.apply_registry(desired, registry)
     return dg.MaterializeResult(
         metadata={
             "schema_group": desired.schema_group,
@@ -42,17 +46,14 @@ def capture_destination(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # t
 @dg.asset(group_name=GROUP, owners=["team:platform"], deps=[capture_destination], kinds={"azure"})
 def event_hubs(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """One hub per event, with partitions, retention and Capture settings."""
-    simulation = eda_lake.simulation()
-    try:
-        desired = desired_state(simulation.catalogue)
-        provisioning.apply_hubs(desired, simulation.hub)
-        hubs = simulation.hub.hubs()
-    finally:
-        simulation.close()
+    desired = desired_state(eda_lake.catalogue())
+    with _closing(eda_lake.hub_admin()) as admin:
+        provisioning.apply_hubs(desired, admin)
+        hubs, namespace = admin.hubs(), admin.namespace
     capture = desired.capture
     return dg.MaterializeResult(
         metadata={
-            "namespace": simulation.hub.namespace,
+            "namespace": namespace,
             "hubs": dg.MetadataValue.md(
                 "| hub | owner | partitions | retention (days) |\n|---|---|---|---|\n"
                 + "\n".join(
@@ -77,18 +78,13 @@ def event_hubs(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: igno
 @dg.asset(group_name=GROUP, owners=["team:platform"], deps=[event_hubs], kinds={"azure"})
 def consumer_groups(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """A consumer group per subscribing team on each hub, plus `datalake`."""
-    simulation = eda_lake.simulation()
-    try:
-        desired = desired_state(simulation.catalogue)
-        provisioning.apply_consumer_groups(desired, simulation.hub)
+    desired = desired_state(eda_lake.catalogue())
+    with _closing(eda_lake.hub_admin()) as admin:
+        provisioning.apply_consumer_groups(desired, admin)
         groups = {
-            h.name: [
-                f"{g.name} ({g.user_metadata})" for g in simulation.hub.consumer_groups(h.name)
-            ]
-            for h in simulation.hub.hubs()
+            h.name: [f"{g.name} ({g.user_metadata})" for g in admin.consumer_groups(h.name)]
+            for h in admin.hubs()
         }
-    finally:
-        simulation.close()
     return dg.MaterializeResult(metadata={"consumer_groups": dg.MetadataValue.json(groups)})
 
 

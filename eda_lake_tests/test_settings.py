@@ -1,0 +1,67 @@
+"""Settings from the environment, and the adapters the factories pick from them."""
+
+from __future__ import annotations
+
+import pytest
+
+from eda_lake.hub.azure import AzureEventHubClient
+from eda_lake.hub.factory import make_hub_admin, make_hub_client
+from eda_lake.hub.local import LocalEventHub
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.registry.azure import AzureSchemaRegistry
+from eda_lake.registry.factory import make_registry
+from eda_lake.settings import Settings, SettingsError, Target
+
+AZURE = {
+    "EDA_LAKE_HOME": "/tmp/eda-lake-settings-test",
+    "EDA_LAKE_TARGET": "azure",
+    "EDA_LAKE_EVENTHUB_NAMESPACE": "my-ns.servicebus.windows.net",
+    # Shapes of real connection strings; the keys are placeholders, not secrets.
+    "EDA_LAKE_CHECKPOINT_CONNECTION_STRING": (
+        "DefaultEndpointsProtocol=https;AccountName=cp;AccountKey=cGxhY2Vob2xkZXI=;"
+        "EndpointSuffix=core.windows.net"
+    ),
+    "EDA_LAKE_EVENTHUB_CONNECTION_STRING__CUSTOMER_CREATED": (
+        "Endpoint=sb://my-ns.servicebus.windows.net/;SharedAccessKeyName=send;"
+        "SharedAccessKey=cGxhY2Vob2xkZXI=;EntityPath=customer-created"
+    ),
+    "EDA_LAKE_STORAGE_ACCOUNT": "lakeacct",
+    "EDA_LAKE_CAPTURE_CONTAINER": "capture",
+    "EDA_LAKE_LAKE_CONTAINER": "lake",
+}
+
+
+def test_local_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.target is Target.LOCAL and settings.storage is None
+    assert isinstance(make_hub_client(settings), LocalEventHub)
+    assert LakeLayout.from_settings(settings).local
+
+
+def test_azure_configuration_picks_the_azure_adapters() -> None:
+    settings = Settings.from_env(AZURE)
+    assert settings.eventhubs is not None
+    assert settings.eventhubs.hub_connection_strings.keys() == {"customer-created"}
+    assert "AccountKey" not in repr(settings)  # secrets never printed
+    assert isinstance(make_hub_client(settings), AzureEventHubClient)
+    assert isinstance(make_registry(settings), AzureSchemaRegistry)
+    layout = LakeLayout.from_settings(settings)
+    assert not layout.local and layout.bronze_uri == "az://lake/bronze"
+    with pytest.raises(NotImplementedError, match="azure-mgmt-eventhub"):
+        make_hub_admin(settings)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"EDA_LAKE_TARGET": "aws"}, "one of: local, azure"),
+        ({"EDA_LAKE_TARGET": "azure"}, "EDA_LAKE_EVENTHUB_NAMESPACE"),
+        ({"EDA_LAKE_EVENTHUB_NAMESPACE": "x.servicebus.windows.net"}, "EDA_LAKE_CHECKPOINT"),
+        ({"EDA_LAKE_LAKE_CONTAINER": "lake"}, "EDA_LAKE_STORAGE_ACCOUNT"),
+        ({"EDA_LAKE_DISCOVERY_QUEUE": "q"}, "EDA_LAKE_QUEUE_CONNECTION_STRING"),
+        ({"EDA_LAKE_CAPTURE_LATENESS_MINUTES": "soon"}, "positive whole number"),
+    ],
+)
+def test_bad_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environ)
