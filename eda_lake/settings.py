@@ -46,6 +46,10 @@ CHECKPOINT_CONNECTION_VAR = "EDA_LAKE_CHECKPOINT_CONNECTION_STRING"
 CHECKPOINT_ACCOUNT_URL_VAR = "EDA_LAKE_CHECKPOINT_ACCOUNT_URL"
 CHECKPOINT_CONTAINER_VAR = "EDA_LAKE_CHECKPOINT_CONTAINER"
 QUEUE_VAR = "EDA_LAKE_DISCOVERY_QUEUE"
+SUBSCRIPTION_VAR = "EDA_LAKE_AZURE_SUBSCRIPTION_ID"
+LOCATION_VAR = "EDA_LAKE_AZURE_LOCATION"
+ENVIRONMENT_VAR = "EDA_LAKE_ENVIRONMENT"
+SUFFIX_VAR = "EDA_LAKE_NAME_SUFFIX"
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
 
@@ -85,6 +89,17 @@ class AzureEventHubs:
 
 
 @dataclass(frozen=True)
+class AzureDeploymentSettings:
+    """Where `infra_scripts.provision` creates the Azure resources, and how it names them:
+    `{environment}-eda-{resource}-{location}-{suffix}`."""
+
+    subscription_id: str
+    location: str
+    environment: str
+    suffix: str
+
+
+@dataclass(frozen=True)
 class DiscoveryQueue:
     """The Storage Queue that Event Grid fills with CaptureFileCreated notifications."""
 
@@ -105,6 +120,7 @@ class Settings:
     storage: AzureStorage | None = None  # None: everything in the local directory
     discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
     eventhubs: AzureEventHubs | None = None  # required with EDA_LAKE_TARGET=azure
+    deployment: AzureDeploymentSettings | None = None  # for provisioning Azure
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +143,7 @@ class Settings:
             storage=_storage(env),
             discovery_queue=_discovery_queue(env),
             eventhubs=_eventhubs(env, target),
+            deployment=_deployment(env),
         )
 
     @property
@@ -222,4 +239,22 @@ def _eventhubs(env: Mapping[str, str], target: Target) -> AzureEventHubs | None:
         checkpoint_connection_string=checkpoint_connection,
         checkpoint_account_url=checkpoint_url,
         checkpoint_container=env.get(CHECKPOINT_CONTAINER_VAR) or "eventhub-checkpoints",
+    )
+
+
+def _deployment(env: Mapping[str, str]) -> AzureDeploymentSettings | None:
+    subscription = env.get(SUBSCRIPTION_VAR)
+    if not subscription:
+        return None
+    missing = [v for v in (LOCATION_VAR, ENVIRONMENT_VAR, SUFFIX_VAR) if not env.get(v)]
+    if missing:
+        raise SettingsError(
+            f"{SUBSCRIPTION_VAR} is set; provisioning also needs {', '.join(missing)} "
+            "(location like westeurope, environment dv|qa|lv, a short unique suffix)"
+        )
+    return AzureDeploymentSettings(
+        subscription_id=subscription,
+        location=env[LOCATION_VAR],
+        environment=env[ENVIRONMENT_VAR],
+        suffix=env[SUFFIX_VAR],
     )

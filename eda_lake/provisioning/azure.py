@@ -1,0 +1,338 @@
+"""Plan and apply the desired state on Azure, over the `azure-mgmt-*` clients.
+
+Every resource is a step: read it (absent: create; different: update; equal: nothing), then
+write it, in an order where each resource's dependencies exist first (the capture container
+before the hubs that capture into it). Bodies are ARM's JSON shapes, so what is compared is
+what Azure returns. A partial failure leaves a prefix of the steps done; the next apply
+resumes, and an apply with nothing left to do writes nothing.
+
+Security: readers get hub-scoped Listen rules and producers hub-scoped Send rules, one per
+team and hub; no namespace-level Listen rule exists (the original project's flaw).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from eda_lake.lake import lifecycle
+from eda_lake.provisioning.azure_names import AzureNames, check
+from eda_lake.provisioning.desired import DesiredState
+from eda_lake.provisioning.local import Action
+from eda_lake.registry.compatibility import Compatibility
+
+CAPTURE_FILE_CREATED = "Microsoft.EventHub.CaptureFileCreated"
+
+
+@dataclass(frozen=True)
+class AzureDeployment:
+    subscription_id: str
+    location: str
+    environment: str
+    names: AzureNames
+    throughput_units: int = 1
+
+
+@dataclass(frozen=True)
+class AzureClients:
+    resources: Any  # azure.mgmt.resource.resources.ResourceManagementClient
+    eventhub: Any  # azure.mgmt.eventhub.EventHubManagementClient
+    storage: Any  # azure.mgmt.storage.StorageManagementClient
+    eventgrid: Any  # azure.mgmt.eventgrid.EventGridManagementClient
+
+    @classmethod
+    def create(cls, credential: Any, subscription_id: str, **client_options: Any) -> AzureClients:
+        from azure.mgmt.eventgrid import EventGridManagementClient
+        from azure.mgmt.eventhub import EventHubManagementClient
+        from azure.mgmt.resource.resources import ResourceManagementClient
+        from azure.mgmt.storage import StorageManagementClient
+
+        return cls(
+            ResourceManagementClient(credential, subscription_id, **client_options),
+            EventHubManagementClient(credential, subscription_id, **client_options),
+            StorageManagementClient(credential, subscription_id, **client_options),
+            EventGridManagementClient(credential, subscription_id, **client_options),
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    name: str
+    desired: dict[str, Any]
+    read: Callable[[], Any]  # raises ResourceNotFoundError when absent
+    write: Callable[[dict[str, Any]], Any]
+    immutable: tuple[str, ...] = ()  # property paths that cannot change once created
+
+
+def _as_dict(resource: Any) -> dict[str, Any]:
+    """A resource in ARM's JSON shape (camelCase), whichever model generation returned it."""
+    if isinstance(resource, dict):
+        return resource
+    serialize = getattr(resource, "serialize", None)  # msrest models
+    if serialize is not None:
+        return dict(serialize(keep_readonly=True))
+    return dict(resource.as_dict())  # typespec models
+
+
+def _same(existing: Any, desired: Any) -> bool:
+    """Does the existing resource hold every desired value (ARM adds read-only fields)?"""
+    if isinstance(desired, dict):
+        return isinstance(existing, dict) and all(
+            _same(existing.get(key), value) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(existing, list)
+            and len(existing) == len(desired)
+            and all(_same(e, d) for e, d in zip(existing, desired, strict=True))
+        )
+    if isinstance(desired, str) and isinstance(existing, str):
+        return desired.lower() == existing.lower()
+    return bool(existing == desired)
+
+
+def _get(body: dict[str, Any], path: str) -> Any:
+    for key in path.split("."):
+        body = body.get(key, {}) if isinstance(body, dict) else {}
+    return body
+
+
+class AzureProvisioner:
+    def __init__(
+        self, deployment: AzureDeployment, desired: DesiredState, clients: AzureClients
+    ) -> None:
+        if desired.compatibility is Compatibility.FULL:
+            raise ValueError(
+                f"schema group {desired.schema_group!r} asks for Full compatibility, which Azure "
+                "Schema Registry does not offer: use None, Backward or Forward in catalogue.toml"
+            )
+        for group in desired.consumer_groups:
+            check("consumer group", group.name)
+        self.deployment = deployment
+        self.desired = desired
+        self.clients = clients
+
+    # ids ----------------------------------------------------------------------------------
+
+    def _rg_id(self) -> str:
+        d = self.deployment
+        return f"/subscriptions/{d.subscription_id}/resourceGroups/{d.names.resource_group}"
+
+    def _account_id(self, account: str) -> str:
+        return f"{self._rg_id()}/providers/Microsoft.Storage/storageAccounts/{account}"
+
+    def _namespace_id(self) -> str:
+        namespace = self.deployment.names.namespace
+        return f"{self._rg_id()}/providers/Microsoft.EventHub/namespaces/{namespace}"
+
+    # steps --------------------------------------------------------------------------------
+
+    def steps(self) -> list[Step]:
+        d, n, c = self.deployment, self.deployment.names, self.clients
+        rg, ns = n.resource_group, n.namespace
+        tags = {"team": "platform", "environment": d.environment}
+        steps = [
+            Step(
+                "resource group", rg, {"location": d.location, "tags": tags},
+                lambda: c.resources.resource_groups.get(rg),
+                lambda body: c.resources.resource_groups.create_or_update(rg, body),
+            ),
+            *self._account_steps(n.lake_account, hns=True, tags=tags),
+            *(
+                self._container_step(n.lake_account, container)
+                for container in (n.capture_container, n.lake_container)
+            ),
+            Step(
+                "storage queue", f"{n.lake_account}/{n.discovery_queue}", {},
+                lambda: c.storage.queue.get(rg, n.lake_account, n.discovery_queue),
+                lambda body: c.storage.queue.create(rg, n.lake_account, n.discovery_queue, body),
+            ),
+            Step(
+                "lifecycle policy", f"{n.lake_account}/default",
+                {"properties": {"policy": self._lifecycle_policy()}},
+                lambda: c.storage.management_policies.get(rg, n.lake_account, "default"),
+                lambda body: c.storage.management_policies.create_or_update(
+                    rg, n.lake_account, "default", body
+                ),
+            ),
+            *self._account_steps(n.checkpoint_account, hns=False, tags=tags),
+            Step(
+                "blob service", f"{n.checkpoint_account}/default",
+                # Event Hubs checkpoints need plain blobs: no soft delete, no versioning.
+                {"properties": {"deleteRetentionPolicy": {"enabled": False},
+                                "isVersioningEnabled": False}},
+                lambda: c.storage.blob_services.get_service_properties(rg, n.checkpoint_account),
+                lambda body: c.storage.blob_services.set_service_properties(
+                    rg, n.checkpoint_account, body
+                ),
+            ),
+            self._container_step(n.checkpoint_account, n.checkpoint_container),
+            Step(
+                "namespace", ns,
+                {"location": d.location, "tags": tags,
+                 "sku": {"name": "Standard", "tier": "Standard", "capacity": d.throughput_units}},
+                lambda: c.eventhub.namespaces.get(rg, ns),
+                lambda body: c.eventhub.namespaces.begin_create_or_update(rg, ns, body).result(),
+            ),
+            Step(
+                "schema group", f"{ns}/{self.desired.schema_group}",
+                {"properties": {"schemaCompatibility": self.desired.compatibility.value,
+                                "schemaType": "Avro", "groupProperties": {}}},
+                lambda: c.eventhub.schema_registry.get(rg, ns, self.desired.schema_group),
+                lambda body: c.eventhub.schema_registry.create_or_update(
+                    rg, ns, self.desired.schema_group, body
+                ),
+            ),
+            *(self._hub_step(h.name, h.partitions, h.retention_days) for h in self.desired.hubs),
+            *(self._group_step(g.hub, g.name, g.user_metadata)
+              for g in self.desired.consumer_groups),
+            *self._rule_steps(),
+            Step(
+                "event grid topic", n.system_topic,
+                {"location": d.location, "tags": tags,
+                 "properties": {"source": self._namespace_id(),
+                                "topicType": "Microsoft.EventHub.Namespaces"}},
+                lambda: c.eventgrid.system_topics.get(rg, n.system_topic),
+                lambda body: c.eventgrid.system_topics.begin_create_or_update(
+                    rg, n.system_topic, body
+                ).result(),
+            ),
+            Step(
+                "event subscription", f"{n.system_topic}/capture-file-created",
+                {"properties": {
+                    "destination": {"endpointType": "StorageQueue", "properties": {
+                        "resourceId": self._account_id(n.lake_account),
+                        "queueName": n.discovery_queue}},
+                    "filter": {"includedEventTypes": [CAPTURE_FILE_CREATED]},
+                    "eventDeliverySchema": "EventGridSchema"}},
+                lambda: c.eventgrid.system_topic_event_subscriptions.get(
+                    rg, n.system_topic, "capture-file-created"
+                ),
+                lambda body: c.eventgrid.system_topic_event_subscriptions.begin_create_or_update(
+                    rg, n.system_topic, "capture-file-created", body
+                ).result(),
+            ),
+        ]  # fmt: skip
+        return steps
+
+    def _account_steps(self, account: str, *, hns: bool, tags: dict[str, str]) -> list[Step]:
+        d, c, rg = self.deployment, self.clients, self.deployment.names.resource_group
+        body = {
+            "location": d.location, "kind": "StorageV2", "tags": tags,
+            "sku": {"name": "Standard_LRS"},
+            "properties": {"isHnsEnabled": hns, "minimumTlsVersion": "TLS1_2",
+                           "allowBlobPublicAccess": False, "supportsHttpsTrafficOnly": True},
+        }  # fmt: skip
+        return [
+            Step(
+                "storage account", account, body,
+                lambda: c.storage.storage_accounts.get_properties(rg, account),
+                lambda b: c.storage.storage_accounts.begin_create(rg, account, b).result(),
+                immutable=("properties.isHnsEnabled",),
+            )
+        ]  # fmt: skip
+
+    def _container_step(self, account: str, container: str) -> Step:
+        c, rg = self.clients, self.deployment.names.resource_group
+        return Step(
+            "blob container", f"{account}/{container}", {"properties": {"publicAccess": "None"}},
+            lambda: c.storage.blob_containers.get(rg, account, container),
+            lambda body: c.storage.blob_containers.create(rg, account, container, body),
+        )  # fmt: skip
+
+    def _hub_step(self, hub: str, partitions: int, retention_days: int) -> Step:
+        n, c, capture = self.deployment.names, self.clients, self.desired.capture
+        body = {"properties": {
+            "partitionCount": partitions,
+            "messageRetentionInDays": retention_days,
+            "captureDescription": {
+                "enabled": True, "encoding": capture.encoding,
+                "intervalInSeconds": capture.window_seconds,
+                "sizeLimitInBytes": capture.window_bytes,
+                "skipEmptyArchives": capture.skip_empty_archives,
+                "destination": {"name": "EventHubArchive.AzureBlockBlob", "properties": {
+                    "storageAccountResourceId": self._account_id(n.lake_account),
+                    "blobContainer": n.capture_container,
+                    "archiveNameFormat": capture.archive_name_format}},
+            },
+        }}  # fmt: skip
+        return Step(
+            "event hub", hub, body,
+            lambda: c.eventhub.event_hubs.get(n.resource_group, n.namespace, hub),
+            lambda b: c.eventhub.event_hubs.create_or_update(n.resource_group, n.namespace, hub, b),
+            immutable=("properties.partitionCount",),
+        )  # fmt: skip
+
+    def _group_step(self, hub: str, group: str, metadata: str) -> Step:
+        n, c = self.deployment.names, self.clients
+        return Step(
+            "consumer group", f"{hub}/{group}", {"properties": {"userMetadata": metadata}},
+            lambda: c.eventhub.consumer_groups.get(n.resource_group, n.namespace, hub, group),
+            lambda body: c.eventhub.consumer_groups.create_or_update(
+                n.resource_group, n.namespace, hub, group, body
+            ),
+        )  # fmt: skip
+
+    def _rule_steps(self) -> list[Step]:
+        """A Send rule for the owning team and a Listen rule per subscribing team, per hub."""
+        rules = [self._rule_step(h.name, f"{self.desired.owners[h.name]}-send", "Send")
+                 for h in self.desired.hubs]  # fmt: skip
+        rules += [
+            self._rule_step(g.hub, f"{g.name}-listen", "Listen")
+            for g in self.desired.consumer_groups
+            if g.name != "datalake"  # the lake reads Capture's files, not the hub
+        ]
+        return rules
+
+    def _rule_step(self, hub: str, rule: str, right: str) -> Step:
+        n, hubs = self.deployment.names, self.clients.eventhub.event_hubs
+        return Step(
+            "hub access rule", f"{hub}/{rule}", {"properties": {"rights": [right]}},
+            lambda: hubs.get_authorization_rule(n.resource_group, n.namespace, hub, rule),
+            lambda body: hubs.create_or_update_authorization_rule(
+                n.resource_group, n.namespace, hub, rule, body
+            ),
+        )  # fmt: skip
+
+    def _lifecycle_policy(self) -> dict[str, Any]:
+        names = self.deployment.names
+        return lifecycle.default_policy(names.capture_container, names.lake_container)
+
+    # plan and apply -----------------------------------------------------------------------
+
+    def _change(self, step: Step) -> str | None:
+        try:
+            existing = _as_dict(step.read())
+        except ResourceNotFoundError:
+            return "create"
+        if _same(existing, step.desired):
+            return None
+        for path in step.immutable:
+            if not _same(_get(existing, path), _get(step.desired, path)):
+                raise ValueError(
+                    f"{step.kind} {step.name}: {path.rsplit('.', 1)[-1]} is "
+                    f"{_get(existing, path)!r} and cannot change to {_get(step.desired, path)!r} "
+                    "on an existing resource; create a new one instead"
+                )
+        return "update"
+
+    def plan(self) -> list[Action]:
+        actions = []
+        for step in self.steps():
+            change = self._change(step)
+            if change:
+                actions.append(Action(step.kind, step.name, change))
+        return actions
+
+    def apply(self) -> list[Action]:
+        actions = []
+        for step in self.steps():
+            change = self._change(step)
+            if change:
+                step.write(step.desired)
+                actions.append(Action(step.kind, step.name, change))
+        return actions

@@ -1,0 +1,115 @@
+"""An in-memory Azure Resource Manager behind the management clients' HTTP transport.
+
+The real `azure-mgmt-*` clients build real requests; this transport answers them as ARM
+does for the shapes provisioning uses: GET returns the stored resource or 404, PUT stores
+and returns it with `provisioningState: Succeeded` (so long-running operations finish at
+once). Failures can be injected for one path to test a half-done apply.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlparse
+
+from azure.core.credentials import AccessToken
+from azure.core.pipeline.transport import HttpTransport
+
+
+class FakeCredential:
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken("fake-token", 4_102_444_800)
+
+
+class _Response:
+    def __init__(self, request: Any, status: int, body: dict[str, Any] | None) -> None:
+        self.request = request
+        self.status_code = status
+        self.reason = {200: "OK", 201: "Created"}.get(status, "Error")
+        self.headers = {"content-type": "application/json"}
+        self.content_type = "application/json"
+        self._body = json.dumps(body or {}).encode()
+
+    def body(self) -> bytes:
+        return self._body
+
+    def text(self, encoding: str | None = None) -> str:
+        return self._body.decode()
+
+    def read(self) -> bytes:
+        return self._body
+
+    def json(self) -> Any:
+        return json.loads(self._body)
+
+    def stream_download(self, pipeline: Any, **kwargs: Any) -> Iterator[bytes]:
+        yield self._body
+
+    def iter_bytes(self, **kwargs: Any) -> Iterator[bytes]:
+        yield self._body
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def content(self) -> bytes:
+        return self._body
+
+    def raise_for_status(self) -> None:
+        pass
+
+
+class FakeArm(HttpTransport):  # type: ignore[type-arg]
+    def __init__(self) -> None:
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.fail_once: set[str] = set()
+
+    def __enter__(self) -> FakeArm:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    @staticmethod
+    def key(url: str) -> str:
+        return urlparse(url).path.lower().rstrip("/")
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        key = self.key(request.url)
+        self.requests.append((request.method, key))
+        if request.method == "PUT" and any(key.endswith(f) for f in self.fail_once):
+            self.fail_once = {f for f in self.fail_once if not key.endswith(f)}
+            error = {"error": {"code": "Conflict", "message": "injected failure"}}
+            return _Response(request, 409, error)  # not retried by the clients
+        if request.method == "GET":
+            stored = self.resources.get(key)
+            if stored is None:
+                error = {"error": {"code": "ResourceNotFound", "message": f"{key} not found"}}
+                return _Response(request, 404, error)
+            return _Response(request, 200, stored)
+        if request.method in ("PUT", "PATCH"):
+            body = json.loads(request.body or b"{}") if request.body else {}
+            created = key not in self.resources
+            stored = {**self.resources.get(key, {}), **body}
+            stored["id"] = key
+            stored["name"] = key.rsplit("/", 1)[-1]
+            stored.setdefault("properties", {})["provisioningState"] = "Succeeded"
+            self.resources[key] = stored
+            # ARM answers a new Event Grid subscription with 201 Created, the rest with 200.
+            status = 201 if created and "/eventsubscriptions/" in key else 200
+            return _Response(request, status, stored)
+        if request.method == "DELETE":
+            self.resources.pop(key, None)
+            return _Response(request, 200, None)
+        return _Response(request, 200, {"value": []})
+
+    def writes(self) -> list[str]:
+        return [path for method, path in self.requests if method in ("PUT", "PATCH")]

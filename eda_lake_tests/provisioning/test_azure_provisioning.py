@@ -1,0 +1,117 @@
+"""Azure provisioning through the real management clients, against an in-memory ARM at the
+HTTP transport: plan on an empty subscription, apply, re-apply, half-failed apply."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+
+from eda_lake.catalogue import Catalogue
+from eda_lake.names import InvalidNameError
+from eda_lake.provisioning.azure import AzureClients, AzureDeployment, AzureProvisioner
+from eda_lake.provisioning.azure_names import azure_names
+from eda_lake.provisioning.desired import desired_state
+from eda_lake.registry.compatibility import Compatibility
+from eda_lake_tests.provisioning.fake_arm import FakeArm, FakeCredential
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+def _provisioner(catalogue: Catalogue, arm: FakeArm) -> AzureProvisioner:
+    deployment = AzureDeployment(
+        SUBSCRIPTION, "westeurope", "dv", azure_names("dv", "westeurope", "x7k2")
+    )
+    clients = AzureClients.create(FakeCredential(), SUBSCRIPTION, transport=arm)
+    return AzureProvisioner(deployment, desired_state(catalogue), clients)
+
+
+def test_plan_on_an_empty_subscription_lists_every_resource(catalogue: Catalogue) -> None:
+    arm = FakeArm()
+    actions = _provisioner(catalogue, arm).plan()
+    kinds = Counter(a.kind for a in actions)
+    assert all(a.change == "create" for a in actions)
+    assert kinds["resource group"] == kinds["namespace"] == kinds["schema group"] == 1
+    assert kinds["storage account"] == 2 and kinds["blob container"] == 3
+    assert kinds["event hub"] == len(catalogue.events)
+    assert kinds["consumer group"] == sum(len(e.consumer_groups) for e in catalogue.events.values())
+    assert kinds["lifecycle policy"] == kinds["storage queue"] == 1
+    assert kinds["event grid topic"] == kinds["event subscription"] == 1
+    rules = [a.name for a in actions if a.kind == "hub access rule"]
+    assert (
+        "customer-created/customer-send" in rules and "customer-created/conversions-listen" in rules
+    )
+    assert not any("datalake" in r for r in rules)
+    assert arm.writes() == []  # plan touches nothing
+    # the order is safe: the capture container exists before any hub captures into it
+    order = [f"{a.kind}:{a.name}" for a in actions]
+    assert order.index("blob container:dvedalakex7k2/capture") < order.index(
+        "event hub:customer-created"
+    )
+    assert order.index("namespace:dv-eda-evhns-westeurope-x7k2") < order.index(
+        "event hub:customer-created"
+    )
+
+
+def test_apply_then_apply_again_is_a_no_op(catalogue: Catalogue) -> None:
+    arm = FakeArm()
+    created = _provisioner(catalogue, arm).apply()
+    assert len(created) == len(_provisioner(catalogue, FakeArm()).plan())
+    hub = arm.resources[
+        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
+        "microsoft.eventhub/namespaces/dv-eda-evhns-westeurope-x7k2/eventhubs/customer-created"
+    ]
+    capture = hub["properties"]["captureDescription"]
+    assert capture["destination"]["properties"]["blobContainer"] == "capture"
+    assert capture["encoding"] == "Avro" and hub["properties"]["partitionCount"] == 4
+    writes_before = len(arm.writes())
+    assert _provisioner(catalogue, arm).apply() == []
+    assert len(arm.writes()) == writes_before  # nothing written the second time
+    assert _provisioner(catalogue, arm).plan() == []
+
+
+def test_partial_failure_then_rerun_completes(catalogue: Catalogue) -> None:
+    arm = FakeArm()
+    arm.fail_once = {"/eventhubs/lead-generated"}
+    with pytest.raises(HttpResponseError, match="injected failure"):
+        _provisioner(catalogue, arm).apply()
+    remaining = _provisioner(catalogue, arm).plan()
+    assert remaining and remaining[0].name == "lead-generated"  # resumes where it stopped
+    assert all(a.change == "create" for a in remaining)
+    assert len(_provisioner(catalogue, arm).apply()) == len(remaining)
+    assert _provisioner(catalogue, arm).plan() == []
+
+
+def test_drift_is_updated_and_immutable_changes_refused(catalogue: Catalogue) -> None:
+    arm = FakeArm()
+    provisioner = _provisioner(catalogue, arm)
+    provisioner.apply()
+    prefix = (
+        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
+        "microsoft.eventhub/namespaces/dv-eda-evhns-westeurope-x7k2/eventhubs/"
+    )
+    arm.resources[prefix + "sale-confirmed"]["properties"]["messageRetentionInDays"] = 1
+    [action] = provisioner.plan()
+    assert (action.kind, action.name, action.change) == ("event hub", "sale-confirmed", "update")
+    arm.resources[prefix + "sale-confirmed"]["properties"]["partitionCount"] = 2
+    with pytest.raises(ValueError, match="partitionCount is 2 and cannot change to 4"):
+        provisioner.plan()
+
+
+def test_full_compatibility_and_bad_names_are_refused(catalogue: Catalogue) -> None:
+    desired = dataclasses.replace(desired_state(catalogue), compatibility=Compatibility.FULL)
+    deployment = AzureDeployment(
+        SUBSCRIPTION, "westeurope", "dv", azure_names("dv", "westeurope", "x7k2")
+    )
+    with pytest.raises(ValueError, match="Full compatibility"):
+        AzureProvisioner(
+            deployment,
+            desired,
+            AzureClients.create(FakeCredential(), SUBSCRIPTION, transport=FakeArm()),
+        )
+    with pytest.raises(InvalidNameError, match="environment 'prod'"):
+        azure_names("prod", "westeurope", "x7k2")
+    with pytest.raises(InvalidNameError, match="unique suffix"):
+        azure_names("dv", "westeurope", "Way-Too-Long")
