@@ -16,54 +16,33 @@ target to the catalogue's desired state, in a safe order and idempotently.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 
-from eda_lake.catalogue import CatalogueError, load_catalogue
+from eda_lake.catalogue import CatalogueError
 from eda_lake.names import InvalidNameError
-from eda_lake.provisioning.local import Action
 from eda_lake.provisioning.runtime import provision
-from eda_lake.settings import Settings, SettingsError
-
-
-def azure_actions(settings: Settings, *, plan_only: bool) -> list[Action]:
-    from azure.identity import DefaultAzureCredential
-
-    from eda_lake.provisioning.azure import AzureClients, AzureDeployment, AzureProvisioner
-    from eda_lake.provisioning.azure_names import azure_names
-    from eda_lake.provisioning.desired import desired_state
-
-    target = settings.deployment
-    if target is None:
-        raise SettingsError(
-            "--target azure needs EDA_LAKE_AZURE_SUBSCRIPTION_ID (and the location, "
-            "environment and name suffix variables)"
-        )
-    names = azure_names(target.environment, target.location, target.suffix)
-    deployment = AzureDeployment(target.subscription_id, target.location, target.environment, names)
-    clients = AzureClients.create(DefaultAzureCredential(), target.subscription_id)
-    provisioner = AzureProvisioner(
-        deployment, desired_state(load_catalogue(settings.schema_dir)), clients
-    )
-    return provisioner.plan() if plan_only else provisioner.apply()
+from eda_lake.settings import Settings, SettingsError, Target
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra_scripts.provision", description=__doc__)
     parser.add_argument("action", choices=["plan", "apply"])
-    parser.add_argument("--target", choices=["local", "azure"], default="local")
+    parser.add_argument(
+        "--target", choices=["local", "azure"], help="default: EDA_LAKE_TARGET, else local"
+    )
     args = parser.parse_args(argv)
     plan_only = args.action == "plan"
     try:
         settings = Settings.from_env()
-        if args.target == "azure":
-            actions = azure_actions(settings, plan_only=plan_only)
-        else:
-            actions = provision(settings, plan_only=plan_only)
+        if args.target:
+            settings = dataclasses.replace(settings, target=Target(args.target))
+        actions = provision(settings, plan_only=plan_only)
     except (SettingsError, CatalogueError, InvalidNameError, ValueError) as exc:
         print(f"provision: error: {exc}", file=sys.stderr)
         return 2
-    print(f"target {args.target}:")
+    print(f"target {settings.target.value}:")
     for action in actions:
         print(f"  {action}")
     verb = "would change" if plan_only else "changed"
