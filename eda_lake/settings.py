@@ -50,6 +50,7 @@ SUBSCRIPTION_VAR = "EDA_LAKE_AZURE_SUBSCRIPTION_ID"
 LOCATION_VAR = "EDA_LAKE_AZURE_LOCATION"
 ENVIRONMENT_VAR = "EDA_LAKE_ENVIRONMENT"
 SUFFIX_VAR = "EDA_LAKE_NAME_SUFFIX"
+PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
 
@@ -97,6 +98,7 @@ class AzureDeploymentSettings:
     location: str
     environment: str
     suffix: str
+    principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
 
 
 @dataclass(frozen=True)
@@ -257,4 +259,9 @@ def _deployment(env: Mapping[str, str]) -> AzureDeploymentSettings | None:
         location=env[LOCATION_VAR],
         environment=env[ENVIRONMENT_VAR],
         suffix=env[SUFFIX_VAR],
+        principals={
+            key[len(PRINCIPAL_PREFIX) :].lower(): value
+            for key, value in env.items()
+            if key.startswith(PRINCIPAL_PREFIX) and value
+        },
     )

@@ -12,8 +12,9 @@ team and hub; no namespace-level Listen rule exists (the original project's flaw
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -27,6 +28,14 @@ from eda_lake.registry.compatibility import Compatibility
 CAPTURE_FILE_CREATED = "Microsoft.EventHub.CaptureFileCreated"
 
 
+# Built-in roles, found by name at run time (their ids are the same in every tenant, but a
+# name is what a reader can check in the portal).
+SENDER, RECEIVER = "Azure Event Hubs Data Sender", "Azure Event Hubs Data Receiver"
+REGISTRY_CONTRIBUTOR = "Schema Registry Contributor (Preview)"
+REGISTRY_READER = "Schema Registry Reader (Preview)"
+ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f7d2a-6a55-4f71-9e26-1a3c6b9c8d41")
+
+
 @dataclass(frozen=True)
 class AzureDeployment:
     subscription_id: str
@@ -34,6 +43,7 @@ class AzureDeployment:
     environment: str
     names: AzureNames
     throughput_units: int = 1
+    principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
 
 
 @dataclass(frozen=True)
@@ -42,9 +52,11 @@ class AzureClients:
     eventhub: Any  # azure.mgmt.eventhub.EventHubManagementClient
     storage: Any  # azure.mgmt.storage.StorageManagementClient
     eventgrid: Any  # azure.mgmt.eventgrid.EventGridManagementClient
+    authorization: Any  # azure.mgmt.authorization.AuthorizationManagementClient
 
     @classmethod
     def create(cls, credential: Any, subscription_id: str, **client_options: Any) -> AzureClients:
+        from azure.mgmt.authorization import AuthorizationManagementClient
         from azure.mgmt.eventgrid import EventGridManagementClient
         from azure.mgmt.eventhub import EventHubManagementClient
         from azure.mgmt.resource.resources import ResourceManagementClient
@@ -55,6 +67,7 @@ class AzureClients:
             EventHubManagementClient(credential, subscription_id, **client_options),
             StorageManagementClient(credential, subscription_id, **client_options),
             EventGridManagementClient(credential, subscription_id, **client_options),
+            AuthorizationManagementClient(credential, subscription_id, **client_options),
         )
 
 
@@ -191,6 +204,7 @@ class AzureProvisioner:
             *(self._group_step(g.hub, g.name, g.user_metadata)
               for g in self.desired.consumer_groups),
             *self._rule_steps(),
+            *self._role_steps(),
             Step(
                 "event grid topic", n.system_topic,
                 {"location": d.location, "tags": tags,
@@ -297,6 +311,54 @@ class AzureProvisioner:
                 n.resource_group, n.namespace, hub, rule, body
             ),
         )  # fmt: skip
+
+    def _role_steps(self) -> list[Step]:
+        """With Entra ID: each team's identity gets the data roles its hubs need, and the
+        Schema Registry role its side needs (it accepts Entra ID only)."""
+        principals = self.deployment.principals
+        wanted: list[tuple[str, str, str]] = []  # scope, principal, role name
+        for hub in self.desired.hubs:
+            owner = self.desired.owners[hub.name]
+            if owner in principals:
+                wanted.append((self._hub_id(hub.name), principals[owner], SENDER))
+        for group in self.desired.consumer_groups:
+            if group.name in principals:
+                wanted.append((self._hub_id(group.hub), principals[group.name], RECEIVER))
+        producers = set(self.desired.owners.values())
+        for team, principal in sorted(principals.items()):
+            role = REGISTRY_CONTRIBUTOR if team in producers else REGISTRY_READER
+            wanted.append((self._namespace_id(), principal, role))
+        return [self._role_step(scope, principal, role) for scope, principal, role in wanted]
+
+    def _hub_id(self, hub: str) -> str:
+        return f"{self._namespace_id()}/eventhubs/{hub}"
+
+    def _role_step(self, scope: str, principal: str, role: str) -> Step:
+        assignments = self.clients.authorization.role_assignments
+        name = str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope}|{principal}|{role}"))
+
+        def write(body: dict[str, Any]) -> Any:
+            role_id = self._role_definition_id(role)
+            properties = {"roleDefinitionId": role_id, "principalId": principal,
+                          "principalType": "ServicePrincipal"}  # fmt: skip
+            return assignments.create(scope, name, {"properties": properties})
+
+        return Step(
+            "role assignment", f"{role} for {principal} on {scope.rsplit('/', 1)[-1]}",
+            {"properties": {"principalId": principal}},
+            lambda: assignments.get(scope, name),
+            write,
+        )  # fmt: skip
+
+    def _role_definition_id(self, role: str) -> str:
+        scope = f"/subscriptions/{self.deployment.subscription_id}"
+        found = self.clients.authorization.role_definitions.list(
+            scope, filter=f"roleName eq '{role}'"
+        )
+        for definition in found:
+            if _as_dict(definition).get("properties", {}).get("roleName") == role:
+                return str(definition.id)
+        raise ValueError(f"no built-in role named {role!r} in the subscription")
 
     def _lifecycle_policy(self) -> dict[str, Any]:
         names = self.deployment.names

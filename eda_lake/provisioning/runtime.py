@@ -45,6 +45,12 @@ def azure_provisioner(settings: Settings, desired: DesiredState) -> AzureProvisi
             "name suffix variables (see README, 'Run it against Azure')"
         )
     names = azure_names(target.environment, target.location, target.suffix)
-    deployment = AzureDeployment(target.subscription_id, target.location, target.environment, names)
+    deployment = AzureDeployment(
+        target.subscription_id,
+        target.location,
+        target.environment,
+        names,
+        principals=target.principals,
+    )
     clients = AzureClients.create(DefaultAzureCredential(), target.subscription_id)
     return AzureProvisioner(deployment, desired, clients)

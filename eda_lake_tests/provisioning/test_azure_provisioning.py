@@ -115,3 +115,33 @@ def test_full_compatibility_and_bad_names_are_refused(catalogue: Catalogue) -> N
         azure_names("prod", "westeurope", "x7k2")
     with pytest.raises(InvalidNameError, match="unique suffix"):
         azure_names("dv", "westeurope", "Way-Too-Long")
+
+
+def test_entra_role_assignments_for_teams_with_identities(catalogue: Catalogue) -> None:
+    arm = FakeArm()
+    definitions = f"/subscriptions/{SUBSCRIPTION}/providers/microsoft.authorization/roledefinitions"
+    arm.resources[definitions] = {
+        "value": [
+            {"id": f"{definitions}/{i}", "name": str(i), "properties": {"roleName": role}}
+            for i, role in enumerate(
+                ["Azure Event Hubs Data Sender", "Azure Event Hubs Data Receiver",
+                 "Schema Registry Contributor (Preview)", "Schema Registry Reader (Preview)"]
+            )
+        ]
+    }  # fmt: skip
+    deployment = AzureDeployment(
+        SUBSCRIPTION, "westeurope", "dv", azure_names("dv", "westeurope", "x7k2"),
+        principals={"customer": "11111111-1111-1111-1111-111111111111",
+                    "conversions": "22222222-2222-2222-2222-222222222222"},
+    )  # fmt: skip
+    clients = AzureClients.create(FakeCredential(), SUBSCRIPTION, transport=arm)
+    provisioner = AzureProvisioner(deployment, desired_state(catalogue), clients)
+    roles = [a.name for a in provisioner.apply() if a.kind == "role assignment"]
+    assert (
+        "Azure Event Hubs Data Sender for 11111111-1111-1111-1111-111111111111 on customer-created"
+        in roles
+    )
+    receiver = "Azure Event Hubs Data Receiver for 22222222-2222-2222-2222-222222222222"
+    assert f"{receiver} on customer-created" in roles
+    assert sum("Schema Registry Contributor" in r for r in roles) == 2  # both produce events
+    assert provisioner.apply() == []
