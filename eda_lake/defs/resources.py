@@ -7,12 +7,8 @@ import os
 import dagster as dg
 
 from eda_lake.catalogue import Catalogue, load_catalogue
-from eda_lake.hub.base import EventHubAdmin
-from eda_lake.hub.factory import make_hub_admin
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
-from eda_lake.registry.base import SchemaRegistry
-from eda_lake.registry.factory import make_registry
 from eda_lake.settings import (
     BLOB_AUTHORITY_VAR,
     CAPTURE_CONTAINER_VAR,
@@ -73,12 +69,6 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def catalogue(self) -> Catalogue:
         return load_catalogue(self.settings().schema_dir)
-
-    def hub_admin(self) -> EventHubAdmin:
-        return make_hub_admin(self.settings())
-
-    def registry(self) -> SchemaRegistry:
-        return make_registry(self.settings())
 
     def layout(self) -> LakeLayout:
         return LakeLayout.from_settings(self.settings())

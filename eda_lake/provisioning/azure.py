@@ -382,17 +382,21 @@ class AzureProvisioner:
                 )
         return "update"
 
-    def plan(self) -> list[Action]:
+    def _selected(self, kinds: set[str] | None) -> list[Step]:
+        return [s for s in self.steps() if kinds is None or s.kind in kinds]
+
+    def plan(self, kinds: set[str] | None = None) -> list[Action]:
+        """What `apply` would change (of the given kinds of resource only, if given)."""
         actions = []
-        for step in self.steps():
+        for step in self._selected(kinds):
             change = self._change(step)
             if change:
                 actions.append(Action(step.kind, step.name, change))
         return actions
 
-    def apply(self) -> list[Action]:
+    def apply(self, kinds: set[str] | None = None) -> list[Action]:
         actions = []
-        for step in self.steps():
+        for step in self._selected(kinds):
             change = self._change(step)
             if change:
                 step.write(step.desired)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.hub.base import EventHubAdmin
 from eda_lake.hub.factory import make_hub_admin
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.provisioning import local as provisioning
@@ -10,6 +13,7 @@ from eda_lake.provisioning.azure import AzureClients, AzureDeployment, AzureProv
 from eda_lake.provisioning.azure_names import azure_names
 from eda_lake.provisioning.desired import DesiredState, desired_state
 from eda_lake.provisioning.local import Action
+from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import SUBSCRIPTION_VAR, Settings, SettingsError, Target
 
@@ -54,3 +58,50 @@ def azure_provisioner(settings: Settings, desired: DesiredState) -> AzureProvisi
     )
     clients = AzureClients.create(DefaultAzureCredential(), target.subscription_id)
     return AzureProvisioner(deployment, desired, clients)
+
+
+LocalPart = Callable[[DesiredState, EventHubAdmin, SchemaRegistry, LakeLayout], object]
+# The platform's parts, as the Dagster `platform` assets provision them one after another:
+# the kinds of resource each part changes, on Azure and on the embedded default.
+PARTS: dict[str, tuple[set[str], set[str], LocalPart]] = {
+    "schema_registry": (
+        {"schema group"},
+        {"schema group", "schema"},
+        lambda desired, admin, registry, layout: provisioning.apply_registry(desired, registry),
+    ),
+    "capture_destination": (
+        {"resource group", "storage account", "blob container", "storage queue",
+         "lifecycle policy", "blob service"},
+        {"capture target"},
+        lambda desired, admin, registry, layout: provisioning.apply_capture_target(layout),
+    ),
+    "event_hubs": (
+        {"namespace", "event hub", "hub access rule", "role assignment"},
+        {"event hub"},
+        lambda desired, admin, registry, layout: provisioning.apply_hubs(desired, admin),
+    ),
+    "consumer_groups": (
+        {"consumer group", "event grid topic", "event subscription"},
+        {"consumer group"},
+        lambda desired, admin, registry, layout: provisioning.apply_consumer_groups(desired, admin),
+    ),
+}  # fmt: skip
+
+
+def provision_part(settings: Settings, part: str) -> list[Action]:
+    """Apply one part of the desired state on the configured target; what it changed."""
+    desired = desired_state(load_catalogue(settings.schema_dir))
+    azure_kinds, local_kinds, apply_locally = PARTS[part]
+    if settings.target is Target.AZURE:
+        return azure_provisioner(settings, desired).apply(azure_kinds)
+    layout = LakeLayout.from_settings(settings)
+    admin, registry = make_hub_admin(settings), make_registry(settings)
+    try:
+        changes = provisioning.plan(desired, admin, registry, layout)
+        apply_locally(desired, admin, registry, layout)
+    finally:
+        for item in (admin, registry):
+            close = getattr(item, "close", None)
+            if close is not None:
+                close()
+    return [a for a in changes if a.kind in local_kinds]

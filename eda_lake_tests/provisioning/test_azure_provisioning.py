@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -145,3 +146,32 @@ def test_entra_role_assignments_for_teams_with_identities(catalogue: Catalogue) 
     assert f"{receiver} on customer-created" in roles
     assert sum("Schema Registry Contributor" in r for r in roles) == 2  # both produce events
     assert provisioner.apply() == []
+
+
+def test_platform_parts_in_order_provision_everything_on_azure(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eda_lake.provisioning import runtime
+    from eda_lake.settings import Settings
+
+    arm = FakeArm()
+    real_create = AzureClients.create
+
+    def on_fake_arm(cls: Any, credential: object, subscription: str, **kw: object) -> AzureClients:
+        return real_create(FakeCredential(), subscription, transport=arm)
+
+    monkeypatch.setattr(AzureClients, "create", classmethod(on_fake_arm))
+    settings = Settings.from_env(
+        {
+            "EDA_LAKE_TARGET": "azure",
+            "EDA_LAKE_EVENTHUB_NAMESPACE": "dv-eda-evhns-westeurope-x7k2.servicebus.windows.net",
+            "EDA_LAKE_CHECKPOINT_ACCOUNT_URL": "https://dvedackptx7k2.blob.core.windows.net",
+            "EDA_LAKE_AZURE_SUBSCRIPTION_ID": SUBSCRIPTION,
+            "EDA_LAKE_AZURE_LOCATION": "westeurope",
+            "EDA_LAKE_ENVIRONMENT": "dv",
+            "EDA_LAKE_NAME_SUFFIX": "x7k2",
+        }
+    )
+    changed = [runtime.provision_part(settings, part) for part in runtime.PARTS]
+    assert all(changed)  # every part had something to create
+    assert runtime.provision(settings, plan_only=True) == []  # together: everything
