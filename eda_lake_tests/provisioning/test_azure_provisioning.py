@@ -157,7 +157,9 @@ def test_platform_parts_in_order_provision_everything_on_azure(
     arm = FakeArm()
     real_create = AzureClients.create
 
-    def on_fake_arm(cls: Any, credential: object, subscription: str, **kw: object) -> AzureClients:
+    def on_fake_arm(
+        cls: Any, /, credential: object, subscription: str, **kw: object
+    ) -> AzureClients:
         return real_create(FakeCredential(), subscription, transport=arm)
 
     monkeypatch.setattr(AzureClients, "create", classmethod(on_fake_arm))
