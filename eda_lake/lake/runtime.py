@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.closing import close_all
 from eda_lake.lake import tables
 from eda_lake.lake.bronze import BronzeIngestor, BronzeReport
 from eda_lake.lake.compaction import CompactionReport, compact_bronze
@@ -80,9 +81,7 @@ class Lake:
         try:
             return SilverBuilder(self.layout, self.catalogue, registry, masker).run()
         finally:
-            close = getattr(registry, "close", None)
-            if close is not None:
-                close()
+            close_all(registry)
 
     def entities(self) -> EntitiesReport:
         return build_entities(self.layout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.closing import close_all
 from eda_lake.hub.base import EventHubAdmin
 from eda_lake.hub.factory import make_hub_admin
 from eda_lake.lake.layout import LakeLayout
@@ -33,10 +34,7 @@ def provision(
         step = provisioning.plan if plan_only else provisioning.apply
         return step(desired, admin, registry, LakeLayout.from_settings(settings))
     finally:
-        for part in (admin, registry):
-            close = getattr(part, "close", None)
-            if close is not None:
-                close()
+        close_all(admin, registry)
 
 
 def azure_provisioner(settings: Settings, desired: DesiredState) -> AzureProvisioner:
@@ -100,8 +98,5 @@ def provision_part(settings: Settings, part: str) -> list[Action]:
         changes = provisioning.plan(desired, admin, registry, layout)
         apply_locally(desired, admin, registry, layout)
     finally:
-        for item in (admin, registry):
-            close = getattr(item, "close", None)
-            if close is not None:
-                close()
+        close_all(admin, registry)
     return [a for a in changes if a.kind in local_kinds]

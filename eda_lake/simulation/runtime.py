@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.closing import close_all
 from eda_lake.events.publisher import Publisher
 from eda_lake.events.wire import AvroDecoder, AvroEncoder
 from eda_lake.hub.base import EventHubClient, HubNotFoundError
@@ -48,10 +49,7 @@ class Simulation:
         self.partner_drops = state_dir / "partner_drops"
 
     def close(self) -> None:
-        for part in (self.hub, self.registry, self.dead_letters, self.conversions_state):
-            close = getattr(part, "close", None)
-            if close is not None:
-                close()
+        close_all(self.hub, self.registry, self.dead_letters, self.conversions_state)
 
     def subscriber(self, team: str) -> Subscriber:
         handlers = {
