@@ -10,6 +10,7 @@ import hashlib
 from hashlib import blake2b
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from eda_lake.settings import PII_KEY_VAR
 
@@ -50,11 +51,13 @@ class Masker:
         return PREFIX + blake2b(str(value).encode(), key=self._key, digest_size=16).hexdigest()
 
     def mask_array(self, values: pa.Array) -> pa.Array:
+        """Mask a column, hashing each distinct value once (names repeat; emails do not)."""
+        encoded = pc.dictionary_encode(values)
         key = self._key
         masked = [
             None
             if v is None
             else PREFIX + blake2b(str(v).encode(), key=key, digest_size=16).hexdigest()
-            for v in values.to_pylist()
+            for v in encoded.dictionary.to_pylist()
         ]
-        return pa.array(masked, pa.string())
+        return pc.take(pa.array(masked, pa.string()), encoded.indices)

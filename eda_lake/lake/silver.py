@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
@@ -40,6 +40,7 @@ MAX_CONFLICT_RETRIES = 5
 META_PASSTHROUGH = (
     "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id", "source_file",
 )  # fmt: skip
+META_SOURCE_COLUMNS = ["ce_source", "ce_id", "ce_time", *META_PASSTHROUGH]
 BRONZE_COLUMNS = [
     "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id",
     "ce_id", "ce_source", "ce_time", "body", "source_file",
@@ -188,7 +189,8 @@ class SilverBuilder:
                  f"schema {schema_id}: {reason}")
                 for j, reason in payloads.failed
             ]  # fmt: skip
-            meta = rows.take(pa.array([indices[j] for j in payloads.decoded], pa.int64()))
+            decoded_rows = pa.array([indices[j] for j in payloads.decoded], pa.int64())
+            meta = rows.select(META_SOURCE_COLUMNS).take(decoded_rows)  # the bodies stay
             columns = {
                 "event_source": meta["ce_source"],
                 "event_id": meta["ce_id"],
@@ -205,10 +207,19 @@ class SilverBuilder:
 
     def _merge(self, spec: EventSpec, table: DeltaTable | None, rows: pa.Table, target: int) -> int:
         """Insert the rows whose key is new, with the progress; returns how many were new."""
+        commit = CommitProperties(
+            app_transactions=[Transaction(PROGRESS_APP, target)], max_commit_retries=0
+        )
         if table is None:
             table = tables.ensure_table(
                 self.uri(spec), rows.schema, options=self.options, configuration=tables.CHANGE_FEED
             )
+        if not table.file_uris():
+            # Nothing to deduplicate against: append. A concurrent run committing the same
+            # progress first makes this commit fail, and the retry finds the work done.
+            write_deltalake(table, rows, mode="append", commit_properties=commit)
+            appended: int = rows.num_rows
+            return appended
         metrics: dict[str, Any] = (
             table.merge(
                 rows,
@@ -216,9 +227,7 @@ class SilverBuilder:
                 source_alias="s",
                 target_alias="t",
                 merge_schema=True,
-                commit_properties=CommitProperties(
-                    app_transactions=[Transaction(PROGRESS_APP, target)], max_commit_retries=0
-                ),
+                commit_properties=commit,
             )
             .when_not_matched_insert_all()
             .execute()
@@ -231,6 +240,9 @@ def _first_per_key(rows: pa.Table) -> pa.Table:
     """One row per (event_source, event_id): the first delivered (lowest enqueue time)."""
     if rows.num_rows == 0:
         return rows
+    keys = rows.group_by(["event_source", "event_id"], use_threads=False).aggregate([])
+    if keys.num_rows == rows.num_rows:
+        return rows  # the usual case: nothing delivered twice
     ordered = rows.sort_by([("enqueued_time", "ascending"), ("sequence_number", "ascending")])
     numbered = ordered.append_column("__row", pa.array(range(ordered.num_rows), pa.int64()))
     first = numbered.group_by(["event_source", "event_id"], use_threads=False).aggregate(

@@ -36,10 +36,12 @@ def main() -> int:
             failures.append(f"bronze ({label})")
     silver = lake.bench_silver()
     print(
-        f"silver    {silver['events']:>9,.0f} events  {silver['per_s']:>9,.0f} events/s"
-        f"   target >= 100,000 events/s"
+        f"silver    {silver['events']:>9,.0f} events  "
+        f"{silver['per_s']:>9,.0f} events/s first load, "
+        f"{silver['incremental_per_s']:,.0f} events/s merging {silver['incremental_events']:,.0f} "
+        f"more   target >= 100,000 events/s"
     )
-    if silver["per_s"] < 100_000:
+    if min(silver["per_s"], silver["incremental_per_s"]) < 100_000:
         failures.append("silver")
     tick = lake.bench_sensor_tick()
     print(
