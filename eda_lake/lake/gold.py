@@ -136,20 +136,49 @@ class GoldBuilder:
         self.layout = layout
         self.options = layout.storage_options
 
-    def run(self) -> GoldReport:
-        report = GoldReport()
+    def _sources(self) -> tuple[dict[str, DeltaTable], dict[str, DeltaTable]] | None:
         sources = event_tables(self.layout)
         entities = {
             name: tables.open_table(self.layout.table_uri("silver", name), self.options)
             for name in ENTITY_NAMES
         }
         if sources is None or any(t is None for t in entities.values()):
+            return None
+        return sources, {name: t for name, t in entities.items() if t is not None}
+
+    def pending_days(self) -> set[date]:
+        """The business days that new silver rows touch, over every gold table (every day
+        with data for a table that does not exist yet)."""
+        found = self._sources()
+        if found is None:
+            return set()
+        sources, entities = found
+        pending: set[date] = set()
+        for gold in GOLD_TABLES:
+            existing = tables.open_table(self.layout.table_uri("gold", gold.name), self.options)
+            if existing is None:
+                pending |= self._all_days(gold, entities)
+                continue
+            done, versions = self._progress(existing, sources)
+            if not all(_covers(done[n], versions[n]) for n in EVENT_TABLES):
+                pending |= self._touched_days(gold, sources, entities, done, versions)
+        return pending
+
+    def run(self, days: set[date] | None = None) -> GoldReport:
+        """Recompute the days new silver rows touch (or exactly `days`), table by table.
+
+        Progress is recorded only when the days recomputed cover everything pending, so a
+        partial recompute (one partition of a backfill) never hides other touched days.
+        """
+        report = GoldReport()
+        found = self._sources()
+        if found is None:
             return report
-        ready = {name: t for name, t in entities.items() if t is not None}
+        sources, entities = found
         for gold in GOLD_TABLES:
             for attempt in range(MAX_CONFLICT_RETRIES + 1):
                 try:
-                    self._build(gold, sources, ready, report)
+                    self._build(gold, sources, entities, report, days)
                     break
                 except CommitFailedError:
                     # Another gold run replaced days first: recompute from what it left.
@@ -157,30 +186,56 @@ class GoldBuilder:
                         raise
         return report
 
+    @staticmethod
+    def _progress(
+        existing: DeltaTable, sources: dict[str, DeltaTable]
+    ) -> tuple[dict[str, int | None], dict[str, int]]:
+        done = {name: existing.transaction_version(f"silver:{name}") for name in EVENT_TABLES}
+        return done, {name: table.version() for name, table in sources.items()}
+
+    def _all_days(self, gold: GoldTable, entities: dict[str, DeltaTable]) -> set[date]:
+        source = "sales" if gold.day_column == "sale_date" else "customers"
+        rows = tables.query(f"SELECT DISTINCT {gold.day_column} AS d FROM {source}", **entities)
+        return {d for d in rows["d"].to_pylist() if d is not None}
+
     def _build(
         self,
         gold: GoldTable,
         sources: dict[str, DeltaTable],
         entities: dict[str, DeltaTable],
         report: GoldReport,
+        requested: set[date] | None,
     ) -> None:
         uri = self.layout.table_uri("gold", gold.name)
         existing = tables.open_table(uri, self.options)
         versions = {name: table.version() for name, table in sources.items()}
         if existing is None:
-            days: set[date] | None = None  # first build: every day
+            pending: set[date] | None = None  # first build: every day
         else:
-            done = {name: existing.transaction_version(f"silver:{name}") for name in EVENT_TABLES}
-            if all(_covers(done[n], versions[n]) for n in EVENT_TABLES):
-                return
-            days = self._touched_days(gold, sources, entities, done, versions)
+            done, versions = self._progress(existing, sources)
+            caught_up = all(_covers(done[n], versions[n]) for n in EVENT_TABLES)
+            pending = (
+                set() if caught_up else self._touched_days(gold, sources, entities, done, versions)
+            )
+        if requested is None:
+            if pending is not None and not pending and existing is not None:
+                return  # nothing new for this table
+            days = pending
+        else:
+            days = set(requested)
+        if days is None:
+            covers_pending = True
+        elif pending is None:  # a first build of the days asked for: all of them?
+            covers_pending = self._all_days(gold, entities) <= days
+        else:
+            covers_pending = pending <= days
         sql = gold.sql.format(days=_day_filter(gold.day_filter, days))
         rows = tables.query(sql, **entities)
+        progress = [Transaction(f"silver:{n}", v) for n, v in versions.items()]
         commit = CommitProperties(
-            app_transactions=[Transaction(f"silver:{n}", v) for n, v in versions.items()],
-            max_commit_retries=0,
+            app_transactions=progress if covers_pending else [], max_commit_retries=0
         )
-        if days is None:
+        if existing is None:  # the first build (of every day, or of the days asked for)
             write_deltalake(
                 uri,
                 rows,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
@@ -89,8 +90,12 @@ class Lake:
     def silver(self) -> SilverRun:
         return SilverRun(self.silver_events(), self.entities())
 
-    def gold(self) -> GoldReport:
-        return GoldBuilder(self.layout).run()
+    def gold(self, days: set[date] | None = None) -> GoldReport:
+        """Recompute the gold days new silver rows touch, or exactly `days`."""
+        return GoldBuilder(self.layout).run(days)
+
+    def gold_pending_days(self) -> set[date]:
+        return GoldBuilder(self.layout).pending_days()
 
     def funnel(self) -> pa.Table:
         """The gold funnel, one row per cohort day, oldest first (empty before any gold)."""

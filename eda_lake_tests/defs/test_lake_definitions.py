@@ -7,7 +7,7 @@ import dagster as dg
 
 from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.defs.lake.checks import LAKE_CHECKS
-from eda_lake.defs.lake.jobs import capture_files_sensor
+from eda_lake.defs.lake.jobs import capture_files_sensor, gold_days_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lifecycle_enforcement
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
@@ -45,12 +45,26 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
     assert run.success
     bronze = run.asset_materializations_for_node("bronze__events")[0].metadata
     assert bronze["files_ingested"].value == 28
-    gold = [
-        m
-        for m in run.get_asset_materialization_events()
-        if m.asset_key is not None and m.asset_key.path[0] == "gold"
-    ]
-    assert len(gold) == 4
+    silver = [m for m in run.get_asset_materialization_events() if m.asset_key is not None]
+    assert {m.asset_key.path[0] for m in silver if m.asset_key} == {"bronze", "silver"}
+
+    # then gold, for exactly the business days the new events touched
+    gold_request = gold_days_sensor(dg.build_sensor_context(resources=resources))
+    assert isinstance(gold_request, dg.SensorResult)
+    [gold] = gold_request.run_requests or []
+    days = gold.run_config["ops"]["gold_tables"]["config"]["days"]
+    assert gold.tags["dagster/asset_partition_range_start"] == days[0] == "2026-10-01"
+    gold_run = defs.resolve_job_def("gold_job").execute_in_process(
+        run_config=gold.run_config, tags=gold.tags, resources=resources
+    )
+    assert gold_run.success
+    materialized = gold_run.get_asset_materialization_events()
+    assert {m.asset_key.path[1] for m in materialized if m.asset_key} == {
+        "funnel_daily", "sales_daily", "time_to_convert", "abandoned_customers",
+    }  # fmt: skip
+    assert {m.partition for m in materialized} >= set(days)  # each touched day, by partition
+    caught_up = gold_days_sensor(dg.build_sensor_context(resources=resources))
+    assert isinstance(caught_up, dg.SensorResult) and not caught_up.run_requests
 
 
 def test_checks_pass_on_a_healthy_lake(tmp_path: Path) -> None:

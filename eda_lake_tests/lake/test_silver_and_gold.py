@@ -211,3 +211,21 @@ def test_pure_python_paths_give_the_same_lake(
         ("gold", "funnel_daily"),
     ]:
         assert content(compiled, area, name) == content(pure, area, name), name
+
+
+def test_a_partial_recompute_leaves_the_other_touched_days_pending(lake_settings: Settings) -> None:
+    settings = lake_settings
+    simulation, _, lake = _lake_after_chain(settings, customers=150)
+    assert lake.gold_pending_days() == set()
+    simulation.publish_customers(seed=77, count=6)
+    simulation.subscriber("conversions").run()
+    run_embedded_capture(settings, flush=True)
+    lake.ingest()
+    lake.silver()
+    pending = lake.gold_pending_days()
+    assert len(pending) >= 2
+    some = {min(pending)}
+    lake.gold(some)  # one partition of the range: progress must not move
+    assert lake.gold_pending_days() == pending
+    lake.gold(pending)  # all of them: caught up
+    assert lake.gold_pending_days() == set()

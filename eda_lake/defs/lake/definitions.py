@@ -8,6 +8,8 @@ from eda_lake.defs.lake.jobs import (
     capture_files_sensor,
     capture_notifications_sensor,
     full_discovery_schedule,
+    gold_days_sensor,
+    gold_job,
     ingest_job,
 )
 from eda_lake.defs.lake.maintenance import (
@@ -19,7 +21,7 @@ from eda_lake.defs.lake.maintenance import (
 defs = dg.Definitions(
     assets=[*LAKE_ASSETS, bronze_compaction, lifecycle_enforcement],
     asset_checks=LAKE_CHECKS,
-    jobs=[ingest_job],
-    sensors=[capture_files_sensor, capture_notifications_sensor],
+    jobs=[ingest_job, gold_job],
+    sensors=[capture_files_sensor, capture_notifications_sensor, gold_days_sensor],
     schedules=[full_discovery_schedule, maintenance_schedule],
 )

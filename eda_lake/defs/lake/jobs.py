@@ -1,5 +1,6 @@
 """Lake jobs, the capture-file sensor and the full-discovery schedule."""
 
+import zlib
 from datetime import timedelta
 
 import dagster as dg
@@ -10,13 +11,18 @@ from eda_lake.lake.notification_queue import StorageNotificationQueue
 from eda_lake.lake.push import take_notifications
 from eda_lake.lake.watch import WatchCursor, poll
 
-LAKE_SELECTION = dg.AssetSelection.assets(
-    BRONZE, *SILVER_EVENTS.values(), *SILVER_ENTITIES.values(), *GOLD.values()
+INGEST_SELECTION = dg.AssetSelection.assets(
+    BRONZE, *SILVER_EVENTS.values(), *SILVER_ENTITIES.values()
 )
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=LAKE_SELECTION,
-    description="Capture files to bronze, then silver and the gold days they touch.",
+    selection=INGEST_SELECTION,
+    description="Capture files to bronze, then silver; gold_days_sensor follows with gold.",
+)
+gold_job = dg.define_asset_job(
+    "gold_job",
+    selection=dg.AssetSelection.assets(*GOLD.values()),  # partitioned by GOLD's days
+    description="Recompute gold for a range of business days.",
 )
 MAX_FILES_PER_RUN = 500
 # Longer than an ingestion run: a message reappears only if its run died.
@@ -77,6 +83,32 @@ def capture_notifications_sensor(
             }
         },
         tags={"eda_lake/files": str(len(batch.files))},
+    )
+    return dg.SensorResult(run_requests=[request])
+
+
+@dg.sensor(
+    job=gold_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="The business days new silver rows touch become gold runs of those days only.",
+)
+def gold_days_sensor(
+    context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
+) -> dg.SensorResult:
+    days = sorted(eda_lake.lake().gold_pending_days())
+    if not days:
+        return dg.SensorResult(run_requests=[])
+    first, last = days[0].isoformat(), days[-1].isoformat()
+    listed = [d.isoformat() for d in days]
+    request = dg.RunRequest(
+        # the same pending days, while their run is under way, ask for no second run
+        run_key=f"gold:{first}:{last}:{len(days)}:{zlib.crc32(' '.join(listed).encode())}",
+        run_config={"ops": {"gold_tables": {"config": {"days": listed}}}},
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        },
     )
     return dg.SensorResult(run_requests=[request])
 
