@@ -92,9 +92,6 @@ class Catalogue:
     def by_hub(self, hub: str) -> EventSpec | None:
         return next((e for e in self.events.values() if e.hub == hub), None)
 
-    def events_of(self, team: str) -> list[EventSpec]:
-        return [e for e in self.events.values() if e.team == team]
-
     def subscriptions_of(self, team: str) -> list[EventSpec]:
         return [e for e in self.events.values() if team in e.subscribers]
 

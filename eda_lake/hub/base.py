@@ -134,7 +134,3 @@ class EventHubClient(Protocol):
         """Record that the group has processed the partition up to `sequence_number`."""
 
     def checkpoint_of(self, hub: str, consumer_group: str, partition_id: str) -> int | None: ...
-
-
-class EventHub(EventHubAdmin, EventHubClient, Protocol):
-    """A namespace that is both managed and used: what the factories return."""
