@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,3 +78,27 @@ def test_corrupt_truncated_and_misplaced_files_are_quarantined(
     # quarantined files are not retried (nor re-quarantined) by the next discovery
     again = ingest(layout, root)
     assert (again.files_quarantined, again.files_ingested) == (0, 0)
+
+
+def test_any_producers_container_lands_by_the_cli(
+    azure_capture_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """`eda-lake ingest --capture-root` on a container the catalogue knows nothing of, with
+    Azure's own spelling of names (upper case hubs, other namespaces)."""
+    from eda_lake.cli import main
+
+    root = tmp_path / "their-container"
+    target = root / "Their-Namespace/TelemetryHub/3/2016/11/16/16/44/11.avro"
+    target.parent.mkdir(parents=True)
+    target.write_bytes((azure_capture_dir / "bluefrog_capture_05.avro").read_bytes())
+    assert main(["ingest", "--capture-root", str(root)]) == 0
+    assert "1 file(s), 1 event(s) ingested" in capsys.readouterr().out
+    layout = LakeLayout(Path(os.environ["EDA_LAKE_HOME"]) / "lake")
+    [row] = bronze_rows(layout)
+    assert (row["namespace"], row["hub"], row["partition_id"]) == (
+        "Their-Namespace",
+        "TelemetryHub",
+        "3",
+    )
+    assert main(["ingest", "--capture-root", str(root)]) == 0
+    assert "0 file(s), 0 event(s) ingested; 1 already in bronze" in capsys.readouterr().out
