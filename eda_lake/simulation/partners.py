@@ -10,6 +10,7 @@ events with the same ids.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import uuid
@@ -88,8 +89,12 @@ def ingest_partner_files(
     processed = drops_dir / "processed"
     processed.mkdir(parents=True, exist_ok=True)
     for path in sorted((drops_dir / "incoming").glob("*.csv")):
+        try:
+            rows = _rows(path)
+        except FileNotFoundError:
+            continue  # another ingestion took it: its events carry the same ids
         prepared = []
-        for line, row, problem in _rows(path):
+        for line, row, problem in rows:
             try:
                 if problem is not None:
                     raise PartnerRowError(problem)
@@ -106,7 +111,9 @@ def ingest_partner_files(
                     properties={"partner_file": path.name, "line": line},
                 )
         report.sales_confirmed += publisher.send(prepared)
-        path.replace(processed / path.name)
+        # A concurrent ingestion may have moved it first; both published the same events.
+        with contextlib.suppress(FileNotFoundError):
+            path.replace(processed / path.name)
         report.files += 1
     return report
 

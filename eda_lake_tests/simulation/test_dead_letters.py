@@ -103,3 +103,30 @@ def test_bad_partner_rows_are_dead_lettered_and_good_rows_flow(settings: Setting
     assert any("header is not lead_id,purchase_date" in r for r in reasons)
     assert not list(incoming.glob("*.csv"))
     assert len(list((simulation.partner_drops / "processed").glob("*.csv"))) == 2
+
+
+def _ingest_partner_files(settings: Settings) -> None:
+    from eda_lake.simulation.runtime import Simulation
+
+    Simulation(settings).ingest_partner_files()
+
+
+def test_two_ingestions_of_one_partner_file_publish_the_same_events(settings: Settings) -> None:
+    import multiprocessing
+
+    simulation = provisioned(settings)
+    simulation.publish_products(seed=6)
+    simulation.publish_customers(seed=6, count=120)
+    simulation.subscriber("conversions").run()
+    drop = simulation.drop_partner_files()
+    assert drop.sales > 0
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_ingest_partner_files, args=(settings,)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    confirmed = published(simulation, "SaleConfirmed")
+    assert len({envelope.id for envelope, _ in confirmed}) == drop.sales  # repeats share ids
+    assert not list((simulation.partner_drops / "incoming").glob("*.csv"))
