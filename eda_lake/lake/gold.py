@@ -217,12 +217,9 @@ class GoldBuilder:
             pending = (
                 set() if caught_up else self._touched_days(gold, sources, entities, done, versions)
             )
-        if requested is None:
-            if pending is not None and not pending and existing is not None:
-                return  # nothing new for this table
-            days = pending
-        else:
-            days = set(requested)
+        if requested is None and pending == set():
+            return  # nothing new for this table
+        days = pending if requested is None else set(requested)
         if days is None:
             covers_pending = True
         elif pending is None:  # a first build of the days asked for: all of them?
