@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import dagster as dg
 
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.settings import REPO_ROOT
@@ -18,3 +21,9 @@ def resource(home: Path) -> EdaLakeResource:
         namespace="eda-lake-local",
         pii_key=TEST_PII_KEY,
     )
+
+
+def tick(sensor: Any, resources: dict[str, Any], cursor: str | None = None) -> Any:
+    """One evaluation of a sensor, its context (and ephemeral instance) closed after."""
+    with dg.build_sensor_context(resources=resources, cursor=cursor) as context:
+        return sensor(context)

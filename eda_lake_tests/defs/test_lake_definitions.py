@@ -11,7 +11,7 @@ from eda_lake.defs.lake.jobs import capture_files_sensor, gold_days_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lifecycle_enforcement
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
-from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
 from eda_lake_tests.simulation.helpers import provisioned
 
 KEY = TEST_PII_KEY
@@ -29,13 +29,12 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
 
     _populate(tmp_path)
     resources = {"eda_lake": resource(tmp_path)}
-    context = dg.build_sensor_context(resources=resources)
-    result = capture_files_sensor(context)
+    result = tick(capture_files_sensor, resources)
     assert isinstance(result, dg.SensorResult)
     [request] = result.run_requests or []
     files = request.run_config["ops"]["bronze__events"]["config"]["files"]
     assert len(files) == 28  # 7 hubs x 4 partitions, one window
-    again = capture_files_sensor(dg.build_sensor_context(cursor=result.cursor, resources=resources))
+    again = tick(capture_files_sensor, resources, result.cursor)
     assert (
         isinstance(again, dg.SensorResult) and not again.run_requests
     )  # restart-safe: nothing repeated
@@ -49,7 +48,7 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
     assert {m.asset_key.path[0] for m in silver if m.asset_key} == {"bronze", "silver"}
 
     # then gold, for exactly the business days the new events touched
-    gold_request = gold_days_sensor(dg.build_sensor_context(resources=resources))
+    gold_request = tick(gold_days_sensor, resources)
     assert isinstance(gold_request, dg.SensorResult)
     [gold] = gold_request.run_requests or []
     days = gold.run_config["ops"]["gold_tables"]["config"]["days"]
@@ -63,7 +62,7 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
         "funnel_daily", "sales_daily", "time_to_convert", "abandoned_customers",
     }  # fmt: skip
     assert {m.partition for m in materialized} >= set(days)  # each touched day, by partition
-    caught_up = gold_days_sensor(dg.build_sensor_context(resources=resources))
+    caught_up = tick(gold_days_sensor, resources)
     assert isinstance(caught_up, dg.SensorResult) and not caught_up.run_requests
 
 

@@ -21,7 +21,7 @@ from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.notifications import NotificationError, parse_notification
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import REPO_ROOT, Settings
-from eda_lake_tests.defs.helpers import TEST_PII_KEY
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, tick
 from eda_lake_tests.lake.conftest import azurite_storage
 from eda_lake_tests.lake.helpers import AZURE_FILES
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
@@ -96,7 +96,7 @@ def test_announced_files_land_once_under_duplicate_and_reordered_notifications(
     queue.send_message("not a notification")
 
     resource = _resource(tmp_path, azurite, "capture-push", "capture-events")
-    result = capture_notifications_sensor(dg.build_sensor_context(resources={"eda_lake": resource}))
+    result = tick(capture_notifications_sensor, {"eda_lake": resource})
     assert isinstance(result, dg.SensorResult)
     [request] = result.run_requests or []
     config = request.run_config["ops"]["bronze__events"]["config"]
@@ -117,7 +117,7 @@ def test_announced_files_land_once_under_duplicate_and_reordered_notifications(
     # the same notifications again (a redelivery): the run is harmless
     for url in urls:
         queue.send_message(json.dumps(_grid_event(url)))
-    again = capture_notifications_sensor(dg.build_sensor_context(resources={"eda_lake": resource}))
+    again = tick(capture_notifications_sensor, {"eda_lake": resource})
     assert isinstance(again, dg.SensorResult)
     [redelivered] = again.run_requests or []
     rerun = defs.resolve_job_def("ingest_job").execute_in_process(
