@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from eda_lake.capture.arrow_schema import EVENT_COLUMNS, PROPERTY_MAP, PROPERTY_VALUE, UTC_MICROS
 from eda_lake.capture.columnar import DEFAULT_BATCH_ROWS, ce_time_micros
 from eda_lake.capture.envelope import FIELD_NAMES, EnqueuedTimeError, parse_enqueued_time
-from eda_lake.capture.reader import ENVELOPE_NAME, CaptureFileError
+from eda_lake.capture.reader import ENVELOPE_NAME, CaptureFileError, corrupt
 from eda_lake.events.wire import PayloadError, schema_id_from_content_type, schema_id_from_uri
 from eda_lake.native import avro as native
 from eda_lake.registry.base import InvalidSchemaIdError
@@ -155,9 +155,7 @@ def read_fast_batches(
         try:
             decoder.decode(data, count)
         except (ValueError, MemoryError) as exc:
-            raise CaptureFileError(
-                f"{name}: corrupt or truncated after {total} events: {type(exc).__name__}: {exc}"
-            ) from None
+            raise corrupt(name, total, exc) from None
         total += count
         if decoder.rows >= batch_rows:
             yield _finish(decoder, name, total)

@@ -67,7 +67,8 @@ class Quarantine:
         table = tables.open_table(self.files_uri, self.layout.storage_options)
         if table is None:
             return set()
-        return set(table.to_pyarrow_table(columns=["source_file"]).column(0).to_pylist())
+        rows = tables.query("SELECT source_file FROM files", files=table)
+        return set(rows["source_file"].to_pylist())
 
     def add_file(
         self, fs: pafs.FileSystem, capture_root: str, path: str, size: int | None, reason: str
