@@ -16,6 +16,7 @@ from eda_lake.hub.base import (
     partition_for_key,
 )
 from eda_lake.hub.local import LocalEventHub
+from eda_lake_tests.processes import run_together
 
 NAMESPACE = "eda-lake-test"
 
@@ -119,15 +120,7 @@ def _publish_count(path: str, count: int) -> None:
 
 def test_concurrent_processes_publish_without_loss_or_gaps(tmp_path: Path) -> None:
     hub = _hub(tmp_path)
-    ctx = multiprocessing.get_context("spawn")
-    workers = [
-        ctx.Process(target=_publish_count, args=(str(tmp_path / "hub"), 2000)) for _ in range(3)
-    ]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
-        assert w.exitcode == 0
+    run_together(_publish_count, (str(tmp_path / "hub"), 2000), 3, 60)
     total = 0
     for partition in hub.partition_ids("orders"):
         stored = hub.read("orders", partition, None, 100_000)

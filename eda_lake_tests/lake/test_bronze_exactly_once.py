@@ -14,6 +14,7 @@ from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 from eda_lake_tests.lake.helpers import ingest, synthetic_container
+from eda_lake_tests.processes import run_together
 
 
 def _counts(layout: LakeLayout) -> Counter[tuple[str, int]]:
@@ -70,14 +71,6 @@ def test_two_concurrent_ingestions_of_the_same_files(
 ) -> None:
     root = tmp_path / "container"
     total = synthetic_container(root, files=24, events_per_file=1_000)
-    ctx = multiprocessing.get_context("spawn")
-    workers = [
-        ctx.Process(target=_ingest_in_child, args=(lake_settings, str(root))) for _ in range(2)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
-        assert worker.exitcode == 0
+    run_together(_ingest_in_child, (lake_settings, str(root)), 2, 120)
     counts = _counts(layout)
     assert sum(counts.values()) == total == len(counts)

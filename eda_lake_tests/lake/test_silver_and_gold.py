@@ -14,6 +14,7 @@ from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.simulation import world
 from eda_lake.simulation.runtime import ChainReport, Simulation
+from eda_lake_tests.processes import run_together
 from eda_lake_tests.simulation.helpers import provisioned, published
 
 KEY = "a-test-key-that-is-long-enough"
@@ -164,19 +165,11 @@ def _silver_in_child(settings: Settings) -> None:
 
 def test_concurrent_silver_runs_land_each_event_once(lake_settings: Settings) -> None:
     settings = lake_settings
-    import multiprocessing
-
     simulation = provisioned(settings)
     simulation.run_chain(seed=6, customers=400)
     _capture(settings, simulation)
     Lake(settings, simulation.catalogue, pii_key=KEY).ingest()
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_silver_in_child, args=(settings,)) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
-        assert worker.exitcode == 0
+    run_together(_silver_in_child, (settings,), 2, 120)
     lake = Lake(settings, simulation.catalogue, pii_key=KEY)
     rows = _rows(
         lake,

@@ -4,6 +4,7 @@ from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
 from eda_lake.settings import Settings
 from eda_lake.simulation import world
+from eda_lake_tests.processes import run_together
 from eda_lake_tests.simulation.helpers import provisioned, published
 
 
@@ -112,21 +113,13 @@ def _ingest_partner_files(settings: Settings) -> None:
 
 
 def test_two_ingestions_of_one_partner_file_publish_the_same_events(settings: Settings) -> None:
-    import multiprocessing
-
     simulation = provisioned(settings)
     simulation.publish_products(seed=6)
     simulation.publish_customers(seed=6, count=120)
     simulation.subscriber("conversions").run()
     drop = simulation.drop_partner_files()
     assert drop.sales > 0
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_ingest_partner_files, args=(settings,)) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-        assert worker.exitcode == 0
+    run_together(_ingest_partner_files, (settings,), 2, 60)
     confirmed = published(simulation, "SaleConfirmed")
     assert len({envelope.id for envelope, _ in confirmed}) == drop.sales  # repeats share ids
     assert not list((simulation.partner_drops / "incoming").glob("*.csv"))

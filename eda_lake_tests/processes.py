@@ -1,0 +1,20 @@
+"""Several processes at once, as separate Dagster runs or CLI invocations would be."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from typing import Any
+
+
+def run_together(
+    target: Callable[..., Any], args: tuple[Any, ...], count: int, timeout: float
+) -> None:
+    """Start `count` spawned processes of `target(*args)` at once; each must exit cleanly."""
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=target, args=args) for _ in range(count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout)
+        assert worker.exitcode == 0, f"{target.__name__} exited with {worker.exitcode}"
