@@ -1,7 +1,8 @@
 """Reads Capture files, Azure's and the embedded hub's alike, one block at a time.
 
-fastavro reads the writer schema from each file, so both `Properties` union vintages (with and
-without `null`), both codecs (`null`, `deflate`) and the empty-window file need nothing special.
+Framed by `container` and decoded by `records`, the same rules as the batch readers: both
+`Properties` union vintages (with and without `null`), both codecs (`null`, `deflate`) and
+the empty-window file need nothing special, and any damage is a `CaptureFileError`.
 """
 
 from __future__ import annotations
@@ -9,21 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any, cast
+from typing import IO
 
-import fastavro
-
-from eda_lake.capture.envelope import FIELD_NAMES, parse_enqueued_time
+from eda_lake.capture.container import (
+    ENVELOPE_NAME,
+    CaptureFileError,
+    blocks,
+    corrupt,
+    open_container,
+)
+from eda_lake.capture.envelope import EnqueuedTimeError, parse_enqueued_time
+from eda_lake.capture.records import RecordColumns, RecordError, decode_block
 from eda_lake.events.cloudevents import attributes
 from eda_lake.events.wire import PayloadError, schema_id_of
 from eda_lake.hub.base import PropertyValue
 from eda_lake.registry.base import InvalidSchemaIdError
 
-ENVELOPE_NAME = "Microsoft.ServiceBus.Messaging.EventData"
-
-
-class CaptureFileError(ValueError):
-    """A file that is not a readable Capture file; the message names the file and the cause."""
+__all__ = ["ENVELOPE_NAME", "CaptureEvent", "CaptureFileError", "read_capture"]
 
 
 @dataclass(frozen=True)
@@ -53,50 +56,26 @@ class CaptureEvent:
             return None
 
 
-def enqueued_time_of(record: Mapping[str, Any]) -> datetime:
-    """`x-opt-enqueued-time` (epoch ms, exact) when present, else the EnqueuedTimeUtc text."""
-    millis = record["SystemProperties"].get("x-opt-enqueued-time")
-    if isinstance(millis, int):
-        return datetime.fromtimestamp(millis / 1000, tz=UTC)
-    return parse_enqueued_time(record["EnqueuedTimeUtc"])
-
-
-def open_capture(stream: IO[bytes], name: str) -> Iterator[dict[str, Any]]:
-    """Check the container header and envelope schema; the records, decoded lazily."""
-    try:
-        reader = fastavro.reader(stream)
-    except Exception as exc:  # fastavro raises ValueError, EOFError, ... on a bad header
-        raise CaptureFileError(f"{name}: not an Avro container file: {exc}") from None
-    schema = reader.writer_schema
-    fields = tuple(f["name"] for f in schema.get("fields", [])) if isinstance(schema, dict) else ()
-    if fields != FIELD_NAMES:
-        raise CaptureFileError(
-            f"{name}: not an Event Hubs Capture file: record fields are {list(fields)}, "
-            f"expected {list(FIELD_NAMES)} of {ENVELOPE_NAME}"
-        )
-    return cast(Iterator[dict[str, Any]], reader)
-
-
-def corrupt(name: str, count: int, exc: Exception) -> CaptureFileError:
-    return CaptureFileError(
-        f"{name}: corrupt or truncated after {count} events: {type(exc).__name__}: {exc}"
-    )
-
-
 def read_capture(stream: IO[bytes], name: str = "<stream>") -> Iterator[CaptureEvent]:
     """Events of one capture file, in file order; memory holds one Avro block at a time."""
-    records = open_capture(stream, name)
-    count = 0
-    try:
-        for record in records:
-            yield CaptureEvent(
-                sequence_number=record["SequenceNumber"],
-                offset=record["Offset"],
-                enqueued_time=enqueued_time_of(record),
-                system_properties=record["SystemProperties"],
-                properties=record["Properties"],
-                body=record["Body"],
-            )
-            count += 1
-    except Exception as exc:
-        raise corrupt(name, count, exc) from None
+    framed, container = open_container(stream, name)
+    for count, data, before in blocks(framed, container):
+        records = RecordColumns()
+        try:
+            decode_block(data, count, container.layout, records)
+            for i in range(count):
+                millis = records.enqueued_ms[i]
+                yield CaptureEvent(
+                    sequence_number=records.sequence[i],
+                    offset=records.offset[i],
+                    enqueued_time=(
+                        datetime.fromtimestamp(millis / 1000, tz=UTC)
+                        if millis is not None
+                        else parse_enqueued_time(records.enqueued_text[i])
+                    ),
+                    system_properties=dict(records.system[i]),
+                    properties=dict(records.properties[i]),
+                    body=records.body[i],
+                )
+        except (RecordError, EnqueuedTimeError, OverflowError, ValueError) as exc:
+            raise corrupt(name, before, exc) from None
