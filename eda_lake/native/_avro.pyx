@@ -495,16 +495,18 @@ cdef enum:
 cdef class _Field:
     cdef int kind
     cdef int null_branch  # -1: not a union
-    cdef int size  # fixed size
+    cdef int size  # fixed size; number of enum symbols
+    cdef object limit  # decimals: 10 ** precision, which no unscaled value may reach
     cdef Int64Column numbers
     cdef BinaryColumn texts
     cdef Bytes decimals
     cdef Validity decimal_validity
 
-    def __cinit__(self, int kind, int null_branch, int size):
+    def __cinit__(self, int kind, int null_branch, int size, object limit):
         self.kind = kind
         self.null_branch = null_branch
         self.size = size
+        self.limit = limit
         self.reset()
 
     def reset(self):
@@ -528,6 +530,11 @@ cdef class _Field:
         cdef Py_ssize_t i
         if length > 16:
             raise DecodeError("decimal wider than 128 bits")
+        unscaled = int.from_bytes(PyBytes_FromStringAndSize(<const char*> raw, length), "big",
+                                  signed=True)
+        if abs(unscaled) >= self.limit:
+            raise DecodeError(
+                f"decimal has more digits than its precision ({len(str(self.limit)) - 1})")
         memset(out, 0xFF if (length and raw[0] & 0x80) else 0, 16)
         for i in range(length):
             out[i] = raw[length - 1 - i]
@@ -546,15 +553,18 @@ cdef class _Field:
 cdef class FlatDecoder:
     """Decodes payloads of one flat writer schema, each from its own bytes, into columns.
 
-    `plan` lists per writer field (kind, null branch or -1, fixed size). A body that fails
-    (or leaves bytes over) is reported by index and adds no row.
+    `plan` lists per writer field (kind, null branch or -1, fixed size or enum symbol count,
+    10 ** precision for decimals). A body that fails (or leaves bytes over) is reported by
+    index with its reason and adds no row; the checks are `lake.body_check`'s.
     """
     cdef list fields
     cdef public list rows
     cdef public list failures
 
     def __init__(self, plan):
-        self.fields = [_Field(kind, null_branch, size) for kind, null_branch, size in plan]
+        self.fields = [
+            _Field(kind, null_branch, size, limit) for kind, null_branch, size, limit in plan
+        ]
         self.rows = []
         self.failures = []
 
@@ -612,7 +622,10 @@ cdef class FlatDecoder:
             elif kind == P_INT or kind == P_LONG or kind == P_ENUM:
                 value = read_long(buf, &pos, end)
                 if kind == P_INT and (value < -2147483648 or value > 2147483647):
-                    raise DecodeError("int out of range")
+                    raise DecodeError(f"int {value} out of range")
+                if kind == P_ENUM and (value < 0 or value >= field.size):
+                    raise DecodeError(
+                        f"enum index {value} out of range for {field.size} symbols")
                 field.numbers.add(value, True)
             elif kind == P_FLOAT:
                 if pos + 4 > end:
@@ -632,6 +645,8 @@ cdef class FlatDecoder:
                 if kind == P_DECIMAL_BYTES:
                     field.add_decimal(buf + pos, n)
                 else:
+                    if kind == P_STRING and not is_utf8(buf + pos, n):
+                        raise DecodeError("string is not UTF-8")
                     field.texts.add(buf + pos, n, True)
                 pos += n
             elif kind == P_FIXED or kind == P_DECIMAL_FIXED:
