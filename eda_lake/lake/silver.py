@@ -29,7 +29,7 @@ from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.lake import tables
 from eda_lake.lake.avro_arrow import arrow_fields
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.masking import Masker
+from eda_lake.lake.masking import Masker, mask_personal_columns
 from eda_lake.lake.payloads import decode_payloads
 from eda_lake.lake.quarantine import EVENTS_SCHEMA, Quarantine
 from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaRegistry
@@ -161,7 +161,6 @@ class SilverBuilder:
     ) -> tuple[pa.Table, list[tuple[int, str]]]:
         """Decoded rows as the silver table's schema, and the rows that failed with why."""
         schema = pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
-        personal = set(spec.schema.personal_fields())
         groups: dict[str | None, list[int]] = {}
         for index, schema_id in enumerate(rows["schema_id"].to_pylist()):
             groups.setdefault(schema_id, []).append(index)
@@ -196,10 +195,7 @@ class SilverBuilder:
                 "event_id": meta["ce_id"],
                 "event_time": meta["ce_time"],
                 **{name: meta[name] for name in META_PASSTHROUGH},
-                **{
-                    name: self.masker.mask_array(values) if name in personal else values
-                    for name, values in payloads.columns.items()
-                },
+                **mask_personal_columns(spec.schema, payloads.columns, self.masker),
             }
             parts.append(pa.table([columns[f.name] for f in schema], schema=schema))
         decoded = pa.concat_tables(parts) if parts else schema.empty_table()
