@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from eda_lake.hub.base import EventHubAdmin, EventHubClient
 from eda_lake.hub.local import LocalEventHub
+from eda_lake.owner_only import owner_only_dir
 from eda_lake.settings import Settings, Target
 
 
 def make_local_hub(settings: Settings) -> LocalEventHub:
+    owner_only_dir(settings.home)
     return LocalEventHub(settings.hub_dir, settings.namespace)
 
 

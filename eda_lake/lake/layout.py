@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from eda_lake.owner_only import owner_only_dir
 from eda_lake.settings import AzureStorage, Settings
 
 AREAS = ("capture", "bronze", "silver", "gold", "quarantine")
@@ -74,6 +75,7 @@ class LakeLayout:
         storage = settings.storage
         if storage is not None and storage.lake_container:
             return cls.on_azure(storage)
+        owner_only_dir(settings.home)  # bronze and quarantine hold raw personal bytes
         return cls(settings.lake_dir)
 
     def __repr__(self) -> str:
