@@ -20,7 +20,6 @@ that is not UTF-8 is a damaged file.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +83,16 @@ class _Reader:
         self.end = len(data)
 
     def long(self) -> int:
-        data, pos, end = self.data, self.pos, self.end
+        pos = self.pos
+        if pos < self.end:
+            byte = self.data[pos]
+            if byte < 0x80:  # most longs here: small counts, lengths and branches
+                self.pos = pos + 1
+                return (byte >> 1) ^ -(byte & 1)
+        return self._long_at(pos)
+
+    def _long_at(self, pos: int) -> int:
+        data, end = self.data, self.end
         result = shift = 0
         while True:
             if pos >= end:
@@ -104,11 +112,12 @@ class _Reader:
 
     def raw(self) -> bytes:
         size = self.long()
-        if size < 0 or size > self.end - self.pos:
-            raise RecordError("string or bytes runs past the block")
         start = self.pos
-        self.pos += size
-        return self.data[start : self.pos]
+        end = start + size
+        if size < 0 or end > self.end:
+            raise RecordError("string or bytes runs past the block")
+        self.pos = end
+        return self.data[start:end]
 
     def text(self) -> str:
         try:
@@ -129,7 +138,6 @@ def _read_map(
     branches: tuple[int, ...],
     slots: dict[str, int],
     found: list[str | None],
-    on_long: Callable[[str, int], None] | None,
 ) -> list[Entry]:
     entries: list[Entry] = []
     while True:
@@ -148,8 +156,6 @@ def _read_map(
             value: Any
             if kind == LONG:
                 value = reader.long()
-                if on_long is not None:
-                    on_long(key, value)
             elif kind == DOUBLE:
                 value = reader.double()
             elif kind == STRING:
@@ -169,17 +175,11 @@ def decode_block(data: bytes, count: int, layout: EnvelopeLayout, out: RecordCol
     reader = _Reader(data)
     for _ in range(count):
         found: list[str | None] = [None] * len(FOUND)
-        enqueued: list[int] = []
-
-        def on_long(key: str, value: int, enqueued: list[int] = enqueued) -> None:
-            if key == ENQUEUED_KEY:
-                enqueued.append(value)
-
         sequence = reader.long()
         offset = reader.text()
         enqueued_text = reader.text()
-        system = _read_map(reader, layout.system_branches, SYSTEM_SLOTS, found, on_long)
-        properties = _read_map(reader, layout.property_branches, PROPERTY_SLOTS, found, None)
+        system = _read_map(reader, layout.system_branches, SYSTEM_SLOTS, found)
+        properties = _read_map(reader, layout.property_branches, PROPERTY_SLOTS, found)
         branch = reader.long()
         if branch == layout.body_null_branch:
             body = None
@@ -189,7 +189,9 @@ def decode_block(data: bytes, count: int, layout: EnvelopeLayout, out: RecordCol
             raise RecordError("Body union branch out of range")
         out.sequence.append(sequence)
         out.offset.append(offset)
-        out.enqueued_ms.append(enqueued[-1] if enqueued else None)
+        out.enqueued_ms.append(
+            next((v for k, v in reversed(system) if k == ENQUEUED_KEY and type(v) is int), None)
+        )
         out.enqueued_text.append(enqueued_text)
         out.system.append(system)
         out.properties.append(properties)
