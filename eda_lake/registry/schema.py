@@ -44,6 +44,11 @@ class AvroSchema:
         """The schema compiled for fastavro's readers and writers."""
         return fastavro.parse_schema(self.parsed)
 
+    def personal_fields(self) -> list[str]:
+        """Names of the top-level fields marked `"personal": true` (`lake.masking` also
+        finds those nested in records, arrays, maps and unions)."""
+        return [f["name"] for f in self.parsed["fields"] if f.get("personal") is True]
+
 
 def parse_schema(definition: str, origin: str = "<schema>") -> AvroSchema:
     """Parse and validate a schema text; the error names `origin` and what is wrong."""
