@@ -117,4 +117,4 @@ def test_bronze_columns_from_kafka_producers(tmp_path: Path, layout: LakeLayout)
     names = ["partition_key", "ce_id", "ce_source", "ce_type", "schema_id", "ce_time"]
     _expected_columns(pa.table({n: pa.array([r[n] for r in rows]) for n in names}))
     assert dict(rows[0]["properties"])["ce_id"]["bytes"] == b"kafka-0"  # kept as it came
-    assert Quarantine(layout).quarantined_files() == set()
+    assert Quarantine(layout).quarantined_files() == {}
