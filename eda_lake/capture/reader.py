@@ -20,8 +20,7 @@ from eda_lake.capture.container import (
     open_container,
 )
 from eda_lake.capture.envelope import EnqueuedTimeError, parse_enqueued_time
-from eda_lake.capture.records import RecordColumns, RecordError, decode_block
-from eda_lake.events.cloudevents import attributes
+from eda_lake.capture.records import FOUND, RecordColumns, RecordError, decode_block
 from eda_lake.events.wire import PayloadError, schema_id_of
 from eda_lake.hub.base import PropertyValue
 from eda_lake.registry.base import InvalidSchemaIdError
@@ -37,21 +36,24 @@ class CaptureEvent:
     system_properties: Mapping[str, PropertyValue]
     properties: Mapping[str, PropertyValue]
     body: bytes | None
+    found: tuple[str | None, ...] = (None,) * len(FOUND)  # attributes, by `records` rules
+
+    def _found(self, name: str) -> str | None:
+        return self.found[FOUND.index(name)]
 
     @property
     def partition_key(self) -> str | None:
-        key = self.system_properties.get("x-opt-partition-key")
-        return None if key is None else str(key)
+        key = self._found("partition_key")
+        return self._found("kafka_key") if key is None else key
 
     @property
     def content_type(self) -> str | None:
-        value = self.system_properties.get("content-type") or self.properties.get("content-type")
-        return None if value is None else str(value)
+        return self._found("system_content_type") or self._found("property_content_type")
 
     def schema_id(self) -> str | None:
         """The registry schema id the event names, if it names a well-formed one."""
         try:
-            return schema_id_of(self.content_type, attributes(self.properties).get("dataschema"))
+            return schema_id_of(self.content_type, self._found("dataschema"))
         except (PayloadError, InvalidSchemaIdError):
             return None
 
@@ -76,6 +78,7 @@ def read_capture(stream: IO[bytes], name: str = "<stream>") -> Iterator[CaptureE
                     system_properties=dict(records.system[i]),
                     properties=dict(records.properties[i]),
                     body=records.body[i],
+                    found=tuple(column[i] for column in records.found),
                 )
         except (RecordError, EnqueuedTimeError, OverflowError, ValueError) as exc:
             raise corrupt(name, before, exc) from None

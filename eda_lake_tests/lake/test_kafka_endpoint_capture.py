@@ -23,6 +23,7 @@ import pytest
 from eda_lake.capture import fast_columnar
 from eda_lake.capture.columnar import read_pure_batches
 from eda_lake.capture.envelope import CAPTURE_SCHEMA
+from eda_lake.capture.reader import read_capture
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import Quarantine
 from eda_lake_tests.lake.helpers import NAMES, bronze_rows, ingest
@@ -104,6 +105,13 @@ def _expected_columns(table: pa.Table) -> None:
 def test_both_readers_take_the_kafka_binding(reader) -> None:
     batches = list(reader(io.BytesIO(_kafka_file()), "kafka.avro"))
     _expected_columns(pa.Table.from_batches(batches))
+
+
+def test_capture_inspect_reads_the_same_attributes() -> None:
+    events = list(read_capture(io.BytesIO(_kafka_file()), "kafka.avro"))
+    assert [e.partition_key for e in events] == ["customer-7", "pk", None, None]
+    assert [e.schema_id() for e in events] == [SCHEMA_ID] * 4
+    assert events[0].properties["ce_id"] == b"kafka-0"
 
 
 def test_bronze_columns_from_kafka_producers(tmp_path: Path, layout: LakeLayout) -> None:
