@@ -122,7 +122,7 @@ def _bronze_with(layout: LakeLayout, files: int) -> list[CaptureFile]:
         locks = {stream_lock(f): 1 for f in day_files}
         write = Write(
             BRONZE_SCHEMA, pa.Table.from_batches(batches, BRONZE_SCHEMA).combine_chunks(),
-            partition_by=PARTITION_COLUMNS, app_transactions=locks, writer_properties=BRONZE_WRITER,
+            partition_by=PARTITION_COLUMNS, app_transactions=locks,
         )  # fmt: skip
         commits.commit(table, write, {})
         table.update_incremental()
