@@ -23,7 +23,6 @@ from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.lake import commits
 from eda_lake.lake.bronze import (
     BRONZE_CONFIGURATION,
-    BRONZE_WRITER,
     BronzeIngestor,
     _bronze_batch,
     stream_lock,
