@@ -106,6 +106,22 @@ def ensure_table(
     return created
 
 
+def first_commit_table(
+    uri: str,
+    schema: pa.Schema,
+    *,
+    options: tables.Options = None,
+    configuration: dict[str, str | None] | None = None,
+) -> DeltaTable:
+    """The table for a commit decided while the table did not exist: created empty if need
+    be. If another writer committed to it meanwhile, the decision is stale: ConcurrentCommitError
+    (decide again on what it holds now)."""
+    table = ensure_table(uri, schema, options=options, configuration=configuration)
+    if table.version() > 0:
+        raise ConcurrentCommitError(f"{uri} was written while this run decided what to write")
+    return table
+
+
 def commit(table: DeltaTable, write: Write, inputs: Mapping[str, int]) -> int:
     """Commit `write` against `table`'s snapshot with the input versions; the new version."""
     progress = {progress_app(name): version for name, version in inputs.items()}

@@ -155,7 +155,7 @@ class DerivedBuilder:
         else:
             predicate = tables.in_list(self.target_column, chosen.values)
             write = Write(rows.schema, rows, mode="replace", predicate=predicate)
-        table = target or commits.ensure_table(
+        table = target or commits.first_commit_table(
             self.uri, rows.schema, options=self.options, configuration=tables.CHANGE_FEED
         )
         report.version = commits.commit(table, write, versions if covers else {})

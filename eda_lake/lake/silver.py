@@ -211,7 +211,7 @@ class SilverBuilder:
             ]  # fmt: skip
             self.quarantine.add_events(_quarantine_rows(rows, reasons, run.table))
         if table is None:
-            table = commits.ensure_table(
+            table = commits.first_commit_table(
                 self.uri(spec), new.schema, options=self.options, configuration=tables.CHANGE_FEED
             )
         write = Write(new.schema, new, writer_properties=SILVER_WRITER)
@@ -251,7 +251,7 @@ class SilverBuilder:
                 table = tables.open_table(self.uri(spec), self.options)
                 new = _not_in(table, _first_per_key(decoded.rows))
                 if table is None:
-                    table = commits.ensure_table(
+                    table = commits.first_commit_table(
                         self.uri(spec), new.schema, options=self.options,
                         configuration=tables.CHANGE_FEED,
                     )  # fmt: skip
