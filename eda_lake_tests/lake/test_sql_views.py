@@ -75,7 +75,9 @@ def test_after_an_overwrite_commit_a_folder_read_double_counts_and_the_view_does
     write_deltalake(
         uri, pa.table({"cohort_date": ["2026-01-01", "2026-01-02"], "n": [5, 6]}), mode="overwrite"
     )
-    folder = duckdb.sql(f"SELECT count(*) FROM read_parquet('{uri}/*.parquet')").fetchall()
+    folder = (
+        duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{uri}/*.parquet')").fetchall()
+    )
     assert folder == [(4,)]  # what a plain folder read gets: both commits' files
     engine = LakeSql(layout)
     try:
