@@ -543,9 +543,24 @@ def _population_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic values")
 
 
+def _state_directories() -> list[Path]:
+    """Where the commands write, deepest first: a full disk is named by the first one full."""
+    from eda_lake.settings import SettingsError
+
+    try:
+        settings = _settings()
+    except SettingsError:  # the settings' own error is the one reported
+        return []
+    lake = settings.lake_dir
+    return [lake / "capture", lake / "bronze", lake, settings.hub_dir, settings.home]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Command = args.handler
+    from eda_lake.console.faults import quiet_sign_in_warnings
+
+    quiet_sign_in_warnings()
     try:
         return handler(args)
     except BrokenPipeError:
@@ -557,7 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from eda_lake.console.faults import describe
 
-        message = describe(exc)
+        message = describe(exc, near=_state_directories())
         if message is None:
             raise  # a bug of our own: its traceback shows where
         print(f"eda-lake: error: {message}", file=sys.stderr)

@@ -14,9 +14,15 @@ when run again after the fix.
 from __future__ import annotations
 
 import errno
+import logging
+import re
+import shutil
 import sqlite3
 import traceback
+from collections.abc import Sequence
+from pathlib import Path
 
+FULL_BELOW_BYTES = 1 << 20  # a file system with less free than this is the full one
 RERUN = "nothing was lost: run the command again once fixed and it resumes where it stopped"
 
 
@@ -71,8 +77,18 @@ SIGN_IN = (
 )
 
 
-def describe(exc: BaseException) -> str | None:
-    """The one line to show for `exc`, or None when it is a bug (keep the traceback)."""
+def quiet_sign_in_warnings() -> None:
+    """azure-identity logs a failed sign-in as a 10-line WARNING before raising the same
+    text; the one line from `describe` replaces both."""
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
+
+
+def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
+    """The one line to show for `exc`, or None when it is a bug (keep the traceback).
+
+    `near`: the directories the command writes to; a full disk is named by the first of them
+    with no space left when the error does not name a file.
+    """
     if isinstance(exc, _user_error_types()):
         return str(exc)
     azure = _azure(exc)
@@ -82,7 +98,8 @@ def describe(exc: BaseException) -> str | None:
     text = " | ".join(str(e) for e in chain).lower()
     where = _path_of(chain)
     if _errno_in(chain, errno.ENOSPC, errno.EDQUOT) or any(s in text for s in _DISK_FULL):
-        return f"no space left on the disk{where}: free some space; {RERUN}"
+        full = where or _full_directory(near)
+        return f"no space left on the disk{full}: free some space; {RERUN}"
     if _errno_in(chain, errno.EROFS) or any(s in text for s in _READ_ONLY):
         return (
             f"cannot write{where}: the file system is read-only; point EDA_LAKE_HOME at a "
@@ -98,7 +115,7 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, ConnectionError | TimeoutError) or (
         isinstance(exc, OSError) and _network_oserror(chain)
     ):
-        return f"network unreachable ({_first_line(exc)}): check the endpoint and the network"
+        return f"cannot reach {_endpoint(exc)}: check the endpoint's address and the network"
     return None
 
 
@@ -116,7 +133,7 @@ def _azure(exc: BaseException) -> str | None:
             )
         return f"no Azure sign-in: {SIGN_IN}"
     if isinstance(exc, ServiceRequestError):
-        return f"Azure unreachable ({_first_line(exc)}): check the network and the endpoint"
+        return f"cannot reach {_endpoint(exc)}: check the endpoint's address and the network"
     return None
 
 
@@ -127,6 +144,17 @@ def _causes(exc: BaseException) -> list[BaseException]:
         seen.append(current)
         current = current.__cause__ or current.__context__
     return seen
+
+
+def _full_directory(near: Sequence[Path]) -> str:
+    for path in near:
+        try:
+            usage = shutil.disk_usage(path)
+        except OSError:
+            continue  # not created yet
+        if usage.free < FULL_BELOW_BYTES:
+            return f" holding {path} ({usage.free:,} bytes free)"
+    return ""
 
 
 def _errno_in(chain: list[BaseException], *codes: int) -> bool:
@@ -146,9 +174,18 @@ def _path_of(chain: list[BaseException]) -> str:
     return ""
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://([^/\s]+)")
+
+
+def _endpoint(exc: BaseException) -> str:
+    """`127.0.0.1:9 (Connection refused (os error 111))`: the host a request went to and
+    the innermost reason (libraries nest theirs in many lines)."""
+    text = _ANSI.sub("", str(exc))
+    lines = [line.strip(" \t\u21b3") for line in text.splitlines()]
+    reason = next((line for line in reversed(lines) if line), type(exc).__name__)
+    host = _URL.search(text)
+    return f"{host.group(1)} ({reason})" if host else reason
 
 
 def _raised_in(exc: BaseException, module_prefix: str) -> bool:
