@@ -279,8 +279,7 @@ def _ingest(args: argparse.Namespace) -> int:
     lake = _lake(settings)
     report = lake.ingest(root)
     print(
-        f"bronze: {_count(report.files_ingested, 'file')} ingested with "
-        f"{_count(report.rows, 'event')}"
+        f"bronze: {_count(report.files_ingested, 'file')} ingested ({_count(report.rows, 'event')})"
     )
     print(f"  already in bronze       {_count(report.files_already_ingested, 'file')}")
     print(f"  quarantined             {_count(report.files_quarantined, 'file')}")
