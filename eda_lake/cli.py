@@ -530,7 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
         _sql,
     )
     sql.add_argument("query", nargs="?", metavar="QUERY", help="one SQL statement")
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="an aligned table, CSV with a header, or JSON (one object per row)",
+    )
 
     demo = _command(commands, "demo", "run everything end to end on the embedded default", _demo)
     _population_options(demo)
