@@ -150,7 +150,7 @@ def _subscribe(args: argparse.Namespace) -> int:
         print(f"{args.team}: replayed {_count(report.replayed, 'dead letter')}")
         print(f"  reactions published     {report.reactions:,}")
         print(f"  still failing           {report.dead_lettered:,} (kept as dead letters)")
-        partner_rows = sum(1 for d in letters if d.origin.startswith("partner-file:"))
+        partner_rows = sum(1 for d in letters if _from_partner_file(d.origin))
         if partner_rows:
             print(
                 f"  partner-file rows       {partner_rows:,} not replayable: a partner's row "
@@ -183,6 +183,12 @@ def _partners(args: argparse.Namespace) -> int:
     return 0
 
 
+def _from_partner_file(origin: str) -> bool:
+    from eda_lake.simulation.partners import ORIGIN_PREFIX
+
+    return origin.startswith(ORIGIN_PREFIX)
+
+
 def _dead_letters(args: argparse.Namespace) -> int:
     import json
 
@@ -192,7 +198,6 @@ def _dead_letters(args: argparse.Namespace) -> int:
         scope = f" for team {args.team}" if args.team else ""
         print(f"dead letters{scope}: none", file=sys.stderr)
     for letter in letters:
-        from_partner = letter.origin.startswith("partner-file:")
         record = {
             "id": letter.id,
             "team": letter.team,
@@ -204,7 +209,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
             "replayed": letter.replayed,
             # A hub's event goes back through `subscribe TEAM --replay`; a partner's row
             # only comes back in a corrected file from the partner.
-            "replayable": not from_partner,
+            "replayable": not _from_partner_file(letter.origin),
         }
         print(json.dumps(record))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -80,3 +81,25 @@ def test_unknown_team_is_refused(capsys) -> None:
     except SystemExit as exit_:
         assert exit_.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_dead_letters_say_which_can_be_replayed(capsys, tmp_path: Path) -> None:
+    assert main(["provision"]) == 0
+    assert main(["publish", "--customers", "80", "--seed", "5"]) == 0
+    assert main(["subscribe", "conversions"]) == 0
+    assert main(["partners", "drop"]) == 0
+    [first, *_] = sorted((tmp_path / "eda_lake_home/teams/partner_drops/incoming").glob("*.csv"))
+    with first.open("a") as partner_file:
+        partner_file.write("not,a,sale\n")
+    assert main(["partners", "ingest"]) == 0
+    assert _counter(capsys.readouterr().out, "bad rows") == 1
+    assert main(["dead-letters", "--team", "conversions"]) == 0
+    [letter] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert letter["origin"] == f"partner-file:{first.name}" and letter["replayable"] is False
+    assert "expected 2 columns" in letter["reason"]
+    assert main(["subscribe", "conversions", "--replay"]) == 0
+    out = capsys.readouterr().out
+    assert "conversions: replayed no dead letters" in out
+    assert "partner-file rows       1 not replayable" in out
+    assert main(["dead-letters", "--team", "customer"]) == 0
+    assert capsys.readouterr().err.strip() == "dead letters for team customer: none"
