@@ -20,6 +20,7 @@ from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
     from eda_lake.console.progress import LogLines, TerminalBar
+    from eda_lake.lake.commits import TableRun
     from eda_lake.lake.runtime import Lake
     from eda_lake.settings import Settings
     from eda_lake.simulation.runtime import Simulation
@@ -50,26 +51,48 @@ def _count(number: int, thing: str) -> str:
 
 
 def _fields(report: object) -> Iterator[tuple[str, object]]:
-    """A report's counters by their own names (`days_recomputed` -> `days recomputed`)."""
+    """A report's fields by their own names."""
     from dataclasses import fields, is_dataclass
 
     assert is_dataclass(report)
     for field in fields(report):
-        yield field.name.replace("_", " "), getattr(report, field.name)
+        yield field.name, getattr(report, field.name)
 
 
-def _print_report(title: str, report: object) -> None:
+def _shown(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items()) if value else "none"
+    if isinstance(value, list):
+        return f"{len(value):,}" if value else "none"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "none" if value is None else str(value)
+
+
+def _table_run(run: TableRun) -> str:
+    """`silver.customers  committed (v3): 80 rows written, 80 keys changed`."""
+    version = "" if run.version is None else f" (v{run.version})"
+    counts = "".join(f", {v:,} {k.replace('_', ' ')}" for k, v in run.counts.items())
+    return f"  {run.table:<28}{run.outcome}{version}: {run.rows_written:,} rows written{counts}"
+
+
+def _print_report(title: str, report: object, skip: tuple[str, ...] = ()) -> None:
+    """A lake report's counters by their own names, then what each table's run did."""
+    from eda_lake.lake.commits import TableRun
+
     print(title)
+    runs: list[TableRun] = []
     for name, value in _fields(report):
-        if isinstance(value, dict):
-            shown = ", ".join(f"{k} {v:,}" for k, v in value.items()) if value else "none"
-        elif isinstance(value, list):
-            shown = f"{len(value):,}" if value else "none"
-        elif isinstance(value, int) and not isinstance(value, bool):
-            shown = f"{value:,}"
+        if name in skip:
+            continue
+        if isinstance(value, dict) and all(isinstance(v, TableRun) for v in value.values()):
+            runs += value.values()
         else:
-            shown = str(value)
-        print(f"  {name:<24}{shown}")
+            print(
+                f"  {name.replace('_', ' '):<28}{_shown(value)}"
+            )  # days_recomputed: days recomputed
+    for run in runs:
+        print(_table_run(run))
 
 
 @contextmanager
@@ -282,15 +305,17 @@ def _ingest(args: argparse.Namespace) -> int:
             "in the archive name format (the default is the lake's own capture area)"
         )
     lake = _lake(settings)
-    report = lake.ingest(root)
-    print(
-        f"bronze: {_count(report.files_ingested, 'file')} ingested ({_count(report.rows, 'event')})"
+    with _progress() as progress:
+        report = lake.ingest(root, progress=progress)
+    ingested = f"{_count(report.files_ingested, 'file')} ingested ({_count(report.rows, 'event')})"
+    _print_report(
+        f"bronze: {ingested}",
+        report,
+        skip=("files_ingested", "rows", "lag_seconds", "quarantined"),
     )
-    print(f"  already in bronze       {_count(report.files_already_ingested, 'file')}")
-    print(f"  quarantined             {_count(report.files_quarantined, 'file')}")
     for line in report.quarantined:
-        print(f"    {line}")
-    if not (report.files_ingested or report.files_already_ingested or report.files_quarantined):
+        print(f"    quarantined {line}")
+    if not any(v for k, v in _fields(report) if k.startswith("files")):
         source = root or str(settings.lake_dir / "capture")
         print(f"  no capture files under {source}: run `eda-lake capture run --flush` first")
     print(f"bronze table    {lake.layout.bronze_uri}")
@@ -301,11 +326,10 @@ def _ingest(args: argparse.Namespace) -> int:
 def _silver(args: argparse.Namespace) -> int:
     settings = _settings()
     lake = _lake(settings)
-    run = lake.silver()
+    with _progress() as progress:
+        run = lake.silver(progress)
     _print_report("silver events:", run.events)
-    print("silver entities (rows):")
-    for name, rows in run.entities.rows.items():
-        print(f"  {name:<24}{rows:,}")
+    _print_report("silver entities:", run.entities)
     print(f"silver tables   {lake.layout.area_uri('silver')}")
     print(_home_line(settings))
     return 0
@@ -314,7 +338,9 @@ def _silver(args: argparse.Namespace) -> int:
 def _gold(args: argparse.Namespace) -> int:
     settings = _settings()
     lake = _lake(settings)
-    _print_report("gold:", lake.gold())
+    with _progress() as progress:
+        report = lake.gold(progress=progress)
+    _print_report("gold:", report)
     print(f"gold tables     {lake.layout.area_uri('gold')}")
     print(_home_line(settings))
     return 0
@@ -325,6 +351,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     lake = _lake(settings)
     silver, gold = lake.rebuild()
     _print_report("silver events (rebuilt):", silver.events)
+    _print_report("silver entities (rebuilt):", silver.entities)
     _print_report("gold (rebuilt):", gold)
     print(_home_line(settings))
     return 0

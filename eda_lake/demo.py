@@ -48,9 +48,9 @@ def run_demo(
         simulation.close()
     # Demo data only: without a configured key, one is derived from the seed (and said so).
     lake = Lake(settings, simulation.catalogue, pii_key=settings.pii_key or demo_key(seed))
-    bronze = lake.ingest()
-    silver = lake.silver()
-    gold = lake.gold()
+    bronze = lake.ingest(progress=progress)
+    silver = lake.silver(progress)
+    gold = lake.gold(progress=progress)
     return DemoReport(
         provisioned=len(changes),
         chain=chain,

@@ -38,7 +38,9 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from eda_lake.catalogue import CatalogueError
     from eda_lake.hub.base import HubNotFoundError
     from eda_lake.lake.lifecycle import LifecyclePolicyError
+    from eda_lake.lake.maintenance import RetentionError
     from eda_lake.lake.masking import MissingPiiKeyError
+    from eda_lake.lake.runtime import RebuildRefusedError
     from eda_lake.names import InvalidNameError
     from eda_lake.registry.base import IncompatibleSchemaError, SchemaGroupNotFoundError
     from eda_lake.registry.schema import SchemaDefinitionError
@@ -52,6 +54,8 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
         MissingPiiKeyError,
         InvalidNameError,
         LifecyclePolicyError,
+        RetentionError,
+        RebuildRefusedError,
         HubNotFoundError,
         SchemaGroupNotFoundError,
         IncompatibleSchemaError,
