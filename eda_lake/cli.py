@@ -16,11 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eda_lake.console.summaries import count, fields_of, home_line, print_report
 from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
     from eda_lake.console.progress import LogLines, TerminalBar
-    from eda_lake.lake.commits import TableRun
     from eda_lake.lake.runtime import Lake
     from eda_lake.settings import Settings
     from eda_lake.simulation.runtime import Simulation
@@ -33,66 +33,6 @@ def _settings() -> Settings:
     from eda_lake.settings import Settings
 
     return Settings.from_env()
-
-
-def _home_line(settings: Settings) -> str:
-    """Which EDA_LAKE_HOME is in use: a lake started by mistake elsewhere shows here."""
-    line = f"EDA_LAKE_HOME   {settings.home}"
-    if settings.home == Path(".eda_lake").resolve():
-        line += "  (the default, ./.eda_lake here; export EDA_LAKE_HOME to use one from anywhere)"
-    return line
-
-
-def _count(number: int, thing: str) -> str:
-    """`3 files`, `1 file`, `none`: a counter that names what it counts."""
-    if number == 0:
-        return f"no {thing}s"
-    return f"{number:,} {thing}{'' if number == 1 else 's'}"
-
-
-def _fields(report: object) -> Iterator[tuple[str, object]]:
-    """A report's fields by their own names."""
-    from dataclasses import fields, is_dataclass
-
-    assert is_dataclass(report)
-    for field in fields(report):
-        yield field.name, getattr(report, field.name)
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items()) if value else "none"
-    if isinstance(value, list):
-        return f"{len(value):,}" if value else "none"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return "none" if value is None else str(value)
-
-
-def _table_run(run: TableRun) -> str:
-    """`silver.customers  committed (v3): 80 rows written, 80 keys changed`."""
-    version = "" if run.version is None else f" (v{run.version})"
-    counts = "".join(f", {v:,} {k.replace('_', ' ')}" for k, v in run.counts.items())
-    return f"  {run.table:<28}{run.outcome}{version}: {run.rows_written:,} rows written{counts}"
-
-
-def _print_report(title: str, report: object, skip: tuple[str, ...] = ()) -> None:
-    """A lake report's counters by their own names, then what each table's run did."""
-    from eda_lake.lake.commits import TableRun
-
-    print(title)
-    runs: list[TableRun] = []
-    for name, value in _fields(report):
-        if name in skip:
-            continue
-        if isinstance(value, dict) and all(isinstance(v, TableRun) for v in value.values()):
-            runs += value.values()
-        else:
-            print(
-                f"  {name.replace('_', ' '):<28}{_shown(value)}"
-            )  # days_recomputed: days recomputed
-    for run in runs:
-        print(_table_run(run))
 
 
 @contextmanager
@@ -146,11 +86,11 @@ def _provision(args: argparse.Namespace) -> int:
     settings = _settings()
     actions = provision(settings, plan_only=args.plan)
     verb = "would change (a plan: nothing was touched)" if args.plan else "changed"
-    print(f"{_count(len(actions), 'resource')} {verb}" + (":" if actions else "; nothing to do"))
+    print(f"{count(len(actions), 'resource')} {verb}" + (":" if actions else "; nothing to do"))
     for action in actions:
         print(f"  {action}")
     print(f"target          {settings.target.value}")
-    print(_home_line(settings))
+    print(home_line(settings))
     return 0
 
 
@@ -158,9 +98,9 @@ def _publish(args: argparse.Namespace) -> int:
     with _simulation() as simulation, _progress() as progress:
         products = simulation.publish_products(args.seed, progress)
         customers = simulation.publish_customers(args.seed, args.customers, progress)
-    print(f"published {_count(products, 'ProductUpdated event')}")
-    print(f"published {_count(customers, 'CustomerCreated event')}")
-    print(_home_line(simulation.settings))
+    print(f"published {count(products, 'ProductUpdated event')}")
+    print(f"published {count(customers, 'CustomerCreated event')}")
+    print(home_line(simulation.settings))
     return 0
 
 
@@ -170,7 +110,7 @@ def _subscribe(args: argparse.Namespace) -> int:
         report = subscriber.replay_dead_letters() if args.replay else subscriber.run()
         letters = simulation.dead_letters.list(args.team)
     if args.replay:
-        print(f"{args.team}: replayed {_count(report.replayed, 'dead letter')}")
+        print(f"{args.team}: replayed {count(report.replayed, 'dead letter')}")
         print(f"  reactions published     {report.reactions:,}")
         print(f"  still failing           {report.dead_lettered:,} (kept as dead letters)")
         partner_rows = sum(1 for d in letters if _from_partner_file(d.origin))
@@ -180,12 +120,12 @@ def _subscribe(args: argparse.Namespace) -> int:
                 "is fixed by the partner sending a corrected file"
             )
     else:
-        print(f"{args.team}: received {_count(report.received, 'event')}")
-        for event, count in sorted(report.by_event.items()):
-            print(f"  {event:<24}{count:,}")
+        print(f"{args.team}: received {count(report.received, 'event')}")
+        for event, received in sorted(report.by_event.items()):
+            print(f"  {event:<24}{received:,}")
         print(f"  reactions published     {report.reactions:,}")
         print(f"  dead-lettered           {report.dead_lettered:,}")
-    print(_home_line(simulation.settings))
+    print(home_line(simulation.settings))
     return 0
 
 
@@ -193,16 +133,16 @@ def _partners(args: argparse.Namespace) -> int:
     with _simulation() as simulation:
         if args.partners_command == "drop":
             drop = simulation.drop_partner_files()
-            print(f"partners dropped {_count(len(drop.files), 'file')}")
+            print(f"partners dropped {count(len(drop.files), 'file')}")
             print(f"  leads handed            {drop.leads_handed:,}")
             print(f"  sales in the files      {drop.sales:,}")
             print(f"  folder                  {simulation.partner_drops}")
         else:
             ingested = simulation.ingest_partner_files()
-            print(f"conversions read {_count(ingested.files, 'partner file')}")
+            print(f"conversions read {count(ingested.files, 'partner file')}")
             print(f"  sales confirmed         {ingested.sales_confirmed:,}")
             print(f"  bad rows                {ingested.bad_rows:,} (dead letters)")
-    print(_home_line(simulation.settings))
+    print(home_line(simulation.settings))
     return 0
 
 
@@ -244,7 +184,7 @@ def _capture_run(args: argparse.Namespace) -> int:
     settings = _settings()
     with _progress() as progress:
         report = run_embedded_capture(settings, flush=args.flush, progress=progress)
-    print(f"captured {_count(report.events, 'event')} into {_count(len(report.files), 'file')}")
+    print(f"captured {count(report.events, 'event')} into {count(len(report.files), 'file')}")
     print(f"  empty files             {report.empty_files:,}")
     print(f"  expired from the hub    {report.expired:,} (retention, after capture)")
     if report.open_windows:
@@ -263,7 +203,7 @@ def _capture_run(args: argparse.Namespace) -> int:
     else:
         print("  windows still open      none")
     print(f"capture files   {settings.lake_dir / 'capture'}")
-    print(_home_line(settings))
+    print(home_line(settings))
     return 0
 
 
@@ -307,19 +247,19 @@ def _ingest(args: argparse.Namespace) -> int:
     lake = _lake(settings)
     with _progress() as progress:
         report = lake.ingest(root, progress=progress)
-    ingested = f"{_count(report.files_ingested, 'file')} ingested ({_count(report.rows, 'event')})"
-    _print_report(
+    ingested = f"{count(report.files_ingested, 'file')} ingested ({count(report.rows, 'event')})"
+    print_report(
         f"bronze: {ingested}",
         report,
         skip=("files_ingested", "rows", "lag_seconds", "quarantined"),
     )
     for line in report.quarantined:
         print(f"    quarantined {line}")
-    if not any(v for k, v in _fields(report) if k.startswith("files")):
+    if not any(v for k, v in fields_of(report) if k.startswith("files")):
         source = root or str(settings.lake_dir / "capture")
         print(f"  no capture files under {source}: run `eda-lake capture run --flush` first")
     print(f"bronze table    {lake.layout.bronze_uri}")
-    print(_home_line(settings))
+    print(home_line(settings))
     return 0
 
 
@@ -328,10 +268,10 @@ def _silver(args: argparse.Namespace) -> int:
     lake = _lake(settings)
     with _progress() as progress:
         run = lake.silver(progress)
-    _print_report("silver events:", run.events)
-    _print_report("silver entities:", run.entities)
+    print_report("silver events:", run.events)
+    print_report("silver entities:", run.entities)
     print(f"silver tables   {lake.layout.area_uri('silver')}")
-    print(_home_line(settings))
+    print(home_line(settings))
     return 0
 
 
@@ -340,9 +280,9 @@ def _gold(args: argparse.Namespace) -> int:
     lake = _lake(settings)
     with _progress() as progress:
         report = lake.gold(progress=progress)
-    _print_report("gold:", report)
+    print_report("gold:", report)
     print(f"gold tables     {lake.layout.area_uri('gold')}")
-    print(_home_line(settings))
+    print(home_line(settings))
     return 0
 
 
@@ -350,10 +290,10 @@ def _rebuild(args: argparse.Namespace) -> int:
     settings = _settings()
     lake = _lake(settings)
     silver, gold = lake.rebuild()
-    _print_report("silver events (rebuilt):", silver.events)
-    _print_report("silver entities (rebuilt):", silver.entities)
-    _print_report("gold (rebuilt):", gold)
-    print(_home_line(settings))
+    print_report("silver events (rebuilt):", silver.events)
+    print_report("silver entities (rebuilt):", silver.entities)
+    print_report("gold (rebuilt):", gold)
+    print(home_line(settings))
     return 0
 
 
@@ -369,11 +309,11 @@ def _sql(args: argparse.Namespace) -> int:
         if args.query is None:
             from eda_lake.console.shell import run_shell
 
-            return run_shell(engine, WRITERS[args.format], _home_line(settings))
+            return run_shell(engine, WRITERS[args.format], home_line(settings))
         try:
             result = engine.query(args.query)
         except QueryError as exc:
-            raise UserError(f"{exc}; {_home_line(settings)}") from None
+            raise UserError(f"{exc}; {home_line(settings)}") from None
         WRITERS[args.format](result.columns, result.rows, sys.stdout)
     finally:
         engine.close()
@@ -389,7 +329,7 @@ def _demo(args: argparse.Namespace) -> int:
     chain = report.chain
     subscribers = chain.subscribers
     leads = subscribers["conversions"].reactions
-    print(f"provisioned           {_count(report.provisioned, 'resource')}")
+    print(f"provisioned           {count(report.provisioned, 'resource')}")
     print(f"products              {chain.products}")
     print(f"customers created     {chain.customers}")
     print(f"lead decisions        {leads} (generated or abandoned)")
@@ -404,7 +344,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     bronze = report.bronze
     print(f"bronze                {bronze.rows} events from {bronze.files_ingested} files")
-    _print_report("silver events:", report.silver.events)
+    print_report("silver events:", report.silver.events)
     if report.demo_pii_key:
         print(
             f"personal data masked with a demo key derived from seed {args.seed}: "
@@ -423,7 +363,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"bronze table          {lake.bronze_uri}")
     print(f"silver tables         {lake.area_uri('silver')}")
     print(f"gold tables           {lake.area_uri('gold')}")
-    print(_home_line(settings))
+    print(home_line(settings))
     return 0
 
 
