@@ -344,7 +344,11 @@ def _demo(args: argparse.Namespace) -> int:
     )
     bronze = report.bronze
     print(f"bronze                {bronze.rows} events from {bronze.files_ingested} files")
-    print_report("silver events:", report.silver.events)
+    silver = report.silver.events
+    print(
+        f"silver                {sum(silver.inserted.values())} events, "
+        f"{silver.duplicates} duplicates dropped, {silver.quarantined} quarantined"
+    )
     if report.demo_pii_key:
         print(
             f"personal data masked with a demo key derived from seed {args.seed}: "
