@@ -16,6 +16,12 @@ def _counter(out: str, label: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
+    }
+
+
 def test_provision_publish_subscribe_capture_by_command(capsys, tmp_path: Path) -> None:
     home = tmp_path / "eda_lake_home"
     assert main(["provision", "--plan"]) == 0
@@ -26,8 +32,10 @@ def test_provision_publish_subscribe_capture_by_command(capsys, tmp_path: Path) 
     out = capsys.readouterr().out
     assert "no resources changed; nothing to do" in out
     assert f"EDA_LAKE_HOME   {home}" in out
+    files_before = _files(home)
     assert main(["provision", "--plan"]) == 0
     assert "no resources would change" in capsys.readouterr().out
+    assert _files(home) == files_before  # nothing created, changed or left behind
     assert main(["publish", "--customers", "60", "--seed", "2"]) == 0
     assert "published 60 CustomerCreated events" in capsys.readouterr().out
     assert main(["subscribe", "conversions"]) == 0
