@@ -19,16 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
 from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 # The bronze area is one table, every hub's events.
 BRONZE_TABLE = "events"
@@ -133,6 +135,8 @@ class LakeSql:
         self, uri: str, files: list[str], partitions: list[str], schema: pa.Schema
     ) -> ds.Dataset:
         """The snapshot's files through pyarrow's filesystem of the container."""
+        import pyarrow.dataset as ds  # only for a container: it loads pandas (0.3 s)
+
         container_root = uri.removeprefix("az://")
         paths = [_container_path(f, container_root) for f in files]
         partitioning = (
