@@ -138,6 +138,18 @@ def _azure(exc: BaseException) -> str | None:
         return f"no Azure sign-in: {SIGN_IN}"
     if isinstance(exc, ServiceRequestError):
         return f"cannot reach {_endpoint(exc)}: check the endpoint's address and the network"
+    from azure.eventhub.exceptions import AuthenticationError, ConnectError, ConnectionLostError
+
+    if isinstance(exc, AuthenticationError):
+        return (
+            f"Event Hubs refused the credentials ({_endpoint(exc)}): check the hub's connection "
+            "string (EDA_LAKE_EVENTHUB_CONNECTION_STRING__<HUB>) or the identity's roles"
+        )
+    if isinstance(exc, ConnectError | ConnectionLostError):
+        return (
+            f"cannot reach Event Hubs ({_endpoint(exc)}): check EDA_LAKE_EVENTHUB_NAMESPACE, "
+            "the connection strings' endpoints and the network"
+        )
     return None
 
 

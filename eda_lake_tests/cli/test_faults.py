@@ -227,3 +227,21 @@ def test_a_full_disk_during_capture_and_ingest_loses_nothing(tmp_path: Path) -> 
         query = "SELECT count(*), count(DISTINCT (hub, partition_id, sequence_number)) "
         counted = run(EDA_LAKE, "sql", "--format", "csv", query + "FROM bronze.events", env=other)
         assert counted.stdout.splitlines()[1] == f"{published},{published}"
+
+
+def test_event_hubs_unreachable(tmp_path: Path) -> None:
+    from eda_lake.catalogue import load_catalogue
+
+    refused = {  # every hub on 127.0.0.1's AMQP port, where nothing listens
+        f"EDA_LAKE_EVENTHUB_CONNECTION_STRING__{spec.hub.upper().replace('-', '_')}": (
+            f"Endpoint=sb://127.0.0.1/;SharedAccessKeyName=listen;SharedAccessKey=not-a-key;"
+            f"EntityPath={spec.hub}"
+        )
+        for spec in load_catalogue(REPO_ROOT / "schemas").events.values()
+    }
+    env = {**AZURE_HUBS, **refused, "EDA_LAKE_EVENTHUB_NAMESPACE": "127.0.0.1"}
+    result = run(
+        EDA_LAKE, "subscribe", "conversions", env={**env, "AZURE_TOKEN_CREDENTIALS": "dev"}
+    )
+    assert_one_line(result, "cannot reach Event Hubs", "Connection refused")
+    assert result.stderr.count("\n") == 1, result.stderr
