@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
-from deltalake import DeltaTable
+from deltalake import ColumnProperties, DeltaTable, WriterProperties
 
 from eda_lake.capture.batches import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
@@ -35,12 +34,33 @@ from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS
 from eda_lake.lake.commits import Write
 from eda_lake.lake.discovery import CaptureFile
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.prefetch import prefetched
 from eda_lake.lake.quarantine import Quarantine
 from eda_lake.progress import Progress, no_progress
 
 MAX_FILES_PER_COMMIT = 64
 MAX_BYTES_PER_COMMIT = 512 << 20
 MAX_CONFLICT_RETRIES = 20
+
+# Decoding runs a few batches ahead of the Delta writer, on the other core: the writer
+# encodes and compresses without the GIL while the next batches are decoded.
+PREFETCH_BATCHES = 4
+# Bodies and property maps are neither dictionary-encoded nor given statistics: their values
+# rarely repeat and no query prunes on them, so both only cost time. `source_file` keeps its
+# statistics: they make "is this file in" read only the data files that may hold it.
+_PLAIN = ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE")
+BRONZE_WRITER = WriterProperties(
+    max_row_group_size=8 * 1024,
+    compression="ZSTD",
+    column_properties={c: _PLAIN for c in ("body", "system_properties", "properties", "offset")},
+)
+
+# Opening a snapshot replays the commits since the last checkpoint: bronze commits often, so
+# it checkpoints every 10 commits to keep that replay short however old the table.
+BRONZE_CONFIGURATION: dict[str, str | None] = {
+    **tables.CHANGE_FEED,
+    "delta.checkpointInterval": "10",
+}
 
 BatchReader = Callable[[pa.NativeFile, str], Iterator[pa.RecordBatch]]
 
@@ -131,6 +151,10 @@ class BronzeIngestor:
             progress("bronze", done, total, "files")
         return report
 
+    def new_files(self, files: Sequence[CaptureFile]) -> list[CaptureFile]:
+        """Which of the files an ingestion would read now (the sensor's decision)."""
+        return self._pending(files, BronzeReport(), retry_all=False)
+
     def _pending(
         self, files: Sequence[CaptureFile], report: BronzeReport, retry_all: bool
     ) -> list[CaptureFile]:
@@ -191,7 +215,7 @@ class BronzeIngestor:
             BRONZE_SCHEMA,
             options=self.layout.storage_options,
             partition_by=PARTITION_COLUMNS,
-            configuration=tables.CHANGE_FEED,
+            configuration=BRONZE_CONFIGURATION,
         )
         # Decide on the very snapshot the commit is checked against (see the module doc).
         if _ingested(table, group):
@@ -219,10 +243,11 @@ class BronzeIngestor:
         locks = {stream_lock(f) for f in group}
         write = Write(
             BRONZE_SCHEMA,
-            batches(),
+            prefetched(batches(), PREFETCH_BATCHES),
             partition_by=PARTITION_COLUMNS,
             app_transactions={lock: (table.transaction_version(lock) or 0) + 1 for lock in locks},
             metadata={"eda_lake.files": str(len(group))},
+            writer_properties=BRONZE_WRITER,
         )
         try:
             commits.commit(table, write, {})
@@ -251,17 +276,24 @@ class BronzeIngestor:
 
 
 def _ingested(table: DeltaTable | None, files: Sequence[CaptureFile]) -> set[str]:
-    """Which of the files the snapshot holds rows of. Only their hubs' partitions are read,
-    and within them Delta's file statistics skip files whose `source_file` range excludes
-    them: capture paths grow with time, so new files fall outside every older range."""
+    """Which of the files the snapshot holds rows of. Each file is looked for in its own
+    partition only (hub and window day), so the cost follows the files asked about, not the
+    files ingested; within a partition Delta's file statistics skip data files whose
+    `source_file` range excludes them."""
     if table is None or not files:
         return set()
-    paths = pa.array(sorted({f.path for f in files}), pa.string())
-    hubs = pa.array(sorted({f.archive.hub for f in files if f.archive is not None}), pa.string())
+    partitions: dict[tuple[str, str], list[str]] = {}
+    for file in files:
+        assert file.archive is not None
+        day = file.archive.window_time.astimezone(UTC).date().isoformat()
+        partitions.setdefault((file.archive.hub, day), []).append(file.path)
+    conditions = [
+        f"({tables.in_list('hub', pa.array([hub]))} AND {tables.in_list('date', pa.array([day]))}"
+        f" AND {tables.in_list('source_file', pa.array(paths))})"
+        for (hub, day), paths in sorted(partitions.items())
+    ]
     found = tables.query(
-        "SELECT DISTINCT source_file FROM bronze "
-        f"WHERE {tables.in_list('hub', hubs)} AND {tables.in_list('source_file', paths)}",
-        bronze=table,
+        f"SELECT DISTINCT source_file FROM bronze WHERE {' OR '.join(conditions)}", bronze=table
     )
     return set(found["source_file"].to_pylist())
 
@@ -272,11 +304,13 @@ def _bronze_batch(
     archive = file.archive
     assert archive is not None
     rows = events.num_rows
-    enqueued = events.column("enqueued_time")
-    dates = pc.strftime(enqueued, format="%Y-%m-%d")
+    # A file's rows land in one partition, its capture window's UTC day, so that whether a file
+    # is in is asked of one partition (enqueue times may cross midnight, and other producers'
+    # timestamps may be anything).
+    day = archive.window_time.astimezone(UTC).date().isoformat()
 
     def constant(value: object, type_: pa.DataType) -> pa.Array:
-        return pa.array([value] * rows, type=type_) if rows else pa.array([], type=type_)
+        return pa.repeat(pa.scalar(value, type_), rows)
 
     columns = {
         "namespace": constant(archive.namespace, pa.string()),
@@ -284,7 +318,7 @@ def _bronze_batch(
         "partition_id": constant(archive.partition_id, pa.string()),
         "source_file": constant(file.path, pa.string()),
         "ingested_at": constant(ingested_at, BRONZE_SCHEMA.field("ingested_at").type),
-        "date": dates,
+        "date": constant(day, pa.string()),
     }
     arrays = [
         columns[name] if name in columns else events.column(name) for name in BRONZE_SCHEMA.names
