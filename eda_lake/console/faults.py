@@ -99,7 +99,9 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
     if azure is not None:
         return azure
     chain = list(_causes(exc))
-    text = " | ".join(str(e) for e in chain).lower()
+    # Only what the system or a library raised is read for a fault's wording: a bug of ours
+    # (a KeyError, a ValueError) with such words in its message still shows its traceback.
+    text = " | ".join(str(e) for e in chain if _from_system_or_library(e)).lower()
     where = _path_of(chain)
     if _errno_in(chain, errno.ENOSPC, errno.EDQUOT) or any(s in text for s in _DISK_FULL):
         full = where or _full_directory(near)
@@ -160,6 +162,11 @@ def _causes(exc: BaseException) -> list[BaseException]:
         seen.append(current)
         current = current.__cause__ or current.__context__
     return seen
+
+
+def _from_system_or_library(exc: BaseException) -> bool:
+    package = type(exc).__module__.split(".")[0]
+    return isinstance(exc, OSError | sqlite3.Error) or package not in ("builtins", "eda_lake")
 
 
 def _full_directory(near: Sequence[Path]) -> str:

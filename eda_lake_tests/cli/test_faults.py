@@ -105,6 +105,7 @@ def test_a_programming_error_keeps_its_traceback(monkeypatch) -> None:
         main(["publish"])
     for bug in (KeyError("x"), LookupError("x"), ValueError("x"), TypeError("x")):
         assert describe(bug) is None
+    assert describe(ValueError("no space left on device")) is None  # our own, whatever it says
 
 
 def test_disk_and_permission_faults_are_named() -> None:
