@@ -39,7 +39,6 @@ from eda_lake.progress import Progress, no_progress
 
 MAX_FILES_PER_COMMIT = 64
 MAX_BYTES_PER_COMMIT = 512 << 20
-MAX_CONFLICT_RETRIES = 20
 
 # Data files are written by `data_files` on a thread of its own, encoding while the next
 # batches are decoded. Only columns whose values repeat are dictionary-encoded, and only these
@@ -133,7 +132,7 @@ class BronzeIngestor:
                 continue
             except commits.ConcurrentCommitError:
                 conflicts += 1  # another ingestion committed first: see what it took
-                if conflicts > MAX_CONFLICT_RETRIES:
+                if conflicts > commits.MAX_CONFLICT_RETRIES:
                     raise
                 pending = self._still_pending(pending, report)
                 continue

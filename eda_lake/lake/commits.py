@@ -50,11 +50,6 @@ def consumed(target: DeltaTable | None, inputs: Iterable[str]) -> dict[str, int 
     }
 
 
-def caught_up(target: DeltaTable | None, inputs: Mapping[str, int]) -> bool:
-    done = consumed(target, inputs)
-    return all(done[n] is not None and done[n] >= v for n, v in inputs.items())  # type: ignore[operator]
-
-
 @dataclass(frozen=True)
 class Write:
     """What one commit writes: rows (a table or batches of `schema`) and how."""
