@@ -297,6 +297,52 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quarantine_list(args: argparse.Namespace) -> int:
+    from eda_lake.console.rows import WRITERS
+
+    settings = _settings()
+    quarantine = _lake(settings).quarantine
+    kinds = ("files", "events") if args.kind == "all" else (args.kind,)
+    for kind in kinds:
+        rows = getattr(quarantine, kind)(include_resolved=args.resolved)
+        # The bytes stay in the table (and the file copies under quarantine/capture/):
+        # listed here are where each item came from and why it is held.
+        shown = rows.drop_columns([c for c in ("body",) if c in rows.column_names])
+        print(
+            f"quarantine/{kind}: " + (count(rows.num_rows, kind[:-1]) if rows.num_rows else "none")
+        )
+        if rows.num_rows:
+            rows_of = zip(*(shown[c].to_pylist() for c in shown.column_names), strict=True)
+            WRITERS[args.format](shown.column_names, rows_of, sys.stdout)
+    print(home_line(settings))
+    return 0
+
+
+def _quarantine_retry(args: argparse.Namespace) -> int:
+    settings = _settings()
+    both = not (args.files or args.events)
+    report = _lake(settings).retry_quarantine(
+        files=both or args.files, events=both or args.events, capture_root=args.capture_root
+    )
+    print_report("quarantine retry:", report)
+    print(home_line(settings))
+    return 0
+
+
+def _vacuum(args: argparse.Namespace) -> int:
+    settings = _settings()
+    report = _lake(settings).vacuum(args.retention_hours)
+    print(
+        f"vacuum: {count(report.total, 'file')} deleted (older than {args.retention_hours} h, "
+        "referenced by no table version within it)"
+    )
+    for table, deleted in report.files_deleted.items():
+        if deleted:
+            print(f"  {table:<28}{deleted:,}")
+    print(home_line(settings))
+    return 0
+
+
 def _sql(args: argparse.Namespace) -> int:
     from eda_lake.analytics.sql import LakeSql, QueryError
     from eda_lake.console.faults import UserError
@@ -497,6 +543,36 @@ def build_parser() -> argparse.ArgumentParser:
     _command(
         commands, "rebuild", "rebuild silver and gold from bronze (after a decoder fix)", _rebuild
     )
+
+    quarantine = _command(commands, "quarantine", "what the lake could not ingest or decode")
+    quarantine_commands = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    listing = _command(
+        quarantine_commands, "list", "list quarantined files and events with their reasons",
+        _quarantine_list,
+    )  # fmt: skip
+    listing.add_argument("--kind", choices=["all", "files", "events"], default="all")
+    listing.add_argument("--resolved", action="store_true", help="include resolved items")
+    listing.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    retry = _command(
+        quarantine_commands, "retry",
+        "reprocess quarantined files and events after a fix; what lands is marked resolved, "
+        "nothing lands twice", _quarantine_retry,
+    )  # fmt: skip
+    retry.add_argument("--files", action="store_true", help="only capture files")
+    retry.add_argument("--events", action="store_true", help="only events")
+    retry.add_argument(
+        "--capture-root", metavar="PATH",
+        help="the folder the files were ingested from with `ingest --capture-root`",
+    )  # fmt: skip
+    vacuum = _command(
+        commands, "vacuum",
+        "delete the lake's data files that no table version within the retention refers to",
+        _vacuum,
+    )  # fmt: skip
+    vacuum.add_argument(
+        "--retention-hours", type=int, default=168,
+        help="keep files any version of the last N hours needs (time travel, lagging readers)",
+    )  # fmt: skip
 
     sql = _command(
         commands,
