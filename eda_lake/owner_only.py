@@ -16,15 +16,18 @@ OWNER_ONLY_UMASK = 0o077
 PRIVATE_DIRECTORY = 0o700
 
 
-def owner_only_dir(directory: Path) -> Path:
-    """`directory`, created (with its missing parents) or tightened to 0700; from now on
-    this process creates files 0600 and directories 0700."""
+def owner_only_dir(directory: Path, create: bool = True) -> Path:
+    """`directory`, created (with its missing parents, unless `create` is false: a plan
+    touches nothing) or tightened to 0700; from now on this process creates files 0600 and
+    directories 0700."""
     os.umask(OWNER_ONLY_UMASK)
     missing = []
     node = directory
     while not node.exists():
         missing.append(node)
         node = node.parent
+    if missing and not create:
+        return directory
     for path in reversed(missing):
         path.mkdir(mode=PRIVATE_DIRECTORY, exist_ok=True)
     if directory.stat().st_uid == os.getuid():

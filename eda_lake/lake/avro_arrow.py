@@ -120,20 +120,6 @@ def column(values: Sequence[Any], field: pa.Field) -> pa.Array:
     multi-type union, its JSON)."""
     if field.metadata == _JSON_METADATA:
         values = [None if v is None else json.dumps(v, default=_json_default) for v in values]
-    elif pa.types.is_string(field.type):
-        if any(isinstance(v, uuid.UUID) for v in values):
-            values = [None if v is None else str(v) for v in values]
-    elif pa.types.is_nested(field.type):
-        values = [_uuids_as_text(v) for v in values]
+    elif pa.types.is_string(field.type) and any(isinstance(v, uuid.UUID) for v in values[:1]):
+        values = [None if v is None else str(v) for v in values]
     return pa.array(values, type=field.type)
-
-
-def _uuids_as_text(value: Any) -> Any:
-    """fastavro gives uuid fields as UUID objects, at any depth; columns hold their text."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _uuids_as_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_uuids_as_text(v) for v in value]
-    return value

@@ -2,17 +2,16 @@
 
 fastavro reads some damaged bodies without complaint: a negative enum index or union branch
 picks from the end of the list (Python indexing), a boolean byte other than 0 or 1 reads as
-a value, a decimal wider than its precision or a timestamp past year 9999 only fails later
-as a whole column. The compiled flat decoder refuses each of those per body; this walk
-applies the same rules to any schema, nested or not, so both paths fail the same bodies,
-each with its reason. It reads the bytes only; decoding stays fastavro's.
+a value, a decimal wider than its precision only fails later as a whole column. The
+compiled flat decoder refuses each of those per body; this walk applies the same rules to
+any schema, nested or not, so both paths fail the same bodies, each with its reason. It
+reads the bytes only; decoding stays fastavro's. Whether a well-formed value suits later
+layers (a uuid's text, a timestamp's range) silver decides, field by field.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
 from typing import Any
 
 from eda_lake.lake.avro_arrow import collect_named
@@ -21,18 +20,6 @@ from eda_lake.registry.schema import AvroSchema
 Step = Callable[[bytes, int], int]  # reads one value at a position, returns the next one
 
 INT_RANGE = (-(2**31), 2**31 - 1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# What a timestamp column (and fastavro's datetime) can hold: years 1 to 9999.
-_MIN_MICROS = int((datetime(1, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000
-_LAST_SECOND = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
-_MAX_MICROS = (int((_LAST_SECOND - _EPOCH).total_seconds()) + 1) * 1_000_000 - 1
-TIMESTAMP_RANGES = {
-    "timestamp-micros": (_MIN_MICROS, _MAX_MICROS),
-    "local-timestamp-micros": (_MIN_MICROS, _MAX_MICROS),
-    "timestamp-millis": (_MIN_MICROS // 1000, _MAX_MICROS // 1000),
-    "local-timestamp-millis": (_MIN_MICROS // 1000, _MAX_MICROS // 1000),
-}
-DATE_RANGE = (date(1, 1, 1).toordinal() - 719_163, date(9999, 12, 31).toordinal() - 719_163)
 
 
 class BodyError(ValueError):
@@ -195,19 +182,6 @@ class _Compiler:
                 return pos + size
 
             return decimal
-        if kind == "string" and logical == "uuid":
-            return _uuid
-        if kind in ("long", "int") and logical in TIMESTAMP_RANGES | {"date": DATE_RANGE}:
-            low, high = (TIMESTAMP_RANGES | {"date": DATE_RANGE})[str(logical)]
-
-            def ranged(data: bytes, pos: int) -> int:
-                value, pos = read_long(data, pos)
-                if kind == "int":
-                    _in_range(value, *INT_RANGE, what="int")
-                _in_range(value, low, high, what=str(logical))
-                return pos
-
-            return ranged
         step = _PRIMITIVES.get(kind)
         if step is None:
             raise BodyError(f"no such Avro type {kind!r}")
@@ -256,15 +230,6 @@ def _string(data: bytes, pos: int) -> int:
         data[pos : pos + size].decode("utf-8")
     except UnicodeDecodeError:
         raise BodyError("string is not UTF-8") from None
-    return pos + size
-
-
-def _uuid(data: bytes, pos: int) -> int:
-    size, pos = _length(data, pos)
-    try:
-        uuid.UUID(data[pos : pos + size].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BodyError("uuid is not a UUID") from None
     return pos + size
 
 

@@ -75,7 +75,8 @@ class LakeLayout:
         storage = settings.storage
         if storage is not None and storage.lake_container:
             return cls.on_azure(storage)
-        owner_only_dir(settings.home)  # bronze and quarantine hold raw personal bytes
+        # Bronze and quarantine hold raw personal bytes; a layout alone creates nothing.
+        owner_only_dir(settings.home, create=False)
         return cls(settings.lake_dir)
 
     def __repr__(self) -> str:

@@ -11,7 +11,6 @@ name (aliases included): a reader field the writer lacks gets its default, a pro
 from __future__ import annotations
 
 import io
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eda_lake.lake.avro_arrow import arrow_fields, collect_named, column
-from eda_lake.lake.body_check import DATE_RANGE, TIMESTAMP_RANGES, body_problem, decimal_limit
+from eda_lake.lake.body_check import body_problem, decimal_limit
 from eda_lake.native import avro as native
 from eda_lake.registry.schema import AvroSchema
 
@@ -154,46 +153,10 @@ def _decode_native(
     named: dict[str, dict[str, Any]] = {}
     collect_named(writer.parsed, named)
     columns = {}
-    bad: dict[int, str] = {}  # row -> reason, for the checks the decoder leaves to Arrow
     for field, step, part in zip(writer.parsed["fields"], plan, parts, strict=True):
         node = _resolved(field["type"], named)
-        values = _native_column(node, step[0], part)
-        columns[field["name"]] = _checked(node, values, bad)
-    if bad:
-        keep = [row for row in range(len(decoded)) if row not in bad]
-        failed = sorted(failed + [(decoded[row], reason) for row, reason in bad.items()])
-        taken = pa.array(keep, pa.int64())
-        columns = {name: values.take(taken) for name, values in columns.items()}
-        decoded = [decoded[row] for row in keep]
+        columns[field["name"]] = _native_column(node, step[0], part)
     return columns, decoded, failed
-
-
-_CANONICAL_UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
-
-def _checked(node: Any, values: pa.Array, bad: dict[int, str]) -> pa.Array:
-    """Values as the fastavro path gives them: timestamps and dates within years 1 to 9999,
-    uuids parsed and in canonical form; rows that are not go into `bad` with the reason."""
-    logical = node.get("logicalType") if isinstance(node, dict) else None
-    limits = TIMESTAMP_RANGES.get(str(logical)) or (DATE_RANGE if logical == "date" else None)
-    if limits is not None:
-        numbers = values.view(pa.int64() if values.type.bit_width == 64 else pa.int32())
-        outside = pc.or_(pc.less(numbers, limits[0]), pc.greater(numbers, limits[1]))
-        for row in pc.indices_nonzero(pc.fill_null(outside, False)).to_pylist():
-            bad.setdefault(row, f"{logical} {numbers[row].as_py()} out of range")
-        return values
-    if logical == "uuid":
-        canonical = pc.fill_null(pc.match_substring_regex(values, _CANONICAL_UUID), True)
-        if pc.all(canonical).as_py():
-            return values
-        texts = values.to_pylist()
-        for row in pc.indices_nonzero(pc.invert(canonical)).to_pylist():
-            try:
-                texts[row] = str(uuid.UUID(texts[row]))
-            except ValueError:
-                bad.setdefault(row, "uuid is not a UUID")
-        return pa.array(texts, pa.string())
-    return values
 
 
 def _project(
@@ -241,12 +204,41 @@ def _reader_symbols(values: pa.Array, enum: dict[str, Any], name: str) -> pa.Arr
     return pc.if_else(known, values, pa.scalar(enum["default"], pa.string()))
 
 
+_RAW_LOGICAL = frozenset(
+    {"uuid", "date", *(f"{p}timestamp-{u}" for p in ("", "local-") for u in ("millis", "micros"))}
+)
+_RAW_SCHEMAS: dict[str, Any] = {}
+
+
+def _raw_values(schema: AvroSchema) -> Any:
+    """The schema for fastavro with uuids, dates and timestamps read as their text and
+    numbers, as the compiled decoder reads them (fastavro would refuse a malformed uuid or
+    a year past 9999 for the whole body); silver judges those values field by field."""
+    parsed = _RAW_SCHEMAS.get(schema.canonical)
+    if parsed is None:
+
+        def strip(node: Any) -> Any:
+            if isinstance(node, list):
+                return [strip(b) for b in node]
+            if not isinstance(node, dict):
+                return node
+            copy = {k: strip(v) if k in ("type", "items", "values", "fields") else v
+                    for k, v in node.items()}  # fmt: skip
+            if copy.get("logicalType") in _RAW_LOGICAL:
+                del copy["logicalType"]
+            return copy
+
+        parsed = _RAW_SCHEMAS[schema.canonical] = fastavro.parse_schema(strip(schema.parsed))
+    return parsed
+
+
 def _decode_fastavro(
     writer: AvroSchema, reader: AvroSchema, bodies: list[bytes | None]
 ) -> DecodedPayloads:
     fields = arrow_fields(reader.parsed)
     records: list[dict[str, Any]] = []
     decoded, failed = [], []
+    raw_writer, raw_reader = _raw_values(writer), _raw_values(reader)
     for position, body in enumerate(bodies):
         if body is None:
             failed.append((position, "no body"))
@@ -256,7 +248,7 @@ def _decode_fastavro(
             failed.append((position, problem))
             continue
         try:
-            record = fastavro.schemaless_reader(io.BytesIO(body), writer.fastavro, reader.fastavro)
+            record = fastavro.schemaless_reader(io.BytesIO(body), raw_writer, raw_reader)
         except Exception as exc:  # fastavro raises many types on bodies it cannot resolve
             failed.append((position, f"{type(exc).__name__}: {exc}"))
             continue
