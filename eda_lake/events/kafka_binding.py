@@ -1,0 +1,121 @@
+"""CloudEvents 1.0 in the Kafka protocol binding's binary content mode.
+
+Each attribute travels as a header `ce_<attribute>` (UTF-8 text), the payload's content type
+in the `content-type` header (`avro/binary+<schema-id>` for registry-encoded bodies, as on
+Event Hubs), the partition key as the message key, the data as the value.
+
+The rest of eda-lake speaks the AMQP binding (`cloudEvents_<attribute>` properties, the
+content type and partition key beside them), so a received message is mapped back into that
+shape: subscribers, dead letters and the Kafka capture need nothing Kafka-specific. Headers
+that are no CloudEvents attribute pass through as bytes-valued properties, which is how
+Event Hubs hands Kafka headers to AMQP consumers and Capture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from eda_lake import avro_binary
+from eda_lake.events.cloudevents import KAFKA_PREFIX, LEGACY_PREFIX, PREFIX
+from eda_lake.hub.base import PropertyValue
+from eda_lake.hub.properties import EncodedProperties
+
+HEADER_PREFIX = KAFKA_PREFIX
+CONTENT_TYPE_HEADER = "content-type"
+
+Headers = list[tuple[str, bytes]]
+
+
+class KafkaHeaderError(ValueError):
+    """A property that has no faithful Kafka header form."""
+
+
+def _header_value(name: str, value: PropertyValue) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, int | float):
+        return str(value).encode("ascii")
+    raise KafkaHeaderError(f"property {name!r} is None; Kafka headers carry bytes only")
+
+
+def to_headers(properties: Mapping[str, PropertyValue], content_type: str | None) -> Headers:
+    """Kafka headers of an event given in the AMQP binding's properties."""
+    headers: Headers = []
+    for name, value in properties.items():
+        if name.startswith(PREFIX):
+            name = HEADER_PREFIX + name[len(PREFIX) :]
+        elif name.startswith(LEGACY_PREFIX):
+            name = HEADER_PREFIX + name[len(LEGACY_PREFIX) :]
+        headers.append((name, _header_value(name, value)))
+    if content_type is not None:
+        headers.append((CONTENT_TYPE_HEADER, content_type.encode("utf-8")))
+    return headers
+
+
+class FromKafka(NamedTuple):
+    """A message's headers and key in the AMQP binding's shape."""
+
+    properties: EncodedProperties
+    content_type: str | None
+    partition_key: str | None
+
+
+# Union branches of Capture's property map values: string 2, bytes 3, null 4 (zig-zag).
+_STRING, _BYTES, _NULL = b"\x04", b"\x06", b"\x08"
+_encoded_names: dict[str, bytes] = {}
+
+
+def _name(name: str) -> bytes:
+    encoded = _encoded_names.get(name)
+    if encoded is None:
+        if len(_encoded_names) < 4096:  # names repeat on every message; bound the cache
+            encoded = _encoded_names[name] = avro_binary.string(name)
+        else:
+            encoded = avro_binary.string(name)
+    return encoded
+
+
+def _text(value: str | bytes) -> str | None:
+    if isinstance(value, str):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def from_message(
+    headers: Sequence[tuple[str, str | bytes | None]] | None, key: str | bytes | None
+) -> FromKafka:
+    """Map a message's headers and key back to properties, content type and partition key.
+
+    Lenient, as the lake reads any producer's messages: a CloudEvents header that is not
+    UTF-8 text stays bytes (readers then refuse the event with a reason), a header without
+    a value is a null property, and a key that is not UTF-8 is no partition key.
+    The property map is built directly in Capture's Avro form, the form the capture writes.
+    """
+    content_type: str | None = None
+    parts: list[bytes] = []
+    count = 0
+    for name, value in headers or ():
+        if name == CONTENT_TYPE_HEADER and value is not None and content_type is None:
+            content_type = _text(value)
+            if content_type is not None:
+                continue
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        if name.startswith(HEADER_PREFIX):
+            name = PREFIX + name[len(HEADER_PREFIX) :]
+            if data is not None and _text(data) is not None:
+                parts += (_name(name), _STRING, avro_binary.raw(data))
+                count += 1
+                continue
+        if data is None:
+            parts += (_name(name), _NULL)
+        else:
+            parts += (_name(name), _BYTES, avro_binary.raw(data))
+        count += 1
+    avro = avro_binary.long(count) + b"".join(parts) + b"\x00" if count else b"\x00"
+    return FromKafka(EncodedProperties(avro), content_type, None if key is None else _text(key))
