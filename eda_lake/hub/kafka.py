@@ -35,7 +35,11 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.admin._config import ConfigResource  # not re-exported for type checkers
+from confluent_kafka.admin._config import (  # not re-exported for type checkers
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+)
 from confluent_kafka.cimpl import NewTopic
 
 from eda_lake.events.kafka_binding import from_message, to_headers
@@ -58,11 +62,15 @@ class BrokerUnavailableError(HubError):
     """The Kafka cluster did not answer in time, or refused what was asked."""
 
 
-def client_config(settings: KafkaSettings, hub: str | None = None) -> dict[str, Any]:
-    """librdkafka settings to reach the cluster; `hub` picks its own SASL password if set."""
+def client_config(
+    settings: KafkaSettings, hub: str | None = None, timeout: float = 30.0
+) -> dict[str, Any]:
+    """librdkafka settings to reach the cluster; `hub` picks its own SASL password if set.
+    `timeout` bounds every request, so a cluster gone away is an error, not a hang."""
     config: dict[str, Any] = {
         "bootstrap.servers": settings.bootstrap_servers,
         "security.protocol": settings.security_protocol,
+        "socket.timeout.ms": max(100, int(timeout * 1000)),
         "logger": _log,  # librdkafka's own lines go to logging, not to stderr
     }
     if settings.sasl_mechanism is not None:
@@ -87,6 +95,7 @@ class _Sweep:
 @dataclass
 class _GroupReader:
     consumer: Any
+    commits: list[tuple[KafkaError | None, list[Any]]]  # answers to this reader's commits
     sweeps: dict[tuple[str, int], _Sweep] = field(default_factory=dict)
     assigned: tuple[str, int] | None = None
     position: int | None = None  # the consumer's next offset in `assigned`
@@ -133,12 +142,13 @@ class KafkaEventHub:
         key = self._credential(hub)
         admin = self._admins.get(key)
         if admin is None:
-            admin = self._admins[key] = AdminClient(client_config(self.settings, hub))
+            admin = self._admins[key] = AdminClient(client_config(self.settings, hub, self.timeout))
         return admin
 
     def _metadata(self, hub: str | None = None) -> Any:
+        """The cluster's metadata (all topics: asking for one would auto-create it)."""
         try:
-            return self._admin(hub).list_topics(topic=hub, timeout=self.timeout)
+            return self._admin(hub).list_topics(timeout=self.timeout)
         except KafkaException as exc:
             _raise_for(exc.args[0], "listing topics", self.settings.bootstrap_servers)
 
@@ -194,9 +204,12 @@ class KafkaEventHub:
             )
         if current.retention_days == spec.retention_days:
             return False
-        resource = ConfigResource(ConfigResource.Type.TOPIC, spec.name, set_config=retention)
+        entry = ConfigEntry("retention.ms", retention["retention.ms"],
+                            incremental_operation=AlterConfigOpType.SET)  # fmt: skip
+        resource = ConfigResource(ConfigResource.Type.TOPIC, spec.name, incremental_configs=[entry])
         try:
-            self._admin(spec.name).alter_configs([resource])[resource].result(self.timeout)
+            future = self._admin(spec.name).incremental_alter_configs([resource])[resource]
+            future.result(self.timeout)
         except KafkaException as exc:
             _raise_for(exc.args[0], f"setting retention of {spec.name}", self._servers)
         return True
@@ -217,7 +230,8 @@ class KafkaEventHub:
         commits the log start of every partition the group has no offset for yet, with the
         group's description as commit metadata, which every later commit keeps."""
         partitions = self._partitions(spec.hub)
-        consumer = self._reader(spec.name, spec.hub).consumer
+        reader = self._reader(spec.name, spec.hub)
+        consumer = reader.consumer
         wanted = [TopicPartition(spec.hub, p) for p in range(partitions)]
         committed = self._committed(consumer, wanted)
         missing = [tp for tp in committed if tp.offset == OFFSET_INVALID or tp.offset < 0]
@@ -232,7 +246,7 @@ class KafkaEventHub:
             TopicPartition(tp.topic, tp.partition, tp.offset, metadata=spec.user_metadata)
             for tp in stale
         ]
-        self._commit(consumer, offsets)
+        self._commit(reader, offsets)
         self._readers.pop((spec.name, self._credential(spec.hub)), None)
         consumer.close()
         return True
@@ -277,7 +291,7 @@ class KafkaEventHub:
         key = self._credential(hub)
         producer = self._producers.get(key)
         if producer is None:
-            config = client_config(self.settings, hub) | {
+            config = client_config(self.settings, hub, self.timeout) | {
                 "enable.idempotence": True,
                 "acks": "all",
                 "partitioner": "murmur2_random",
@@ -330,15 +344,17 @@ class KafkaEventHub:
         key = (group, self._credential(hub))
         reader = self._readers.get(key)
         if reader is None:
-            config = client_config(self.settings, hub) | {
+            commits: list[tuple[KafkaError | None, list[Any]]] = []
+            config = client_config(self.settings, hub, self.timeout) | {
                 "group.id": group,
+                "on_commit": lambda error, offsets: commits.append((error, offsets)),
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "isolation.level": "read_committed",
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
             }
-            reader = self._readers[key] = _GroupReader(Consumer(config))
+            reader = self._readers[key] = _GroupReader(Consumer(config), commits)
         return reader
 
     def _committed(self, consumer: Any, partitions: list[Any]) -> list[Any]:
@@ -356,12 +372,24 @@ class KafkaEventHub:
             _raise_for(exc.args[0], f"reading the end of {topic}/{partition}", self._servers)
         return int(low), int(high)
 
-    def _commit(self, consumer: Any, offsets: list[Any]) -> None:
+    def _commit(self, reader: _GroupReader, offsets: list[Any]) -> None:
+        """Commit and wait for the broker's answer, at most `timeout` (a synchronous commit
+        waits 45 s for a coordinator that has gone away)."""
+        reader.commits.clear()
         try:
-            results = consumer.commit(offsets=offsets, asynchronous=False)
+            reader.consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
             _raise_for(exc.args[0], "committing offsets", self._servers)
-        for tp in results or ():
+        deadline = time.monotonic() + self.timeout
+        while not reader.commits:
+            if time.monotonic() > deadline:
+                _raise_for(KafkaError(KafkaError._TIMED_OUT), "committing offsets", self._servers)
+            if reader.consumer.poll(0.05) is not None:
+                reader.position = None  # a fetched message was dropped here: seek next time
+        error, results = reader.commits[0]
+        if error is not None:
+            _raise_for(error, "committing offsets", self._servers)
+        for tp in results:
             if tp.error is not None:
                 _raise_for(tp.error, f"committing {tp.topic}/{tp.partition}", self._servers)
 
@@ -413,7 +441,11 @@ class KafkaEventHub:
         found: list[Message] = []
         waited_since = time.monotonic()
         while len(found) < limit:
-            batch = consumer.consume(min(limit - len(found), 10_000), 0.5)
+            left = end - (reader.position if reader.position is not None else start)
+            if left <= 0:
+                break
+            # Never ask for more than is left before `end`: consume() waits for the count.
+            batch = consumer.consume(max(1, min(limit - len(found), left, 10_000)), 0.5)
             if not batch:
                 if time.monotonic() - waited_since > self.timeout:
                     raise BrokerUnavailableError(
@@ -460,7 +492,7 @@ class KafkaEventHub:
         if following <= sweep.committed:
             return  # only forward, as on the embedded hub
         offset = TopicPartition(hub, partition, following, metadata=sweep.metadata)
-        self._commit(reader.consumer, [offset])
+        self._commit(reader, [offset])
         sweep.committed = following
 
 
