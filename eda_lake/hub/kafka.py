@@ -377,6 +377,9 @@ class KafkaEventHub:
         waits 45 s for a coordinator that has gone away)."""
         reader.commits.clear()
         try:
+            # A commit queued while no broker answers holds up close() and exit for ~45 s:
+            # ask for the topic's metadata first, which fails within the timeout instead.
+            reader.consumer.list_topics(offsets[0].topic, timeout=self.timeout)
             reader.consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
             _raise_for(exc.args[0], "committing offsets", self._servers)
