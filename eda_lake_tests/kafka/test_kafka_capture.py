@@ -121,7 +121,10 @@ def test_sigkill_at_random_moments_leaves_every_message_in_bronze_once(
 
 
 def test_a_broker_gone_mid_capture_commits_nothing_unwritten(
-    kafka_settings: Settings, kafka_broker: KafkaBroker, tmp_path: Path
+    kafka_settings: Settings,
+    kafka_broker: KafkaBroker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = _small_windows(kafka_settings, tmp_path)
     provision(settings)
@@ -137,7 +140,7 @@ def test_a_broker_gone_mid_capture_commits_nothing_unwritten(
         if checkpoints["n"] == 5:
             kafka_broker.stop()
 
-    hub.checkpoint = broker_dies_after_some_files  # type: ignore[method-assign]
+    monkeypatch.setattr(hub, "checkpoint", broker_dies_after_some_files)
     catalogue = load_catalogue(settings.schema_dir)
     capture = KafkaCapture(hub, settings.lake_dir / "capture", catalogue.capture, settings.hub_dir)
     with pytest.raises(BrokerUnavailableError, match=r"Kafka at 127\.0\.0\.1:\d+ failed"):
@@ -168,7 +171,7 @@ def test_idle_windows_need_skip_empty_archives(kafka_settings: Settings, tmp_pat
 
 
 def test_a_file_written_but_not_committed_is_found_not_written_twice(
-    kafka_settings: Settings, tmp_path: Path
+    kafka_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _small_windows(kafka_settings, tmp_path)
     provision(settings)
@@ -182,7 +185,7 @@ def test_a_file_written_but_not_committed_is_found_not_written_twice(
             raise KeyboardInterrupt("killed after the rename, before the commit")
         KafkaEventHub.checkpoint(hub, *args)  # type: ignore[arg-type]
 
-    hub.checkpoint = killed_before_the_third_commit  # type: ignore[method-assign]
+    monkeypatch.setattr(hub, "checkpoint", killed_before_the_third_commit)
     catalogue = load_catalogue(settings.schema_dir)
     capture = KafkaCapture(hub, settings.lake_dir / "capture", catalogue.capture, settings.hub_dir)
     with pytest.raises(KeyboardInterrupt):
