@@ -62,7 +62,10 @@ def test_bad_messages_are_dead_lettered_with_reasons_and_the_partition_flows_on(
         producer.produce(hub, b"no headers at all", partition=partition)
         wrong = good | {"ce_id": b"bad-2", "ce_time": b"\xff\xfe not text"}
         producer.produce(hub, b"x", partition=partition, headers=list(wrong.items()))
-        undecodable = list(good.items()) + [("content-type", b"avro/binary+" + b"0" * 32)]
+        undecodable: list[tuple[str, str | bytes | None]] = [
+            *good.items(),
+            ("content-type", b"avro/binary+" + b"0" * 32),
+        ]
         producer.produce(hub, b"\xff\x00garbage", partition=partition, headers=undecodable)
     assert producer.flush(30) == 0
     simulation.publish_customers(seed=20, count=40)
