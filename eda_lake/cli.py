@@ -14,6 +14,7 @@ from eda_lake.capture.reader import CaptureFileError, read_capture
 from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.catalogue import CatalogueError, describe, load_catalogue
 from eda_lake.demo import run_demo
+from eda_lake.hub.base import HubError
 from eda_lake.lake.masking import MissingPiiKeyError
 from eda_lake.lake.runtime import Lake
 from eda_lake.provisioning.runtime import provision
@@ -321,6 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         MissingPiiKeyError,
         ValueError,
         LookupError,
+        HubError,  # the broker unreachable or refusing: one line, the work resumes on rerun
     ) as exc:
         print(f"eda-lake: error: {exc}", file=sys.stderr)
         return 2

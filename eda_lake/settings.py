@@ -71,7 +71,7 @@ KAFKA_SASL_MECHANISM_VAR = "EDA_LAKE_KAFKA_SASL_MECHANISM"
 KAFKA_SASL_USERNAME_VAR = "EDA_LAKE_KAFKA_SASL_USERNAME"
 KAFKA_SASL_PASSWORD_VAR = "EDA_LAKE_KAFKA_SASL_PASSWORD"  # the name; the secret stays in the env
 KAFKA_SASL_PASSWORD_PREFIX = "EDA_LAKE_KAFKA_SASL_PASSWORD__"  # + hub: one secret per hub
-KAFKA_TRANSACTIONS_VAR = "EDA_LAKE_KAFKA_TRANSACTIONS"
+KAFKA_TIMEOUT_VAR = "EDA_LAKE_KAFKA_TIMEOUT_SECONDS"
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 
@@ -136,8 +136,8 @@ class KafkaSettings:
 
     `hub_passwords`: per-hub SASL passwords (Event Hubs: a hub-scoped connection string
     serves one hub only), used instead of `sasl_password` for that hub's topic. Secrets
-    never appear in repr. `transactions`: publish and commit in Kafka transactions where the
-    broker offers them (not on Event Hubs' Standard tier).
+    never appear in repr. `timeout_seconds` bounds every request: a cluster that does not
+    answer within it is an error naming it, not a hang.
     """
 
     bootstrap_servers: str
@@ -146,7 +146,7 @@ class KafkaSettings:
     sasl_username: str | None = None
     sasl_password: str | None = field(default=None, repr=False)
     hub_passwords: dict[str, str] = field(default_factory=dict, repr=False)
-    transactions: bool = True
+    timeout_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -377,9 +377,6 @@ def _kafka(env: Mapping[str, str], broker: Broker) -> KafkaSettings | None:
             f"SASL variables are set but {KAFKA_SECURITY_PROTOCOL_VAR}={protocol}: set it to "
             "SASL_SSL (or SASL_PLAINTEXT), or unset the SASL variables"
         )
-    raw_transactions = env.get(KAFKA_TRANSACTIONS_VAR, "").strip().lower() or "on"
-    if raw_transactions not in ("on", "off"):
-        raise SettingsError(f"{KAFKA_TRANSACTIONS_VAR}={raw_transactions!r} must be on or off")
     return KafkaSettings(
         bootstrap_servers=servers,
         security_protocol=protocol,
@@ -387,5 +384,5 @@ def _kafka(env: Mapping[str, str], broker: Broker) -> KafkaSettings | None:
         sasl_username=username,
         sasl_password=password,
         hub_passwords=hub_passwords,
-        transactions=raw_transactions == "on",
+        timeout_seconds=_positive_int(env, KAFKA_TIMEOUT_VAR, 30),
     )

@@ -20,7 +20,7 @@ def make_kafka_hub(settings: Settings) -> KafkaEventHub:
     from eda_lake.hub.kafka import KafkaEventHub
 
     assert settings.kafka is not None  # Settings refuses EDA_LAKE_BROKER=kafka without it
-    return KafkaEventHub(settings.kafka, settings.namespace)
+    return KafkaEventHub(settings.kafka, settings.namespace, timeout=settings.kafka.timeout_seconds)
 
 
 def make_hub_client(settings: Settings) -> EventHubClient:

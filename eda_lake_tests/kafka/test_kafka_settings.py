@@ -76,3 +76,11 @@ def test_bad_kafka_settings_name_the_variable_and_the_fix(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ)
+
+
+def test_the_request_timeout_is_a_positive_number_of_seconds() -> None:
+    base = {"EDA_LAKE_BROKER": "kafka", "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS": "h:1"}
+    settings = Settings.from_env(base | {"EDA_LAKE_KAFKA_TIMEOUT_SECONDS": "5"})
+    assert settings.kafka is not None and settings.kafka.timeout_seconds == 5
+    with pytest.raises(SettingsError, match="EDA_LAKE_KAFKA_TIMEOUT_SECONDS='0' must be"):
+        Settings.from_env(base | {"EDA_LAKE_KAFKA_TIMEOUT_SECONDS": "0"})
