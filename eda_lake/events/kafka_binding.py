@@ -31,27 +31,41 @@ class KafkaHeaderError(ValueError):
     """A property that has no faithful Kafka header form."""
 
 
+def _header_name(name: str) -> str:
+    if name.startswith(PREFIX):
+        return HEADER_PREFIX + name[len(PREFIX) :]
+    if name.startswith(LEGACY_PREFIX):
+        return HEADER_PREFIX + name[len(LEGACY_PREFIX) :]
+    return name
+
+
 def _header_value(name: str, value: PropertyValue) -> bytes:
     if isinstance(value, bytes):
         return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
     if isinstance(value, int | float):
         return str(value).encode("ascii")
     raise KafkaHeaderError(f"property {name!r} is None; Kafka headers carry bytes only")
 
 
+_header_names: dict[str, str] = {}  # property names repeat on every event: map each once
+
+
 def to_headers(properties: Mapping[str, PropertyValue], content_type: str | None) -> Headers:
     """Kafka headers of an event given in the AMQP binding's properties."""
     headers: Headers = []
+    names = _header_names
     for name, value in properties.items():
-        if name.startswith(PREFIX):
-            name = HEADER_PREFIX + name[len(PREFIX) :]
-        elif name.startswith(LEGACY_PREFIX):
-            name = HEADER_PREFIX + name[len(LEGACY_PREFIX) :]
-        headers.append((name, _header_value(name, value)))
+        header = names.get(name)
+        if header is None:
+            header = _header_name(name)
+            if len(names) < 4096:
+                names[name] = header
+        if type(value) is str:
+            headers.append((header, value.encode()))
+        else:
+            headers.append((header, _header_value(name, value)))
     if content_type is not None:
-        headers.append((CONTENT_TYPE_HEADER, content_type.encode("utf-8")))
+        headers.append((CONTENT_TYPE_HEADER, content_type.encode()))
     return headers
 
 

@@ -295,7 +295,7 @@ class KafkaEventHub:
                 "enable.idempotence": True,
                 "acks": "all",
                 "partitioner": "murmur2_random",
-                "linger.ms": 5,
+                "linger.ms": 1,
                 "message.timeout.ms": int(self.timeout * 1000),
             }
             producer = self._producers[key] = Producer(config)
