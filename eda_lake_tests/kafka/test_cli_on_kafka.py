@@ -35,3 +35,18 @@ def test_an_unreachable_cluster_is_one_line(capsys, monkeypatch: pytest.MonkeyPa
     err = capsys.readouterr().err.strip()
     assert err.startswith("eda-lake: error: Kafka at 127.0.0.1:") and "\n" not in err
     assert "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS" in err
+
+
+def test_the_platform_parts_create_the_topics_and_groups(kafka_settings: Settings) -> None:
+    from eda_lake.hub.kafka import KafkaEventHub
+    from eda_lake.provisioning.runtime import PARTS, provision, provision_part
+
+    changed = {part: provision_part(kafka_settings, part) for part in PARTS}
+    assert {a.name for a in changed["event_hubs"]} >= {"customer-created", "lead-generated"}
+    assert any(a.name == "customer-created/datalake" for a in changed["consumer_groups"])
+    assert provision(kafka_settings, plan_only=True) == []  # together: everything
+    assert kafka_settings.kafka is not None
+    hub = KafkaEventHub(kafka_settings.kafka, kafka_settings.namespace)
+    groups = {g.name: g.user_metadata for g in hub.consumer_groups("customer-created")}
+    hub.close()
+    assert groups["datalake"] == "team: datalake" and groups["conversions"] == "team: conversions"
