@@ -95,11 +95,12 @@ def test_duplicates_unknown_schemas_and_bad_bodies(lake_settings: Settings) -> N
     _capture(settings, simulation)
     lake.ingest()
     run = lake.silver()
-    assert run.events.duplicates + (
-        run.events.decoded["CustomerCreated"] - run.events.inserted["CustomerCreated"]
-    ) == len(first)
+    assert run.events.duplicates == len(first)
     assert (run.events.no_schema, run.events.unknown_schema, run.events.quarantined) == (1, 1, 1)
-    [bad] = _rows(lake, "quarantine", "events")
+    assert sum(run.events.outcomes().values()) == run.events.rows_read  # each row, one outcome
+    quarantined = _rows(lake, "quarantine", "events")
+    [bad, unknown] = sorted(quarantined, key=lambda r: r["ce_id"] != "bad-1")
+    assert unknown["reason"].startswith("unknown schema id")
     assert (
         bad["ce_id"] == "bad-1"
         and "does not decode" in bad["reason"]
@@ -160,7 +161,9 @@ def test_same_seed_same_gold(tmp_path: Path) -> None:
 
 
 def _silver_in_child(settings: Settings) -> None:
-    Lake(settings, pii_key=KEY).silver_events()
+    lake = Lake(settings, pii_key=KEY)
+    lake.silver()
+    lake.gold()
 
 
 def test_concurrent_silver_runs_land_each_event_once(lake_settings: Settings) -> None:
@@ -178,6 +181,10 @@ def test_concurrent_silver_runs_land_each_event_once(lake_settings: Settings) ->
         "SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM t",
     )
     assert rows == [{"n": 400, "d": 400}]
+    for entity, key in (("customers", "customer_id"), ("leads", "customer_id")):
+        sql = f"SELECT count(*) AS n, count(DISTINCT {key}) AS d FROM t"
+        assert _rows(lake, "silver", entity, sql) == [{"n": 400, "d": 400}], entity
+    assert sum(r["customers"] for r in _rows(lake, "gold", "funnel_daily")) == 400
 
 
 def test_pure_python_paths_give_the_same_lake(

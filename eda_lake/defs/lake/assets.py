@@ -6,16 +6,18 @@ from datetime import date, timedelta
 import dagster as dg
 from pydantic import Field
 
+from eda_lake.catalogue import load_catalogue
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake.entities import ENTITIES, EVENT_TABLES
-from eda_lake.lake.gold import GOLD_TABLES
+from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
 from eda_lake.lake.notification_queue import StorageNotificationQueue
 from eda_lake.lake.push import acknowledge
 from eda_lake.lake.silver import table_name
+from eda_lake.settings import Settings
 
 BRONZE = dg.AssetKey(["bronze", "events"])
+EVENT_TABLES = [event_table(e) for e in load_catalogue(Settings.from_env().schema_dir).events]
 SILVER_EVENTS = {name: dg.AssetKey(["silver", name]) for name in EVENT_TABLES}
-SILVER_ENTITIES = {name: dg.AssetKey(["silver", name]) for name in ENTITIES}
+SILVER_ENTITIES = {t.name: dg.AssetKey(["silver", t.name]) for t in ENTITY_TABLES}
 GOLD = {table.name: dg.AssetKey(["gold", table.name]) for table in GOLD_TABLES}
 # The sensor and the hourly full discovery keep these fresh; two hours without is a failure.
 FRESH = dg.FreshnessPolicy.time_window(
