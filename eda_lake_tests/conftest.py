@@ -44,7 +44,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "EDA_LAKE_BLOB_AUTHORITY", "EDA_LAKE_DISCOVERY_QUEUE", "EDA_LAKE_QUEUE_CONNECTION_STRING",
         "EDA_LAKE_BROKER", "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS", "EDA_LAKE_KAFKA_SECURITY_PROTOCOL",
         "EDA_LAKE_KAFKA_SASL_MECHANISM", "EDA_LAKE_KAFKA_SASL_USERNAME",
-        "EDA_LAKE_KAFKA_SASL_PASSWORD",
+        "EDA_LAKE_KAFKA_SASL_PASSWORD", "EDA_LAKE_KAFKA_TIMEOUT_SECONDS",
     ):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
 

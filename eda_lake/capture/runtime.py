@@ -29,9 +29,10 @@ def run_capture(
 
         kafka = make_kafka_hub(settings)
         try:
-            return KafkaCapture(kafka, destination, catalogue.capture, settings.hub_dir).run(
-                flush=flush
-            )
+            kafka_capture = KafkaCapture(kafka, destination, catalogue.capture, settings.hub_dir)
+            # The catalogue's topics only, as Capture is enabled on the catalogue's hubs: a
+            # shared cluster's other topics are not the lake's.
+            return kafka_capture.run([e.hub for e in catalogue.events.values()], flush=flush)
         finally:
             kafka.close()
     if settings.broker is Broker.EVENTHUBS:

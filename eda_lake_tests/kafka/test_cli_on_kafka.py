@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,34 @@ def test_the_platform_parts_create_the_topics_and_groups(kafka_settings: Setting
     groups = {g.name: g.user_metadata for g in hub.consumer_groups("customer-created")}
     hub.close()
     assert groups["datalake"] == "team: datalake" and groups["conversions"] == "team: conversions"
+
+
+def test_capture_run_captures_only_the_catalogues_topics(capsys, kafka_env: Settings) -> None:
+    from eda_lake.hub.base import EventData, HubSpec
+    from eda_lake.hub.kafka import KafkaEventHub
+
+    assert main(["provision"]) == 0
+    assert kafka_env.kafka is not None
+    hub = KafkaEventHub(kafka_env.kafka, kafka_env.namespace)
+    hub.ensure_hub(HubSpec("someone-elses-topic", 1, 1))
+    hub.send("someone-elses-topic", [EventData(b"not the lake's")])
+    hub.close()
+    assert main(["publish", "--customers", "5", "--seed", "1"]) == 0
+    assert main(["capture", "run", "--flush"]) == 0
+    hubs = {p.parts[1] for p in _captured(kafka_env)}
+    assert "customer-created" in hubs and "someone-elses-topic" not in hubs
+
+
+def _captured(settings: Settings) -> list[Path]:
+    root = settings.lake_dir / "capture"
+    return [p.relative_to(root) for p in root.rglob("*.avro")]
+
+
+def test_capture_run_on_event_hubs_says_capture_writes_itself(
+    capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDA_LAKE_BROKER", "eventhubs")
+    monkeypatch.setenv("EDA_LAKE_EVENTHUB_NAMESPACE", "ns.servicebus.windows.net")
+    monkeypatch.setenv("EDA_LAKE_CHECKPOINT_ACCOUNT_URL", "https://cp.blob.core.windows.net")
+    assert main(["capture", "run"]) == 2
+    assert "Event Hubs Capture writes the files itself" in capsys.readouterr().err
