@@ -25,35 +25,27 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-from deltalake import ColumnProperties, DeltaTable, WriterProperties
+from deltalake import DeltaTable
 
 from eda_lake.capture.batches import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
 from eda_lake.lake import commits, tables
 from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS
-from eda_lake.lake.commits import Write
+from eda_lake.lake.data_files import DataFileWriter
 from eda_lake.lake.discovery import CaptureFile
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.prefetch import prefetched
 from eda_lake.lake.quarantine import Quarantine
 from eda_lake.progress import Progress, no_progress
 
 MAX_FILES_PER_COMMIT = 64
 MAX_BYTES_PER_COMMIT = 512 << 20
-MAX_CONFLICT_RETRIES = 20
 
-# Decoding runs a few batches ahead of the Delta writer, on the other core: the writer
-# encodes and compresses without the GIL while the next batches are decoded.
-PREFETCH_BATCHES = 4
-# Bodies and property maps are neither dictionary-encoded nor given statistics: their values
-# rarely repeat and no query prunes on them, so both only cost time. `source_file` keeps its
-# statistics: they make "is this file in" read only the data files that may hold it.
-_PLAIN = ColumnProperties(dictionary_enabled=False, statistics_enabled="NONE")
-BRONZE_WRITER = WriterProperties(
-    max_row_group_size=8 * 1024,
-    compression="ZSTD",
-    column_properties={c: _PLAIN for c in ("body", "system_properties", "properties", "offset")},
-)
+# Data files are written by `data_files` on a thread of its own, encoding while the next
+# batches are decoded. Only columns whose values repeat are dictionary-encoded, and only these
+# get statistics (exact, in the add actions): `source_file` makes "is this file in" read only
+# the data files that may hold it.
+STATS_COLUMNS = ("namespace", "partition_id", "sequence_number", "source_file")
+DICTIONARY_COLUMNS = ("namespace", "partition_id", "source_file", "ce_type", "ce_source")
 
 # Opening a snapshot replays the commits since the last checkpoint: bronze commits often, so
 # it checkpoints every 10 commits to keep that replay short however old the table.
@@ -140,7 +132,7 @@ class BronzeIngestor:
                 continue
             except commits.ConcurrentCommitError:
                 conflicts += 1  # another ingestion committed first: see what it took
-                if conflicts > MAX_CONFLICT_RETRIES:
+                if conflicts > commits.MAX_CONFLICT_RETRIES:
                     raise
                 pending = self._still_pending(pending, report)
                 continue
@@ -222,40 +214,35 @@ class BronzeIngestor:
             raise commits.ConcurrentCommitError("files of the group were ingested concurrently")
         ingested_at = datetime.now(UTC)
         rows: dict[str, int] = {}
-        failure: _FileFailedError | None = None
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            nonlocal failure
+        writer = DataFileWriter(
+            self.layout.fs, self.layout.fs_path("bronze"), BRONZE_SCHEMA, PARTITION_COLUMNS,
+            stats_columns=STATS_COLUMNS, target_bytes=commits.TARGET_FILE_BYTES,
+            dictionary_columns=DICTIONARY_COLUMNS,
+        )  # fmt: skip
+        try:
             for file in group:
                 rows[file.path] = 0
+                partition = _partition(file)
                 try:
                     for batch in self._file_batches(file, ingested_at):
                         rows[file.path] += batch.num_rows
-                        yield batch
+                        writer.write(batch, partition)
                 except CaptureFileError as exc:
-                    failure = _FileFailedError(file, str(exc), transient=False)
-                    raise  # the writer wraps what we raise: `failure` carries it out
+                    raise _FileFailedError(file, str(exc), transient=False) from None
                 except OSError as exc:  # the storage, not the file: worth another try
                     reason = f"{file.path}: unreadable: {exc}"
-                    failure = _FileFailedError(file, reason, transient=True)
-                    raise
-
-        locks = {stream_lock(f) for f in group}
-        write = Write(
-            BRONZE_SCHEMA,
-            prefetched(batches(), PREFETCH_BATCHES),
-            partition_by=PARTITION_COLUMNS,
-            app_transactions={lock: (table.transaction_version(lock) or 0) + 1 for lock in locks},
-            metadata={"eda_lake.files": str(len(group))},
-            writer_properties=BRONZE_WRITER,
-        )
-        try:
-            commits.commit(table, write, {})
-        except commits.ConcurrentCommitError:
-            raise
-        except Exception as exc:
-            if failure is not None:
-                raise failure from exc
+                    raise _FileFailedError(file, reason, transient=True) from None
+            added = writer.finish()
+            locks = {stream_lock(f) for f in group}
+            commits.commit_files(
+                table, BRONZE_SCHEMA, added, partition_by=PARTITION_COLUMNS, inputs={},
+                app_transactions={
+                    lock: (table.transaction_version(lock) or 0) + 1 for lock in locks
+                },
+                metadata={"eda_lake.files": str(len(group))},
+            )  # fmt: skip
+        except BaseException:
+            writer.abort()  # nothing of this group is in the table: leave no files behind
             raise
         committed = time.time()
         report.commits += 1
@@ -285,8 +272,7 @@ def _ingested(table: DeltaTable | None, files: Sequence[CaptureFile]) -> set[str
     partitions: dict[tuple[str, str], list[str]] = {}
     for file in files:
         assert file.archive is not None
-        day = file.archive.window_time.astimezone(UTC).date().isoformat()
-        partitions.setdefault((file.archive.hub, day), []).append(file.path)
+        partitions.setdefault((file.archive.hub, _window_day(file)), []).append(file.path)
     conditions = [
         f"({tables.in_list('hub', pa.array([hub]))} AND {tables.in_list('date', pa.array([day]))}"
         f" AND {tables.in_list('source_file', pa.array(paths))})"
@@ -298,6 +284,16 @@ def _ingested(table: DeltaTable | None, files: Sequence[CaptureFile]) -> set[str
     return set(found["source_file"].to_pylist())
 
 
+def _partition(file: CaptureFile) -> dict[str, str]:
+    assert file.archive is not None
+    return {"hub": file.archive.hub, "date": _window_day(file)}
+
+
+def _window_day(file: CaptureFile) -> str:
+    assert file.archive is not None
+    return file.archive.window_time.astimezone(UTC).date().isoformat()
+
+
 def _bronze_batch(
     events: pa.RecordBatch, file: CaptureFile, ingested_at: datetime
 ) -> pa.RecordBatch:
@@ -307,7 +303,7 @@ def _bronze_batch(
     # A file's rows land in one partition, its capture window's UTC day, so that whether a file
     # is in is asked of one partition (enqueue times may cross midnight, and other producers'
     # timestamps may be anything).
-    day = archive.window_time.astimezone(UTC).date().isoformat()
+    day = _window_day(file)
 
     def constant(value: object, type_: pa.DataType) -> pa.Array:
         return pa.repeat(pa.scalar(value, type_), rows)

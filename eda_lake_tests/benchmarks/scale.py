@@ -23,7 +23,6 @@ from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.lake import commits
 from eda_lake.lake.bronze import (
     BRONZE_CONFIGURATION,
-    BRONZE_WRITER,
     BronzeIngestor,
     _bronze_batch,
     stream_lock,
@@ -122,7 +121,7 @@ def _bronze_with(layout: LakeLayout, files: int) -> list[CaptureFile]:
         locks = {stream_lock(f): 1 for f in day_files}
         write = Write(
             BRONZE_SCHEMA, pa.Table.from_batches(batches, BRONZE_SCHEMA).combine_chunks(),
-            partition_by=PARTITION_COLUMNS, app_transactions=locks, writer_properties=BRONZE_WRITER,
+            partition_by=PARTITION_COLUMNS, app_transactions=locks,
         )  # fmt: skip
         commits.commit(table, write, {})
         table.update_incremental()

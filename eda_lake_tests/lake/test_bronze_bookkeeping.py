@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from eda_lake.lake import tables
 from eda_lake.lake.bronze import BronzeIngestor
 from eda_lake.lake.discovery import discover_all
 from eda_lake.lake.layout import LakeLayout
@@ -184,3 +185,22 @@ def test_bookkeeping_is_one_transaction_per_stream_however_many_files(
     report = ingest(layout, root)
     assert (report.files_ingested, report.files_already_ingested) == (24, 24)
     assert _app_ids(layout) == {f"stream:shop-ns/orders/{p}" for p in range(4)}
+
+
+def test_a_group_that_fails_leaves_no_data_files_behind(tmp_path: Path, layout: LakeLayout) -> None:
+    root = tmp_path / "container"
+    synthetic_container(root, files=4, events_per_file=20)
+    last = _files(root)[-1]
+    last.write_bytes(last.read_bytes()[:-30])  # read after three good ones: the group fails
+    ingest(layout, root)
+    table = tables.open_table(layout.bronze_uri, layout.storage_options)
+    assert table is not None
+    referenced = {uri.rpartition("/")[2] for uri in table.file_uris()}
+    selector = pafs.FileSelector(layout.fs_path("bronze"), recursive=True)
+    on_storage = {
+        info.base_name
+        for info in layout.fs.get_file_info(selector)
+        if info.base_name.endswith(".parquet")
+    }
+    assert on_storage == referenced
+    assert len(bronze_rows(layout)) == 60
