@@ -79,17 +79,29 @@ class FromKafka(NamedTuple):
 
 # Union branches of Capture's property map values: string 2, bytes 3, null 4 (zig-zag).
 _STRING, _BYTES, _NULL = b"\x04", b"\x06", b"\x08"
-_encoded_names: dict[str, bytes] = {}
+# Per header name, what precedes a value in the map: the name, and its property name's
+# Avro string with the union branch for a text value or a bytes value.
+_encoded_names: dict[str, tuple[bytes, bytes, bool]] = {}
+_LENGTHS = [avro_binary.long(n) for n in range(256)]  # header values are short
+_content_types: dict[str | bytes, str] = {}  # one per schema: decode each once
 
 
-def _name(name: str) -> bytes:
-    encoded = _encoded_names.get(name)
+def _name(header: str) -> tuple[bytes, bytes, bool]:
+    """(prefix for a text value, prefix for a bytes value, a CloudEvents attribute?)."""
+    encoded = _encoded_names.get(header)
     if encoded is None:
+        attribute = header.startswith(HEADER_PREFIX)
+        name = PREFIX + header[len(HEADER_PREFIX) :] if attribute else header
+        key = avro_binary.string(name)
+        encoded = (key + _STRING, key + _BYTES, attribute)
         if len(_encoded_names) < 4096:  # names repeat on every message; bound the cache
-            encoded = _encoded_names[name] = avro_binary.string(name)
-        else:
-            encoded = avro_binary.string(name)
+            _encoded_names[header] = encoded
     return encoded
+
+
+def _length(data: bytes) -> bytes:
+    n = len(data)
+    return _LENGTHS[n] if n < 256 else avro_binary.long(n)
 
 
 def _text(value: str | bytes) -> str | None:
@@ -99,6 +111,12 @@ def _text(value: str | bytes) -> str | None:
         return value.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def _is_text(data: bytes) -> bool:
+    if data.isascii():  # nearly always: checked in C, no decoding
+        return True
+    return _text(data) is not None
 
 
 def from_message(
@@ -116,20 +134,20 @@ def from_message(
     count = 0
     for name, value in headers or ():
         if name == CONTENT_TYPE_HEADER and value is not None and content_type is None:
-            content_type = _text(value)
+            content_type = _content_types.get(value)
+            if content_type is None:
+                content_type = _text(value)
+                if content_type is not None and len(_content_types) < 4096:
+                    _content_types[value] = content_type
             if content_type is not None:
                 continue
-        data = value.encode("utf-8") if isinstance(value, str) else value
-        if name.startswith(HEADER_PREFIX):
-            name = PREFIX + name[len(HEADER_PREFIX) :]
-            if data is not None and _text(data) is not None:
-                parts += (_name(name), _STRING, avro_binary.raw(data))
-                count += 1
-                continue
-        if data is None:
-            parts += (_name(name), _NULL)
+        if value is None:
+            parts += (_name(name)[1][:-1], _NULL)
         else:
-            parts += (_name(name), _BYTES, avro_binary.raw(data))
+            data = value.encode("utf-8") if isinstance(value, str) else value
+            text_prefix, bytes_prefix, attribute = _name(name)
+            prefix = text_prefix if attribute and _is_text(data) else bytes_prefix
+            parts += (prefix, _length(data), data)
         count += 1
     avro = avro_binary.long(count) + b"".join(parts) + b"\x00" if count else b"\x00"
     return FromKafka(EncodedProperties(avro), content_type, None if key is None else _text(key))
