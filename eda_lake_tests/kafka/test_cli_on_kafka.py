@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ def test_commands_run_unchanged_on_kafka(capsys, kafka_env: Settings) -> None:
     assert main(["publish", "--customers", "60", "--seed", "2"]) == 0
     assert "60 CustomerCreated" in capsys.readouterr().out
     assert main(["subscribe", "conversions"]) == 0
-    assert json.loads(capsys.readouterr().out)["reactions"] == 60
+    assert "reactions published     60" in capsys.readouterr().out
     assert main(["subscribe", "customer"]) == 0
     assert main(["capture", "run", "--flush"]) == 0
     assert "captured" in capsys.readouterr().out
