@@ -73,6 +73,7 @@ class DataFileWriter:
         self.written: list[str] = []
         self._open: dict[tuple[str, ...], _OpenFile] = {}
         self._bytes: dict[tuple[str, ...], int] = {}
+        self._pending: dict[tuple[str, ...], tuple[list[pa.RecordBatch], dict[str, str]]] = {}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BATCHES)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="data-file-writer", daemon=True)
@@ -122,7 +123,9 @@ class DataFileWriter:
                     break
                 if self._error is None:
                     assert isinstance(item, tuple)
-                    self._write(item[0], item[1])
+                    self._buffer(item[0], item[1])
+            for key in list(self._pending):
+                self._flush(key)
             for key in list(self._open):
                 self._close(key)
         except OSError as exc:  # raised in the caller's thread by write() or finish()
@@ -134,11 +137,26 @@ class DataFileWriter:
             self._error = exc
             self._drain()
 
-    def _write(self, batch: pa.RecordBatch, partition: dict[str, str]) -> None:
+    def _buffer(self, batch: pa.RecordBatch, partition: dict[str, str]) -> None:
+        # Batches are written a row group at a time: each call into the Parquet writer has to
+        # take the GIL back from the decoder when it returns, so few large calls overlap far
+        # better with decoding than many small ones.
+        key = tuple(partition[c] for c in self.partition_by)
+        pending = self._pending.setdefault(key, ([], dict(partition)))[0]
+        pending.append(batch)
+        if sum(b.num_rows for b in pending) >= ROW_GROUP_ROWS:
+            self._flush(key)
+
+    def _flush(self, key: tuple[str, ...]) -> None:
+        batches, partition = self._pending.pop(key)
+        if batches:
+            self._write(pa.Table.from_batches(batches), partition)
+
+    def _write(self, batch: pa.Table, partition: dict[str, str]) -> None:
         key = tuple(partition[c] for c in self.partition_by)
         current = self._open.get(key) or self._new_file(key, partition)
         data = batch.select(self.file_schema.names)
-        current.writer.write_batch(data, row_group_size=ROW_GROUP_ROWS)
+        current.writer.write_table(data, row_group_size=ROW_GROUP_ROWS)
         current.rows += data.num_rows
         for column in self.stats_columns:
             values = data.column(column)
