@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
@@ -33,6 +34,7 @@ TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
 LATENESS_VAR = "EDA_LAKE_CAPTURE_LATENESS_MINUTES"
+GOLD_FIRST_DAY_VAR = "EDA_LAKE_GOLD_FIRST_DAY"
 STORAGE_ACCOUNT_VAR = "EDA_LAKE_STORAGE_ACCOUNT"
 STORAGE_KEY_VAR = "EDA_LAKE_STORAGE_ACCOUNT_KEY"  # the variable's name; the key stays in the env
 BLOB_AUTHORITY_VAR = "EDA_LAKE_BLOB_AUTHORITY"
@@ -53,6 +55,107 @@ SUFFIX_VAR = "EDA_LAKE_NAME_SUFFIX"
 PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One variable of the environment that eda-lake reads.
+
+    `default`: what an unset (or empty) variable means, as the text it would hold; "" for
+    none. `secret`: its value never leaves the environment (Dagster gets an EnvVar, so the
+    UI shows the name). `family`: the name is a prefix, one variable per hub or team.
+    """
+
+    name: str
+    description: str
+    default: str = ""
+    secret: bool = False
+    family: bool = False
+
+    def covers(self, name: str) -> bool:
+        return name.startswith(self.name) if self.family else name == self.name
+
+
+# Every variable `Settings.from_env` reads, and so everything the Dagster resource passes on:
+# a variable missing here is refused by `from_env` the first time it is read.
+VARIABLES: tuple[Variable, ...] = (
+    Variable(HOME_VAR, "where the embedded default keeps its state", ".eda_lake"),
+    Variable(TARGET_VAR, "the backend: local (embedded) or azure", "local"),
+    Variable(SCHEMA_DIR_VAR, "catalogue.toml and the .avsc schemas", str(REPO_ROOT / "schemas")),
+    Variable(NAMESPACE_VAR, "the embedded hub's namespace", "eda-lake-local"),
+    Variable(LATENESS_VAR, "how far back (minutes) the capture sensor looks", "120"),
+    Variable(GOLD_FIRST_DAY_VAR, "the first business day gold has partitions for", "2026-10-01"),
+    Variable(STORAGE_ACCOUNT_VAR, "the Azure Storage account of the lake and Capture"),
+    Variable(STORAGE_KEY_VAR, "that account's key (else Entra ID)", secret=True),
+    Variable(BLOB_AUTHORITY_VAR, "another Blob endpoint (host:port, plain HTTP): Azurite"),
+    Variable(CAPTURE_CONTAINER_VAR, "the container Event Hubs Capture writes into"),
+    Variable(LAKE_CONTAINER_VAR, "the container of the Delta tables"),
+    Variable(EVENTHUB_NAMESPACE_VAR, "the Event Hubs namespace's fully qualified name"),
+    Variable(
+        EVENTHUB_CONNECTION_PREFIX,
+        "a hub-scoped SAS connection string per hub (else Entra ID)",
+        secret=True,
+        family=True,
+    ),
+    Variable(CHECKPOINT_CONNECTION_VAR, "the checkpoint store's connection string", secret=True),
+    Variable(CHECKPOINT_ACCOUNT_URL_VAR, "the checkpoint store's account URL (Entra ID)"),
+    Variable(CHECKPOINT_CONTAINER_VAR, "the checkpoints' container", "eventhub-checkpoints"),
+    Variable(QUEUE_VAR, "the Storage Queue of CaptureFileCreated notifications"),
+    Variable(QUEUE_CONNECTION_VAR, "that queue's connection string", secret=True),
+    Variable(SUBSCRIPTION_VAR, "the Azure subscription to provision in"),
+    Variable(LOCATION_VAR, "the Azure region to provision in"),
+    Variable(ENVIRONMENT_VAR, "dv, qa or lv: part of every Azure name"),
+    Variable(SUFFIX_VAR, "a short unique suffix of every Azure name"),
+    Variable(PRINCIPAL_PREFIX, "a team's Entra object id, per team", family=True),
+    Variable(PII_KEY_VAR, "the key that masks personal fields", secret=True),
+)
+
+
+def variable(name: str) -> Variable:
+    """The table's entry for a variable (or the family it belongs to)."""
+    for known in VARIABLES:
+        if known.covers(name):
+            return known
+    raise KeyError(f"{name} is not in eda_lake.settings.VARIABLES: add it there")
+
+
+def configured_variables(
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, tuple[Variable, str]]:
+    """The variables of the table that the environment sets (members of families included),
+    each with its entry and value: what the Dagster resource passes on, secrets by name."""
+    env = os.environ if environ is None else environ
+    return {
+        name: (known, value)
+        for name, value in sorted(env.items())
+        if value and name.startswith("EDA_LAKE_")
+        for known in VARIABLES
+        if known.covers(name)
+    }
+
+
+class _Environment:
+    """The environment as `from_env` reads it: only the table's variables, their defaults
+    applied, so that nothing is read that the Dagster resource would not pass on."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def get(self, name: str) -> str | None:
+        known = variable(name)  # refuses a name outside the table, set or not
+        return self._env.get(name) or known.default or None
+
+    def __getitem__(self, name: str) -> str:
+        return self.get(name) or ""
+
+    def family(self, prefix: str) -> dict[str, str]:
+        """Suffix -> value of every set member of a family."""
+        variable(prefix)
+        return {
+            key[len(prefix) :]: value
+            for key, value in self._env.items()
+            if key.startswith(prefix) and value
+        }
 
 
 @dataclass(frozen=True)
@@ -119,6 +222,7 @@ class Settings:
     namespace: str = "eda-lake-local"
     pii_key: str | None = field(default=None, repr=False)  # a secret: never printed
     capture_lateness_minutes: int = 120  # how far back the capture sensor looks
+    gold_first_day: date = date(2026, 10, 1)  # gold's first partition: the simulation's start
     storage: AzureStorage | None = None  # None: everything in the local directory
     discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
     eventhubs: AzureEventHubs | None = None  # required with EDA_LAKE_TARGET=azure
@@ -126,8 +230,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        raw_target = env.get(TARGET_VAR, Target.LOCAL.value).strip().lower()
+        env = _Environment(os.environ if environ is None else environ)
+        raw_target = env[TARGET_VAR].strip().lower()
         try:
             target = Target(raw_target)
         except ValueError:
@@ -136,12 +240,13 @@ class Settings:
                 f"{TARGET_VAR}={raw_target!r} is not a known target; set it to one of: {choices}"
             ) from None
         return cls(
-            home=Path(env.get(HOME_VAR) or ".eda_lake").resolve(),
+            home=Path(env[HOME_VAR]).resolve(),
             target=target,
-            schema_dir=Path(env.get(SCHEMA_DIR_VAR) or REPO_ROOT / "schemas").resolve(),
-            namespace=env.get(NAMESPACE_VAR) or "eda-lake-local",
-            pii_key=env.get(PII_KEY_VAR) or None,
-            capture_lateness_minutes=_positive_int(env, LATENESS_VAR, 120),
+            schema_dir=Path(env[SCHEMA_DIR_VAR]).resolve(),
+            namespace=env[NAMESPACE_VAR],
+            pii_key=env.get(PII_KEY_VAR),
+            capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
+            gold_first_day=_day(env, GOLD_FIRST_DAY_VAR),
             storage=_storage(env),
             discovery_queue=_discovery_queue(env),
             eventhubs=_eventhubs(env, target),
@@ -168,10 +273,8 @@ class Settings:
         return self.home / "teams"
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
+def _positive_int(env: _Environment, name: str) -> int:
+    raw = env[name]
     try:
         value = int(raw)
     except ValueError:
@@ -181,7 +284,15 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _storage(env: Mapping[str, str]) -> AzureStorage | None:
+def _day(env: _Environment, name: str) -> date:
+    raw = env[name]
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} must be a day like 2026-10-01") from None
+
+
+def _storage(env: _Environment) -> AzureStorage | None:
     account = env.get(STORAGE_ACCOUNT_VAR)
     containers = (env.get(CAPTURE_CONTAINER_VAR), env.get(LAKE_CONTAINER_VAR))
     if not account:
@@ -193,14 +304,14 @@ def _storage(env: Mapping[str, str]) -> AzureStorage | None:
         return None
     return AzureStorage(
         account=account,
-        account_key=env.get(STORAGE_KEY_VAR) or None,
-        blob_authority=env.get(BLOB_AUTHORITY_VAR) or None,
+        account_key=env.get(STORAGE_KEY_VAR),
+        blob_authority=env.get(BLOB_AUTHORITY_VAR),
         capture_container=containers[0] or None,
         lake_container=containers[1] or None,
     )
 
 
-def _discovery_queue(env: Mapping[str, str]) -> DiscoveryQueue | None:
+def _discovery_queue(env: _Environment) -> DiscoveryQueue | None:
     name = env.get(QUEUE_VAR)
     if not name:
         return None
@@ -213,7 +324,7 @@ def _discovery_queue(env: Mapping[str, str]) -> DiscoveryQueue | None:
     return DiscoveryQueue(name=name, connection_string=connection)
 
 
-def _eventhubs(env: Mapping[str, str], target: Target) -> AzureEventHubs | None:
+def _eventhubs(env: _Environment, target: Target) -> AzureEventHubs | None:
     namespace = env.get(EVENTHUB_NAMESPACE_VAR)
     if not namespace:
         if target is Target.AZURE:
@@ -223,12 +334,11 @@ def _eventhubs(env: Mapping[str, str], target: Target) -> AzureEventHubs | None:
             )
         return None
     connections = {
-        key[len(EVENTHUB_CONNECTION_PREFIX) :].lower().replace("_", "-"): value
-        for key, value in env.items()
-        if key.startswith(EVENTHUB_CONNECTION_PREFIX) and value
+        hub.lower().replace("_", "-"): value
+        for hub, value in env.family(EVENTHUB_CONNECTION_PREFIX).items()
     }
-    checkpoint_connection = env.get(CHECKPOINT_CONNECTION_VAR) or None
-    checkpoint_url = env.get(CHECKPOINT_ACCOUNT_URL_VAR) or None
+    checkpoint_connection = env.get(CHECKPOINT_CONNECTION_VAR)
+    checkpoint_url = env.get(CHECKPOINT_ACCOUNT_URL_VAR)
     if not (checkpoint_connection or checkpoint_url):
         raise SettingsError(
             f"{EVENTHUB_NAMESPACE_VAR} is set but neither {CHECKPOINT_CONNECTION_VAR} nor "
@@ -240,11 +350,11 @@ def _eventhubs(env: Mapping[str, str], target: Target) -> AzureEventHubs | None:
         hub_connection_strings=connections,
         checkpoint_connection_string=checkpoint_connection,
         checkpoint_account_url=checkpoint_url,
-        checkpoint_container=env.get(CHECKPOINT_CONTAINER_VAR) or "eventhub-checkpoints",
+        checkpoint_container=env[CHECKPOINT_CONTAINER_VAR],
     )
 
 
-def _deployment(env: Mapping[str, str]) -> AzureDeploymentSettings | None:
+def _deployment(env: _Environment) -> AzureDeploymentSettings | None:
     subscription = env.get(SUBSCRIPTION_VAR)
     if not subscription:
         return None
@@ -259,9 +369,5 @@ def _deployment(env: Mapping[str, str]) -> AzureDeploymentSettings | None:
         location=env[LOCATION_VAR],
         environment=env[ENVIRONMENT_VAR],
         suffix=env[SUFFIX_VAR],
-        principals={
-            key[len(PRINCIPAL_PREFIX) :].lower(): value
-            for key, value in env.items()
-            if key.startswith(PRINCIPAL_PREFIX) and value
-        },
+        principals={team.lower(): value for team, value in env.family(PRINCIPAL_PREFIX).items()},
     )

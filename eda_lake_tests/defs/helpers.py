@@ -8,18 +8,15 @@ from typing import Any
 import dagster as dg
 
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.settings import REPO_ROOT
+from eda_lake.settings import HOME_VAR, PII_KEY_VAR
 
 TEST_PII_KEY = "a-test-key-that-is-long-enough"
 
 
-def resource(home: Path) -> EdaLakeResource:
+def resource(home: Path, **variables: str) -> EdaLakeResource:
+    """The resource on `home`, with the test key and any further EDA_LAKE_* variables."""
     return EdaLakeResource(
-        home=str(home),
-        target="local",
-        schema_dir=str(REPO_ROOT / "schemas"),
-        namespace="eda-lake-local",
-        pii_key=TEST_PII_KEY,
+        environment={HOME_VAR: str(home), PII_KEY_VAR: TEST_PII_KEY, **variables}
     )
 
 

@@ -9,6 +9,7 @@ from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.defs.lake.checks import LAKE_CHECKS
 from eda_lake.defs.lake.jobs import capture_files_sensor, gold_days_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lifecycle_enforcement
+from eda_lake.defs.teams.checks import dead_letter_rate
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
@@ -72,7 +73,7 @@ def test_checks_pass_on_a_healthy_lake(tmp_path: Path) -> None:
     _populate(tmp_path)
     resources = {"eda_lake": resource(tmp_path)}
     assert defs.resolve_job_def("ingest_job").execute_in_process(resources=resources).success
-    checks = LAKE_CHECKS
+    checks = [*LAKE_CHECKS, dead_letter_rate]
     names = {key.name for check in checks for key in check.check_keys}
     assert {
         "customer_id_unique_not_null",

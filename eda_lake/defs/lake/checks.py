@@ -11,7 +11,6 @@ from eda_lake.lake import checks
 from eda_lake.lake.layout import LakeLayout
 
 QUARANTINE_THRESHOLD = 0.01
-DEAD_LETTER_THRESHOLD = 0.01
 
 
 def _result(outcome: checks.CheckOutcome) -> dg.AssetCheckResult:
@@ -86,23 +85,4 @@ def quarantine_rate(eda_lake: EdaLakeResource) -> dg.AssetCheckResult:
     return _result(checks.quarantine_rate(eda_lake.layout(), QUARANTINE_THRESHOLD))
 
 
-@dg.asset_check(
-    asset=BRONZE,
-    description="The teams' dead letters relative to the events they received (<= 1%).",
-)
-def dead_letter_rate(eda_lake: EdaLakeResource) -> dg.AssetCheckResult:
-    simulation = eda_lake.simulation()
-    try:
-        dead = simulation.dead_letters.count()
-        received = simulation.events_received()
-    finally:
-        simulation.close()
-    rate = dead / received if received else 0.0
-    return dg.AssetCheckResult(
-        passed=rate <= DEAD_LETTER_THRESHOLD,
-        description=f"{dead} dead letters for {received} events received ({rate:.2%})",
-        metadata={"dead_letters": dead, "received": received, "rate": rate},
-    )
-
-
-LAKE_CHECKS = [*KEY_CHECKS, *REFERENCE_CHECKS, quarantine_rate, dead_letter_rate]
+LAKE_CHECKS = [*KEY_CHECKS, *REFERENCE_CHECKS, quarantine_rate]

@@ -1,9 +1,10 @@
-"""The teams' jobs and schedule."""
+"""The simulated teams: their jobs, schedule and dead-letter check (embedded default only)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from eda_lake.defs.teams.checks import dead_letter_rate
 from eda_lake.defs.teams.jobs import (
     conversions_subscriber_job,
     customer_subscriber_job,
@@ -21,4 +22,5 @@ defs = dg.Definitions(
         simulation_tick_job,
     ],
     schedules=[simulation_schedule],
+    asset_checks=[dead_letter_rate],
 )
