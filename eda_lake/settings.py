@@ -64,6 +64,7 @@ class Variable:
     `default`: what an unset (or empty) variable means, as the text it would hold; "" for
     none. `secret`: its value never leaves the environment (Dagster gets an EnvVar, so the
     UI shows the name). `family`: the name is a prefix, one variable per hub or team.
+    `integer`: a whole number (Dagster's config shows it as an Int).
     """
 
     name: str
@@ -71,6 +72,7 @@ class Variable:
     default: str = ""
     secret: bool = False
     family: bool = False
+    integer: bool = False
 
     def covers(self, name: str) -> bool:
         return name.startswith(self.name) if self.family else name == self.name
@@ -83,7 +85,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(TARGET_VAR, "the backend: local (embedded) or azure", "local"),
     Variable(SCHEMA_DIR_VAR, "catalogue.toml and the .avsc schemas", str(REPO_ROOT / "schemas")),
     Variable(NAMESPACE_VAR, "the embedded hub's namespace", "eda-lake-local"),
-    Variable(LATENESS_VAR, "how far back (minutes) the capture sensor looks", "120"),
+    Variable(LATENESS_VAR, "how far back (minutes) the capture sensor looks", "120", integer=True),
     Variable(GOLD_FIRST_DAY_VAR, "the first business day gold has partitions for", "2026-10-01"),
     Variable(STORAGE_ACCOUNT_VAR, "the Azure Storage account of the lake and Capture"),
     Variable(STORAGE_KEY_VAR, "that account's key (else Entra ID)", secret=True),

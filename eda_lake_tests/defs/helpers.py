@@ -15,9 +15,7 @@ TEST_PII_KEY = "a-test-key-that-is-long-enough"
 
 def resource(home: Path, **variables: str) -> EdaLakeResource:
     """The resource on `home`, with the test key and any further EDA_LAKE_* variables."""
-    return EdaLakeResource(
-        environment={HOME_VAR: str(home), PII_KEY_VAR: TEST_PII_KEY, **variables}
-    )
+    return EdaLakeResource.of({HOME_VAR: str(home), PII_KEY_VAR: TEST_PII_KEY, **variables})
 
 
 def tick(sensor: Any, resources: dict[str, Any], cursor: str | None = None) -> Any:

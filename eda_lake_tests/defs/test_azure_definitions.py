@@ -75,7 +75,7 @@ def test_definitions_on_azure_pass_every_variable_and_land_azure_files_on_azurit
 
     resource = (defs.resources or {})["eda_lake"]
     assert isinstance(resource, EdaLakeResource)
-    passed = resource.environment
+    passed = resource.variables()
     assert set(environment) <= set(passed)  # every variable, families included
     secrets = {
         "EDA_LAKE_PII_KEY",

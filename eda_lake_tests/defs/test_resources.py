@@ -25,7 +25,7 @@ def test_every_table_variable_reaches_the_resource_secrets_by_name(tmp_path) -> 
         "EDA_LAKE_GOLD_FIRST_DAY": "2026-10-01",
         "EDA_LAKE_ENVIRONMENT": "dv",
     }
-    passed = eda_lake_resource(environ).environment
+    passed = eda_lake_resource(environ).variables()
     assert set(environ) == set(passed)
     for name, value in passed.items():
         if variable(name).secret:
@@ -39,3 +39,16 @@ def test_a_broken_environment_is_refused_when_the_definitions_load() -> None:
         eda_lake_resource({"EDA_LAKE_CAPTURE_LATENESS_MINUTES": "soon"})
     with pytest.raises(SettingsError, match="EDA_LAKE_GOLD_FIRST_DAY"):
         Settings.from_env({"EDA_LAKE_GOLD_FIRST_DAY": "October"})
+
+
+def test_the_resource_config_is_typed_and_described() -> None:
+    from eda_lake.defs.resources import EdaLakeResource
+
+    fields = EdaLakeResource.of({}).to_config_schema().as_field().config_type.fields
+    assert set(fields) == {name.removeprefix("EDA_LAKE_").rstrip("_").lower() for name in
+                           (v.name for v in VARIABLES)}  # fmt: skip
+    lateness = fields["capture_lateness_minutes"]
+    assert lateness.config_type.given_name == "Int" or "Int" in str(lateness.config_type.key)
+    assert lateness.default_value == 120
+    assert "how far back" in (lateness.description or "")
+    assert "secret" in (fields["pii_key"].description or "")

@@ -180,7 +180,7 @@ def test_platform_assets_in_order_provision_everything_on_azure(
         "EDA_LAKE_NAME_SUFFIX": "x7k2",
     }
     result = dg.materialize(
-        PLATFORM_ASSETS, resources={"eda_lake": EdaLakeResource(environment=environment)}
+        PLATFORM_ASSETS, resources={"eda_lake": EdaLakeResource.of(environment)}
     )
     assert result.success
     for part in runtime.PARTS:
