@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 import pytest
 
@@ -44,7 +46,8 @@ def test_a_broken_environment_is_refused_when_the_definitions_load() -> None:
 def test_the_resource_config_is_typed_and_described() -> None:
     from eda_lake.defs.resources import EdaLakeResource
 
-    fields = EdaLakeResource.of({}).to_config_schema().as_field().config_type.fields
+    schema: Any = EdaLakeResource.of({}).to_config_schema().as_field().config_type
+    fields = schema.fields
     assert set(fields) == {name.removeprefix("EDA_LAKE_").rstrip("_").lower() for name in
                            (v.name for v in VARIABLES)}  # fmt: skip
     lateness = fields["capture_lateness_minutes"]
