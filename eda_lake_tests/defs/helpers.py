@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,21 @@ def resource(home: Path, **variables: str) -> EdaLakeResource:
     return EdaLakeResource.of({HOME_VAR: str(home), PII_KEY_VAR: TEST_PII_KEY, **variables})
 
 
-def tick(sensor: Any, resources: dict[str, Any], cursor: str | None = None) -> Any:
-    """One evaluation of a sensor, its context (and ephemeral instance) closed after."""
-    with dg.build_sensor_context(resources=resources, cursor=cursor) as context:
+def tick(
+    sensor: Any,
+    resources: dict[str, Any],
+    cursor: str | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> Any:
+    """One evaluation of a sensor (on `instance`, else an ephemeral one), its context closed
+    after."""
+    with (
+        dg.DagsterInstance.ephemeral() if instance is None else _kept(instance) as on,
+        dg.build_sensor_context(resources=resources, cursor=cursor, instance=on) as context,
+    ):
         return sensor(context)
+
+
+@contextmanager
+def _kept(instance: dg.DagsterInstance) -> Iterator[dg.DagsterInstance]:
+    yield instance
