@@ -1,10 +1,19 @@
 """Bronze: every capture file's events, one row each, exactly once per file.
 
-A commit appends the rows of a group of files together with one Delta application
-transaction per file (`capture:<path>`). A file is ingested when its transaction is in the
-table, so re-running, running twice at once or killing the process at any point neither
-duplicates nor loses a row. A file that cannot be read is quarantined with its reason and the
-rest of the group is committed without it.
+Whether a file is in bronze is read from bronze itself: its rows carry `source_file`, so a
+file is in when the snapshot holds rows of it. The question is asked of the same snapshot the
+commit is validated against, and every commit takes the lock of each stream (namespace, hub,
+partition) it writes: an application transaction whose version the commit increments. Two
+ingestions of one stream therefore conflict in Delta and the second decides again, while the
+bookkeeping stays one transaction per stream however many files were ingested, and a file
+retried long after later files of its stream (a high-water mark would wrongly call it done) is
+judged by its own rows.
+
+A file that cannot be read is quarantined with its reason and the rest of its group is
+committed without it. It is retried by itself when it changes (size or modification time: a
+half-written file completed) or after a transient failure (storage errors, permissions), a
+bounded number of times, and marked resolved once in. Anything else (a bug of ours) fails
+the run with its traceback rather than quarantining good data.
 """
 
 from __future__ import annotations
@@ -17,14 +26,17 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
+from deltalake import DeltaTable
 
 from eda_lake.capture.batches import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
-from eda_lake.lake import tables
+from eda_lake.lake import commits, tables
 from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS
+from eda_lake.lake.commits import Write
 from eda_lake.lake.discovery import CaptureFile
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import Quarantine
+from eda_lake.progress import Progress, no_progress
 
 MAX_FILES_PER_COMMIT = 64
 MAX_BYTES_PER_COMMIT = 512 << 20
@@ -33,8 +45,11 @@ MAX_CONFLICT_RETRIES = 20
 BatchReader = Callable[[pa.NativeFile, str], Iterator[pa.RecordBatch]]
 
 
-def app_id(path: str) -> str:
-    return f"capture:{path}"
+def stream_lock(file: CaptureFile) -> str:
+    """The application transaction that serializes the commits of one stream."""
+    archive = file.archive
+    assert archive is not None
+    return f"stream:{archive.namespace.lower()}/{archive.hub.lower()}/{archive.partition_id}"
 
 
 @dataclass
@@ -42,6 +57,10 @@ class BronzeReport:
     files_ingested: int = 0
     files_already_ingested: int = 0
     files_quarantined: int = 0
+    files_still_quarantined: int = 0  # quarantined earlier, unchanged: not retried this run
+    files_retried: int = 0  # quarantined earlier, tried again this run
+    files_resolved: int = 0  # quarantined earlier, in bronze now
+    files_empty: int = 0  # no events (an empty window): nothing to land
     rows: int = 0
     bytes: int = 0
     commits: int = 0
@@ -56,10 +75,11 @@ class BronzeReport:
 class _FileFailedError(Exception):
     """A file of a group failed to read; carried out of the Delta writer, which wraps it."""
 
-    def __init__(self, file: CaptureFile, cause: CaptureFileError) -> None:
-        super().__init__(str(cause))
+    def __init__(self, file: CaptureFile, reason: str, transient: bool) -> None:
+        super().__init__(reason)
         self.file = file
-        self.cause = cause
+        self.reason = reason
+        self.transient = transient
 
 
 class BronzeIngestor:
@@ -76,45 +96,78 @@ class BronzeIngestor:
         self.quarantine = Quarantine(layout)
         self.read_batches = batch_reader
 
-    def ingest(self, files: Sequence[CaptureFile]) -> BronzeReport:
+    def ingest(
+        self,
+        files: Sequence[CaptureFile],
+        *,
+        retry_quarantined: bool = False,
+        progress: Progress = no_progress,
+    ) -> BronzeReport:
+        """Land the files not in bronze yet. Quarantined files are retried when they
+        changed or failed transiently; all of them with `retry_quarantined`."""
         report = BronzeReport()
-        pending = self._not_done(files, report)
-        conflicts = 0
+        pending = self._pending(files, report, retry_quarantined)
+        retried = {f.path for f in pending} & set(self.quarantine.quarantined_files())
+        total, done, conflicts = len(pending), 0, 0
         while pending:
             group = self._group(pending)
             try:
-                self._commit(group, report)
+                landed = self._commit(group, report)
             except _FileFailedError as failed:
-                self._quarantine(failed.file, str(failed.cause), report)
+                self._quarantine(failed.file, failed.reason, failed.transient, report)
                 pending = [f for f in pending if f.path != failed.file.path]
+                done += 1
                 continue
-            except tables.ConcurrentCommitError:
+            except commits.ConcurrentCommitError:
                 conflicts += 1  # another ingestion committed first: see what it took
                 if conflicts > MAX_CONFLICT_RETRIES:
                     raise
-                pending = self._not_done(pending, report)
+                pending = self._still_pending(pending, report)
                 continue
-            done = {f.path for f in group}
-            pending = [f for f in pending if f.path not in done]
+            resolved = sorted(landed & retried)
+            report.files_resolved += self.quarantine.resolve_files(resolved)
+            pending = [f for f in pending if f.path not in {g.path for g in group}]
+            done += len(group)
+            progress("bronze", done, total, "files")
         return report
 
-    def _not_done(self, files: Sequence[CaptureFile], report: BronzeReport) -> list[CaptureFile]:
-        table = tables.open_table(self.layout.bronze_uri, self.layout.storage_options)
+    def _pending(
+        self, files: Sequence[CaptureFile], report: BronzeReport, retry_all: bool
+    ) -> list[CaptureFile]:
         quarantined = self.quarantine.quarantined_files()
-        pending = []
+        candidates = []
         for file in files:
-            if tables.transaction_done(table, app_id(file.path)):
-                report.files_already_ingested += 1
-            elif file.path in quarantined:
-                continue
-            elif file.archive is None:
-                self._quarantine(file, file.problem or "path does not fit the format", report)
+            known = quarantined.get(file.path)
+            if file.archive is None:
+                if known is None:
+                    reason = file.problem or "path does not fit the archive name format"
+                    self._quarantine(file, reason, False, report)
+                else:
+                    report.files_still_quarantined += 1
+            elif known is not None and not (
+                retry_all or known.worth_retrying(file.size, file.modified_at)
+            ):
+                report.files_still_quarantined += 1
             else:
-                pending.append(file)
-        return pending
+                report.files_retried += known is not None
+                candidates.append(file)
+        return self._still_pending(candidates, report)
 
-    def _quarantine(self, file: CaptureFile, reason: str, report: BronzeReport) -> None:
-        self.quarantine.add_file(self.fs, self.capture_root, file.path, file.size, reason)
+    def _still_pending(
+        self, files: Sequence[CaptureFile], report: BronzeReport
+    ) -> list[CaptureFile]:
+        table = tables.open_table(self.layout.bronze_uri, self.layout.storage_options)
+        ingested = _ingested(table, files)
+        report.files_already_ingested += sum(f.path in ingested for f in files)
+        return [f for f in files if f.path not in ingested]
+
+    def _quarantine(
+        self, file: CaptureFile, reason: str, transient: bool, report: BronzeReport
+    ) -> None:
+        self.quarantine.add_file(
+            self.fs, self.capture_root, file.path, size=file.size,
+            modified_at=file.modified_at, reason=reason, transient=transient,
+        )  # fmt: skip
         report.files_quarantined += 1
         report.quarantined.append(f"{file.path}: {reason}")
 
@@ -131,44 +184,49 @@ class BronzeIngestor:
             size += file.size
         return group
 
-    def _commit(self, group: list[CaptureFile], report: BronzeReport) -> None:
-        table = tables.ensure_table(
+    def _commit(self, group: list[CaptureFile], report: BronzeReport) -> set[str]:
+        """Land the group in one commit; returns the paths landed (empty files included)."""
+        table = commits.ensure_table(
             self.layout.bronze_uri,
             BRONZE_SCHEMA,
             options=self.layout.storage_options,
             partition_by=PARTITION_COLUMNS,
             configuration=tables.CHANGE_FEED,
         )
-        # Decide on the very snapshot the commit is checked against (see tables.append).
-        taken = [f for f in group if tables.transaction_done(table, app_id(f.path))]
-        if taken:
-            raise tables.ConcurrentCommitError(f"{len(taken)} file(s) were ingested concurrently")
+        # Decide on the very snapshot the commit is checked against (see the module doc).
+        if _ingested(table, group):
+            raise commits.ConcurrentCommitError("files of the group were ingested concurrently")
         ingested_at = datetime.now(UTC)
-        rows = 0
+        rows: dict[str, int] = {}
         failure: _FileFailedError | None = None
 
         def batches() -> Iterator[pa.RecordBatch]:
-            nonlocal rows, failure
+            nonlocal failure
             for file in group:
+                rows[file.path] = 0
                 try:
                     for batch in self._file_batches(file, ingested_at):
-                        rows += batch.num_rows
+                        rows[file.path] += batch.num_rows
                         yield batch
                 except CaptureFileError as exc:
-                    failure = _FileFailedError(file, exc)  # the writer wraps what we raise
+                    failure = _FileFailedError(file, str(exc), transient=False)
+                    raise  # the writer wraps what we raise: `failure` carries it out
+                except OSError as exc:  # the storage, not the file: worth another try
+                    reason = f"{file.path}: unreadable: {exc}"
+                    failure = _FileFailedError(file, reason, transient=True)
                     raise
 
+        locks = {stream_lock(f) for f in group}
+        write = Write(
+            BRONZE_SCHEMA,
+            batches(),
+            partition_by=PARTITION_COLUMNS,
+            app_transactions={lock: (table.transaction_version(lock) or 0) + 1 for lock in locks},
+            metadata={"eda_lake.files": str(len(group))},
+        )
         try:
-            tables.append(
-                self.layout.bronze_uri,
-                BRONZE_SCHEMA,
-                batches(),
-                partition_by=PARTITION_COLUMNS,
-                app_ids=[app_id(f.path) for f in group],
-                table=table,
-                metadata={"eda_lake.files": str(len(group))},
-            )
-        except tables.ConcurrentCommitError:
+            commits.commit(table, write, {})
+        except commits.ConcurrentCommitError:
             raise
         except Exception as exc:
             if failure is not None:
@@ -176,21 +234,36 @@ class BronzeIngestor:
             raise
         committed = time.time()
         report.commits += 1
-        report.files_ingested += len(group)
-        report.rows += rows
+        landed = [f for f in group if rows.get(f.path, 0) > 0]
+        report.files_ingested += len(landed)
+        report.files_empty += len(group) - len(landed)
+        report.rows += sum(rows.values())
         report.bytes += sum(f.size for f in group)
         report.lag_seconds += [
-            committed - f.archive.window_time.timestamp() for f in group if f.archive is not None
+            committed - f.archive.window_time.timestamp() for f in landed if f.archive is not None
         ]
+        return {f.path for f in group}
 
     def _file_batches(self, file: CaptureFile, ingested_at: datetime) -> Iterator[pa.RecordBatch]:
-        try:
-            stream = self.fs.open_input_file(f"{self.capture_root}/{file.path}")
-        except OSError as exc:
-            raise CaptureFileError(f"{file.path}: unreadable: {exc}") from None
-        with stream:
+        with self.fs.open_input_file(f"{self.capture_root}/{file.path}") as stream:
             for events in self.read_batches(stream, file.path):
                 yield _bronze_batch(events, file, ingested_at)
+
+
+def _ingested(table: DeltaTable | None, files: Sequence[CaptureFile]) -> set[str]:
+    """Which of the files the snapshot holds rows of. Only their hubs' partitions are read,
+    and within them Delta's file statistics skip files whose `source_file` range excludes
+    them: capture paths grow with time, so new files fall outside every older range."""
+    if table is None or not files:
+        return set()
+    paths = pa.array(sorted({f.path for f in files}), pa.string())
+    hubs = pa.array(sorted({f.archive.hub for f in files if f.archive is not None}), pa.string())
+    found = tables.query(
+        "SELECT DISTINCT source_file FROM bronze "
+        f"WHERE {tables.in_list('hub', hubs)} AND {tables.in_list('source_file', paths)}",
+        bronze=table,
+    )
+    return set(found["source_file"].to_pylist())
 
 
 def _bronze_batch(

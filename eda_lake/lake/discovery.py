@@ -31,6 +31,21 @@ class CaptureFile:
     size: int
     archive: ArchiveName | None  # None: the path does not fit the archive name format
     problem: str | None = None
+    modified_at: datetime | None = None
+
+
+def _modified(info: pafs.FileInfo) -> datetime | None:
+    moment: datetime | None = info.mtime
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _capture_file(path: str, info: pafs.FileInfo, names: ArchiveNameFormat) -> CaptureFile:
+    try:
+        return CaptureFile(path, info.size or 0, names.parse(path), modified_at=_modified(info))
+    except ArchiveNameError as exc:
+        return CaptureFile(path, info.size or 0, None, str(exc), _modified(info))
 
 
 def _visible(path: str) -> bool:
@@ -51,10 +66,7 @@ def discover_all(fs: pafs.FileSystem, root: str, names: ArchiveNameFormat) -> li
         path = info.path[len(prefix) :] if info.path.startswith(prefix) else info.path
         if not _visible(path):
             continue  # capture's temporary files
-        try:
-            files.append(CaptureFile(path, info.size or 0, names.parse(path)))
-        except ArchiveNameError as exc:
-            files.append(CaptureFile(path, info.size or 0, None, str(exc)))
+        files.append(_capture_file(path, info, names))
     return sorted(files, key=lambda f: f.path)
 
 
@@ -68,10 +80,7 @@ def files_at(
         if info.type != pafs.FileType.File:
             continue
         path = info.path[len(prefix) :]
-        try:
-            files.append(CaptureFile(path, info.size or 0, names.parse(path)))
-        except ArchiveNameError as exc:
-            files.append(CaptureFile(path, info.size or 0, None, str(exc)))
+        files.append(_capture_file(path, info, names))
     return sorted(files, key=lambda f: f.path)
 
 
@@ -118,7 +127,7 @@ class _Segments:
         level: int,
         values: dict[str, str],
         since: datetime,
-    ) -> Iterator[tuple[str, int]]:
+    ) -> Iterator[tuple[str, int, datetime | None]]:
         try:
             infos = fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
         except FileNotFoundError:
@@ -143,7 +152,7 @@ class _Segments:
             if latest is not None and latest < since:
                 continue  # everything below is older than what we look for
             if last:
-                yield info.path, info.size or 0
+                yield info.path, info.size or 0, _modified(info)
             else:
                 yield from self.walk(fs, info.path, level + 1, found, since)
 
@@ -154,12 +163,12 @@ def discover_recent(
     """Capture files whose window may be at or after `since`, listing only such prefixes."""
     prefix = root.rstrip("/") + "/"
     files = []
-    for path, size in _Segments(names).walk(fs, root.rstrip("/"), 0, {}, since):
+    for path, size, modified in _Segments(names).walk(fs, root.rstrip("/"), 0, {}, since):
         relative = path[len(prefix) :]
         try:
             archive = names.parse(relative)
         except ArchiveNameError:
             continue
         if archive.window_time >= since - timedelta(seconds=1):
-            files.append(CaptureFile(relative, size, archive))
+            files.append(CaptureFile(relative, size, archive, modified_at=modified))
     return sorted(files, key=lambda f: f.path)

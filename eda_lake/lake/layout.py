@@ -119,6 +119,23 @@ class LakeLayout:
             raise ValueError(f"no table {name!r} in lake area {area!r}")
         return f"{self.area_uri(area)}/{name}"
 
+    def existing_tables(self) -> dict[str, str]:
+        """Every Delta table the lake holds, as `<layer>.<table>` -> URI (bronze's one table
+        is `bronze.events`)."""
+        found = {}
+        if self._is_table(self.fs_path("bronze")):
+            found["bronze.events"] = self.bronze_uri
+        for area in ("silver", "gold", "quarantine"):
+            selector = pafs.FileSelector(self.fs_path(area), allow_not_found=True)
+            for info in sorted(self.fs.get_file_info(selector), key=lambda i: i.base_name):
+                if info.type == pafs.FileType.Directory and self._is_table(info.path):
+                    found[f"{area}.{info.base_name}"] = self.table_uri(area, info.base_name)
+        return found
+
+    def _is_table(self, path: str) -> bool:
+        info: pafs.FileInfo = self.fs.get_file_info(f"{path}/_delta_log")
+        return bool(info.type == pafs.FileType.Directory)
+
     def create(self) -> list[str]:
         """Create every area; returns those that did not exist. (A container's directories
         are virtual: there the container itself is provisioned, not its areas.)"""

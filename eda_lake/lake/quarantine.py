@@ -1,59 +1,104 @@
 """Quarantine: what could not be ingested or decoded, with its reason and its bytes.
 
-Nothing is dropped silently. A quarantined capture file is copied under
-`quarantine/capture/<path>` and listed in the `quarantine/files` table; a quarantined event
-keeps its bronze coordinates and body in `quarantine/events`. Both are re-processable after a
-fix (delete the row, or re-run with the fix in place).
+Nothing is dropped silently and nothing stays stuck. A quarantined capture file is copied
+under `quarantine/capture/<path>` and has one row in `quarantine/files` (its size and
+modification time when it failed, the attempts so far, whether the failure looked transient);
+bronze retries it by itself when the file changes, and after a transient failure up to
+`MAX_TRANSIENT_ATTEMPTS`. A quarantined event keeps its bronze coordinates and body in
+`quarantine/events`. `eda-lake quarantine retry` reprocesses either after a fix; a row that
+then lands is marked resolved (`resolved_at`), never deleted and never landed twice.
+
+Every write takes the table's one lock (an application transaction whose version each
+writer increments), so two runs quarantining at once are serialized by Delta's conflict
+check instead of writing a file's row twice.
 """
 
 from __future__ import annotations
 
 import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
+from deltalake import DeltaTable
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
-from eda_lake.lake import tables
+from eda_lake.lake import commits, tables
+from eda_lake.lake.commits import Write
 from eda_lake.lake.layout import LakeLayout
 
 COPY_CHUNK = 4 << 20
+LOCK_APP = "lock:quarantine"
+MAX_TRANSIENT_ATTEMPTS = 5
 FILES_SCHEMA = pa.schema(
     [
         pa.field("source_file", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
         pa.field("size", pa.int64()),
+        pa.field("modified_at", UTC_MICROS),
+        pa.field("attempts", pa.int32(), nullable=False),
+        pa.field("transient", pa.bool_(), nullable=False),
         pa.field("quarantined_at", UTC_MICROS, nullable=False),
+        pa.field("resolved_at", UTC_MICROS),
     ]
 )
 EVENTS_SCHEMA = pa.schema(
     [
+        pa.field("quarantine_id", pa.string(), nullable=False),
         pa.field("layer", pa.string(), nullable=False),
+        pa.field("table", pa.string()),
         pa.field("hub", pa.string()),
         pa.field("partition_id", pa.string()),
         pa.field("sequence_number", pa.int64()),
+        pa.field("enqueued_time", UTC_MICROS),
         pa.field("source_file", pa.string()),
         pa.field("schema_id", pa.string()),
         pa.field("ce_source", pa.string()),
         pa.field("ce_id", pa.string()),
+        pa.field("ce_time", UTC_MICROS),
         pa.field("reason", pa.string(), nullable=False),
         pa.field("body", pa.binary()),
         pa.field("quarantined_at", UTC_MICROS, nullable=False),
+        pa.field("resolved_at", UTC_MICROS),
     ]
 )
+COORDINATES = ["hub", "partition_id", "sequence_number", "source_file"]
 
 
 @dataclass(frozen=True)
 class QuarantinedFile:
     source_file: str
     reason: str
+    size: int | None
+    modified_at: datetime | None
+    attempts: int
+    transient: bool
+
+    def worth_retrying(self, size: int | None, modified_at: datetime | None) -> bool:
+        """Retry by itself when the file changed since it failed (a half-written file now
+        complete) or the failure looked transient and tries remain."""
+        changed = (size, _utc(modified_at)) != (self.size, _utc(self.modified_at))
+        return changed or (self.transient and self.attempts < MAX_TRANSIENT_ATTEMPTS)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.replace(microsecond=moment.microsecond)  # microseconds, as stored
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Quarantine:
     def __init__(self, layout: LakeLayout) -> None:
         self.layout = layout
+        self.options = layout.storage_options
 
     @property
     def files_uri(self) -> str:
@@ -63,25 +108,82 @@ class Quarantine:
     def events_uri(self) -> str:
         return self.layout.table_uri("quarantine", "events")
 
-    def quarantined_files(self) -> set[str]:
-        table = tables.open_table(self.files_uri, self.layout.storage_options)
+    def _table(self, uri: str, schema: pa.Schema) -> DeltaTable:
+        return commits.ensure_table(uri, schema, options=self.options)
+
+    def _commit(self, table: DeltaTable, write: Write) -> None:
+        lock = table.transaction_version(LOCK_APP) or 0
+        locked = Write(
+            write.schema, write.rows, mode=write.mode, predicate=write.predicate,
+            app_transactions={LOCK_APP: lock + 1},
+        )  # fmt: skip
+        commits.commit(table, locked, {})
+
+    # Files
+
+    def files(self, *, include_resolved: bool = False) -> pa.Table:
+        table = tables.open_table(self.files_uri, self.options)
         if table is None:
-            return set()
-        rows = tables.query("SELECT source_file FROM files", files=table)
-        return set(rows["source_file"].to_pylist())
+            return FILES_SCHEMA.empty_table()
+        where = "" if include_resolved else " WHERE resolved_at IS NULL"
+        rows = tables.query(f"SELECT * FROM files{where} ORDER BY source_file", files=table)
+        return rows.select(FILES_SCHEMA.names).cast(FILES_SCHEMA)
+
+    def quarantined_files(self) -> dict[str, QuarantinedFile]:
+        """Files quarantined and not resolved, by path."""
+        return {
+            row["source_file"]: QuarantinedFile(
+                row["source_file"],
+                row["reason"],
+                row["size"],
+                row["modified_at"],
+                row["attempts"],
+                row["transient"],
+            )
+            for row in self.files().to_pylist()
+        }
 
     def add_file(
-        self, fs: pafs.FileSystem, capture_root: str, path: str, size: int | None, reason: str
-    ) -> None:
-        """Copy the file's bytes aside and record why; once per file, even if run twice."""
-        app_id = f"quarantine:{path}"
-        table = tables.ensure_table(
-            self.files_uri, FILES_SCHEMA, options=self.layout.storage_options
-        )
-        if tables.transaction_done(table, app_id):
-            return
+        self,
+        fs: pafs.FileSystem,
+        capture_root: str,
+        path: str,
+        *,
+        size: int | None,
+        modified_at: datetime | None,
+        reason: str,
+        transient: bool,
+    ) -> int:
+        """Copy the file's bytes aside and record why (again: one more attempt); returns
+        the attempts so far."""
+        copied = self._copy(fs, capture_root, path)
+        if copied is not None:
+            reason = f"{reason} (copy failed: {copied})"
+
+        def attempt() -> int:
+            table = self._table(self.files_uri, FILES_SCHEMA)
+            predicate = tables.in_list("source_file", pa.array([path]))
+            before = tables.query(
+                f"SELECT attempts, quarantined_at FROM files WHERE {predicate}", files=table
+            ).to_pylist()
+            attempts = (before[0]["attempts"] if before else 0) + 1
+            row = {
+                "source_file": [path], "reason": [reason], "size": [size],
+                "modified_at": [_utc(modified_at)], "attempts": [attempts],
+                "transient": [transient],
+                "quarantined_at": [before[0]["quarantined_at"] if before else now()],
+                "resolved_at": [None],
+            }  # fmt: skip
+            rows = pa.table(row, schema=FILES_SCHEMA)
+            self._commit(table, Write(FILES_SCHEMA, rows, mode="replace", predicate=predicate))
+            return attempts
+
+        return commits.with_retries(attempt, f"quarantining {path}")
+
+    def _copy(self, fs: pafs.FileSystem, capture_root: str, path: str) -> str | None:
+        """Copy a file from wherever capture files live to the lake's quarantine area."""
         target = self.layout.fs_path("quarantine", "capture", path)
-        try:  # from wherever the capture files live to the lake's quarantine area
+        try:
             self.layout.fs.create_dir(target.rpartition("/")[0], recursive=True)
             with (
                 fs.open_input_stream(f"{capture_root}/{path}") as source,
@@ -89,35 +191,66 @@ class Quarantine:
             ):
                 shutil.copyfileobj(source, out, COPY_CHUNK)
         except (OSError, pa.ArrowException) as exc:  # keep the reason even without bytes
-            reason = f"{reason} (copy failed: {exc})"
-        row = {
-            "source_file": [path],
-            "reason": [reason],
-            "size": [size],
-            "quarantined_at": [datetime.now(UTC)],
-        }
-        batch = pa.RecordBatch.from_pydict(row, schema=FILES_SCHEMA)
-        try:
-            tables.append(self.files_uri, FILES_SCHEMA, [batch], app_ids=[app_id], table=table)
-        except tables.ConcurrentCommitError:
-            if not tables.transaction_done(
-                tables.open_table(self.files_uri, self.layout.storage_options), app_id
-            ):
-                raise
+            return str(exc)
+        return None
 
-    def add_events(self, rows: pa.Table, app_id: str) -> None:
-        """Quarantine decoded-layer rows (EVENTS_SCHEMA) once per `app_id`."""
+    def resolve_files(self, paths: list[str]) -> int:
+        """Mark these files' rows resolved (they are in bronze now)."""
+        return self._resolve(self.files_uri, FILES_SCHEMA, "source_file", paths)
+
+    # Events
+
+    def events(self, *, include_resolved: bool = False) -> pa.Table:
+        table = tables.open_table(self.events_uri, self.options)
+        if table is None:
+            return EVENTS_SCHEMA.empty_table()
+        where = "" if include_resolved else " WHERE resolved_at IS NULL"
+        rows = tables.query(f"SELECT * FROM events{where}", events=table)
+        return rows.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA)
+
+    def add_events(self, rows: pa.Table) -> int:
+        """Quarantine events (EVENTS_SCHEMA, any quarantine_id), skipping those already
+        quarantined and not resolved (a run that died after quarantining, run again);
+        returns how many were added."""
         if rows.num_rows == 0:
-            return
-        table = tables.ensure_table(
-            self.events_uri, EVENTS_SCHEMA, options=self.layout.storage_options
-        )
-        if tables.transaction_done(table, app_id):
-            return
-        tables.append(
-            self.events_uri,
-            EVENTS_SCHEMA,
-            rows.cast(EVENTS_SCHEMA).to_batches(),
-            app_ids=[app_id],
-            table=table,
-        )
+            return 0
+
+        def attempt() -> int:
+            table = self._table(self.events_uri, EVENTS_SCHEMA)
+            files = tables.in_list("source_file", pc.unique(rows["source_file"]))
+            existing = tables.query(
+                f"SELECT {', '.join(COORDINATES)} FROM events "
+                f"WHERE resolved_at IS NULL AND {files}",
+                events=table,
+            )
+            new = tables.anti_join(rows, existing, COORDINATES)
+            ids = pa.array([str(uuid.uuid4()) for _ in range(new.num_rows)], pa.string())
+            new = new.set_column(0, "quarantine_id", ids).select(EVENTS_SCHEMA.names)
+            self._commit(table, Write(EVENTS_SCHEMA, new.cast(EVENTS_SCHEMA)))
+            added: int = new.num_rows
+            return added
+
+        return commits.with_retries(attempt, "quarantining events")
+
+    def resolve_events(self, ids: list[str]) -> int:
+        return self._resolve(self.events_uri, EVENTS_SCHEMA, "quarantine_id", ids)
+
+    def _resolve(self, uri: str, schema: pa.Schema, key: str, values: list[str]) -> int:
+        if not values:
+            return 0
+        # Delta's replace checks that what it writes matches the predicate: so the predicate
+        # names the rows by key only, and rows resolved before keep their time.
+        predicate = tables.in_list(key, pa.array(values, pa.string()))
+
+        def attempt() -> int:
+            table = self._table(uri, schema)
+            rows = tables.query(f"SELECT * FROM t WHERE {predicate}", t=table)
+            rows = rows.select(schema.names).cast(schema)
+            open_rows = pc.is_null(rows["resolved_at"])
+            stamped = pc.if_else(open_rows, pa.scalar(now(), UTC_MICROS), rows["resolved_at"])
+            index = schema.get_field_index("resolved_at")
+            resolved = rows.set_column(index, schema.field("resolved_at"), stamped)
+            self._commit(table, Write(schema, resolved, mode="replace", predicate=predicate))
+            return int(pc.sum(open_rows.cast(pa.int64())).as_py() or 0)
+
+        return commits.with_retries(attempt, f"resolving quarantined {key}s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,9 +30,13 @@ from eda_lake.lake.lifecycle import (
     local_containers,
     validate,
 )
+from eda_lake.lake.maintenance import VacuumReport, vacuum_lake
 from eda_lake.lake.masking import Masker
+from eda_lake.lake.quarantine import Quarantine
 from eda_lake.lake.silver import SilverBuilder, SilverReport
 from eda_lake.lake.storage import CaptureSource, capture_source
+from eda_lake.progress import Progress, no_progress
+from eda_lake.registry.compatibility import Compatibility, compatibility_problems
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import Settings
 
@@ -40,6 +45,21 @@ from eda_lake.settings import Settings
 class SilverRun:
     events: SilverReport
     entities: EntitiesReport
+
+
+@dataclass
+class RetryReport:
+    files_retried: int = 0
+    files_resolved: int = 0
+    files_still_quarantined: int = 0
+    events_retried: int = 0
+    events_landed: int = 0  # new in silver (the rest were already there: now resolved too)
+    events_resolved: int = 0
+    events_still_quarantined: int = 0
+
+
+class RebuildRefusedError(ValueError):
+    """The catalogue's schemas would not read what the registry holds: nothing was touched."""
 
 
 class Lake:
@@ -72,30 +92,81 @@ class Lake:
         source = self._source(capture_root)
         return BronzeIngestor(self.layout, source.fs, source.root)
 
-    def ingest(self, capture_root: str | None = None) -> BronzeReport:
+    def ingest(
+        self, capture_root: str | None = None, progress: Progress = no_progress
+    ) -> BronzeReport:
         """Full discovery: every capture file not yet in bronze lands there."""
-        return self.bronze(capture_root).ingest(self.capture_files(capture_root))
+        files = self.capture_files(capture_root)
+        return self.bronze(capture_root).ingest(files, progress=progress)
 
-    def silver_events(self) -> SilverReport:
+    def _silver_builder(self) -> tuple[SilverBuilder, Callable[[], None]]:
         masker = Masker(self._pii_key)  # refuses before any work without a key
         registry = make_registry(self.settings)
+        builder = SilverBuilder(self.layout, self.catalogue, registry, masker)
+        return builder, lambda: close_all(registry)
+
+    def silver_events(
+        self, events: Sequence[str] | None = None, progress: Progress = no_progress
+    ) -> SilverReport:
+        """Decode new bronze events into silver: every catalogue event, or these."""
+        builder, close = self._silver_builder()
         try:
-            return SilverBuilder(self.layout, self.catalogue, registry, masker).run()
+            return builder.run(events, progress)
         finally:
-            close_all(registry)
+            close()
 
-    def entities(self) -> EntitiesReport:
-        return build_entities(self.layout)
+    def entities(self, names: Sequence[str] | None = None) -> EntitiesReport:
+        """Bring the declared entities (all, or these) up to date with the event tables."""
+        return build_entities(self.layout, names)
 
-    def silver(self) -> SilverRun:
-        return SilverRun(self.silver_events(), self.entities())
+    def silver(self, progress: Progress = no_progress) -> SilverRun:
+        return SilverRun(self.silver_events(progress=progress), self.entities())
 
-    def gold(self, days: set[date] | None = None) -> GoldReport:
-        """Recompute the gold days new silver rows touch, or exactly `days`."""
-        return GoldBuilder(self.layout).run(days)
+    def gold(
+        self,
+        days: set[date] | None = None,
+        tables: Sequence[str] | None = None,
+        progress: Progress = no_progress,
+    ) -> GoldReport:
+        """Recompute the gold days new entity rows touch, or exactly `days`."""
+        report = GoldBuilder(self.layout).run(days, tables)
+        progress("gold", len(report.runs), len(report.runs), "tables")
+        return report
 
-    def gold_pending_days(self) -> set[date]:
-        return GoldBuilder(self.layout).pending_days()
+    def gold_pending_days(self, tables: Sequence[str] | None = None) -> set[date]:
+        return GoldBuilder(self.layout).pending_days(tables)
+
+    @property
+    def quarantine(self) -> Quarantine:
+        return Quarantine(self.layout)
+
+    def retry_quarantine(self, *, files: bool = True, events: bool = True) -> RetryReport:
+        """Reprocess what is quarantined (after a fix): rows that land are marked resolved,
+        and nothing lands twice."""
+        report = RetryReport()
+        if files:
+            quarantined = self.quarantine.quarantined_files()
+            found = [f for f in self.capture_files() if f.path in quarantined]
+            bronze = self.bronze().ingest(found, retry_quarantined=True)
+            report.files_retried = len(quarantined)
+            report.files_resolved = bronze.files_resolved
+            report.files_still_quarantined = len(self.quarantine.quarantined_files())
+        if events:
+            rows = self.quarantine.events()
+            builder, close = self._silver_builder()
+            try:
+                landed, resolved = builder.retry(rows)
+            finally:
+                close()
+            report.events_retried = rows.num_rows
+            report.events_landed = landed
+            report.events_resolved = self.quarantine.resolve_events(resolved)
+            report.events_still_quarantined = rows.num_rows - report.events_resolved
+        return report
+
+    def vacuum(self, retention_hours: int) -> VacuumReport:
+        """Delete files no table version within `retention_hours` refers to."""
+        return vacuum_lake(self.layout, retention_hours)
 
     def funnel(self) -> pa.Table:
         """The gold funnel, one row per cohort day, oldest first (empty before any gold)."""
@@ -135,9 +206,42 @@ class Lake:
     def compact(self) -> CompactionReport:
         return compact_bronze(self.layout)
 
+    def rebuild_problems(self) -> list[str]:
+        """Why the catalogue's schemas could not rebuild silver: each event's schema checked
+        by the group's compatibility rules against every version the registry holds."""
+        mode = Compatibility.parse(self.catalogue.compatibility)
+        registry = make_registry(self.settings)
+        problems = []
+        try:
+            for spec in self.catalogue.events.values():
+                name = spec.schema.full_name
+                group = self.catalogue.schema_group
+                registered = [
+                    registry.get_version(group, name, v).schema
+                    for v in registry.versions(group, name)
+                ]
+                previous = [r for r in registered if r.canonical != spec.schema.canonical]
+                problems += [
+                    f"{spec.name} ({spec.schema_path}): {problem}"
+                    for problem in compatibility_problems(mode, spec.schema, previous)
+                ]
+        finally:
+            close_all(registry)
+        return problems
+
     def rebuild(self) -> tuple[SilverRun, GoldReport]:
-        """Silver and gold again from bronze (after a decoder fix): the same tables."""
+        """Silver and gold again from bronze (after a decoder fix): the same tables.
+
+        Refuses, before touching any table, a catalogue the registry's rules reject."""
         Masker(self._pii_key)  # refuse before deleting anything
+        problems = self.rebuild_problems()
+        if problems:
+            raise RebuildRefusedError(
+                "rebuild refused, nothing was changed: the catalogue's schemas break the "
+                f"registry's {self.catalogue.compatibility} compatibility: "
+                + "; ".join(problems)
+                + ". Fix the schema files (or register a compatible version), then rebuild."
+            )
         for area in ("silver", "gold"):
             self.layout.clear(area)
         return self.silver(), self.gold()

@@ -1,42 +1,50 @@
 """Silver: what the events mean. Bodies decoded through the registry, typed, deduplicated.
 
-Per catalogue event, new bronze rows (from bronze's change feed, after the version the table
-last processed) are decoded with their writer's schema and projected onto the catalogue's
-schema by name, so a field added later is null for older events. Rows are merged on
-CloudEvents `source` + `id`, so at-least-once delivery and replayed reactions land once. The
-bronze version processed is committed with the rows as an application transaction: a re-run
-or a crash neither skips nor repeats anything.
+Per catalogue event, new bronze rows (from bronze's change feed, after the bronze version the
+table records as consumed) are decoded with their writer's schema and projected onto the
+catalogue's schema by name, so a field added later is null for older events. Hub names match
+case-insensitively, as Event Hubs treats them. Rows are deduplicated exactly on CloudEvents
+`source` + `id` against the whole table, reading only the key columns of the existing rows
+with those ids, then appended: nothing already there is rewritten. The bronze version read is
+committed with the rows (`commits`), also when nothing is new, so a re-run or a crash neither
+skips nor repeats anything.
 
-Events that name no registry schema, or one the registry does not know, stay in bronze and
-are counted. Events that name a known schema and fail to decode are quarantined with reason.
+Every row read ends in exactly one outcome: inserted, duplicate, quarantined (a known schema
+that fails to decode, a value later layers cannot hold, no CloudEvents key), no schema (a body
+naming no registry schema: it stays in bronze only), or unknown schema (a schema id the
+registry does not know: also quarantined, so a retry lands it once the schema is registered).
 """
 
 from __future__ import annotations
 
-import copy
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import CommitFailedError
+from deltalake import BloomFilterProperties, ColumnProperties, DeltaTable, WriterProperties
+from deltalake.exceptions import DeltaError
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.catalogue import Catalogue, EventSpec
-from eda_lake.lake import tables
+from eda_lake.lake import commits, tables
 from eda_lake.lake.avro_arrow import arrow_fields
+from eda_lake.lake.commits import TableRun, Write
+from eda_lake.lake.declarations import event_table, qualified
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker
 from eda_lake.lake.payloads import decode_payloads
-from eda_lake.lake.quarantine import EVENTS_SCHEMA, Quarantine
+from eda_lake.lake.quarantine import EVENTS_SCHEMA, Quarantine, now
+from eda_lake.progress import Progress, no_progress
 from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaRegistry
 
-PROGRESS_APP = "silver:bronze"
+BRONZE = "bronze.events"
 NO_KEY = "no CloudEvents id and source: cannot deduplicate"
-MAX_CONFLICT_RETRIES = 5
+OUTCOMES = ("inserted", "duplicates", "quarantined", "no_schema", "unknown_schema")
 META_PASSTHROUGH = (
     "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id", "source_file",
 )  # fmt: skip
@@ -56,27 +64,71 @@ META_FIELDS = [
     pa.field("schema_id", pa.string(), nullable=False),
     pa.field("source_file", pa.string(), nullable=False),
 ]
+# Exact dedup looks ids up in the existing table: a bloom filter per row group lets the
+# reader skip row groups that cannot hold any of the new ids.
+SILVER_WRITER = WriterProperties(
+    max_row_group_size=64 * 1024,
+    compression="ZSTD",
+    column_properties={
+        "event_id": ColumnProperties(
+            bloom_filter_properties=BloomFilterProperties(set_bloom_filter_enabled=True, fpp=0.01)
+        ),
+    },
+)
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Timestamps a later layer (DataFusion dates, Python datetimes, pandas) can hold.
+EARLIEST = datetime(1678, 1, 1).timestamp() * 1_000_000
+LATEST = datetime(2261, 12, 31).timestamp() * 1_000_000
 
 
 def table_name(event: str) -> str:
     """CustomerCreated -> customer_created."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", event).lower()
+    return event_table(event)
 
 
 @dataclass
 class SilverReport:
-    bronze_version: int = -1
+    bronze_version: int | None = None  # the bronze version every table has now consumed
     rows_read: int = 0
     decoded: dict[str, int] = field(default_factory=dict)
     inserted: dict[str, int] = field(default_factory=dict)
-    duplicates: int = 0
+    duplicates: int = 0  # replays of an event already in silver (same source + id), dropped
     quarantined: int = 0
     no_schema: int = 0  # JSON or other bodies naming no registry schema: bronze only
-    unknown_schema: int = 0  # a schema id the registry does not know: bronze only
+    unknown_schema: int = 0  # a schema id the registry does not know: quarantined
+    runs: dict[str, TableRun] = field(default_factory=dict)
 
     @property
     def quarantine_rate(self) -> float:
         return self.quarantined / self.rows_read if self.rows_read else 0.0
+
+    def outcomes(self) -> dict[str, int]:
+        """Every row read, in exactly one outcome: these add up to `rows_read`."""
+        return {
+            "inserted": sum(self.inserted.values()),
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "no_schema": self.no_schema,
+            "unknown_schema": self.unknown_schema,
+        }
+
+    def add(self, spec: EventSpec, run: TableRun) -> None:
+        self.runs[spec.name] = run
+        self.rows_read += run.counts.get("rows_read", 0)
+        self.decoded[spec.name] = run.counts.get("decoded", 0)
+        self.inserted[spec.name] = run.counts.get("inserted", 0)
+        self.duplicates += run.counts.get("duplicates", 0)
+        self.quarantined += run.counts.get("quarantined", 0)
+        self.no_schema += run.counts.get("no_schema", 0)
+        self.unknown_schema += run.counts.get("unknown_schema", 0)
+
+
+@dataclass
+class _Decoded:
+    rows: pa.Table  # as the silver table's schema
+    failures: list[tuple[int, str]]  # (row of the input, reason): quarantined
+    no_schema: int
+    unknown: list[int]  # rows naming a schema the registry does not know
 
 
 class SilverBuilder:
@@ -97,68 +149,126 @@ class SilverBuilder:
     def uri(self, spec: EventSpec) -> str:
         return self.layout.table_uri("silver", table_name(spec.name))
 
-    def run(self) -> SilverReport:
+    def run(
+        self, events: Iterable[str] | None = None, progress: Progress = no_progress
+    ) -> SilverReport:
         report = SilverReport()
         bronze = tables.open_table(self.layout.bronze_uri, self.options)
         if bronze is None:
             return report
-        target = bronze.version()
-        report.bronze_version = target
-        pending = []
-        for spec in self.catalogue.events.values():
-            table = tables.open_table(self.uri(spec), self.options)
-            done = None if table is None else table.transaction_version(PROGRESS_APP)
-            if done is None or done < target:
-                pending.append((spec, table, -1 if done is None else done))
-        if not pending:
-            return report
-        # One read of bronze's change feed, from the table that is furthest behind.
-        oldest = min(done for _, _, done in pending)
-        changed = tables.changes(bronze, None if oldest < 0 else oldest, target, BRONZE_COLUMNS)
-        for spec, table, done in pending:
-            for attempt in range(MAX_CONFLICT_RETRIES + 1):
-                mask = pc.and_(
-                    pc.equal(changed["hub"], spec.hub),
-                    pc.greater(changed["_commit_version"], pa.scalar(done, pa.int64())),
-                )
-                counted = copy.deepcopy(report)
-                try:
-                    self._process(spec, table, changed.filter(mask), target, report)
-                    break
-                except CommitFailedError:
-                    # Another silver run committed first; its progress decides what is left.
-                    if attempt == MAX_CONFLICT_RETRIES:
-                        raise
-                    report.__dict__.update(counted.__dict__)
-                    table = tables.open_table(self.uri(spec), self.options)
-                    done_now = None if table is None else table.transaction_version(PROGRESS_APP)
-                    if done_now is not None and done_now >= target:
-                        break
-                    done = -1 if done_now is None else done_now
+        specs = [self.catalogue.events[name] for name in events or self.catalogue.events]
+        report.bronze_version = bronze.version()
+        # One read of bronze's change feed, from the table furthest behind.
+        consumed = {
+            spec.name: commits.consumed(tables.open_table(self.uri(spec), self.options), [BRONZE])[
+                BRONZE
+            ]
+            for spec in specs
+        }
+        behind = [v for v in consumed.values() if v is None or v < bronze.version()]
+        changed = (
+            self._changes(bronze, None if None in behind else min(behind)) if behind else None  # type: ignore[type-var]
+        )
+        for done, spec in enumerate(specs):
+            run = commits.with_retries(
+                partial(self._attempt, spec, bronze, changed), f"silver {table_name(spec.name)}"
+            )
+            report.add(spec, run)
+            progress("silver", done + 1, len(specs), "tables")
         return report
 
-    def _process(
-        self,
-        spec: EventSpec,
-        table: DeltaTable | None,
-        rows: pa.Table,
-        target: int,
-        report: SilverReport,
-    ) -> None:
-        report.rows_read += rows.num_rows
-        new, failures = self._decode(spec, rows, report)
-        report.decoded[spec.name] = new.num_rows
-        unique = _first_per_key(new)
-        report.duplicates += new.num_rows - unique.num_rows
-        if failures:
-            quarantined = _quarantine_rows(rows, failures)
-            self.quarantine.add_events(quarantined, f"silver:{table_name(spec.name)}:{target}")
-            report.quarantined += quarantined.num_rows
-        report.inserted[spec.name] = self._merge(spec, table, unique, target)
+    def _changes(self, bronze: DeltaTable, after: int | None) -> pa.Table:
+        try:
+            return tables.changes(bronze, after, bronze.version(), BRONZE_COLUMNS)
+        except DeltaError:
+            # The change feed from there was vacuumed away: read the whole snapshot; exact
+            # dedup makes re-reading what silver already holds harmless.
+            rows = tables.query(f"SELECT {', '.join(BRONZE_COLUMNS)} FROM bronze", bronze=bronze)
+            version = pa.array([bronze.version()] * rows.num_rows, pa.int64())
+            return rows.append_column("_commit_version", version)
 
-    def _decode(
-        self, spec: EventSpec, rows: pa.Table, report: SilverReport
-    ) -> tuple[pa.Table, list[tuple[int, str]]]:
+    def _attempt(self, spec: EventSpec, bronze: DeltaTable, changed: pa.Table | None) -> TableRun:
+        run = TableRun(qualified("silver", table_name(spec.name)))
+        target_version = bronze.version()
+        table = tables.open_table(self.uri(spec), self.options)
+        done = commits.consumed(table, [BRONZE])[BRONZE]
+        if done is not None and done >= target_version:
+            run.version, run.inputs = table.version() if table else None, {BRONZE: done}
+            return run
+        rows = _rows_of(changed, spec.hub, done) if changed is not None else None
+        if rows is None:
+            rows = pa.table({c: [] for c in [*BRONZE_COLUMNS, "_commit_version"]})
+        decoded = self._decode(spec, rows)
+        unique = _first_per_key(decoded.rows)
+        new = _not_in(table, unique)
+        quarantined = len(decoded.failures) + len(decoded.unknown)
+        if quarantined:
+            reasons = decoded.failures + [
+                (i, f"unknown schema id {rows['schema_id'][i].as_py()!r}: the registry does "
+                 "not know it; register it, then run `eda-lake quarantine retry --events`")
+                for i in decoded.unknown
+            ]  # fmt: skip
+            self.quarantine.add_events(_quarantine_rows(rows, reasons, run.table))
+        if table is None:
+            table = commits.ensure_table(
+                self.uri(spec), new.schema, options=self.options, configuration=tables.CHANGE_FEED
+            )
+        write = Write(new.schema, new, writer_properties=SILVER_WRITER)
+        run.version = commits.commit(table, write, {BRONZE: target_version})
+        run.outcome, run.inputs, run.rows_written = (
+            "committed",
+            {BRONZE: target_version},
+            new.num_rows,
+        )
+        run.counts = {
+            "rows_read": rows.num_rows,
+            "decoded": decoded.rows.num_rows,
+            "inserted": new.num_rows,
+            "duplicates": decoded.rows.num_rows - new.num_rows,
+            "quarantined": len(decoded.failures),
+            "no_schema": decoded.no_schema,
+            "unknown_schema": len(decoded.unknown),
+        }
+        return run
+
+    def retry(self, quarantined: pa.Table) -> tuple[int, list[str]]:
+        """Decode quarantined events again (after a fix) and land those that now decode, each
+        once; returns (events landed, quarantine ids now resolved)."""
+        landed, resolved = 0, []
+        hubs = pc.utf8_lower(quarantined["hub"])
+        for spec in self.catalogue.events.values():
+            rows = quarantined.filter(pc.equal(hubs, spec.hub.lower()))
+            if rows.num_rows == 0:
+                continue
+            decoded = self._decode(spec, rows)
+            failed = {i for i, _ in decoded.failures} | set(decoded.unknown)
+            ok = [
+                i for i in range(rows.num_rows) if i not in failed and rows["schema_id"][i].is_valid
+            ]
+
+            def attempt(spec: EventSpec = spec, decoded: _Decoded = decoded) -> int:
+                table = tables.open_table(self.uri(spec), self.options)
+                new = _not_in(table, _first_per_key(decoded.rows))
+                if table is None:
+                    table = commits.ensure_table(
+                        self.uri(spec), new.schema, options=self.options,
+                        configuration=tables.CHANGE_FEED,
+                    )  # fmt: skip
+                # Recording the progress it already has makes a concurrent silver run and
+                # this retry conflict, so neither inserts what the other just did.
+                done = commits.consumed(table, [BRONZE])[BRONZE]
+                inputs = {} if done is None else {BRONZE: done}
+                commits.commit(
+                    table, Write(new.schema, new, writer_properties=SILVER_WRITER), inputs
+                )
+                landed: int = new.num_rows
+                return landed
+
+            landed += commits.with_retries(attempt, f"retrying {table_name(spec.name)}")
+            resolved += [rows["quarantine_id"][i].as_py() for i in ok]
+        return landed, resolved
+
+    def _decode(self, spec: EventSpec, rows: pa.Table) -> _Decoded:
         """Decoded rows as the silver table's schema, and the rows that failed with why."""
         schema = pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
         personal = set(spec.schema.personal_fields())
@@ -168,14 +278,15 @@ class SilverBuilder:
         keyed = pc.and_(pc.is_valid(rows["ce_id"]), pc.is_valid(rows["ce_source"])).to_pylist()
         parts: list[pa.Table] = []
         failures: list[tuple[int, str]] = []
+        no_schema, unknown = 0, []
         for schema_id, indices in groups.items():
             if schema_id is None:
-                report.no_schema += len(indices)
+                no_schema += len(indices)
                 continue
             try:
                 writer = self.registry.get(schema_id).schema
             except SchemaNotFoundError:
-                report.unknown_schema += len(indices)
+                unknown += indices
                 continue
             except RegistryError as exc:
                 failures += [(i, f"{type(exc).__name__}: {exc}") for i in indices]
@@ -189,8 +300,13 @@ class SilverBuilder:
                  f"schema {schema_id}: {reason}")
                 for j, reason in payloads.failed
             ]  # fmt: skip
-            decoded_rows = pa.array([indices[j] for j in payloads.decoded], pa.int64())
+            invalid = _unholdable(spec.schema.parsed, payloads.columns)
+            failures += [(indices[payloads.decoded[j]], reason) for j, reason in invalid]
+            bad = {j for j, _ in invalid}
+            keep = [j for j in range(len(payloads.decoded)) if j not in bad]
+            decoded_rows = pa.array([indices[payloads.decoded[j]] for j in keep], pa.int64())
             meta = rows.select(META_SOURCE_COLUMNS).take(decoded_rows)  # the bodies stay
+            kept = pa.array(keep, pa.int64())
             columns = {
                 "event_source": meta["ce_source"],
                 "event_id": meta["ce_id"],
@@ -198,42 +314,67 @@ class SilverBuilder:
                 **{name: meta[name] for name in META_PASSTHROUGH},
                 **{
                     name: self.masker.mask_array(values) if name in personal else values
-                    for name, values in payloads.columns.items()
+                    for name, values in _taken(payloads.columns, kept).items()
                 },
             }
             parts.append(pa.table([columns[f.name] for f in schema], schema=schema))
         decoded = pa.concat_tables(parts) if parts else schema.empty_table()
-        return decoded, failures
+        return _Decoded(decoded, failures, no_schema, unknown)
 
-    def _merge(self, spec: EventSpec, table: DeltaTable | None, rows: pa.Table, target: int) -> int:
-        """Insert the rows whose key is new, with the progress; returns how many were new."""
-        commit = CommitProperties(
-            app_transactions=[Transaction(PROGRESS_APP, target)], max_commit_retries=0
+
+def _taken(columns: dict[str, pa.Array], rows: pa.Array) -> dict[str, pa.Array]:
+    return {name: values.take(rows) for name, values in columns.items()}
+
+
+def _rows_of(changed: pa.Table, hub: str, after: int | None) -> pa.Table:
+    """Bronze rows of the hub (any case) committed after version `after`."""
+    mask = pc.equal(pc.utf8_lower(changed["hub"]), hub.lower())
+    if after is not None:
+        mask = pc.and_(mask, pc.greater(changed["_commit_version"], pa.scalar(after, pa.int64())))
+    return changed.filter(mask)
+
+
+def _unholdable(reader: dict[str, Any], columns: dict[str, pa.Array]) -> list[tuple[int, str]]:
+    """Decoded values that later layers cannot hold: (position, reason)."""
+    problems: list[tuple[int, str]] = []
+    for field_ in reader["fields"]:
+        node = field_["type"]
+        branches = node if isinstance(node, list) else [node]
+        logical = next(
+            (b.get("logicalType") for b in branches if isinstance(b, dict) and "logicalType" in b),
+            None,
         )
-        if table is None:
-            table = tables.ensure_table(
-                self.uri(spec), rows.schema, options=self.options, configuration=tables.CHANGE_FEED
-            )
-        if not table.file_uris():
-            # Nothing to deduplicate against: append. A concurrent run committing the same
-            # progress first makes this commit fail, and the retry finds the work done.
-            write_deltalake(table, rows, mode="append", commit_properties=commit)
-            appended: int = rows.num_rows
-            return appended
-        metrics: dict[str, Any] = (
-            table.merge(
-                rows,
-                predicate="t.event_source = s.event_source AND t.event_id = s.event_id",
-                source_alias="s",
-                target_alias="t",
-                merge_schema=True,
-                commit_properties=commit,
-            )
-            .when_not_matched_insert_all()
-            .execute()
-        )
-        inserted = int(metrics.get("num_target_rows_inserted", 0))
-        return inserted
+        values = columns.get(field_["name"])
+        if values is None or logical is None:
+            continue
+        name = field_["name"]
+        if logical == "uuid":
+            valid = pc.match_substring_regex(values, UUID.pattern)
+            bad = pc.and_(pc.is_valid(values), pc.invert(valid))
+            problems += [
+                (i, f"field {name!r} is not a uuid: {values[i].as_py()!r}")
+                for i in pc.indices_nonzero(bad).to_pylist()
+            ]
+        elif logical.startswith("timestamp") or logical.startswith("local-timestamp"):
+            micros = pc.cast(values.cast(pa.timestamp("us")), pa.int64())
+            bad = pc.or_(pc.less(micros, EARLIEST), pc.greater(micros, LATEST))
+            problems += [
+                (i, f"field {name!r} is out of range (1678-2261): {micros[i].as_py()} us")
+                for i in pc.indices_nonzero(pc.fill_null(bad, False)).to_pylist()
+            ]
+    return problems
+
+
+def _not_in(table: DeltaTable | None, rows: pa.Table) -> pa.Table:
+    """The rows whose (event_source, event_id) the table does not hold yet: only the key
+    columns of rows with those ids are read."""
+    if table is None or rows.num_rows == 0 or not table.file_uris():
+        return rows
+    ids = pc.unique(rows["event_id"])
+    existing = tables.query(
+        f"SELECT event_source, event_id FROM t WHERE {tables.in_list('event_id', ids)}", t=table
+    )
+    return tables.anti_join(rows, existing, ["event_source", "event_id"]).select(rows.column_names)
 
 
 def _first_per_key(rows: pa.Table) -> pa.Table:
@@ -252,22 +393,24 @@ def _first_per_key(rows: pa.Table) -> pa.Table:
     return ordered.take(pc.take(first["__row_min"], keep))
 
 
-def _quarantine_rows(rows: pa.Table, failures: list[tuple[int, str]]) -> pa.Table:
+def _quarantine_rows(rows: pa.Table, failures: list[tuple[int, str]], table: str) -> pa.Table:
     failed = rows.take(pa.array([index for index, _ in failures], pa.int64()))
     count = failed.num_rows
+
+    def column(name: str) -> pa.Array:
+        if name in failed.column_names:
+            return failed[name]
+        return pa.nulls(count, EVENTS_SCHEMA.field(name).type)
+
+    values = {
+        "quarantine_id": pa.array([""] * count),
+        "layer": pa.array(["silver"] * count),
+        "table": pa.array([table] * count),
+        "reason": pa.array([reason for _, reason in failures]),
+        "quarantined_at": pa.array([now()] * count, UTC_MICROS),
+        "resolved_at": pa.nulls(count, UTC_MICROS),
+    }
     return pa.table(
-        {
-            "layer": pa.array(["silver"] * count),
-            "hub": failed["hub"],
-            "partition_id": failed["partition_id"],
-            "sequence_number": failed["sequence_number"],
-            "source_file": failed["source_file"],
-            "schema_id": failed["schema_id"],
-            "ce_source": failed["ce_source"],
-            "ce_id": failed["ce_id"],
-            "reason": pa.array([reason for _, reason in failures]),
-            "body": failed["body"],
-            "quarantined_at": pa.array([datetime.now(UTC)] * count, UTC_MICROS),
-        },
+        [values[f.name] if f.name in values else column(f.name) for f in EVENTS_SCHEMA],
         schema=EVENTS_SCHEMA,
     )

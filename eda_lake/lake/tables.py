@@ -1,44 +1,27 @@
-"""Delta tables of the lake: open, append exactly once, and retry on concurrent commits."""
+"""Reading the lake's Delta tables: open, query, change feed. Writes go through `commits`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import (
-    CommitProperties,
-    DeltaTable,
-    QueryBuilder,
-    Transaction,
-    WriterProperties,
-    write_deltalake,
-)
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake import DeltaTable, QueryBuilder
+from deltalake.exceptions import TableNotFoundError
 
 __all__ = [
     "CHANGE_FEED",
-    "ConcurrentCommitError",
-    "append",
+    "all_changes",
+    "anti_join",
     "changes",
-    "ensure_table",
+    "in_list",
     "open_table",
+    "plain",
     "query",
-    "transaction_done",
 ]
-
-# Bounded writer memory: the writer holds a file's rows until it reaches the target size and
-# a row group's until it is full, so both are kept small; compaction makes files larger later.
-TARGET_FILE_BYTES = 8 << 20
-WRITER_PROPERTIES = WriterProperties(max_row_group_size=8 * 1024, compression="ZSTD")
 
 # Tables that later layers read incrementally keep a change feed.
 CHANGE_FEED: dict[str, str | None] = {"delta.enableChangeDataFeed": "true"}
-
-
-class ConcurrentCommitError(Exception):
-    """Another writer committed what this commit was about to: decide again, then retry."""
-
 
 Options = dict[str, str] | None  # the table library's storage options (None: local)
 
@@ -50,81 +33,31 @@ def open_table(uri: str, options: Options = None) -> DeltaTable | None:
         return None
 
 
-def ensure_table(
-    uri: str,
-    schema: pa.Schema,
-    *,
-    options: Options = None,
-    partition_by: list[str] | None = None,
-    configuration: dict[str, str | None] | None = None,
-) -> DeltaTable:
-    """Open the table, creating it empty first if needed (two creators race safely).
-
-    Data is only ever committed against a snapshot of an existing table, so that Delta's
-    conflict check sees every commit made after the snapshot that decided what to write.
-    """
-    table = open_table(uri, options)
-    if table is not None:
-        return table
-    try:
-        write_deltalake(
-            uri,
-            pa.RecordBatchReader.from_batches(schema, iter([])),
-            mode="ignore",
-            partition_by=partition_by,
-            configuration=configuration,
-            storage_options=options,
-        )
-    except DeltaError:
-        created = open_table(uri, options)  # another process created it first
-        if created is None:
-            raise
-        return created
-    created = open_table(uri, options)
-    if created is None:
-        raise RuntimeError(f"Delta table {uri} could not be created")
-    return created
+def _sql_literal(value: object) -> str:
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
-def transaction_done(table: DeltaTable | None, app_id: str) -> bool:
-    return table is not None and table.transaction_version(app_id) is not None
+def in_list(column: str, values: pa.Array) -> str:
+    """A SQL predicate `column IN (...)` (FALSE when empty), for Delta's replace."""
+    listed = [v for v in values.to_pylist() if v is not None]
+    if not listed:
+        return "FALSE"
+    return f"{column} IN ({', '.join(_sql_literal(v) for v in sorted(listed))})"
 
 
-def append(
-    uri: str,
-    schema: pa.Schema,
-    batches: Iterable[pa.RecordBatch],
-    *,
-    partition_by: list[str] | None = None,
-    app_ids: Iterable[str] = (),
-    table: DeltaTable,
-    metadata: dict[str, str] | None = None,
-) -> None:
-    """Append batches and record each app id as done, in one commit against `table`'s
-    snapshot.
-
-    Delta refuses a commit whose app transaction another writer committed since that
-    snapshot was read (CommitFailedError); with the caller checking the app ids on the same
-    snapshot, that is what makes a file's rows land exactly once.
-    """
-    reader = pa.RecordBatchReader.from_batches(schema, iter(batches))
-    try:
-        write_deltalake(
-            table,
-            reader,
-            mode="append",
-            partition_by=partition_by,
-            schema_mode="merge",
-            target_file_size=TARGET_FILE_BYTES,
-            writer_properties=WRITER_PROPERTIES,
-            commit_properties=CommitProperties(
-                app_transactions=[Transaction(app_id, 1) for app_id in app_ids],
-                custom_metadata=metadata,
-                max_commit_retries=0,
-            ),
-        )
-    except CommitFailedError as exc:
-        raise ConcurrentCommitError(str(exc)) from exc
+def anti_join(rows: pa.Table, existing: pa.Table, keys: list[str]) -> pa.Table:
+    """The rows whose `keys` are not in `existing`."""
+    if existing.num_rows == 0:
+        return rows
+    marked = existing.select(keys).append_column(
+        "__seen", pa.array([True] * existing.num_rows, pa.bool_())
+    )
+    joined = rows.join(marked, keys, join_type="left outer", use_threads=False)
+    return joined.filter(pc.is_null(joined["__seen"])).drop_columns(["__seen"])
 
 
 def query(sql: str, **named_tables: DeltaTable) -> pa.Table:
@@ -156,6 +89,18 @@ def changes(
     rows = plain(rows)
     inserted = rows.filter(pc.equal(rows["_change_type"], "insert"))
     return inserted.drop_columns(["_change_type", "_commit_timestamp"])
+
+
+def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int) -> pa.Table:
+    """Every change in versions (after_version, up_to_version]: inserts, deletes and both
+    images of updates, with `_change_type`; a replaced row appears as its delete and insert."""
+    start = 0 if after_version is None else after_version + 1
+    rows = pa.table(
+        table.load_cdf(
+            starting_version=start, ending_version=up_to_version, allow_out_of_range=True
+        ).read_all()
+    )
+    return plain(rows)
 
 
 def _plain_type(type_: pa.DataType) -> pa.DataType:

@@ -138,7 +138,7 @@ def test_full_discovery_reads_a_blob_container_like_a_directory(
     storage = dataclasses.replace(storage, capture_container="capture-listing")
     on_azurite = Lake(Settings(home=tmp_path / "a", storage=storage), pii_key=TEST_PII_KEY)
     report = on_azurite.ingest()
-    assert (report.files_ingested, report.rows) == (3, 2)
+    assert (report.files_ingested, report.files_empty, report.rows) == (2, 1, 2)
 
     local_root = tmp_path / "local-container"
     for fixture, path in AZURE_FILES.items():

@@ -6,8 +6,7 @@ reports Dagster's standard metadata: the whole table's rows after the commit, it
 with their descriptions, its URI and a preview; what one run did is named `..._in_run`.
 """
 
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,12 +17,10 @@ from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.defs.hubs import CAPTURE_FILES
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake import metadata as facts
-from eda_lake.lake.entities import ENTITIES
-from eda_lake.lake.gold import GOLD_TABLES
+from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, Derived, event_table
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.notification_queue import StorageNotificationQueue
 from eda_lake.lake.push import acknowledge
-from eda_lake.lake.silver import table_name
 from eda_lake.settings import Settings
 
 BRONZE = dg.AssetKey(["bronze", "events"])
@@ -32,21 +29,6 @@ FRESH = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
 )
 PREVIEW_ROWS = 10
-# What the gold tables and the checks read about gold's partitions.
-GOLD_DAY_COLUMNS = {table.name: table.day_column for table in GOLD_TABLES}
-ENTITY_DESCRIPTIONS = {
-    "products": "The product catalogue's latest state per product (from ProductUpdated).",
-    "customers": "One row per customer with their sign-up (cohort) day.",
-    "leads": "One row per customer's lead, its outcome (sold, abandoned) and its milestones.",
-    "sales": "Partners' confirmed sales, one row per sale.",
-    "purchases": "Purchased leads: which customer bought which sale.",
-}
-GOLD_DESCRIPTIONS = {
-    "funnel_daily": "Per cohort day: customers, leads, abandoned, sales, purchasers, rates.",
-    "sales_daily": "Per sale day, partner and product: sales and revenue.",
-    "time_to_convert": "Per cohort day and funnel step: hours taken (min, p50, p90, max).",
-    "abandoned_customers": "Customers whose lead was abandoned, with the reason.",
-}
 
 
 def silver_key(name: str) -> dg.AssetKey:
@@ -57,10 +39,26 @@ def gold_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["gold", name])
 
 
-def tables_read(sql: str, known: Iterable[str]) -> list[str]:
-    """The known tables a query reads (after FROM or JOIN), in the order of `known`."""
-    named = set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", sql, flags=re.IGNORECASE))
-    return [name for name in known if name in named]
+def source_key(qualified: str) -> dg.AssetKey:
+    """silver.customers -> silver/customers: a declaration's source as an asset key."""
+    return dg.AssetKey(qualified.split("."))
+
+
+def declared_spec(declared: Derived, **extra: Any) -> dg.AssetSpec:
+    """A declared table as an asset: it depends on exactly the tables its SQL reads."""
+    return dg.AssetSpec(
+        dg.AssetKey([declared.layer, declared.name]),
+        deps=[source_key(s) for s in declared.sources],
+        group_name=declared.layer,
+        owners=[f"team:{declared.owner}"],
+        kinds={"deltalake"},
+        tags={"layer": declared.layer, "domain": declared.owner},
+        description=declared.description
+        + (f" Key: {', '.join(declared.key)}." if declared.key else "")
+        + (f" Business day: {declared.day_column}." if declared.day_column else ""),
+        skippable=True,
+        **extra,
+    )
 
 
 def table_metadata(
@@ -153,6 +151,9 @@ def bronze_events(
         "files_ingested": report.files_ingested,
         "files_already_ingested": report.files_already_ingested,
         "files_quarantined": report.files_quarantined,
+        "files_empty": report.files_empty,
+        "files_retried": report.files_retried,
+        "files_still_quarantined": report.files_still_quarantined,
         "rows_in_run": report.rows,
         "bytes_in_run": report.bytes,
         "commits_in_run": report.commits,
@@ -169,7 +170,7 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
         name="silver_events",
         specs=[
             dg.AssetSpec(
-                silver_key(table_name(spec.name)),
+                silver_key(event_table(spec.name)),
                 deps=[BRONZE],
                 group_name="silver",
                 owners=[f"team:{spec.team}"],
@@ -182,19 +183,23 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
             for spec in events
         ],
         description="Bodies decoded through the schema registry, deduplicated on source + id.",
+        can_subset=True,
     )
     def silver_events(
         context: dg.AssetExecutionContext, eda_lake: EdaLakeResource
     ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
         lake = eda_lake.lake()
-        report = lake.silver_events()
+        chosen = [
+            s for s in events if silver_key(event_table(s.name)) in context.selected_asset_keys
+        ]
+        report = lake.silver_events(events=[s.name for s in chosen])
         context.log.info(
             f"{report.rows_read} bronze rows read; {report.duplicates} duplicates dropped; "
             f"{report.quarantined} quarantined; {report.no_schema} name no registry schema and "
             f"{report.unknown_schema} an unknown one (both stay in bronze)"
         )
-        for spec in events:
-            name = table_name(spec.name)
+        for spec in chosen:
+            name = event_table(spec.name)
             yield dg.MaterializeResult(
                 asset_key=silver_key(name),
                 metadata={
@@ -211,39 +216,30 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
     return silver_events
 
 
-def silver_entities_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
-    event_tables = [table_name(spec.name) for spec in catalogue.events.values()]
-
+def silver_entities_asset() -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="silver_entities",
-        specs=[
-            dg.AssetSpec(
-                silver_key(entity),
-                deps=[silver_key(t) for t in tables_read(sql, event_tables)],
-                group_name="silver",
-                owners=["team:platform"],
-                kinds={"deltalake"},
-                tags={"layer": "silver", "domain": "entities"},
-                description=ENTITY_DESCRIPTIONS.get(entity, f"The {entity} entity."),
-                skippable=True,  # not built while an event table it reads does not exist
-            )
-            for entity, sql in ENTITIES.items()
-        ],
-        description="Conformed entities for analysts, one table each.",
+        specs=[declared_spec(declared) for declared in ENTITY_TABLES],
+        description="Conformed entities for analysts, one table each, from their declarations.",
+        can_subset=True,
     )
     def silver_entities(
         context: dg.AssetExecutionContext, eda_lake: EdaLakeResource
     ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+        chosen = [d for d in ENTITY_TABLES if silver_key(d.name) in context.selected_asset_keys]
         lake = eda_lake.lake()
-        report = lake.entities()
-        if not report.rows:
-            context.log.info("no entities yet: some silver event table does not exist yet")
-        for entity in report.rows:
+        report = lake.entities(names=[d.name for d in chosen])
+        for declared in chosen:
+            run = report.runs.get(declared.name)
+            if run is None or run.version is None:  # waiting for a table it reads
+                context.log.info(f"silver/{declared.name}: {run.outcome if run else 'not run'}")
+                continue
             yield dg.MaterializeResult(
-                asset_key=silver_key(entity),
+                asset_key=silver_key(declared.name),
                 metadata={
-                    **table_metadata(lake.layout, "silver", entity),
-                    "rows_written_in_run": report.rows.get(entity, 0),
+                    **table_metadata(lake.layout, "silver", declared.name, declared.columns),
+                    "outcome_in_run": run.outcome,
+                    "rows_written_in_run": run.rows_written,
                 },
             )
 
@@ -273,24 +269,10 @@ def gold_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
 
 
 def gold_asset(settings: Settings) -> dg.AssetsDefinition:
-    entities = list(ENTITIES)
-
     @dg.multi_asset(
         name="gold_tables",
-        specs=[
-            dg.AssetSpec(
-                gold_key(table.name),
-                deps=[silver_key(e) for e in tables_read(table.sql, entities)],
-                group_name="gold",
-                owners=["team:conversions"],
-                kinds={"deltalake"},
-                tags={"layer": "gold", "domain": "conversions"},
-                freshness_policy=FRESH,
-                description=GOLD_DESCRIPTIONS.get(table.name, table.name)
-                + f" Partitioned by business day ({table.day_column}).",
-            )
-            for table in GOLD_TABLES
-        ],
+        specs=[declared_spec(declared, freshness_policy=FRESH) for declared in GOLD_TABLES],
+        can_subset=True,
         partitions_def=gold_partitions(settings),
         backfill_policy=dg.BackfillPolicy.single_run(),
         description="Funnel, sales, conversion times and abandoned customers, by business day.",
@@ -305,15 +287,17 @@ def gold_asset(settings: Settings) -> dg.AssetsDefinition:
         days = {date.fromisoformat(d) for d in config.days} or {
             first + timedelta(days=n) for n in range((last - first).days + 1)
         }
+        chosen = [d for d in GOLD_TABLES if gold_key(d.name) in context.selected_asset_keys]
         lake = eda_lake.lake()
-        report = lake.gold(days)
+        report = lake.gold(days, tables=[d.name for d in chosen])
         context.log.info(f"recomputed {len(days)} day(s) between {first} and {last}")
         single = first == last
-        for table in GOLD_TABLES:
+        for table in chosen:
             uri = lake.layout.table_uri("gold", table.name)
-            by_day = facts.rows_by_day(uri, lake.layout.storage_options, table.day_column, days)
+            day_column = table.day_column or ""
+            by_day = facts.rows_by_day(uri, lake.layout.storage_options, day_column, days)
             metadata: dict[str, dg.RawMetadataValue] = {
-                **table_metadata(lake.layout, "gold", table.name),
+                **table_metadata(lake.layout, "gold", table.name, table.columns),
                 "days_recomputed_in_run": report.days_recomputed.get(table.name, 0),
                 "rows_written_in_run": report.rows_written.get(table.name, 0),
             }

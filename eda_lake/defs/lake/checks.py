@@ -10,6 +10,7 @@ from eda_lake.defs.lake.assets import BRONZE, gold_key, silver_key
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake import checks, tables
 from eda_lake.lake import metadata as facts
+from eda_lake.lake.declarations import ENTITY_TABLES
 from eda_lake.lake.layout import LakeLayout
 
 QUARANTINE_THRESHOLD = 0.01
@@ -61,13 +62,7 @@ KEY_CHECKS = [
         functools.partial(_key_check, entity=entity, key=key),
         blocking=True,
     )
-    for entity, key in (
-        ("products", "product_id"),
-        ("customers", "customer_id"),
-        ("leads", "customer_id"),
-        ("sales", "sale_id"),
-        ("purchases", "lead_id"),
-    )
+    for entity, key in ((d.name, d.key[0]) for d in ENTITY_TABLES if len(d.key) == 1)
 ]
 REFERENCE_CHECKS = [
     _check(

@@ -35,7 +35,7 @@ def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
         assets=[
             bronze_events,
             silver_events_asset(catalogue),
-            silver_entities_asset(catalogue),
+            silver_entities_asset(),
             gold_asset(settings),
             bronze_compaction,
             lifecycle_enforcement,

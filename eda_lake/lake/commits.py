@@ -1,0 +1,177 @@
+"""The lake's one commit primitive: every layer writes its tables through `commit`.
+
+A commit is decided on snapshots opened once: the target table at the version that decided
+what to write, and each input table at the version that was read. The commit records the
+input versions as Delta application transactions (`input:<layer>.<table>` = version), in the
+same atomic commit as the rows, so a layer always resumes from exactly what its own output
+says it consumed, and can never record progress for data its inputs did not contain.
+
+Two writers of one table record the same application ids, so Delta refuses whichever commits
+second (`ConcurrentCommitError`); `with_retries` then decides again on fresh snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError
+
+from eda_lake.lake import tables
+
+PROGRESS_PREFIX = "input:"
+MAX_CONFLICT_RETRIES = 20
+# Bounded writer memory: the writer holds a file's rows until it reaches the target size and
+# a row group's until it is full, so both are kept small; compaction makes files larger later.
+TARGET_FILE_BYTES = 8 << 20
+WRITER_PROPERTIES = WriterProperties(max_row_group_size=8 * 1024, compression="ZSTD")
+
+T = TypeVar("T")
+Mode = Literal["append", "replace", "overwrite"]
+
+
+class ConcurrentCommitError(Exception):
+    """Another writer committed what this commit was about to: decide again, then retry."""
+
+
+def progress_app(input_table: str) -> str:
+    return PROGRESS_PREFIX + input_table
+
+
+def consumed(target: DeltaTable | None, inputs: Iterable[str]) -> dict[str, int | None]:
+    """The version of each input that `target`'s snapshot says it has consumed."""
+    return {
+        name: None if target is None else target.transaction_version(progress_app(name))
+        for name in inputs
+    }
+
+
+def caught_up(target: DeltaTable | None, inputs: Mapping[str, int]) -> bool:
+    done = consumed(target, inputs)
+    return all(done[n] is not None and done[n] >= v for n, v in inputs.items())  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
+class Write:
+    """What one commit writes: rows (a table or batches of `schema`) and how."""
+
+    schema: pa.Schema
+    rows: pa.Table | Iterable[pa.RecordBatch]
+    mode: Mode = "append"  # replace: the rows matching `predicate` become `rows`
+    predicate: str | None = None
+    partition_by: list[str] | None = None
+    configuration: dict[str, str | None] | None = None
+    app_transactions: Mapping[str, int] = field(default_factory=dict)  # besides the inputs
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    writer_properties: WriterProperties = field(default_factory=lambda: WRITER_PROPERTIES)
+
+
+def ensure_table(
+    uri: str,
+    schema: pa.Schema,
+    *,
+    options: tables.Options = None,
+    partition_by: list[str] | None = None,
+    configuration: dict[str, str | None] | None = None,
+) -> DeltaTable:
+    """Open the table, creating it empty first if needed (two creators race safely).
+
+    Data is only ever committed against a snapshot of an existing table, so that Delta's
+    conflict check sees every commit made after the snapshot that decided what to write.
+    """
+    table = tables.open_table(uri, options)
+    if table is not None:
+        return table
+    try:
+        write_deltalake(
+            uri,
+            pa.RecordBatchReader.from_batches(schema, iter([])),
+            mode="ignore",
+            partition_by=partition_by,
+            configuration=configuration,
+            storage_options=options,
+        )
+    except DeltaError:
+        created = tables.open_table(uri, options)  # another process created it first
+        if created is None:
+            raise
+        return created
+    created = tables.open_table(uri, options)
+    if created is None:
+        raise RuntimeError(f"Delta table {uri} could not be created")
+    return created
+
+
+def commit(table: DeltaTable, write: Write, inputs: Mapping[str, int]) -> int:
+    """Commit `write` against `table`'s snapshot with the input versions; the new version."""
+    progress = {progress_app(name): version for name, version in inputs.items()}
+    transactions = [
+        Transaction(app_id, version)
+        for app_id, version in {**progress, **write.app_transactions}.items()
+    ]
+    rows = write.rows
+    data = (
+        rows
+        if isinstance(rows, pa.Table)
+        else pa.RecordBatchReader.from_batches(write.schema, iter(rows))
+    )
+    properties = CommitProperties(
+        app_transactions=transactions,
+        custom_metadata=dict(write.metadata) or None,
+        max_commit_retries=0,
+    )
+    try:
+        if write.mode == "append":
+            write_deltalake(
+                table, data, mode="append", partition_by=write.partition_by,
+                schema_mode="merge", target_file_size=TARGET_FILE_BYTES,
+                writer_properties=write.writer_properties, commit_properties=properties,
+            )  # fmt: skip
+        elif write.mode == "replace":
+            write_deltalake(
+                table, data, mode="overwrite", predicate=write.predicate or "TRUE",
+                target_file_size=TARGET_FILE_BYTES, writer_properties=write.writer_properties,
+                commit_properties=properties,
+            )  # fmt: skip
+        else:
+            write_deltalake(
+                table, data, mode="overwrite", schema_mode="overwrite",
+                partition_by=write.partition_by, target_file_size=TARGET_FILE_BYTES,
+                writer_properties=write.writer_properties, commit_properties=properties,
+            )  # fmt: skip
+    except CommitFailedError as exc:
+        raise ConcurrentCommitError(str(exc)) from exc
+    table.update_incremental()
+    return table.version()
+
+
+def with_retries(attempt: Callable[[], T], what: str, limit: int = MAX_CONFLICT_RETRIES) -> T:
+    """Run `attempt` (which opens fresh snapshots each time) until no concurrent commit
+    gets in its way."""
+    for _ in range(limit):
+        try:
+            return attempt()
+        except ConcurrentCommitError:
+            continue  # another writer committed first: decide again on what it left
+    try:
+        return attempt()
+    except ConcurrentCommitError as exc:
+        raise ConcurrentCommitError(
+            f"{what}: still conflicting after {limit} retries; another writer commits "
+            "continuously: run again once it is idle"
+        ) from exc
+
+
+@dataclass
+class TableRun:
+    """What one run did to one table: the run report every layer gives per table."""
+
+    table: str  # qualified: silver.customers
+    outcome: str = "up to date"  # committed | up to date | waiting for <inputs>
+    version: int | None = None  # the table's version after the run
+    inputs: dict[str, int] = field(default_factory=dict)  # input versions now consumed
+    rows_written: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # layer-specific, named

@@ -1,0 +1,336 @@
+"""The lake's derived tables, declared as data: silver entities and gold tables.
+
+A declaration says what a table is (name, description, owner, columns), how it is computed
+(`sql` over its sources, named by their table name), what identifies a row (`key`), the
+business day a row belongs to (`day_column`), and, per source, how the rows of that source
+that changed since the table last read it reach this table (`reach`):
+
+- for an entity, the entity keys those rows touch; only those keys are recomputed and
+  replaced;
+- for a gold table, the business days they touch; only those days are.
+
+A `Reach` names a column of the changed rows, optionally looked up in another source
+(`via`: the lead of a confirmed sale reaches its customer through `lead_generated`).
+
+The builders (`lake.entities`, `lake.gold`) and the Dagster definitions are generated from
+these declarations: adding a gold table is one more `Derived` here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+SILVER, GOLD = "silver", "gold"
+
+
+def qualified(layer: str, table: str) -> str:
+    """silver + customers -> silver.customers, the name inputs and assets go by."""
+    return f"{layer}.{table}"
+
+
+def short(name: str) -> str:
+    """silver.customers -> customers, the name a declaration's SQL reads it by."""
+    return name.rpartition(".")[2]
+
+
+def event_table(event: str) -> str:
+    """CustomerCreated -> customer_created: the silver table of a catalogue event."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", event).lower()
+
+
+@dataclass(frozen=True)
+class Reach:
+    column: str  # of the source's changed rows
+    via: tuple[str, str, str] | None = None  # (source, its column matching, its column reached)
+
+
+@dataclass(frozen=True)
+class Derived:
+    layer: str  # silver (entities) or gold
+    name: str
+    description: str
+    owner: str  # the team that answers for it
+    sql: str  # over the sources by short name
+    reach: Mapping[str, Reach]  # qualified source -> how its changes reach this table
+    key: tuple[str, ...]
+    day_column: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)  # column -> description
+
+    @property
+    def qualified_name(self) -> str:
+        return qualified(self.layer, self.name)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The qualified tables its SQL reads."""
+        return tuple(self.reach)
+
+
+def _silver(name: str) -> str:
+    return qualified(SILVER, name)
+
+
+ENTITY_TABLES: tuple[Derived, ...] = (
+    Derived(
+        SILVER,
+        "products",
+        "The product catalogue: the latest state of each product.",
+        "product",
+        """
+        SELECT product_id, sku, name, category, price, currency, active, updated_at
+        FROM (
+            SELECT *, row_number() OVER (
+                PARTITION BY product_id ORDER BY updated_at DESC, event_id) AS rn
+            FROM product_updated)
+        WHERE rn = 1
+        """,
+        {_silver("product_updated"): Reach("product_id")},
+        key=("product_id",),
+        columns={"price": "current list price", "active": "still sold"},
+    ),
+    Derived(
+        SILVER,
+        "customers",
+        "Customers, one row each, with their cohort day (the day they signed up).",
+        "customer",
+        """
+        SELECT customer_id, created_at, CAST(created_at AS DATE) AS cohort_date,
+               email, full_name, country, channel
+        FROM (
+            SELECT *, row_number() OVER (
+                PARTITION BY customer_id ORDER BY created_at, event_id) AS rn
+            FROM customer_created)
+        WHERE rn = 1
+        """,
+        {_silver("customer_created"): Reach("customer_id")},
+        key=("customer_id",),
+        day_column="cohort_date",
+        columns={
+            "cohort_date": "UTC day the customer signed up",
+            "email": "keyed hash of the email address (personal)",
+            "full_name": "keyed hash of the name (personal)",
+        },
+    ),
+    Derived(
+        SILVER,
+        "sales",
+        "Sales partners' confirmed sales, one per lead, with the lead's customer and value.",
+        "conversions",
+        """
+        SELECT s.sale_id, s.lead_id, s.partner_id, s.sold_at,
+               CAST(s.sold_at AS DATE) AS sale_date,
+               s.confirmed_at, s.partner_file, g.customer_id, g.product_id,
+               g.expected_value AS amount, g.currency
+        FROM (
+            SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY confirmed_at, sale_id) AS rn
+            FROM sale_confirmed) s
+        LEFT JOIN lead_generated g ON g.lead_id = s.lead_id
+        WHERE s.rn = 1
+        """,
+        {
+            _silver("sale_confirmed"): Reach("lead_id"),
+            _silver("lead_generated"): Reach("lead_id"),
+        },
+        key=("lead_id",),
+        day_column="sale_date",
+        columns={"sale_date": "UTC day the partner sold the lead", "amount": "lead's value"},
+    ),
+    Derived(
+        SILVER,
+        "purchases",
+        "Customers' purchases, one per purchased lead.",
+        "customer",
+        """
+        SELECT customer_id, lead_id, sale_id, product_id, amount, currency, purchased_at,
+               CAST(purchased_at AS DATE) AS purchase_date
+        FROM (
+            SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY purchased_at, event_id) AS rn
+            FROM customer_purchased)
+        WHERE rn = 1
+        """,
+        {_silver("customer_purchased"): Reach("lead_id")},
+        key=("lead_id",),
+        day_column="purchase_date",
+    ),
+    Derived(
+        SILVER,
+        "leads",
+        "Conversions' decision on each customer (a lead or abandoned) and how far it went.",
+        "conversions",
+        """
+        WITH decisions AS (
+            SELECT customer_id, lead_id, generated_at, product_id, partner_id, expected_value,
+                   currency, CAST(NULL AS TIMESTAMP) AS abandoned_at,
+                   CAST(NULL AS VARCHAR) AS reason
+            FROM lead_generated
+            UNION ALL
+            SELECT customer_id, NULL, NULL, NULL, NULL, NULL, NULL, abandoned_at, reason
+            FROM lead_abandoned
+        ),
+        first_sale AS (
+            SELECT lead_id, sale_id, sold_at FROM (
+                SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY confirmed_at, sale_id) rn
+                FROM sale_confirmed) WHERE rn = 1
+        ),
+        first_purchase AS (
+            SELECT lead_id, min(purchased_at) AS purchased_at FROM lead_purchased GROUP BY lead_id
+        )
+        SELECT d.customer_id, CAST(c.created_at AS DATE) AS cohort_date, c.created_at,
+               d.lead_id, d.generated_at, d.product_id, d.partner_id, d.expected_value, d.currency,
+               d.abandoned_at, d.reason AS abandon_reason, s.sale_id, s.sold_at, p.purchased_at,
+               CASE WHEN p.purchased_at IS NOT NULL THEN 'purchased'
+                    WHEN s.sale_id IS NOT NULL THEN 'sold'
+                    WHEN d.lead_id IS NOT NULL THEN 'open'
+                    ELSE 'abandoned' END AS outcome
+        FROM decisions d
+        LEFT JOIN (SELECT customer_id, min(created_at) AS created_at
+                   FROM customer_created GROUP BY customer_id) c
+               ON c.customer_id = d.customer_id
+        LEFT JOIN first_sale s ON s.lead_id = d.lead_id
+        LEFT JOIN first_purchase p ON p.lead_id = d.lead_id
+        """,
+        {
+            _silver("lead_generated"): Reach("customer_id"),
+            _silver("lead_abandoned"): Reach("customer_id"),
+            _silver("customer_created"): Reach("customer_id"),
+            _silver("sale_confirmed"): Reach(
+                "lead_id", via=("lead_generated", "lead_id", "customer_id")
+            ),
+            _silver("lead_purchased"): Reach("customer_id"),
+        },
+        key=("customer_id",),
+        day_column="cohort_date",
+        columns={"outcome": "abandoned, open, sold or purchased"},
+    ),
+)
+
+_HOURS = "(date_part('epoch', {end}) - date_part('epoch', {start})) / 3600.0"
+
+
+GOLD_TABLES: tuple[Derived, ...] = (
+    Derived(
+        GOLD,
+        "funnel_daily",
+        "The funnel per cohort day: customers, leads, abandoned, sales, purchasers, rates.",
+        "conversions",
+        """
+        SELECT c.cohort_date,
+               count(*) AS customers,
+               count(l.lead_id) AS leads,
+               sum(CASE WHEN l.outcome = 'abandoned' THEN 1 ELSE 0 END) AS abandoned,
+               sum(CASE WHEN l.customer_id IS NULL THEN 1 ELSE 0 END) AS undecided,
+               count(l.sale_id) AS sales,
+               count(p.customer_id) AS purchasers,
+               CAST(count(l.lead_id) AS DOUBLE) / count(*) AS lead_rate,
+               CAST(count(l.sale_id) AS DOUBLE) / NULLIF(count(l.lead_id), 0) AS sale_rate,
+               CAST(count(p.customer_id) AS DOUBLE) / count(*) AS purchase_rate
+        FROM customers c
+        LEFT JOIN leads l ON l.customer_id = c.customer_id
+        LEFT JOIN (SELECT DISTINCT customer_id FROM purchases) p ON p.customer_id = c.customer_id
+        GROUP BY c.cohort_date
+        """,
+        {
+            _silver("customers"): Reach("cohort_date"),
+            _silver("leads"): Reach("cohort_date"),
+            _silver("purchases"): Reach(
+                "customer_id", via=("customers", "customer_id", "cohort_date")
+            ),
+        },
+        key=("cohort_date",),
+        day_column="cohort_date",
+        columns={
+            "customers": "customers who signed up that day",
+            "undecided": "customers Conversions has not decided on yet",
+            "lead_rate": "leads / customers",
+            "sale_rate": "sales / leads (null without leads)",
+            "purchase_rate": "purchasers / customers",
+        },
+    ),
+    Derived(
+        GOLD,
+        "sales_daily",
+        "Sales and revenue per sale day, partner and product.",
+        "conversions",
+        """
+        SELECT s.sale_date, s.partner_id, s.product_id, pr.sku, pr.name AS product_name,
+               s.currency, count(*) AS sales, sum(s.amount) AS revenue
+        FROM sales s
+        LEFT JOIN products pr ON pr.product_id = s.product_id
+        GROUP BY s.sale_date, s.partner_id, s.product_id, pr.sku, pr.name, s.currency
+        """,
+        {
+            _silver("sales"): Reach("sale_date"),
+            _silver("products"): Reach("product_id", via=("sales", "product_id", "sale_date")),
+        },
+        key=("sale_date", "partner_id", "product_id", "currency"),
+        day_column="sale_date",
+        columns={"revenue": "sum of the sold leads' values (decimal(12,2) as stored)"},
+    ),
+    Derived(
+        GOLD,
+        "time_to_convert",
+        "Hours from sign-up to lead, lead to sale and sign-up to purchase, per cohort day.",
+        "conversions",
+        f"""
+        SELECT cohort_date, step, count(*) AS conversions,
+               min(hours) AS min_hours,
+               median(hours) AS p50_hours,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) AS p90_hours,
+               max(hours) AS max_hours
+        FROM (
+            SELECT cohort_date, 'customer_to_lead' AS step,
+                   {_HOURS.format(end="generated_at", start="created_at")} AS hours
+            FROM leads WHERE lead_id IS NOT NULL
+            UNION ALL
+            SELECT cohort_date, 'lead_to_sale',
+                   {_HOURS.format(end="sold_at", start="generated_at")}
+            FROM leads WHERE sale_id IS NOT NULL
+            UNION ALL
+            SELECT cohort_date, 'customer_to_purchase',
+                   {_HOURS.format(end="purchased_at", start="created_at")}
+            FROM leads WHERE purchased_at IS NOT NULL
+        ) AS steps
+        GROUP BY cohort_date, step
+        """,
+        {_silver("leads"): Reach("cohort_date")},
+        key=("cohort_date", "step"),
+        day_column="cohort_date",
+    ),
+    Derived(
+        GOLD,
+        "abandoned_customers",
+        "Customers Conversions abandoned, with the reason, per cohort day.",
+        "conversions",
+        """
+        SELECT l.cohort_date, l.customer_id, l.abandoned_at, l.abandon_reason AS reason,
+               c.country, c.channel
+        FROM leads l
+        JOIN customers c ON c.customer_id = l.customer_id
+        WHERE l.outcome = 'abandoned'
+        """,
+        {
+            _silver("leads"): Reach("cohort_date"),
+            _silver("customers"): Reach("cohort_date"),
+        },
+        key=("customer_id",),
+        day_column="cohort_date",
+    ),
+)
+
+
+def entity(name: str) -> Derived:
+    return _find(ENTITY_TABLES, name)
+
+
+def gold_table(name: str) -> Derived:
+    return _find(GOLD_TABLES, name)
+
+
+def _find(declared: tuple[Derived, ...], name: str) -> Derived:
+    for table in declared:
+        if table.name == name:
+            return table
+    known = ", ".join(t.name for t in declared)
+    raise KeyError(f"no declared table {name!r}; declared: {known}")
