@@ -280,7 +280,7 @@ def gold_asset(settings: Settings) -> dg.AssetsDefinition:
     def gold_tables(
         context: dg.AssetExecutionContext, config: GoldConfig, eda_lake: EdaLakeResource
     ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
-        if not context.has_partition_key_range:
+        if not (context.has_partition_key or context.has_partition_key_range):
             raise dg.Failure(NO_PARTITION)
         window = context.partition_time_window
         first, last = window.start.date(), window.end.date() - timedelta(days=1)

@@ -16,6 +16,7 @@ from eda_lake.provisioning.desired import DesiredState, desired_state
 from eda_lake.provisioning.runtime import provision_part
 
 GROUP = "platform"
+TAGS = {"layer": "platform", "domain": "platform"}
 
 
 def _result(eda_lake: EdaLakeResource, part: str, **metadata: Any) -> dg.MaterializeResult:  # type: ignore[type-arg]
@@ -38,7 +39,7 @@ def _desired(eda_lake: EdaLakeResource) -> DesiredState:
     group_name=GROUP,
     owners=["team:platform"],
     deps=["capture_destination"],
-    kinds={"azure", "avro"},
+    kinds={"avro"},
 )
 def schema_registry(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """The schema group (on Azure, in the Event Hubs namespace this creates) and every schema
@@ -53,7 +54,7 @@ def schema_registry(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type:
     )
 
 
-@dg.asset(group_name=GROUP, owners=["team:platform"], kinds={"storage"})
+@dg.asset(group_name=GROUP, owners=["team:platform"], tags=TAGS, kinds={"storage"})
 def capture_destination(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """Storage for the lake and Capture (on Azure also the resource group): it must exist
     before any hub captures into it."""
@@ -66,7 +67,7 @@ def capture_destination(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # t
     group_name=GROUP,
     owners=["team:platform"],
     deps=[schema_registry, capture_destination],
-    kinds={"azure"},
+    kinds={"eventhubs"},
 )
 def event_hubs(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """One hub per event, with partitions, retention, Capture and hub-scoped access."""
@@ -94,7 +95,9 @@ def event_hubs(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: igno
     )
 
 
-@dg.asset(group_name=GROUP, owners=["team:platform"], deps=[event_hubs], kinds={"azure"})
+@dg.asset(
+    group_name=GROUP, owners=["team:platform"], tags=TAGS, deps=[event_hubs], kinds={"eventhubs"}
+)
 def consumer_groups(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """A consumer group per subscribing team on each hub, plus `datalake`."""
     groups: dict[str, list[str]] = {}
