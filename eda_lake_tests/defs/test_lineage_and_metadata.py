@@ -149,7 +149,7 @@ def test_a_fresh_home_runs_no_failing_default_sensor_or_schedule(defs: dg.Defini
     and the runs they ask for succeed; what needs configuration is off without it."""
     repository = defs.get_repository_def()
     resources = {"eda_lake": (defs.resources or {})["eda_lake"]}
-    requested: list[tuple[str, dg.RunRequest]] = []
+    requested: list[tuple[str | None, dg.RunRequest]] = []
     with dg.instance_for_test() as instance:
         for sensor in repository.sensor_defs:
             if sensor.default_status is not dg.DefaultSensorStatus.RUNNING:
@@ -168,6 +168,7 @@ def test_a_fresh_home_runs_no_failing_default_sensor_or_schedule(defs: dg.Defini
             requested += [(schedule.job_name, r) for r in data.run_requests or []]
         assert {job for job, _ in requested} >= {"ingest_job"}
         for job_name, request in requested:
+            assert job_name is not None
             job = defs.resolve_job_def(job_name)
             run = job.execute_in_process(
                 run_config=request.run_config, tags=request.tags, instance=instance
