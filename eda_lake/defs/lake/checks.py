@@ -104,10 +104,10 @@ def _gold_violations(layout: LakeLayout, table: str, bad_rows: str) -> checks.Ch
     )
 
 
-# Every customer of a cohort has a lead or not (undecided); a lead ends abandoned, sold or
-# still open; a purchaser bought a sale.
+# Conversions decides on every customer of a cohort: a lead, abandoned, or not yet
+# (undecided); a sale is a lead's; a purchaser bought a sale.
 FUNNEL_BREAKS = (
-    "customers <> leads + undecided OR abandoned + sales > leads OR purchasers > sales "
+    "customers <> leads + abandoned + undecided OR sales > leads OR purchasers > sales "
     "OR least(customers, leads, abandoned, undecided, sales, purchasers) < 0"
 )
 RATES_OUT_OF_RANGE = " OR ".join(
@@ -118,7 +118,7 @@ GOLD_CHECKS = [
     _check(
         gold_key("funnel_daily"),
         "funnel_stages_add_up",
-        "Per cohort day: customers = leads + undecided, abandoned + sales <= leads, "
+        "Per cohort day: customers = leads + abandoned + undecided, sales <= leads, "
         "purchasers <= sales, nothing negative.",
         functools.partial(_gold_violations, table="funnel_daily", bad_rows=FUNNEL_BREAKS),
     ),
