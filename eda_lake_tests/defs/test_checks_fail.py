@@ -171,7 +171,7 @@ def test_an_inconsistent_funnel_fails_gold_checks(
     home = _copy(healthy, tmp_path)
     rows = _table(home, "gold", "funnel_daily")
     broken = GOLD_BREAKS[_name(check)](rows.slice(0, 1))
-    _overwrite(home, "gold", "funnel_daily", pa.concat_tables([broken.cast(rows.schema), rows.slice(1)]))
+    _overwrite(home, "gold", "funnel_daily", pa.concat_tables([broken.cast(rows.schema), rows[1:]]))
     outcome = _outcome(check, home)
     assert not outcome.passed, outcome.description
 
