@@ -55,6 +55,7 @@ SUFFIX_VAR = "EDA_LAKE_NAME_SUFFIX"
 PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
+DAGSTER_HOME_VAR = "DAGSTER_HOME"  # Dagster's own: the instance the UI and `eda-lake demo` share
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(SUFFIX_VAR, "a short unique suffix of every Azure name"),
     Variable(PRINCIPAL_PREFIX, "a team's Entra object id, per team", family=True),
     Variable(PII_KEY_VAR, "the key that masks personal fields", secret=True),
+    Variable(
+        DAGSTER_HOME_VAR, "Dagster's instance directory (default: $EDA_LAKE_HOME/dagster_home)"
+    ),
 )
 
 
@@ -130,7 +134,7 @@ def configured_variables(
     return {
         name: (known, value)
         for name, value in sorted(env.items())
-        if value and name.startswith("EDA_LAKE_")
+        if value
         for known in VARIABLES
         if known.covers(name)
     }
@@ -229,6 +233,7 @@ class Settings:
     discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
     eventhubs: AzureEventHubs | None = None  # required with EDA_LAKE_TARGET=azure
     deployment: AzureDeploymentSettings | None = None  # for provisioning Azure
+    dagster_instance: Path | None = None  # None: home/dagster_home
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -253,7 +258,15 @@ class Settings:
             discovery_queue=_discovery_queue(env),
             eventhubs=_eventhubs(env, target),
             deployment=_deployment(env),
+            dagster_instance=Path(env[DAGSTER_HOME_VAR]).resolve()
+            if env.get(DAGSTER_HOME_VAR)
+            else None,
         )
+
+    @property
+    def dagster_home(self) -> Path:
+        """Where Dagster keeps runs and materializations: DAGSTER_HOME, else in the home."""
+        return self.dagster_instance or self.home / "dagster_home"
 
     @property
     def lake_dir(self) -> Path:

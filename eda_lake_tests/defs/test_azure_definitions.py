@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from eda_lake.definitions import build_definitions
+from eda_lake.defs.build import build_definitions
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
@@ -89,7 +89,7 @@ def test_definitions_on_azure_pass_every_variable_and_land_azure_files_on_azurit
     assert ACCOUNT_KEY not in str(resource) and TEST_PII_KEY not in repr(passed)
     assert passed["EDA_LAKE_CAPTURE_CONTAINER"] == capture  # plain values stay readable
     with dg.build_resources({"eda_lake": resource}) as built:  # resolved as a run resolves it
-        assert built.eda_lake.settings() == Settings.from_env(environment)
+        assert built.eda_lake.settings() == Settings.from_env()  # the environment, as set
 
     run = defs.resolve_job_def("ingest_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral()

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from eda_lake.capture.runtime import run_embedded_capture
-from eda_lake.definitions import build_definitions
+from eda_lake.defs.build import build_definitions
 from eda_lake.lake import tables
 from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES
 from eda_lake.lake.layout import LakeLayout

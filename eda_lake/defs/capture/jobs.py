@@ -45,10 +45,10 @@ def capture(
 )
 def capture_windows(
     context: dg.OpExecutionContext, config: CaptureConfig, eda_lake: EdaLakeResource
-) -> dg.Output[int]:
+) -> CaptureReport:
     report = capture(context, config.flush, eda_lake)
     context.log_event(dg.AssetMaterialization(CAPTURE_FILES, metadata=_metadata(report)))
-    return dg.Output(report.events)
+    return report
 
 
 def build(catalogue: Catalogue) -> dg.Definitions:

@@ -207,6 +207,7 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
                     "decoded_in_run": report.decoded.get(spec.name, 0),
                     "inserted_in_run": report.inserted.get(spec.name, 0),
                     "bronze_version": report.bronze_version,
+                    "duplicates_in_run": report.duplicates,
                     "quarantined_in_run": report.quarantined,
                     "no_schema_in_run": report.no_schema,
                     "unknown_schema_in_run": report.unknown_schema,
@@ -240,6 +241,7 @@ def silver_entities_asset() -> dg.AssetsDefinition:
                     **table_metadata(lake.layout, "silver", declared.name, declared.columns),
                     "outcome_in_run": run.outcome,
                     "rows_written_in_run": run.rows_written,
+                    "counts_in_run": dg.MetadataValue.json(run.counts),
                 },
             )
 
@@ -301,6 +303,10 @@ def gold_asset(settings: Settings) -> dg.AssetsDefinition:
                 "days_recomputed_in_run": report.days_recomputed.get(table.name, 0),
                 "rows_written_in_run": report.rows_written.get(table.name, 0),
             }
+            run = report.runs.get(table.name)
+            if run is not None:
+                metadata["outcome_in_run"] = run.outcome
+                metadata["counts_in_run"] = dg.MetadataValue.json(run.counts)
             if single:
                 metadata["dagster/partition_row_count"] = by_day.get(first, 0)
             else:  # a range: each day's own figures, on that day's partition

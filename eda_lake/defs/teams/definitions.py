@@ -11,7 +11,7 @@ from eda_lake.defs.teams.jobs import (
     partner_files_job,
     publish_job,
 )
-from eda_lake.defs.teams.schedules import simulation_schedule, simulation_tick_job
+from eda_lake.defs.teams.schedules import demo_job, simulation_schedule, simulation_tick_job
 
 defs = dg.Definitions(
     jobs=[
@@ -20,6 +20,7 @@ defs = dg.Definitions(
         customer_subscriber_job,
         partner_files_job,
         simulation_tick_job,
+        demo_job,
     ],
     schedules=[simulation_schedule],
     asset_checks=[dead_letter_rate],

@@ -19,7 +19,7 @@ from pydantic import Field
 from eda_lake.defs.hubs import hub_key
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.hub.base import EventData, EventHubClient
-from eda_lake.simulation.runtime import Simulation
+from eda_lake.simulation.runtime import ChainReport, Simulation
 
 
 class PopulationConfig(dg.Config):
@@ -145,3 +145,19 @@ def customer_subscriber_job() -> None:
 @dg.job(description="Partners' sales files into SaleConfirmed events.")
 def partner_files_job() -> None:
     partner_files()
+
+
+class ChainConfig(dg.Config):
+    customers: int = Field(default=1000, description="Customers of the seeded population.")
+    seed: int = Field(default=42, description="The population's seed.")
+
+
+@dg.op(
+    description="The whole causal chain for a seeded population, each team after the one "
+    "it needs: products, customers, leads, partners' sales, purchases."
+)
+def simulation_chain(
+    context: dg.OpExecutionContext, config: ChainConfig, eda_lake: EdaLakeResource
+) -> ChainReport:
+    with team_run(context, eda_lake) as simulation:
+        return simulation.run_chain(seed=config.seed, customers=config.customers)

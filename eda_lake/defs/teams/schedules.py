@@ -9,8 +9,14 @@ from eda_lake.defs.teams.jobs import (
     customer_subscriber,
     partner_files,
     publish_population,
+    simulation_chain,
 )
 from eda_lake.provisioning.runtime import provision
+
+
+@dg.job(description="The demo: a seeded population through the whole chain, then capture.")
+def demo_job() -> None:
+    capture_windows(after=simulation_chain())
 
 
 @dg.job(description="One turn of the whole chain: publish, react, sell, purchase, capture.")
