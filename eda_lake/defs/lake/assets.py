@@ -29,6 +29,7 @@ FRESH = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
 )
 PREVIEW_ROWS = 10
+WRITER_POOL = "lake_writer"
 
 
 def silver_key(name: str) -> dg.AssetKey:
@@ -123,7 +124,8 @@ class BronzeConfig(dg.Config):
     owners=["team:platform"],
     freshness_policy=FRESH,
     kinds={"deltalake", "avro"},
-    tags={"layer": "bronze", "domain": "platform", "lake": "writer"},
+    tags={"layer": "bronze", "domain": "platform"},
+    pool=WRITER_POOL,  # dagster.yaml limits the steps of this pool across runs
     description="Every capture file's events, one row each, exactly once per file: any "
     "namespace and hub, foreign producers included.",
 )
