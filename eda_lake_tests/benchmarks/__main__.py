@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from eda_lake_tests.benchmarks import backbone, lake
+from eda_lake_tests.benchmarks import backbone, dagster_runs, lake
 
 
 def main() -> int:
@@ -50,6 +50,14 @@ def main() -> int:
     )
     if tick["seconds"] >= 1.0 or tick["new_found"] != 10:
         failures.append("sensor")
+    runs = dagster_runs.bench_runs()
+    print(
+        f"dagster   platform run {runs['platform_s']:.1f} s, ingest run with nothing new "
+        f"{runs['idle_ingest_s']:.1f} s (first ingest of 1,000 customers "
+        f"{runs['ingest_s']:.1f} s)   target < 15 s each"
+    )
+    if max(runs["platform_s"], runs["idle_ingest_s"]) >= 15:
+        failures.append("dagster runs")
     if failures:
         print(f"below target: {', '.join(failures)}")
         return 1
