@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
@@ -32,7 +31,7 @@ from eda_lake.capture.batches import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
 from eda_lake.lake import commits, tables
 from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS
-from eda_lake.lake.commits import Write
+from eda_lake.lake.data_files import DataFileWriter
 from eda_lake.lake.discovery import CaptureFile
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import Quarantine
@@ -40,7 +39,20 @@ from eda_lake.progress import Progress, no_progress
 
 MAX_FILES_PER_COMMIT = 64
 MAX_BYTES_PER_COMMIT = 512 << 20
-MAX_CONFLICT_RETRIES = 20
+
+# Data files are written by `data_files` on a thread of its own, encoding while the next
+# batches are decoded. Only columns whose values repeat are dictionary-encoded, and only these
+# get statistics (exact, in the add actions): `source_file` makes "is this file in" read only
+# the data files that may hold it.
+STATS_COLUMNS = ("namespace", "partition_id", "sequence_number", "source_file")
+DICTIONARY_COLUMNS = ("namespace", "partition_id", "source_file", "ce_type", "ce_source")
+
+# Opening a snapshot replays the commits since the last checkpoint: bronze commits often, so
+# it checkpoints every 10 commits to keep that replay short however old the table.
+BRONZE_CONFIGURATION: dict[str, str | None] = {
+    **tables.CHANGE_FEED,
+    "delta.checkpointInterval": "10",
+}
 
 BatchReader = Callable[[pa.NativeFile, str], Iterator[pa.RecordBatch]]
 
@@ -120,7 +132,7 @@ class BronzeIngestor:
                 continue
             except commits.ConcurrentCommitError:
                 conflicts += 1  # another ingestion committed first: see what it took
-                if conflicts > MAX_CONFLICT_RETRIES:
+                if conflicts > commits.MAX_CONFLICT_RETRIES:
                     raise
                 pending = self._still_pending(pending, report)
                 continue
@@ -130,6 +142,10 @@ class BronzeIngestor:
             done += len(group)
             progress("bronze", done, total, "files")
         return report
+
+    def new_files(self, files: Sequence[CaptureFile]) -> list[CaptureFile]:
+        """Which of the files an ingestion would read now (the sensor's decision)."""
+        return self._pending(files, BronzeReport(), retry_all=False)
 
     def _pending(
         self, files: Sequence[CaptureFile], report: BronzeReport, retry_all: bool
@@ -191,46 +207,42 @@ class BronzeIngestor:
             BRONZE_SCHEMA,
             options=self.layout.storage_options,
             partition_by=PARTITION_COLUMNS,
-            configuration=tables.CHANGE_FEED,
+            configuration=BRONZE_CONFIGURATION,
         )
         # Decide on the very snapshot the commit is checked against (see the module doc).
         if _ingested(table, group):
             raise commits.ConcurrentCommitError("files of the group were ingested concurrently")
         ingested_at = datetime.now(UTC)
         rows: dict[str, int] = {}
-        failure: _FileFailedError | None = None
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            nonlocal failure
+        writer = DataFileWriter(
+            self.layout.fs, self.layout.fs_path("bronze"), BRONZE_SCHEMA, PARTITION_COLUMNS,
+            stats_columns=STATS_COLUMNS, target_bytes=commits.TARGET_FILE_BYTES,
+            dictionary_columns=DICTIONARY_COLUMNS,
+        )  # fmt: skip
+        try:
             for file in group:
                 rows[file.path] = 0
+                partition = _partition(file)
                 try:
                     for batch in self._file_batches(file, ingested_at):
                         rows[file.path] += batch.num_rows
-                        yield batch
+                        writer.write(batch, partition)
                 except CaptureFileError as exc:
-                    failure = _FileFailedError(file, str(exc), transient=False)
-                    raise  # the writer wraps what we raise: `failure` carries it out
+                    raise _FileFailedError(file, str(exc), transient=False) from None
                 except OSError as exc:  # the storage, not the file: worth another try
                     reason = f"{file.path}: unreadable: {exc}"
-                    failure = _FileFailedError(file, reason, transient=True)
-                    raise
-
-        locks = {stream_lock(f) for f in group}
-        write = Write(
-            BRONZE_SCHEMA,
-            batches(),
-            partition_by=PARTITION_COLUMNS,
-            app_transactions={lock: (table.transaction_version(lock) or 0) + 1 for lock in locks},
-            metadata={"eda_lake.files": str(len(group))},
-        )
-        try:
-            commits.commit(table, write, {})
-        except commits.ConcurrentCommitError:
-            raise
-        except Exception as exc:
-            if failure is not None:
-                raise failure from exc
+                    raise _FileFailedError(file, reason, transient=True) from None
+            added = writer.finish()
+            locks = {stream_lock(f) for f in group}
+            commits.commit_files(
+                table, BRONZE_SCHEMA, added, partition_by=PARTITION_COLUMNS, inputs={},
+                app_transactions={
+                    lock: (table.transaction_version(lock) or 0) + 1 for lock in locks
+                },
+                metadata={"eda_lake.files": str(len(group))},
+            )  # fmt: skip
+        except BaseException:
+            writer.abort()  # nothing of this group is in the table: leave no files behind
             raise
         committed = time.time()
         report.commits += 1
@@ -251,19 +263,35 @@ class BronzeIngestor:
 
 
 def _ingested(table: DeltaTable | None, files: Sequence[CaptureFile]) -> set[str]:
-    """Which of the files the snapshot holds rows of. Only their hubs' partitions are read,
-    and within them Delta's file statistics skip files whose `source_file` range excludes
-    them: capture paths grow with time, so new files fall outside every older range."""
+    """Which of the files the snapshot holds rows of. Each file is looked for in its own
+    partition only (hub and window day), so the cost follows the files asked about, not the
+    files ingested; within a partition Delta's file statistics skip data files whose
+    `source_file` range excludes them."""
     if table is None or not files:
         return set()
-    paths = pa.array(sorted({f.path for f in files}), pa.string())
-    hubs = pa.array(sorted({f.archive.hub for f in files if f.archive is not None}), pa.string())
+    partitions: dict[tuple[str, str], list[str]] = {}
+    for file in files:
+        assert file.archive is not None
+        partitions.setdefault((file.archive.hub, _window_day(file)), []).append(file.path)
+    conditions = [
+        f"({tables.in_list('hub', pa.array([hub]))} AND {tables.in_list('date', pa.array([day]))}"
+        f" AND {tables.in_list('source_file', pa.array(paths))})"
+        for (hub, day), paths in sorted(partitions.items())
+    ]
     found = tables.query(
-        "SELECT DISTINCT source_file FROM bronze "
-        f"WHERE {tables.in_list('hub', hubs)} AND {tables.in_list('source_file', paths)}",
-        bronze=table,
+        f"SELECT DISTINCT source_file FROM bronze WHERE {' OR '.join(conditions)}", bronze=table
     )
     return set(found["source_file"].to_pylist())
+
+
+def _partition(file: CaptureFile) -> dict[str, str]:
+    assert file.archive is not None
+    return {"hub": file.archive.hub, "date": _window_day(file)}
+
+
+def _window_day(file: CaptureFile) -> str:
+    assert file.archive is not None
+    return file.archive.window_time.astimezone(UTC).date().isoformat()
 
 
 def _bronze_batch(
@@ -272,11 +300,13 @@ def _bronze_batch(
     archive = file.archive
     assert archive is not None
     rows = events.num_rows
-    enqueued = events.column("enqueued_time")
-    dates = pc.strftime(enqueued, format="%Y-%m-%d")
+    # A file's rows land in one partition, its capture window's UTC day, so that whether a file
+    # is in is asked of one partition (enqueue times may cross midnight, and other producers'
+    # timestamps may be anything).
+    day = _window_day(file)
 
     def constant(value: object, type_: pa.DataType) -> pa.Array:
-        return pa.array([value] * rows, type=type_) if rows else pa.array([], type=type_)
+        return pa.repeat(pa.scalar(value, type_), rows)
 
     columns = {
         "namespace": constant(archive.namespace, pa.string()),
@@ -284,7 +314,7 @@ def _bronze_batch(
         "partition_id": constant(archive.partition_id, pa.string()),
         "source_file": constant(file.path, pa.string()),
         "ingested_at": constant(ingested_at, BRONZE_SCHEMA.field("ingested_at").type),
-        "date": dates,
+        "date": constant(day, pa.string()),
     }
     arrays = [
         columns[name] if name in columns else events.column(name) for name in BRONZE_SCHEMA.names

@@ -20,7 +20,9 @@ BRONZE_SCHEMA = pa.schema(
         *EVENT_COLUMNS,
         pa.field("source_file", pa.string(), nullable=False),
         pa.field("ingested_at", UTC_MICROS, nullable=False),
-        pa.field("date", pa.string(), nullable=False),  # partition: UTC date of enqueued_time
+        pa.field(
+            "date", pa.string(), nullable=False
+        ),  # partition: UTC day of the file's capture window
     ]
 )
 PARTITION_COLUMNS = ["hub", "date"]

@@ -12,13 +12,14 @@ second (`ConcurrentCommitError`); `with_retries` then decides again on fresh sna
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.transaction import AddAction, RemoveAction
 
 from eda_lake.lake import tables
 
@@ -47,11 +48,6 @@ def consumed(target: DeltaTable | None, inputs: Iterable[str]) -> dict[str, int 
         name: None if target is None else target.transaction_version(progress_app(name))
         for name in inputs
     }
-
-
-def caught_up(target: DeltaTable | None, inputs: Mapping[str, int]) -> bool:
-    done = consumed(target, inputs)
-    return all(done[n] is not None and done[n] >= v for n, v in inputs.items())  # type: ignore[operator]
 
 
 @dataclass(frozen=True)
@@ -146,6 +142,37 @@ def commit(table: DeltaTable, write: Write, inputs: Mapping[str, int]) -> int:
         raise ConcurrentCommitError(str(exc)) from exc
     table.update_incremental()
     return table.version()
+
+
+def commit_files(
+    table: DeltaTable,
+    schema: pa.Schema,
+    files: Sequence[AddAction | RemoveAction],
+    *,
+    partition_by: list[str],
+    inputs: Mapping[str, int],
+    app_transactions: Mapping[str, int],
+    metadata: Mapping[str, str],
+) -> None:
+    """Add data files written beside the table (`data_files`) in one commit against `table`'s
+    snapshot, with the input versions and application transactions, as `commit` does."""
+    transactions = [
+        Transaction(app_id, version)
+        for app_id, version in {
+            **{progress_app(n): v for n, v in inputs.items()},
+            **app_transactions,
+        }.items()
+    ]
+    properties = CommitProperties(
+        app_transactions=transactions, custom_metadata=dict(metadata) or None, max_commit_retries=0
+    )
+    try:
+        table.create_write_transaction(
+            list(files), mode="append", schema=schema, partition_by=partition_by,
+            commit_properties=properties,
+        )  # fmt: skip
+    except CommitFailedError as exc:
+        raise ConcurrentCommitError(str(exc)) from exc
 
 
 def with_retries(attempt: Callable[[], T], what: str, limit: int = MAX_CONFLICT_RETRIES) -> T:

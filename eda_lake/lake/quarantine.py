@@ -121,13 +121,16 @@ class Quarantine:
 
     # Files
 
-    def files(self, *, include_resolved: bool = False) -> pa.Table:
-        table = tables.open_table(self.files_uri, self.options)
+    def _rows(self, uri: str, schema: pa.Schema, include_resolved: bool, order: str) -> pa.Table:
+        table = tables.open_table(uri, self.options)
         if table is None:
-            return FILES_SCHEMA.empty_table()
+            return schema.empty_table()
         where = "" if include_resolved else " WHERE resolved_at IS NULL"
-        rows = tables.query(f"SELECT * FROM files{where} ORDER BY source_file", files=table)
-        return rows.select(FILES_SCHEMA.names).cast(FILES_SCHEMA)
+        rows = tables.query(f"SELECT * FROM t{where} ORDER BY {order}", t=table)
+        return rows.select(schema.names).cast(schema)
+
+    def files(self, *, include_resolved: bool = False) -> pa.Table:
+        return self._rows(self.files_uri, FILES_SCHEMA, include_resolved, "source_file")
 
     def quarantined_files(self) -> dict[str, QuarantinedFile]:
         """Files quarantined and not resolved, by path."""
@@ -201,12 +204,8 @@ class Quarantine:
     # Events
 
     def events(self, *, include_resolved: bool = False) -> pa.Table:
-        table = tables.open_table(self.events_uri, self.options)
-        if table is None:
-            return EVENTS_SCHEMA.empty_table()
-        where = "" if include_resolved else " WHERE resolved_at IS NULL"
-        rows = tables.query(f"SELECT * FROM events{where}", events=table)
-        return rows.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA)
+        order = "quarantined_at, hub, partition_id, sequence_number"
+        return self._rows(self.events_uri, EVENTS_SCHEMA, include_resolved, order)
 
     def add_events(self, rows: pa.Table) -> int:
         """Quarantine events (EVENTS_SCHEMA, any quarantine_id), skipping those already

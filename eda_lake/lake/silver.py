@@ -75,6 +75,7 @@ SILVER_WRITER = WriterProperties(
         ),
     },
 )
+MAX_LOOKED_UP_IDS = 10_000
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Timestamps a later layer (DataFusion dates, Python datetimes, pandas) can hold.
 EARLIEST = datetime(1678, 1, 1).timestamp() * 1_000_000
@@ -371,9 +372,10 @@ def _not_in(table: DeltaTable | None, rows: pa.Table) -> pa.Table:
     if table is None or rows.num_rows == 0 or not table.file_uris():
         return rows
     ids = pc.unique(rows["event_id"])
-    existing = tables.query(
-        f"SELECT event_source, event_id FROM t WHERE {tables.in_list('event_id', ids)}", t=table
-    )
+    # A few new ids are looked up by name (row groups without them are skipped); a bulk load
+    # reads the existing key columns once instead of a predicate as long as the load.
+    where = f" WHERE {tables.in_list('event_id', ids)}" if len(ids) <= MAX_LOOKED_UP_IDS else ""
+    existing = tables.query(f"SELECT event_source, event_id FROM t{where}", t=table)
     return tables.anti_join(rows, existing, ["event_source", "event_id"]).select(rows.column_names)
 
 

@@ -161,7 +161,9 @@ def test_same_seed_same_gold(tmp_path: Path) -> None:
 
 
 def _silver_in_child(settings: Settings) -> None:
-    Lake(settings, pii_key=KEY).silver_events()
+    lake = Lake(settings, pii_key=KEY)
+    lake.silver()
+    lake.gold()
 
 
 def test_concurrent_silver_runs_land_each_event_once(lake_settings: Settings) -> None:
@@ -179,6 +181,10 @@ def test_concurrent_silver_runs_land_each_event_once(lake_settings: Settings) ->
         "SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM t",
     )
     assert rows == [{"n": 400, "d": 400}]
+    for entity, key in (("customers", "customer_id"), ("leads", "customer_id")):
+        sql = f"SELECT count(*) AS n, count(DISTINCT {key}) AS d FROM t"
+        assert _rows(lake, "silver", entity, sql) == [{"n": 400, "d": 400}], entity
+    assert sum(r["customers"] for r in _rows(lake, "gold", "funnel_daily")) == 400
 
 
 def test_pure_python_paths_give_the_same_lake(

@@ -1,0 +1,195 @@
+"""Writing a Delta table's data files with Arrow's Parquet writer, on a thread of its own.
+
+Bronze's hot path: the compiled decoder (which holds the GIL) fills batches while this
+writer encodes and compresses earlier ones in C++ without the GIL, so decoding and writing
+overlap on two cores. The files become visible only when `commits.commit_files` adds them
+to the table; until then (and after a failed commit, when they are deleted) no reader sees
+them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from deltalake.transaction import AddAction
+
+QUEUE_BATCHES = 8  # how far decoding may run ahead of the writer
+ROW_GROUP_ROWS = 64 * 1024
+_STOP = object()
+
+
+@dataclass
+class _OpenFile:
+    relative: str
+    sink: pa.NativeFile
+    writer: pq.ParquetWriter
+    partition: dict[str, str]
+    rows: int = 0
+    stats: dict[str, tuple[object, object, int]] = field(default_factory=dict)
+
+
+class DataFileWriter:
+    """Writes batches into Parquet files under `root`, one file per partition at a time,
+    rolled at `target_bytes`; `finish()` returns their add actions.
+
+    `stats_columns` get exact min, max and null counts in the add actions (Delta readers
+    skip files with them); other columns get none, which is always correct.
+    """
+
+    def __init__(
+        self,
+        fs: pafs.FileSystem,
+        root: str,
+        schema: pa.Schema,
+        partition_by: list[str],
+        *,
+        stats_columns: tuple[str, ...],
+        target_bytes: int,
+        dictionary_columns: tuple[str, ...] = (),
+    ) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.partition_by = partition_by
+        self.file_schema = pa.schema([f for f in schema if f.name not in partition_by])
+        self.stats_columns = stats_columns
+        self.target_bytes = target_bytes
+        self.dictionary_columns = list(dictionary_columns)
+        self.actions: list[AddAction] = []
+        self.written: list[str] = []
+        self._open: dict[tuple[str, ...], _OpenFile] = {}
+        self._bytes: dict[tuple[str, ...], int] = {}
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="data-file-writer", daemon=True)
+        self._thread.start()
+
+    # Producer side (the caller's thread)
+
+    def write(self, batch: pa.RecordBatch, partition: dict[str, str]) -> None:
+        """Queue a batch whose rows all belong to `partition`."""
+        self._raise_if_failed()
+        self._queue.put((batch, partition))
+
+    def finish(self) -> list[AddAction]:
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._raise_if_failed()
+        return self.actions
+
+    def abort(self) -> None:
+        """Stop and delete what was written (a failed or refused commit)."""
+        if self._thread.is_alive():
+            self._drain()
+            self._queue.put(_STOP)
+            self._thread.join()
+        for path in self.written:
+            with contextlib.suppress(OSError, pa.ArrowException):  # else a vacuum will
+                self.fs.delete_file(f"{self.root}/{path}")
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            return
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    # Writer side (its own thread)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    break
+                if self._error is None:
+                    assert isinstance(item, tuple)
+                    self._write(item[0], item[1])
+            for key in list(self._open):
+                self._close(key)
+        except BaseException as exc:  # raised in the caller's thread by write() or finish()
+            self._error = exc
+            self._drain()
+
+    def _write(self, batch: pa.RecordBatch, partition: dict[str, str]) -> None:
+        key = tuple(partition[c] for c in self.partition_by)
+        current = self._open.get(key) or self._new_file(key, partition)
+        data = batch.select(self.file_schema.names)
+        current.writer.write_batch(data, row_group_size=ROW_GROUP_ROWS)
+        current.rows += data.num_rows
+        for column in self.stats_columns:
+            values = data.column(column)
+            low, high = pc.min_max(values).values()
+            nulls = values.null_count
+            if column in current.stats:
+                old_low, old_high, old_nulls = current.stats[column]
+                low = _pick(min, old_low, low.as_py())
+                high = _pick(max, old_high, high.as_py())
+                current.stats[column] = (low, high, old_nulls + nulls)
+            else:
+                current.stats[column] = (low.as_py(), high.as_py(), nulls)
+        self._bytes[key] = self._bytes.get(key, 0) + data.nbytes
+        if self._bytes[key] >= self.target_bytes:
+            self._close(key)
+
+    def _new_file(self, key: tuple[str, ...], partition: dict[str, str]) -> _OpenFile:
+        directory = "/".join(f"{c}={partition[c]}" for c in self.partition_by)
+        relative = f"{directory}/part-{uuid.uuid4()}.zstd.parquet"
+        self.fs.create_dir(f"{self.root}/{directory}", recursive=True)
+        sink = self.fs.open_output_stream(f"{self.root}/{relative}")
+        writer = pq.ParquetWriter(
+            sink,
+            self.file_schema,
+            compression="zstd",
+            compression_level=1,
+            use_dictionary=self.dictionary_columns,
+            write_statistics=list(self.stats_columns),
+        )
+        self.written.append(relative)
+        opened = _OpenFile(relative, sink, writer, dict(partition))
+        self._open[key] = opened
+        self._bytes[key] = 0
+        return opened
+
+    def _close(self, key: tuple[str, ...]) -> None:
+        current = self._open.pop(key)
+        current.writer.close()
+        current.sink.close()
+        size = self.fs.get_file_info(f"{self.root}/{current.relative}").size
+        stats = {
+            "numRecords": current.rows,
+            "minValues": {c: s[0] for c, s in current.stats.items() if s[0] is not None},
+            "maxValues": {c: s[1] for c, s in current.stats.items() if s[1] is not None},
+            "nullCount": {c: s[2] for c, s in current.stats.items()},
+        }
+        self.actions.append(
+            AddAction(
+                current.relative,
+                int(size or 0),
+                current.partition,
+                int(time.time() * 1000),
+                True,
+                json.dumps(stats),
+            )
+        )
+
+
+def _pick(choose: object, old: object, new: object) -> object:
+    if old is None:
+        return new
+    if new is None:
+        return old
+    return choose([old, new])  # type: ignore[operator]
