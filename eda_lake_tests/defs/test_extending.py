@@ -9,6 +9,7 @@ import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -110,3 +111,66 @@ def test_an_added_event_is_an_asset_and_silver_materializes_with_it(
     assert table is not None
     stars = tables.query("SELECT stars FROM t ORDER BY stars", t=table)["stars"].to_pylist()
     assert sorted(stars) == sorted(n % 5 + 1 for n in range(7))
+
+
+def test_a_declared_gold_table_is_an_asset_on_exactly_its_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eda_lake.defs.lake import assets
+    from eda_lake.lake import declarations, gold
+    from eda_lake.lake.declarations import GOLD, Derived, Reach
+
+    by_country = Derived(
+        GOLD,
+        "customers_by_country",
+        "Customers per cohort day and country.",
+        "customer",
+        "SELECT cohort_date, country, count(*) AS customers FROM customers "
+        "GROUP BY cohort_date, country",
+        {"silver.customers": Reach("cohort_date")},
+        key=("cohort_date", "country"),
+        day_column="cohort_date",
+    )
+    extended = (*declarations.GOLD_TABLES, by_country)
+    for module in (declarations, gold, assets):  # as if declared in declarations.py
+        monkeypatch.setattr(module, "GOLD_TABLES", extended)
+    home = tmp_path / "home"
+    for name, value in {"EDA_LAKE_HOME": str(home), "EDA_LAKE_PII_KEY": TEST_PII_KEY}.items():
+        monkeypatch.setenv(name, value)
+    defs = build_definitions()
+    key = dg.AssetKey(["gold", "customers_by_country"])
+    node = defs.resolve_asset_graph().get(key)
+    assert {p.to_user_string() for p in node.parent_keys} == {"silver/customers"}
+    assert node.owners == ["team:customer"] and node.partitions_def is not None
+
+    settings = Settings(home=home)
+    simulation = provisioned(settings)
+    try:
+        simulation.run_chain(seed=3, customers=30)
+    finally:
+        simulation.close()
+    run_embedded_capture(settings, flush=True)
+    instance = dg.DagsterInstance.ephemeral()
+    assert defs.resolve_job_def("ingest_job").execute_in_process(instance=instance).success
+    day = "2026-10-01"
+    result = defs.resolve_job_def("gold_job").execute_in_process(
+        partition_key=day, instance=instance
+    )
+    [materialization] = [m for m in result.get_asset_materialization_events() if m.asset_key == key]
+    metadata = materialization.step_materialization_data.materialization.metadata
+    table = tables.open_table(LakeLayout(home / "lake").table_uri("gold", "customers_by_country"))
+    assert table is not None
+    rows = tables.query("SELECT sum(customers) AS n FROM t", t=table).column("n")[0].as_py()
+    customers = tables.open_table(LakeLayout(home / "lake").table_uri("silver", "customers"))
+    assert customers is not None
+    that_day = (
+        tables.query(f"SELECT count(*) AS n FROM c WHERE cohort_date = DATE '{day}'", c=customers)
+        .column("n")[0]
+        .as_py()
+    )
+    assert that_day > 0 and rows == that_day  # the day's customers, by country
+    assert metadata["dagster/row_count"].value == table_rows(table)
+
+
+def table_rows(table: Any) -> int:
+    return int(tables.query("SELECT count(*) AS n FROM t", t=table).column("n")[0].as_py())
