@@ -12,6 +12,7 @@ import dagster as dg
 from eda_lake.catalogue import Catalogue, EventSpec
 
 EVENT_HUBS = dg.AssetKey("event_hubs")  # the platform asset that creates every hub
+CAPTURE_DESTINATION = dg.AssetKey("capture_destination")  # where Capture writes
 CAPTURE_FILES = dg.AssetKey(["capture", "files"])
 
 
@@ -59,7 +60,7 @@ def capture_files_spec(catalogue: Catalogue) -> dg.AssetSpec:
     """On Azure, Event Hubs Capture writes them by itself: an external asset."""
     return dg.AssetSpec(
         CAPTURE_FILES,
-        deps=[hub_key(spec) for spec in catalogue.events.values()],
+        deps=[CAPTURE_DESTINATION, *(hub_key(spec) for spec in catalogue.events.values())],
         group_name="capture",
         owners=["team:platform"],
         description=CAPTURE_DESCRIPTION + " Written by Event Hubs Capture.",

@@ -62,7 +62,9 @@ def test_several_writer_runs_at_once_under_the_pool_limit_land_everything_once(
 
     instance_dir = tmp_path / "dagster_home"
     instance_dir.mkdir()
-    shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", instance_dir / "dagster.yaml")  # what we ship
+    shutil.copy(
+        REPO_ROOT / "deploy" / "dagster.yaml", instance_dir / "dagster.yaml"
+    )  # what we ship
     dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(instance_dir))).dispose()  # its tables
     _run_all(str(instance_dir), str(requests_file), len(requests))
 

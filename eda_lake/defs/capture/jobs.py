@@ -8,7 +8,7 @@ from pydantic import Field
 from eda_lake.capture.embedded import CaptureReport
 from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.catalogue import Catalogue
-from eda_lake.defs.hubs import CAPTURE_DESCRIPTION, CAPTURE_FILES, hub_key
+from eda_lake.defs.hubs import CAPTURE_DESCRIPTION, CAPTURE_DESTINATION, CAPTURE_FILES, hub_key
 from eda_lake.defs.resources import EdaLakeResource
 
 
@@ -54,7 +54,7 @@ def capture_windows(
 def build(catalogue: Catalogue) -> dg.Definitions:
     @dg.asset(
         key=CAPTURE_FILES,
-        deps=[hub_key(spec) for spec in catalogue.events.values()],
+        deps=[CAPTURE_DESTINATION, *(hub_key(spec) for spec in catalogue.events.values())],
         group_name="capture",
         owners=["team:platform"],
         description=CAPTURE_DESCRIPTION + " Written by the embedded capture.",
