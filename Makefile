@@ -20,7 +20,8 @@ AZURITE := .tools/node_modules/.bin/azurite
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@echo "installing eda-lake and its dependencies into $(VENV) (a few minutes on a cold pip cache)"
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,31 +1,66 @@
-"""`eda-lake`: the command line, thin over the rooms of the package."""
+"""`eda-lake`: the command line, thin over the rooms of the package.
+
+Each handler imports what it needs when it runs, so `eda-lake --help` loads none of the rooms.
+A mistake or a fault of the environment ends in one line naming the thing and the fix (see
+`eda_lake.console.faults`); a bug of our own keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eda_lake.capture.inspect import describe_event
-from eda_lake.capture.reader import CaptureFileError, read_capture
-from eda_lake.capture.runtime import run_embedded_capture
-from eda_lake.catalogue import CatalogueError, describe, load_catalogue
-from eda_lake.demo import run_demo
-from eda_lake.lake.masking import MissingPiiKeyError
-from eda_lake.lake.runtime import Lake
-from eda_lake.provisioning.runtime import provision
-from eda_lake.registry.compatibility import Compatibility, compatibility_problems
-from eda_lake.registry.schema import SchemaDefinitionError, load_schema_file
-from eda_lake.settings import Settings, SettingsError
-from eda_lake.simulation.runtime import TEAMS_WITH_SUBSCRIPTIONS, Simulation
+from eda_lake.console.summaries import count, fields_of, home_line, print_report
+from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
+
+if TYPE_CHECKING:
+    from eda_lake.console.progress import LogLines, TerminalBar
+    from eda_lake.lake.runtime import Lake
+    from eda_lake.settings import Settings
+    from eda_lake.simulation.runtime import Simulation
 
 Command = Callable[[argparse.Namespace], int]
+SIGPIPE_EXIT = 141  # what a shell reports for a writer whose reader left (128 + SIGPIPE)
+
+
+def _settings() -> Settings:
+    from eda_lake.settings import Settings
+
+    return Settings.from_env()
+
+
+@contextmanager
+def _progress() -> Iterator[TerminalBar | LogLines]:
+    from eda_lake.console.progress import progress_for
+
+    renderer = progress_for(sys.stderr)
+    try:
+        yield renderer
+    finally:
+        renderer.close()
+
+
+@contextmanager
+def _simulation() -> Iterator[Simulation]:
+    from eda_lake.simulation.runtime import Simulation
+
+    simulation = Simulation(_settings())
+    try:
+        yield simulation
+    finally:
+        simulation.close()
 
 
 def _registry_check(args: argparse.Namespace) -> int:
+    from eda_lake.registry.compatibility import Compatibility, compatibility_problems
+    from eda_lake.registry.schema import load_schema_file
+
     mode = Compatibility.parse(args.mode)
     old, new = load_schema_file(Path(args.old)), load_schema_file(Path(args.new))
     problems = compatibility_problems(mode, new, [old])
@@ -39,137 +74,308 @@ def _registry_check(args: argparse.Namespace) -> int:
 
 
 def _catalogue_show(args: argparse.Namespace) -> int:
-    print(describe(load_catalogue(Settings.from_env().schema_dir)))
+    from eda_lake.catalogue import describe, load_catalogue
+
+    print(describe(load_catalogue(_settings().schema_dir)))
     return 0
 
 
-def _settings() -> Settings:
-    return Settings.from_env()
-
-
 def _provision(args: argparse.Namespace) -> int:
-    actions = provision(_settings(), plan_only=args.plan)
-    verb = "would change" if args.plan else "changed"
-    print(f"{len(actions)} resource(s) {verb}" + (":" if actions else "; nothing to do"))
+    from eda_lake.provisioning.runtime import provision
+
+    settings = _settings()
+    actions = provision(settings, plan_only=args.plan)
+    verb = "would change (a plan: nothing was touched)" if args.plan else "changed"
+    print(f"{count(len(actions), 'resource')} {verb}" + (":" if actions else "; nothing to do"))
     for action in actions:
         print(f"  {action}")
+    print(f"target          {settings.target.value}")
+    print(home_line(settings))
     return 0
 
 
 def _publish(args: argparse.Namespace) -> int:
-    simulation = Simulation(_settings())
-    try:
-        products = simulation.publish_products(args.seed)
-        customers = simulation.publish_customers(args.seed, args.customers)
-    finally:
-        simulation.close()
-    print(f"published {products} ProductUpdated and {customers} CustomerCreated events")
+    with _simulation() as simulation, _progress() as progress:
+        products = simulation.publish_products(args.seed, progress)
+        customers = simulation.publish_customers(args.seed, args.customers, progress)
+    print(f"published {count(products, 'ProductUpdated event')}")
+    print(f"published {count(customers, 'CustomerCreated event')}")
+    print(home_line(simulation.settings))
     return 0
 
 
 def _subscribe(args: argparse.Namespace) -> int:
-    simulation = Simulation(_settings())
-    try:
+    with _simulation() as simulation:
         subscriber = simulation.subscriber(args.team)
         report = subscriber.replay_dead_letters() if args.replay else subscriber.run()
-    finally:
-        simulation.close()
-    print(json.dumps(asdict(report), indent=2))
+        letters = simulation.dead_letters.list(args.team)
+    if args.replay:
+        print(f"{args.team}: replayed {count(report.replayed, 'dead letter')}")
+        print(f"  reactions published     {report.reactions:,}")
+        print(f"  still failing           {report.dead_lettered:,} (kept as dead letters)")
+        partner_rows = sum(1 for d in letters if _from_partner_file(d.origin))
+        if partner_rows:
+            print(
+                f"  partner-file rows       {partner_rows:,} not replayable: a partner's row "
+                "is fixed by the partner sending a corrected file"
+            )
+    else:
+        print(f"{args.team}: received {count(report.received, 'event')}")
+        for event, received in sorted(report.by_event.items()):
+            print(f"  {event:<24}{received:,}")
+        print(f"  reactions published     {report.reactions:,}")
+        print(f"  dead-lettered           {report.dead_lettered:,}")
+    print(home_line(simulation.settings))
     return 0
 
 
 def _partners(args: argparse.Namespace) -> int:
-    simulation = Simulation(_settings())
-    try:
-        report = (
-            simulation.drop_partner_files()
-            if args.partners_command == "drop"
-            else simulation.ingest_partner_files()
-        )
-    finally:
-        simulation.close()
-    print(json.dumps(asdict(report), indent=2))
+    with _simulation() as simulation:
+        if args.partners_command == "drop":
+            drop = simulation.drop_partner_files()
+            print(f"partners dropped {count(len(drop.files), 'file')}")
+            print(f"  leads handed            {drop.leads_handed:,}")
+            print(f"  sales in the files      {drop.sales:,}")
+            print(f"  folder                  {simulation.partner_drops}")
+        else:
+            ingested = simulation.ingest_partner_files()
+            print(f"conversions read {count(ingested.files, 'partner file')}")
+            print(f"  sales confirmed         {ingested.sales_confirmed:,}")
+            print(f"  bad rows                {ingested.bad_rows:,} (dead letters)")
+    print(home_line(simulation.settings))
     return 0
 
 
+def _from_partner_file(origin: str) -> bool:
+    from eda_lake.simulation.partners import ORIGIN_PREFIX
+
+    return origin.startswith(ORIGIN_PREFIX)
+
+
 def _dead_letters(args: argparse.Namespace) -> int:
-    simulation = Simulation(_settings())
-    try:
+    import json
+
+    with _simulation() as simulation:
         letters = simulation.dead_letters.list(args.team, include_replayed=args.all)
-    finally:
-        simulation.close()
+    if not letters:
+        scope = f" for team {args.team}" if args.team else ""
+        print(f"dead letters{scope}: none", file=sys.stderr)
     for letter in letters:
-        print(
-            json.dumps(
-                {
-                    "id": letter.id,
-                    "team": letter.team,
-                    "origin": letter.origin,
-                    "partition_id": letter.partition_id,
-                    "sequence_number": letter.sequence_number,
-                    "reason": letter.reason,
-                    "body_size": len(letter.body),
-                    "replayed": letter.replayed,
-                }
-            )
-        )
+        record = {
+            "id": letter.id,
+            "team": letter.team,
+            "origin": letter.origin,
+            "partition_id": letter.partition_id,
+            "sequence_number": letter.sequence_number,
+            "reason": letter.reason,
+            "body_size": len(letter.body),
+            "replayed": letter.replayed,
+            # A hub's event goes back through `subscribe TEAM --replay`; a partner's row
+            # only comes back in a corrected file from the partner.
+            "replayable": not _from_partner_file(letter.origin),
+        }
+        print(json.dumps(record))
     return 0
 
 
 def _capture_run(args: argparse.Namespace) -> int:
-    report = run_embedded_capture(_settings(), flush=args.flush)
-    print(f"captured {report.events} events into {len(report.files)} file(s)")
+    from eda_lake.capture.runtime import run_embedded_capture
+
+    settings = _settings()
+    with _progress() as progress:
+        report = run_embedded_capture(settings, flush=args.flush, progress=progress)
+    print(f"captured {count(report.events, 'event')} into {count(len(report.files), 'file')}")
+    print(f"  empty files             {report.empty_files:,}")
+    print(f"  expired from the hub    {report.expired:,} (retention, after capture)")
+    if report.open_windows:
+        print(
+            f"  windows still open      {len(report.open_windows):,}: written once they close, "
+            "or now with --flush"
+        )
+        by_hub: dict[tuple[str, datetime], list[str]] = {}
+        for window in report.open_windows:
+            by_hub.setdefault((window.hub, window.closes_at), []).append(window.partition_id)
+        for (hub, closes), partitions in by_hub.items():
+            print(
+                f"    {hub} (partitions {', '.join(partitions)}) "
+                f"closes at {closes:%Y-%m-%d %H:%M:%S} UTC"
+            )
+    else:
+        print("  windows still open      none")
+    print(f"capture files   {settings.lake_dir / 'capture'}")
+    print(home_line(settings))
     return 0
 
 
 def _capture_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from eda_lake.capture.inspect import describe_event
+    from eda_lake.capture.reader import CaptureFileError, read_capture
+
     failed = 0
     for name in args.files:
         try:
             with Path(name).open("rb") as stream:
                 for event in read_capture(stream, name):
                     print(json.dumps(describe_event(event)))
-        except (CaptureFileError, OSError) as exc:
+        except FileNotFoundError:
+            print(f"eda-lake: error: no such capture file: {name}", file=sys.stderr)
+            failed += 1
+        except (CaptureFileError, IsADirectoryError, PermissionError) as exc:
             print(f"eda-lake: error: {exc}", file=sys.stderr)
             failed += 1
     return 1 if failed else 0
 
 
+def _lake(settings: Settings) -> Lake:
+    from eda_lake.lake.runtime import Lake
+
+    return Lake(settings)
+
+
 def _ingest(args: argparse.Namespace) -> int:
-    report = Lake(_settings()).ingest(args.capture_root)
-    print(
-        f"bronze: {report.files_ingested} file(s), {report.rows} event(s) ingested; "
-        f"{report.files_already_ingested} already in bronze; "
-        f"{report.files_quarantined} quarantined"
+    from eda_lake.console.faults import UserError
+
+    settings = _settings()
+    root = args.capture_root
+    if root is not None and not Path(root).is_dir():
+        raise UserError(
+            f"--capture-root {root}: no such directory; pass a folder that holds capture files "
+            "in the archive name format (the default is the lake's own capture area)"
+        )
+    lake = _lake(settings)
+    with _progress() as progress:
+        report = lake.ingest(root, progress=progress)
+    ingested = f"{count(report.files_ingested, 'file')} ingested ({count(report.rows, 'event')})"
+    print_report(
+        f"bronze: {ingested}",
+        report,
+        skip=("files_ingested", "rows", "lag_seconds", "quarantined"),
     )
     for line in report.quarantined:
-        print(f"  quarantined {line}")
+        print(f"    quarantined {line}")
+    if not any(v for k, v in fields_of(report) if k.startswith("files")):
+        source = root or str(settings.lake_dir / "capture")
+        print(f"  no capture files under {source}: run `eda-lake capture run --flush` first")
+    print(f"bronze table    {lake.layout.bronze_uri}")
+    print(home_line(settings))
     return 0
 
 
 def _silver(args: argparse.Namespace) -> int:
-    run = Lake(_settings()).silver()
-    print(json.dumps({"events": asdict(run.events), "entities": run.entities.rows}, indent=2))
+    settings = _settings()
+    lake = _lake(settings)
+    with _progress() as progress:
+        run = lake.silver(progress)
+    print_report("silver events:", run.events)
+    print_report("silver entities:", run.entities)
+    print(f"silver tables   {lake.layout.area_uri('silver')}")
+    print(home_line(settings))
     return 0
 
 
 def _gold(args: argparse.Namespace) -> int:
-    print(json.dumps(asdict(Lake(_settings()).gold()), indent=2))
+    settings = _settings()
+    lake = _lake(settings)
+    with _progress() as progress:
+        report = lake.gold(progress=progress)
+    print_report("gold:", report)
+    print(f"gold tables     {lake.layout.area_uri('gold')}")
+    print(home_line(settings))
     return 0
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    silver, gold = Lake(_settings()).rebuild()
-    print(json.dumps({"silver": asdict(silver.events), "gold": asdict(gold)}, indent=2))
+    settings = _settings()
+    lake = _lake(settings)
+    silver, gold = lake.rebuild()
+    print_report("silver events (rebuilt):", silver.events)
+    print_report("silver entities (rebuilt):", silver.entities)
+    print_report("gold (rebuilt):", gold)
+    print(home_line(settings))
+    return 0
+
+
+def _quarantine_list(args: argparse.Namespace) -> int:
+    from eda_lake.console.rows import WRITERS
+
+    settings = _settings()
+    quarantine = _lake(settings).quarantine
+    kinds = ("files", "events") if args.kind == "all" else (args.kind,)
+    for kind in kinds:
+        rows = getattr(quarantine, kind)(include_resolved=args.resolved)
+        # The bytes stay in the table (and the file copies under quarantine/capture/):
+        # listed here are where each item came from and why it is held.
+        shown = rows.drop_columns([c for c in ("body",) if c in rows.column_names])
+        print(
+            f"quarantine/{kind}: " + (count(rows.num_rows, kind[:-1]) if rows.num_rows else "none")
+        )
+        if rows.num_rows:
+            rows_of = zip(*(shown[c].to_pylist() for c in shown.column_names), strict=True)
+            WRITERS[args.format](shown.column_names, rows_of, sys.stdout)
+    print(home_line(settings))
+    return 0
+
+
+def _quarantine_retry(args: argparse.Namespace) -> int:
+    settings = _settings()
+    both = not (args.files or args.events)
+    report = _lake(settings).retry_quarantine(
+        files=both or args.files, events=both or args.events, capture_root=args.capture_root
+    )
+    print_report("quarantine retry:", report)
+    print(home_line(settings))
+    return 0
+
+
+def _vacuum(args: argparse.Namespace) -> int:
+    settings = _settings()
+    report = _lake(settings).vacuum(args.retention_hours)
+    print(
+        f"vacuum: {count(report.total, 'file')} deleted (older than {args.retention_hours} h, "
+        "referenced by no table version within it)"
+    )
+    for table, deleted in report.files_deleted.items():
+        if deleted:
+            print(f"  {table:<28}{deleted:,}")
+    print(home_line(settings))
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from eda_lake.analytics.sql import LakeSql, QueryError
+    from eda_lake.console.faults import UserError
+    from eda_lake.console.rows import WRITERS
+    from eda_lake.lake.layout import LakeLayout
+
+    settings = _settings()
+    engine = LakeSql(LakeLayout.from_settings(settings))
+    try:
+        if args.query is None:
+            from eda_lake.console.shell import run_shell
+
+            return run_shell(engine, WRITERS[args.format], home_line(settings))
+        try:
+            result = engine.query(args.query)
+        except QueryError as exc:
+            raise UserError(f"{exc}; {home_line(settings)}") from None
+        WRITERS[args.format](result.columns, result.rows, sys.stdout)
+    finally:
+        engine.close()
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    report = run_demo(_settings(), customers=args.customers, seed=args.seed)
+    from eda_lake.demo import run_demo
+
+    settings = _settings()
+    with _progress() as progress:
+        report = run_demo(settings, customers=args.customers, seed=args.seed, progress=progress)
     chain = report.chain
     subscribers = chain.subscribers
     leads = subscribers["conversions"].reactions
-    print(f"provisioned {report.provisioned} resource(s)")
+    print(f"provisioned           {count(report.provisioned, 'resource')}")
     print(f"products              {chain.products}")
     print(f"customers created     {chain.customers}")
     print(f"lead decisions        {leads} (generated or abandoned)")
@@ -194,7 +400,7 @@ def _demo(args: argparse.Namespace) -> int:
             f"personal data masked with a demo key derived from seed {args.seed}: "
             "set EDA_LAKE_PII_KEY for real data"
         )
-    print("\ngold funnel by cohort day (gold/funnel_daily):")
+    print("\ngold funnel by cohort day (gold.funnel_daily):")
     print(f"{'cohort':<12}{'customers':>10}{'leads':>8}{'abandoned':>10}{'sales':>7}{'buyers':>8}")
     totals = [0] * len(WIDTHS)
     for row in report.funnel.to_pylist():
@@ -207,6 +413,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"bronze table          {lake.bronze_uri}")
     print(f"silver tables         {lake.area_uri('silver')}")
     print(f"gold tables           {lake.area_uri('gold')}")
+    print(home_line(settings))
     return 0
 
 
@@ -214,92 +421,176 @@ FUNNEL_COLUMNS = ("customers", "leads", "abandoned", "sales", "purchasers")
 WIDTHS = (10, 8, 10, 7, 8)
 
 
-def _cells(values: list[int]) -> str:
+def _cells(values: Iterable[int]) -> str:
     return "".join(f"{v:>{w}}" for v, w in zip(values, WIDTHS, strict=True))
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Subcommand pages show each option's default (argparse lists the choices)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    handler: Command | None = None,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        name, help=summary, description=description or summary, formatter_class=_Formatter
+    )
+    if handler is not None:
+        parser.set_defaults(handler=handler)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eda-lake",
-        description="Event Hubs, Capture and a medallion lake, on a laptop or on Azure.",
+        description="Event Hubs, Capture and a medallion lake, on a laptop or on Azure. "
+        "State lives under EDA_LAKE_HOME (default ./.eda_lake).",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    registry = commands.add_parser("registry", help="schema registry tools").add_subparsers(
-        dest="registry_command", required=True
-    )
-    check = registry.add_parser(
+    registry = _command(commands, "registry", "schema registry tools")
+    registry_commands = registry.add_subparsers(dest="registry_command", required=True)
+    check = _command(
+        registry_commands,
         "check",
-        help="exit 0 if NEW is compatible with OLD in the mode, 1 with the reasons if not",
+        "exit 0 if NEW is compatible with OLD in the mode, 1 with the reasons if not",
+        _registry_check,
     )
     check.add_argument("--mode", required=True, choices=["none", "backward", "forward", "full"])
     check.add_argument("old", metavar="OLD.avsc")
     check.add_argument("new", metavar="NEW.avsc")
-    check.set_defaults(handler=_registry_check)
 
-    catalogue = commands.add_parser("catalogue", help="print the event catalogue")
-    catalogue.set_defaults(handler=_catalogue_show)
+    _command(commands, "catalogue", "print the event catalogue (JSON)", _catalogue_show)
 
-    provision = commands.add_parser(
-        "provision", help="create the schema group, schemas, hubs and consumer groups"
+    provision = _command(
+        commands,
+        "provision",
+        "create the schema group, schemas, capture target, hubs and consumer groups",
+        _provision,
     )
-    provision.add_argument("--plan", action="store_true", help="print changes, make none")
-    provision.set_defaults(handler=_provision)
+    provision.add_argument(
+        "--plan", action="store_true", help="print what would change and touch nothing"
+    )
 
-    publish = commands.add_parser("publish", help="publish the catalogue and new customers")
+    publish = _command(
+        commands, "publish", "publish Product's catalogue and Customer's sign-ups", _publish
+    )
     _population_options(publish)
-    publish.set_defaults(handler=_publish)
 
-    subscribe = commands.add_parser("subscribe", help="run a team's subscriber once")
-    subscribe.add_argument("team", choices=TEAMS_WITH_SUBSCRIPTIONS)
-    subscribe.add_argument("--replay", action="store_true", help="replay its dead letters")
-    subscribe.set_defaults(handler=_subscribe)
-
-    partner_files = commands.add_parser("partners", help="sales partners' files")
-    partner_commands = partner_files.add_subparsers(dest="partners_command", required=True)
-    partner_commands.add_parser("drop", help="partners drop files of sold leads")
-    partner_commands.add_parser("ingest", help="Conversions turns the files into sales")
-    partner_files.set_defaults(handler=_partners)
-
-    dead = commands.add_parser("dead-letters", help="list dead letters (one JSON per line)")
-    dead.add_argument("--team")
-    dead.add_argument("--all", action="store_true", help="include replayed letters")
-    dead.set_defaults(handler=_dead_letters)
-
-    capture = commands.add_parser("capture", help="Capture files").add_subparsers(
-        dest="capture_command", required=True
+    subscribe = _command(
+        commands, "subscribe", "run a team's subscriber over everything new, once", _subscribe
     )
-    capture_run = capture.add_parser("run", help="capture the embedded hub's closed windows")
-    capture_run.add_argument("--flush", action="store_true", help="also close open windows")
-    capture_run.set_defaults(handler=_capture_run)
-    inspect = capture.add_parser(
-        "inspect", help="print one JSON object per event of capture files (Azure's too)"
+    subscribe.add_argument("team", choices=TEAMS_WITH_SUBSCRIPTIONS)
+    subscribe.add_argument(
+        "--replay", action="store_true", help="hand the team's hub dead letters back instead"
+    )
+
+    partner_files = _command(commands, "partners", "sales partners' files", _partners)
+    partner_commands = partner_files.add_subparsers(dest="partners_command", required=True)
+    _command(partner_commands, "drop", "partners write files of the leads they sold")
+    _command(partner_commands, "ingest", "Conversions turns the files into SaleConfirmed")
+
+    dead = _command(
+        commands,
+        "dead-letters",
+        "list dead letters, one JSON object per line ('none' on stderr when there are none)",
+        _dead_letters,
+    )
+    dead.add_argument("--team", choices=TEAMS_WITH_SUBSCRIPTIONS, help="only this team's")
+    dead.add_argument("--all", action="store_true", help="include replayed letters")
+
+    capture = _command(commands, "capture", "the embedded hub's Capture files")
+    capture_commands = capture.add_subparsers(dest="capture_command", required=True)
+    capture_run = _command(
+        capture_commands,
+        "run",
+        "write the closed capture windows; says which are still open and when they close",
+        _capture_run,
+    )
+    capture_run.add_argument("--flush", action="store_true", help="also write the open windows")
+    inspect = _command(
+        capture_commands,
+        "inspect",
+        "print one JSON object per event of capture files (Azure's too)",
+        _capture_inspect,
     )
     inspect.add_argument("files", nargs="+", metavar="FILE")
-    inspect.set_defaults(handler=_capture_inspect)
 
-    ingest = commands.add_parser(
-        "ingest", help="land every capture file not yet ingested in bronze (full discovery)"
+    ingest = _command(
+        commands,
+        "ingest",
+        "land every capture file not yet ingested in bronze (full discovery)",
+        _ingest,
     )
     ingest.add_argument(
         "--capture-root",
         metavar="PATH",
-        help="a capture container laid out in the archive name format (default: lake/capture)",
+        help="a local folder of capture files in the archive name format "
+        "(default: the configured capture container, else EDA_LAKE_HOME/lake/capture)",
     )
-    ingest.set_defaults(handler=_ingest)
-    commands.add_parser("silver", help="decode new bronze events into silver").set_defaults(
-        handler=_silver
+    _command(commands, "silver", "decode new bronze events into silver", _silver)
+    _command(commands, "gold", "recompute the gold days new events touch", _gold)
+    _command(
+        commands, "rebuild", "rebuild silver and gold from bronze (after a decoder fix)", _rebuild
     )
-    commands.add_parser("gold", help="recompute the gold days new events touch").set_defaults(
-        handler=_gold
-    )
-    commands.add_parser(
-        "rebuild", help="rebuild silver and gold from bronze (after a decoder fix)"
-    ).set_defaults(handler=_rebuild)
 
-    demo = commands.add_parser("demo", help="run everything end to end on the embedded default")
+    quarantine = _command(commands, "quarantine", "what the lake could not ingest or decode")
+    quarantine_commands = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    listing = _command(
+        quarantine_commands, "list", "list quarantined files and events with their reasons",
+        _quarantine_list,
+    )  # fmt: skip
+    listing.add_argument("--kind", choices=["all", "files", "events"], default="all")
+    listing.add_argument("--resolved", action="store_true", help="include resolved items")
+    listing.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    retry = _command(
+        quarantine_commands, "retry",
+        "reprocess quarantined files and events after a fix; what lands is marked resolved, "
+        "nothing lands twice", _quarantine_retry,
+    )  # fmt: skip
+    retry.add_argument("--files", action="store_true", help="only capture files")
+    retry.add_argument("--events", action="store_true", help="only events")
+    retry.add_argument(
+        "--capture-root", metavar="PATH",
+        help="the folder the files were ingested from with `ingest --capture-root`",
+    )  # fmt: skip
+    vacuum = _command(
+        commands, "vacuum",
+        "delete the lake's data files that no table version within the retention refers to",
+        _vacuum,
+    )  # fmt: skip
+    vacuum.add_argument(
+        "--retention-hours", type=int, default=168,
+        help="keep files any version of the last N hours needs (time travel, lagging readers)",
+    )  # fmt: skip
+
+    sql = _command(
+        commands,
+        "sql",
+        "query the lake's tables with DuckDB (gold.funnel_daily, silver.customers, "
+        "bronze.events, quarantine.files...); no QUERY opens a shell",
+        _sql,
+    )
+    sql.add_argument("query", nargs="?", metavar="QUERY", help="one SQL statement")
+    sql.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="an aligned table, CSV with a header, or JSON (one object per row)",
+    )
+
+    demo = _command(commands, "demo", "run everything end to end on the embedded default", _demo)
     _population_options(demo)
-    demo.set_defaults(handler=_demo)
     return parser
 
 
@@ -308,21 +599,39 @@ def _population_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic values")
 
 
+def _state_directories() -> list[Path]:
+    """Where the commands write, deepest first: a full disk is named by the first one full."""
+    from eda_lake.settings import SettingsError
+
+    try:
+        settings = _settings()
+    except SettingsError:  # the settings' own error is the one reported
+        return []
+    lake = settings.lake_dir
+    return [lake / "capture", lake / "bronze", lake, settings.hub_dir, settings.home]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Command = args.handler
+    from eda_lake.console.faults import quiet_sign_in_warnings
+
+    quiet_sign_in_warnings()
     try:
         return handler(args)
-    except (
-        NotImplementedError,
-        SchemaDefinitionError,
-        CatalogueError,
-        SettingsError,
-        MissingPiiKeyError,
-        ValueError,
-        LookupError,
-    ) as exc:
-        print(f"eda-lake: error: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        # The reader left (`| head`): end quietly, and keep Python from complaining at exit
+        # about the stdout it can no longer flush.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return SIGPIPE_EXIT
+    except Exception as exc:
+        from eda_lake.console.faults import describe
+
+        message = describe(exc, near=_state_directories())
+        if message is None:
+            raise  # a bug of our own: its traceback shows where
+        print(f"eda-lake: error: {message}", file=sys.stderr)
         return 2
 
 

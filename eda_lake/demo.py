@@ -24,6 +24,7 @@ from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import demo_key
 from eda_lake.lake.runtime import Lake, SilverRun
 from eda_lake.lake.silver import SilverReport
+from eda_lake.progress import Progress, no_progress
 from eda_lake.settings import (
     GOLD_FIRST_DAY_VAR,
     HOME_VAR,
@@ -94,7 +95,9 @@ def _table_run(name: str, metadata: dict[str, Any] | None) -> TableRun:
     )
 
 
-def run_demo(settings: Settings, *, customers: int, seed: int) -> DemoReport:
+def run_demo(
+    settings: Settings, *, customers: int, seed: int, progress: Progress = no_progress
+) -> DemoReport:
     import dagster as dg  # only here: the other commands start without loading Dagster
     from dagster._core.instance.ref import InstanceRef  # the instance at a directory
 
@@ -109,10 +112,15 @@ def run_demo(settings: Settings, *, customers: int, seed: int) -> DemoReport:
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     ref = InstanceRef.from_dir(str(settings.dagster_home))
 
+    jobs = ("provision_platform", "demo_job", "ingest_job", "gold_job")
+
     def run(job: str, **options: Any) -> dg.ExecuteInProcessResult:
-        return defs.resolve_job_def(job).execute_in_process(
+        progress("dagster runs", jobs.index(job), len(jobs), "runs")
+        result = defs.resolve_job_def(job).execute_in_process(
             resources=resources, instance=instance, **options
         )
+        progress("dagster runs", jobs.index(job) + 1, len(jobs), "runs")
+        return result
 
     with dg.DagsterInstance.from_ref(ref) as instance:
         platform = _materialized(run("provision_platform"))

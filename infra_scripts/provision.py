@@ -20,10 +20,9 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
-from eda_lake.catalogue import CatalogueError
-from eda_lake.names import InvalidNameError
+from eda_lake.console.faults import describe, quiet_sign_in_warnings
 from eda_lake.provisioning.runtime import provision
-from eda_lake.settings import Settings, SettingsError, Target
+from eda_lake.settings import Settings, Target
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,13 +33,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan_only = args.action == "plan"
+    quiet_sign_in_warnings()
     try:
         settings = Settings.from_env()
         if args.target:
             settings = dataclasses.replace(settings, target=Target(args.target))
         actions = provision(settings, plan_only=plan_only)
-    except (SettingsError, CatalogueError, InvalidNameError, ValueError) as exc:
-        print(f"provision: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        message = describe(exc)  # a mistake or a fault of the environment, in one line
+        if message is None:
+            raise  # a bug keeps its traceback
+        print(f"provision: error: {message}", file=sys.stderr)
         return 2
     print(f"target {settings.target.value}:")
     for action in actions:

@@ -27,6 +27,7 @@ from eda_lake.catalogue import CaptureSettings
 from eda_lake.durable import connect, write_transaction
 from eda_lake.hub.base import ReceivedEvent, ms_to_datetime
 from eda_lake.hub.local import LocalEventHub
+from eda_lake.progress import Progress, no_progress
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS capture_files (
@@ -45,6 +46,15 @@ CREATE INDEX IF NOT EXISTS capture_files_partition
 READ_CHUNK = 5_000
 
 
+@dataclass(frozen=True)
+class OpenWindow:
+    """A partition's window still open at the run: its events are written once it closes."""
+
+    hub: str
+    partition_id: str
+    closes_at: datetime
+
+
 @dataclass
 class CaptureReport:
     files: list[str] = field(default_factory=list)
@@ -52,6 +62,7 @@ class CaptureReport:
     empty_files: int = 0
     recovered: int = 0
     expired: int = 0  # events the hub's retention removed after this capture
+    open_windows: list[OpenWindow] = field(default_factory=list)  # left for a later run
 
 
 @dataclass
@@ -94,7 +105,12 @@ class EmbeddedCapture:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def run(
-        self, hubs: list[str] | None = None, *, now: datetime | None = None, flush: bool = False
+        self,
+        hubs: list[str] | None = None,
+        *,
+        now: datetime | None = None,
+        flush: bool = False,
+        progress: Progress = no_progress,
     ) -> CaptureReport:
         now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
         report = CaptureReport()
@@ -103,6 +119,7 @@ class EmbeddedCapture:
             for hub in hubs or [h.name for h in self.hub.hubs()]:
                 for partition in self.hub.partition_ids(hub):
                     self._capture_partition(hub, partition, now_ms, flush, report)
+                    progress("capture", report.events)
         return report
 
     def _recover(self) -> int:
@@ -164,7 +181,10 @@ class EmbeddedCapture:
             if covered_until is not None:
                 self._write_empty_windows(hub, partition, covered_until, window, report)
             if window + self._window_ms > now_ms and not flush:
-                return  # the window is still open: it is written once it closes
+                # The window is still open: it is written once it closes.
+                closes = ms_to_datetime(window + self._window_ms)
+                report.open_windows.append(OpenWindow(hub, partition, closes))
+                return
             if current is None:
                 current = _PlannedFile(window)
             current.events.append(event)

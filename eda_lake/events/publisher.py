@@ -12,6 +12,7 @@ from eda_lake.catalogue import Catalogue
 from eda_lake.events.cloudevents import binary_mode_properties
 from eda_lake.events.wire import AvroEncoder
 from eda_lake.hub.base import EventData, EventHubClient
+from eda_lake.progress import Progress, no_progress
 
 # Reaction ids are uuid5 in this namespace, so a replayed reaction carries its first id.
 EVENT_ID_NAMESPACE = uuid.UUID("6b1d3c52-4f0e-4b7a-9a51-2f1f0d1c7e3a")
@@ -74,7 +75,13 @@ class Publisher:
         data = EventData(payload.body, properties, key, payload.content_type)
         return spec.hub, data
 
-    def send(self, prepared: Iterable[tuple[str, EventData]]) -> int:
+    def send(
+        self,
+        prepared: Iterable[tuple[str, EventData]],
+        progress: Progress = no_progress,
+        stage: str = "publish",
+        total: int | None = None,
+    ) -> int:
         pending: dict[str, list[EventData]] = {}
         sent = 0
         for hub, data in prepared:
@@ -83,9 +90,17 @@ class Publisher:
             if len(batch) >= self.batch_size:
                 sent += self.hub.send(hub, batch)
                 pending[hub] = []
+                progress(stage, sent, total)
         for hub, batch in pending.items():
             sent += self.hub.send(hub, batch)
+        progress(stage, sent, total)
         return sent
 
-    def publish(self, events: Iterable[OutgoingEvent]) -> int:
-        return self.send(self.prepare(e) for e in events)
+    def publish(
+        self,
+        events: Iterable[OutgoingEvent],
+        progress: Progress = no_progress,
+        stage: str = "publish",
+        total: int | None = None,
+    ) -> int:
+        return self.send((self.prepare(e) for e in events), progress, stage, total)

@@ -26,12 +26,13 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
+from deltalake.transaction import AddAction
 
 from eda_lake.capture.batches import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
 from eda_lake.lake import commits, tables
 from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS
-from eda_lake.lake.data_files import DataFileWriter
+from eda_lake.lake.data_files import DataFileWriter, LakeWriteError
 from eda_lake.lake.discovery import CaptureFile
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import Quarantine
@@ -119,12 +120,20 @@ class BronzeIngestor:
         changed or failed transiently; all of them with `retry_quarantined`."""
         report = BronzeReport()
         pending = self._pending(files, report, retry_quarantined)
-        retried = {f.path for f in pending} & set(self.quarantine.quarantined_files())
+        quarantined = set(self.quarantine.quarantined_files())
+        retried = {f.path for f in pending} & quarantined
+        # Quarantined files already in bronze (a run killed between its commit and marking
+        # them, or another ingestion landed them): resolved, not retried forever.
+        if quarantined & {f.path for f in files}:
+            placed = [f for f in files if f.archive is not None]
+            in_bronze = quarantined & _ingested(self._table(), placed)
+            report.files_resolved += self.quarantine.resolve_files(sorted(in_bronze))
         total, done, conflicts = len(pending), 0, 0
         while pending:
             group = self._group(pending)
             try:
                 landed = self._commit(group, report)
+                conflicts = 0
             except _FileFailedError as failed:
                 self._quarantine(failed.file, failed.reason, failed.transient, report)
                 pending = [f for f in pending if f.path != failed.file.path]
@@ -172,10 +181,12 @@ class BronzeIngestor:
     def _still_pending(
         self, files: Sequence[CaptureFile], report: BronzeReport
     ) -> list[CaptureFile]:
-        table = tables.open_table(self.layout.bronze_uri, self.layout.storage_options)
-        ingested = _ingested(table, files)
+        ingested = _ingested(self._table(), files)
         report.files_already_ingested += sum(f.path in ingested for f in files)
         return [f for f in files if f.path not in ingested]
+
+    def _table(self) -> DeltaTable | None:
+        return tables.open_table(self.layout.bronze_uri, self.layout.storage_options)
 
     def _quarantine(
         self, file: CaptureFile, reason: str, transient: bool, report: BronzeReport
@@ -219,6 +230,8 @@ class BronzeIngestor:
             stats_columns=STATS_COLUMNS, target_bytes=commits.TARGET_FILE_BYTES,
             dictionary_columns=DICTIONARY_COLUMNS,
         )  # fmt: skip
+        added: list[AddAction] = []
+        committed = False
         try:
             for file in group:
                 rows[file.path] = 0
@@ -229,30 +242,40 @@ class BronzeIngestor:
                         writer.write(batch, partition)
                 except CaptureFileError as exc:
                     raise _FileFailedError(file, str(exc), transient=False) from None
-                except OSError as exc:  # the storage, not the file: worth another try
+                except LakeWriteError:
+                    raise  # the lake's storage failed, not this file: never quarantine it
+                except OSError as exc:  # the capture storage, not the file: worth another try
                     reason = f"{file.path}: unreadable: {exc}"
                     raise _FileFailedError(file, reason, transient=True) from None
             added = writer.finish()
-            locks = {stream_lock(f) for f in group}
-            commits.commit_files(
-                table, BRONZE_SCHEMA, added, partition_by=PARTITION_COLUMNS, inputs={},
-                app_transactions={
-                    lock: (table.transaction_version(lock) or 0) + 1 for lock in locks
-                },
-                metadata={"eda_lake.files": str(len(group))},
-            )  # fmt: skip
-        except BaseException:
-            writer.abort()  # nothing of this group is in the table: leave no files behind
+            if added:  # a group of empty files only has nothing to commit
+                locks = {stream_lock(f) for f in group}
+                commits.commit_files(
+                    table, BRONZE_SCHEMA, added, partition_by=PARTITION_COLUMNS, inputs={},
+                    app_transactions={
+                        lock: (table.transaction_version(lock) or 0) + 1 for lock in locks
+                    },
+                    metadata={"eda_lake.files": str(len(group))},
+                )  # fmt: skip
+            committed = True
+        except BaseException as exc:
+            # Leave no files of a group that is not in the table; but a commit whose outcome
+            # is unknown (interrupted, its post-commit step failed) may be in: look first.
+            unknown = bool(added) and not isinstance(exc, commits.ConcurrentCommitError)
+            if not committed and not (unknown and _references(self._table(), added)):
+                writer.abort()
             raise
-        committed = time.time()
-        report.commits += 1
+        committed_at = time.time()
+        report.commits += bool(added)
         landed = [f for f in group if rows.get(f.path, 0) > 0]
         report.files_ingested += len(landed)
         report.files_empty += len(group) - len(landed)
         report.rows += sum(rows.values())
         report.bytes += sum(f.size for f in group)
         report.lag_seconds += [
-            committed - f.archive.window_time.timestamp() for f in landed if f.archive is not None
+            committed_at - f.archive.window_time.timestamp()
+            for f in landed
+            if f.archive is not None
         ]
         return {f.path for f in group}
 
@@ -282,6 +305,13 @@ def _ingested(table: DeltaTable | None, files: Sequence[CaptureFile]) -> set[str
         f"SELECT DISTINCT source_file FROM bronze WHERE {' OR '.join(conditions)}", bronze=table
     )
     return set(found["source_file"].to_pylist())
+
+
+def _references(table: DeltaTable | None, added: list[AddAction]) -> bool:
+    if table is None:
+        return False
+    files = {uri.rpartition("/")[2] for uri in table.file_uris()}
+    return any(action.path.rpartition("/")[2] in files for action in added)
 
 
 def _partition(file: CaptureFile) -> dict[str, str]:

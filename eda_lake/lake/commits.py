@@ -25,6 +25,11 @@ from eda_lake.lake import tables
 
 PROGRESS_PREFIX = "input:"
 MAX_CONFLICT_RETRIES = 20
+# Delta may rebase a commit over commits that do not touch what it decided on: writers of
+# other streams, or of other tables' progress. What it decided on is guarded by the
+# application ids it shares with any writer that could invalidate it, and a winning commit
+# with one of those ids makes Delta refuse ours whatever the retries.
+COMMIT_RETRIES = 10
 # Bounded writer memory: the writer holds a file's rows until it reaches the target size and
 # a row group's until it is full, so both are kept small; compaction makes files larger later.
 TARGET_FILE_BYTES = 8 << 20
@@ -101,6 +106,22 @@ def ensure_table(
     return created
 
 
+def first_commit_table(
+    uri: str,
+    schema: pa.Schema,
+    *,
+    options: tables.Options = None,
+    configuration: dict[str, str | None] | None = None,
+) -> DeltaTable:
+    """The table for a commit decided while the table did not exist: created empty if need
+    be. If another writer committed to it meanwhile, the decision is stale: ConcurrentCommitError
+    (decide again on what it holds now)."""
+    table = ensure_table(uri, schema, options=options, configuration=configuration)
+    if table.version() > 0:
+        raise ConcurrentCommitError(f"{uri} was written while this run decided what to write")
+    return table
+
+
 def commit(table: DeltaTable, write: Write, inputs: Mapping[str, int]) -> int:
     """Commit `write` against `table`'s snapshot with the input versions; the new version."""
     progress = {progress_app(name): version for name, version in inputs.items()}
@@ -117,7 +138,7 @@ def commit(table: DeltaTable, write: Write, inputs: Mapping[str, int]) -> int:
     properties = CommitProperties(
         app_transactions=transactions,
         custom_metadata=dict(write.metadata) or None,
-        max_commit_retries=0,
+        max_commit_retries=COMMIT_RETRIES,
     )
     try:
         if write.mode == "append":
@@ -164,7 +185,9 @@ def commit_files(
         }.items()
     ]
     properties = CommitProperties(
-        app_transactions=transactions, custom_metadata=dict(metadata) or None, max_commit_retries=0
+        app_transactions=transactions,
+        custom_metadata=dict(metadata) or None,
+        max_commit_retries=COMMIT_RETRIES,
     )
     try:
         table.create_write_transaction(

@@ -28,6 +28,11 @@ ROW_GROUP_ROWS = 64 * 1024
 _STOP = object()
 
 
+class LakeWriteError(OSError):
+    """Writing the lake's own files failed (a full disk, a read-only or missing path, a
+    storage error): a fault of the lake's storage, never of the capture file being read."""
+
+
 @dataclass
 class _OpenFile:
     relative: str
@@ -120,7 +125,12 @@ class DataFileWriter:
                     self._write(item[0], item[1])
             for key in list(self._open):
                 self._close(key)
-        except BaseException as exc:  # raised in the caller's thread by write() or finish()
+        except OSError as exc:  # raised in the caller's thread by write() or finish()
+            error = LakeWriteError(exc.errno, f"writing the lake under {self.root}: {exc}")
+            error.__cause__ = exc
+            self._error = error
+            self._drain()
+        except BaseException as exc:
             self._error = exc
             self._drain()
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError
 
 from eda_lake.lake import commits, tables
 from eda_lake.lake.commits import TableRun, Write
@@ -107,7 +106,7 @@ class DerivedBuilder:
             reach = self.declared.reach[name]
             try:
                 changed = tables.all_changes(source, after, source.version())
-            except DeltaError:
+            except tables.ChangeFeedUnavailableError:
                 return None  # its change feed was vacuumed away: recompute everything
             values = pc.unique(changed[reach.column].combine_chunks()).drop_null()
             if reach.via is not None and len(values):
@@ -130,24 +129,33 @@ class DerivedBuilder:
         target = tables.open_table(self.uri, self.options)
         pending = self._reached(target, sources)
         if requested is None and pending is not None and len(pending.values) == 0:
-            report.version, report.inputs = target.version() if target else None, versions
-            return report  # nothing new reaches this table
+            assert target is not None
+            if commits.consumed(target, versions) != versions:
+                # The sources moved on but reach nothing here: record that, so the next run
+                # does not read the same changes again.
+                schema = pa.schema(target.schema().to_arrow())
+                commits.commit(target, Write(schema, schema.empty_table()), versions)
+                report.outcome = "committed"
+            report.version, report.inputs = target.version(), versions
+            return report
         chosen = pending if requested is None else requested
         # Progress is recorded only when what is recomputed covers everything pending, so a
         # partial recompute (one day of a backfill) never hides other reached values.
         covers = record and self._covers(chosen, pending)
         registered = {short(n): s for n, s in sources.items()}
-        sql = self.declared.sql
+        # A row without its key or day could never be replaced by key or day later: such rows
+        # (a lead whose customer has not arrived yet) wait for the row that gives them one.
+        sql = f"SELECT * FROM ({self.declared.sql}) AS declared "
+        sql += f"WHERE {self.target_column} IS NOT NULL"
         if chosen is not None:
-            restricted = tables.in_list(chosen.column, chosen.values)
-            sql = f"SELECT * FROM ({sql}) AS derived WHERE {restricted}"
+            sql += f" AND {tables.in_list(chosen.column, chosen.values)}"
         rows = tables.query(sql, **registered)
         if chosen is None or target is None:
             write = Write(rows.schema, rows, mode="overwrite")
         else:
             predicate = tables.in_list(self.target_column, chosen.values)
             write = Write(rows.schema, rows, mode="replace", predicate=predicate)
-        table = target or commits.ensure_table(
+        table = target or commits.first_commit_table(
             self.uri, rows.schema, options=self.options, configuration=tables.CHANGE_FEED
         )
         report.version = commits.commit(table, write, versions if covers else {})

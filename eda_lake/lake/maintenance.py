@@ -44,7 +44,10 @@ def vacuum_lake(layout: LakeLayout, retention_hours: int = DEFAULT_RETENTION_HOU
         if table is None:
             continue
         deleted = table.vacuum(
-            retention_hours=retention_hours, dry_run=False, enforce_retention_duration=False
+            retention_hours=retention_hours,
+            dry_run=False,
+            enforce_retention_duration=False,
+            full=True,  # also files no version ever referenced (a killed writer's leftovers)
         )
         report.files_deleted[name] = len(deleted)
     return report

@@ -140,19 +140,21 @@ class Lake:
     def quarantine(self) -> Quarantine:
         return Quarantine(self.layout)
 
-    def retry_quarantine(self, *, files: bool = True, events: bool = True) -> RetryReport:
+    def retry_quarantine(
+        self, *, files: bool = True, events: bool = True, capture_root: str | None = None
+    ) -> RetryReport:
         """Reprocess what is quarantined (after a fix): rows that land are marked resolved,
         and nothing lands twice."""
         report = RetryReport()
         if files:
             quarantined = self.quarantine.quarantined_files()
-            found = [f for f in self.capture_files() if f.path in quarantined]
-            bronze = self.bronze().ingest(found, retry_quarantined=True)
+            found = [f for f in self.capture_files(capture_root) if f.path in quarantined]
+            bronze = self.bronze(capture_root).ingest(found, retry_quarantined=True)
             report.files_retried = len(quarantined)
             report.files_resolved = bronze.files_resolved
             report.files_still_quarantined = len(self.quarantine.quarantined_files())
-        if events:
-            rows = self.quarantine.events()
+        rows = self.quarantine.events() if events else None
+        if rows is not None and rows.num_rows:  # the registry and the key only when needed
             builder, close = self._silver_builder()
             try:
                 landed, resolved = builder.retry(rows)

@@ -20,14 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import BloomFilterProperties, ColumnProperties, DeltaTable, WriterProperties
-from deltalake.exceptions import DeltaError
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.catalogue import Catalogue, EventSpec
@@ -78,8 +77,9 @@ SILVER_WRITER = WriterProperties(
 MAX_LOOKED_UP_IDS = 10_000
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Timestamps a later layer (DataFusion dates, Python datetimes, pandas) can hold.
-EARLIEST = datetime(1678, 1, 1).timestamp() * 1_000_000
-LATEST = datetime(2261, 12, 31).timestamp() * 1_000_000
+EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST = datetime(2261, 12, 31, tzinfo=UTC)
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 def table_name(event: str) -> str:
@@ -181,7 +181,7 @@ class SilverBuilder:
     def _changes(self, bronze: DeltaTable, after: int | None) -> pa.Table:
         try:
             return tables.changes(bronze, after, bronze.version(), BRONZE_COLUMNS)
-        except DeltaError:
+        except tables.ChangeFeedUnavailableError:
             # The change feed from there was vacuumed away: read the whole snapshot; exact
             # dedup makes re-reading what silver already holds harmless.
             rows = tables.query(f"SELECT {', '.join(BRONZE_COLUMNS)} FROM bronze", bronze=bronze)
@@ -211,7 +211,7 @@ class SilverBuilder:
             ]  # fmt: skip
             self.quarantine.add_events(_quarantine_rows(rows, reasons, run.table))
         if table is None:
-            table = commits.ensure_table(
+            table = commits.first_commit_table(
                 self.uri(spec), new.schema, options=self.options, configuration=tables.CHANGE_FEED
             )
         write = Write(new.schema, new, writer_properties=SILVER_WRITER)
@@ -251,7 +251,7 @@ class SilverBuilder:
                 table = tables.open_table(self.uri(spec), self.options)
                 new = _not_in(table, _first_per_key(decoded.rows))
                 if table is None:
-                    table = commits.ensure_table(
+                    table = commits.first_commit_table(
                         self.uri(spec), new.schema, options=self.options,
                         configuration=tables.CHANGE_FEED,
                     )  # fmt: skip
@@ -357,13 +357,22 @@ def _unholdable(reader: dict[str, Any], columns: dict[str, pa.Array]) -> list[tu
                 for i in pc.indices_nonzero(bad).to_pylist()
             ]
         elif logical.startswith("timestamp") or logical.startswith("local-timestamp"):
-            micros = pc.cast(values.cast(pa.timestamp("us")), pa.int64())
-            bad = pc.or_(pc.less(micros, EARLIEST), pc.greater(micros, LATEST))
+            # Compared as integers in the column's own unit: no cast that could overflow.
+            unit = values.type.unit
+            ticks = values.view(pa.int64())
+            low, high = (
+                pa.scalar(int(bound.timestamp()) * _PER_SECOND[unit], pa.int64())
+                for bound in (EARLIEST, LATEST)
+            )
+            bad = pc.or_(pc.less(ticks, low), pc.greater(ticks, high))
             problems += [
-                (i, f"field {name!r} is out of range (1678-2261): {micros[i].as_py()} us")
+                (i, f"field {name!r} is out of range (1678-2261): {ticks[i].as_py()} {unit}")
                 for i in pc.indices_nonzero(pc.fill_null(bad, False)).to_pylist()
             ]
-    return problems
+    merged: dict[int, list[str]] = {}
+    for row, reason in problems:
+        merged.setdefault(row, []).append(reason)
+    return [(row, "; ".join(reasons)) for row, reasons in merged.items()]
 
 
 def _not_in(table: DeltaTable | None, rows: pa.Table) -> pa.Table:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -11,6 +11,7 @@ from deltalake.exceptions import TableNotFoundError
 
 __all__ = [
     "CHANGE_FEED",
+    "ChangeFeedUnavailableError",
     "all_changes",
     "anti_join",
     "changes",
@@ -34,6 +35,9 @@ def open_table(uri: str, options: Options = None) -> DeltaTable | None:
 
 
 def _sql_literal(value: object) -> str:
+    if isinstance(value, datetime):  # before date: a datetime is a date too
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return f"TIMESTAMP '{moment.astimezone(UTC).isoformat()}'"
     if isinstance(value, date):
         return f"DATE '{value.isoformat()}'"
     if isinstance(value, int | float):
@@ -72,19 +76,31 @@ def query(sql: str, **named_tables: DeltaTable) -> pa.Table:
     return plain(pa.table(builder.execute(sql).read_all()))
 
 
+class ChangeFeedUnavailableError(Exception):
+    """The change feed of the versions asked for is gone (vacuumed, or never written)."""
+
+
+def _read_change_feed(table: DeltaTable, **arguments: object) -> pa.Table:
+    # delta-rs raises a bare Exception when the files of those versions were vacuumed; the
+    # callers then read the whole snapshot, which is correct either way, only slower.
+    try:
+        return pa.table(table.load_cdf(**arguments).read_all())  # type: ignore[arg-type]
+    except Exception as exc:
+        raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
+
+
 def changes(
     table: DeltaTable, after_version: int | None, up_to_version: int, columns: list[str]
 ) -> pa.Table:
     """Rows inserted in versions (after_version, up_to_version], from the change feed, with
     `_commit_version`. Compaction rewrites no data (dataChange=false), so it adds no rows."""
     start = 0 if after_version is None else after_version + 1
-    rows = pa.table(
-        table.load_cdf(
-            starting_version=start,
-            ending_version=up_to_version,
-            columns=[*columns, "_change_type", "_commit_version", "_commit_timestamp"],
-            allow_out_of_range=True,  # nothing new: an empty table with the right columns
-        ).read_all()
+    rows = _read_change_feed(
+        table,
+        starting_version=start,
+        ending_version=up_to_version,
+        columns=[*columns, "_change_type", "_commit_version", "_commit_timestamp"],
+        allow_out_of_range=True,  # nothing new: an empty table with the right columns
     )
     rows = plain(rows)
     inserted = rows.filter(pc.equal(rows["_change_type"], "insert"))
@@ -95,10 +111,8 @@ def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int
     """Every change in versions (after_version, up_to_version]: inserts, deletes and both
     images of updates, with `_change_type`; a replaced row appears as its delete and insert."""
     start = 0 if after_version is None else after_version + 1
-    rows = pa.table(
-        table.load_cdf(
-            starting_version=start, ending_version=up_to_version, allow_out_of_range=True
-        ).read_all()
+    rows = _read_change_feed(
+        table, starting_version=start, ending_version=up_to_version, allow_out_of_range=True
     )
     return plain(rows)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.closing import close_all
@@ -28,13 +31,23 @@ def provision(
     if settings.target is Target.AZURE:
         provisioner = azure_provisioner(settings, desired)
         return provisioner.plan() if plan_only else provisioner.apply()
-    admin = make_hub_admin(settings)
-    registry = make_registry(settings)
-    try:
-        step = provisioning.plan if plan_only else provisioning.apply
-        return step(desired, admin, registry, LakeLayout.from_settings(settings))
-    finally:
-        close_all(admin, registry)
+    layout = LakeLayout.from_settings(settings)
+    if not plan_only:
+        admin, registry = make_hub_admin(settings), make_registry(settings)
+        try:
+            return provisioning.apply(desired, admin, registry, layout)
+        finally:
+            close_all(admin, registry)
+    # A plan touches nothing: state not created yet is planned against an empty throwaway
+    # copy, since opening the embedded hub or registry would create its files.
+    with tempfile.TemporaryDirectory(prefix="eda-lake-plan-") as empty:
+        blank = replace(settings, home=Path(empty))
+        admin = make_hub_admin(settings if settings.hub_dir.is_dir() else blank)
+        registry = make_registry(settings if settings.registry_file.is_file() else blank)
+        try:
+            return provisioning.plan(desired, admin, registry, layout)
+        finally:
+            close_all(admin, registry)
 
 
 def azure_provisioner(settings: Settings, desired: DesiredState) -> AzureProvisioner:

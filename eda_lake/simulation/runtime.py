@@ -10,6 +10,7 @@ from eda_lake.events.publisher import Publisher
 from eda_lake.events.wire import AvroDecoder, AvroEncoder
 from eda_lake.hub.base import EventHubClient, HubNotFoundError
 from eda_lake.hub.factory import make_hub_client
+from eda_lake.progress import Progress, no_progress
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import Settings
@@ -17,8 +18,7 @@ from eda_lake.simulation import partners, teams
 from eda_lake.simulation.conversions_state import ConversionsState
 from eda_lake.simulation.dead_letters import DeadLetterStore
 from eda_lake.simulation.subscriber import Subscriber, SubscriberReport
-
-TEAMS_WITH_SUBSCRIPTIONS = ("conversions", "customer")
+from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
 
 @dataclass
@@ -87,11 +87,13 @@ class Simulation:
                     total += 0 if checkpoint is None else checkpoint + 1
         return total
 
-    def publish_products(self, seed: int) -> int:
-        return self.publisher.publish(teams.product_catalogue(self.catalogue, seed))
+    def publish_products(self, seed: int, progress: Progress = no_progress) -> int:
+        events = teams.product_catalogue(self.catalogue, seed)
+        return self.publisher.publish(events, progress, "publish ProductUpdated")
 
-    def publish_customers(self, seed: int, count: int) -> int:
-        return self.publisher.publish(teams.customer_signups(self.catalogue, seed, count))
+    def publish_customers(self, seed: int, count: int, progress: Progress = no_progress) -> int:
+        events = teams.customer_signups(self.catalogue, seed, count)
+        return self.publisher.publish(events, progress, "publish CustomerCreated", count)
 
     def drop_partner_files(self) -> partners.PartnerDropReport:
         return partners.drop_partner_files(self.conversions_state, self.partner_drops)
@@ -105,11 +107,11 @@ class Simulation:
             self.partner_drops,
         )
 
-    def run_chain(self, seed: int, customers: int) -> ChainReport:
+    def run_chain(self, seed: int, customers: int, progress: Progress = no_progress) -> ChainReport:
         """The whole causal chain for a seeded population, each step after the one it needs."""
         report = ChainReport()
-        report.products = self.publish_products(seed)
-        report.customers = self.publish_customers(seed, customers)
+        report.products = self.publish_products(seed, progress)
+        report.customers = self.publish_customers(seed, customers, progress)
         report.subscribers["conversions"] = self.subscriber("conversions").run()
         drop = self.drop_partner_files()
         report.partner_files, report.partner_sales = len(drop.files), drop.sales

@@ -5,13 +5,20 @@ from __future__ import annotations
 import os
 import sys
 
-from eda_lake_tests.benchmarks import backbone, dagster_runs, lake, scale
+from eda_lake_tests.benchmarks import backbone, cli, dagster_runs, lake, scale
 
 
 def main() -> int:
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} cores, load average {load:.2f} at the start")
     failures = []
+    help_page = cli.bench_help()
+    print(
+        f"--help    {help_page['median_s']:.3f} s median (max {help_page['max_s']:.3f} s)"
+        f"   target < 0.3 s"
+    )
+    if help_page["median_s"] >= 0.3:
+        failures.append("--help")
     publish = backbone.bench_publish()
     print(
         f"publish   {publish['events']:>9,.0f} events  {publish['events_per_s']:>9,.0f} events/s"

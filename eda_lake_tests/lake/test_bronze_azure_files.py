@@ -95,7 +95,7 @@ def test_any_producers_container_lands_by_the_cli(
     target.parent.mkdir(parents=True)
     target.write_bytes((azure_capture_dir / "bluefrog_capture_05.avro").read_bytes())
     assert main(["ingest", "--capture-root", str(root)]) == 0
-    assert "1 file(s), 1 event(s) ingested" in capsys.readouterr().out
+    assert "bronze: 1 file ingested (1 event)" in capsys.readouterr().out
     layout = LakeLayout(Path(os.environ["EDA_LAKE_HOME"]) / "lake")
     [row] = bronze_rows(layout)
     assert (row["namespace"], row["hub"], row["partition_id"]) == (
@@ -104,4 +104,6 @@ def test_any_producers_container_lands_by_the_cli(
         "3",
     )
     assert main(["ingest", "--capture-root", str(root)]) == 0
-    assert "0 file(s), 0 event(s) ingested; 1 already in bronze" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "bronze: no files ingested (no events)" in out
+    assert "files already ingested      1" in out

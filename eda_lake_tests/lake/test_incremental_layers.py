@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def test_entities_replace_only_the_keys_new_events_touch(lake_settings: Settings
     assert run.entities.runs["customers"].counts["keys_recomputed"] == 3
     assert run.entities.runs["customers"].rows_written == 3
     assert run.entities.runs["leads"].counts["keys_recomputed"] == 3
-    assert run.entities.runs["products"].outcome == "up to date"
+    assert run.entities.runs["products"].rows_written == 0  # progress only
     assert len(_rows(lake, "silver", "customers")) == customers_before + 3
     new_days = {p.created_at.date() for p in world.people(99, 3)}
     assert lake.gold().days_recomputed["funnel_daily"] == len(new_days)
@@ -185,3 +186,51 @@ def test_rebuild_refuses_a_schema_the_registry_rejects_and_touches_nothing(
     assert len(_rows(lake, "silver", "customer_created")) == silver_before
     assert _version(lake, "gold", "funnel_daily") == gold_version
     assert lake.quarantine.events().num_rows == 0
+
+
+def test_values_later_layers_cannot_hold_are_quarantined_once_per_event(
+    lake_settings: Settings,
+) -> None:
+    simulation, _, lake = _lake_after_chain(lake_settings, customers=4)
+    spec = lake.catalogue.event("CustomerCreated")
+    person = world.people(4321, 1)[0]
+    sent = []
+    for n, (customer_id, created_at) in enumerate(
+        [
+            ("not-a-uuid", datetime(3000, 1, 1, tzinfo=UTC)),  # two bad fields: one row
+            ("9b2f1c1e-0d55-4c3a-8a0f-2f1d8f7e9a10", datetime(1000, 1, 1, tzinfo=UTC)),
+            ("7d2f1c1e-0d55-4c3a-8a0f-2f1d8f7e9a10", person.created_at),  # fine
+        ]
+    ):
+        record = {
+            "customer_id": customer_id, "created_at": created_at, "email": "x@example.net",
+            "full_name": "X", "country": "PL", "channel": "WEB",
+        }  # fmt: skip
+        encoded = simulation.encoder.encode(record, spec.schema)
+        envelope = CloudEvent(
+            f"odd-{n}", "/eda-lake/customer", spec.cloudevents_type(), person.created_at
+        )
+        sent.append(EventData(encoded.body, envelope.to_properties(), "k", encoded.content_type))
+    simulation.hub.send(spec.hub, sent)
+    _capture(lake_settings, simulation)
+    lake.ingest()
+    run = lake.silver()
+    assert (run.events.quarantined, run.events.inserted["CustomerCreated"]) == (2, 1)
+    assert sum(run.events.outcomes().values()) == run.events.rows_read
+    reasons = {r["ce_id"]: r["reason"] for r in lake.quarantine.events().to_pylist()}
+    assert "not a uuid" in reasons["odd-0"] and "out of range" in reasons["odd-0"]
+    assert "out of range" in reasons["odd-1"]
+    lake.gold()  # the rest flows on to gold
+
+
+def test_layers_read_whole_snapshots_once_their_change_feed_is_vacuumed(
+    lake_settings: Settings,
+) -> None:
+    _, _, lake = _lake_after_chain(lake_settings, customers=40)
+    before = _totals(lake)
+    lake.compact()
+    bronze = tables.open_table(lake.layout.bronze_uri, lake.layout.storage_options)
+    assert bronze is not None
+    bronze.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
+    lake.rebuild()  # silver reads bronze from version 0: its change feed is gone
+    assert _totals(lake) == before

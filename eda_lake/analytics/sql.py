@@ -1,0 +1,185 @@
+"""SQL over the lake: DuckDB views named `<layer>.<table>` on each Delta table's current snapshot.
+
+Each view reads exactly the Parquet files of the table's current Delta snapshot
+(`DeltaTable.file_uris()`), with the partition columns taken from the hive-style paths and the
+columns in the table's own order; a plain read of the table's folder would also read files
+that later commits (an overwrite, a rebuild, a compaction) replaced, and count them twice.
+
+Why file lists and not DuckDB's `delta` extension: measured on a 20,000-customer demo lake
+(2 cores), loading `duckdb-extension-delta==1.5.5` costs 313 ms per command and its
+`delta_scan` answered 1.5-3x slower (bronze count 3.6 ms vs 2.0 ms, bronze group-by 22 ms vs
+9 ms, gold 1.9 ms vs 0.8 ms); it also pins DuckDB to 1.5.5 (no wheel exists for 2.x) and adds
+100 MB of extension wheels. The file lists need nothing beyond `deltalake`, already a
+dependency, and work with any DuckDB. A lake in an Azure Storage container is read through
+pyarrow's Azure filesystem (registered as Arrow datasets), since DuckDB itself would need its
+`azure` extension to reach `az://`: nothing is downloaded, so it works offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.fs as pafs
+from deltalake import DeltaTable
+
+from eda_lake.lake import tables
+from eda_lake.lake.layout import LakeLayout
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
+# The bronze area is one table, every hub's events.
+BRONZE_TABLE = "events"
+AREAS_OF_TABLES = ("silver", "gold", "quarantine")
+
+_HIVE_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.large_string(): "VARCHAR",
+    pa.date32(): "DATE",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+}
+
+
+class QueryError(Exception):
+    """The query is not valid SQL for these tables: DuckDB's reason, with the tables known."""
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    layer: str
+    name: str
+    uri: str
+    version: int
+    files: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+
+@dataclass
+class Result:
+    columns: list[str]
+    rows: Iterator[tuple[Any, ...]]
+
+
+class LakeSql:
+    """A DuckDB connection with one view per Delta table of the lake."""
+
+    def __init__(self, layout: LakeLayout) -> None:
+        self.layout = layout
+        # Nothing is ever fetched from the network: extensions stay off.
+        self.connection = duckdb.connect(
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        )
+        self.tables: list[LakeTable] = []
+        for layer, name, uri in self._table_locations():
+            table = tables.open_table(uri, layout.storage_options)
+            if table is not None:
+                self._define(layer, name, uri, table)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def query(self, sql: str, batch_rows: int = 10_000) -> Result:
+        try:
+            cursor = self.connection.execute(sql)
+        except (duckdb.ProgrammingError, duckdb.DataError) as exc:  # parser, binder, catalog
+            known = ", ".join(t.qualified for t in self.tables) or "none yet"
+            raise QueryError(f"{_first_line(exc)} (the lake's tables: {known})") from None
+        columns = [d[0] for d in cursor.description or []]
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            while batch := cursor.fetchmany(batch_rows):
+                yield from batch
+
+        return Result(columns, rows())
+
+    def _table_locations(self) -> Iterator[tuple[str, str, str]]:
+        yield "bronze", BRONZE_TABLE, self.layout.bronze_uri
+        for area in AREAS_OF_TABLES:
+            selector = pafs.FileSelector(self.layout.fs_path(area), allow_not_found=True)
+            folders = sorted(
+                info.base_name
+                for info in self.layout.fs.get_file_info(selector)
+                if info.type == pafs.FileType.Directory
+            )
+            for name in folders:
+                if name.replace("_", "").isalnum():  # a table's name, not quarantined files
+                    yield area, name, self.layout.table_uri(area, name)
+
+    def _define(self, layer: str, name: str, uri: str, table: DeltaTable) -> None:
+        schema = pa.schema(table.schema().to_arrow())
+        partitions = table.metadata().partition_columns
+        files = table.file_uris()
+        self.connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
+        view = f'"{layer}"."{name}"'
+        columns = ", ".join(f'"{field.name}"' for field in schema)
+        if not files:
+            source = f"_empty_{layer}_{name}"
+            self.connection.register(source, schema.empty_table())
+        elif self.layout.local:
+            source = _parquet_files(files, partitions, schema)
+        else:
+            source = f"_dataset_{layer}_{name}"
+            self.connection.register(source, self._dataset(uri, files, partitions, schema))
+        self.connection.execute(f"CREATE VIEW {view} AS SELECT {columns} FROM {source}")
+        self.tables.append(LakeTable(layer, name, uri, table.version(), len(files)))
+
+    def _dataset(
+        self, uri: str, files: list[str], partitions: list[str], schema: pa.Schema
+    ) -> ds.Dataset:
+        """The snapshot's files through pyarrow's filesystem of the container."""
+        import pyarrow.dataset as ds  # only for a container: it loads pandas (0.3 s)
+
+        container_root = uri.removeprefix("az://")
+        paths = [_container_path(f, container_root) for f in files]
+        partitioning = (
+            ds.partitioning(pa.schema([schema.field(p) for p in partitions]), flavor="hive")
+            if partitions
+            else None
+        )
+        return ds.dataset(
+            paths,
+            schema=schema,
+            format="parquet",
+            filesystem=self.layout.fs,
+            partitioning=partitioning,
+            partition_base_dir=container_root,
+        )
+
+
+def _parquet_files(files: list[str], partitions: list[str], schema: pa.Schema) -> str:
+    listed = ", ".join(_literal(f) for f in files)
+    if partitions:
+        types = ", ".join(
+            f"{_literal(p)}: {_literal(_HIVE_TYPES.get(schema.field(p).type, 'VARCHAR'))}"
+            for p in partitions
+        )
+        hive = f"hive_partitioning = true, hive_types = {{{types}}}"
+    else:
+        hive = "hive_partitioning = false"
+    # union_by_name: files written before a column was added have it as null.
+    return f"read_parquet([{listed}], {hive}, union_by_name = true)"
+
+
+def _container_path(file_uri: str, container_root: str) -> str:
+    """`az://lake/silver/x/part.parquet` (or abfs[s]:// with an account) as the filesystem
+    names it: `lake/silver/x/part.parquet`."""
+    _, _, rest = file_uri.partition("://")
+    start = rest.find(container_root)
+    return rest[start:] if start >= 0 else rest
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,1 @@
+"""What the command line shows a person: progress, tables of rows, one line per fault."""

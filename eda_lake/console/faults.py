@@ -1,0 +1,216 @@
+"""One line for a user's mistake or a fault of the environment; None for a bug of our own.
+
+A command that fails because of its input or its surroundings (a missing sign-in, a full disk,
+a read-only or missing path, an unreachable network) says so in one line that names the thing
+and the fix. Anything else is a programming error and keeps its traceback: this module only
+recognises specific types (and, for the libraries that report a disk or a network fault as a
+generic error, that fault's own wording), never a broad `LookupError` or `ValueError`.
+
+Every lake and capture write is atomic (a Delta commit, a capture file renamed into place
+after its ledger row), so a command stopped by any of these faults resumes where it stopped
+when run again after the fix.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import re
+import shutil
+import sqlite3
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+FULL_BELOW_BYTES = 1 << 20  # a file system with less free than this is the full one
+RERUN = "nothing was lost: run the command again once fixed and it resumes where it stopped"
+
+
+class UserError(Exception):
+    """A command's input names something that is not there or cannot be used: the message
+    names it and the fix."""
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    # Imported here, not at the top: `eda-lake --help` must not load the rooms.
+    from eda_lake.capture.naming import ArchiveNameError
+    from eda_lake.capture.reader import CaptureFileError
+    from eda_lake.catalogue import CatalogueError
+    from eda_lake.hub.base import HubNotFoundError
+    from eda_lake.lake.lifecycle import LifecyclePolicyError
+    from eda_lake.lake.maintenance import RetentionError
+    from eda_lake.lake.masking import MissingPiiKeyError
+    from eda_lake.lake.runtime import RebuildRefusedError
+    from eda_lake.names import InvalidNameError
+    from eda_lake.registry.base import IncompatibleSchemaError, SchemaGroupNotFoundError
+    from eda_lake.registry.schema import SchemaDefinitionError
+    from eda_lake.settings import SettingsError
+
+    return (
+        UserError,
+        SettingsError,
+        CatalogueError,
+        SchemaDefinitionError,
+        MissingPiiKeyError,
+        InvalidNameError,
+        LifecyclePolicyError,
+        RetentionError,
+        RebuildRefusedError,
+        HubNotFoundError,
+        SchemaGroupNotFoundError,
+        IncompatibleSchemaError,
+        CaptureFileError,
+        ArchiveNameError,
+    )
+
+
+_DISK_FULL = ("no space left on device", "database or disk is full", "disk quota exceeded")
+_READ_ONLY = ("read-only file system", "attempt to write a readonly database")
+_DENIED = ("permission denied",)
+_UNREACHABLE = (
+    "connection refused",
+    "network is unreachable",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "failed to establish a new connection",
+    "timed out",
+)
+SIGN_IN = (
+    "sign in to Azure first: `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
+    "AZURE_CLIENT_SECRET (a service principal), or run where a managed identity is assigned"
+)
+
+
+def quiet_sign_in_warnings() -> None:
+    """azure-identity logs a failed sign-in as a 10-line WARNING before raising the same
+    text; the one line from `describe` replaces both."""
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
+
+
+def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
+    """The one line to show for `exc`, or None when it is a bug (keep the traceback).
+
+    `near`: the directories the command writes to; a full disk is named by the first of them
+    with no space left when the error does not name a file.
+    """
+    if isinstance(exc, _user_error_types()):
+        return str(exc)
+    azure = _azure(exc)
+    if azure is not None:
+        return azure
+    chain = list(_causes(exc))
+    # Only what the system or a library raised is read for a fault's wording: a bug of ours
+    # (a KeyError, a ValueError) with such words in its message still shows its traceback.
+    text = " | ".join(str(e) for e in chain if _from_system_or_library(e)).lower()
+    where = _path_of(chain)
+    if _errno_in(chain, errno.ENOSPC, errno.EDQUOT) or any(s in text for s in _DISK_FULL):
+        full = where or _full_directory(near)
+        return f"no space left on the disk{full}: free some space; {RERUN}"
+    if _errno_in(chain, errno.EROFS) or any(s in text for s in _READ_ONLY):
+        return (
+            f"cannot write{where}: the file system is read-only; point EDA_LAKE_HOME at a "
+            f"writable directory; {RERUN}"
+        )
+    if _errno_in(chain, errno.EACCES, errno.EPERM) or any(s in text for s in _DENIED):
+        return f"permission denied{where}: make it writable or point EDA_LAKE_HOME elsewhere"
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open database file" in text:
+        return (
+            "cannot open the embedded state's database: EDA_LAKE_HOME must be a writable "
+            "directory (a missing one is created)"
+        )
+    if isinstance(exc, ConnectionError | TimeoutError) or (
+        isinstance(exc, OSError) and _network_oserror(chain)
+    ):
+        return f"cannot reach {_endpoint(exc)}: check the endpoint's address and the network"
+    return None
+
+
+def _azure(exc: BaseException) -> str | None:
+    try:
+        from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+        from azure.identity import CredentialUnavailableError
+    except ImportError:  # pragma: no cover - the Azure SDK is a dependency
+        return None
+    if isinstance(exc, CredentialUnavailableError | ClientAuthenticationError):
+        if _raised_in(exc, "azure.schemaregistry"):
+            return (
+                "the Azure Schema Registry accepts Entra ID only (hub connection strings do "
+                f"not reach it): {SIGN_IN}"
+            )
+        return f"no Azure sign-in: {SIGN_IN}"
+    if isinstance(exc, ServiceRequestError):
+        return f"cannot reach {_endpoint(exc)}: check the endpoint's address and the network"
+    from azure.eventhub.exceptions import AuthenticationError, ConnectError, ConnectionLostError
+
+    if isinstance(exc, AuthenticationError):
+        return (
+            f"Event Hubs refused the credentials ({_endpoint(exc)}): check the hub's connection "
+            "string (EDA_LAKE_EVENTHUB_CONNECTION_STRING__<HUB>) or the identity's roles"
+        )
+    if isinstance(exc, ConnectError | ConnectionLostError):
+        return (
+            f"cannot reach Event Hubs ({_endpoint(exc)}): check EDA_LAKE_EVENTHUB_NAMESPACE, "
+            "the connection strings' endpoints and the network"
+        )
+    return None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _from_system_or_library(exc: BaseException) -> bool:
+    package = type(exc).__module__.split(".")[0]
+    return isinstance(exc, OSError | sqlite3.Error) or package not in ("builtins", "eda_lake")
+
+
+def _full_directory(near: Sequence[Path]) -> str:
+    for path in near:
+        try:
+            usage = shutil.disk_usage(path)
+        except OSError:
+            continue  # not created yet
+        if usage.free < FULL_BELOW_BYTES:
+            return f" holding {path} ({usage.free:,} bytes free)"
+    return ""
+
+
+def _errno_in(chain: list[BaseException], *codes: int) -> bool:
+    return any(isinstance(e, OSError) and e.errno in codes for e in chain)
+
+
+def _network_oserror(chain: list[BaseException]) -> bool:
+    codes = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT}
+    text = " ".join(str(e) for e in chain).lower()
+    return _errno_in(chain, *codes) or any(s in text for s in _UNREACHABLE)
+
+
+def _path_of(chain: list[BaseException]) -> str:
+    for e in chain:
+        if isinstance(e, OSError) and e.filename:
+            return f" writing {e.filename}"
+    return ""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://([^/\s]+)")
+
+
+def _endpoint(exc: BaseException) -> str:
+    """`127.0.0.1:9 (Connection refused (os error 111))`: the host a request went to and
+    the innermost reason (libraries nest theirs in many lines)."""
+    text = _ANSI.sub("", str(exc))
+    lines = [line.strip(" \t\u21b3") for line in text.splitlines()]
+    reason = next((line for line in reversed(lines) if line), type(exc).__name__)
+    host = _URL.search(text)
+    return f"{host.group(1)} ({reason})" if host else reason
+
+
+def _raised_in(exc: BaseException, module_prefix: str) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(module_prefix.replace(".", "/") in frame.filename for frame in frames)

@@ -1,0 +1,109 @@
+"""Progress on long work: a bar on a terminal, periodic log lines elsewhere, never on stdout."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+from eda_lake.console.progress import LogLines, TerminalBar, progress_for
+
+EDA_LAKE = str(Path(sys.executable).parent / "eda-lake")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_log_lines_every_few_seconds_and_at_the_end_with_rates() -> None:
+    out, clock = io.StringIO(), Clock()
+    log = LogLines(out, clock, every=5.0)
+    for done in range(0, 10_001, 1000):
+        clock.now += 1.0
+        log("publish CustomerCreated", done, 10_000)
+    log("publish CustomerCreated", 10_000, 10_000)  # the same end, reported again
+    clock.now += 2.0
+    log("capture", 700)  # a stage of unknown total: its line comes at close
+    log.close()
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "progress: publish CustomerCreated 5,000/10,000 events (1,000 events/s)",
+        "progress: publish CustomerCreated 10,000/10,000 events (1,000 events/s)",
+        "progress: capture 700 events",
+    ]
+
+
+def test_the_bar_redraws_in_place_with_counts_and_rate() -> None:
+    out, clock = io.StringIO(), Clock()
+    bar = TerminalBar(out, clock)
+    bar("ingest", 0, 400, "files")
+    clock.now += 0.05
+    bar("ingest", 100, 400, "files")  # too soon: not redrawn
+    clock.now += 0.5
+    bar("ingest", 200, 400, "files")
+    clock.now += 0.5
+    bar("ingest", 400, 400, "files")
+    bar.close()
+    frames = out.getvalue().split("\r\x1b[2K")[1:]
+    assert len(frames) == 3
+    assert frames[1] == "ingest [############------------] 200/400 files  364 files/s"
+    assert frames[2].startswith("ingest [########################] 400/400 files")
+    assert out.getvalue().endswith("\n")
+
+
+def test_the_kind_follows_the_stream() -> None:
+    assert isinstance(progress_for(io.StringIO()), LogLines)
+
+
+def test_a_terminal_sees_a_bar_and_stdout_keeps_only_the_results(tmp_path: Path) -> None:
+    env = {**os.environ, "EDA_LAKE_HOME": str(tmp_path / "home")}
+    subprocess.run([EDA_LAKE, "provision"], env=env, capture_output=True, check=True)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [EDA_LAKE, "publish", "--customers", "30000"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    terminal = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    stdout, _ = process.communicate(timeout=120)
+    os.close(leader)
+    assert process.returncode == 0
+    shown = terminal.decode()
+    assert re.search(
+        r"publish CustomerCreated \[#+-*\] [\d,]+/30,000 events  [\d,]+ events/s", shown
+    )
+    assert "publish CustomerCreated" not in stdout
+    assert "published 30,000 CustomerCreated events" in stdout
+
+
+def test_a_log_sees_lines(tmp_path: Path) -> None:
+    env = {**os.environ, "EDA_LAKE_HOME": str(tmp_path / "home")}
+    subprocess.run([EDA_LAKE, "provision"], env=env, capture_output=True, check=True)
+    result = subprocess.run(
+        [EDA_LAKE, "publish", "--customers", "2000"], env=env, capture_output=True, text=True
+    )
+    assert "progress: publish CustomerCreated 2,000/2,000 events" in result.stderr
+    assert "\r" not in result.stderr
