@@ -26,12 +26,17 @@ from eda_lake.lake.runtime import Lake, SilverRun
 from eda_lake.lake.silver import SilverReport
 from eda_lake.progress import Progress, no_progress
 from eda_lake.settings import (
+    BLOB_AUTHORITY_VAR,
+    CAPTURE_CONTAINER_VAR,
     GOLD_FIRST_DAY_VAR,
     HOME_VAR,
+    LAKE_CONTAINER_VAR,
     LATENESS_VAR,
     NAMESPACE_VAR,
     PII_KEY_VAR,
     SCHEMA_DIR_VAR,
+    STORAGE_ACCOUNT_VAR,
+    STORAGE_KEY_VAR,
     TARGET_VAR,
     Settings,
     SettingsError,
@@ -57,13 +62,15 @@ class DemoReport:
 
 
 def demo_variables(settings: Settings) -> dict[str, str]:
-    """The embedded default's variables for these settings: what the runs' resource holds."""
-    if settings.target is not Target.LOCAL or settings.storage is not None:
+    """The variables of these settings on the embedded default (the lake may be on Azure
+    Storage): what the runs' resource holds. The demo's runs get them in this process; none
+    is recorded in the instance."""
+    if settings.target is not Target.LOCAL:
         raise SettingsError(
-            "the demo publishes synthetic events and runs on the embedded default only: unset "
-            f"{TARGET_VAR} and the storage variables (or use the Dagster UI's jobs on Azure)"
+            f"the demo publishes synthetic events, on the embedded default only: unset "
+            f"{TARGET_VAR} (on Azure, use the Dagster UI's jobs)"
         )
-    return {
+    variables = {
         HOME_VAR: str(settings.home),
         SCHEMA_DIR_VAR: str(settings.schema_dir),
         NAMESPACE_VAR: settings.namespace,
@@ -71,6 +78,16 @@ def demo_variables(settings: Settings) -> dict[str, str]:
         GOLD_FIRST_DAY_VAR: settings.gold_first_day.isoformat(),
         PII_KEY_VAR: settings.pii_key or "",
     }
+    storage = settings.storage
+    if storage is not None:
+        variables |= {
+            STORAGE_ACCOUNT_VAR: storage.account,
+            STORAGE_KEY_VAR: storage.account_key or "",
+            BLOB_AUTHORITY_VAR: storage.blob_authority or "",
+            CAPTURE_CONTAINER_VAR: storage.capture_container or "",
+            LAKE_CONTAINER_VAR: storage.lake_container or "",
+        }
+    return {name: value for name, value in variables.items() if value}
 
 
 def _materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
