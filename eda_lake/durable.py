@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from eda_lake.owner_only import owner_only_dir
+
 BUSY_TIMEOUT_MS = 60_000
 
 
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) a database for use by this process; autocommit mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    owner_only_dir(path.parent)  # the files it creates are then owner-only too
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +23,14 @@ class Target(StrEnum):
 
     LOCAL = "local"
     AZURE = "azure"
+
+
+class Broker(StrEnum):
+    """Which event backbone the hub adapters talk to (independent of the lake's target)."""
+
+    EMBEDDED = "embedded"
+    EVENTHUBS = "eventhubs"
+    KAFKA = "kafka"
 
 
 class SettingsError(ValueError):
@@ -56,6 +65,19 @@ PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
 DAGSTER_HOME_VAR = "DAGSTER_HOME"  # Dagster's own: the instance the UI and `eda-lake demo` share
+
+
+# The event backbone and Kafka's client settings (the Kafka issue's part of this module).
+BROKER_VAR = "EDA_LAKE_BROKER"
+KAFKA_BOOTSTRAP_VAR = "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS"
+KAFKA_SECURITY_PROTOCOL_VAR = "EDA_LAKE_KAFKA_SECURITY_PROTOCOL"
+KAFKA_SASL_MECHANISM_VAR = "EDA_LAKE_KAFKA_SASL_MECHANISM"
+KAFKA_SASL_USERNAME_VAR = "EDA_LAKE_KAFKA_SASL_USERNAME"
+KAFKA_SASL_PASSWORD_VAR = "EDA_LAKE_KAFKA_SASL_PASSWORD"  # the name; the secret stays in the env
+KAFKA_SASL_PASSWORD_PREFIX = "EDA_LAKE_KAFKA_SASL_PASSWORD__"  # + hub: one secret per hub
+KAFKA_TIMEOUT_VAR = "EDA_LAKE_KAFKA_TIMEOUT_SECONDS"
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(SUFFIX_VAR, "a short unique suffix of every Azure name"),
     Variable(PRINCIPAL_PREFIX, "a team's Entra object id, per team", family=True),
     Variable(PII_KEY_VAR, "the key that masks personal fields", secret=True),
+    Variable(BROKER_VAR, "the event backbone: embedded, eventhubs or kafka (default: by target)"),
+    Variable(KAFKA_BOOTSTRAP_VAR, "the Kafka cluster's host:port list"),
+    Variable(KAFKA_SECURITY_PROTOCOL_VAR, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    Variable(KAFKA_SASL_MECHANISM_VAR, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"),
+    Variable(KAFKA_SASL_USERNAME_VAR, "the SASL user ($ConnectionString for Event Hubs)"),
+    Variable(KAFKA_SASL_PASSWORD_VAR, "the SASL password", secret=True),
+    Variable(KAFKA_SASL_PASSWORD_PREFIX, "a SASL password per hub", secret=True, family=True),
+    Variable(KAFKA_TIMEOUT_VAR, "seconds any Kafka request may take", "30", integer=True),
     Variable(
         DAGSTER_HOME_VAR, "Dagster's instance directory (default: $EDA_LAKE_HOME/dagster_home)"
     ),
@@ -147,9 +177,13 @@ class _Environment:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
 
-    def get(self, name: str) -> str | None:
+    def get(self, name: str, default: str | None = None) -> str | None:
         known = variable(name)  # refuses a name outside the table, set or not
-        return self._env.get(name) or known.default or None
+        return self._env.get(name) or known.default or default
+
+    def items(self) -> list[tuple[str, str]]:
+        """The set variables the table knows (members of families included)."""
+        return [(k, v) for k, v in self._env.items() if any(x.covers(k) for x in VARIABLES)]
 
     def __getitem__(self, name: str) -> str:
         return self.get(name) or ""
@@ -219,6 +253,25 @@ class DiscoveryQueue:
 
 
 @dataclass(frozen=True)
+class KafkaSettings:
+    """A Kafka cluster (or Event Hubs' Kafka endpoint) and how to sign in to it.
+
+    `hub_passwords`: per-hub SASL passwords (Event Hubs: a hub-scoped connection string
+    serves one hub only), used instead of `sasl_password` for that hub's topic. Secrets
+    never appear in repr. `timeout_seconds` bounds every request: a cluster that does not
+    answer within it is an error naming it, not a hang.
+    """
+
+    bootstrap_servers: str
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    hub_passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    timeout_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where the embedded default keeps its state and which backend is in use."""
 
@@ -234,6 +287,8 @@ class Settings:
     eventhubs: AzureEventHubs | None = None  # required with EDA_LAKE_TARGET=azure
     deployment: AzureDeploymentSettings | None = None  # for provisioning Azure
     dagster_instance: Path | None = None  # None: home/dagster_home
+    broker: Broker = Broker.EMBEDDED  # the event backbone
+    kafka: KafkaSettings | None = None  # required with EDA_LAKE_BROKER=kafka
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -261,6 +316,7 @@ class Settings:
             dagster_instance=Path(env[DAGSTER_HOME_VAR]).resolve()
             if env.get(DAGSTER_HOME_VAR)
             else None,
+            **_backbone(env, target),
         )
 
     @property
@@ -385,4 +441,82 @@ def _deployment(env: _Environment) -> AzureDeploymentSettings | None:
         environment=env[ENVIRONMENT_VAR],
         suffix=env[SUFFIX_VAR],
         principals={team.lower(): value for team, value in env.family(PRINCIPAL_PREFIX).items()},
+    )
+
+
+# The event backbone: EDA_LAKE_BROKER and Kafka's variables. ---------------------------------
+
+
+def _backbone(env: _Environment, target: Target) -> dict[str, Any]:
+    """`broker` and `kafka` for Settings: unset, the broker follows the target as before."""
+    default = Broker.EVENTHUBS if target is Target.AZURE else Broker.EMBEDDED
+    raw = env[BROKER_VAR].strip().lower() or default.value
+    try:
+        broker = Broker(raw)
+    except ValueError:
+        choices = ", ".join(b.value for b in Broker)
+        raise SettingsError(
+            f"{BROKER_VAR}={raw!r} is not a known event backbone; set it to one of: {choices}"
+        ) from None
+    if broker is Broker.EVENTHUBS and not env.get(EVENTHUB_NAMESPACE_VAR):
+        raise SettingsError(
+            f"{BROKER_VAR}=eventhubs needs {EVENTHUB_NAMESPACE_VAR} (and checkpoint storage): "
+            f"set them, or choose {BROKER_VAR}=embedded or kafka"
+        )
+    return {"broker": broker, "kafka": _kafka(env, broker)}
+
+
+def _kafka(env: _Environment, broker: Broker) -> KafkaSettings | None:
+    servers = env[KAFKA_BOOTSTRAP_VAR].strip()
+    if not servers:
+        if broker is Broker.KAFKA:
+            raise SettingsError(
+                f"{BROKER_VAR}=kafka needs {KAFKA_BOOTSTRAP_VAR}, the cluster's host:port list "
+                "(for example 127.0.0.1:9092, or <namespace>.servicebus.windows.net:9093)"
+            )
+        return None
+    protocol = env[KAFKA_SECURITY_PROTOCOL_VAR].strip().upper() or "PLAINTEXT"
+    if protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise SettingsError(
+            f"{KAFKA_SECURITY_PROTOCOL_VAR}={protocol!r} is not one of "
+            f"{', '.join(KAFKA_SECURITY_PROTOCOLS)}"
+        )
+    mechanism = env[KAFKA_SASL_MECHANISM_VAR].strip().upper() or None
+    if mechanism is not None and mechanism not in KAFKA_SASL_MECHANISMS:
+        raise SettingsError(
+            f"{KAFKA_SASL_MECHANISM_VAR}={mechanism!r} is not one of "
+            f"{', '.join(KAFKA_SASL_MECHANISMS)}"
+        )
+    hub_passwords = {
+        key[len(KAFKA_SASL_PASSWORD_PREFIX) :].lower().replace("_", "-"): value
+        for key, value in env.items()
+        if key.startswith(KAFKA_SASL_PASSWORD_PREFIX) and value
+    }
+    password = env.get(KAFKA_SASL_PASSWORD_VAR) or None
+    username = env.get(KAFKA_SASL_USERNAME_VAR) or None
+    if protocol.startswith("SASL"):
+        if mechanism is None:
+            raise SettingsError(
+                f"{KAFKA_SECURITY_PROTOCOL_VAR}={protocol} needs {KAFKA_SASL_MECHANISM_VAR} "
+                "(PLAIN for Event Hubs' Kafka endpoint, OAUTHBEARER for Entra ID)"
+            )
+        if mechanism != "OAUTHBEARER" and not (username and (password or hub_passwords)):
+            raise SettingsError(
+                f"{KAFKA_SASL_MECHANISM_VAR}={mechanism} needs {KAFKA_SASL_USERNAME_VAR} and "
+                f"{KAFKA_SASL_PASSWORD_VAR} (or {KAFKA_SASL_PASSWORD_PREFIX}<HUB> per hub; "
+                "Event Hubs: user $ConnectionString, the password a connection string)"
+            )
+    elif mechanism or username or password or hub_passwords:
+        raise SettingsError(
+            f"SASL variables are set but {KAFKA_SECURITY_PROTOCOL_VAR}={protocol}: set it to "
+            "SASL_SSL (or SASL_PLAINTEXT), or unset the SASL variables"
+        )
+    return KafkaSettings(
+        bootstrap_servers=servers,
+        security_protocol=protocol,
+        sasl_mechanism=mechanism,
+        sasl_username=username,
+        sasl_password=password,
+        hub_passwords=hub_passwords,
+        timeout_seconds=_positive_int(env, KAFKA_TIMEOUT_VAR),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,14 @@ import pytest
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.registry.compatibility import Compatibility
 from eda_lake.registry.local import LocalSchemaRegistry
-from eda_lake.settings import REPO_ROOT, Settings
+from eda_lake.settings import REPO_ROOT, Broker, KafkaSettings, Settings
 from infra_scripts.azurite import BINARY as AZURITE_BINARY
 from infra_scripts.azurite import Azurite, start_azurite
+from infra_scripts.kafka_broker import KafkaBroker, start_kafka_broker
+
+# Points the Kafka tests at another cluster than the noida-db they start (one they may wipe:
+# the tests create and delete the catalogue's topics).
+TEST_KAFKA_VAR = "EDA_LAKE_TEST_KAFKA_BOOTSTRAP_SERVERS"
 
 SHARED = REPO_ROOT.parent / "shared"
 AZURE_CAPTURE = SHARED / "fixtures" / "azure-capture"
@@ -35,6 +42,9 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "EDA_LAKE_TARGET", "EDA_LAKE_SCHEMA_DIR", "EDA_LAKE_NAMESPACE", "EDA_LAKE_PII_KEY",
         "EDA_LAKE_CAPTURE_ACCOUNT", "EDA_LAKE_CAPTURE_ACCOUNT_KEY", "EDA_LAKE_CAPTURE_CONTAINER",
         "EDA_LAKE_BLOB_AUTHORITY", "EDA_LAKE_DISCOVERY_QUEUE", "EDA_LAKE_QUEUE_CONNECTION_STRING",
+        "EDA_LAKE_BROKER", "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS", "EDA_LAKE_KAFKA_SECURITY_PROTOCOL",
+        "EDA_LAKE_KAFKA_SASL_MECHANISM", "EDA_LAKE_KAFKA_SASL_USERNAME",
+        "EDA_LAKE_KAFKA_SASL_PASSWORD", "EDA_LAKE_KAFKA_TIMEOUT_SECONDS",
     ):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
 
@@ -74,3 +84,52 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def kafka_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
+    """A broker of the test's own (noida-db, ~0.1 s to start), which the test may kill and
+    restart; stopped by PID at the end."""
+    broker = start_kafka_broker(tmp_path / "kafka-data")
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Where the Kafka tests' cluster is: EDA_LAKE_TEST_KAFKA_BOOTSTRAP_SERVERS, or a fresh
+    noida-db of the test's own. On a given cluster the catalogue's topics are deleted first."""
+    external = os.environ.get(TEST_KAFKA_VAR)
+    if external:
+        _delete_catalogue_topics(external)
+        yield external
+        return
+    yield request.getfixturevalue("kafka_broker").bootstrap_servers
+
+
+def _delete_catalogue_topics(servers: str) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": servers})
+    hubs = [e.hub for e in load_catalogue(REPO_ROOT / "schemas").events.values()]
+    existing = set(admin.list_topics(timeout=30).topics)
+    doomed = [h for h in hubs if h in existing]
+    for future in admin.delete_topics(doomed).values() if doomed else ():
+        future.result(30)
+
+
+@pytest.fixture
+def kafka_settings(settings: Settings, kafka_bootstrap: str) -> Settings:
+    return replace(settings, broker=Broker.KAFKA, kafka=KafkaSettings(kafka_bootstrap))
+
+
+@pytest.fixture
+def kafka_env(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The same settings through the environment, for `eda-lake` and spawned processes."""
+    assert kafka_settings.kafka is not None
+    monkeypatch.setenv("EDA_LAKE_HOME", str(kafka_settings.home))
+    monkeypatch.setenv("EDA_LAKE_BROKER", "kafka")
+    monkeypatch.setenv("EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS", kafka_settings.kafka.bootstrap_servers)
+    return kafka_settings

@@ -1,26 +1,129 @@
 """Capture files as Arrow record batches, the pure-Python path.
 
-fastavro decodes, Python builds the columns. It always works, for every envelope and codec
-fastavro reads; `capture.batches` prefers the compiled decoder where it applies, which yields
-the same batches faster. Memory holds one batch, not the file.
+`records` decodes, Python builds the columns. It works wherever the compiled decoder was not
+built; `capture.batches` prefers the compiled one, which yields the same batches faster.
+Both frame the file with `container` and derive their columns with `assemble`, so they agree
+on every file, damaged or not. Memory holds one batch, not the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from eda_lake.capture.arrow_schema import EVENT_COLUMNS
-from eda_lake.capture.envelope import parse_enqueued_time
-from eda_lake.capture.reader import corrupt, open_capture
-from eda_lake.events.cloudevents import CloudEventError, attributes, parse_time
-from eda_lake.events.wire import PayloadError, schema_id_of
+from eda_lake.capture.arrow_schema import EVENT_COLUMNS, PROPERTY_MAP, UTC_MICROS
+from eda_lake.capture.container import CaptureFileError, blocks, corrupt, open_container
+from eda_lake.capture.envelope import EnqueuedTimeError, parse_enqueued_time
+from eda_lake.capture.records import FOUND, RecordColumns, RecordError, decode_block
+from eda_lake.events.cloudevents import CloudEventError, parse_time
+from eda_lake.events.wire import PayloadError, schema_id_from_content_type, schema_id_from_uri
 from eda_lake.registry.base import InvalidSchemaIdError
 
 DEFAULT_BATCH_ROWS = 4_096
+
+
+def _micros(moment: datetime) -> int:
+    return round(moment.timestamp() * 1_000_000)
+
+
+def ce_time_micros(text: str | None) -> int | None:
+    """CloudEvents `time` as epoch microseconds; None when absent or not RFC 3339."""
+    if text is None:
+        return None
+    try:
+        return _micros(parse_time(text))
+    except CloudEventError:
+        return None
+
+
+def _schema_ids(content_type: pa.Array, dataschema: pa.Array) -> pa.Array:
+    """Per distinct value, the same rules as `events.wire.schema_id_of`; then take."""
+
+    def from_content_type(value: str | None) -> tuple[str | None, bool]:
+        if not value or not value.strip().lower().startswith("avro/binary"):
+            return None, False  # not a registry payload: the dataschema may still name one
+        try:
+            return schema_id_from_content_type(value), True
+        except (PayloadError, InvalidSchemaIdError):
+            return None, True
+
+    def from_uri(value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return schema_id_from_uri(value)
+        except (PayloadError, InvalidSchemaIdError):
+            return None
+
+    ct = pc.dictionary_encode(content_type)
+    parsed = [from_content_type(v) for v in ct.dictionary.to_pylist()]
+    decided = pc.take(pa.array([p[1] for p in parsed], pa.bool_()), ct.indices)
+    by_ct = pc.take(pa.array([p[0] for p in parsed], pa.string()), ct.indices)
+    ds = pc.dictionary_encode(dataschema)
+    by_uri = pc.take(
+        pa.array([from_uri(v) for v in ds.dictionary.to_pylist()], pa.string()), ds.indices
+    )
+    return pc.if_else(pc.fill_null(decided, False), by_ct, by_uri)
+
+
+def _ce_time(texts: pa.Array) -> pa.Array:
+    try:
+        return pc.cast(texts, UTC_MICROS)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([ce_time_micros(t) for t in texts.to_pylist()], UTC_MICROS)
+
+
+def _enqueued(millis: pa.Array, texts: pa.Array) -> pa.Array:
+    if millis.null_count == 0:
+        return pc.cast(pc.multiply_checked(millis, 1000), UTC_MICROS)
+    micros = []
+    for ms, text in zip(millis.to_pylist(), texts.to_pylist(), strict=True):
+        if ms is not None:
+            micros.append(ms * 1000)
+            continue
+        try:
+            moment = parse_enqueued_time(text)
+        except EnqueuedTimeError as exc:
+            raise ValueError(str(exc)) from None
+        micros.append(_micros(moment))
+    return pa.array(micros, UTC_MICROS)
+
+
+def assemble(columns: dict[str, pa.Array], name: str, total: int) -> pa.RecordBatch:
+    """The batch of EVENT_COLUMNS from the decoded columns (`sequence`, `offset`,
+    `enqueued_ms`, `enqueued_text`, `system`, `properties`, `body` and the `records.FOUND`
+    attribute texts), validated in full: CaptureFileError names the file on any defect."""
+    try:
+        system_ct, property_ct = columns["system_content_type"], columns["property_content_type"]
+        content_type = pc.if_else(
+            pc.fill_null(pc.greater(pc.utf8_length(system_ct), 0), False), system_ct, property_ct
+        )
+        derived = {
+            "sequence_number": columns["sequence"],
+            "offset": columns["offset"],
+            "enqueued_time": _enqueued(columns["enqueued_ms"], columns["enqueued_text"]),
+            "partition_key": pc.coalesce(columns["partition_key"], columns["kafka_key"]),
+            "system_properties": columns["system"],
+            "properties": columns["properties"],
+            "schema_id": _schema_ids(content_type, columns["dataschema"]),
+            "ce_id": columns["ce_id"],
+            "ce_type": columns["ce_type"],
+            "ce_source": columns["ce_source"],
+            "ce_time": _ce_time(columns["ce_time"]),
+            "body": columns["body"],
+        }
+        batch = pa.RecordBatch.from_arrays(
+            [derived[n] for n in EVENT_COLUMNS.names], schema=EVENT_COLUMNS
+        )
+        batch.validate(full=True)  # e.g. string values that are not UTF-8
+        columns["enqueued_text"].validate(full=True)  # read whether or not it is used
+    except (ValueError, pa.ArrowException) as exc:
+        raise CaptureFileError(f"{name}: corrupt after {total} events: {exc}") from None
+    return batch
 
 
 def _entry(value: Any) -> dict[str, Any] | None:
@@ -36,86 +139,44 @@ def _entry(value: Any) -> dict[str, Any] | None:
     return None  # Avro null
 
 
-def _map(values: Mapping[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
-    return [(key, _entry(value)) for key, value in values.items()]
-
-
-def _micros(moment: datetime) -> int:
-    return round(moment.timestamp() * 1_000_000)
-
-
-def _enqueued_micros(record: Mapping[str, Any]) -> int:
-    millis = record["SystemProperties"].get("x-opt-enqueued-time")
-    if type(millis) is int:
-        return millis * 1000
-    return _micros(parse_enqueued_time(record["EnqueuedTimeUtc"]))
-
-
-def ce_time_micros(text: str | None) -> int | None:
-    """CloudEvents `time` as epoch microseconds; None when absent or not RFC 3339."""
-    if text is None:
-        return None
+def _pure_batch(records: RecordColumns, name: str, total: int) -> pa.RecordBatch:
     try:
-        return _micros(parse_time(text))
-    except CloudEventError:
-        return None
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-class _Columns:
-    def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in EVENT_COLUMNS.names}
-
-    def __len__(self) -> int:
-        return len(self.columns["sequence_number"])
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        system, props = record["SystemProperties"], record["Properties"]
-        ce = attributes(props) if props else {}
-        content_type = _text(system.get("content-type") or props.get("content-type"))
-        try:
-            schema_id = schema_id_of(content_type, ce.get("dataschema"))
-        except (PayloadError, InvalidSchemaIdError):
-            schema_id = None
-        ce_time = ce_time_micros(ce.get("time"))
-        c = self.columns
-        c["sequence_number"].append(record["SequenceNumber"])
-        c["offset"].append(record["Offset"])
-        c["enqueued_time"].append(_enqueued_micros(record))
-        c["partition_key"].append(_text(system.get("x-opt-partition-key")))
-        c["system_properties"].append(_map(system))
-        c["properties"].append(_map(props))
-        c["schema_id"].append(schema_id)
-        c["ce_id"].append(ce.get("id"))
-        c["ce_type"].append(ce.get("type"))
-        c["ce_source"].append(ce.get("source"))
-        c["ce_time"].append(ce_time)
-        c["body"].append(record["Body"])
-
-    def batch(self) -> pa.RecordBatch:
-        arrays = [pa.array(self.columns[f.name], type=f.type) for f in EVENT_COLUMNS]
-        return pa.RecordBatch.from_arrays(arrays, schema=EVENT_COLUMNS)
+        columns = {
+            "sequence": pa.array(records.sequence, pa.int64()),
+            "offset": pa.array(records.offset, pa.string()),
+            "enqueued_ms": pa.array(records.enqueued_ms, pa.int64()),
+            "enqueued_text": pa.array(records.enqueued_text, pa.string()),
+            "system": pa.array(
+                [[(k, _entry(v)) for k, v in row] for row in records.system], PROPERTY_MAP
+            ),
+            "properties": pa.array(
+                [[(k, _entry(v)) for k, v in row] for row in records.properties], PROPERTY_MAP
+            ),
+            "body": pa.array(records.body, pa.binary()),
+            **{
+                key: pa.array(values, pa.string())
+                for key, values in zip(FOUND, records.found, strict=True)
+            },
+        }
+    except pa.ArrowException as exc:  # e.g. a column past 2 GiB in one batch
+        raise CaptureFileError(f"{name}: corrupt after {total} events: {exc}") from None
+    return assemble(columns, name, total)
 
 
 def read_pure_batches(
     stream: IO[bytes], name: str, batch_rows: int = DEFAULT_BATCH_ROWS
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of EVENT_COLUMNS; CaptureFileError names the file on any defect."""
-    records = open_capture(stream, name)
-    columns, count = _Columns(), 0
-    try:
-        for record in records:
-            columns.add(record)
-            count += 1
-            if len(columns) >= batch_rows:
-                yield columns.batch()
-                columns = _Columns()
-    except Exception as exc:
-        raise corrupt(name, count, exc) from None
-    if len(columns):
-        yield columns.batch()
+    framed, container = open_container(stream, name)
+    records, total = RecordColumns(), 0
+    for count, data, before in blocks(framed, container):
+        try:
+            decode_block(data, count, container.layout, records)
+        except RecordError as exc:
+            raise corrupt(name, before, exc) from None
+        total = before + count
+        if len(records) >= batch_rows:
+            yield _pure_batch(records, name, total)
+            records = RecordColumns()
+    if len(records):
+        yield _pure_batch(records, name, total)

@@ -1,29 +1,52 @@
-"""The embedded capture, assembled from settings: what the CLI, Dagster and the demo run."""
+"""The capture, assembled from settings: what the CLI, Dagster and the demo run.
+
+The one place that picks the capture for the event backbone: the embedded hub's, or Kafka's.
+Event Hubs has its own Capture service, which writes the files itself.
+"""
 
 from __future__ import annotations
 
 from eda_lake.capture.embedded import CaptureReport, EmbeddedCapture
 from eda_lake.catalogue import Catalogue, load_catalogue
-from eda_lake.hub.factory import make_local_hub
+from eda_lake.hub.factory import make_kafka_hub, make_local_hub
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.progress import Progress, no_progress
-from eda_lake.settings import Settings
+from eda_lake.settings import BROKER_VAR, Broker, Settings
 
 
-def run_embedded_capture(
+class CaptureNotNeededError(ValueError):
+    """`capture run` with a backbone whose own service captures (Event Hubs)."""
+
+
+def run_capture(
     settings: Settings,
     *,
     flush: bool,
     catalogue: Catalogue | None = None,
     progress: Progress = no_progress,
 ) -> CaptureReport:
-    """Capture the embedded hub's closed windows (and open ones with `flush`) into
+    """Capture the backbone's closed windows (and open ones with `flush`) into
     `lake/capture/` with the catalogue's capture settings."""
     catalogue = catalogue or load_catalogue(settings.schema_dir)
+    destination = LakeLayout(settings.lake_dir).capture
+    if settings.broker is Broker.KAFKA:
+        from eda_lake.capture.kafka import KafkaCapture
+
+        kafka = make_kafka_hub(settings)
+        try:
+            kafka_capture = KafkaCapture(kafka, destination, catalogue.capture, settings.hub_dir)
+            # The catalogue's topics only, as Capture is enabled on the catalogue's hubs: a
+            # shared cluster's other topics are not the lake's.
+            return kafka_capture.run([e.hub for e in catalogue.events.values()], flush=flush)
+        finally:
+            kafka.close()
+    if settings.broker is Broker.EVENTHUBS:
+        raise CaptureNotNeededError(
+            f"{BROKER_VAR}=eventhubs: Event Hubs Capture writes the files itself (enable it on "
+            "each hub); `capture run` captures the embedded hub or Kafka"
+        )
     hub = make_local_hub(settings)
-    capture = EmbeddedCapture(
-        hub, LakeLayout(settings.lake_dir).capture, catalogue.capture, settings.hub_dir
-    )
+    capture = EmbeddedCapture(hub, destination, catalogue.capture, settings.hub_dir)
     try:
         report = capture.run(flush=flush, progress=progress)
         # Retention runs after capture, as Event Hubs' does: expired events are in the lake.
@@ -32,3 +55,8 @@ def run_embedded_capture(
     finally:
         capture.close()
         hub.close()
+
+
+# The name the Dagster capture job (eda_lake/defs/capture) and older callers import; it
+# captures whichever backbone is configured.
+run_embedded_capture = run_capture

@@ -35,8 +35,9 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     # Imported here, not at the top: `eda-lake --help` must not load the rooms.
     from eda_lake.capture.naming import ArchiveNameError
     from eda_lake.capture.reader import CaptureFileError
+    from eda_lake.capture.runtime import CaptureNotNeededError
     from eda_lake.catalogue import CatalogueError
-    from eda_lake.hub.base import HubNotFoundError
+    from eda_lake.hub.base import HubError, HubNotFoundError
     from eda_lake.lake.lifecycle import LifecyclePolicyError
     from eda_lake.lake.maintenance import RetentionError
     from eda_lake.lake.masking import MissingPiiKeyError
@@ -57,9 +58,11 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
         RetentionError,
         RebuildRefusedError,
         HubNotFoundError,
+        HubError,  # the broker unreachable or refusing: the work resumes on a rerun
         SchemaGroupNotFoundError,
         IncompatibleSchemaError,
         CaptureFileError,
+        CaptureNotNeededError,
         ArchiveNameError,
     )
 

@@ -31,8 +31,9 @@ PREFIX = "EDA_LAKE_"
 
 
 def field_name(known: Variable) -> str:
-    """EDA_LAKE_CAPTURE_LATENESS_MINUTES -> capture_lateness_minutes (a family: its prefix)."""
-    return known.name.removeprefix(PREFIX).rstrip("_").lower()
+    """EDA_LAKE_CAPTURE_LATENESS_MINUTES -> capture_lateness_minutes; a family keeps its
+    prefix's trailing `__` (EDA_LAKE_KAFKA_SASL_PASSWORD__ -> kafka_sasl_password__)."""
+    return known.name.removeprefix(PREFIX).lower()
 
 
 class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]

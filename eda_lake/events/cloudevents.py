@@ -1,7 +1,9 @@
 """CloudEvents 1.0 in the AMQP binding's binary content mode.
 
 Attributes travel as AMQP application properties named `cloudEvents_<attribute>` (the
-binding's current prefix; readers also accept the older `cloudEvents:`). All values are
+binding's current prefix; readers also accept the older `cloudEvents:`, and the Kafka
+binding's `ce_`, which is how a Kafka producer's headers reach Capture through Event Hubs'
+Kafka endpoint: as bytes-valued properties). All values are
 strings, `time` in RFC 3339, because Event Hubs Capture keeps only long, double, string and
 bytes in its property map.
 """
@@ -14,6 +16,8 @@ from datetime import UTC, datetime
 
 PREFIX = "cloudEvents_"
 LEGACY_PREFIX = "cloudEvents:"
+KAFKA_PREFIX = "ce_"
+_READ_PREFIXES = (PREFIX, LEGACY_PREFIX, KAFKA_PREFIX)
 SPEC_VERSION = "1.0"
 REQUIRED = ("id", "source", "type", "specversion")
 
@@ -66,7 +70,7 @@ class CloudEvent:
         if missing:
             raise CloudEventError(
                 f"not a CloudEvent: missing attribute(s) {missing} (looked for properties "
-                f"{PREFIX}<name> and {LEGACY_PREFIX}<name>)"
+                f"{PREFIX}<name>, {LEGACY_PREFIX}<name> and {KAFKA_PREFIX}<name>)"
             )
         if "time" not in attrs:
             raise CloudEventError(f"CloudEvent {attrs['id']!r} has no time attribute")
@@ -113,7 +117,7 @@ def attributes(properties: Mapping[str, object]) -> dict[str, str]:
     """
     found: dict[str, str] = {}
     for key, value in properties.items():
-        for prefix in (PREFIX, LEGACY_PREFIX):
+        for prefix in _READ_PREFIXES:
             if key.startswith(prefix) and value is not None:
                 text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
                 found.setdefault(key[len(prefix) :], str(text))

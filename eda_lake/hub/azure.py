@@ -2,9 +2,15 @@
 
 Sends go through the producer's buffered mode, which batches per partition (routed by the
 partition key) and flushes before `send` returns, so an acknowledged send is in the hub.
-Receives read one batch from a consumer group starting after its checkpoint; checkpoints
-live in Blob Storage (`azure-eventhub-checkpointstoreblob`), in a storage account of its own
-without hierarchical namespace, soft delete or versioning, as Microsoft requires.
+
+Receives: one consumer client per hub and consumer group for the client's life (a run), and
+one receiving thread per partition, started at the group's checkpoint for every partition
+of the hub at once, so the idle waits of empty partitions overlap instead of adding up. Each
+thread feeds a bounded queue (a slow reader holds its partition back, never memory); the
+SDK's empty batch after `IDLE_SECONDS` without events marks the partition as read to its end.
+Within a run each event is handed out once; a new run starts after the checkpoint.
+Checkpoints live in Blob Storage (`azure-eventhub-checkpointstoreblob`), in a storage account
+of its own without hierarchical namespace, soft delete or versioning, as Microsoft requires.
 
 Credentials: Entra ID (`DefaultAzureCredential`, with Azure RBAC on each hub), or a
 hub-scoped SAS connection string per hub, never a namespace-level Listen rule.
@@ -12,7 +18,9 @@ hub-scoped SAS connection string per hub, never a namespace-level Listen rule.
 
 from __future__ import annotations
 
+import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -21,9 +29,11 @@ from typing import Any, cast
 from azure.eventhub import EventData as AzureEventData
 from azure.eventhub import EventHubConsumerClient, EventHubProducerClient
 
-from eda_lake.hub.base import EventData, PropertyValue, ReceivedEvent
+from eda_lake.hub.base import EventData, HubError, PropertyValue, ReceivedEvent
 
-RECEIVE_WAIT_SECONDS = 5.0
+IDLE_SECONDS = 1.0  # no event for this long: the partition is read to its end
+QUEUED_BATCHES = 4  # per partition: what a receiving thread may hold ahead of its reader
+_IDLE = None  # queued when the SDK reports an idle partition
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,56 @@ def from_azure(hub: str, partition_id: str, event: Any) -> ReceivedEvent:
     )
 
 
+@dataclass
+class _PartitionReceiver:
+    """One partition's receiving thread and what it has received but not handed out."""
+
+    batches: queue.Queue[Any]
+    thread: threading.Thread
+    stopping: threading.Event
+    leftover: deque[Any] = field(default_factory=deque)
+    offsets: dict[int, int] = field(default_factory=dict)  # of the last batch handed out
+    failure: Exception | None = None
+
+    @classmethod
+    def start(
+        cls, consumer: Any, partition_id: str, after: int | None, batch_size: int
+    ) -> _PartitionReceiver:
+        stopping = threading.Event()
+        batches: queue.Queue[Any] = queue.Queue(maxsize=QUEUED_BATCHES * batch_size)
+
+        def on_batch(_context: Any, batch: list[Any]) -> None:
+            for event in batch or [_IDLE]:
+                while not stopping.is_set():
+                    try:
+                        batches.put(event, timeout=IDLE_SECONDS)
+                        break
+                    except queue.Full:
+                        continue
+
+        def on_error(_context: Any, error: Exception) -> None:
+            receiver.failure = error
+            batches.put(_IDLE)
+
+        thread = threading.Thread(
+            target=consumer.receive_batch,
+            kwargs={
+                "on_event_batch": on_batch,
+                "on_error": on_error,
+                "partition_id": partition_id,
+                "max_batch_size": batch_size,
+                "max_wait_time": IDLE_SECONDS,
+                "starting_position": "-1" if after is None else after,
+                "starting_position_inclusive": False,
+            },
+            daemon=True,
+            name=f"eventhubs-receive-{partition_id}",
+        )
+        receiver = cls(batches, thread, stopping)
+        thread.start()
+        return receiver
+
+
 class AzureEventHubClient:
     """Implements `EventHubClient` over Azure Event Hubs."""
 
@@ -82,7 +142,8 @@ class AzureEventHubClient:
         self.checkpoints = checkpoint_store
         self._producer_factory = producer_factory
         self._consumer_factory = consumer_factory
-        self._offsets: dict[tuple[str, str, str, int], int] = {}
+        self._consumers: dict[tuple[str, str], Any] = {}
+        self._receivers: dict[tuple[str, str, str], _PartitionReceiver] = {}
 
     def _client_args(self, hub: str) -> dict[str, Any]:
         connection_string = self.connection.hub_connection_strings.get(hub)
@@ -146,41 +207,66 @@ class AzureEventHubClient:
     def receive(
         self, hub: str, consumer_group: str, partition_id: str, max_events: int
     ) -> list[ReceivedEvent]:
-        after = self.checkpoint_of(hub, consumer_group, partition_id)
-        received: list[Any] = []
-        done = threading.Event()
-
-        def on_batch(_context: Any, batch: list[Any]) -> None:
-            received.extend(batch)
-            done.set()  # one batch is what was asked for
-
-        consumer = self._consumer(hub, consumer_group)
-        worker = threading.Thread(
-            target=consumer.receive_batch,
-            kwargs={
-                "on_event_batch": on_batch,
-                "partition_id": partition_id,
-                "max_batch_size": max_events,
-                "max_wait_time": RECEIVE_WAIT_SECONDS,
-                "starting_position": "-1" if after is None else after,
-                "starting_position_inclusive": False,
-            },
-            daemon=True,
-        )
-        worker.start()
-        done.wait(RECEIVE_WAIT_SECONDS * 3)
-        consumer.close()
-        worker.join(RECEIVE_WAIT_SECONDS)
-        events = [from_azure(hub, partition_id, e) for e in received]
-        for event in events:
-            key = (hub, consumer_group, partition_id, event.sequence_number)
-            self._offsets[key] = event.offset
+        receiver = self._receiver(hub, consumer_group, partition_id, max_events)
+        events: list[ReceivedEvent] = []
+        while len(events) < max_events:
+            if receiver.leftover:
+                item = receiver.leftover.popleft()
+            else:
+                try:
+                    item = receiver.batches.get(timeout=IDLE_SECONDS * 10)
+                except queue.Empty:
+                    item = _IDLE  # the SDK reports idle partitions; it has stopped reporting
+            if item is _IDLE:
+                if events:
+                    receiver.leftover.appendleft(_IDLE)  # the next call ends at once
+                elif receiver.failure is not None:
+                    raise HubError(
+                        f"receiving {hub}/{partition_id} for group {consumer_group}: "
+                        f"{receiver.failure}"
+                    ) from receiver.failure
+                break
+            events.append(from_azure(hub, partition_id, item))
+        if events:
+            receiver.offsets = {e.sequence_number: e.offset for e in events}  # this batch only
         return events
+
+    def _receiver(
+        self, hub: str, consumer_group: str, partition_id: str, max_events: int
+    ) -> _PartitionReceiver:
+        receiver = self._receivers.get((hub, consumer_group, partition_id))
+        if receiver is None:
+            consumer = self._consumers.get((hub, consumer_group))
+            if consumer is None:
+                consumer = self._consumers[(hub, consumer_group)] = self._consumer(
+                    hub, consumer_group
+                )
+            for partition in [str(p) for p in consumer.get_partition_ids()]:
+                key = (hub, consumer_group, partition)
+                if key not in self._receivers:
+                    after = self.checkpoint_of(hub, consumer_group, partition)
+                    self._receivers[key] = _PartitionReceiver.start(
+                        consumer, partition, after, max_events
+                    )
+            receiver = self._receivers[(hub, consumer_group, partition_id)]
+        return receiver
+
+    def close(self) -> None:
+        """Stop the run's consumers and their receiving threads."""
+        for receiver in self._receivers.values():
+            receiver.stopping.set()
+        for consumer in self._consumers.values():
+            consumer.close()
+        for receiver in self._receivers.values():
+            receiver.thread.join(IDLE_SECONDS * 5)
+        self._receivers.clear()
+        self._consumers.clear()
 
     def checkpoint(
         self, hub: str, consumer_group: str, partition_id: str, sequence_number: int
     ) -> None:
-        offset = self._offsets.get((hub, consumer_group, partition_id, sequence_number))
+        receiver = self._receivers.get((hub, consumer_group, partition_id))
+        offset = None if receiver is None else receiver.offsets.get(sequence_number)
         if offset is None:
             raise ValueError(
                 f"no received event {sequence_number} of {hub}/{partition_id} in group "

@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from eda_lake.hub.base import EventHubAdmin, EventHubClient
 from eda_lake.hub.local import LocalEventHub
-from eda_lake.settings import Settings, Target
+from eda_lake.owner_only import owner_only_dir
+from eda_lake.settings import Broker, Settings
+
+if TYPE_CHECKING:  # confluent-kafka is imported only when the broker is Kafka
+    from eda_lake.hub.kafka import KafkaEventHub
 
 
 def make_local_hub(settings: Settings) -> LocalEventHub:
+    owner_only_dir(settings.home)
     return LocalEventHub(settings.hub_dir, settings.namespace)
+
+
+def make_kafka_hub(settings: Settings) -> KafkaEventHub:
+    from eda_lake.hub.kafka import KafkaEventHub
+
+    assert settings.kafka is not None  # Settings refuses EDA_LAKE_BROKER=kafka without it
+    return KafkaEventHub(settings.kafka, settings.namespace, timeout=settings.kafka.timeout_seconds)
 
 
 def make_hub_client(settings: Settings) -> EventHubClient:
     """Data plane: send, receive, checkpoint."""
-    if settings.target is Target.LOCAL:
+    if settings.broker is Broker.EMBEDDED:
         return make_local_hub(settings)
+    if settings.broker is Broker.KAFKA:
+        return make_kafka_hub(settings)
     from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
     from azure.identity import DefaultAzureCredential
 
     from eda_lake.hub.azure import AzureEventHubClient, EventHubsConnection
 
     hubs = settings.eventhubs
-    assert hubs is not None  # Settings refuses EDA_LAKE_TARGET=azure without it
+    assert hubs is not None  # Settings refuses EDA_LAKE_BROKER=eventhubs without it
     credential = DefaultAzureCredential()
     if hubs.checkpoint_connection_string:
         store = BlobCheckpointStore.from_connection_string(
@@ -40,9 +56,11 @@ def make_hub_client(settings: Settings) -> EventHubClient:
 
 
 def make_hub_admin(settings: Settings) -> EventHubAdmin:
-    """Management plane: hubs and consumer groups."""
-    if settings.target is Target.LOCAL:
+    """Management plane: hubs (topics) and consumer groups."""
+    if settings.broker is Broker.EMBEDDED:
         return make_local_hub(settings)
+    if settings.broker is Broker.KAFKA:
+        return make_kafka_hub(settings)
     raise NotImplementedError(
         "managing Event Hubs on Azure (hubs, consumer groups, Capture) goes through "
         "azure-mgmt-eventhub provisioning, which this version does not have yet: create them "

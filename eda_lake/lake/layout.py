@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from eda_lake.owner_only import owner_only_dir
 from eda_lake.settings import AzureStorage, Settings
 
 AREAS = ("capture", "bronze", "silver", "gold", "quarantine")
@@ -74,6 +75,8 @@ class LakeLayout:
         storage = settings.storage
         if storage is not None and storage.lake_container:
             return cls.on_azure(storage)
+        # Bronze and quarantine hold raw personal bytes; a layout alone creates nothing.
+        owner_only_dir(settings.home, create=False)
         return cls(settings.lake_dir)
 
     def __repr__(self) -> str:

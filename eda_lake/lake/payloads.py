@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eda_lake.lake.avro_arrow import arrow_fields, collect_named, column
+from eda_lake.lake.body_check import body_problem, decimal_limit
 from eda_lake.native import avro as native
 from eda_lake.registry.schema import AvroSchema
 
@@ -47,11 +48,12 @@ class DecodedPayloads:
     failed: list[tuple[int, str]]  # positions that failed, with the reason
 
 
-def _field_plan(node: Any, named: dict[str, dict[str, Any]]) -> tuple[int, int] | None:
-    """(kind, fixed size) of a non-union type the flat decoder takes, else None."""
+def _field_plan(node: Any, named: dict[str, dict[str, Any]]) -> tuple[int, int, int] | None:
+    """(kind, fixed size or enum symbol count, 10 ** precision of a decimal) of a non-union
+    type the flat decoder takes, else None."""
     if isinstance(node, str):
         if node in _PRIMITIVE_KINDS:
-            return _PRIMITIVE_KINDS[node], 0
+            return _PRIMITIVE_KINDS[node], 0, 0
         node = named.get(node)
         if node is None:
             return None
@@ -60,20 +62,20 @@ def _field_plan(node: Any, named: dict[str, dict[str, Any]]) -> tuple[int, int] 
     kind = node.get("type")
     if node.get("logicalType") == "decimal":
         if kind == "bytes":
-            return _DECIMAL_BYTES, 0
+            return _DECIMAL_BYTES, 0, decimal_limit(node)
         if kind == "fixed":
-            return _DECIMAL_FIXED, int(node["size"])
+            return _DECIMAL_FIXED, int(node["size"]), decimal_limit(node)
         return None
     if kind == "enum":
-        return _ENUM, 0
+        return _ENUM, len(node["symbols"]), 0
     if kind == "fixed":
-        return _FIXED, int(node["size"])
+        return _FIXED, int(node["size"]), 0
     if isinstance(kind, str) and kind in _PRIMITIVE_KINDS:
-        return _PRIMITIVE_KINDS[kind], 0
+        return _PRIMITIVE_KINDS[kind], 0, 0
     return None
 
 
-def flat_plan(schema: AvroSchema) -> list[tuple[int, int, int]] | None:
+def flat_plan(schema: AvroSchema) -> list[tuple[int, int, int, int]] | None:
     """The compiled decoder's plan for a writer schema, or None if it is not flat."""
     named: dict[str, dict[str, Any]] = {}
     collect_named(schema.parsed, named)
@@ -88,7 +90,7 @@ def flat_plan(schema: AvroSchema) -> list[tuple[int, int, int]] | None:
         step = _field_plan(node, named)
         if step is None:
             return None
-        plan.append((step[0], null_branch, step[1]))
+        plan.append((step[0], null_branch, step[1], step[2]))
     return plan
 
 
@@ -135,19 +137,15 @@ def _native_column(node: Any, kind: int, parts: Any) -> pa.Array:
         return variable(pa.string())
     if kind in (_PRIMITIVE_KINDS["bytes"], _FIXED):
         return variable(pa.binary())
-    if kind == _ENUM:
-        indices = fixed_width(pa.int64())
-        symbols = pa.array(node["symbols"], pa.string())
-        if pc.max(indices).as_py() is not None and pc.max(indices).as_py() >= len(symbols):
-            raise ProjectionError("enum index out of range")
-        return pc.take(symbols, indices)
+    if kind == _ENUM:  # indexes checked per body by the decoder
+        return pc.take(pa.array(node["symbols"], pa.string()), fixed_width(pa.int64()))
     if kind == _PRIMITIVE_KINDS["null"]:
         return pa.nulls(parts[3])
     raise ProjectionError(f"no Arrow column for decoder kind {kind}")
 
 
 def _decode_native(
-    writer: AvroSchema, plan: list[tuple[int, int, int]], bodies: list[bytes | None]
+    writer: AvroSchema, plan: list[tuple[int, int, int, int]], bodies: list[bytes | None]
 ) -> tuple[dict[str, pa.Array], list[int], list[tuple[int, str]]]:
     decoder = native.FlatDecoder(plan)  # type: ignore[union-attr]
     decoder.decode(bodies)
@@ -165,6 +163,8 @@ def _project(
     writer: AvroSchema, reader: AvroSchema, columns: dict[str, pa.Array], rows: int
 ) -> dict[str, pa.Array]:
     writer_names = {f["name"] for f in writer.parsed["fields"]}
+    named: dict[str, dict[str, Any]] = {}
+    collect_named(reader.parsed, named)
     projected = {}
     for field, arrow_field in zip(
         reader.parsed["fields"], arrow_fields(reader.parsed), strict=True
@@ -174,6 +174,9 @@ def _project(
         )
         if source is not None:
             values = columns[source]
+            node = _resolved(field["type"], named)
+            if isinstance(node, dict) and node.get("type") == "enum":
+                values = _reader_symbols(values, node, field["name"])
             if values.type != arrow_field.type:
                 try:
                     values = pc.cast(values, arrow_field.type)
@@ -190,26 +193,94 @@ def _project(
     return projected
 
 
+def _reader_symbols(values: pa.Array, enum: dict[str, Any], name: str) -> pa.Array:
+    """A writer's symbol the reader's enum lacks reads as the reader's default (Avro's
+    resolution); without a default, fastavro decides body by body."""
+    known = pc.fill_null(pc.is_in(values, value_set=pa.array(enum["symbols"], pa.string())), True)
+    if pc.all(known).as_py():
+        return values
+    if "default" not in enum:
+        raise ProjectionError(f"field {name!r}: a symbol the reader's enum lacks")
+    return pc.if_else(known, values, pa.scalar(enum["default"], pa.string()))
+
+
+_RAW_LOGICAL = frozenset(
+    {"uuid", "date", *(f"{p}timestamp-{u}" for p in ("", "local-") for u in ("millis", "micros"))}
+)
+_RAW_SCHEMAS: dict[str, Any] = {}
+
+
+def _raw_values(schema: AvroSchema) -> Any:
+    """The schema for fastavro with uuids, dates and timestamps read as their text and
+    numbers, as the compiled decoder reads them (fastavro would refuse a malformed uuid or
+    a year past 9999 for the whole body); silver judges those values field by field."""
+    parsed = _RAW_SCHEMAS.get(schema.canonical)
+    if parsed is None:
+
+        def strip(node: Any) -> Any:
+            if isinstance(node, list):
+                return [strip(b) for b in node]
+            if not isinstance(node, dict):
+                return node
+            copy = {k: strip(v) if k in ("type", "items", "values", "fields") else v
+                    for k, v in node.items()}  # fmt: skip
+            if copy.get("logicalType") in _RAW_LOGICAL:
+                del copy["logicalType"]
+            return copy
+
+        parsed = _RAW_SCHEMAS[schema.canonical] = fastavro.parse_schema(strip(schema.parsed))
+    return parsed
+
+
 def _decode_fastavro(
     writer: AvroSchema, reader: AvroSchema, bodies: list[bytes | None]
 ) -> DecodedPayloads:
     fields = arrow_fields(reader.parsed)
-    values: dict[str, list[Any]] = {f.name: [] for f in fields}
+    records: list[dict[str, Any]] = []
     decoded, failed = [], []
+    raw_writer, raw_reader = _raw_values(writer), _raw_values(reader)
     for position, body in enumerate(bodies):
-        data = body or b""
-        stream = io.BytesIO(data)
+        if body is None:
+            failed.append((position, "no body"))
+            continue
+        problem = body_problem(writer, body)  # what fastavro would let through
+        if problem is not None:
+            failed.append((position, problem))
+            continue
         try:
-            record = fastavro.schemaless_reader(stream, writer.fastavro, reader.fastavro)
-            if stream.tell() != len(data):
-                raise ValueError(f"{len(data) - stream.tell()} bytes left over after the record")
-        except Exception as exc:  # fastavro raises many types on corrupt or foreign bodies
+            record = fastavro.schemaless_reader(io.BytesIO(body), raw_writer, raw_reader)
+        except Exception as exc:  # fastavro raises many types on bodies it cannot resolve
             failed.append((position, f"{type(exc).__name__}: {exc}"))
             continue
         decoded.append(position)
-        for f in fields:
-            values[f.name].append(record.get(f.name))  # type: ignore[union-attr]
-    return DecodedPayloads({f.name: column(values[f.name], f) for f in fields}, decoded, failed)
+        records.append(record)  # type: ignore[arg-type]
+    columns, unfit = _columns(records, fields)
+    if unfit:
+        failed = sorted(failed + [(decoded[row], reason) for row, reason in unfit.items()])
+        keep = [row for row in range(len(decoded)) if row not in unfit]
+        columns, _ = _columns([records[row] for row in keep], fields)
+        decoded = [decoded[row] for row in keep]
+    return DecodedPayloads(columns, decoded, failed)
+
+
+def _columns(
+    records: list[dict[str, Any]], fields: list[pa.Field]
+) -> tuple[dict[str, pa.Array], dict[int, str]]:
+    """The reader's columns, and the rows holding a value no column can take (a decimal past
+    its precision deep in an array, say), found row by row only when a column fails."""
+    columns: dict[str, pa.Array] = {}
+    unfit: dict[int, str] = {}
+    for f in fields:
+        values = [record.get(f.name) for record in records]
+        try:
+            columns[f.name] = column(values, f)
+        except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            for row, value in enumerate(values):
+                try:
+                    column([value], f)
+                except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+                    unfit.setdefault(row, f"field {f.name!r}: {type(exc).__name__}: {exc}")
+    return columns, unfit
 
 
 def decode_payloads(

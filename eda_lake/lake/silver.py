@@ -35,7 +35,7 @@ from eda_lake.lake.avro_arrow import arrow_fields
 from eda_lake.lake.commits import TableRun, Write
 from eda_lake.lake.declarations import event_table, qualified
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.masking import Masker
+from eda_lake.lake.masking import Masker, mask_personal_columns
 from eda_lake.lake.payloads import decode_payloads
 from eda_lake.lake.quarantine import EVENTS_SCHEMA, Quarantine, now
 from eda_lake.progress import Progress, no_progress
@@ -272,7 +272,6 @@ class SilverBuilder:
     def _decode(self, spec: EventSpec, rows: pa.Table) -> _Decoded:
         """Decoded rows as the silver table's schema, and the rows that failed with why."""
         schema = pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
-        personal = set(spec.schema.personal_fields())
         groups: dict[str | None, list[int]] = {}
         for index, schema_id in enumerate(rows["schema_id"].to_pylist()):
             groups.setdefault(schema_id, []).append(index)
@@ -313,10 +312,7 @@ class SilverBuilder:
                 "event_id": meta["ce_id"],
                 "event_time": meta["ce_time"],
                 **{name: meta[name] for name in META_PASSTHROUGH},
-                **{
-                    name: self.masker.mask_array(values) if name in personal else values
-                    for name, values in _taken(payloads.columns, kept).items()
-                },
+                **mask_personal_columns(spec.schema, _taken(payloads.columns, kept), self.masker),
             }
             parts.append(pa.table([columns[f.name] for f in schema], schema=schema))
         decoded = pa.concat_tables(parts) if parts else schema.empty_table()

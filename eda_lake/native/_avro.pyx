@@ -7,7 +7,7 @@ buffers; Python then wraps them as Arrow arrays without building an object per e
 codes of the unions are passed in, so both vintages of the Properties union work.
 """
 
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -144,6 +144,8 @@ cdef class BinaryColumn:
 
     cdef inline void add(self, const uint8_t* source, Py_ssize_t length, bint valid) except *:
         if valid and length:
+            if length > INT32_MAX - self.end:
+                raise DecodeError("a column passes 2 GiB in one batch")
             self.data.append(source, length)
             self.end += <int32_t> length
         self.offsets.append(<const uint8_t*> &self.end, 4)
@@ -203,6 +205,8 @@ cdef inline int64_t read_long(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t en
             raise DecodeError("truncated long")
         b = buf[pos[0]]
         pos[0] += 1
+        if shift == 63 and b > 1:
+            raise DecodeError("long longer than 64 bits")
         result |= (<uint64_t> (b & 0x7F)) << shift
         if not (b & 0x80):
             break
@@ -214,7 +218,7 @@ cdef inline int64_t read_long(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t en
 
 cdef inline Py_ssize_t read_length(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end) except -1:
     cdef int64_t n = read_long(buf, pos, end)
-    if n < 0 or pos[0] + n > end:
+    if n < 0 or n > end - pos[0]:  # not pos + n: that could overflow
         raise DecodeError("string or bytes runs past the block")
     return <Py_ssize_t> n
 
@@ -226,31 +230,72 @@ cdef inline bint key_is(const uint8_t* key, Py_ssize_t length, bytes expected):
 cdef bytes K_ENQUEUED = b"x-opt-enqueued-time"
 cdef bytes K_PARTITION_KEY = b"x-opt-partition-key"
 cdef bytes K_CONTENT_TYPE = b"content-type"
-# CloudEvents attributes (current and legacy prefix) and the found[] slot each fills.
+cdef bytes K_KAFKA_KEY = b"x-opt-kafka-key"  # where Event Hubs' Kafka endpoint puts the key
+# CloudEvents attributes (AMQP binding current and legacy prefix, Kafka binding) and the
+# found[] slot each fills (index // 3); the same rules as capture/records.py.
 cdef list CE_NAMES = [
-    b"cloudEvents_id", b"cloudEvents:id", b"cloudEvents_type", b"cloudEvents:type",
-    b"cloudEvents_source", b"cloudEvents:source", b"cloudEvents_time", b"cloudEvents:time",
-    b"cloudEvents_dataschema", b"cloudEvents:dataschema",
+    b"cloudEvents_id", b"cloudEvents:id", b"ce_id",
+    b"cloudEvents_type", b"cloudEvents:type", b"ce_type",
+    b"cloudEvents_source", b"cloudEvents:source", b"ce_source",
+    b"cloudEvents_time", b"cloudEvents:time", b"ce_time",
+    b"cloudEvents_dataschema", b"cloudEvents:dataschema", b"ce_dataschema",
 ]
 cdef enum:
-    N_CE_NAMES = 10
-    N_FOUND = 8  # ce id, type, source, time, dataschema; partition key; content types
+    N_CE_NAMES = 15
+    N_FOUND = 9  # ce id, type, source, time, dataschema; partition key; content types; key
     F_PARTITION_KEY = 5
     F_SYS_CONTENT_TYPE = 6
     F_PROP_CONTENT_TYPE = 7
-cdef const char* CE_NAME_PTR[10]
-cdef Py_ssize_t CE_NAME_LEN[10]
+    F_KAFKA_KEY = 8
+cdef const char* CE_NAME_PTR[15]
+cdef Py_ssize_t CE_NAME_LEN[15]
 for _i in range(N_CE_NAMES):
     CE_NAME_PTR[_i] = PyBytes_AS_STRING(CE_NAMES[_i])
     CE_NAME_LEN[_i] = PyBytes_GET_SIZE(CE_NAMES[_i])
 
 
+cdef bint is_utf8(const uint8_t* s, Py_ssize_t n):
+    """Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF)."""
+    cdef Py_ssize_t i = 0
+    cdef uint8_t c, c1
+    cdef int extra
+    while i < n:
+        c = s[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= c <= 0xDF:
+            extra = 1
+        elif 0xE0 <= c <= 0xEF:
+            extra = 2
+        elif 0xF0 <= c <= 0xF4:
+            extra = 3
+        else:
+            return False
+        if i + extra > n - 1:
+            return False
+        c1 = s[i + 1]
+        if (c1 & 0xC0) != 0x80:
+            return False
+        if (c == 0xE0 and c1 < 0xA0) or (c == 0xED and c1 > 0x9F):
+            return False
+        if (c == 0xF0 and c1 < 0x90) or (c == 0xF4 and c1 > 0x8F):
+            return False
+        if extra >= 2 and (s[i + 2] & 0xC0) != 0x80:
+            return False
+        if extra == 3 and (s[i + 3] & 0xC0) != 0x80:
+            return False
+        i += extra + 1
+    return True
+
+
 cdef inline void remember(
     const uint8_t** found_at, Py_ssize_t* found_len, int slot, const uint8_t* value,
-    Py_ssize_t length,
+    Py_ssize_t length, bint checked,
 ):
-    """The first occurrence of a key wins, as in a dict's setdefault."""
-    if found_at[slot] == NULL:
+    """The first occurrence of a key wins, as in a dict's setdefault. A bytes value that is
+    not UTF-8 is no attribute (`checked`: string values are validated with their column)."""
+    if found_at[slot] == NULL and (checked or is_utf8(value, length)):
         found_at[slot] = value
         found_len[slot] = length
 
@@ -311,19 +356,27 @@ cdef Py_ssize_t decode_map(
                     out.strings.add(NULL, 0, False)
                     out.blobs.add(buf + pos[0], value_len, True)
                 # Text attributes are read from string or bytes values alike.
+                is_text = kind == T_STRING
                 if is_system:
                     if key_is(key, key_len, K_PARTITION_KEY):
-                        remember(found_at, found_len, F_PARTITION_KEY, buf + pos[0], value_len)
+                        remember(found_at, found_len, F_PARTITION_KEY, buf + pos[0], value_len,
+                                 is_text)
                     elif key_is(key, key_len, K_CONTENT_TYPE):
-                        remember(found_at, found_len, F_SYS_CONTENT_TYPE, buf + pos[0], value_len)
-                elif key_len > 12 and key[0] == 99:  # 'c': cloudEvents_*, cloudEvents:*
+                        remember(found_at, found_len, F_SYS_CONTENT_TYPE, buf + pos[0],
+                                 value_len, is_text)
+                    elif key_is(key, key_len, K_KAFKA_KEY):
+                        remember(found_at, found_len, F_KAFKA_KEY, buf + pos[0], value_len,
+                                 is_text)
+                elif key_is(key, key_len, K_CONTENT_TYPE):
+                    remember(found_at, found_len, F_PROP_CONTENT_TYPE, buf + pos[0], value_len,
+                             is_text)
+                elif key_len > 4 and key[0] == 99:  # 'c': cloudEvents_*, cloudEvents:*, ce_*
                     for slot in range(N_CE_NAMES):
                         if (key_len == CE_NAME_LEN[slot]
                                 and memcmp(key, CE_NAME_PTR[slot], key_len) == 0):
-                            remember(found_at, found_len, slot // 2, buf + pos[0], value_len)
+                            remember(found_at, found_len, slot // 3, buf + pos[0], value_len,
+                                     is_text)
                             break
-                elif key_is(key, key_len, K_CONTENT_TYPE):
-                    remember(found_at, found_len, F_PROP_CONTENT_TYPE, buf + pos[0], value_len)
                 pos[0] += value_len
             else:  # null
                 out.longs.add(0, False)
@@ -442,16 +495,18 @@ cdef enum:
 cdef class _Field:
     cdef int kind
     cdef int null_branch  # -1: not a union
-    cdef int size  # fixed size
+    cdef int size  # fixed size; number of enum symbols
+    cdef object limit  # decimals: 10 ** precision, which no unscaled value may reach
     cdef Int64Column numbers
     cdef BinaryColumn texts
     cdef Bytes decimals
     cdef Validity decimal_validity
 
-    def __cinit__(self, int kind, int null_branch, int size):
+    def __cinit__(self, int kind, int null_branch, int size, object limit):
         self.kind = kind
         self.null_branch = null_branch
         self.size = size
+        self.limit = limit
         self.reset()
 
     def reset(self):
@@ -475,6 +530,11 @@ cdef class _Field:
         cdef Py_ssize_t i
         if length > 16:
             raise DecodeError("decimal wider than 128 bits")
+        unscaled = int.from_bytes(PyBytes_FromStringAndSize(<const char*> raw, length), "big",
+                                  signed=True)
+        if abs(unscaled) >= self.limit:
+            raise DecodeError(
+                f"decimal has more digits than its precision ({len(str(self.limit)) - 1})")
         memset(out, 0xFF if (length and raw[0] & 0x80) else 0, 16)
         for i in range(length):
             out[i] = raw[length - 1 - i]
@@ -493,15 +553,18 @@ cdef class _Field:
 cdef class FlatDecoder:
     """Decodes payloads of one flat writer schema, each from its own bytes, into columns.
 
-    `plan` lists per writer field (kind, null branch or -1, fixed size). A body that fails
-    (or leaves bytes over) is reported by index and adds no row.
+    `plan` lists per writer field (kind, null branch or -1, fixed size or enum symbol count,
+    10 ** precision for decimals). A body that fails (or leaves bytes over) is reported by
+    index with its reason and adds no row; the checks are `lake.body_check`'s.
     """
     cdef list fields
     cdef public list rows
     cdef public list failures
 
     def __init__(self, plan):
-        self.fields = [_Field(kind, null_branch, size) for kind, null_branch, size in plan]
+        self.fields = [
+            _Field(kind, null_branch, size, limit) for kind, null_branch, size, limit in plan
+        ]
         self.rows = []
         self.failures = []
 
@@ -559,7 +622,10 @@ cdef class FlatDecoder:
             elif kind == P_INT or kind == P_LONG or kind == P_ENUM:
                 value = read_long(buf, &pos, end)
                 if kind == P_INT and (value < -2147483648 or value > 2147483647):
-                    raise DecodeError("int out of range")
+                    raise DecodeError(f"int {value} out of range")
+                if kind == P_ENUM and (value < 0 or value >= field.size):
+                    raise DecodeError(
+                        f"enum index {value} out of range for {field.size} symbols")
                 field.numbers.add(value, True)
             elif kind == P_FLOAT:
                 if pos + 4 > end:
@@ -579,6 +645,8 @@ cdef class FlatDecoder:
                 if kind == P_DECIMAL_BYTES:
                     field.add_decimal(buf + pos, n)
                 else:
+                    if kind == P_STRING and not is_utf8(buf + pos, n):
+                        raise DecodeError("string is not UTF-8")
                     field.texts.add(buf + pos, n, True)
                 pos += n
             elif kind == P_FIXED or kind == P_DECIMAL_FIXED:

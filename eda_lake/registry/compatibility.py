@@ -210,23 +210,37 @@ class _Checker:
                     "fixed-size",
                     f"fixed size changed from {writer['size']} to {reader['size']}",
                 )
+            self._check_logical(reader, writer, path)
         elif r_kind == "array":
             self.check(reader["items"], r_ns, writer["items"], w_ns, f"{path}[]")
         elif r_kind == "map":
             self.check(reader["values"], r_ns, writer["values"], w_ns, f"{path}{{}}")
 
     def _check_logical(self, reader: Any, writer: Any, path: str) -> None:
+        """Decimals resolve only when scale and precision both match (Avro specification,
+        "Schema Resolution"), whether stored as bytes or as fixed."""
         if not (isinstance(reader, dict) and isinstance(writer, dict)):
             return
         if reader.get("logicalType") == writer.get("logicalType") == "decimal":
-            for key in ("scale", "precision"):
-                if reader.get(key, 0) != writer.get(key, 0):
-                    self.fail(
-                        path,
-                        "decimal",
-                        f"decimal {key} changed from {writer.get(key, 0)} to "
-                        f"{reader.get(key, 0)}; values would be read at the wrong scale",
-                    )
+            stored = writer.get("type")
+            w_scale, r_scale = writer.get("scale", 0), reader.get("scale", 0)
+            w_precision, r_precision = writer.get("precision"), reader.get("precision")
+            if w_scale != r_scale:
+                self.fail(
+                    path,
+                    "decimal-scale",
+                    f"decimal ({stored}) scale changed from {w_scale} to {r_scale}: the same "
+                    "digits would be read as a different number; keep the scale, or add a new "
+                    "field with the new scale",
+                )
+            if w_precision != r_precision:
+                self.fail(
+                    path,
+                    "decimal-precision",
+                    f"decimal ({stored}) precision changed from {w_precision} to "
+                    f"{r_precision}: Avro resolves decimals only when precision and scale both "
+                    "match; keep the precision, or add a new field with the new precision",
+                )
 
     def _check_named(
         self, reader: dict[str, Any], r_ns: str, writer: dict[str, Any], w_ns: str, path: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from eda_lake_tests.benchmarks import backbone, cli, dagster_runs, lake, scale
+from eda_lake_tests.benchmarks import backbone, cli, dagster_runs, kafka, lake, scale
 
 
 def main() -> int:
@@ -34,6 +34,22 @@ def main() -> int:
     )
     if capture["ratio"] > 1.25:
         failures.append("capture")
+    kafka_publish = kafka.bench_kafka_publish()
+    print(
+        f"kafka publish {kafka_publish['events']:>9,.0f} events  "
+        f"{kafka_publish['events_per_s']:>9,.0f} events/s   target >= 30,000 events/s "
+        f"(the embedded hub: {publish['events_per_s']:,.0f} events/s above)"
+    )
+    if kafka_publish["events_per_s"] < 30_000:
+        failures.append("kafka publish")
+    kafka_capture = kafka.bench_kafka_capture()
+    print(
+        f"kafka capture {kafka_capture['events']:>9,.0f} events  {kafka_capture['kafka_s']:.2f} s "
+        f"vs the embedded capture {kafka_capture['embedded_s']:.2f} s  "
+        f"ratio {kafka_capture['ratio']:.2f}   target <= 1.5"
+    )
+    if kafka_capture["ratio"] > 1.5:
+        failures.append("kafka capture")
     for label, (files, partitions, shape) in {
         "ours, 8 files": (2, 4, "ours"),
         "ours, 1 file": (1, 1, "ours"),

@@ -4,6 +4,7 @@ live tests that run only when EVENTHUB_* variables name a real namespace."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -56,23 +57,36 @@ class FakeProducer:
 
 
 class FakeConsumer:
-    """Hands out one batch of stored events after the requested position."""
+    """Receives like EventHubConsumerClient.receive_batch: a loop per partition until the
+    client closes, handing out stored events after the start, then empty batches when idle."""
 
     events: ClassVar[list[AzureEventData]] = []
     calls: ClassVar[list[dict[str, Any]]] = []
+    instances: ClassVar[list[FakeConsumer]] = []
 
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs = kwargs
+        self.closed = threading.Event()
+        FakeConsumer.instances.append(self)
+
+    def get_partition_ids(self) -> list[str]:
+        return ["0", "1"]
 
     def receive_batch(self, on_event_batch: Any, **kwargs: Any) -> None:
         FakeConsumer.calls.append(kwargs)
         after = kwargs["starting_position"]
-        start = -1 if after == "-1" else int(after)
-        batch = [e for e in FakeConsumer.events if (e.sequence_number or 0) > start]
-        on_event_batch(None, batch[: kwargs["max_batch_size"]])
+        position = -1 if after == "-1" else int(after)
+        while not self.closed.is_set():
+            batch = [e for e in FakeConsumer.events if (e.sequence_number or 0) > position]
+            batch = batch[: kwargs["max_batch_size"]]
+            if batch:
+                position = batch[-1].sequence_number or 0
+            else:
+                self.closed.wait(0.01)  # the SDK waits max_wait_time, then reports idle
+            on_event_batch(None, batch)
 
     def close(self) -> None:
-        pass
+        self.closed.set()
 
 
 class MemoryCheckpoints:
@@ -148,24 +162,40 @@ def test_failed_sends_raise() -> None:
         client.send("orders", [EventData(b"a")])
 
 
-def test_receive_starts_after_the_checkpoint() -> None:
+def test_receive_keeps_one_consumer_per_run_and_starts_after_the_checkpoint() -> None:
     FakeConsumer.events = [_received(s) for s in range(5)]
     FakeConsumer.calls.clear()
+    FakeConsumer.instances.clear()
     client = _client(credential=object())
     first = client.receive("orders", "billing", "0", 3)
     assert [e.sequence_number for e in first] == [0, 1, 2]
-    assert (
-        first[0].properties == {"cloudEvents_id": "id-0"} or first[0].properties["cloudEvents_id"]
-    )
+    assert first[0].properties == {"cloudEvents_id": b"id-0"}
     assert first[0].partition_key == "key" and first[0].offset == 0
     client.checkpoint("orders", "billing", "0", 2)
     assert client.checkpoint_of("orders", "billing", "0") == 2
     rest = client.receive("orders", "billing", "0", 10)
     assert [e.sequence_number for e in rest] == [3, 4]
-    assert FakeConsumer.calls[-1]["starting_position"] == 2
-    assert FakeConsumer.calls[-1]["starting_position_inclusive"] is False
+    assert client.receive("orders", "billing", "0", 10) == []  # read to its end
+    assert client.receive("orders", "billing", "1", 2)  # the hub's other partition: same client
+    # One consumer for the run, one receiving call per partition, however many batches.
+    assert len(FakeConsumer.instances) == 1
+    assert sorted(c["partition_id"] for c in FakeConsumer.calls) == ["0", "1"]
     with pytest.raises(ValueError, match="checkpoint an event this client received"):
-        client.checkpoint("orders", "billing", "0", 99)
+        client.checkpoint("orders", "billing", "0", 1)  # only the last batch's are kept
+    client.checkpoint("orders", "billing", "0", 4)
+    client.close()
+    assert all(c.closed.is_set() for c in FakeConsumer.instances)
+
+    FakeConsumer.calls.clear()
+    next_run = AzureEventHubClient(
+        EventHubsConnection(NAMESPACE, credential=object()), client.checkpoints,
+        producer_factory=FakeProducer, consumer_factory=FakeConsumer,
+    )  # fmt: skip
+    assert next_run.receive("orders", "billing", "0", 10) == []
+    starts = {c["partition_id"]: c["starting_position"] for c in FakeConsumer.calls}
+    assert starts == {"0": 4, "1": "-1"}
+    assert all(c["starting_position_inclusive"] is False for c in FakeConsumer.calls)
+    next_run.close()
 
 
 def test_received_events_convert_exactly() -> None:
@@ -186,6 +216,7 @@ def test_checkpoints_in_blob_storage_on_azurite(azurite: Azurite) -> None:
     )  # fmt: skip
     client.receive("orders", "billing", "1", 2)
     client.checkpoint("orders", "billing", "1", 1)
+    client.close()
     reopened = BlobCheckpointStore.from_connection_string(azurite.connection_string, container)
     [saved] = list(reopened.list_checkpoints(NAMESPACE, "orders", "billing"))
     assert (saved["partition_id"], saved["sequence_number"]) == ("1", 1)

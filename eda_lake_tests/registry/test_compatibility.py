@@ -115,7 +115,7 @@ def test_nested_records_arrays_maps_and_decimals() -> None:
     assert paths == {"R.items[].n", "R.tags{}"}
     rescaled = parse_schema(schema("int", 3))
     [problem] = reading_problems(reader=rescaled, writer=old)
-    assert problem.rule == "decimal" and problem.path == "R.price"
+    assert problem.rule == "decimal-scale" and problem.path == "R.price"
 
 
 def test_recursive_type_terminates() -> None:

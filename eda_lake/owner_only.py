@@ -1,0 +1,35 @@
+"""The embedded default's state is owner-only: it holds raw personal bytes.
+
+The local hub's and registry's SQLite files, the lake directory (bronze and quarantine keep
+bodies in clear), the teams' dead letters and `EDA_LAKE_HOME` itself are readable by their
+owner alone: directories 0700, files 0600, whatever the umask the process started with.
+SQLite and the Delta writer create their files themselves, so the process's umask is set to
+077 once it touches that state; nothing else is widened by that.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+OWNER_ONLY_UMASK = 0o077
+PRIVATE_DIRECTORY = 0o700
+
+
+def owner_only_dir(directory: Path, create: bool = True) -> Path:
+    """`directory`, created (with its missing parents, unless `create` is false: a plan
+    touches nothing) or tightened to 0700; from now on this process creates files 0600 and
+    directories 0700."""
+    os.umask(OWNER_ONLY_UMASK)
+    missing = []
+    node = directory
+    while not node.exists():
+        missing.append(node)
+        node = node.parent
+    if missing and not create:
+        return directory
+    for path in reversed(missing):
+        path.mkdir(mode=PRIVATE_DIRECTORY, exist_ok=True)
+    if directory.stat().st_uid == os.getuid():
+        directory.chmod(PRIVATE_DIRECTORY)  # also one made earlier, or by `mkdir -p`
+    return directory

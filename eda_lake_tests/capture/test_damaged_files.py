@@ -1,0 +1,269 @@
+"""Damaged capture files: both readers raise CaptureFileError, and take the same decision.
+
+The compiled and pure paths must give the same table, or both a CaptureFileError naming the
+file, for any bytes at all: property-based tests mutate real Azure files and files of our
+writer (bit flips, truncations, insertions) and compare the two.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zlib
+from datetime import UTC, datetime
+
+import fastavro
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eda_lake import avro_binary
+from eda_lake.capture import container, fast_columnar
+from eda_lake.capture.columnar import read_pure_batches
+from eda_lake.capture.envelope import CAPTURE_SCHEMA
+from eda_lake.capture.reader import CaptureFileError, read_capture
+from eda_lake.capture.writer import write_capture
+from eda_lake.hub.base import PropertyValue, ReceivedEvent
+from eda_lake_tests.conftest import AZURE_CAPTURE
+
+needs_native = pytest.mark.skipif(
+    not fast_columnar.available(), reason="compiled decoder not built"
+)
+MOMENT = datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
+
+
+def _events(count: int = 6) -> list[ReceivedEvent]:
+    props: list[dict[str, PropertyValue]] = [
+        {
+            "cloudEvents_id": f"id-{i}",
+            "cloudEvents_source": "/s",
+            "cloudEvents_time": "2026-03-01T12:00:00Z",
+            "n": i,
+            "f": 0.5,
+            "raw": b"\xff\x00",
+            "z": None,
+        }
+        for i in range(count)
+    ]
+    return [
+        ReceivedEvent("h", "0", i, i * 10, MOMENT, f"k{i}", "avro/binary+0a1b", p, bytes([i]) * i)
+        for i, p in enumerate(props)
+    ]
+
+
+def _ours(codec: str) -> bytes:
+    stream = io.BytesIO()
+    write_capture(stream, _events(), codec)
+    return stream.getvalue()
+
+
+def _outcome(reader, data: bytes) -> pa.Table | str:
+    """The table a reader gives, or "CaptureFileError"; anything else fails the test."""
+    try:
+        batches = list(reader(io.BytesIO(data), "damaged.avro", 4))
+    except CaptureFileError as exc:
+        assert str(exc).startswith("damaged.avro: "), exc
+        return "CaptureFileError"
+    return pa.Table.from_batches(batches) if batches else "empty"
+
+
+def _events_outcome(data: bytes) -> int | str:
+    try:
+        return len(list(read_capture(io.BytesIO(data), "damaged.avro")))
+    except CaptureFileError as exc:
+        assert str(exc).startswith("damaged.avro: "), exc
+        return "CaptureFileError"
+
+
+def _assert_agree(data: bytes) -> None:
+    pure = _outcome(read_pure_batches, data)
+    events = _events_outcome(data)
+    if isinstance(pure, pa.Table):
+        assert events == pure.num_rows
+    else:
+        assert events in ("CaptureFileError", 0), (pure, events)
+    if fast_columnar.available():
+        fast = _outcome(fast_columnar.read_fast_batches, data)
+        if isinstance(pure, pa.Table) and isinstance(fast, pa.Table):
+            assert fast.equals(pure), (fast.to_pylist(), pure.to_pylist())
+        else:
+            assert fast == pure, (fast, pure)
+
+
+def _fixtures() -> list[bytes]:
+    files = [_ours("null"), _ours("deflate")]
+    if AZURE_CAPTURE.is_dir():
+        files += [p.read_bytes() for p in sorted(AZURE_CAPTURE.glob("*.avro"))]
+    return files
+
+
+FIXTURES = _fixtures()
+READERS = [read_pure_batches] + (
+    [fast_columnar.read_fast_batches] if fast_columnar.available() else []
+)
+
+
+def _header_with_schema(schema_text: bytes, codec: bytes = b"null") -> bytes:
+    meta = avro_binary.long(2) + avro_binary.string("avro.codec") + avro_binary.raw(codec)
+    meta += avro_binary.string("avro.schema") + avro_binary.raw(schema_text) + b"\x00"
+    return b"Obj\x01" + meta + b"S" * 16
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_damaged_schema_byte_is_a_capture_file_error(reader) -> None:
+    # Seen: UnicodeDecodeError from the schema text in the compiled reader.
+    data = bytearray(_ours("null"))
+    at = data.index(b'"SequenceNumber"') + 3
+    data[at] = 0xA2
+    with pytest.raises(CaptureFileError, match=r"damaged\.avro: corrupt header: avro\.schema"):
+        list(reader(io.BytesIO(bytes(data)), "damaged.avro"))
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize(
+    ("field", "node"),
+    [
+        ("SystemProperties", {"type": "map"}),  # seen: KeyError 'values'
+        ("Properties", {"values": ["string"]}),  # seen: KeyError 'type'
+        ("Body", "bytes"),
+    ],
+)
+def test_a_schema_missing_parts_is_a_capture_file_error(reader, field: str, node) -> None:
+    schema = json.loads(json.dumps(CAPTURE_SCHEMA))
+    for f in schema["fields"]:
+        if f["name"] == field:
+            f["type"] = node
+    data = _header_with_schema(json.dumps(schema).encode())
+    with pytest.raises(
+        CaptureFileError, match=rf"damaged\.avro: not an Event Hubs Capture file: {field}"
+    ):
+        list(reader(io.BytesIO(data), "damaged.avro"))
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_huge_lengths_are_refused_before_allocating(reader) -> None:
+    schema = json.dumps(CAPTURE_SCHEMA).encode()
+    huge_key = b"Obj\x01" + avro_binary.long(1) + avro_binary.long(2**62)
+    with pytest.raises(CaptureFileError, match="header key"):
+        list(reader(io.BytesIO(huge_key), "damaged.avro"))
+    huge_block = _header_with_schema(schema) + avro_binary.long(1) + avro_binary.long(2**62)
+    with pytest.raises(CaptureFileError, match="corrupt block header"):
+        list(reader(io.BytesIO(huge_block), "damaged.avro"))
+    # A body length past the end of its block, inside a well-formed block.
+    record = avro_binary.long(0) + avro_binary.string("0") + avro_binary.string("t")
+    record += b"\x00\x00\x02" + avro_binary.long(2**62)
+    block = avro_binary.long(1) + avro_binary.long(len(record)) + record + b"S" * 16
+    with pytest.raises(CaptureFileError, match="runs past the block"):
+        list(reader(io.BytesIO(_header_with_schema(schema) + block), "damaged.avro"))
+    endless = _header_with_schema(schema) + b"\xff" * 20
+    with pytest.raises(CaptureFileError, match="longer than 64 bits"):
+        list(reader(io.BytesIO(endless), "damaged.avro"))
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_codec_capture_does_not_write_is_refused(reader) -> None:
+    data = _header_with_schema(json.dumps(CAPTURE_SCHEMA).encode(), codec=b"snappy")
+    with pytest.raises(CaptureFileError, match="codec 'snappy' is not one Event Hubs Capture"):
+        list(reader(io.BytesIO(data), "damaged.avro"))
+
+
+def test_a_deflate_bomb_is_refused() -> None:
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = deflate.compress(b"\x00" * (container.MAX_BLOCK_BYTES + 1)) + deflate.flush()
+    head = _header_with_schema(json.dumps(CAPTURE_SCHEMA).encode(), codec=b"deflate")
+    data = head + avro_binary.long(1) + avro_binary.long(len(bomb)) + bomb + b"S" * 16
+    with pytest.raises(CaptureFileError, match="inflates past"):
+        list(read_pure_batches(io.BytesIO(data), "damaged.avro"))
+
+
+@pytest.mark.parametrize("index", range(len(FIXTURES)))
+def test_every_single_bit_flip_agrees(index: int) -> None:
+    data = FIXTURES[index]
+    for position in range(len(data)):
+        for bit in (0, 7):
+            damaged = bytearray(data)
+            damaged[position] ^= 1 << bit
+            _assert_agree(bytes(damaged))
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(FIXTURES)))
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite"]))
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        if kind == "flip" and data:
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "truncate":
+            del data[at:]
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=12))
+        else:
+            chunk = draw(st.binary(min_size=1, max_size=10))
+            data[at : at + len(chunk)] = chunk
+    return bytes(data)
+
+
+@given(_mutated())
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_mutated_files_agree(data: bytes) -> None:
+    _assert_agree(data)
+
+
+_TEXT = st.text(max_size=12)
+_VALUE = st.one_of(
+    st.none(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    _TEXT,
+    st.binary(max_size=12),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "cloudEvents_id",
+                        "ce_id",
+                        "cloudEvents:source",
+                        "ce_time",
+                        "content-type",
+                        "x",
+                    ]
+                )
+                | _TEXT,
+                _VALUE,
+                max_size=6,
+            ),
+            st.none() | st.binary(max_size=20),
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(["null", "deflate"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_valid_files_read_as_fastavro_reads_them(rows, codec: str) -> None:
+    """On files fastavro writes, the pure reader's values are fastavro's (an independent
+    decoder), and the compiled reader's table is the pure reader's."""
+    records = [
+        {
+            "SequenceNumber": i,
+            "Offset": str(i),
+            "EnqueuedTimeUtc": "3/1/2026 12:00:00 PM",
+            "SystemProperties": {"x-opt-enqueued-time": 1_772_366_400_000 + i},
+            "Properties": props,
+            "Body": body,
+        }
+        for i, (props, body) in enumerate(rows)
+    ]
+    stream = io.BytesIO()
+    fastavro.writer(stream, fastavro.parse_schema(CAPTURE_SCHEMA), records, codec=codec)
+    data = stream.getvalue()
+    events = list(read_capture(io.BytesIO(data), "f.avro"))
+    assert [e.properties for e in events] == [r["Properties"] for r in records]
+    assert [e.body for e in events] == [r["Body"] for r in records]
+    _assert_agree(data)

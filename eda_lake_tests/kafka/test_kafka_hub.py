@@ -1,0 +1,200 @@
+"""The Kafka adapter against a real broker: topics, keys, headers, offsets, resume, restarts."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from eda_lake.hub.base import ConsumerGroupSpec, EventData, HubNotFoundError, HubSpec
+from eda_lake.hub.kafka import BrokerUnavailableError, KafkaEventHub
+from eda_lake.settings import KafkaSettings
+from infra_scripts.kafka_broker import KafkaBroker
+
+NAMESPACE = "eda-lake-test"
+
+
+def _topic() -> str:
+    return f"orders-{uuid.uuid4().hex[:8]}"  # unique, so a shared cluster is no problem
+
+
+def _hub(bootstrap: str, topic: str | None = None, timeout: float = 30.0) -> KafkaEventHub:
+    hub = KafkaEventHub(KafkaSettings(bootstrap), NAMESPACE, timeout=timeout)
+    if topic is not None:
+        hub.ensure_hub(HubSpec(topic, 4, 7))
+        hub.ensure_consumer_group(ConsumerGroupSpec(topic, "billing", "team: billing"))
+    return hub
+
+
+def _events(count: int, start: int = 0) -> list[EventData]:
+    return [
+        EventData(
+            f"body {i}".encode(),
+            {"cloudEvents_id": f"id-{i}", "cloudEvents_source": "/test", "n": i, "raw": b"\x00"},
+            partition_key=f"key-{i % 10}",
+            content_type="avro/binary+abc",
+        )
+        for i in range(start, start + count)
+    ]
+
+
+def _drain(hub: KafkaEventHub, topic: str, group: str = "billing") -> list[int]:
+    seen = []
+    for partition in hub.partition_ids(topic):
+        while batch := hub.receive(topic, group, partition, 70):
+            seen += [int(e.body.split()[1]) for e in batch]
+            hub.checkpoint(topic, group, partition, batch[-1].sequence_number)
+    return seen
+
+
+def test_topics_are_created_checked_and_drift_refused(kafka_bootstrap: str) -> None:
+    topic = _topic()
+    hub = _hub(kafka_bootstrap)
+    assert hub.ensure_hub(HubSpec(topic, 4, 7)) is True
+    assert hub.ensure_hub(HubSpec(topic, 4, 7)) is False
+    assert HubSpec(topic, 4, 7) in hub.hubs()
+    assert hub.ensure_hub(HubSpec(topic, 4, 3)) is True  # retention follows the catalogue
+    assert HubSpec(topic, 4, 3) in hub.hubs()
+    with pytest.raises(ValueError, match="has 4 partitions, the catalogue says 8"):
+        hub.ensure_hub(HubSpec(topic, 8, 3))
+    group = ConsumerGroupSpec(topic, "billing", "team: billing")
+    assert hub.ensure_consumer_group(group) is True
+    assert hub.ensure_consumer_group(group) is False
+    assert hub.consumer_groups(topic) == [group]
+    with pytest.raises(HubNotFoundError, match="provision it first"):
+        hub.send("no-such-topic", _events(1))
+    hub.close()
+
+
+def test_round_trip_keeps_keys_headers_partitions_and_offsets(kafka_bootstrap: str) -> None:
+    topic = _topic()
+    hub = _hub(kafka_bootstrap, topic)
+    assert hub.send(topic, _events(200)) == 200
+    partition_of_key: dict[str, str] = {}
+    for partition in hub.partition_ids(topic):
+        batch = hub.receive(topic, "billing", partition, 1000)
+        assert [e.sequence_number for e in batch] == list(range(len(batch)))  # gapless offsets
+        for event in batch:
+            n = int(event.body.split()[1])
+            assert event.partition_key == f"key-{n % 10}"
+            assert partition_of_key.setdefault(event.partition_key, partition) == partition
+            assert event.content_type == "avro/binary+abc"
+            assert dict(event.properties) == {
+                "cloudEvents_id": f"id-{n}",
+                "cloudEvents_source": "/test",
+                "n": str(n).encode(),  # headers are bytes: non-CloudEvents ones stay bytes
+                "raw": b"\x00",
+            }
+            assert event.offset == event.sequence_number
+    assert len(partition_of_key) == 10
+    hub.close()
+
+
+def test_checkpoints_resume_and_a_sweep_stops_at_the_end_it_saw(kafka_bootstrap: str) -> None:
+    topic = _topic()
+    hub = _hub(kafka_bootstrap, topic)
+    hub.send(topic, _events(100), partition_id="0")
+    first = hub.receive(topic, "billing", "0", 30)
+    assert hub.receive(topic, "billing", "0", 30) == first  # not checkpointed: the same again
+    hub.checkpoint(topic, "billing", "0", first[-1].sequence_number)
+    hub.send(topic, _events(50, start=100), partition_id="0")  # arrives during the sweep
+    rest = []
+    while batch := hub.receive(topic, "billing", "0", 30):
+        rest += batch
+        hub.checkpoint(topic, "billing", "0", batch[-1].sequence_number)
+    assert len(first) + len(rest) == 100  # the sweep ended where it began
+    assert hub.checkpoint_of(topic, "billing", "0") == 99
+    resumed = _hub(kafka_bootstrap)  # another client resumes after the committed offset
+    assert [int(e.body.split()[1]) for e in resumed.receive(topic, "billing", "0", 100)] == list(
+        range(100, 150)
+    )
+    hub.close()
+    resumed.close()
+
+
+def _consume_forever(bootstrap: str, topic: str) -> None:
+    hub = _hub(bootstrap)
+    while True:
+        for partition in hub.partition_ids(topic):
+            batch = hub.receive(topic, "billing", partition, 5)
+            if batch:
+                hub.checkpoint(topic, "billing", partition, batch[-1].sequence_number)
+        time.sleep(0.01)
+
+
+def test_two_subscribers_share_a_group_and_a_sigkilled_one_is_not_waited_on(
+    kafka_bootstrap: str,
+) -> None:
+    topic = _topic()
+    hub = _hub(kafka_bootstrap, topic)
+    hub.send(topic, _events(2000))
+    ghost = multiprocessing.get_context("spawn").Process(
+        target=_consume_forever, args=(kafka_bootstrap, topic)
+    )
+    ghost.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        hub.checkpoint_of(topic, "billing", p) for p in hub.partition_ids(topic)
+    ):
+        time.sleep(0.05)
+    os.kill(ghost.pid or 0, signal.SIGKILL)  # its member never leaves the group
+    ghost.join()
+    started = time.monotonic()
+    other = _hub(kafka_bootstrap)
+    seen = _drain(other, topic)
+    assert time.monotonic() - started < 20  # no waiting for the broker to evict the ghost
+    committed = {p: hub.checkpoint_of(topic, "billing", p) for p in hub.partition_ids(topic)}
+    assert 0 < len(seen) < 2000  # the killed one did part of the work ...
+    assert sum((c or -1) + 1 for c in committed.values()) == 2000  # ... and nothing is lost
+    hub.close()
+    other.close()
+
+
+def test_data_and_offsets_survive_a_broker_restart(kafka_broker: KafkaBroker) -> None:
+    topic = _topic()
+    hub = _hub(kafka_broker.bootstrap_servers, topic)
+    hub.send(topic, _events(300))
+    first = _drain(hub, topic)
+    hub.close()
+    time.sleep(1)  # noida-db saves its state every half second or so; Kafka fsyncs its log
+    kafka_broker.restart()
+    hub = _hub(kafka_broker.bootstrap_servers)
+    assert _drain(hub, topic) == []  # resumed after the committed offsets
+    hub.send(topic, _events(100, start=300))
+    assert sorted(first + _drain(hub, topic)) == list(range(400))
+    hub.close()
+
+
+def test_a_broker_gone_is_one_clear_error_and_nothing_is_committed(
+    kafka_broker: KafkaBroker,
+) -> None:
+    topic = _topic()
+    hub = _hub(kafka_broker.bootstrap_servers, topic, timeout=3)
+    hub.send(topic, _events(10), partition_id="0")
+    batch = hub.receive(topic, "billing", "0", 100)
+    time.sleep(1)  # the topic saved (noida-db saves every half second or so)
+    kafka_broker.stop()
+    with pytest.raises(BrokerUnavailableError, match=r"Kafka at 127\.0\.0\.1:\d+ failed") as err:
+        hub.checkpoint(topic, "billing", "0", batch[-1].sequence_number)
+    assert "\n" not in str(err.value)
+    with pytest.raises(BrokerUnavailableError, match="not delivered"):
+        hub.send(topic, _events(5))
+    hub.close()
+    kafka_broker.start()
+    assert _hub(kafka_broker.bootstrap_servers).checkpoint_of(topic, "billing", "0") is None
+
+
+def test_the_factory_picks_kafka_from_the_environment(tmp_path: Path) -> None:
+    from eda_lake.hub.factory import make_hub_admin, make_hub_client
+    from eda_lake.settings import Settings
+
+    settings = Settings.from_env(
+        {"EDA_LAKE_BROKER": "kafka", "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    )
+    assert isinstance(make_hub_client(settings), KafkaEventHub)
+    assert isinstance(make_hub_admin(settings), KafkaEventHub)

@@ -1,0 +1,221 @@
+"""Damaged registry bodies: the compiled and fastavro paths fail the same ones, each with a
+reason, and decode the others to the same values. Property-based over mutated and random
+bodies, plus one test per rule (seen: a negative enum index read as the last symbol, or
+breaking silver; text that is not UTF-8 reaching the Delta writer)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eda_lake.catalogue import load_catalogue
+from eda_lake.lake import payloads
+from eda_lake.lake.payloads import decode_payloads, flat_plan
+from eda_lake.native import avro as native
+from eda_lake.registry.schema import AvroSchema, parse_schema
+from eda_lake_tests.lake.test_payloads import FIELDS, _records
+
+pytestmark = pytest.mark.skipif(native is None, reason="compiled decoder not built")
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+
+
+def _schema(fields: list[dict[str, Any]]) -> AvroSchema:
+    return parse_schema(
+        json.dumps({"type": "record", "name": "T", "namespace": "t", "fields": fields})
+    )
+
+
+def _encode(schema: AvroSchema, record: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, schema.fastavro, record)
+    return buffer.getvalue()
+
+
+def _plain(value: Any) -> Any:
+    """NaN compares equal to itself here: the paths must agree, NaN or not."""
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    return value
+
+
+def _assert_agree(writer: AvroSchema, reader: AvroSchema, bodies: list[bytes | None]) -> Any:
+    assert flat_plan(writer) is not None
+    compiled = decode_payloads(writer, reader, bodies)
+    slow = payloads._decode_fastavro(writer, reader, bodies)
+    assert compiled.decoded == slow.decoded, (compiled.failed, slow.failed)
+    assert [p for p, _ in compiled.failed] == [p for p, _ in slow.failed]
+    assert sorted(compiled.decoded + [p for p, _ in compiled.failed]) == list(range(len(bodies)))
+    for name, values in slow.columns.items():
+        fast_values = compiled.columns[name]
+        if pa.types.is_temporal(values.type):  # past year 9999 as numbers: no datetime holds it
+            width = pa.int64() if values.type.bit_width == 64 else pa.int32()
+            fast_values, values = fast_values.view(width), values.view(width)
+        fast = [_plain(v) for v in fast_values.to_pylist()]
+        assert fast == [_plain(v) for v in values.to_pylist()], name
+        compiled.columns[name].validate(full=True)  # e.g. no text that is not UTF-8
+    return compiled
+
+
+THING = _schema(FIELDS)
+GOOD = [_encode(THING, r) for r in _records(12)]
+CATALOGUE = [spec.schema for spec in load_catalogue(SCHEMAS_DIR).events.values()]
+
+
+@st.composite
+def _mutated(draw: st.DrawFn, good: list[bytes]) -> bytes | None:
+    if draw(st.integers(0, 20)) == 0:
+        return draw(st.none() | st.binary(max_size=80))
+    data = bytearray(draw(st.sampled_from(good)))
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite"]))
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        if kind == "flip" and data:
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "truncate":
+            del data[at:]
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+        else:
+            chunk = draw(st.binary(min_size=1, max_size=8))
+            data[at : at + len(chunk)] = chunk
+    return bytes(data)
+
+
+@given(st.lists(_mutated(GOOD), min_size=1, max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_mutated_bodies_agree(bodies: list[bytes | None]) -> None:
+    _assert_agree(THING, THING, bodies)
+
+
+def _catalogue_bodies(schema: AvroSchema) -> list[bytes]:
+    values: dict[str, Any] = {
+        "string": "text é", "long": 7, "int": -3, "boolean": True, "double": 0.25,
+    }  # fmt: skip
+    record: dict[str, Any] = {}
+    for field in schema.parsed["fields"]:
+        node = field["type"]
+        node = next(b for b in node if b != "null") if isinstance(node, list) else node
+        logical = node.get("logicalType") if isinstance(node, dict) else None
+        kind = node.get("type") if isinstance(node, dict) else node
+        if logical == "uuid":
+            record[field["name"]] = "5f0c8d0e-8a4b-4c57-9d43-0b5c2a0f6b01"
+        elif logical and logical.startswith("timestamp"):
+            record[field["name"]] = datetime(2026, 10, 1, tzinfo=UTC)
+        elif logical == "decimal":
+            record[field["name"]] = Decimal("12.50")
+        elif kind == "enum":
+            record[field["name"]] = node["symbols"][-1]
+        else:
+            record[field["name"]] = values[str(kind)]
+    return [_encode(schema, record)]
+
+
+@pytest.mark.parametrize("index", range(len(CATALOGUE)))
+@given(data=st.data())
+@settings(max_examples=60, deadline=None)
+def test_mutated_catalogue_bodies_agree(index: int, data: st.DataObject) -> None:
+    schema = CATALOGUE[index]
+    bodies = data.draw(st.lists(_mutated(_catalogue_bodies(schema)), min_size=1, max_size=6))
+    _assert_agree(schema, schema, bodies)
+
+
+COLOUR = {"type": "enum", "name": "Colour", "symbols": ["RED", "GREEN", "BLUE"]}
+
+
+@pytest.mark.parametrize(
+    ("fields", "body", "reason"),
+    [
+        ([{"name": "c", "type": COLOUR}], b"\x01", "enum index -1 out of range for 3 symbols"),
+        ([{"name": "c", "type": COLOUR}], b"\x06", "enum index 3 out of range for 3 symbols"),
+        ([{"name": "c", "type": ["null", COLOUR]}], b"\x02\x01", "enum index -1"),
+        ([{"name": "s", "type": "string"}], b"\x04\xc3\x28", "string is not UTF-8"),
+        ([{"name": "s", "type": ["null", "string"]}], b"\x01\x00", "union branch out of range"),
+        ([{"name": "b", "type": "boolean"}], b"\x02", "boolean byte is neither 0 nor 1"),
+        ([{"name": "i", "type": "int"}], b"\x80\x80\x80\x80\x10", "int 2147483648 out of range"),
+        ([{"name": "l", "type": "long"}], b"\xff" * 9 + b"\x02", "longer than 64 bits"),
+        ([{"name": "s", "type": "string"}], b"\x02a\x00", "bytes left over"),
+        (
+            [
+                {
+                    "name": "d",
+                    "type": {"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2},
+                }
+            ],
+            b"\x04\x27\x10",  # 10000: five digits
+            "more digits than its precision (4)",
+        ),
+        (
+            [{"name": "d", "type": {"type": "bytes", "logicalType": "decimal", "precision": 38}}],
+            b"\x22" + b"\x01" * 17,
+            "decimal wider than 128 bits",
+        ),
+        (
+            [
+                {
+                    "name": "d",
+                    "type": {
+                        "type": "fixed",
+                        "name": "Money",
+                        "size": 3,
+                        "logicalType": "decimal",
+                        "precision": 4,
+                        "scale": 2,
+                    },
+                }
+            ],
+            b"\x01\x86\xa0",  # 100000
+            "more digits than its precision (4)",
+        ),
+        ([{"name": "f", "type": {"type": "fixed", "name": "F", "size": 4}}], b"abc", "truncated"),
+    ],
+)
+def test_each_rule_fails_the_body_alone_in_both_paths(fields, body: bytes, reason: str) -> None:
+    schema = _schema(fields)
+    good = {
+        "c": "BLUE", "s": "ok", "b": True, "i": 1, "l": 1, "d": Decimal("1"),
+        "f": b"abcd", "t": datetime(2026, 1, 1, tzinfo=UTC),
+        "u": "5f0c8d0e-8a4b-4c57-9d43-0b5c2a0f6b01",
+    }  # fmt: skip
+    valid = _encode(schema, {f["name"]: good[f["name"]] for f in fields})
+    decoded = _assert_agree(schema, schema, [valid, body, valid])
+    assert decoded.decoded == [0, 2]
+    [(position, why)] = decoded.failed
+    assert position == 1 and reason in why, why
+    [(_, slow_why)] = payloads._decode_fastavro(schema, schema, [body]).failed
+    assert reason in slow_why, slow_why
+
+
+def test_uuids_and_timestamps_read_raw_in_both_paths() -> None:
+    """Text that is no uuid and a timestamp past year 9999 are well-formed Avro: both paths
+    give them as they are (fastavro would refuse the whole body), and silver judges them."""
+    schema = _schema(
+        [
+            {"name": "u", "type": {"type": "string", "logicalType": "uuid"}},
+            {"name": "t", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        ]
+    )
+    bodies: list[bytes | None] = [b"\x14not-a-uuid" + b"\xfe\xff\xff\xff\xff\xff\xff\xff\x7f"]
+    decoded = _assert_agree(schema, schema, bodies)
+    assert decoded.columns["u"].to_pylist() == ["not-a-uuid"]
+    assert decoded.columns["t"].cast("int64").to_pylist() == [2**62 - 1]
+
+
+def test_a_symbol_the_reader_lacks_reads_as_its_default() -> None:
+    writer = _schema([{"name": "c", "type": COLOUR}])
+    reader = _schema(
+        [{"name": "c", "type": {**COLOUR, "symbols": ["RED", "GREEN"], "default": "RED"}}]
+    )
+    bodies: list[bytes | None] = [b"\x04", b"\x02"]  # BLUE, GREEN
+    decoded = _assert_agree(writer, reader, bodies)
+    assert decoded.columns["c"].to_pylist() == ["RED", "GREEN"]

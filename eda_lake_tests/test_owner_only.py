@@ -1,0 +1,72 @@
+"""The embedded default creates its state owner-only, whatever the umask."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.lake.runtime import Lake
+from eda_lake.owner_only import owner_only_dir
+from eda_lake.settings import Settings
+from eda_lake_tests.simulation.helpers import provisioned
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    previous = os.umask(0o002)  # group- and world-readable files, as many desktops have
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _modes(home: Path) -> dict[str, str]:
+    found = {".": oct(stat.S_IMODE(home.stat().st_mode))}
+    for path in home.rglob("*"):
+        found[str(path.relative_to(home))] = oct(stat.S_IMODE(path.lstat().st_mode))
+    return found
+
+
+def test_a_demo_like_run_leaves_only_owner_only_state(tmp_path: Path, permissive_umask) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)  # made beforehand, as `mkdir -p` or `make dev` would
+    home.chmod(0o755)
+    settings = Settings(home=home)
+    simulation = provisioned(settings)
+    simulation.run_chain(seed=4, customers=30)  # partners' files and dead letters included
+    run_embedded_capture(settings, flush=True)
+    lake = Lake(settings, simulation.catalogue, pii_key="a-test-key-that-is-long-enough")
+    lake.ingest()
+    lake.silver()
+    lake.gold()
+    simulation.close()
+    modes = _modes(home)
+    expected = {
+        "lake/bronze",
+        "lake/quarantine",
+        "hub",
+        "registry.sqlite3",
+        "teams/dead_letters.sqlite3",
+    }
+    assert expected <= set(modes), sorted(modes)
+    wrong = {
+        name: mode
+        for name, mode in modes.items()
+        if mode != ("0o700" if (home / name).is_dir() else "0o600")
+    }
+    assert wrong == {}, wrong
+
+
+def test_an_existing_directory_is_tightened(tmp_path: Path, permissive_umask) -> None:
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o775)
+    owner_only_dir(loose / "a" / "b")
+    assert oct(stat.S_IMODE((loose / "a").stat().st_mode)) == "0o700"
+    assert oct(stat.S_IMODE((loose / "a" / "b").stat().st_mode)) == "0o700"
+    owner_only_dir(loose)
+    assert oct(stat.S_IMODE(loose.stat().st_mode)) == "0o700"
