@@ -27,9 +27,17 @@ from eda_lake.lake.silver import SilverReport
 from eda_lake.progress import Progress, no_progress
 from eda_lake.settings import (
     BLOB_AUTHORITY_VAR,
+    BROKER_VAR,
     CAPTURE_CONTAINER_VAR,
     GOLD_FIRST_DAY_VAR,
     HOME_VAR,
+    KAFKA_BOOTSTRAP_VAR,
+    KAFKA_SASL_MECHANISM_VAR,
+    KAFKA_SASL_PASSWORD_PREFIX,
+    KAFKA_SASL_PASSWORD_VAR,
+    KAFKA_SASL_USERNAME_VAR,
+    KAFKA_SECURITY_PROTOCOL_VAR,
+    KAFKA_TIMEOUT_VAR,
     LAKE_CONTAINER_VAR,
     LATENESS_VAR,
     NAMESPACE_VAR,
@@ -86,6 +94,21 @@ def demo_variables(settings: Settings) -> dict[str, str]:
             BLOB_AUTHORITY_VAR: storage.blob_authority or "",
             CAPTURE_CONTAINER_VAR: storage.capture_container or "",
             LAKE_CONTAINER_VAR: storage.lake_container or "",
+        }
+    variables[BROKER_VAR] = settings.broker.value
+    kafka = settings.kafka
+    if kafka is not None:
+        variables |= {
+            KAFKA_BOOTSTRAP_VAR: kafka.bootstrap_servers,
+            KAFKA_SECURITY_PROTOCOL_VAR: kafka.security_protocol,
+            KAFKA_SASL_MECHANISM_VAR: kafka.sasl_mechanism or "",
+            KAFKA_SASL_USERNAME_VAR: kafka.sasl_username or "",
+            KAFKA_SASL_PASSWORD_VAR: kafka.sasl_password or "",
+            KAFKA_TIMEOUT_VAR: str(kafka.timeout_seconds),
+        }
+        variables |= {
+            KAFKA_SASL_PASSWORD_PREFIX + hub.upper().replace("-", "_"): password
+            for hub, password in kafka.hub_passwords.items()
         }
     return {name: value for name, value in variables.items() if value}
 
