@@ -5,9 +5,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 3000
-export DAGSTER_HOME ?= $(CURDIR)/.eda_lake/dagster_home
+# eda-lake's state and Dagster's instance: the same defaults as `eda-lake` itself uses.
+EDA_LAKE_HOME ?= $(CURDIR)/.eda_lake
+export DAGSTER_HOME ?= $(EDA_LAKE_HOME)/dagster_home
+# The UI and the demo run the lake on the embedded default, whose personal fields need a
+# key: unless EDA_LAKE_PII_KEY is set, both use a random one made once for this checkout
+# (never committed), so one lake never hashes a person two ways.
+DEV_PII_KEY_FILE := $(EDA_LAKE_HOME)/dev-pii-key
+PII_KEY = EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}"
 
-.PHONY: install demo test lint typecheck unit bench dev clean
+.PHONY: install demo test lint typecheck unit bench dev clean chromium
 
 AZURITE := .tools/node_modules/.bin/azurite
 
@@ -19,8 +26,8 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP)
 
-demo: install
-	$(BIN)/eda-lake demo
+demo: install $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
+	EDA_LAKE_HOME=$(EDA_LAKE_HOME) $(PII_KEY) $(BIN)/eda-lake demo
 
 lint: install
 	$(BIN)/ruff check .
@@ -33,7 +40,7 @@ typecheck: install
 $(AZURITE):
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.37.0
 
-unit: install $(AZURITE)
+unit: install $(AZURITE) chromium
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -41,14 +48,26 @@ test: lint typecheck unit
 bench: install
 	$(BIN)/python -m eda_lake_tests.benchmarks
 
-# The UI runs the lake on the embedded default, whose personal fields need a key: unless
-# EDA_LAKE_PII_KEY is set, a random one is made once for this checkout (never committed).
-DEV_PII_KEY_FILE := .eda_lake/dev-pii-key
+$(DEV_PII_KEY_FILE): | $(STAMP)
+	mkdir -p $(dir $@)
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $@
 
-dev: install
+# The instance configuration the project ships (concurrency limits: README, "Run it at scale").
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
-	test -s $(DEV_PII_KEY_FILE) || (umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $(DEV_PII_KEY_FILE))
-	EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}" $(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+	cp deploy/dagster.yaml $@
+
+# `exec`: Ctrl-C reaches dagster dev itself, which stops its webserver, daemon and code
+# server before it exits.
+dev: install $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
+	EDA_LAKE_HOME=$(EDA_LAKE_HOME) $(PII_KEY) exec $(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+
+# The browser test drives Debian's chromium; CI runs as root and installs it when missing,
+# elsewhere the test says how to install it and skips.
+chromium:
+	@test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] || \
+		apt-get install -y --no-install-recommends chromium || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium)
 
 clean:
 	rm -rf .eda_lake .tools

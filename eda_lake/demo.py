@@ -1,25 +1,62 @@
-"""`eda-lake demo`: everything end to end on the embedded default, for a seeded population."""
+"""`eda-lake demo`: everything end to end on the embedded default, for a seeded population,
+as Dagster runs recorded in the instance at DAGSTER_HOME (default: $EDA_LAKE_HOME/dagster_home),
+so that `make dev` afterwards shows every asset materialized with its metadata.
+
+The runs are the code location's own jobs (platform, the teams' chain and capture, ingest,
+gold over every business day), executed in this process; the report is read back from what
+they recorded.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from eda_lake.capture.embedded import CaptureReport
-from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.lake.bronze import BronzeReport
+from eda_lake.lake.commits import TableRun
+from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
+from eda_lake.lake.entities import EntitiesReport
 from eda_lake.lake.gold import GoldReport
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import demo_key
 from eda_lake.lake.runtime import Lake, SilverRun
+from eda_lake.lake.silver import SilverReport
 from eda_lake.progress import Progress, no_progress
-from eda_lake.provisioning.runtime import provision
-from eda_lake.settings import Settings
-from eda_lake.simulation.runtime import ChainReport, Simulation
+from eda_lake.settings import (
+    BLOB_AUTHORITY_VAR,
+    BROKER_VAR,
+    CAPTURE_CONTAINER_VAR,
+    GOLD_FIRST_DAY_VAR,
+    HOME_VAR,
+    KAFKA_BOOTSTRAP_VAR,
+    KAFKA_SASL_MECHANISM_VAR,
+    KAFKA_SASL_PASSWORD_PREFIX,
+    KAFKA_SASL_PASSWORD_VAR,
+    KAFKA_SASL_USERNAME_VAR,
+    KAFKA_SECURITY_PROTOCOL_VAR,
+    KAFKA_TIMEOUT_VAR,
+    LAKE_CONTAINER_VAR,
+    LATENESS_VAR,
+    NAMESPACE_VAR,
+    PII_KEY_VAR,
+    SCHEMA_DIR_VAR,
+    STORAGE_ACCOUNT_VAR,
+    STORAGE_KEY_VAR,
+    TARGET_VAR,
+    Settings,
+    SettingsError,
+    Target,
+)
+from eda_lake.simulation.runtime import ChainReport
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
-@dataclass
+@dataclasses.dataclass
 class DemoReport:
     provisioned: int
     chain: ChainReport
@@ -32,33 +69,167 @@ class DemoReport:
     demo_pii_key: bool
 
 
+def demo_variables(settings: Settings) -> dict[str, str]:
+    """The variables of these settings on the embedded default (the lake may be on Azure
+    Storage): what the runs' resource holds. The demo's runs get them in this process; none
+    is recorded in the instance."""
+    if settings.target is not Target.LOCAL:
+        raise SettingsError(
+            f"the demo publishes synthetic events, on the embedded default only: unset "
+            f"{TARGET_VAR} (on Azure, use the Dagster UI's jobs)"
+        )
+    variables = {
+        HOME_VAR: str(settings.home),
+        SCHEMA_DIR_VAR: str(settings.schema_dir),
+        NAMESPACE_VAR: settings.namespace,
+        LATENESS_VAR: str(settings.capture_lateness_minutes),
+        GOLD_FIRST_DAY_VAR: settings.gold_first_day.isoformat(),
+        PII_KEY_VAR: settings.pii_key or "",
+    }
+    storage = settings.storage
+    if storage is not None:
+        variables |= {
+            STORAGE_ACCOUNT_VAR: storage.account,
+            STORAGE_KEY_VAR: storage.account_key or "",
+            BLOB_AUTHORITY_VAR: storage.blob_authority or "",
+            CAPTURE_CONTAINER_VAR: storage.capture_container or "",
+            LAKE_CONTAINER_VAR: storage.lake_container or "",
+        }
+    variables[BROKER_VAR] = settings.broker.value
+    kafka = settings.kafka
+    if kafka is not None:
+        variables |= {
+            KAFKA_BOOTSTRAP_VAR: kafka.bootstrap_servers,
+            KAFKA_SECURITY_PROTOCOL_VAR: kafka.security_protocol,
+            KAFKA_SASL_MECHANISM_VAR: kafka.sasl_mechanism or "",
+            KAFKA_SASL_USERNAME_VAR: kafka.sasl_username or "",
+            KAFKA_SASL_PASSWORD_VAR: kafka.sasl_password or "",
+            KAFKA_TIMEOUT_VAR: str(kafka.timeout_seconds),
+        }
+        variables |= {
+            KAFKA_SASL_PASSWORD_PREFIX + hub.upper().replace("-", "_"): password
+            for hub, password in kafka.hub_passwords.items()
+        }
+    return {name: value for name, value in variables.items() if value}
+
+
+def _materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Asset -> its metadata values, as the run recorded them."""
+    return {
+        event.asset_key.to_user_string(): {
+            k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()
+        }
+        for event in result.get_asset_materialization_events()
+        if event.asset_key
+    }
+
+
+def _table_run(name: str, metadata: dict[str, Any] | None) -> TableRun:
+    seen = metadata or {}
+    return TableRun(
+        name,
+        outcome=seen.get("outcome_in_run", "up to date"),
+        version=seen.get("delta_version"),
+        rows_written=seen.get("rows_written_in_run", 0),
+        counts=dict(seen.get("counts_in_run") or {}),
+    )
+
+
 def run_demo(
     settings: Settings, *, customers: int, seed: int, progress: Progress = no_progress
 ) -> DemoReport:
-    simulation = Simulation(settings)
-    layout = LakeLayout.from_settings(settings)
-    try:
-        changes = provision(settings, catalogue=simulation.catalogue)
-        chain = simulation.run_chain(seed=seed, customers=customers, progress=progress)
-        # The demo does not wait for open windows to close: it flushes them.
-        captured = run_embedded_capture(
-            settings, flush=True, catalogue=simulation.catalogue, progress=progress
-        )
-    finally:
-        simulation.close()
+    import dagster as dg  # only here: the other commands start without loading Dagster
+    from dagster._core.instance.ref import InstanceRef  # the instance at a directory
+
+    from eda_lake.defs.build import build_definitions
+    from eda_lake.defs.resources import EdaLakeResource
+
     # Demo data only: without a configured key, one is derived from the seed (and said so).
-    lake = Lake(settings, simulation.catalogue, pii_key=settings.pii_key or demo_key(seed))
-    bronze = lake.ingest(progress=progress)
-    silver = lake.silver(progress)
-    gold = lake.gold(progress=progress)
+    demo = dataclasses.replace(settings, pii_key=settings.pii_key or demo_key(seed))
+    variables = demo_variables(demo)
+    defs = build_definitions(variables)
+    resources = {"eda_lake": EdaLakeResource.of(variables)}
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    ref = InstanceRef.from_dir(str(settings.dagster_home))
+
+    jobs = ("provision_platform", "demo_job", "ingest_job", "gold_job")
+
+    def run(job: str, **options: Any) -> dg.ExecuteInProcessResult:
+        progress("dagster runs", jobs.index(job), len(jobs), "runs")
+        result = defs.resolve_job_def(job).execute_in_process(
+            resources=resources, instance=instance, **options
+        )
+        progress("dagster runs", jobs.index(job) + 1, len(jobs), "runs")
+        return result
+
+    with dg.DagsterInstance.from_ref(ref) as instance:
+        platform = _materialized(run("provision_platform"))
+        teams = run(
+            "demo_job",
+            run_config={
+                "ops": {
+                    "simulation_chain": {"config": {"customers": customers, "seed": seed}},
+                    "capture_windows": {"config": {"flush": True}},  # no waiting for windows
+                }
+            },
+        )
+        lake = _materialized(run("ingest_job"))
+        days = sorted(Lake(demo).gold_pending_days())  # as gold_days_sensor asks for them
+        gold = {}
+        if days:
+            first, last = days[0].isoformat(), days[-1].isoformat()
+            gold = _materialized(
+                run(
+                    "gold_job",
+                    run_config={
+                        "ops": {"gold_tables": {"config": {"days": [str(d) for d in days]}}}
+                    },
+                    tags={
+                        "dagster/asset_partition_range_start": first,
+                        "dagster/asset_partition_range_end": last,
+                    },
+                )
+            )
+    bronze = lake["bronze/events"]
+    silver_events = {
+        spec.name: lake.get(f"silver/{event_table(spec.name)}", {})
+        for spec in Lake(demo).catalogue.events.values()
+    }
+    any_silver = next(iter(silver_events.values()), {})
     return DemoReport(
-        provisioned=len(changes),
-        chain=chain,
-        capture=captured,
-        lake=layout,
-        bronze=bronze,
-        silver=silver,
-        gold=gold,
-        funnel=lake.funnel(),
+        provisioned=sum(len(m["changed"]) for m in platform.values()),
+        chain=teams.output_for_node("simulation_chain"),
+        capture=teams.output_for_node("capture_windows"),
+        lake=LakeLayout.from_settings(demo),
+        bronze=BronzeReport(
+            files_ingested=bronze["files_ingested"],
+            files_already_ingested=bronze["files_already_ingested"],
+            files_quarantined=bronze["files_quarantined"],
+            files_empty=bronze["files_empty"],
+            rows=bronze["rows_in_run"],
+            bytes=bronze["bytes_in_run"],
+            commits=bronze["commits_in_run"],
+        ),
+        silver=SilverRun(
+            SilverReport(
+                bronze_version=any_silver.get("bronze_version", -1),
+                decoded={n: m.get("decoded_in_run", 0) for n, m in silver_events.items()},
+                inserted={n: m.get("inserted_in_run", 0) for n, m in silver_events.items()},
+                duplicates=any_silver.get("duplicates_in_run", 0),
+                quarantined=any_silver.get("quarantined_in_run", 0),
+                no_schema=any_silver.get("no_schema_in_run", 0),
+                unknown_schema=any_silver.get("unknown_schema_in_run", 0),
+            ),
+            EntitiesReport(
+                {
+                    d.name: _table_run(d.qualified_name, lake.get(f"silver/{d.name}"))
+                    for d in ENTITY_TABLES
+                }
+            ),
+        ),
+        gold=GoldReport(
+            {d.name: _table_run(d.qualified_name, gold.get(f"gold/{d.name}")) for d in GOLD_TABLES}
+        ),
+        funnel=Lake(demo).funnel(),
         demo_pii_key=settings.pii_key is None,
     )

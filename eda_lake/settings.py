@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
 LATENESS_VAR = "EDA_LAKE_CAPTURE_LATENESS_MINUTES"
+GOLD_FIRST_DAY_VAR = "EDA_LAKE_GOLD_FIRST_DAY"
 STORAGE_ACCOUNT_VAR = "EDA_LAKE_STORAGE_ACCOUNT"
 STORAGE_KEY_VAR = "EDA_LAKE_STORAGE_ACCOUNT_KEY"  # the variable's name; the key stays in the env
 BLOB_AUTHORITY_VAR = "EDA_LAKE_BLOB_AUTHORITY"
@@ -62,6 +64,8 @@ SUFFIX_VAR = "EDA_LAKE_NAME_SUFFIX"
 PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
+DAGSTER_HOME_VAR = "DAGSTER_HOME"  # Dagster's own: the instance the UI and `eda-lake demo` share
+
 
 # The event backbone and Kafka's client settings (the Kafka issue's part of this module).
 BROKER_VAR = "EDA_LAKE_BROKER"
@@ -74,6 +78,124 @@ KAFKA_SASL_PASSWORD_PREFIX = "EDA_LAKE_KAFKA_SASL_PASSWORD__"  # + hub: one secr
 KAFKA_TIMEOUT_VAR = "EDA_LAKE_KAFKA_TIMEOUT_SECONDS"
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One variable of the environment that eda-lake reads.
+
+    `default`: what an unset (or empty) variable means, as the text it would hold; "" for
+    none. `secret`: its value never leaves the environment (Dagster gets an EnvVar, so the
+    UI shows the name). `family`: the name is a prefix, one variable per hub or team.
+    `integer`: a whole number (Dagster's config shows it as an Int).
+    """
+
+    name: str
+    description: str
+    default: str = ""
+    secret: bool = False
+    family: bool = False
+    integer: bool = False
+
+    def covers(self, name: str) -> bool:
+        return name.startswith(self.name) if self.family else name == self.name
+
+
+# Every variable `Settings.from_env` reads, and so everything the Dagster resource passes on:
+# a variable missing here is refused by `from_env` the first time it is read.
+VARIABLES: tuple[Variable, ...] = (
+    Variable(HOME_VAR, "where the embedded default keeps its state", ".eda_lake"),
+    Variable(TARGET_VAR, "the backend: local (embedded) or azure", "local"),
+    Variable(SCHEMA_DIR_VAR, "catalogue.toml and the .avsc schemas", str(REPO_ROOT / "schemas")),
+    Variable(NAMESPACE_VAR, "the embedded hub's namespace", "eda-lake-local"),
+    Variable(LATENESS_VAR, "how far back (minutes) the capture sensor looks", "120", integer=True),
+    Variable(GOLD_FIRST_DAY_VAR, "the first business day gold has partitions for", "2026-10-01"),
+    Variable(STORAGE_ACCOUNT_VAR, "the Azure Storage account of the lake and Capture"),
+    Variable(STORAGE_KEY_VAR, "that account's key (else Entra ID)", secret=True),
+    Variable(BLOB_AUTHORITY_VAR, "another Blob endpoint (host:port, plain HTTP): Azurite"),
+    Variable(CAPTURE_CONTAINER_VAR, "the container Event Hubs Capture writes into"),
+    Variable(LAKE_CONTAINER_VAR, "the container of the Delta tables"),
+    Variable(EVENTHUB_NAMESPACE_VAR, "the Event Hubs namespace's fully qualified name"),
+    Variable(
+        EVENTHUB_CONNECTION_PREFIX,
+        "a hub-scoped SAS connection string per hub (else Entra ID)",
+        secret=True,
+        family=True,
+    ),
+    Variable(CHECKPOINT_CONNECTION_VAR, "the checkpoint store's connection string", secret=True),
+    Variable(CHECKPOINT_ACCOUNT_URL_VAR, "the checkpoint store's account URL (Entra ID)"),
+    Variable(CHECKPOINT_CONTAINER_VAR, "the checkpoints' container", "eventhub-checkpoints"),
+    Variable(QUEUE_VAR, "the Storage Queue of CaptureFileCreated notifications"),
+    Variable(QUEUE_CONNECTION_VAR, "that queue's connection string", secret=True),
+    Variable(SUBSCRIPTION_VAR, "the Azure subscription to provision in"),
+    Variable(LOCATION_VAR, "the Azure region to provision in"),
+    Variable(ENVIRONMENT_VAR, "dv, qa or lv: part of every Azure name"),
+    Variable(SUFFIX_VAR, "a short unique suffix of every Azure name"),
+    Variable(PRINCIPAL_PREFIX, "a team's Entra object id, per team", family=True),
+    Variable(PII_KEY_VAR, "the key that masks personal fields", secret=True),
+    Variable(BROKER_VAR, "the event backbone: embedded, eventhubs or kafka (default: by target)"),
+    Variable(KAFKA_BOOTSTRAP_VAR, "the Kafka cluster's host:port list"),
+    Variable(KAFKA_SECURITY_PROTOCOL_VAR, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    Variable(KAFKA_SASL_MECHANISM_VAR, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"),
+    Variable(KAFKA_SASL_USERNAME_VAR, "the SASL user ($ConnectionString for Event Hubs)"),
+    Variable(KAFKA_SASL_PASSWORD_VAR, "the SASL password", secret=True),
+    Variable(KAFKA_SASL_PASSWORD_PREFIX, "a SASL password per hub", secret=True, family=True),
+    Variable(KAFKA_TIMEOUT_VAR, "seconds any Kafka request may take", "30", integer=True),
+    Variable(
+        DAGSTER_HOME_VAR, "Dagster's instance directory (default: $EDA_LAKE_HOME/dagster_home)"
+    ),
+)
+
+
+def variable(name: str) -> Variable:
+    """The table's entry for a variable (or the family it belongs to)."""
+    for known in VARIABLES:
+        if known.covers(name):
+            return known
+    raise KeyError(f"{name} is not in eda_lake.settings.VARIABLES: add it there")
+
+
+def configured_variables(
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, tuple[Variable, str]]:
+    """The variables of the table that the environment sets (members of families included),
+    each with its entry and value: what the Dagster resource passes on, secrets by name."""
+    env = os.environ if environ is None else environ
+    return {
+        name: (known, value)
+        for name, value in sorted(env.items())
+        if value
+        for known in VARIABLES
+        if known.covers(name)
+    }
+
+
+class _Environment:
+    """The environment as `from_env` reads it: only the table's variables, their defaults
+    applied, so that nothing is read that the Dagster resource would not pass on."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        known = variable(name)  # refuses a name outside the table, set or not
+        return self._env.get(name) or known.default or default
+
+    def items(self) -> list[tuple[str, str]]:
+        """The set variables the table knows (members of families included)."""
+        return [(k, v) for k, v in self._env.items() if any(x.covers(k) for x in VARIABLES)]
+
+    def __getitem__(self, name: str) -> str:
+        return self.get(name) or ""
+
+    def family(self, prefix: str) -> dict[str, str]:
+        """Suffix -> value of every set member of a family."""
+        variable(prefix)
+        return {
+            key[len(prefix) :]: value
+            for key, value in self._env.items()
+            if key.startswith(prefix) and value
+        }
 
 
 @dataclass(frozen=True)
@@ -159,17 +281,19 @@ class Settings:
     namespace: str = "eda-lake-local"
     pii_key: str | None = field(default=None, repr=False)  # a secret: never printed
     capture_lateness_minutes: int = 120  # how far back the capture sensor looks
+    gold_first_day: date = date(2026, 10, 1)  # gold's first partition: the simulation's start
     storage: AzureStorage | None = None  # None: everything in the local directory
     discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
     eventhubs: AzureEventHubs | None = None  # required with EDA_LAKE_TARGET=azure
     deployment: AzureDeploymentSettings | None = None  # for provisioning Azure
+    dagster_instance: Path | None = None  # None: home/dagster_home
     broker: Broker = Broker.EMBEDDED  # the event backbone
     kafka: KafkaSettings | None = None  # required with EDA_LAKE_BROKER=kafka
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        raw_target = env.get(TARGET_VAR, Target.LOCAL.value).strip().lower()
+        env = _Environment(os.environ if environ is None else environ)
+        raw_target = env[TARGET_VAR].strip().lower()
         try:
             target = Target(raw_target)
         except ValueError:
@@ -178,18 +302,27 @@ class Settings:
                 f"{TARGET_VAR}={raw_target!r} is not a known target; set it to one of: {choices}"
             ) from None
         return cls(
-            home=Path(env.get(HOME_VAR) or ".eda_lake").resolve(),
+            home=Path(env[HOME_VAR]).resolve(),
             target=target,
-            schema_dir=Path(env.get(SCHEMA_DIR_VAR) or REPO_ROOT / "schemas").resolve(),
-            namespace=env.get(NAMESPACE_VAR) or "eda-lake-local",
-            pii_key=env.get(PII_KEY_VAR) or None,
-            capture_lateness_minutes=_positive_int(env, LATENESS_VAR, 120),
+            schema_dir=Path(env[SCHEMA_DIR_VAR]).resolve(),
+            namespace=env[NAMESPACE_VAR],
+            pii_key=env.get(PII_KEY_VAR),
+            capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
+            gold_first_day=_day(env, GOLD_FIRST_DAY_VAR),
             storage=_storage(env),
             discovery_queue=_discovery_queue(env),
             eventhubs=_eventhubs(env, target),
             deployment=_deployment(env),
+            dagster_instance=Path(env[DAGSTER_HOME_VAR]).resolve()
+            if env.get(DAGSTER_HOME_VAR)
+            else None,
             **_backbone(env, target),
         )
+
+    @property
+    def dagster_home(self) -> Path:
+        """Where Dagster keeps runs and materializations: DAGSTER_HOME, else in the home."""
+        return self.dagster_instance or self.home / "dagster_home"
 
     @property
     def lake_dir(self) -> Path:
@@ -211,10 +344,8 @@ class Settings:
         return self.home / "teams"
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
+def _positive_int(env: _Environment, name: str) -> int:
+    raw = env[name]
     try:
         value = int(raw)
     except ValueError:
@@ -224,7 +355,15 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _storage(env: Mapping[str, str]) -> AzureStorage | None:
+def _day(env: _Environment, name: str) -> date:
+    raw = env[name]
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} must be a day like 2026-10-01") from None
+
+
+def _storage(env: _Environment) -> AzureStorage | None:
     account = env.get(STORAGE_ACCOUNT_VAR)
     containers = (env.get(CAPTURE_CONTAINER_VAR), env.get(LAKE_CONTAINER_VAR))
     if not account:
@@ -236,14 +375,14 @@ def _storage(env: Mapping[str, str]) -> AzureStorage | None:
         return None
     return AzureStorage(
         account=account,
-        account_key=env.get(STORAGE_KEY_VAR) or None,
-        blob_authority=env.get(BLOB_AUTHORITY_VAR) or None,
+        account_key=env.get(STORAGE_KEY_VAR),
+        blob_authority=env.get(BLOB_AUTHORITY_VAR),
         capture_container=containers[0] or None,
         lake_container=containers[1] or None,
     )
 
 
-def _discovery_queue(env: Mapping[str, str]) -> DiscoveryQueue | None:
+def _discovery_queue(env: _Environment) -> DiscoveryQueue | None:
     name = env.get(QUEUE_VAR)
     if not name:
         return None
@@ -256,7 +395,7 @@ def _discovery_queue(env: Mapping[str, str]) -> DiscoveryQueue | None:
     return DiscoveryQueue(name=name, connection_string=connection)
 
 
-def _eventhubs(env: Mapping[str, str], target: Target) -> AzureEventHubs | None:
+def _eventhubs(env: _Environment, target: Target) -> AzureEventHubs | None:
     namespace = env.get(EVENTHUB_NAMESPACE_VAR)
     if not namespace:
         if target is Target.AZURE:
@@ -266,12 +405,11 @@ def _eventhubs(env: Mapping[str, str], target: Target) -> AzureEventHubs | None:
             )
         return None
     connections = {
-        key[len(EVENTHUB_CONNECTION_PREFIX) :].lower().replace("_", "-"): value
-        for key, value in env.items()
-        if key.startswith(EVENTHUB_CONNECTION_PREFIX) and value
+        hub.lower().replace("_", "-"): value
+        for hub, value in env.family(EVENTHUB_CONNECTION_PREFIX).items()
     }
-    checkpoint_connection = env.get(CHECKPOINT_CONNECTION_VAR) or None
-    checkpoint_url = env.get(CHECKPOINT_ACCOUNT_URL_VAR) or None
+    checkpoint_connection = env.get(CHECKPOINT_CONNECTION_VAR)
+    checkpoint_url = env.get(CHECKPOINT_ACCOUNT_URL_VAR)
     if not (checkpoint_connection or checkpoint_url):
         raise SettingsError(
             f"{EVENTHUB_NAMESPACE_VAR} is set but neither {CHECKPOINT_CONNECTION_VAR} nor "
@@ -283,11 +421,11 @@ def _eventhubs(env: Mapping[str, str], target: Target) -> AzureEventHubs | None:
         hub_connection_strings=connections,
         checkpoint_connection_string=checkpoint_connection,
         checkpoint_account_url=checkpoint_url,
-        checkpoint_container=env.get(CHECKPOINT_CONTAINER_VAR) or "eventhub-checkpoints",
+        checkpoint_container=env[CHECKPOINT_CONTAINER_VAR],
     )
 
 
-def _deployment(env: Mapping[str, str]) -> AzureDeploymentSettings | None:
+def _deployment(env: _Environment) -> AzureDeploymentSettings | None:
     subscription = env.get(SUBSCRIPTION_VAR)
     if not subscription:
         return None
@@ -302,21 +440,17 @@ def _deployment(env: Mapping[str, str]) -> AzureDeploymentSettings | None:
         location=env[LOCATION_VAR],
         environment=env[ENVIRONMENT_VAR],
         suffix=env[SUFFIX_VAR],
-        principals={
-            key[len(PRINCIPAL_PREFIX) :].lower(): value
-            for key, value in env.items()
-            if key.startswith(PRINCIPAL_PREFIX) and value
-        },
+        principals={team.lower(): value for team, value in env.family(PRINCIPAL_PREFIX).items()},
     )
 
 
 # The event backbone: EDA_LAKE_BROKER and Kafka's variables. ---------------------------------
 
 
-def _backbone(env: Mapping[str, str], target: Target) -> dict[str, Any]:
+def _backbone(env: _Environment, target: Target) -> dict[str, Any]:
     """`broker` and `kafka` for Settings: unset, the broker follows the target as before."""
     default = Broker.EVENTHUBS if target is Target.AZURE else Broker.EMBEDDED
-    raw = env.get(BROKER_VAR, "").strip().lower() or default.value
+    raw = env[BROKER_VAR].strip().lower() or default.value
     try:
         broker = Broker(raw)
     except ValueError:
@@ -332,8 +466,8 @@ def _backbone(env: Mapping[str, str], target: Target) -> dict[str, Any]:
     return {"broker": broker, "kafka": _kafka(env, broker)}
 
 
-def _kafka(env: Mapping[str, str], broker: Broker) -> KafkaSettings | None:
-    servers = env.get(KAFKA_BOOTSTRAP_VAR, "").strip()
+def _kafka(env: _Environment, broker: Broker) -> KafkaSettings | None:
+    servers = env[KAFKA_BOOTSTRAP_VAR].strip()
     if not servers:
         if broker is Broker.KAFKA:
             raise SettingsError(
@@ -341,13 +475,13 @@ def _kafka(env: Mapping[str, str], broker: Broker) -> KafkaSettings | None:
                 "(for example 127.0.0.1:9092, or <namespace>.servicebus.windows.net:9093)"
             )
         return None
-    protocol = env.get(KAFKA_SECURITY_PROTOCOL_VAR, "").strip().upper() or "PLAINTEXT"
+    protocol = env[KAFKA_SECURITY_PROTOCOL_VAR].strip().upper() or "PLAINTEXT"
     if protocol not in KAFKA_SECURITY_PROTOCOLS:
         raise SettingsError(
             f"{KAFKA_SECURITY_PROTOCOL_VAR}={protocol!r} is not one of "
             f"{', '.join(KAFKA_SECURITY_PROTOCOLS)}"
         )
-    mechanism = env.get(KAFKA_SASL_MECHANISM_VAR, "").strip().upper() or None
+    mechanism = env[KAFKA_SASL_MECHANISM_VAR].strip().upper() or None
     if mechanism is not None and mechanism not in KAFKA_SASL_MECHANISMS:
         raise SettingsError(
             f"{KAFKA_SASL_MECHANISM_VAR}={mechanism!r} is not one of "
@@ -384,5 +518,5 @@ def _kafka(env: Mapping[str, str], broker: Broker) -> KafkaSettings | None:
         sasl_username=username,
         sasl_password=password,
         hub_passwords=hub_passwords,
-        timeout_seconds=_positive_int(env, KAFKA_TIMEOUT_VAR, 30),
+        timeout_seconds=_positive_int(env, KAFKA_TIMEOUT_VAR),
     )

@@ -1,68 +1,72 @@
-"""The one resource: eda-lake's settings, filled from the environment through EnvVar."""
+"""The one resource: eda-lake's settings, from every variable that `Settings` knows.
+
+The resource's fields are the variables of `eda_lake.settings.VARIABLES` themselves (one
+field each, typed and described; a family, such as one connection string per hub, is a
+map), not a copy of the settings' fields: a variable added to the table reaches Dagster
+with no change here. Secrets pass as `EnvVar`, so the UI shows their names, never values.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
+from pydantic import Field, create_model
 
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import (
-    BLOB_AUTHORITY_VAR,
-    CAPTURE_CONTAINER_VAR,
     HOME_VAR,
-    LAKE_CONTAINER_VAR,
-    LATENESS_VAR,
-    NAMESPACE_VAR,
-    PII_KEY_VAR,
-    QUEUE_CONNECTION_VAR,
-    QUEUE_VAR,
-    SCHEMA_DIR_VAR,
-    STORAGE_ACCOUNT_VAR,
-    STORAGE_KEY_VAR,
-    TARGET_VAR,
+    VARIABLES,
     Settings,
+    Variable,
+    configured_variables,
+    variable,
 )
 from eda_lake.simulation.runtime import Simulation
+
+PREFIX = "EDA_LAKE_"
+
+
+def field_name(known: Variable) -> str:
+    """EDA_LAKE_CAPTURE_LATENESS_MINUTES -> capture_lateness_minutes; a family keeps its
+    prefix's trailing `__` (EDA_LAKE_KAFKA_SASL_PASSWORD__ -> kafka_sasl_password__)."""
+    return known.name.removeprefix(PREFIX).lower()
 
 
 class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where the embedded default keeps its state, which backend to use, the catalogue."""
 
-    home: str
-    target: str
-    schema_dir: str
-    namespace: str
-    pii_key: str = ""  # from EDA_LAKE_PII_KEY through EnvVar; the UI shows only the name
-    capture_lateness_minutes: str = "120"
-    storage_account: str = ""  # empty: capture files and tables in the local directory
-    storage_account_key: str = ""
-    blob_authority: str = ""
-    capture_container: str = ""
-    lake_container: str = ""
-    discovery_queue: str = ""  # empty: no push discovery
-    queue_connection_string: str = ""
+    @classmethod
+    def of(cls, environment: Mapping[str, str]) -> EdaLakeResource:
+        """The resource for these variables (values, or EnvVars), by their names."""
+        fields: dict[str, Any] = {}
+        for name, value in environment.items():
+            known = variable(name)
+            if known.family:
+                fields.setdefault(field_name(known), {})[name.removeprefix(known.name)] = value
+            elif known.integer and isinstance(value, dg.EnvVar):
+                fields[field_name(known)] = dg.EnvVar.int(name)
+            else:
+                fields[field_name(known)] = int(value) if known.integer else value
+        resource: EdaLakeResource = EdaLakeVariables(**fields)
+        return resource
+
+    def variables(self) -> dict[str, str]:
+        """The variables again, by name, as `Settings.from_env` reads them."""
+        environment: dict[str, str] = {}
+        for known in VARIABLES:
+            value = getattr(self, field_name(known))
+            if known.family:
+                environment |= {known.name + suffix: v for suffix, v in value.items()}
+            elif value != "":
+                environment[known.name] = value if isinstance(value, str) else str(value)
+        return environment
 
     def settings(self) -> Settings:
-        return Settings.from_env(
-            {
-                HOME_VAR: self.home,
-                TARGET_VAR: self.target,
-                SCHEMA_DIR_VAR: self.schema_dir,
-                NAMESPACE_VAR: self.namespace,
-                PII_KEY_VAR: self.pii_key,
-                LATENESS_VAR: self.capture_lateness_minutes,
-                STORAGE_ACCOUNT_VAR: self.storage_account,
-                STORAGE_KEY_VAR: self.storage_account_key,
-                BLOB_AUTHORITY_VAR: self.blob_authority,
-                CAPTURE_CONTAINER_VAR: self.capture_container,
-                LAKE_CONTAINER_VAR: self.lake_container,
-                QUEUE_VAR: self.discovery_queue,
-                QUEUE_CONNECTION_VAR: self.queue_connection_string,
-            }
-        )
+        return Settings.from_env(self.variables())
 
     def simulation(self) -> Simulation:
         return Simulation(self.settings())
@@ -77,26 +81,34 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return Lake(self.settings())
 
 
-def eda_lake_resource() -> EdaLakeResource:
-    """Each field comes from its variable when it is set (the UI then shows the variable's
-    name, never its value), else from the same default that Settings uses."""
-    defaults = Settings.from_env({})
-
-    def field(var: str, default: str) -> str:
-        return dg.EnvVar(var) if var in os.environ else default
-
-    return EdaLakeResource(
-        home=field(HOME_VAR, str(defaults.home)),
-        target=field(TARGET_VAR, defaults.target.value),
-        schema_dir=field(SCHEMA_DIR_VAR, str(defaults.schema_dir)),
-        namespace=field(NAMESPACE_VAR, defaults.namespace),
-        pii_key=field(PII_KEY_VAR, ""),
-        capture_lateness_minutes=field(LATENESS_VAR, str(defaults.capture_lateness_minutes)),
-        storage_account=field(STORAGE_ACCOUNT_VAR, ""),
-        storage_account_key=field(STORAGE_KEY_VAR, ""),
-        blob_authority=field(BLOB_AUTHORITY_VAR, ""),
-        capture_container=field(CAPTURE_CONTAINER_VAR, ""),
-        lake_container=field(LAKE_CONTAINER_VAR, ""),
-        discovery_queue=field(QUEUE_VAR, ""),
-        queue_connection_string=field(QUEUE_CONNECTION_VAR, ""),
+def _field(known: Variable) -> tuple[Any, Any]:
+    description = f"{known.name}: {known.description}" + (
+        " (secret: set it in the environment; the UI shows only its name)" if known.secret else ""
     )
+    if known.family:
+        return dict[str, str], Field(
+            default_factory=dict, description=f"{description}; by the suffix after the prefix"
+        )
+    if known.integer:
+        return int, Field(default=int(known.default), description=description)
+    return str, Field(default=known.default, description=description)
+
+
+# One field per variable of the table, built from it.
+EdaLakeVariables = create_model(  # type: ignore[call-overload]
+    "EdaLakeVariables",
+    __base__=EdaLakeResource,
+    __doc__=EdaLakeResource.__doc__,
+    **{field_name(known): _field(known) for known in VARIABLES},
+)
+
+
+def eda_lake_resource(environ: Mapping[str, str] | None = None) -> EdaLakeResource:
+    """Every variable the environment sets, by value, or by name (EnvVar) when it is a
+    secret; the others take the table's defaults, which the UI shows."""
+    settings = Settings.from_env(environ)  # a broken environment is refused at load, by name
+    environment: dict[str, str] = {}
+    for name, (known, value) in configured_variables(environ).items():
+        environment[name] = dg.EnvVar(name) if known.secret else value
+    environment[HOME_VAR] = str(settings.home)  # absolute: a run may start in another directory
+    return EdaLakeResource.of(environment)

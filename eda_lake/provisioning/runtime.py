@@ -72,22 +72,24 @@ def azure_provisioner(settings: Settings, desired: DesiredState) -> AzureProvisi
 
 
 LocalPart = Callable[[DesiredState, EventHubAdmin, SchemaRegistry, LakeLayout], object]
-# The platform's parts, as the Dagster `platform` assets provision them one after another:
-# the kinds of resource each part changes, on Azure and on the embedded default.
+# The platform's parts, in the order the Dagster `platform` assets provision them: on Azure
+# each part's resources have their parents from the parts before (the resource group from
+# the capture destination, the namespace, which holds the schema registry, before its hubs).
+# Per part: the kinds of resource it changes on Azure and on the embedded default.
 PARTS: dict[str, tuple[set[str], set[str], LocalPart]] = {
-    "schema_registry": (
-        {"schema group"},
-        {"schema group", "schema"},
-        lambda desired, admin, registry, layout: provisioning.apply_registry(desired, registry),
-    ),
     "capture_destination": (
         {"resource group", "storage account", "blob container", "storage queue",
          "lifecycle policy", "blob service"},
         {"capture target"},
         lambda desired, admin, registry, layout: provisioning.apply_capture_target(layout),
     ),
+    "schema_registry": (
+        {"namespace", "schema group"},
+        {"schema group", "schema"},
+        lambda desired, admin, registry, layout: provisioning.apply_registry(desired, registry),
+    ),
     "event_hubs": (
-        {"namespace", "event hub", "hub access rule", "role assignment"},
+        {"event hub", "hub access rule", "role assignment"},
         {"event hub"},
         lambda desired, admin, registry, layout: provisioning.apply_hubs(desired, admin),
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from eda_lake_tests.benchmarks import backbone, cli, kafka, lake, scale
+from eda_lake_tests.benchmarks import backbone, cli, dagster_runs, kafka, lake, scale
 
 
 def main() -> int:
@@ -99,6 +99,14 @@ def main() -> int:
     )
     if decide["ratio"] > 2.0:
         failures.append("decide")
+    runs = dagster_runs.bench_runs()
+    print(
+        f"dagster   platform run {runs['platform_s']:.1f} s, ingest run with nothing new "
+        f"{runs['idle_ingest_s']:.1f} s (first ingest of 1,000 customers "
+        f"{runs['ingest_s']:.1f} s)   target < 15 s each"
+    )
+    if max(runs["platform_s"], runs["idle_ingest_s"]) >= 15:
+        failures.append("dagster runs")
     if failures:
         print(f"below target: {', '.join(failures)}")
         return 1

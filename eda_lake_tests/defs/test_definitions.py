@@ -4,12 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from eda_lake.defs.platform.assets import (
-    capture_destination,
-    consumer_groups,
-    event_hubs,
-    schema_registry,
-)
+from eda_lake.defs.platform.assets import PLATFORM_ASSETS
 from eda_lake.defs.resources import eda_lake_resource
 from eda_lake.simulation.runtime import Simulation
 from eda_lake_tests.defs.helpers import resource
@@ -27,9 +22,8 @@ def test_code_location_loads() -> None:
 
 def test_platform_assets_provision_in_order_and_idempotently(tmp_path: Path) -> None:
     resources = {"eda_lake": resource(tmp_path)}
-    assets = [schema_registry, capture_destination, event_hubs, consumer_groups]
     for _ in range(2):
-        result = dg.materialize(assets, resources=resources)
+        result = dg.materialize(PLATFORM_ASSETS, resources=resources)
         assert result.success
     metadata = result.asset_materializations_for_node("consumer_groups")[0].metadata
     assert "customer-created" in str(metadata["consumer_groups"].value)
@@ -40,9 +34,7 @@ def test_simulation_tick_runs_the_chain_and_captures(tmp_path: Path) -> None:
     from eda_lake.definitions import defs
 
     resources = {"eda_lake": resource(tmp_path)}
-    assert dg.materialize(
-        [schema_registry, capture_destination, event_hubs, consumer_groups], resources=resources
-    ).success
+    assert dg.materialize(PLATFORM_ASSETS, resources=resources).success
     job = defs.get_job_def("simulation_tick_job")
     result = job.execute_in_process(
         run_config={
@@ -56,17 +48,38 @@ def test_simulation_tick_runs_the_chain_and_captures(tmp_path: Path) -> None:
     assert result.success
     assert result.output_for_node("publish_population") == 128  # 8 products + 120 customers
     assert result.output_for_node("conversions_leads") == 120
-    assert result.output_for_node("capture_windows") > 128
+    assert result.output_for_node("capture_windows").events > 128
     assert list((tmp_path / "lake" / "capture").rglob("*.avro"))
+    # each team's run materialized the hubs it published into, with the events it sent
+    materialized = {
+        event.asset_key.to_user_string(): event.step_materialization_data.materialization.metadata
+        for event in result.get_asset_materialization_events()
+        if event.asset_key
+    }
+    assert materialized["hub/customer_created"]["events_in_run"].value == 120
+    assert materialized["hub/product_updated"]["published_by"].value == "product"
+    assert "hub/lead_generated" in materialized and "capture/files" in materialized
 
 
-def test_schedule_asks_for_a_new_population_each_tick() -> None:
+def test_schedule_waits_for_the_platform_then_asks_for_a_new_population_each_tick(
+    tmp_path: Path,
+) -> None:
+    from datetime import datetime
+
     from eda_lake.defs.teams.schedules import simulation_schedule
 
-    context = dg.build_schedule_context(
-        scheduled_execution_time=__import__("datetime").datetime(2026, 11, 1, 12, 5)
-    )
-    request = simulation_schedule(context)
+    resources = {"eda_lake": resource(tmp_path)}
+    with dg.build_schedule_context(
+        resources=resources, scheduled_execution_time=datetime(2026, 11, 1, 12, 5)
+    ) as context:
+        waiting = simulation_schedule(context)
+    assert isinstance(waiting, dg.SkipReason)  # a fresh home: nothing provisioned yet
+    assert "provision_platform" in (waiting.skip_message or "")
+    assert dg.materialize(PLATFORM_ASSETS, resources=resources).success
+    with dg.build_schedule_context(
+        resources=resources, scheduled_execution_time=datetime(2026, 11, 1, 12, 5)
+    ) as context:
+        request = simulation_schedule(context)
     assert isinstance(request, dg.RunRequest)
     assert request.run_config["ops"]["publish_population"]["config"]["customers"] == 50
 

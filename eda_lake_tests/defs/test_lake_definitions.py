@@ -6,9 +6,10 @@ from typing import cast
 import dagster as dg
 
 from eda_lake.capture.runtime import run_embedded_capture
-from eda_lake.defs.lake.checks import LAKE_CHECKS
-from eda_lake.defs.lake.jobs import capture_files_sensor, gold_days_sensor
+from eda_lake.defs.lake.checks import BLOCKING_CHECKS, quarantine_rate
+from eda_lake.defs.lake.jobs import capture_files_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lifecycle_enforcement
+from eda_lake.defs.teams.checks import dead_letter_rate
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
@@ -48,6 +49,7 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
     assert {m.asset_key.path[0] for m in silver if m.asset_key} == {"bronze", "silver"}
 
     # then gold, for exactly the business days the new events touched
+    gold_days_sensor = defs.resolve_sensor_def("gold_days_sensor")
     gold_request = tick(gold_days_sensor, resources)
     assert isinstance(gold_request, dg.SensorResult)
     [gold] = gold_request.run_requests or []
@@ -72,7 +74,7 @@ def test_checks_pass_on_a_healthy_lake(tmp_path: Path) -> None:
     _populate(tmp_path)
     resources = {"eda_lake": resource(tmp_path)}
     assert defs.resolve_job_def("ingest_job").execute_in_process(resources=resources).success
-    checks = LAKE_CHECKS
+    checks = [*BLOCKING_CHECKS, quarantine_rate, dead_letter_rate]
     names = {key.name for check in checks for key in check.check_keys}
     assert {
         "customer_id_unique_not_null",

@@ -20,8 +20,8 @@ from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.notifications import NotificationError, parse_notification
 from eda_lake.lake.runtime import Lake
-from eda_lake.settings import REPO_ROOT, Settings
-from eda_lake_tests.defs.helpers import TEST_PII_KEY, tick
+from eda_lake.settings import Settings
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
 from eda_lake_tests.lake.conftest import azurite_storage
 from eda_lake_tests.lake.helpers import AZURE_FILES
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
@@ -64,13 +64,15 @@ def _container(azurite: Azurite, name: str, source: Path) -> list[str]:
 
 
 def _resource(home: Path, azurite: Azurite, container: str, queue: str) -> EdaLakeResource:
-    return EdaLakeResource(
-        home=str(home), target="local", schema_dir=str(REPO_ROOT / "schemas"),
-        namespace="eda-lake-local", pii_key=TEST_PII_KEY, storage_account=ACCOUNT,
-        storage_account_key=ACCOUNT_KEY, capture_container=container,
-        blob_authority=f"127.0.0.1:{azurite.blob_port}", discovery_queue=queue,
-        queue_connection_string=azurite.connection_string,
-    )  # fmt: skip
+    return resource(
+        home,
+        EDA_LAKE_STORAGE_ACCOUNT=ACCOUNT,
+        EDA_LAKE_STORAGE_ACCOUNT_KEY=ACCOUNT_KEY,
+        EDA_LAKE_CAPTURE_CONTAINER=container,
+        EDA_LAKE_BLOB_AUTHORITY=f"127.0.0.1:{azurite.blob_port}",
+        EDA_LAKE_DISCOVERY_QUEUE=queue,
+        EDA_LAKE_QUEUE_CONNECTION_STRING=azurite.connection_string,
+    )
 
 
 def _bronze_keys(layout: LakeLayout) -> list[tuple[str, int]]:

@@ -3,7 +3,10 @@
 The real `azure-mgmt-*` clients build real requests; this transport answers them as ARM
 does for the shapes provisioning uses: GET returns the stored resource or 404, PUT stores
 and returns it with `provisioningState: Succeeded` (so long-running operations finish at
-once). Failures can be injected for one path to test a half-done apply.
+once). As ARM does, a PUT whose parent does not exist (a namespace before its resource group,
+a schema group before its namespace) or a system topic whose source does not exist is
+refused with 404 `ParentResourceNotFound`. Failures can be injected for one path to test a
+half-done apply.
 """
 
 from __future__ import annotations
@@ -60,6 +63,31 @@ class _Response:
         pass
 
 
+# Storage accounts' service children exist with the account; nobody PUTs them first.
+IMPLICIT_SERVICES = {"blobservices", "queueservices", "fileservices", "tableservices"}
+
+
+def parent_of(key: str) -> str | None:
+    """The resource a resource id lives in (None: the subscription, which always exists).
+
+    `.../providers/<ns>/<type>/<name>` lives in what precedes `providers` (a resource group,
+    or the scope of an extension resource such as a role assignment); a nested
+    `.../<type>/<name>/<child type>/<child>` lives in `.../<type>/<name>`.
+    """
+    parts = key.strip("/").split("/")
+    if "providers" not in parts:
+        return None if len(parts) <= 4 else "/" + "/".join(parts[:4])
+    at = len(parts) - 1 - parts[::-1].index("providers")
+    parent = parts[:at] if len(parts) - at <= 4 else parts[:-2]
+    if len(parent) >= 2 and parent[-2] in IMPLICIT_SERVICES:
+        parent = parent[:-2]
+    if parent[-1] == "providers" or len(parent) <= 2:
+        return None
+    if parent[-2] == "providers":  # `<scope>/providers/<ns>`: the scope itself
+        parent = parent[:-2]
+    return "/" + "/".join(parent) if len(parent) > 2 else None
+
+
 class FakeArm(HttpTransport):  # type: ignore[type-arg]
     def __init__(self) -> None:
         self.resources: dict[str, dict[str, Any]] = {}
@@ -97,6 +125,15 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
             return _Response(request, 200, stored)
         if request.method in ("PUT", "PATCH"):
             body = json.loads(request.body or b"{}") if request.body else {}
+            missing = self._missing_parent(key, body)
+            if missing is not None:
+                error = {
+                    "error": {
+                        "code": "ParentResourceNotFound",
+                        "message": f"cannot create {key}: {missing} does not exist",
+                    }
+                }
+                return _Response(request, 404, error)
             created = key not in self.resources
             stored = {**self.resources.get(key, {}), **body}
             stored["id"] = key
@@ -110,6 +147,15 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
             self.resources.pop(key, None)
             return _Response(request, 200, None)
         return _Response(request, 200, {"value": []})
+
+    def _missing_parent(self, key: str, body: dict[str, Any]) -> str | None:
+        parent = parent_of(key)
+        if parent is not None and parent not in self.resources:
+            return parent
+        source = body.get("properties", {}).get("source")  # an Event Grid system topic's
+        if isinstance(source, str) and self.key(source) not in self.resources:
+            return self.key(source)
+        return None
 
     def writes(self) -> list[str]:
         return [path for method, path in self.requests if method in ("PUT", "PATCH")]

@@ -148,9 +148,15 @@ def test_entra_role_assignments_for_teams_with_identities(catalogue: Catalogue) 
     assert provisioner.apply() == []
 
 
-def test_platform_parts_in_order_provision_everything_on_azure(
-    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+def test_platform_assets_in_order_provision_everything_on_azure(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
+    """The Dagster platform assets, in their dependency order, on an ARM that refuses a child
+    before its parent: every part creates something, and together they leave nothing."""
+    import dagster as dg
+
+    from eda_lake.defs.platform.assets import PLATFORM_ASSETS
+    from eda_lake.defs.resources import EdaLakeResource
     from eda_lake.provisioning import runtime
     from eda_lake.settings import Settings
 
@@ -163,17 +169,39 @@ def test_platform_parts_in_order_provision_everything_on_azure(
         return real_create(FakeCredential(), subscription, transport=arm)
 
     monkeypatch.setattr(AzureClients, "create", classmethod(on_fake_arm))
-    settings = Settings.from_env(
-        {
-            "EDA_LAKE_TARGET": "azure",
-            "EDA_LAKE_EVENTHUB_NAMESPACE": "dv-eda-evhns-westeurope-x7k2.servicebus.windows.net",
-            "EDA_LAKE_CHECKPOINT_ACCOUNT_URL": "https://dvedackptx7k2.blob.core.windows.net",
-            "EDA_LAKE_AZURE_SUBSCRIPTION_ID": SUBSCRIPTION,
-            "EDA_LAKE_AZURE_LOCATION": "westeurope",
-            "EDA_LAKE_ENVIRONMENT": "dv",
-            "EDA_LAKE_NAME_SUFFIX": "x7k2",
-        }
+    environment = {
+        "EDA_LAKE_HOME": str(tmp_path),
+        "EDA_LAKE_TARGET": "azure",
+        "EDA_LAKE_EVENTHUB_NAMESPACE": "dv-eda-evhns-westeurope-x7k2.servicebus.windows.net",
+        "EDA_LAKE_CHECKPOINT_ACCOUNT_URL": "https://dvedackptx7k2.blob.core.windows.net",
+        "EDA_LAKE_AZURE_SUBSCRIPTION_ID": SUBSCRIPTION,
+        "EDA_LAKE_AZURE_LOCATION": "westeurope",
+        "EDA_LAKE_ENVIRONMENT": "dv",
+        "EDA_LAKE_NAME_SUFFIX": "x7k2",
+    }
+    result = dg.materialize(
+        PLATFORM_ASSETS, resources={"eda_lake": EdaLakeResource.of(environment)}
     )
-    changed = [runtime.provision_part(settings, part) for part in runtime.PARTS]
-    assert all(changed)  # every part had something to create
-    assert runtime.provision(settings, plan_only=True) == []  # together: everything
+    assert result.success
+    for part in runtime.PARTS:
+        [materialization] = result.asset_materializations_for_node(part)
+        assert materialization.metadata["changed"].value  # every part had something to create
+    assert runtime.provision(Settings.from_env(environment), plan_only=True) == []
+
+
+def test_the_fake_arm_refuses_a_child_before_its_parent(catalogue: Catalogue) -> None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    arm = FakeArm()
+    provisioner = _provisioner(catalogue, arm)
+    steps = {step.kind: step for step in provisioner.steps()}
+    with pytest.raises(ResourceNotFoundError, match="ParentResourceNotFound"):
+        steps["namespace"].write(steps["namespace"].desired)  # no resource group yet
+    steps["resource group"].write(steps["resource group"].desired)
+    with pytest.raises(ResourceNotFoundError, match="namespaces/dv-eda-evhns-westeurope-x7k2 does"):
+        steps["schema group"].write(steps["schema group"].desired)  # no namespace yet
+    with pytest.raises(ResourceNotFoundError, match="ParentResourceNotFound"):
+        steps["event grid topic"].write(steps["event grid topic"].desired)  # no source yet
+    steps["namespace"].write(steps["namespace"].desired)
+    steps["schema group"].write(steps["schema group"].desired)
+    assert any(path.endswith("/schemagroups/eda-lake") for path in arm.writes())

@@ -1,13 +1,42 @@
 """Capture for the embedded hub: what Event Hubs Capture does by itself in Azure."""
 
-import dagster as dg
+from typing import Any
 
+import dagster as dg
+from pydantic import Field
+
+from eda_lake.capture.embedded import CaptureReport
 from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.catalogue import Catalogue
+from eda_lake.defs.hubs import CAPTURE_DESCRIPTION, CAPTURE_DESTINATION, CAPTURE_FILES, hub_key
 from eda_lake.defs.resources import EdaLakeResource
 
 
 class CaptureConfig(dg.Config):
-    flush: bool = False  # also write windows that are still open
+    flush: bool = Field(
+        default=False,
+        description="Also write the windows that are still open (the demo does; a scheduled "
+        "capture waits for each window to close).",
+    )
+
+
+def _metadata(report: CaptureReport) -> dict[str, Any]:
+    return {
+        "events_in_run": report.events,
+        "files_in_run": len(report.files),
+        "empty_files_in_run": report.empty_files,
+        "recovered_in_run": report.recovered,
+        "expired_by_retention_in_run": report.expired,
+        "newest_files": dg.MetadataValue.json(report.files[-10:]),
+    }
+
+
+def capture(
+    context: dg.OpExecutionContext, flush: bool, eda_lake: EdaLakeResource
+) -> CaptureReport:
+    report = run_embedded_capture(eda_lake.settings(), flush=flush)
+    context.log.info(f"captured {report.events} events into {len(report.files)} file(s)")
+    return report
 
 
 @dg.op(
@@ -16,25 +45,31 @@ class CaptureConfig(dg.Config):
 )
 def capture_windows(
     context: dg.OpExecutionContext, config: CaptureConfig, eda_lake: EdaLakeResource
-) -> dg.Output[int]:
-    report = run_embedded_capture(eda_lake.settings(), flush=config.flush)
-    context.log.info(f"captured {report.events} events into {len(report.files)} file(s)")
-    return dg.Output(
-        report.events,
-        metadata={
-            "events": report.events,
-            "files": len(report.files),
-            "empty_files": report.empty_files,
-            "recovered": report.recovered,
-            "expired_by_retention": report.expired,
-            "newest_files": dg.MetadataValue.json(report.files[-10:]),
-        },
+) -> CaptureReport:
+    report = capture(context, config.flush, eda_lake)
+    context.log_event(dg.AssetMaterialization(CAPTURE_FILES, metadata=_metadata(report)))
+    return report
+
+
+def build(catalogue: Catalogue) -> dg.Definitions:
+    @dg.asset(
+        key=CAPTURE_FILES,
+        deps=[CAPTURE_DESTINATION, *(hub_key(spec) for spec in catalogue.events.values())],
+        group_name="capture",
+        owners=["team:platform"],
+        description=CAPTURE_DESCRIPTION + " Written by the embedded capture.",
+        tags={"layer": "capture", "domain": "platform"},
+        kinds={"python", "avro"},
     )
+    def capture_files(
+        context: dg.AssetExecutionContext, config: CaptureConfig, eda_lake: EdaLakeResource
+    ) -> dg.MaterializeResult:  # type: ignore[type-arg]
+        report = capture(context.op_execution_context, config.flush, eda_lake)
+        return dg.MaterializeResult(metadata=_metadata(report))
 
-
-@dg.job(description="Capture the embedded hub into lake/capture/.")
-def capture_job() -> None:
-    capture_windows()
-
-
-defs = dg.Definitions(jobs=[capture_job])
+    capture_job = dg.define_asset_job(
+        "capture_job",
+        selection=[CAPTURE_FILES],
+        description="Capture the embedded hub into lake/capture/.",
+    )
+    return dg.Definitions(assets=[capture_files], jobs=[capture_job])

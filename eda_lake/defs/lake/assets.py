@@ -1,44 +1,133 @@
-"""The lake's layers as assets: bronze, silver (events, then entities), gold."""
+"""The lake's layers as assets: bronze, silver (events, then entities), gold.
 
-from collections.abc import Iterator
+Built from the catalogue (one silver asset per event) and the lake's table definitions
+(each entity and gold table depends on exactly the tables its SQL reads). Every table
+reports Dagster's standard metadata: the whole table's rows after the commit, its columns
+with their descriptions, its URI and a preview; what one run did is named `..._in_run`.
+"""
+
+from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from eda_lake.catalogue import load_catalogue
+from eda_lake.catalogue import Catalogue, EventSpec
+from eda_lake.defs.hubs import CAPTURE_FILES
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
+from eda_lake.lake import metadata as facts
+from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, Derived, event_table
+from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.notification_queue import StorageNotificationQueue
 from eda_lake.lake.push import acknowledge
-from eda_lake.lake.silver import table_name
 from eda_lake.settings import Settings
 
 BRONZE = dg.AssetKey(["bronze", "events"])
-EVENT_TABLES = [event_table(e) for e in load_catalogue(Settings.from_env().schema_dir).events]
-SILVER_EVENTS = {name: dg.AssetKey(["silver", name]) for name in EVENT_TABLES}
-SILVER_ENTITIES = {t.name: dg.AssetKey(["silver", t.name]) for t in ENTITY_TABLES}
-GOLD = {table.name: dg.AssetKey(["gold", table.name]) for table in GOLD_TABLES}
 # The sensor and the hourly full discovery keep these fresh; two hours without is a failure.
 FRESH = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
 )
+PREVIEW_ROWS = 10
+WRITER_POOL = "lake_writer"
+
+
+def silver_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["silver", name])
+
+
+def gold_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["gold", name])
+
+
+def source_key(qualified: str) -> dg.AssetKey:
+    """silver.customers -> silver/customers: a declaration's source as an asset key."""
+    return dg.AssetKey(qualified.split("."))
+
+
+def declared_spec(declared: Derived, **extra: Any) -> dg.AssetSpec:
+    """A declared table as an asset: it depends on exactly the tables its SQL reads."""
+    return dg.AssetSpec(
+        dg.AssetKey([declared.layer, declared.name]),
+        deps=[source_key(s) for s in declared.sources],
+        group_name=declared.layer,
+        owners=[f"team:{declared.owner}"],
+        kinds={"deltalake"},
+        tags={"layer": declared.layer, "domain": declared.owner},
+        description=declared.description
+        + (f" Key: {', '.join(declared.key)}." if declared.key else "")
+        + (f" Business day: {declared.day_column}." if declared.day_column else ""),
+        skippable=True,
+        **extra,
+    )
+
+
+def table_metadata(
+    layout: LakeLayout, area: str, name: str, descriptions: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Dagster's standard table metadata for one table, read after its commit."""
+    uri = layout.bronze_uri if area == "bronze" else layout.table_uri(area, name)
+    found = facts.table_facts(uri, layout.storage_options, descriptions)
+    if found is None:
+        return {"dagster/uri": uri, "dagster/row_count": 0}
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in found.columns]
+    )
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "dagster/uri": uri,
+        "dagster/row_count": found.rows,
+        "dagster/column_schema": schema,
+        "delta_version": found.version,
+    }
+    rows = facts.preview(uri, layout.storage_options, limit=PREVIEW_ROWS)
+    if rows is not None:
+        metadata["preview"] = dg.MetadataValue.table(
+            [dg.TableRecord({k: _cell(v) for k, v in r.items()}) for r in rows.to_pylist()],
+            schema=dg.TableSchema(
+                columns=[dg.TableColumn(c.name, "string") for c in schema.columns]
+            ),
+        )
+    return metadata
+
+
+def _cell(value: object) -> str | int | float | bool | None:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def event_descriptions(spec: EventSpec) -> dict[str, str]:
+    """Column descriptions of an event's silver table: the .avsc docs of its fields."""
+    return {str(f["name"]): str(f["doc"]) for f in spec.schema.parsed["fields"] if f.get("doc")}
 
 
 class BronzeConfig(dg.Config):
-    # capture files (paths in the container); empty: full discovery
-    files: list[str] = Field(default_factory=list)
-    capture_root: str = ""  # a local container directory; default: the configured source
-    # queue messages (id, pop_receipt) to delete once the files are committed
-    acknowledge: list[dict[str, str]] = Field(default_factory=list)
+    files: list[str] = Field(
+        default_factory=list,
+        description="Capture files (paths in the container) to ingest; empty: every capture "
+        "file not yet in bronze (full discovery).",
+    )
+    capture_root: str = Field(
+        default="",
+        description="A local container directory to ingest from; empty: the configured source.",
+    )
+    acknowledge: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Queue messages ({id, pop_receipt}) to delete once the files are committed.",
+    )
 
 
 @dg.asset(
     key=BRONZE,
+    deps=[CAPTURE_FILES],
     group_name="bronze",
+    owners=["team:platform"],
     freshness_policy=FRESH,
     kinds={"deltalake", "avro"},
-    description="Every capture file's events, one row each, exactly once per file.",
+    tags={"layer": "bronze", "domain": "platform"},
+    pool=WRITER_POOL,  # dagster.yaml limits the steps of this pool across runs
+    description="Every capture file's events, one row each, exactly once per file: any "
+    "namespace and hub, foreign producers included.",
 )
 def bronze_events(
     context: dg.AssetExecutionContext, config: BronzeConfig, eda_lake: EdaLakeResource
@@ -60,110 +149,177 @@ def bronze_events(
         deleted = acknowledge(queue, config.acknowledge)
         context.log.info(f"acknowledged {deleted} of {len(config.acknowledge)} notifications")
     metadata: dict[str, dg.RawMetadataValue] = {
+        **table_metadata(lake.layout, "bronze", "events"),
         "files_ingested": report.files_ingested,
         "files_already_ingested": report.files_already_ingested,
         "files_quarantined": report.files_quarantined,
-        "rows": report.rows,
-        "bytes": report.bytes,
-        "commits": report.commits,
-        "table": dg.MetadataValue.path(lake.layout.bronze_uri),
+        "files_empty": report.files_empty,
+        "files_retried": report.files_retried,
+        "files_still_quarantined": report.files_still_quarantined,
+        "rows_in_run": report.rows,
+        "bytes_in_run": report.bytes,
+        "commits_in_run": report.commits,
     }
     if report.max_lag_seconds is not None:
         metadata["max_lag_seconds"] = round(report.max_lag_seconds, 1)
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(key, group_name="silver", deps=[BRONZE], kinds={"deltalake"})
-        for key in SILVER_EVENTS.values()
-    ],
-    description="Bodies decoded through the schema registry, deduplicated on source + id.",
-)
-def silver_events(
-    context: dg.AssetExecutionContext, eda_lake: EdaLakeResource
-) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
-    lake = eda_lake.lake()
-    report = lake.silver_events()
-    context.log.info(
-        f"{report.rows_read} bronze rows read; {report.duplicates} duplicates dropped; "
-        f"{report.quarantined} quarantined; {report.no_schema} name no registry schema and "
-        f"{report.unknown_schema} an unknown one (both stay in bronze)"
+def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
+    events = list(catalogue.events.values())
+
+    @dg.multi_asset(
+        name="silver_events",
+        specs=[
+            dg.AssetSpec(
+                silver_key(event_table(spec.name)),
+                deps=[BRONZE],
+                group_name="silver",
+                owners=[f"team:{spec.team}"],
+                kinds={"deltalake"},
+                tags={"layer": "silver", "domain": spec.team},
+                description=f"{spec.name}, decoded through the schema registry, deduplicated "
+                f"on source + id, personal fields masked: "
+                f"{spec.schema.parsed.get('doc', '')}",
+            )
+            for spec in events
+        ],
+        description="Bodies decoded through the schema registry, deduplicated on source + id.",
+        can_subset=True,
     )
-    for spec in lake.catalogue.events.values():
-        yield dg.MaterializeResult(
-            asset_key=SILVER_EVENTS[table_name(spec.name)],
-            metadata={
-                "decoded": report.decoded.get(spec.name, 0),
-                "inserted": report.inserted.get(spec.name, 0),
-                "bronze_version": report.bronze_version,
-                "quarantined_in_run": report.quarantined,
-                "no_schema_in_run": report.no_schema,
-                "unknown_schema_in_run": report.unknown_schema,
-            },
+    def silver_events(
+        context: dg.AssetExecutionContext, eda_lake: EdaLakeResource
+    ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+        lake = eda_lake.lake()
+        chosen = [
+            s for s in events if silver_key(event_table(s.name)) in context.selected_asset_keys
+        ]
+        report = lake.silver_events(events=[s.name for s in chosen])
+        context.log.info(
+            f"{report.rows_read} bronze rows read; {report.duplicates} duplicates dropped; "
+            f"{report.quarantined} quarantined; {report.no_schema} name no registry schema and "
+            f"{report.unknown_schema} an unknown one (both stay in bronze)"
         )
+        for spec in chosen:
+            name = event_table(spec.name)
+            yield dg.MaterializeResult(
+                asset_key=silver_key(name),
+                metadata={
+                    **table_metadata(lake.layout, "silver", name, event_descriptions(spec)),
+                    "decoded_in_run": report.decoded.get(spec.name, 0),
+                    "inserted_in_run": report.inserted.get(spec.name, 0),
+                    "bronze_version": report.bronze_version,
+                    "duplicates_in_run": report.duplicates,
+                    "quarantined_in_run": report.quarantined,
+                    "no_schema_in_run": report.no_schema,
+                    "unknown_schema_in_run": report.unknown_schema,
+                },
+            )
+
+    return silver_events
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            key, group_name="silver", deps=list(SILVER_EVENTS.values()), kinds={"deltalake"}
-        )
-        for key in SILVER_ENTITIES.values()
-    ],
-    description="Conformed entities for analysts: products, customers, leads, sales, purchases.",
-)
-def silver_entities(eda_lake: EdaLakeResource) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
-    report = eda_lake.lake().entities()
-    for name, key in SILVER_ENTITIES.items():
-        yield dg.MaterializeResult(asset_key=key, metadata={"rows": report.rows.get(name, 0)})
+def silver_entities_asset() -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="silver_entities",
+        specs=[declared_spec(declared) for declared in ENTITY_TABLES],
+        description="Conformed entities for analysts, one table each, from their declarations.",
+        can_subset=True,
+    )
+    def silver_entities(
+        context: dg.AssetExecutionContext, eda_lake: EdaLakeResource
+    ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+        chosen = [d for d in ENTITY_TABLES if silver_key(d.name) in context.selected_asset_keys]
+        lake = eda_lake.lake()
+        report = lake.entities(names=[d.name for d in chosen])
+        for declared in chosen:
+            run = report.runs.get(declared.name)
+            if run is None or run.version is None:  # waiting for a table it reads
+                context.log.info(f"silver/{declared.name}: {run.outcome if run else 'not run'}")
+                continue
+            yield dg.MaterializeResult(
+                asset_key=silver_key(declared.name),
+                metadata={
+                    **table_metadata(lake.layout, "silver", declared.name, declared.columns),
+                    "outcome_in_run": run.outcome,
+                    "rows_written_in_run": run.rows_written,
+                    "counts_in_run": dg.MetadataValue.json(run.counts),
+                },
+            )
 
-
-# Gold is partitioned by business day (customers' cohort days, sales days). Dagster shows
-# which days are materialized; a run recomputes a range of days in one go.
-GOLD_DAYS = dg.DailyPartitionsDefinition(start_date="2016-01-01", timezone="UTC", end_offset=1)
+    return silver_entities
 
 
 class GoldConfig(dg.Config):
-    # exactly these days (YYYY-MM-DD) of the run's range: the ones new events touched;
-    # empty: every day of the range (a backfill)
-    days: list[str] = Field(default_factory=list)
+    days: list[str] = Field(
+        default_factory=list,
+        description="Exactly these days (YYYY-MM-DD) of the run's range, the ones new events "
+        "touched (gold_days_sensor lists them); empty: every day of the range (a backfill).",
+    )
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            key,
-            group_name="gold",
-            deps=list(SILVER_ENTITIES.values()),
-            kinds={"deltalake"},
-            freshness_policy=FRESH,
-        )
-        for key in GOLD.values()
-    ],
-    partitions_def=GOLD_DAYS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    description="Funnel, sales, conversion times and abandoned customers, by business day.",
+NO_PARTITION = (
+    "gold_job recomputes business days: choose a partition or a range of days (Launchpad: "
+    "'Partition' / Materialize: 'Select partitions'), or let gold_days_sensor launch it for "
+    "the days new events touched"
 )
-def gold_tables(
-    context: dg.AssetExecutionContext, config: GoldConfig, eda_lake: EdaLakeResource
-) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
-    window = context.partition_time_window
-    first, last = window.start.date(), window.end.date() - timedelta(days=1)
-    days = {date.fromisoformat(d) for d in config.days} or {
-        first + timedelta(days=n) for n in range((last - first).days + 1)
-    }
-    lake = eda_lake.lake()
-    report = lake.gold(days)
-    context.log.info(f"recomputed {len(days)} day(s) between {first} and {last}")
-    for name, key in GOLD.items():
-        metadata: dict[str, dg.RawMetadataValue] = {
-            "days_recomputed": report.days_recomputed.get(name, 0),
-            "rows_written": report.rows_written.get(name, 0),
+
+
+def gold_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """Business days from the configured first day (EDA_LAKE_GOLD_FIRST_DAY) to tomorrow."""
+    return dg.DailyPartitionsDefinition(
+        start_date=settings.gold_first_day.isoformat(), timezone="UTC", end_offset=1
+    )
+
+
+def gold_asset(settings: Settings) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="gold_tables",
+        specs=[declared_spec(declared, freshness_policy=FRESH) for declared in GOLD_TABLES],
+        can_subset=True,
+        partitions_def=gold_partitions(settings),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description="Funnel, sales, conversion times and abandoned customers, by business day.",
+    )
+    def gold_tables(
+        context: dg.AssetExecutionContext, config: GoldConfig, eda_lake: EdaLakeResource
+    ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+        if not (context.has_partition_key or context.has_partition_key_range):
+            raise dg.Failure(NO_PARTITION)
+        window = context.partition_time_window
+        first, last = window.start.date(), window.end.date() - timedelta(days=1)
+        days = {date.fromisoformat(d) for d in config.days} or {
+            first + timedelta(days=n) for n in range((last - first).days + 1)
         }
-        if name == "funnel_daily":
-            metadata["preview"] = dg.MetadataValue.md(lake.funnel_markdown(limit=10))
-        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        chosen = [d for d in GOLD_TABLES if gold_key(d.name) in context.selected_asset_keys]
+        lake = eda_lake.lake()
+        report = lake.gold(days, tables=[d.name for d in chosen])
+        context.log.info(f"recomputed {len(days)} day(s) between {first} and {last}")
+        single = first == last
+        for table in chosen:
+            uri = lake.layout.table_uri("gold", table.name)
+            day_column = table.day_column or ""
+            by_day = facts.rows_by_day(uri, lake.layout.storage_options, day_column, days)
+            metadata: dict[str, dg.RawMetadataValue] = {
+                **table_metadata(lake.layout, "gold", table.name, table.columns),
+                "days_recomputed_in_run": report.days_recomputed.get(table.name, 0),
+                "rows_written_in_run": report.rows_written.get(table.name, 0),
+            }
+            run = report.runs.get(table.name)
+            if run is not None:
+                metadata["outcome_in_run"] = run.outcome
+                metadata["counts_in_run"] = dg.MetadataValue.json(run.counts)
+            if single:
+                metadata["dagster/partition_row_count"] = by_day.get(first, 0)
+            else:  # a range: each day's own figures, on that day's partition
+                for day, rows in sorted(by_day.items()):
+                    context.log_event(
+                        dg.AssetObservation(
+                            asset_key=gold_key(table.name),
+                            partition=day.isoformat(),
+                            metadata={"dagster/partition_row_count": rows},
+                        )
+                    )
+            yield dg.MaterializeResult(asset_key=gold_key(table.name), metadata=metadata)
 
-
-LAKE_ASSETS = [bronze_events, silver_events, silver_entities, gold_tables]
+    return gold_tables

@@ -1,27 +1,51 @@
-"""The lake's assets, checks, jobs, sensor and schedules."""
+"""The lake's assets, checks, jobs, sensors and schedules, built from the settings and the
+catalogue."""
+
+from __future__ import annotations
 
 import dagster as dg
 
-from eda_lake.defs.lake.assets import LAKE_ASSETS
-from eda_lake.defs.lake.checks import LAKE_CHECKS
+from eda_lake.catalogue import Catalogue
+from eda_lake.defs.lake.assets import (
+    bronze_events,
+    gold_asset,
+    silver_entities_asset,
+    silver_events_asset,
+)
+from eda_lake.defs.lake.checks import BLOCKING_CHECKS, LAKE_CHECKS
 from eda_lake.defs.lake.jobs import (
     capture_files_sensor,
-    capture_notifications_sensor,
     full_discovery_schedule,
-    gold_days_sensor,
+    gold_days_sensor_for,
     gold_job,
     ingest_job,
+    notifications_sensor,
 )
 from eda_lake.defs.lake.maintenance import (
     bronze_compaction,
     lifecycle_enforcement,
     maintenance_schedule,
 )
+from eda_lake.settings import Settings
 
-defs = dg.Definitions(
-    assets=[*LAKE_ASSETS, bronze_compaction, lifecycle_enforcement],
-    asset_checks=LAKE_CHECKS,
-    jobs=[ingest_job, gold_job],
-    sensors=[capture_files_sensor, capture_notifications_sensor, gold_days_sensor],
-    schedules=[full_discovery_schedule, maintenance_schedule],
-)
+
+def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
+    blocking = [key for check in BLOCKING_CHECKS for key in check.check_keys]
+    return dg.Definitions(
+        assets=[
+            bronze_events,
+            silver_events_asset(catalogue),
+            silver_entities_asset(),
+            gold_asset(settings),
+            bronze_compaction,
+            lifecycle_enforcement,
+        ],
+        asset_checks=LAKE_CHECKS,
+        jobs=[ingest_job, gold_job],
+        sensors=[
+            capture_files_sensor,
+            notifications_sensor(queue_configured=settings.discovery_queue is not None),
+            gold_days_sensor_for(blocking),
+        ],
+        schedules=[full_discovery_schedule, maintenance_schedule],
+    )

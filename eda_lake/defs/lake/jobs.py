@@ -1,28 +1,31 @@
-"""Lake jobs, the capture-file sensor and the full-discovery schedule."""
+"""Lake jobs, the capture-file sensor and the full-discovery schedule.
+
+Every run that writes bronze is tagged `lake: writer`: the run queue in the project's
+dagster.yaml limits how many of them run at once (see README, "Run it at scale").
+"""
 
 import zlib
 from datetime import timedelta
 
 import dagster as dg
 
-from eda_lake.defs.lake.assets import BRONZE, GOLD, SILVER_ENTITIES, SILVER_EVENTS
+from eda_lake.defs.lake.assets import BRONZE
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake.notification_queue import StorageNotificationQueue
 from eda_lake.lake.push import take_notifications
 from eda_lake.lake.watch import WatchCursor, poll
 
-INGEST_SELECTION = dg.AssetSelection.assets(
-    BRONZE, *SILVER_EVENTS.values(), *SILVER_ENTITIES.values()
-)
+WRITER_TAGS = {"lake": "writer"}
 ingest_job = dg.define_asset_job(
     "ingest_job",
-    selection=INGEST_SELECTION,
+    selection=dg.AssetSelection.assets(BRONZE) | dg.AssetSelection.groups("silver"),
     description="Capture files to bronze, then silver; gold_days_sensor follows with gold.",
+    tags=WRITER_TAGS,
 )
 gold_job = dg.define_asset_job(
     "gold_job",
-    selection=dg.AssetSelection.assets(*GOLD.values()),  # partitioned by GOLD's days
-    description="Recompute gold for a range of business days.",
+    selection=dg.AssetSelection.groups("gold"),  # partitioned by business day
+    description="Recompute gold for a business day or a range of days (choose a partition).",
 )
 MAX_FILES_PER_RUN = 500
 # Longer than an ingestion run: a message reappears only if its run died.
@@ -49,20 +52,13 @@ def capture_files_sensor(
             dg.RunRequest(
                 run_key=f"capture:{paths[0]}:{len(paths)}:{paths[-1]}",
                 run_config={"ops": {"bronze__events": {"config": {"files": paths}}}},
-                tags={"eda_lake/files": str(len(paths))},
+                tags={"eda_lake/files": str(len(paths)), **WRITER_TAGS},
             )
         )
     return dg.SensorResult(run_requests=requests, cursor=cursor.to_json())
 
 
-@dg.sensor(
-    job=ingest_job,
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Event Grid's CaptureFileCreated notifications (Storage Queue) become runs "
-    "for exactly those files; the run deletes a message once its file is committed.",
-)
-def capture_notifications_sensor(
+def _take_notifications(
     context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
 ) -> dg.SensorResult | dg.SkipReason:
     settings = eda_lake.settings()
@@ -82,20 +78,65 @@ def capture_notifications_sensor(
                 "bronze__events": {"config": {"files": batch.files, "acknowledge": batch.receipts}}
             }
         },
-        tags={"eda_lake/files": str(len(batch.files))},
+        tags={"eda_lake/files": str(len(batch.files)), **WRITER_TAGS},
     )
     return dg.SensorResult(run_requests=[request])
 
 
-@dg.sensor(
-    job=gold_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="The business days new silver rows touch become gold runs of those days only.",
-)
-def gold_days_sensor(
-    context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
-) -> dg.SensorResult:
+def notifications_sensor(queue_configured: bool) -> dg.SensorDefinition:
+    """On by default only where a discovery queue is configured: without one it would only
+    skip, every 30 seconds."""
+    status = dg.DefaultSensorStatus.RUNNING if queue_configured else dg.DefaultSensorStatus.STOPPED
+    return dg.sensor(
+        name="capture_notifications_sensor",
+        job=ingest_job,
+        minimum_interval_seconds=30,
+        default_status=status,
+        description="Event Grid's CaptureFileCreated notifications (Storage Queue) become runs "
+        "for exactly those files; the run deletes a message once its file is committed. Needs "
+        "EDA_LAKE_DISCOVERY_QUEUE (off without it).",
+    )(_take_notifications)
+
+
+capture_notifications_sensor = notifications_sensor(queue_configured=False)
+
+
+def failed_blocking_checks(
+    instance: dg.DagsterInstance, checks: list[dg.AssetCheckKey]
+) -> list[str]:
+    """The blocking checks whose latest evaluation failed: gold waits until they pass."""
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(checks)
+    return sorted(
+        f"{key.asset_key.to_user_string()}:{key.name}"
+        for key, record in latest.items()
+        if record.status.value == "FAILED"
+    )
+
+
+def gold_days_sensor_for(blocking: list[dg.AssetCheckKey]) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="gold_days_sensor",
+        job=gold_job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="The business days new silver rows touch become gold runs of those days "
+        "only; it waits while a blocking check (keys, references) fails on silver.",
+    )
+    def gold_days_sensor(
+        context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        failed = failed_blocking_checks(context.instance, blocking)
+        if failed:
+            return dg.SkipReason(
+                f"gold waits: blocking check(s) {', '.join(failed)} failed; fix silver and run "
+                "ingest_job again (its checks run with it)"
+            )
+        return gold_request(eda_lake)
+
+    return gold_days_sensor
+
+
+def gold_request(eda_lake: EdaLakeResource) -> dg.SensorResult:
     days = sorted(eda_lake.lake().gold_pending_days())
     if not days:
         return dg.SensorResult(run_requests=[])

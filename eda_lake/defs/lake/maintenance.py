@@ -3,17 +3,24 @@
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from eda_lake.defs.lake.assets import BRONZE
 from eda_lake.defs.resources import EdaLakeResource
 
 
 class LifecycleConfig(dg.Config):
-    policy_file: str = ""  # an Azure lifecycle-management JSON; empty: the project's default
+    policy_file: str = Field(
+        default="",
+        description="An Azure lifecycle-management policy (JSON file) to apply; empty: the "
+        "project's default policy.",
+    )
 
 
 @dg.asset(
     group_name="maintenance",
+    owners=["team:platform"],
+    tags={"layer": "maintenance", "domain": "platform"},
     deps=[BRONZE],
     kinds={"deltalake"},
     description="Small bronze files of a partition-day rewritten as few large ones, atomically.",
@@ -31,7 +38,9 @@ def bronze_compaction(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # typ
 
 @dg.asset(
     group_name="maintenance",
-    kinds={"azure"},
+    owners=["team:platform"],
+    tags={"layer": "maintenance", "domain": "platform"},
+    kinds={"storage"},
     description="Applies the lifecycle policy where no lifecycle engine runs (local lake).",
 )
 def lifecycle_enforcement(

@@ -1,8 +1,10 @@
 """Platform: the shared infrastructure, provisioned in a safe order and idempotently, on the
 configured target (the embedded default, or Azure).
 
-schema registry -> capture destination -> event hubs -> consumer groups. Each asset reports
-what it changed and what the catalogue asks to exist.
+capture destination -> schema registry -> event hubs -> consumer groups: on Azure each part
+needs what the parts before created (the resource group and storage; the namespace, which
+holds the schema registry). Each asset reports what it changed and what the catalogue asks
+to exist.
 """
 
 from typing import Any
@@ -14,6 +16,7 @@ from eda_lake.provisioning.desired import DesiredState, desired_state
 from eda_lake.provisioning.runtime import provision_part
 
 GROUP = "platform"
+TAGS = {"layer": "platform", "domain": "platform"}
 
 
 def _result(eda_lake: EdaLakeResource, part: str, **metadata: Any) -> dg.MaterializeResult:  # type: ignore[type-arg]
@@ -32,9 +35,15 @@ def _desired(eda_lake: EdaLakeResource) -> DesiredState:
     return desired_state(eda_lake.catalogue())
 
 
-@dg.asset(group_name=GROUP, owners=["team:platform"], kinds={"azure", "avro"})
+@dg.asset(
+    group_name=GROUP,
+    owners=["team:platform"],
+    deps=["capture_destination"],
+    kinds={"avro"},
+)
 def schema_registry(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    """The schema group and every schema of the catalogue, registered (idempotent)."""
+    """The schema group (on Azure, in the Event Hubs namespace this creates) and every schema
+    of the catalogue, registered (idempotent)."""
     desired = _desired(eda_lake)
     return _result(
         eda_lake,
@@ -45,15 +54,21 @@ def schema_registry(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type:
     )
 
 
-@dg.asset(group_name=GROUP, owners=["team:platform"], deps=[schema_registry], kinds={"storage"})
+@dg.asset(group_name=GROUP, owners=["team:platform"], tags=TAGS, kinds={"storage"})
 def capture_destination(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    """Storage for the lake and Capture: it must exist before any hub captures into it."""
+    """Storage for the lake and Capture (on Azure also the resource group): it must exist
+    before any hub captures into it."""
     return _result(
         eda_lake, "capture_destination", lake=dg.MetadataValue.path(eda_lake.layout().uri)
     )
 
 
-@dg.asset(group_name=GROUP, owners=["team:platform"], deps=[capture_destination], kinds={"azure"})
+@dg.asset(
+    group_name=GROUP,
+    owners=["team:platform"],
+    deps=[schema_registry, capture_destination],
+    kinds={"eventhubs"},
+)
 def event_hubs(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """One hub per event, with partitions, retention, Capture and hub-scoped access."""
     desired = _desired(eda_lake)
@@ -80,7 +95,9 @@ def event_hubs(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: igno
     )
 
 
-@dg.asset(group_name=GROUP, owners=["team:platform"], deps=[event_hubs], kinds={"azure"})
+@dg.asset(
+    group_name=GROUP, owners=["team:platform"], tags=TAGS, deps=[event_hubs], kinds={"eventhubs"}
+)
 def consumer_groups(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """A consumer group per subscribing team on each hub, plus `datalake`."""
     groups: dict[str, list[str]] = {}
@@ -95,7 +112,8 @@ provision_platform_job = dg.define_asset_job(
     description="Provision the schema registry, capture destination, hubs and consumer groups.",
 )
 
+PLATFORM_ASSETS = [capture_destination, schema_registry, event_hubs, consumer_groups]
 defs = dg.Definitions(
-    assets=[schema_registry, capture_destination, event_hubs, consumer_groups],
+    assets=PLATFORM_ASSETS,
     jobs=[provision_platform_job],
 )

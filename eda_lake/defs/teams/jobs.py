@@ -1,21 +1,72 @@
 """The teams at work: publishers, subscribers and partners' files, as ops and jobs.
 
-Each op calls the simulation's plain functions and reports what it did as metadata. The
-`after` inputs carry no data: they only order ops when a job chains them.
+Each op calls the simulation's plain functions and reports what it did as metadata, and
+materializes the hub assets (`hub/<hub>`) it published into, with the events it sent to
+each: the lineage shows which team's run fed which hub. The `after` inputs carry no data:
+they only order ops when a job chains them.
 """
 
 import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
+from typing import Any, cast
 
 import dagster as dg
+from pydantic import Field
 
+from eda_lake.defs.hubs import hub_key
 from eda_lake.defs.resources import EdaLakeResource
+from eda_lake.hub.base import EventData, EventHubClient
+from eda_lake.simulation.runtime import ChainReport, Simulation
 
 
 class PopulationConfig(dg.Config):
-    customers: int = 1000
-    seed: int = 42
-    seconds: float = 0.0  # if > 0: keep publishing new populations for this long
+    customers: int = Field(default=1000, description="New customers per round.")
+    seed: int = Field(
+        default=42, description="Seeds the population: the same seed, the same people."
+    )
+    seconds: float = Field(
+        default=0.0,
+        description="Keep publishing new populations (seed + round) for this long; 0: one round.",
+    )
+
+
+class _CountingHub:
+    """The simulation's hub client, counting the events a run sends to each hub."""
+
+    def __init__(self, hub: EventHubClient) -> None:
+        self._hub = hub
+        self.sent: Counter[str] = Counter()
+
+    def send(self, hub: str, events: Sequence[EventData], **options: Any) -> int:
+        sent = self._hub.send(hub, events, **options)
+        self.sent[hub] += sent
+        return sent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hub, name)
+
+
+@contextmanager
+def team_run(context: dg.OpExecutionContext, eda_lake: EdaLakeResource) -> Iterator[Simulation]:
+    """The simulation for one op; afterwards, each hub it published into is materialized."""
+    simulation = eda_lake.simulation()
+    counting = _CountingHub(simulation.publisher.hub)
+    simulation.publisher.hub = cast(EventHubClient, counting)
+    try:
+        yield simulation
+    finally:
+        simulation.close()
+    for hub, events in sorted(counting.sent.items()):
+        spec = simulation.catalogue.by_hub(hub)
+        if spec is not None:
+            context.log_event(
+                dg.AssetMaterialization(
+                    hub_key(spec), metadata={"events_in_run": events, "published_by": spec.team}
+                )
+            )
 
 
 @dg.op(
@@ -25,9 +76,8 @@ class PopulationConfig(dg.Config):
 def publish_population(
     context: dg.OpExecutionContext, config: PopulationConfig, eda_lake: EdaLakeResource
 ) -> dg.Output[int]:
-    simulation = eda_lake.simulation()
     started, rounds, published = time.monotonic(), 0, 0
-    try:
+    with team_run(context, eda_lake) as simulation:
         published += simulation.publish_products(config.seed)
         while True:
             seed = config.seed + rounds
@@ -40,8 +90,6 @@ def publish_population(
             )
             if elapsed >= config.seconds:
                 break
-    finally:
-        simulation.close()
     return dg.Output(published, metadata={"events": published, "rounds": rounds})
 
 
@@ -52,11 +100,8 @@ def _subscriber_op(team: str) -> dg.OpDefinition:
         ins={"after": dg.In(dg.Nothing)},
     )
     def run_subscriber(context: dg.OpExecutionContext, eda_lake: EdaLakeResource) -> dg.Output[int]:
-        simulation = eda_lake.simulation()
-        try:
+        with team_run(context, eda_lake) as simulation:
             report = simulation.subscriber(team).run()
-        finally:
-            simulation.close()
         context.log.info(f"{team}: {report}")
         return dg.Output(report.reactions, metadata=dict(asdict(report)))
 
@@ -72,12 +117,9 @@ customer_subscriber = _subscriber_op("customer")
     ins={"after": dg.In(dg.Nothing)},
 )
 def partner_files(context: dg.OpExecutionContext, eda_lake: EdaLakeResource) -> dg.Output[int]:
-    simulation = eda_lake.simulation()
-    try:
+    with team_run(context, eda_lake) as simulation:
         dropped = simulation.drop_partner_files()
         ingested = simulation.ingest_partner_files()
-    finally:
-        simulation.close()
     context.log.info(f"dropped {dropped}; ingested {ingested}")
     return dg.Output(
         ingested.sales_confirmed,
@@ -103,3 +145,19 @@ def customer_subscriber_job() -> None:
 @dg.job(description="Partners' sales files into SaleConfirmed events.")
 def partner_files_job() -> None:
     partner_files()
+
+
+class ChainConfig(dg.Config):
+    customers: int = Field(default=1000, description="Customers of the seeded population.")
+    seed: int = Field(default=42, description="The population's seed.")
+
+
+@dg.op(
+    description="The whole causal chain for a seeded population, each team after the one "
+    "it needs: products, customers, leads, partners' sales, purchases."
+)
+def simulation_chain(
+    context: dg.OpExecutionContext, config: ChainConfig, eda_lake: EdaLakeResource
+) -> ChainReport:
+    with team_run(context, eda_lake) as simulation:
+        return simulation.run_chain(seed=config.seed, customers=config.customers)

@@ -1,0 +1,198 @@
+"""Every check passes on a healthy lake and fails on a lake broken the way it guards against;
+a failed blocking check makes gold wait."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from deltalake import write_deltalake
+
+from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.defs.lake.checks import (
+    BLOCKING_CHECKS,
+    GOLD_CHECKS,
+    KEY_CHECKS,
+    REFERENCE_CHECKS,
+    quarantine_rate,
+)
+from eda_lake.defs.teams.checks import dead_letter_rate
+from eda_lake.lake import tables
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.runtime import Lake
+from eda_lake.settings import Settings
+from eda_lake.simulation.dead_letters import DeadLetterStore
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
+from eda_lake_tests.simulation.helpers import provisioned
+
+ALL_CHECKS = [*KEY_CHECKS, *REFERENCE_CHECKS, quarantine_rate, *GOLD_CHECKS, dead_letter_rate]
+
+
+@pytest.fixture(scope="module")
+def healthy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("healthy")
+    settings = Settings(home=home)
+    simulation = provisioned(settings)
+    try:
+        simulation.run_chain(seed=8, customers=150)
+    finally:
+        simulation.close()
+    run_embedded_capture(settings, flush=True)
+    lake = Lake(settings, pii_key=TEST_PII_KEY)
+    lake.ingest()
+    lake.silver()
+    lake.gold()
+    return home
+
+
+def _copy(healthy: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(healthy, home)
+    return home
+
+
+def _outcome(check: dg.AssetChecksDefinition, home: Path) -> dg.AssetCheckResult:
+    return cast(dg.AssetCheckResult, check(eda_lake=resource(home)))
+
+
+def _name(check: dg.AssetChecksDefinition) -> str:
+    return next(iter(check.check_keys)).name
+
+
+def _uri(home: Path, area: str, name: str) -> str:
+    layout = LakeLayout(home / "lake")
+    return layout.bronze_uri if area == "bronze" else layout.table_uri(area, name)
+
+
+def _table(home: Path, area: str, name: str) -> pa.Table:
+    found = tables.open_table(_uri(home, area, name))
+    assert found is not None
+    return tables.query("SELECT * FROM t", t=found)
+
+
+def _append(home: Path, area: str, name: str, rows: pa.Table) -> None:
+    write_deltalake(_uri(home, area, name), rows, mode="append")
+
+
+def _overwrite(home: Path, area: str, name: str, rows: pa.Table) -> None:
+    write_deltalake(_uri(home, area, name), rows, mode="overwrite")
+
+
+def _set(rows: pa.Table, column: str, value: Any) -> pa.Table:
+    index = rows.schema.get_field_index(column)
+    return rows.set_column(
+        index, column, pa.array([value] * rows.num_rows, rows.schema[index].type)
+    )
+
+
+def test_every_check_passes_on_the_healthy_lake(healthy: Path, tmp_path: Path) -> None:
+    home = _copy(healthy, tmp_path)
+    for check in ALL_CHECKS:
+        outcome = _outcome(check, home)
+        assert outcome.passed, (_name(check), outcome.description)
+
+
+@pytest.mark.parametrize("check", KEY_CHECKS, ids=_name)
+def test_a_duplicated_key_fails_its_check(
+    check: dg.AssetChecksDefinition, healthy: Path, tmp_path: Path
+) -> None:
+    home = _copy(healthy, tmp_path)
+    entity = next(iter(check.check_keys)).asset_key.path[-1]
+    rows = _table(home, "silver", entity)
+    _append(home, "silver", entity, rows.slice(0, 1))  # the same key twice
+    outcome = _outcome(check, home)
+    assert not outcome.passed, outcome.description
+
+
+@pytest.mark.parametrize("check", REFERENCE_CHECKS, ids=_name)
+def test_a_dangling_reference_fails_its_check(
+    check: dg.AssetChecksDefinition, healthy: Path, tmp_path: Path
+) -> None:
+    home = _copy(healthy, tmp_path)
+    key = next(iter(check.check_keys))
+    child = key.asset_key.path[-1]
+    column = key.name.split("_refers_to_")[0]
+    rows = _table(home, "silver", child)
+    rows = rows.filter(pc.invert(pc.is_null(rows[column]))).slice(0, 1)
+    _append(home, "silver", child, _set(rows, column, "00000000-0000-4000-8000-00000000dead"))
+    outcome = _outcome(check, home)
+    assert not outcome.passed, outcome.description
+
+
+def test_undecodable_events_fail_the_quarantine_rate(healthy: Path, tmp_path: Path) -> None:
+    home = _copy(healthy, tmp_path)
+    bronze = _table(home, "bronze", "events")
+    broken = bronze.slice(0, bronze.num_rows // 10)  # 10% of bronze, bodies garbled
+    broken = _set(broken, "body", b"\x00not an avro body")
+    broken = _set(broken, "source_file", "broken/on/purpose.avro")
+    ids = pa.array(
+        [f"broken-{n}" for n in range(broken.num_rows)], broken.schema.field("ce_id").type
+    )
+    broken = broken.set_column(broken.schema.get_field_index("ce_id"), "ce_id", ids)
+    write_deltalake(
+        LakeLayout(home / "lake").bronze_uri, broken, mode="append", partition_by=["hub", "date"]
+    )
+    Lake(Settings(home=home), pii_key=TEST_PII_KEY).silver_events()
+    outcome = _outcome(quarantine_rate, home)
+    assert not outcome.passed, outcome.description
+
+
+def test_many_dead_letters_fail_the_dead_letter_rate(healthy: Path, tmp_path: Path) -> None:
+    home = _copy(healthy, tmp_path)
+    store = DeadLetterStore(Settings(home=home).simulation_dir / "dead_letters.sqlite3")
+    try:
+        for n in range(50):
+            store.add(
+                team="conversions", origin="customer-created", partition_id="0",
+                sequence_number=10_000 + n, reason="broken on purpose", body=b"", properties={},
+            )  # fmt: skip
+    finally:
+        store.close()
+    outcome = _outcome(dead_letter_rate, home)
+    assert not outcome.passed, outcome.description
+
+
+GOLD_BREAKS: dict[str, Callable[[pa.Table], pa.Table]] = {
+    "funnel_stages_add_up": lambda rows: _set(rows, "leads", 10**6),
+    "rates_between_0_and_1": lambda rows: _set(rows, "lead_rate", 1.5),
+}
+
+
+@pytest.mark.parametrize("check", GOLD_CHECKS, ids=_name)
+def test_an_inconsistent_funnel_fails_gold_checks(
+    check: dg.AssetChecksDefinition, healthy: Path, tmp_path: Path
+) -> None:
+    home = _copy(healthy, tmp_path)
+    rows = _table(home, "gold", "funnel_daily")
+    broken = GOLD_BREAKS[_name(check)](rows.slice(0, 1))
+    _overwrite(home, "gold", "funnel_daily", pa.concat_tables([broken.cast(rows.schema), rows[1:]]))
+    outcome = _outcome(check, home)
+    assert not outcome.passed, outcome.description
+
+
+def test_gold_waits_while_a_blocking_check_fails(healthy: Path, tmp_path: Path) -> None:
+    from eda_lake.definitions import defs
+
+    home = _copy(healthy, tmp_path)
+    rows = _table(home, "silver", "customers")
+    _append(home, "silver", "customers", rows.slice(0, 1))
+    resources = {"eda_lake": resource(home)}
+    job = dg.define_asset_job(
+        "blocking_checks", selection=dg.AssetSelection.checks(*BLOCKING_CHECKS)
+    )
+    checks_only = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+    with dg.instance_for_test() as instance:
+        run = checks_only.resolve_job_def("blocking_checks").execute_in_process(
+            resources=resources, instance=instance, raise_on_error=False
+        )
+        assert not run.success  # the blocking check failed
+        gold_days_sensor = defs.resolve_sensor_def("gold_days_sensor")
+        waiting = tick(gold_days_sensor, resources, instance=instance)
+        assert isinstance(waiting, dg.SkipReason)
+        assert "silver/customers:customer_id_unique_not_null" in (waiting.skip_message or "")

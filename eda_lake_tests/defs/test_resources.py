@@ -1,0 +1,61 @@
+"""The variable table: what `Settings.from_env` may read is what the resource passes on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from eda_lake.defs.resources import eda_lake_resource
+from eda_lake.settings import VARIABLES, Settings, SettingsError, _Environment, variable
+
+
+def test_a_variable_outside_the_table_cannot_be_read() -> None:
+    name = "EDA_LAKE_NOT_YET_A_VARIABLE"
+    with pytest.raises(KeyError, match=rf"{name} is not in eda_lake.settings.VARIABLES"):
+        _Environment({name: "set"}).get(name)
+    assert variable("EDA_LAKE_PRINCIPAL__CUSTOMER").family  # members of a family are known
+
+
+def test_every_table_variable_reaches_the_resource_secrets_by_name(tmp_path) -> None:
+    environ = {v.name + ("X" if v.family else ""): f"value-of-{v.name}" for v in VARIABLES}
+    environ |= {
+        "EDA_LAKE_HOME": str(tmp_path),
+        "EDA_LAKE_TARGET": "local",
+        "EDA_LAKE_SCHEMA_DIR": str(Settings.from_env({}).schema_dir),
+        "EDA_LAKE_CAPTURE_LATENESS_MINUTES": "30",
+        "EDA_LAKE_GOLD_FIRST_DAY": "2026-10-01",
+        "EDA_LAKE_ENVIRONMENT": "dv",
+        "EDA_LAKE_BROKER": "kafka",
+        "EDA_LAKE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "EDA_LAKE_KAFKA_SASL_MECHANISM": "PLAIN",
+        "EDA_LAKE_KAFKA_TIMEOUT_SECONDS": "30",
+    }
+    passed = eda_lake_resource(environ).variables()
+    assert set(environ) == set(passed)
+    for name, value in passed.items():
+        if variable(name).secret:
+            assert isinstance(value, dg.EnvVar) and value == name
+        else:
+            assert value == environ[name] and not isinstance(value, dg.EnvVar)
+
+
+def test_a_broken_environment_is_refused_when_the_definitions_load() -> None:
+    with pytest.raises(SettingsError, match="EDA_LAKE_CAPTURE_LATENESS_MINUTES='soon'"):
+        eda_lake_resource({"EDA_LAKE_CAPTURE_LATENESS_MINUTES": "soon"})
+    with pytest.raises(SettingsError, match="EDA_LAKE_GOLD_FIRST_DAY"):
+        Settings.from_env({"EDA_LAKE_GOLD_FIRST_DAY": "October"})
+
+
+def test_the_resource_config_is_typed_and_described() -> None:
+    from eda_lake.defs.resources import EdaLakeResource
+
+    schema: Any = EdaLakeResource.of({}).to_config_schema().as_field().config_type
+    fields = schema.fields
+    assert set(fields) == {v.name.removeprefix("EDA_LAKE_").lower() for v in VARIABLES}
+    lateness = fields["capture_lateness_minutes"]
+    assert lateness.config_type.given_name == "Int" or "Int" in str(lateness.config_type.key)
+    assert lateness.default_value == 120
+    assert "how far back" in (lateness.description or "")
+    assert "secret" in (fields["pii_key"].description or "")
