@@ -8,7 +8,7 @@ import dagster as dg
 from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.defs.lake.checks import BLOCKING_CHECKS, quarantine_rate
 from eda_lake.defs.lake.jobs import capture_files_sensor
-from eda_lake.defs.lake.maintenance import bronze_compaction, lifecycle_enforcement
+from eda_lake.defs.lake.maintenance import bronze_compaction, lake_vacuum, lifecycle_enforcement
 from eda_lake.defs.teams.checks import dead_letter_rate
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
@@ -101,3 +101,14 @@ def test_compaction_and_lifecycle_assets(tmp_path: Path) -> None:
     assert cast(int, compaction["files_removed"].value) >= 3
     lifecycle = result.asset_materializations_for_node("lifecycle_enforcement")[0].metadata
     assert lifecycle["deleted"].value == 0  # nothing is old enough yet
+    vacuum = dg.materialize([lake_vacuum], resources=resources)
+    assert vacuum.success  # the files compaction replaced are kept for the retention
+    vacuumed = vacuum.asset_materializations_for_node("lake_vacuum")[0].metadata
+    assert vacuumed["files_deleted_in_run"].value == 0
+    too_short = dg.materialize(
+        [lake_vacuum],
+        resources=resources,
+        run_config={"ops": {"lake_vacuum": {"config": {"retention_hours": 0}}}},
+        raise_on_error=False,
+    )
+    assert not too_short.success

@@ -23,6 +23,7 @@ from eda_lake.defs.lake.jobs import (
 )
 from eda_lake.defs.lake.maintenance import (
     bronze_compaction,
+    lake_vacuum,
     lifecycle_enforcement,
     maintenance_schedule,
 )
@@ -38,6 +39,7 @@ def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
             silver_entities_asset(),
             gold_asset(settings),
             bronze_compaction,
+            lake_vacuum,
             lifecycle_enforcement,
         ],
         asset_checks=LAKE_CHECKS,

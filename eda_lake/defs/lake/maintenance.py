@@ -1,4 +1,4 @@
-"""Maintenance assets: bronze compaction and lifecycle-policy enforcement."""
+"""Maintenance assets: bronze compaction, vacuum and lifecycle-policy enforcement."""
 
 from pathlib import Path
 
@@ -7,6 +7,7 @@ from pydantic import Field
 
 from eda_lake.defs.lake.assets import BRONZE
 from eda_lake.defs.resources import EdaLakeResource
+from eda_lake.lake.maintenance import DEFAULT_RETENTION_HOURS
 
 
 class LifecycleConfig(dg.Config):
@@ -36,6 +37,34 @@ def bronze_compaction(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # typ
     )
 
 
+class VacuumConfig(dg.Config):
+    retention_hours: int = Field(
+        default=DEFAULT_RETENTION_HOURS,
+        description="Keep the data files any table version of the last N hours needs (time "
+        "travel, readers mid-query, a layer's unread change feed); at least 1.",
+    )
+
+
+@dg.asset(
+    group_name="maintenance",
+    owners=["team:platform"],
+    tags={"layer": "maintenance", "domain": "platform"},
+    deps=[bronze_compaction],
+    kinds={"deltalake"},
+    description="Deletes the lake's data files that no table version within the retention "
+    "refers to (what compaction and replaced days left behind, and killed writers' leftovers).",
+)
+def lake_vacuum(config: VacuumConfig, eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    report = eda_lake.lake().vacuum(config.retention_hours)
+    return dg.MaterializeResult(
+        metadata={
+            "retention_hours": report.retention_hours,
+            "files_deleted_in_run": report.total,
+            "files_deleted_by_table": dg.MetadataValue.json(report.files_deleted),
+        }
+    )
+
+
 @dg.asset(
     group_name="maintenance",
     owners=["team:platform"],
@@ -59,7 +88,7 @@ def lifecycle_enforcement(
 
 maintenance_schedule = dg.ScheduleDefinition(
     name="maintenance_schedule",
-    target=dg.AssetSelection.assets(bronze_compaction, lifecycle_enforcement),
+    target=dg.AssetSelection.assets(bronze_compaction, lake_vacuum, lifecycle_enforcement),
     cron_schedule="30 3 * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Nightly compaction and lifecycle enforcement.",
