@@ -23,7 +23,7 @@ from eda_lake.events.cloudevents import CloudEventError, parse_time
 from eda_lake.events.wire import PayloadError, schema_id_from_content_type, schema_id_from_uri
 from eda_lake.registry.base import InvalidSchemaIdError
 
-DEFAULT_BATCH_ROWS = 4_096
+DEFAULT_BATCH_ROWS = 16_384
 
 
 def _micros(moment: datetime) -> int:

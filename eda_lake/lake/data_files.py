@@ -23,7 +23,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake.transaction import AddAction
 
-QUEUE_BATCHES = 8  # how far decoding may run ahead of the writer
+QUEUE_BATCHES = 4  # how far decoding may run ahead of the writer (batches of 16k rows)
 ROW_GROUP_ROWS = 64 * 1024
 _STOP = object()
 
