@@ -13,10 +13,8 @@ the ledger itself, so nothing is captured twice and nothing is skipped.
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +22,7 @@ from pathlib import Path
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.capture.writer import temporary_path, write_durably
 from eda_lake.catalogue import CaptureSettings
-from eda_lake.durable import connect, write_transaction
+from eda_lake.durable import connect, exclusive_file_lock, write_transaction
 from eda_lake.hub.base import ReceivedEvent, ms_to_datetime
 from eda_lake.hub.local import LocalEventHub
 from eda_lake.progress import Progress, no_progress
@@ -94,16 +92,6 @@ class EmbeddedCapture:
     def close(self) -> None:
         self._ledger.close()
 
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        """One capture run at a time per namespace; a second one waits for the first."""
-        with self._lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def run(
         self,
         hubs: list[str] | None = None,
@@ -114,7 +102,7 @@ class EmbeddedCapture:
     ) -> CaptureReport:
         now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
         report = CaptureReport()
-        with self._exclusive():
+        with exclusive_file_lock(self._lock_path):  # one capture run at a time
             report.recovered = self._recover()
             for hub in hubs or [h.name for h in self.hub.hubs()]:
                 for partition in self.hub.partition_ids(hub):

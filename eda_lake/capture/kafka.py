@@ -23,10 +23,8 @@ One capture runs at a time per lake (a lock file); a second one waits.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.capture.reader import CaptureFileError, read_capture
 from eda_lake.capture.writer import temporary_path, write_durably
 from eda_lake.catalogue import DATALAKE_CONSUMER_GROUP, CaptureSettings
+from eda_lake.durable import exclusive_file_lock
 from eda_lake.hub.base import ReceivedEvent, ms_to_datetime
 from eda_lake.hub.kafka import KafkaEventHub, offset_of, to_received
 
@@ -66,22 +65,12 @@ class KafkaCapture:
         self._window_ms = settings.window_seconds * 1000
         self._lock_path = state_dir / "kafka-capture.lock"
 
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def run(
         self, hubs: list[str] | None = None, *, now: datetime | None = None, flush: bool = False
     ) -> CaptureReport:
         now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
         report = CaptureReport()
-        with self._exclusive():
+        with exclusive_file_lock(self._lock_path):  # one capture run at a time
             for leftover in self.destination.rglob(".*.tmp"):
                 leftover.unlink(missing_ok=True)  # a killed run's unfinished file
             for hub in hubs or [h.name for h in self.hub.hubs()]:
