@@ -26,6 +26,7 @@ from eda_lake.capture.reader import CaptureFileError, read_capture
 from eda_lake.capture.writer import write_capture
 from eda_lake.hub.base import PropertyValue, ReceivedEvent
 from eda_lake_tests.conftest import AZURE_CAPTURE
+from eda_lake_tests.mutations import damaged
 
 needs_native = pytest.mark.skipif(
     not fast_columnar.available(), reason="compiled decoder not built"
@@ -189,20 +190,8 @@ def test_every_single_bit_flip_agrees(index: int) -> None:
 
 @st.composite
 def _mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(FIXTURES)))
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite"]))
-        at = draw(st.integers(0, max(len(data) - 1, 0)))
-        if kind == "flip" and data:
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "truncate":
-            del data[at:]
-        elif kind == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=12))
-        else:
-            chunk = draw(st.binary(min_size=1, max_size=10))
-            data[at : at + len(chunk)] = chunk
-    return bytes(data)
+    data = draw(st.sampled_from(FIXTURES))
+    return damaged(draw, data, edits=(1, 4), max_insert=12, max_overwrite=10)
 
 
 @given(_mutated())

@@ -25,6 +25,7 @@ from eda_lake.lake.payloads import decode_payloads, flat_plan
 from eda_lake.native import avro as native
 from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake_tests.lake.test_payloads import FIELDS, _records
+from eda_lake_tests.mutations import damaged
 
 pytestmark = pytest.mark.skipif(native is None, reason="compiled decoder not built")
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -76,20 +77,8 @@ CATALOGUE = [spec.schema for spec in load_catalogue(SCHEMAS_DIR).events.values()
 def _mutated(draw: st.DrawFn, good: list[bytes]) -> bytes | None:
     if draw(st.integers(0, 20)) == 0:
         return draw(st.none() | st.binary(max_size=80))
-    data = bytearray(draw(st.sampled_from(good)))
-    for _ in range(draw(st.integers(0, 3))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite"]))
-        at = draw(st.integers(0, max(len(data) - 1, 0)))
-        if kind == "flip" and data:
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "truncate":
-            del data[at:]
-        elif kind == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
-        else:
-            chunk = draw(st.binary(min_size=1, max_size=8))
-            data[at : at + len(chunk)] = chunk
-    return bytes(data)
+    data = draw(st.sampled_from(good))
+    return damaged(draw, data, edits=(0, 3), max_insert=8, max_overwrite=8)
 
 
 @given(st.lists(_mutated(GOOD), min_size=1, max_size=12))
