@@ -76,8 +76,9 @@ class DerivedBuilder:
     def all_values(self) -> set[object]:
         """Every value of the target column a full build would write."""
         sources = self._open_sources()
-        if isinstance(sources, list):
-            return set()
+        return set() if isinstance(sources, list) else self._values(sources)
+
+    def _values(self, sources: dict[str, DeltaTable]) -> set[object]:
         registered = {short(n): s for n, s in sources.items()}
         column = self.target_column
         found = tables.query(
@@ -85,11 +86,14 @@ class DerivedBuilder:
         )
         return {v for v in found["v"].to_pylist() if v is not None}
 
-    def _covers(self, chosen: Reached | None, pending: Reached | None) -> bool:
-        """Whether recomputing `chosen` leaves nothing pending behind."""
+    def _covers(
+        self, chosen: Reached | None, pending: Reached | None, sources: dict[str, DeltaTable]
+    ) -> bool:
+        """Whether recomputing `chosen` leaves nothing pending behind, on the snapshots of
+        `sources` the run decided on."""
         if chosen is None:
             return True
-        wanted = self.all_values() if pending is None else set(pending.values.to_pylist())
+        wanted = self._values(sources) if pending is None else set(pending.values.to_pylist())
         return wanted <= set(chosen.values.to_pylist())
 
     def _reached(self, target: DeltaTable | None, sources: dict[str, DeltaTable]) -> Reached | None:
@@ -141,7 +145,7 @@ class DerivedBuilder:
         chosen = pending if requested is None else requested
         # Progress is recorded only when what is recomputed covers everything pending, so a
         # partial recompute (one day of a backfill) never hides other reached values.
-        covers = record and self._covers(chosen, pending)
+        covers = record and self._covers(chosen, pending, sources)
         registered = {short(n): s for n, s in sources.items()}
         # A row without its key or day could never be replaced by key or day later: such rows
         # (a lead whose customer has not arrived yet) wait for the row that gives them one.

@@ -87,8 +87,7 @@ class QuarantinedFile:
 def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.replace(microsecond=moment.microsecond)  # microseconds, as stored
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def now() -> datetime:
