@@ -138,7 +138,7 @@ class LakeSql:
         import pyarrow.dataset as ds  # only for a container: it loads pandas (0.3 s)
 
         container_root = uri.removeprefix("az://")
-        paths = [_container_path(f, container_root) for f in files]
+        paths = [self.layout.fs_path_of(f) for f in files]
         partitioning = (
             ds.partitioning(pa.schema([schema.field(p) for p in partitions]), flavor="hive")
             if partitions
@@ -166,14 +166,6 @@ def _parquet_files(files: list[str], partitions: list[str], schema: pa.Schema) -
         hive = "hive_partitioning = false"
     # union_by_name: files written before a column was added have it as null.
     return f"read_parquet([{listed}], {hive}, union_by_name = true)"
-
-
-def _container_path(file_uri: str, container_root: str) -> str:
-    """`az://lake/silver/x/part.parquet` (or abfs[s]:// with an account) as the filesystem
-    names it: `lake/silver/x/part.parquet`."""
-    _, _, rest = file_uri.partition("://")
-    start = rest.find(container_root)
-    return rest[start:] if start >= 0 else rest
 
 
 def _literal(text: str) -> str:

@@ -30,7 +30,7 @@ from deltalake.transaction import AddAction
 
 from eda_lake.capture.batches import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
-from eda_lake.lake import commits, tables
+from eda_lake.lake import commits, file_lookup, tables
 from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS
 from eda_lake.lake.data_files import DataFileWriter, LakeWriteError
 from eda_lake.lake.discovery import CaptureFile
@@ -50,9 +50,10 @@ DICTIONARY_COLUMNS = ("namespace", "partition_id", "source_file", "ce_type", "ce
 
 # Opening a snapshot replays the commits since the last checkpoint: bronze commits often, so
 # it checkpoints every 10 commits to keep that replay short however old the table.
+BRONZE_CHECKPOINT_INTERVAL = 10
 BRONZE_CONFIGURATION: dict[str, str | None] = {
     **tables.CHANGE_FEED,
-    "delta.checkpointInterval": "10",
+    "delta.checkpointInterval": str(BRONZE_CHECKPOINT_INTERVAL),
 }
 
 BatchReader = Callable[[pa.NativeFile, str], Iterator[pa.RecordBatch]]
@@ -126,7 +127,7 @@ class BronzeIngestor:
         # them, or another ingestion landed them): resolved, not retried forever.
         if quarantined & {f.path for f in files}:
             placed = [f for f in files if f.archive is not None]
-            in_bronze = quarantined & _ingested(self._table(), placed)
+            in_bronze = quarantined & _ingested(self.layout, self._table(), placed)
             report.files_resolved += self.quarantine.resolve_files(sorted(in_bronze))
         total, done, conflicts = len(pending), 0, 0
         while pending:
@@ -181,7 +182,7 @@ class BronzeIngestor:
     def _still_pending(
         self, files: Sequence[CaptureFile], report: BronzeReport
     ) -> list[CaptureFile]:
-        ingested = _ingested(self._table(), files)
+        ingested = _ingested(self.layout, self._table(), files)
         report.files_already_ingested += sum(f.path in ingested for f in files)
         return [f for f in files if f.path not in ingested]
 
@@ -221,7 +222,7 @@ class BronzeIngestor:
             configuration=BRONZE_CONFIGURATION,
         )
         # Decide on the very snapshot the commit is checked against (see the module doc).
-        if _ingested(table, group):
+        if _ingested(self.layout, table, group):
             raise commits.ConcurrentCommitError("files of the group were ingested concurrently")
         ingested_at = datetime.now(UTC)
         rows: dict[str, int] = {}
@@ -233,13 +234,15 @@ class BronzeIngestor:
         added: list[AddAction] = []
         committed = False
         try:
-            for file in group:
+            # In path order a stream's files come one after another: each stream's rows go to
+            # data files of their own, whose `source_file` range then skips all other files.
+            for file in sorted(group, key=lambda f: f.path):
                 rows[file.path] = 0
                 partition = _partition(file)
                 try:
                     for batch in self._file_batches(file, ingested_at):
                         rows[file.path] += batch.num_rows
-                        writer.write(batch, partition)
+                        writer.write(batch, partition, group=stream_lock(file))
                 except CaptureFileError as exc:
                     raise _FileFailedError(file, str(exc), transient=False) from None
                 except LakeWriteError:
@@ -285,26 +288,21 @@ class BronzeIngestor:
                 yield _bronze_batch(events, file, ingested_at)
 
 
-def _ingested(table: DeltaTable | None, files: Sequence[CaptureFile]) -> set[str]:
+def _ingested(
+    layout: LakeLayout, table: DeltaTable | None, files: Sequence[CaptureFile]
+) -> set[str]:
     """Which of the files the snapshot holds rows of. Each file is looked for in its own
-    partition only (hub and window day), so the cost follows the files asked about, not the
-    files ingested; within a partition Delta's file statistics skip data files whose
-    `source_file` range excludes them."""
+    partition only (hub and window day), and there only in the data files whose
+    `source_file` statistics admit it (a stream's rows have data files of their own), so the
+    cost follows the files asked about, not the files ingested."""
     if table is None or not files:
         return set()
-    partitions: dict[tuple[str, str], list[str]] = {}
+    wanted: dict[file_lookup.Partition, list[str]] = {}
     for file in files:
         assert file.archive is not None
-        partitions.setdefault((file.archive.hub, _window_day(file)), []).append(file.path)
-    conditions = [
-        f"({tables.in_list('hub', pa.array([hub]))} AND {tables.in_list('date', pa.array([day]))}"
-        f" AND {tables.in_list('source_file', pa.array(paths))})"
-        for (hub, day), paths in sorted(partitions.items())
-    ]
-    found = tables.query(
-        f"SELECT DISTINCT source_file FROM bronze WHERE {' OR '.join(conditions)}", bronze=table
-    )
-    return set(found["source_file"].to_pylist())
+        partition = (("hub", file.archive.hub), ("date", _window_day(file)))
+        wanted.setdefault(partition, []).append(file.path)
+    return file_lookup.values_present(table, layout, "source_file", wanted)
 
 
 def _references(table: DeltaTable | None, added: list[AddAction]) -> bool:

@@ -44,11 +44,13 @@ class _OpenFile:
 
 
 class DataFileWriter:
-    """Writes batches into Parquet files under `root`, one file per partition at a time,
-    rolled at `target_bytes`; `finish()` returns their add actions.
+    """Writes batches into Parquet files under `root`, one file per partition and group at a
+    time, rolled at `target_bytes`; `finish()` returns their add actions.
 
     `stats_columns` get exact min, max and null counts in the add actions (Delta readers
-    skip files with them); other columns get none, which is always correct.
+    skip files with them); other columns get none, which is always correct. A group's rows
+    (bronze: one stream's) go to files of their own, so those statistics stay narrow enough
+    to skip by.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class DataFileWriter:
         self._open: dict[tuple[str, ...], _OpenFile] = {}
         self._bytes: dict[tuple[str, ...], int] = {}
         self._pending: dict[tuple[str, ...], tuple[list[pa.RecordBatch], dict[str, str]]] = {}
+        self._last_key: tuple[str, ...] | None = None
         self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BATCHES)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="data-file-writer", daemon=True)
@@ -81,10 +84,10 @@ class DataFileWriter:
 
     # Producer side (the caller's thread)
 
-    def write(self, batch: pa.RecordBatch, partition: dict[str, str]) -> None:
-        """Queue a batch whose rows all belong to `partition`."""
+    def write(self, batch: pa.RecordBatch, partition: dict[str, str], group: str = "") -> None:
+        """Queue a batch whose rows all belong to `partition` and `group`."""
         self._raise_if_failed()
-        self._queue.put((batch, partition))
+        self._queue.put((batch, partition, group))
 
     def finish(self) -> list[AddAction]:
         self._queue.put(_STOP)
@@ -123,7 +126,7 @@ class DataFileWriter:
                     break
                 if self._error is None:
                     assert isinstance(item, tuple)
-                    self._buffer(item[0], item[1])
+                    self._buffer(*item)
             for key in list(self._pending):
                 self._flush(key)
             for key in list(self._open):
@@ -131,17 +134,32 @@ class DataFileWriter:
         except OSError as exc:  # raised in the caller's thread by write() or finish()
             error = LakeWriteError(exc.errno, f"writing the lake under {self.root}: {exc}")
             error.__cause__ = exc
-            self._error = error
-            self._drain()
+            self._fail(error)
         except BaseException as exc:
-            self._error = exc
-            self._drain()
+            self._fail(exc)
 
-    def _buffer(self, batch: pa.RecordBatch, partition: dict[str, str]) -> None:
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+        self._drain()
+        # Close the other open files now: left to the garbage collector, each would fail
+        # again (a full disk) and print a traceback past the one-line error.
+        for current in self._open.values():
+            with contextlib.suppress(OSError, pa.ArrowException):
+                current.writer.close()
+            with contextlib.suppress(OSError, pa.ArrowException):
+                current.sink.close()
+        self._open.clear()
+
+    def _buffer(self, batch: pa.RecordBatch, partition: dict[str, str], group: str) -> None:
         # Batches are written a row group at a time: each call into the Parquet writer has to
         # take the GIL back from the decoder when it returns, so few large calls overlap far
-        # better with decoding than many small ones.
-        key = tuple(partition[c] for c in self.partition_by)
+        # better with decoding than many small ones. Rows wait for one key only: a batch of
+        # another key writes out the last one's, so memory stays one row group's however
+        # many partitions and groups a commit holds.
+        key = (*(partition[c] for c in self.partition_by), group)
+        if self._last_key is not None and key != self._last_key and self._last_key in self._pending:
+            self._flush(self._last_key)
+        self._last_key = key
         pending = self._pending.setdefault(key, ([], dict(partition)))[0]
         pending.append(batch)
         if sum(b.num_rows for b in pending) >= ROW_GROUP_ROWS:
@@ -150,10 +168,9 @@ class DataFileWriter:
     def _flush(self, key: tuple[str, ...]) -> None:
         batches, partition = self._pending.pop(key)
         if batches:
-            self._write(pa.Table.from_batches(batches), partition)
+            self._write(pa.Table.from_batches(batches), partition, key)
 
-    def _write(self, batch: pa.Table, partition: dict[str, str]) -> None:
-        key = tuple(partition[c] for c in self.partition_by)
+    def _write(self, batch: pa.Table, partition: dict[str, str], key: tuple[str, ...]) -> None:
         current = self._open.get(key) or self._new_file(key, partition)
         data = batch.select(self.file_schema.names)
         current.writer.write_table(data, row_group_size=ROW_GROUP_ROWS)

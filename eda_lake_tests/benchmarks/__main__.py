@@ -95,9 +95,11 @@ def main() -> int:
     decide = scale.bench_decide_new()
     print(
         f"decide    10 announced files: {decide['small_s'] * 1000:.1f} ms with 1k ingested vs "
-        f"{decide['large_s'] * 1000:.1f} ms with 200k, ratio {decide['ratio']:.2f} (target <= 2.0)"
+        f"{decide['large_s'] * 1000:.1f} ms with 200k (medians over the 10 commits after a "
+        f"checkpoint), ratio {decide['ratio']:.2f}, worst {decide['worst_ratio']:.2f} "
+        f"(target <= 2.0)"
     )
-    if decide["ratio"] > 2.0:
+    if decide["worst_ratio"] > 2.0:
         failures.append("decide")
     runs = dagster_runs.bench_runs()
     print(

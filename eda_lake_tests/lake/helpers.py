@@ -48,7 +48,9 @@ def bronze_rows(layout: LakeLayout, where: str = "TRUE") -> list[dict[str, Any]]
     return rows
 
 
-def synthetic_container(root: Path, files: int, events_per_file: int, partitions: int = 4) -> int:
+def synthetic_container(
+    root: Path, files: int, events_per_file: int, partitions: int = 4, namespace: str = "shop-ns"
+) -> int:
     """Capture files of hub `orders`: (partition, sequence) unique across the container."""
     from datetime import UTC, datetime, timedelta
 
@@ -77,7 +79,7 @@ def synthetic_container(root: Path, files: int, events_per_file: int, partitions
                     b"x" * 200,
                 )
             )
-        path = root / NAMES.render("shop-ns", "orders", str(partition), window)
+        path = root / NAMES.render(namespace, "orders", str(partition), window)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as stream:
             write_capture(stream, events, "null")
