@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from hashlib import sha1
 from typing import Any, NamedTuple
@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from eda_lake.catalogue import Catalogue
 from eda_lake.events.cloudevents import binary_mode_properties
 from eda_lake.events.wire import AvroEncoder
-from eda_lake.hub.base import EventData, EventHubClient
+from eda_lake.hub.base import Batch, EventData, EventHubClient
 from eda_lake.progress import Progress, no_progress
 
 # Reaction ids are uuid5 in this namespace, so a replayed reaction carries its first id.
@@ -82,19 +82,25 @@ class Publisher:
         stage: str = "publish",
         total: int | None = None,
     ) -> int:
-        pending: dict[str, list[EventData]] = {}
+        """Send in batches per hub; returns once every event is acknowledged."""
         sent = 0
+        for _hub, count in self.hub.send_batches(self._batches(prepared)):
+            sent += count
+            progress(stage, sent, total)
+        progress(stage, sent, total)
+        return sent
+
+    def _batches(self, prepared: Iterable[tuple[str, EventData]]) -> Iterator[Batch]:
+        pending: dict[str, list[EventData]] = {}
         for hub, data in prepared:
             batch = pending.setdefault(hub, [])
             batch.append(data)
             if len(batch) >= self.batch_size:
-                sent += self.hub.send(hub, batch)
+                yield hub, batch
                 pending[hub] = []
-                progress(stage, sent, total)
         for hub, batch in pending.items():
-            sent += self.hub.send(hub, batch)
-        progress(stage, sent, total)
-        return sent
+            if batch:
+                yield hub, batch
 
     def publish(
         self,

@@ -10,15 +10,16 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import fastavro
 
+from eda_lake.events.flat_encoding import flat_encoder
 from eda_lake.registry.base import SchemaRegistry, validate_schema_id
 from eda_lake.registry.schema import AvroSchema
 
 CONTENT_TYPE_PREFIX = "avro/binary+"
+_NOT_BUILT = object()
 _URI_TAIL = re.compile(r"[^/:]+$")
 
 
@@ -57,8 +58,7 @@ def schema_id_of(content_type: str | None, dataschema: str | None) -> str | None
     return None
 
 
-@dataclass(frozen=True)
-class EncodedPayload:
+class EncodedPayload(NamedTuple):  # one per event: a tuple is cheaper to make
     body: bytes
     content_type: str
     schema_id: str
@@ -72,6 +72,8 @@ class AvroEncoder:
         self.group = group
         self.auto_register = auto_register
         self._ids: dict[str, str] = {}
+        self._content_types: dict[str, str] = {}
+        self._compiled: dict[str, Any] = {}  # per schema: its compiled encoder, or None
         self._buffer = io.BytesIO()  # reused: one allocation per encoder, not per event
 
     def schema_id(self, schema: AvroSchema) -> str:
@@ -93,6 +95,16 @@ class AvroEncoder:
 
     def encode(self, record: Mapping[str, Any], schema: AvroSchema) -> EncodedPayload:
         schema_id = self.schema_id(schema)
+        type_ = self._content_types.get(schema_id)
+        if type_ is None:
+            type_ = self._content_types[schema_id] = content_type(schema_id)
+        compiled = self._compiled.get(schema.canonical, _NOT_BUILT)
+        if compiled is _NOT_BUILT:
+            compiled = self._compiled[schema.canonical] = flat_encoder(schema)
+        if compiled is not None:
+            body = compiled.encode(record)
+            if body is not None:
+                return EncodedPayload(body, type_, schema_id)
         buffer = self._buffer
         buffer.seek(0)
         buffer.truncate()
@@ -100,7 +112,7 @@ class AvroEncoder:
             fastavro.schemaless_writer(buffer, schema.fastavro, record)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise PayloadError(f"record does not fit schema {schema.full_name}: {exc}") from None
-        return EncodedPayload(buffer.getvalue(), content_type(schema_id), schema_id)
+        return EncodedPayload(buffer.getvalue(), type_, schema_id)
 
 
 class AvroDecoder:

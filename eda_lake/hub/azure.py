@@ -21,7 +21,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, cast
@@ -29,7 +29,14 @@ from typing import Any, cast
 from azure.eventhub import EventData as AzureEventData
 from azure.eventhub import EventHubConsumerClient, EventHubProducerClient
 
-from eda_lake.hub.base import EventData, HubError, PropertyValue, ReceivedEvent
+from eda_lake.hub.base import (
+    Batch,
+    EventData,
+    HubError,
+    PropertyValue,
+    ReceivedEvent,
+    send_one_at_a_time,
+)
 
 IDLE_SECONDS = 1.0  # no event for this long: the partition is read to its end
 QUEUED_BATCHES = 4  # per partition: what a receiving thread may hold ahead of its reader
@@ -175,6 +182,9 @@ class AzureEventHubClient:
     def partition_ids(self, hub: str) -> list[str]:
         with self._producer(hub) as producer:
             return [str(p) for p in producer.get_partition_ids()]
+
+    def send_batches(self, batches: Iterable[Batch]) -> Iterator[tuple[str, int]]:
+        return send_one_at_a_time(self, batches)
 
     def send(
         self, hub: str, events: Sequence[EventData], *, partition_id: str | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -110,6 +110,17 @@ class EventHubAdmin(Protocol):
     def consumer_groups(self, hub: str) -> list[ConsumerGroupSpec]: ...
 
 
+Batch = tuple[str, Sequence["EventData"]]  # a hub and events for it
+
+
+def send_one_at_a_time(
+    client: EventHubClient, batches: Iterable[Batch]
+) -> Iterator[tuple[str, int]]:
+    """`send_batches` for a client that sends each batch before the next."""
+    for hub, events in batches:
+        yield hub, client.send(hub, events)
+
+
 class EventHubClient(Protocol):
     """Data plane: send, receive from a consumer group, checkpoint (Azure: azure-eventhub)."""
 
@@ -122,6 +133,11 @@ class EventHubClient(Protocol):
     ) -> int:
         """Send a batch atomically; events are routed by partition key (stable hash) unless
         `partition_id` is given. Returns how many were sent."""
+
+    def send_batches(self, batches: Iterable[Batch]) -> Iterator[tuple[str, int]]:
+        """Send batches in order, as `send` does each, yielding (hub, events sent) as each is
+        acknowledged; all are acknowledged when the iteration ends. An adapter may have the
+        next batch on its way while it waits for one (Kafka); others send one at a time."""
 
     def receive(
         self, hub: str, consumer_group: str, partition_id: str, max_events: int

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -44,6 +44,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from eda_lake.events.kafka_binding import from_message, to_headers
 from eda_lake.hub.base import (
+    Batch,
     ConsumerGroupSpec,
     EventData,
     HubError,
@@ -90,6 +91,27 @@ class _Sweep:
     committed: int  # next offset to hand out: the checkpoint + 1 (or the log start)
     metadata: str  # the group's commit metadata, kept on every commit
     end: int | None = None  # end offset seen when the current sweep began
+
+
+class _Delivery:
+    """The broker's answers to the messages of one batch, as the producer hands them over."""
+
+    def __init__(self, hub: str, producer: Any, expected: int) -> None:
+        self.hub = hub
+        self.producer = producer
+        self.expected = expected
+        self.delivered = 0
+        self.failures: list[KafkaError] = []
+
+    @property
+    def answered(self) -> int:
+        return self.delivered + len(self.failures)
+
+    def on_delivery(self, error: KafkaError | None, _message: Message) -> None:
+        if error is None:
+            self.delivered += 1
+        else:
+            self.failures.append(error)
 
 
 @dataclass
@@ -296,6 +318,7 @@ class KafkaEventHub:
                 "acks": "all",
                 "partitioner": "murmur2_random",
                 "linger.ms": 1,
+                "compression.type": self.settings.compression,
                 "message.timeout.ms": int(self.timeout * 1000),
             }
             producer = self._producers[key] = Producer(config)
@@ -304,23 +327,36 @@ class KafkaEventHub:
     def send(
         self, hub: str, events: Sequence[EventData], *, partition_id: str | None = None
     ) -> int:
-        if not events:
-            return 0
+        return self._acknowledged(self._produce(hub, events, partition_id))
+
+    def send_batches(self, batches: Iterable[Batch]) -> Iterator[tuple[str, int]]:
+        """Each batch is on its way while the one before it is acknowledged: the broker
+        works while the caller builds the next, and still nothing is reported sent before
+        the broker has it. The idempotent producer keeps each partition's order."""
+        waiting: _Delivery | None = None
+        try:
+            for hub, events in batches:
+                produced = self._produce(hub, events, None)
+                if waiting is not None:
+                    yield waiting.hub, self._acknowledged(waiting)
+                waiting = produced
+            if waiting is not None:
+                last, waiting = waiting, None
+                yield last.hub, self._acknowledged(last)
+        finally:
+            if waiting is not None:  # the caller failed or stopped: settle what was sent
+                self._acknowledged(waiting)
+
+    def _produce(
+        self, hub: str, events: Sequence[EventData], partition_id: str | None
+    ) -> _Delivery:
         count = self._partitions(hub)
         partition = -1 if partition_id is None else int(partition_id)
         if partition_id is not None and not 0 <= partition < count:
             raise HubNotFoundError(f"hub {hub} has no partition {partition_id}")
         producer = self._producer(hub)
-        failures: list[KafkaError] = []
-        delivered = 0
-
-        def on_delivery(error: KafkaError | None, _message: Message) -> None:
-            nonlocal delivered
-            if error is None:
-                delivered += 1
-            else:
-                failures.append(error)
-
+        delivery = _Delivery(hub, producer, len(events))
+        on_delivery = delivery.on_delivery
         for event in events:
             key = None if event.partition_key is None else event.partition_key.encode("utf-8")
             headers = to_headers(event.properties, event.content_type)
@@ -330,15 +366,28 @@ class KafkaEventHub:
                     break
                 except BufferError:  # the local queue is full: let deliveries drain
                     producer.poll(0.05)
-        remaining = producer.flush(self.timeout)
-        if failures or remaining or delivered != len(events):
-            reason = failures[0].str() if failures else f"{remaining} not acknowledged in time"
-            raise BrokerUnavailableError(
-                f"sending to topic {hub} at {self._servers}: {len(events) - delivered} of "
-                f"{len(events)} events not delivered ({reason}); nothing was checkpointed, "
-                "run again once the cluster is reachable"
+        return delivery
+
+    def _acknowledged(self, delivery: _Delivery) -> int:
+        """Wait for the broker's answer to every message of `delivery`: its count, or an
+        error naming what was not delivered. Each message is answered (delivered or failed)
+        within `message.timeout.ms`; the margin covers answers still being handed over."""
+        deadline = time.monotonic() + self.timeout + 5
+        while delivery.answered < delivery.expected and time.monotonic() < deadline:
+            delivery.producer.poll(0.01)
+        if delivery.failures or delivery.delivered != delivery.expected:
+            missing = delivery.expected - delivery.delivered
+            reason = (
+                delivery.failures[0].str()
+                if delivery.failures
+                else f"{delivery.expected - delivery.answered} not acknowledged in time"
             )
-        return delivered
+            raise BrokerUnavailableError(
+                f"sending to topic {delivery.hub} at {self._servers}: {missing} of "
+                f"{delivery.expected} events not delivered ({reason}); nothing was "
+                "checkpointed, run again once the cluster is reachable"
+            )
+        return delivery.delivered
 
     def _reader(self, group: str, hub: str) -> _GroupReader:
         key = (group, self._credential(hub))

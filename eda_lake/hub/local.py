@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from eda_lake import names
 from eda_lake.durable import connect, write_transaction
 from eda_lake.hub.base import (
+    Batch,
     ConsumerGroupSpec,
     EventData,
     HubNotFoundError,
@@ -22,6 +23,7 @@ from eda_lake.hub.base import (
     ReceivedEvent,
     ms_to_datetime,
     partition_for_key,
+    send_one_at_a_time,
 )
 from eda_lake.hub.properties import EncodedProperties, encode_properties
 
@@ -179,6 +181,9 @@ class LocalEventHub:
         if event.partition_key is not None:
             return partition_for_key(event.partition_key, count)
         return next(self._round_robin) % count
+
+    def send_batches(self, batches: Iterable[Batch]) -> Iterator[tuple[str, int]]:
+        return send_one_at_a_time(self, batches)
 
     def send(
         self, hub: str, events: Sequence[EventData], *, partition_id: str | None = None

@@ -11,6 +11,13 @@ from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.datetime cimport (
+    datetime_day, datetime_hour, datetime_microsecond, datetime_minute, datetime_month,
+    datetime_second, datetime_year, import_datetime,
+)
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+
+import_datetime()
 
 # Branch type codes, as the caller maps each union branch.
 cdef enum:
@@ -701,3 +708,192 @@ cdef void _truncate_validity(Validity validity, Py_ssize_t length) except *:
     validity.bits.size = (length + 7) // 8
     validity.length = length
     validity.nulls = nulls
+
+
+# Flat record encoding (the publishers' hot path) ---------------------------------------
+
+cdef enum:
+    E_NULL = 0
+    E_BOOLEAN = 1
+    E_INT = 2
+    E_LONG = 3
+    E_DOUBLE = 4
+    E_BYTES = 5
+    E_STRING = 6
+    E_ENUM = 7
+    E_UUID = 8
+    E_TIMESTAMP_MICROS = 9
+    E_TIMESTAMP_MILLIS = 10
+    E_DECIMAL_BYTES = 11
+
+cdef object _UTC = __import__("datetime").timezone.utc
+cdef object _EPOCH = __import__("datetime").datetime(1970, 1, 1, tzinfo=_UTC)
+cdef object _DATETIME = __import__("datetime").datetime
+cdef object _UUID = __import__("uuid").UUID
+cdef object _DECIMAL = __import__("decimal").Decimal
+
+
+cdef class _Unfit(Exception):
+    pass
+
+
+cdef inline void write_long(Bytes out, int64_t value) except *:
+    cdef uint64_t n = (<uint64_t> value << 1) ^ <uint64_t> (value >> 63)
+    cdef uint8_t buf[10]
+    cdef Py_ssize_t i = 0
+    while n > 0x7F:
+        buf[i] = <uint8_t> ((n & 0x7F) | 0x80)
+        n >>= 7
+        i += 1
+    buf[i] = <uint8_t> n
+    out.append(buf, i + 1)
+
+
+cdef inline void write_raw(Bytes out, const char* data, Py_ssize_t length) except *:
+    write_long(out, length)
+    out.append(<const uint8_t*> data, length)
+
+
+cdef inline int64_t checked_long(object value, int64_t low, int64_t high) except? -1:
+    if type(value) is not int or not low <= value <= high:
+        raise _Unfit()
+    return <int64_t> value
+
+
+cdef class FlatEncoder:
+    """Encodes records of one flat schema to Avro binary, byte for byte as fastavro's
+    `schemaless_writer` does, for the values it is sure of; `encode` returns None for any
+    other record (a missing field, a value of another type, a naive datetime, a decimal
+    whose scale or precision does not fit), which the caller hands to fastavro to encode or
+    refuse.
+
+    `plan` lists per field (name, kind, null branch or -1, extra): the symbol -> index dict
+    of an enum, (scale, precision) of a decimal.
+    """
+    cdef list names
+    cdef list kinds
+    cdef list null_branches
+    cdef list extras
+    cdef Bytes out
+
+    def __init__(self, plan):
+        self.names = [step[0] for step in plan]
+        self.kinds = [step[1] for step in plan]
+        self.null_branches = [step[2] for step in plan]
+        self.extras = [step[3] for step in plan]
+        self.out = Bytes()
+
+    def encode(self, record):
+        cdef Py_ssize_t i
+        cdef int null_branch
+        self.out.size = 0
+        try:
+            for i in range(len(self.names)):
+                value = record[self.names[i]]
+                null_branch = self.null_branches[i]
+                if null_branch >= 0:
+                    if value is None:
+                        write_long(self.out, null_branch)
+                        continue
+                    write_long(self.out, 1 - null_branch)
+                self._value(self.kinds[i], value, self.extras[i])
+        except (_Unfit, KeyError, TypeError, UnicodeEncodeError, OverflowError):
+            return None
+        return self.out.finish()
+
+    cdef void _value(self, int kind, object value, object extra) except *:
+        cdef const char* text
+        cdef Py_ssize_t length
+        if kind == E_STRING or kind == E_UUID:
+            if kind == E_UUID and isinstance(value, _UUID):
+                value = str(value)
+            if type(value) is not str:
+                raise _Unfit()
+            text = PyUnicode_AsUTF8AndSize(value, &length)  # UnicodeEncodeError: surrogates
+            write_raw(self.out, text, length)
+        elif kind == E_LONG:
+            write_long(self.out, checked_long(value, -0x7FFFFFFFFFFFFFFF - 1, 0x7FFFFFFFFFFFFFFF))
+        elif kind == E_INT:
+            write_long(self.out, checked_long(value, -0x80000000, 0x7FFFFFFF))
+        elif kind == E_ENUM:
+            if type(value) is not str:
+                raise _Unfit()
+            write_long(self.out, (<dict> extra)[value])  # KeyError: not a symbol
+        elif kind == E_TIMESTAMP_MICROS or kind == E_TIMESTAMP_MILLIS:
+            write_long(self.out, _timestamp(value, kind == E_TIMESTAMP_MILLIS))
+        elif kind == E_BOOLEAN:
+            if value is True:
+                self.out.append(<const uint8_t*> b"\x01", 1)
+            elif value is False:
+                self.out.append(<const uint8_t*> b"\x00", 1)
+            else:
+                raise _Unfit()
+        elif kind == E_DOUBLE:
+            if type(value) is not float:
+                raise _Unfit()
+            self._double(value)
+        elif kind == E_BYTES:
+            if type(value) is not bytes:
+                raise _Unfit()
+            write_raw(self.out, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+        elif kind == E_DECIMAL_BYTES:
+            unscaled = _unscaled(value, extra[0], extra[1])
+            encoded = unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True)
+            write_raw(self.out, PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded))
+        elif kind == E_NULL:
+            if value is not None:
+                raise _Unfit()
+        else:
+            raise _Unfit()
+
+    cdef void _double(self, double value) except *:
+        # Avro doubles are little-endian IEEE 754, as this machine's (x86-64, arm64) are.
+        self.out.append(<const uint8_t*> &value, 8)
+
+
+cdef int64_t _timestamp(object value, bint millis) except? -1:
+    """fastavro's arithmetic: time-zone aware datetimes only (it reads naive ones in the
+    machine's local zone), or an int taken as is."""
+    if type(value) is int:
+        return checked_long(value, -0x7FFFFFFFFFFFFFFF - 1, 0x7FFFFFFFFFFFFFFF)
+    if not isinstance(value, _DATETIME) or value.tzinfo is None:
+        raise _Unfit()
+    if type(value) is _DATETIME and value.tzinfo is _UTC:  # the usual case, from its fields
+        seconds = (days_from_civil(datetime_year(value), datetime_month(value),
+                                   datetime_day(value)) * 86400
+                   + datetime_hour(value) * 3600 + datetime_minute(value) * 60
+                   + datetime_second(value))
+        if millis:
+            return seconds * 1000 + datetime_microsecond(value) // 1000
+        return seconds * 1000000 + datetime_microsecond(value)
+    delta = value - _EPOCH
+    seconds = delta.days * 86400 + delta.seconds
+    if millis:
+        total = seconds * 1000 + delta.microseconds // 1000
+    else:
+        total = seconds * 1000000 + delta.microseconds
+    return checked_long(total, -0x7FFFFFFFFFFFFFFF - 1, 0x7FFFFFFFFFFFFFFF)
+
+
+cdef inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d):
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y -= m <= 2
+    cdef int64_t era = (y if y >= 0 else y - 399) // 400
+    cdef int64_t yoe = y - era * 400
+    cdef int64_t doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    cdef int64_t doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+cdef object _unscaled(object value, int scale, int precision):
+    """A decimal's unscaled integer as fastavro computes it, if it fits the schema."""
+    if type(value) is not _DECIMAL:
+        raise _Unfit()
+    sign, digits, exponent = value.as_tuple()
+    if type(exponent) is not int or len(digits) > precision or exponent + scale < 0:
+        raise _Unfit()  # NaN or infinity, too many digits, too fine a scale
+    unscaled = 0
+    for digit in digits:
+        unscaled = unscaled * 10 + digit
+    unscaled *= 10 ** (exponent + scale)
+    return -unscaled if sign else unscaled

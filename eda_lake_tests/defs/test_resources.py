@@ -31,6 +31,7 @@ def test_every_table_variable_reaches_the_resource_secrets_by_name(tmp_path) -> 
         "EDA_LAKE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "EDA_LAKE_KAFKA_SASL_MECHANISM": "PLAIN",
         "EDA_LAKE_KAFKA_TIMEOUT_SECONDS": "30",
+        "EDA_LAKE_KAFKA_COMPRESSION": "zstd",
     }
     passed = eda_lake_resource(environ).variables()
     assert set(environ) == set(passed)

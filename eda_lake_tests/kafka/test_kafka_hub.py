@@ -7,6 +7,7 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,42 @@ def test_round_trip_keeps_keys_headers_partitions_and_offsets(kafka_bootstrap: s
             }
             assert event.offset == event.sequence_number
     assert len(partition_of_key) == 10
+    hub.close()
+
+
+def test_batches_sent_while_others_are_acknowledged_all_arrive_in_order(
+    kafka_bootstrap: str,
+) -> None:
+    topic = _topic()
+    hub = _hub(kafka_bootstrap, topic)
+    batches = [(topic, _events(size, start)) for start, size in ((0, 50), (50, 1), (51, 149))]
+    assert list(hub.send_batches(batches)) == [(topic, 50), (topic, 1), (topic, 149)]
+    per_partition = {
+        p: [int(e.body.split()[1]) for e in hub.receive(topic, "billing", p, 1000)]
+        for p in hub.partition_ids(topic)
+    }
+    assert sorted(n for ns in per_partition.values() for n in ns) == list(range(200))
+    assert all(ns == sorted(ns) for ns in per_partition.values())  # each key's order kept
+    hub.close()
+
+
+def test_a_caller_that_fails_midway_leaves_what_it_handed_over_delivered(
+    kafka_bootstrap: str,
+) -> None:
+    topic = _topic()
+    hub = _hub(kafka_bootstrap, topic)
+
+    def batches() -> Iterator[tuple[str, list[EventData]]]:
+        yield topic, _events(30)  # on its way when the caller fails
+        raise ValueError("a record that does not fit")
+
+    with pytest.raises(ValueError, match="does not fit"):
+        for _ in hub.send_batches(batches()):
+            pass
+    # Acknowledged before the error went on: nothing waits in the producer, not even the
+    # broker's answers (the producer counts those until they are served).
+    assert len(hub._producer(topic)) == 0
+    assert sorted(_drain(_hub(kafka_bootstrap), topic)) == list(range(30))
     hub.close()
 
 
@@ -184,6 +221,8 @@ def test_a_broker_gone_is_one_clear_error_and_nothing_is_committed(
     assert "\n" not in str(err.value)
     with pytest.raises(BrokerUnavailableError, match="not delivered"):
         hub.send(topic, _events(5))
+    with pytest.raises(BrokerUnavailableError, match="not delivered"):
+        list(hub.send_batches([(topic, _events(5)), (topic, _events(5, 5))]))
     hub.close()
     kafka_broker.start()
     assert _hub(kafka_broker.bootstrap_servers).checkpoint_of(topic, "billing", "0") is None

@@ -42,9 +42,25 @@ def test_event_hubs_kafka_endpoint_uses_one_password_per_hub_and_never_shows_it(
     assert "sasl.password" not in client_config(settings.kafka, "lead-generated")
 
 
+def test_batches_are_compressed_except_where_event_hubs_may_refuse_the_codec() -> None:
+    local = Settings.from_env({"EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"}).kafka
+    on_event_hubs = Settings.from_env(EVENT_HUBS_KAFKA).kafka
+    chosen = Settings.from_env({**EVENT_HUBS_KAFKA, "EDA_LAKE_KAFKA_COMPRESSION": "GZIP"}).kafka
+    assert local is not None and on_event_hubs is not None and chosen is not None
+    assert (local.compression, on_event_hubs.compression, chosen.compression) == (
+        "lz4",
+        "none",
+        "gzip",
+    )
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
+        (
+            {"EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS": "h:1", "EDA_LAKE_KAFKA_COMPRESSION": "brotli"},
+            "EDA_LAKE_KAFKA_COMPRESSION='brotli' is not one of none, gzip",
+        ),
         ({"EDA_LAKE_BROKER": "rabbitmq"}, "one of: embedded, eventhubs, kafka"),
         ({"EDA_LAKE_BROKER": "kafka"}, "needs EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS"),
         ({"EDA_LAKE_BROKER": "eventhubs"}, "needs EDA_LAKE_EVENTHUB_NAMESPACE"),

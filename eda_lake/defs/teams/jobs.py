@@ -8,7 +8,7 @@ they only order ops when a job chains them.
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, cast
@@ -18,7 +18,7 @@ from pydantic import Field
 
 from eda_lake.defs.hubs import hub_key
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.hub.base import EventData, EventHubClient
+from eda_lake.hub.base import Batch, EventData, EventHubClient
 from eda_lake.simulation.runtime import ChainReport, Simulation
 
 
@@ -44,6 +44,11 @@ class _CountingHub:
         sent = self._hub.send(hub, events, **options)
         self.sent[hub] += sent
         return sent
+
+    def send_batches(self, batches: Iterable[Batch]) -> Iterator[tuple[str, int]]:
+        for hub, sent in self._hub.send_batches(batches):
+            self.sent[hub] += sent
+            yield hub, sent
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._hub, name)
