@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from eda_lake.capture.naming import ArchiveNameFormat
-from eda_lake.capture.writer import temporary_path, write_durably
+from eda_lake.capture.writer import encoded, temporary_path, write_durably
 from eda_lake.catalogue import CaptureSettings
 from eda_lake.durable import connect, exclusive_file_lock, write_transaction
 from eda_lake.hub.base import ReceivedEvent, ms_to_datetime
@@ -123,7 +123,7 @@ class EmbeddedCapture:
                     [] if empty else self.hub.read(hub, str(partition), first - 1, last - first + 1)
                 )
                 tmp = temporary_path(final)
-                write_durably(tmp, events, self.settings.codec)
+                write_durably(tmp, encoded(events), self.settings.codec)
                 tmp.replace(final)
             self._mark_done(path)
         for leftover in self.destination.rglob(".*.tmp"):
@@ -217,7 +217,7 @@ class EmbeddedCapture:
         name = self._file_name(hub, partition, plan)
         final = self.destination / name
         tmp = temporary_path(final)
-        count = write_durably(tmp, plan.events, self.settings.codec)
+        count = write_durably(tmp, encoded(plan.events), self.settings.codec)
         first = plan.events[0].sequence_number if plan.events else -1
         last = plan.events[-1].sequence_number if plan.events else -1
         with write_transaction(self._ledger) as conn:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from eda_lake import avro_binary
 from eda_lake.capture.envelope import CAPTURE_SCHEMA, format_enqueued_time
-from eda_lake.hub.base import ReceivedEvent
+from eda_lake.hub.base import ReceivedEvent, ms_to_datetime
 from eda_lake.hub.properties import encode_properties
 
 MAGIC = b"Obj\x01"
@@ -32,9 +32,15 @@ _ENQUEUED = avro_binary.string("x-opt-enqueued-time") + b"\x00"
 _PARTITION_KEY = avro_binary.string("x-opt-partition-key") + b"\x04"
 _CONTENT_TYPE = avro_binary.string("content-type") + b"\x04"
 _BODY_BYTES = b"\x02"  # Body is ["null", "bytes"]: branch 1
+SYSTEM_PROPERTY_KEYS = (_SEQUENCE, _OFFSET, _ENQUEUED, _PARTITION_KEY, _CONTENT_TYPE)
 
 
-class _EnqueuedText:
+def enqueued_text_field(millis: int) -> bytes:
+    """The EnqueuedTimeUtc field (an Avro string) of a moment in milliseconds."""
+    return avro_binary.raw(format_enqueued_time(ms_to_datetime(millis)).encode())
+
+
+class EnqueuedText:
     """Capture's text form of the enqueue time, formatted once per second, not per event."""
 
     def __init__(self) -> None:
@@ -49,7 +55,7 @@ class _EnqueuedText:
         return self._text
 
 
-def encode_record(event: ReceivedEvent, enqueued_text: _EnqueuedText) -> bytes:
+def encode_record(event: ReceivedEvent, enqueued_text: EnqueuedText) -> bytes:
     """One EventData record in Avro binary."""
     millis = event.enqueued_time_ms
     offset = str(event.offset).encode()
@@ -89,20 +95,30 @@ def _block(records: list[bytes], codec: str, sync_marker: bytes) -> bytes:
     return avro_binary.long(len(records)) + avro_binary.raw(data) + sync_marker
 
 
-def write_capture(stream: IO[bytes], events: Iterable[ReceivedEvent], codec: str) -> int:
-    """Write one Capture Avro container; returns the number of events written.
+def encoded(events: Iterable[ReceivedEvent]) -> Iterator[bytes]:
+    """The events' EventData records."""
+    enqueued_text = EnqueuedText()
+    for event in events:
+        yield encode_record(event, enqueued_text)
 
-    With no events it writes what Azure writes for an idle window: the header and one data
+
+def write_capture(stream: IO[bytes], events: Iterable[ReceivedEvent], codec: str) -> int:
+    """Write one Capture Avro container of `events`; returns the number written."""
+    return write_records(stream, encoded(events), codec)
+
+
+def write_records(stream: IO[bytes], records: Iterable[bytes], codec: str) -> int:
+    """Write one Capture Avro container of EventData records; returns how many it holds.
+
+    With no records it writes what Azure writes for an idle window: the header and one data
     block holding 0 records.
     """
     if codec not in CODECS:
         raise ValueError(f"capture codec {codec!r} is not one of {CODECS}")
     sync_marker = os.urandom(16)
     stream.write(_header(codec, sync_marker))
-    enqueued_text = _EnqueuedText()
     count, pending, pending_bytes = 0, [], 0
-    for event in events:
-        record = encode_record(event, enqueued_text)
+    for record in records:
         pending.append(record)
         pending_bytes += len(record)
         count += 1
@@ -119,11 +135,12 @@ def temporary_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.{os.getpid()}.tmp")
 
 
-def write_durably(path: Path, events: Iterable[ReceivedEvent], codec: str) -> int:
-    """Write a capture file at `path` (a temporary name) and fsync it before returning."""
+def write_durably(path: Path, records: Iterable[bytes], codec: str) -> int:
+    """Write a capture file of EventData records (`encoded(events)`) at `path` (a temporary
+    name) and fsync it before returning."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as stream:
-        count = write_capture(stream, events, codec)
+        count = write_records(stream, records, codec)
         stream.flush()
         os.fsync(stream.fileno())
     return count

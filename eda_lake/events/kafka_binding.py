@@ -20,6 +20,7 @@ from eda_lake import avro_binary
 from eda_lake.events.cloudevents import KAFKA_PREFIX, LEGACY_PREFIX, PREFIX
 from eda_lake.hub.base import PropertyValue
 from eda_lake.hub.properties import EncodedProperties
+from eda_lake.native import avro as native
 
 HEADER_PREFIX = KAFKA_PREFIX
 CONTENT_TYPE_HEADER = "content-type"
@@ -52,6 +53,14 @@ _header_names: dict[str, str] = {}  # property names repeat on every event: map 
 
 def to_headers(properties: Mapping[str, PropertyValue], content_type: str | None) -> Headers:
     """Kafka headers of an event given in the AMQP binding's properties."""
+    if native is not None:
+        headers: Headers | None = native.kafka_headers(properties, content_type)
+        if headers is not None:
+            return headers  # else a value with no header form: named below
+    return _to_headers(properties, content_type)
+
+
+def _to_headers(properties: Mapping[str, PropertyValue], content_type: str | None) -> Headers:
     headers: Headers = []
     names = _header_names
     for name, value in properties.items():
@@ -120,6 +129,20 @@ def _is_text(data: bytes) -> bool:
 
 
 def from_message(
+    headers: Sequence[tuple[str, str | bytes | None]] | None, key: str | bytes | None
+) -> FromKafka:
+    """Map a message's headers and key back to properties, content type and partition key
+    (compiled where built; the same in Python below)."""
+    if native is not None:
+        try:
+            avro, content_type, partition_key = native.kafka_properties(headers, key)
+        except TypeError:  # a value neither text nor bytes: the Python path decides
+            return _from_message(headers, key)
+        return FromKafka(EncodedProperties(avro), content_type, partition_key)
+    return _from_message(headers, key)
+
+
+def _from_message(
     headers: Sequence[tuple[str, str | bytes | None]] | None, key: str | bytes | None
 ) -> FromKafka:
     """Map a message's headers and key back to properties, content type and partition key.

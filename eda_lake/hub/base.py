@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Value types an AMQP application property can carry through Event Hubs Capture.
 PropertyValue = int | float | str | bytes | None
@@ -64,7 +66,9 @@ class ReceivedEvent:
 
     @property
     def enqueued_time_ms(self) -> int:
-        return int(self.enqueued_time.timestamp() * 1000)
+        # In whole numbers: `timestamp() * 1000` in floats reads 1.001 s as 1000 ms.
+        delta = self.enqueued_time - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
     def system_properties(self) -> dict[str, PropertyValue]:
         """System properties as Event Hubs Capture writes them."""
@@ -81,7 +85,7 @@ class ReceivedEvent:
 
 
 def ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return _EPOCH + timedelta(milliseconds=ms)  # exact, where `ms / 1000` in floats is not
 
 
 def partition_for_key(key: str, partitions: int) -> int:

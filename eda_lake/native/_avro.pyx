@@ -897,3 +897,190 @@ cdef object _unscaled(object value, int scale, int precision):
         unscaled = unscaled * 10 + digit
     unscaled *= 10 ** (exponent + scale)
     return -unscaled if sign else unscaled
+
+
+# The CloudEvents Kafka binding (events/kafka_binding.py has the same in Python) -----------
+
+cdef bytes _CE_HEADER = b"ce_"
+cdef str _CE_PROPERTY = "cloudEvents_"
+cdef str _CE_LEGACY_PROPERTY = "cloudEvents:"
+cdef str _CONTENT_TYPE_HEADER = "content-type"
+cdef dict _property_keys = {}  # header name -> (its property's Avro string, a CE attribute?)
+
+
+cdef tuple _property_key(str header):
+    cached = _property_keys.get(header)
+    if cached is not None:
+        return <tuple> cached
+    attribute = header.startswith("ce_")
+    name = (_CE_PROPERTY + header[3:] if attribute else header).encode("utf-8")
+    out = Bytes()
+    write_raw(out, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
+    cached = (out.finish(), attribute)
+    if len(_property_keys) < 4096:  # names repeat on every message; bound the cache
+        _property_keys[header] = cached
+    return <tuple> cached
+
+
+cdef object _utf8_text(object value):
+    """`value` as text if it is text or well-formed UTF-8, else None."""
+    if type(value) is str:
+        return value
+    if is_utf8(<const uint8_t*> PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value)):
+        return (<bytes> value).decode("utf-8")
+    return None
+
+
+cdef object _properties_into(Bytes out, object headers):
+    """Write the property map of a message's headers into `out`; returns the content type
+    (the first `content-type` header that is text), which is no property."""
+    cdef Bytes entries = Bytes()
+    cdef Py_ssize_t count = 0
+    cdef bytes data
+    cdef tuple property_key
+    content_type = None
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    for name, value in headers or ():
+        if name == _CONTENT_TYPE_HEADER and value is not None and content_type is None:
+            content_type = _utf8_text(value)
+            if content_type is not None:
+                continue
+        property_key = _property_key(name)
+        entries.append(<const uint8_t*> PyBytes_AS_STRING(property_key[0]),
+                       PyBytes_GET_SIZE(property_key[0]))
+        if value is None:
+            entries.append(<const uint8_t*> b"\x08", 1)
+        else:
+            data = (<str> value).encode("utf-8") if type(value) is str else value
+            if property_key[1] and is_utf8(<const uint8_t*> PyBytes_AS_STRING(data),
+                                           PyBytes_GET_SIZE(data)):
+                entries.append(<const uint8_t*> b"\x04", 1)
+            else:
+                entries.append(<const uint8_t*> b"\x06", 1)
+            write_raw(entries, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+        count += 1
+    if count:
+        write_long(out, count)
+        out.append(entries.data, entries.size)
+    out.append(<const uint8_t*> b"\x00", 1)
+    return content_type
+
+
+def kafka_properties(headers, key):
+    """A Kafka message's headers and key as (Capture's Avro property map, content type,
+    partition key): `kafka_binding.from_message`, compiled."""
+    cdef Bytes out = Bytes()
+    content_type = _properties_into(out, headers)
+    return out.finish(), content_type, None if key is None else _utf8_text(key)
+
+
+cdef class KafkaRecordEncoder:
+    """Kafka messages straight to Capture's EventData records, as `capture.writer`'s
+    `encode_record(to_received(message))` makes them, without an object per event.
+
+    `keys`: the system properties' map keys with their union branch (sequence number,
+    offset, enqueued time, partition key, content type); `enqueued_text(millis)`: the
+    EnqueuedTimeUtc field of a moment, asked once per second.
+    """
+    cdef tuple keys
+    cdef object enqueued_text
+    cdef int64_t second
+    cdef bytes text
+    cdef Bytes out
+    cdef Bytes offset_text
+
+    def __init__(self, tuple keys, enqueued_text):
+        self.keys = keys
+        self.enqueued_text = enqueued_text
+        self.second = -1
+        self.text = b""
+        self.out = Bytes()
+        self.offset_text = Bytes()
+
+    def encode(self, message):
+        cdef Bytes out = self.out
+        cdef int64_t offset = message.offset()
+        cdef int64_t millis = message.timestamp()[1]
+        cdef int64_t second = millis // 1000 if millis >= 0 else -((-millis + 999) // 1000)
+        cdef Py_ssize_t system = 3
+        cdef bytes digits = str(offset).encode("ascii")
+        out.size = 0
+        key = message.key()
+        body = message.value()
+        if second != self.second or not self.text:
+            self.second = second
+            self.text = self.enqueued_text(millis)
+        partition_key = None if key is None else _utf8_text(key)
+        if partition_key is not None:
+            system += 1
+            key_bytes = (<str> partition_key).encode("utf-8")
+        entries = Bytes()
+        content_type = _properties_into(entries, message.headers())
+        if content_type is not None:
+            system += 1
+            type_bytes = (<str> content_type).encode("utf-8")
+        write_long(out, offset)
+        write_raw(out, PyBytes_AS_STRING(digits), PyBytes_GET_SIZE(digits))
+        out.append(<const uint8_t*> PyBytes_AS_STRING(self.text), PyBytes_GET_SIZE(self.text))
+        write_long(out, system)
+        self._key(0)
+        write_long(out, offset)
+        self._key(1)
+        write_raw(out, PyBytes_AS_STRING(digits), PyBytes_GET_SIZE(digits))
+        self._key(2)
+        write_long(out, millis)
+        if partition_key is not None:
+            self._key(3)
+            write_raw(out, PyBytes_AS_STRING(key_bytes), PyBytes_GET_SIZE(key_bytes))
+        if content_type is not None:
+            self._key(4)
+            write_raw(out, PyBytes_AS_STRING(type_bytes), PyBytes_GET_SIZE(type_bytes))
+        out.append(<const uint8_t*> b"\x00", 1)
+        out.append(entries.data, entries.size)
+        out.append(<const uint8_t*> b"\x02", 1)  # Body is ["null", "bytes"]: branch 1
+        if body is None:
+            body = b""
+        write_raw(out, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))
+        return out.finish()
+
+    cdef inline void _key(self, int index) except *:
+        cdef bytes key = self.keys[index]
+        self.out.append(<const uint8_t*> PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key))
+
+
+cdef dict _header_names = {}  # property name -> header name
+
+
+cdef str _header_name(str name):
+    cached = _header_names.get(name)
+    if cached is not None:
+        return <str> cached
+    if name.startswith(_CE_PROPERTY):
+        header = "ce_" + name[len(_CE_PROPERTY):]
+    elif name.startswith(_CE_LEGACY_PROPERTY):
+        header = "ce_" + name[len(_CE_LEGACY_PROPERTY):]
+    else:
+        header = name
+    if len(_header_names) < 4096:
+        _header_names[name] = header
+    return header
+
+
+def kafka_headers(properties, content_type):
+    """An event's AMQP-binding properties as Kafka headers, or None when a value has no
+    header form (the caller then names it): `kafka_binding.to_headers`, compiled."""
+    headers = []
+    for name, value in properties.items():
+        if type(value) is str:
+            encoded = (<str> value).encode("utf-8")
+        elif type(value) is bytes:
+            encoded = value
+        elif type(value) is int or type(value) is float:
+            encoded = str(value).encode("ascii")
+        else:
+            return None
+        headers.append((_header_name(name), encoded))
+    if content_type is not None:
+        headers.append((_CONTENT_TYPE_HEADER, (<str> content_type).encode("utf-8")))
+    return headers
