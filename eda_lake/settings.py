@@ -78,7 +78,7 @@ KAFKA_SASL_PASSWORD_PREFIX = "EDA_LAKE_KAFKA_SASL_PASSWORD__"  # + hub: one secr
 KAFKA_TIMEOUT_VAR = "EDA_LAKE_KAFKA_TIMEOUT_SECONDS"
 KAFKA_COMPRESSION_VAR = "EDA_LAKE_KAFKA_COMPRESSION"
 KAFKA_COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
-EVENT_HUBS_KAFKA_HOST = ".servicebus.windows.net"
+EVENT_HUBS_KAFKA_HOST = ".servicebus."  # .windows.net, and the national clouds' domains
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 
@@ -147,7 +147,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         KAFKA_COMPRESSION_VAR,
         "how the producer compresses batches: none, gzip, snappy, lz4 or zstd "
-        "(default: lz4; none on Event Hubs' Kafka endpoint)",
+        "(default: lz4; none on Event Hubs' Kafka endpoint, *.servicebus.*)",
     ),
     Variable(
         DAGSTER_HOME_VAR, "Dagster's instance directory (default: $EDA_LAKE_HOME/dagster_home)"
@@ -524,7 +524,7 @@ def _kafka(env: _Environment, broker: Broker) -> KafkaSettings | None:
     # bytes; Event Hubs' Kafka endpoint does not take every codec (its documentation names
     # gzip, and not on every tier), so there batches go uncompressed unless told otherwise.
     on_event_hubs = any(
-        server.strip().rpartition(":")[0].lower().endswith(EVENT_HUBS_KAFKA_HOST)
+        EVENT_HUBS_KAFKA_HOST in server.strip().split(":")[0].lower()
         for server in servers.split(",")
     )
     compression = env[KAFKA_COMPRESSION_VAR].strip().lower() or ("none" if on_event_hubs else "lz4")

@@ -1,7 +1,7 @@
 """SQL over the lake: DuckDB views named `<layer>.<table>` on each Delta table's current snapshot.
 
 Each view reads exactly the Parquet files of the table's current Delta snapshot
-(`DeltaTable.file_uris()`), with the partition columns taken from the hive-style paths and the
+(`tables.data_file_paths`), with the partition columns taken from the hive-style paths and the
 columns in the table's own order; a plain read of the table's folder would also read files
 that later commits (an overwrite, a rebuild, a compaction) replaced, and count them twice.
 
@@ -78,10 +78,10 @@ class LakeSql:
             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         )
         self.tables: list[LakeTable] = []
-        for layer, name, uri in self._table_locations():
+        for layer, name, uri, root in self._table_locations():
             table = tables.open_table(uri, layout.storage_options)
             if table is not None:
-                self._define(layer, name, uri, table)
+                self._define(layer, name, uri, root, table)
 
     def close(self) -> None:
         self.connection.close()
@@ -100,8 +100,9 @@ class LakeSql:
 
         return Result(columns, rows())
 
-    def _table_locations(self) -> Iterator[tuple[str, str, str]]:
-        yield "bronze", BRONZE_TABLE, self.layout.bronze_uri
+    def _table_locations(self) -> Iterator[tuple[str, str, str, str]]:
+        """(layer, table, its URI, its directory as the lake's filesystem names it)."""
+        yield "bronze", BRONZE_TABLE, self.layout.bronze_uri, self.layout.fs_path("bronze")
         for area in AREAS_OF_TABLES:
             selector = pafs.FileSelector(self.layout.fs_path(area), allow_not_found=True)
             folders = sorted(
@@ -111,12 +112,15 @@ class LakeSql:
             )
             for name in folders:
                 if name.replace("_", "").isalnum():  # a table's name, not quarantined files
-                    yield area, name, self.layout.table_uri(area, name)
+                    yield (
+                        area, name, self.layout.table_uri(area, name),
+                        self.layout.fs_path(area, name),
+                    )  # fmt: skip
 
-    def _define(self, layer: str, name: str, uri: str, table: DeltaTable) -> None:
+    def _define(self, layer: str, name: str, uri: str, root: str, table: DeltaTable) -> None:
         schema = pa.schema(table.schema().to_arrow())
         partitions = table.metadata().partition_columns
-        files = table.file_uris()
+        files = tables.data_file_paths(table, root)
         self.connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
         view = f'"{layer}"."{name}"'
         columns = ", ".join(f'"{field.name}"' for field in schema)
@@ -138,14 +142,13 @@ class LakeSql:
         import pyarrow.dataset as ds  # only for a container: it loads pandas (0.3 s)
 
         container_root = uri.removeprefix("az://")
-        paths = [self.layout.fs_path_of(f) for f in files]
         partitioning = (
             ds.partitioning(pa.schema([schema.field(p) for p in partitions]), flavor="hive")
             if partitions
             else None
         )
         return ds.dataset(
-            paths,
+            files,
             schema=schema,
             format="parquet",
             filesystem=self.layout.fs,

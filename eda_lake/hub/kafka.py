@@ -18,9 +18,10 @@ end offset seen when the sweep began and then reports it empty, as the embedded 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -329,33 +330,38 @@ class KafkaEventHub:
     ) -> int:
         return self._acknowledged(self._produce(hub, events, partition_id))
 
-    def send_batches(self, batches: Iterable[Batch]) -> Iterator[tuple[str, int]]:
+    def send_batches(self, batches: Iterable[Batch]) -> Generator[tuple[str, int]]:
         """Each batch is on its way while the one before it is acknowledged: the broker
         works while the caller builds the next, and still nothing is reported sent before
         the broker has it. The idempotent producer keeps each partition's order."""
-        waiting: _Delivery | None = None
+        unsettled: list[_Delivery] = []  # handed to the producer, not yet acknowledged
         try:
             for hub, events in batches:
-                produced = self._produce(hub, events, None)
-                if waiting is not None:
-                    yield waiting.hub, self._acknowledged(waiting)
-                waiting = produced
-            if waiting is not None:
-                last, waiting = waiting, None
-                yield last.hub, self._acknowledged(last)
+                unsettled.append(self._produce(hub, events, None))
+                if len(unsettled) > 1:
+                    previous = unsettled.pop(0)
+                    yield previous.hub, self._acknowledged(previous)
+            while unsettled:
+                yield unsettled[0].hub, self._acknowledged(unsettled.pop(0))
         finally:
-            if waiting is not None:  # the caller failed or stopped: settle what was sent
-                self._acknowledged(waiting)
+            # The caller failed or stopped, or a batch was refused: wait for the broker's
+            # answers to what was handed over, so that nothing is still in flight once this
+            # returns; the error that ended the sending is the one raised.
+            for delivery in unsettled:
+                with contextlib.suppress(BrokerUnavailableError):
+                    self._acknowledged(delivery)
 
     def _produce(
         self, hub: str, events: Sequence[EventData], partition_id: str | None
     ) -> _Delivery:
+        producer = self._producer(hub)
+        delivery = _Delivery(hub, producer, len(events))
+        if not events:
+            return delivery
         count = self._partitions(hub)
         partition = -1 if partition_id is None else int(partition_id)
         if partition_id is not None and not 0 <= partition < count:
             raise HubNotFoundError(f"hub {hub} has no partition {partition_id}")
-        producer = self._producer(hub)
-        delivery = _Delivery(hub, producer, len(events))
         on_delivery = delivery.on_delivery
         for event in events:
             key = None if event.partition_key is None else event.partition_key.encode("utf-8")

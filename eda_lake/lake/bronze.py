@@ -302,7 +302,8 @@ def _ingested(
         assert file.archive is not None
         partition = (("hub", file.archive.hub), ("date", _window_day(file)))
         wanted.setdefault(partition, []).append(file.path)
-    return file_lookup.values_present(table, layout, "source_file", wanted)
+    root = layout.fs_path("bronze")
+    return file_lookup.values_present(table, layout.fs, root, "source_file", wanted)
 
 
 def _references(table: DeltaTable | None, added: list[AddAction]) -> bool:

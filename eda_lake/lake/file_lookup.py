@@ -14,10 +14,11 @@ from collections.abc import Collection, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
-from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake import tables
 
 # A partition as (column, value) pairs, the values as text, as Delta keeps them.
 Partition = tuple[tuple[str, str], ...]
@@ -25,27 +26,26 @@ Partition = tuple[tuple[str, str], ...]
 
 def values_present(
     table: DeltaTable,
-    layout: LakeLayout,
+    fs: pafs.FileSystem,
+    root: str,
     column: str,
     wanted: Mapping[Partition, Collection[str]],
 ) -> set[str]:
-    """The values of `wanted` (per partition) that rows of the snapshot hold in `column`."""
+    """The values of `wanted` (per partition) that rows of the snapshot hold in `column`;
+    `root` is the table's directory as `fs` names it."""
     actions = pa.table(table.get_add_actions(flatten=True))
     if actions.num_rows == 0 or not wanted:
         return set()
-    uris = {uri.rpartition("/")[2]: uri for uri in table.file_uris()}
-    if len(uris) != actions.num_rows:
-        raise RuntimeError(f"{table.table_uri}: data file names are not unique in the snapshot")
+    actions = actions.append_column("file", pa.array(tables.data_file_paths(table, root, actions)))
     found: set[str] = set()
     for partition, values in wanted.items():
         chosen = actions.filter(_in_partition(actions, partition))
         lows = _stats(chosen, f"min.{column}")
         highs = _stats(chosen, f"max.{column}")
-        for path, low, high in zip(chosen["path"].to_pylist(), lows, highs, strict=True):
+        for path, low, high in zip(chosen["file"].to_pylist(), lows, highs, strict=True):
             admitted = [v for v in values if _admits(low, high, v)]
             if admitted:
-                file_path = layout.fs_path_of(uris[path.rpartition("/")[2]])
-                found |= _values_in_file(layout, file_path, column, admitted)
+                found |= _values_in_file(fs, path, column, admitted)
     return found
 
 
@@ -73,9 +73,9 @@ def _admits(low: object, high: object, value: str) -> bool:
 
 
 def _values_in_file(
-    layout: LakeLayout, file_path: str, column: str, admitted: list[str]
+    fs: pafs.FileSystem, file_path: str, column: str, admitted: list[str]
 ) -> set[str]:
-    with layout.fs.open_input_file(file_path) as source:
+    with fs.open_input_file(file_path) as source:
         parquet = pq.ParquetFile(source)
         metadata = parquet.metadata
         leaf = next(

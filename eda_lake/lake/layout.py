@@ -106,15 +106,6 @@ class LakeLayout:
             raise ValueError(f"no lake area {area!r}")
         return "/".join([self.fs_root, area, *parts])
 
-    def fs_path_of(self, file_uri: str) -> str:
-        """A data file as a Delta snapshot lists it (`DeltaTable.file_uris()`: a local path,
-        or `az://lake/...`, or `abfss://lake@account.../...`) as `self.fs` names it."""
-        if self.local:
-            return file_uri.removeprefix("file://")
-        _, _, rest = file_uri.partition("://")
-        authority, _, path = rest.partition("/")
-        return f"{authority.partition('@')[0]}/{path}"
-
     @property
     def lifecycle_ledger(self) -> str:
         """Where lifecycle enforcement records the tier each blob would be in."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +16,7 @@ __all__ = [
     "all_changes",
     "anti_join",
     "changes",
+    "data_file_paths",
     "in_list",
     "open_table",
     "plain",
@@ -32,6 +34,27 @@ def open_table(uri: str, options: Options = None) -> DeltaTable | None:
         return DeltaTable(uri, storage_options=options)
     except TableNotFoundError:
         return None
+
+
+def data_file_paths(table: DeltaTable, root: str, actions: pa.Table | None = None) -> list[str]:
+    """The snapshot's data files as the lake's filesystem names them, in the order of
+    `get_add_actions` (or of `actions`, its result), `root` being the table's directory there.
+
+    The log keeps each path URI-encoded (the Delta protocol): decoded once, it is the name on
+    storage. (`file_uris()` encodes the table's own location too, so a lake under a directory
+    with a space in its name is not found through it.)"""
+    if actions is None:
+        actions = pa.table(table.get_add_actions(flatten=True))
+    paths = []
+    for encoded in actions["path"].to_pylist():
+        relative = unquote(encoded)
+        if "://" in relative or relative.startswith("/"):
+            raise ValueError(
+                f"table {table.table_uri} lists a data file outside its directory ({relative}); "
+                "eda-lake reads only tables whose files are their own (no shallow clones)"
+            )
+        paths.append(f"{root.rstrip('/')}/{relative}")
+    return paths
 
 
 def _sql_literal(value: object) -> str:

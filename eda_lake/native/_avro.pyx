@@ -731,6 +731,7 @@ cdef object _EPOCH = __import__("datetime").datetime(1970, 1, 1, tzinfo=_UTC)
 cdef object _DATETIME = __import__("datetime").datetime
 cdef object _UUID = __import__("uuid").UUID
 cdef object _DECIMAL = __import__("decimal").Decimal
+cdef object _MISSING = object()
 
 
 cdef class _Unfit(Exception):
@@ -789,7 +790,9 @@ cdef class FlatEncoder:
         self.out.size = 0
         try:
             for i in range(len(self.names)):
-                value = record[self.names[i]]
+                value = record.get(self.names[i], _MISSING)  # as fastavro reads a record
+                if value is _MISSING:
+                    raise _Unfit()  # fastavro writes its default, or refuses
                 null_branch = self.null_branches[i]
                 if null_branch >= 0:
                     if value is None:
@@ -797,7 +800,7 @@ cdef class FlatEncoder:
                         continue
                     write_long(self.out, 1 - null_branch)
                 self._value(self.kinds[i], value, self.extras[i])
-        except (_Unfit, KeyError, TypeError, UnicodeEncodeError, OverflowError):
+        except (_Unfit, KeyError, TypeError, AttributeError, UnicodeEncodeError, OverflowError):
             return None
         return self.out.finish()
 
@@ -926,6 +929,8 @@ cdef object _utf8_text(object value):
     """`value` as text if it is text or well-formed UTF-8, else None."""
     if type(value) is str:
         return value
+    if type(value) is not bytes:
+        raise TypeError(f"a header value or key of type {type(value).__name__}")
     if is_utf8(<const uint8_t*> PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value)):
         return (<bytes> value).decode("utf-8")
     return None

@@ -7,13 +7,14 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from eda_lake.hub.base import ConsumerGroupSpec, EventData, HubNotFoundError, HubSpec
-from eda_lake.hub.kafka import BrokerUnavailableError, KafkaEventHub
+from eda_lake.hub.kafka import BrokerUnavailableError, KafkaEventHub, _Delivery
 from eda_lake.settings import KafkaSettings
 from infra_scripts.kafka_broker import KafkaBroker
 
@@ -129,6 +130,49 @@ def test_a_caller_that_fails_midway_leaves_what_it_handed_over_delivered(
     # broker's answers (the producer counts those until they are served).
     assert len(hub._producer(topic)) == 0
     assert sorted(_drain(_hub(kafka_bootstrap), topic)) == list(range(30))
+    hub.close()
+
+
+class _Recorded(KafkaEventHub):
+    """The adapter with its producer replaced by a log of what `send_batches` asks of it."""
+
+    def __init__(self) -> None:
+        super().__init__(KafkaSettings("127.0.0.1:1"), NAMESPACE)
+        self.log: list[str] = []
+
+    def _produce(self, hub: str, events: Sequence[EventData], partition_id: str | None) -> Any:
+        self.log.append(f"produce {hub}")
+        return _Delivery(hub, None, len(events))
+
+    def _acknowledged(self, delivery: Any) -> int:
+        self.log.append(f"ack {delivery.hub}")
+        return int(delivery.expected)
+
+
+def test_send_batches_acknowledges_each_batch_once_whatever_the_caller_does() -> None:
+    batches = [("a", _events(1)), ("b", _events(2)), ("c", _events(3))]
+    hub = _Recorded()
+    assert list(hub.send_batches(batches)) == [("a", 1), ("b", 2), ("c", 3)]
+    assert hub.log == ["produce a", "produce b", "ack a", "produce c", "ack b", "ack c"]
+    stopped = _Recorded()
+    sending = stopped.send_batches(batches)
+    next(sending)
+    sending.close()  # the caller stopped while "b" was on its way
+    assert stopped.log == ["produce a", "produce b", "ack a", "ack b"]
+
+
+def test_a_caller_that_stops_after_an_acknowledgement_leaves_nothing_in_flight(
+    kafka_bootstrap: str,
+) -> None:
+    """Its progress callback failed, or the run was cancelled, while the next batch was on
+    its way: that batch is acknowledged before the sending ends."""
+    topic = _topic()
+    hub = _hub(kafka_bootstrap, topic)
+    sending = hub.send_batches([(topic, _events(20)), (topic, _events(20, 20))])
+    assert next(sending) == (topic, 20)
+    sending.close()
+    assert len(hub._producer(topic)) == 0
+    assert sorted(_drain(_hub(kafka_bootstrap), topic)) == list(range(40))
     hub.close()
 
 

@@ -11,6 +11,7 @@ import pyarrow.fs as pafs
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from eda_lake.analytics.sql import LakeSql
 from eda_lake.lake import file_lookup, tables
 from eda_lake.lake.bronze import BronzeIngestor
 from eda_lake.lake.compaction import compact_bronze
@@ -119,4 +120,21 @@ def test_data_files_without_statistics_are_read(tmp_path: Path) -> None:
         (("day", "2026-11-01"),): ["a", "c", "z"],
         (("day", "2026-11-02"),): ["c"],
     }
-    assert file_lookup.values_present(table, layout, "name", wanted) == {"a", "c"}
+    root = layout.fs_path("silver", "plain")
+    assert file_lookup.values_present(table, layout.fs, root, "name", wanted) == {"a", "c"}
+
+
+def test_a_lake_under_a_name_that_needs_quoting_in_a_uri(tmp_path: Path) -> None:
+    """Delta lists its files URI-encoded: a space, an umlaut and a '#' in the lake's path."""
+    layout = LakeLayout(tmp_path / "my lake ü#1" / "lake")
+    root = tmp_path / "container"
+    events = synthetic_container(root, files=8, events_per_file=5)
+    assert ingest(layout, root).files_ingested == 8
+    again = ingest(layout, root)
+    assert (again.files_ingested, again.files_already_ingested) == (0, 8)
+    sql = LakeSql(layout)
+    try:
+        [(count,)] = list(sql.query("SELECT count(*) FROM bronze.events").rows)
+    finally:
+        sql.close()
+    assert count == events
