@@ -15,6 +15,7 @@ import fastavro
 
 from eda_lake import avro_binary
 from eda_lake.hub.base import PropertyValue
+from eda_lake.native import avro as native
 
 PROPERTIES_SCHEMA = fastavro.parse_schema(
     {"type": "map", "values": ["long", "double", "string", "bytes", "null"]}
@@ -28,6 +29,14 @@ _encoded_key = functools.lru_cache(maxsize=4096)(avro_binary.string)
 def encode_properties(properties: Mapping[str, PropertyValue]) -> bytes:
     if type(properties) is EncodedProperties:
         return properties.avro
+    if native is not None:
+        encoded: bytes | None = native.property_map(properties)
+        if encoded is not None:
+            return encoded  # else a value the compiled encoder leaves to the code below
+    return _encode_in_python(properties)
+
+
+def _encode_in_python(properties: Mapping[str, PropertyValue]) -> bytes:
     if not properties:
         return b"\x00"
     parts = [avro_binary.long(len(properties))]

@@ -1089,3 +1089,57 @@ def kafka_headers(properties, content_type):
     if content_type is not None:
         headers.append((_CONTENT_TYPE_HEADER, (<str> content_type).encode("utf-8")))
     return headers
+
+
+# Capture's property map, from a dict (hub/properties.py has the same in Python) ---------
+
+cdef dict _map_keys = {}  # property name -> its Avro string
+
+
+def property_map(properties):
+    """`map<[long, double, string, bytes, null]>` of a property dict, as
+    `hub.properties.encode_properties` writes it, or None for anything it leaves to that
+    function to encode or refuse (a value of another type, an int past 64 bits)."""
+    cdef Bytes out = Bytes()
+    cdef const char* text
+    cdef Py_ssize_t length
+    cdef double number
+    if not properties:
+        return b"\x00"
+    write_long(out, len(properties))
+    try:
+        for key, value in properties.items():
+            name = _map_keys.get(key)
+            if name is None:
+                if type(key) is not str:
+                    return None
+                text = PyUnicode_AsUTF8AndSize(key, &length)
+                entry = Bytes()
+                write_raw(entry, text, length)
+                name = entry.finish()
+                if len(_map_keys) < 4096:  # names repeat on every event; bound the cache
+                    _map_keys[key] = name
+            out.append(<const uint8_t*> PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
+            kind = type(value)
+            if kind is str:
+                text = PyUnicode_AsUTF8AndSize(value, &length)
+                out.append(<const uint8_t*> b"\x04", 1)
+                write_raw(out, text, length)
+            elif kind is int:
+                out.append(<const uint8_t*> b"\x00", 1)
+                write_long(out, checked_long(value, -0x7FFFFFFFFFFFFFFF - 1, 0x7FFFFFFFFFFFFFFF))
+            elif kind is float:
+                number = value
+                out.append(<const uint8_t*> b"\x02", 1)
+                out.append(<const uint8_t*> &number, 8)
+            elif kind is bytes:
+                out.append(<const uint8_t*> b"\x06", 1)
+                write_raw(out, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+            elif value is None:
+                out.append(<const uint8_t*> b"\x08", 1)
+            else:
+                return None
+    except (_Unfit, UnicodeEncodeError):
+        return None
+    out.append(<const uint8_t*> b"\x00", 1)
+    return out.finish()
