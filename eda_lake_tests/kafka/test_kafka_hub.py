@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from eda_lake.hub import kafka
 from eda_lake.hub.base import ConsumerGroupSpec, EventData, HubNotFoundError, HubSpec
 from eda_lake.hub.kafka import BrokerUnavailableError, KafkaEventHub, _Delivery
 from eda_lake.settings import KafkaSettings
@@ -149,11 +150,17 @@ class _Recorded(KafkaEventHub):
         return int(delivery.expected)
 
 
-def test_send_batches_acknowledges_each_batch_once_whatever_the_caller_does() -> None:
+def test_send_batches_acknowledges_each_batch_once_whatever_the_caller_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     batches = [("a", _events(1)), ("b", _events(2)), ("c", _events(3))]
     hub = _Recorded()
     assert list(hub.send_batches(batches)) == [("a", 1), ("b", 2), ("c", 3)]
-    assert hub.log == ["produce a", "produce b", "ack a", "produce c", "ack b", "ack c"]
+    assert hub.log == ["produce a", "produce b", "produce c", "ack a", "ack b", "ack c"]
+    monkeypatch.setattr(kafka, "IN_FLIGHT_BATCHES", 1)
+    one_ahead = _Recorded()
+    assert list(one_ahead.send_batches(batches)) == [("a", 1), ("b", 2), ("c", 3)]
+    assert one_ahead.log == ["produce a", "produce b", "ack a", "produce c", "ack b", "ack c"]
     stopped = _Recorded()
     sending = stopped.send_batches(batches)
     next(sending)
