@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -302,14 +302,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = _Environment(os.environ if environ is None else environ)
-        raw_target = env[TARGET_VAR].strip().lower()
-        try:
-            target = Target(raw_target)
-        except ValueError:
-            choices = ", ".join(t.value for t in Target)
-            raise SettingsError(
-                f"{TARGET_VAR}={raw_target!r} is not a known target; set it to one of: {choices}"
-            ) from None
+        target = _member(Target, TARGET_VAR, env[TARGET_VAR].strip().lower(), "target")
         return cls(
             home=Path(env[HOME_VAR]).resolve(),
             target=target,
@@ -456,17 +449,26 @@ def _deployment(env: _Environment) -> AzureDeploymentSettings | None:
 # The event backbone: EDA_LAKE_BROKER and Kafka's variables. ---------------------------------
 
 
+_Member = TypeVar("_Member", bound=StrEnum)
+
+
+def _member(kind: type[_Member], name: str, raw: str, what: str) -> _Member:
+    """The member of `kind` whose value `raw` is, or an error naming the variable and the
+    values it takes."""
+    try:
+        return kind(raw)
+    except ValueError:
+        choices = ", ".join(m.value for m in kind)
+        raise SettingsError(
+            f"{name}={raw!r} is not a known {what}; set it to one of: {choices}"
+        ) from None
+
+
 def _backbone(env: _Environment, target: Target) -> dict[str, Any]:
     """`broker` and `kafka` for Settings: unset, the broker follows the target as before."""
     default = Broker.EVENTHUBS if target is Target.AZURE else Broker.EMBEDDED
     raw = env[BROKER_VAR].strip().lower() or default.value
-    try:
-        broker = Broker(raw)
-    except ValueError:
-        choices = ", ".join(b.value for b in Broker)
-        raise SettingsError(
-            f"{BROKER_VAR}={raw!r} is not a known event backbone; set it to one of: {choices}"
-        ) from None
+    broker = _member(Broker, BROKER_VAR, raw, "event backbone")
     if broker is Broker.EVENTHUBS and not env.get(EVENTHUB_NAMESPACE_VAR):
         raise SettingsError(
             f"{BROKER_VAR}=eventhubs needs {EVENTHUB_NAMESPACE_VAR} (and checkpoint storage): "

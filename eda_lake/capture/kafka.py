@@ -37,7 +37,6 @@ from eda_lake.capture.writer import (
     SYSTEM_PROPERTY_KEYS,
     EnqueuedText,
     encode_record,
-    enqueued_text_field,
     temporary_path,
     write_durably,
 )
@@ -158,10 +157,10 @@ class KafkaCapture:
 
 def _record_encoder() -> Callable[[Message], bytes]:
     """Messages to EventData records: compiled where built, else through ReceivedEvent."""
-    if native is not None:
-        encoder = native.KafkaRecordEncoder(SYSTEM_PROPERTY_KEYS, enqueued_text_field)
-        return encoder.encode  # type: ignore[no-any-return]
     enqueued_text = EnqueuedText()
+    if native is not None:
+        encoder = native.KafkaRecordEncoder(SYSTEM_PROPERTY_KEYS, enqueued_text)
+        return encoder.encode  # type: ignore[no-any-return]
     return lambda message: encode_record(to_received(message), enqueued_text)
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import zlib
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -47,11 +46,11 @@ class EnqueuedText:
         self._second = -1
         self._text = b""
 
-    def __call__(self, moment: datetime, millis: int) -> bytes:
+    def __call__(self, millis: int) -> bytes:
         second = millis // 1000
         if second != self._second:
             self._second = second
-            self._text = avro_binary.raw(format_enqueued_time(moment).encode())
+            self._text = enqueued_text_field(millis)
         return self._text
 
 
@@ -69,7 +68,7 @@ def encode_record(event: ReceivedEvent, enqueued_text: EnqueuedText) -> bytes:
         (
             avro_binary.long(event.sequence_number),
             avro_binary.raw(offset),
-            enqueued_text(event.enqueued_time, millis),
+            enqueued_text(millis),
             avro_binary.long(len(system) // 2),
             *system,
             b"\x00",

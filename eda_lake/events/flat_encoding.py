@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from eda_lake.native import avro as native
-from eda_lake.registry.schema import AvroSchema
+from eda_lake.registry.schema import AvroSchema, nullable_fields
 
 # Kind codes of the compiled encoder.
 _PRIMITIVES = {"null": 0, "boolean": 1, "int": 2, "long": 3, "double": 4, "bytes": 5, "string": 6}
@@ -38,18 +38,15 @@ def encoding_plan(schema: AvroSchema) -> list[Step] | None:
     """Per field (name, kind, null branch or -1, enum symbols or decimal (scale, precision)),
     or None if a field has a type the compiled encoder leaves to fastavro (a float, a fixed,
     a nested or named type, a logical type other than those above, a wider union)."""
+    fields = nullable_fields(schema)
+    if fields is None:
+        return None
     plan: list[Step] = []
-    for field in schema.parsed["fields"]:
-        node, null_branch = field["type"], -1
-        if isinstance(node, list):
-            if len(node) != 2 or "null" not in node:
-                return None
-            null_branch = node.index("null")
-            node = node[1 - null_branch]
+    for name, node, null_branch in fields:
         step = _kind(node)
         if step is None:
             return None
-        plan.append((field["name"], step[0], null_branch, step[1]))
+        plan.append((name, step[0], null_branch, step[1]))
     return plan
 
 

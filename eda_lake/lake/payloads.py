@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from eda_lake.lake.avro_arrow import arrow_fields, collect_named, column
 from eda_lake.lake.body_check import body_problem, decimal_limit
 from eda_lake.native import avro as native
-from eda_lake.registry.schema import AvroSchema
+from eda_lake.registry.schema import AvroSchema, nullable_fields
 
 # Kind codes of the compiled flat decoder (see native/_avro.pyx).
 _PRIMITIVE_KINDS = {
@@ -79,14 +79,11 @@ def flat_plan(schema: AvroSchema) -> list[tuple[int, int, int, int]] | None:
     """The compiled decoder's plan for a writer schema, or None if it is not flat."""
     named: dict[str, dict[str, Any]] = {}
     collect_named(schema.parsed, named)
+    fields = nullable_fields(schema)
+    if fields is None:
+        return None
     plan = []
-    for field in schema.parsed["fields"]:
-        node, null_branch = field["type"], -1
-        if isinstance(node, list):
-            if len(node) != 2 or "null" not in node:
-                return None
-            null_branch = node.index("null")
-            node = node[1 - null_branch]
+    for _name, node, null_branch in fields:
         step = _field_plan(node, named)
         if step is None:
             return None

@@ -911,15 +911,22 @@ cdef str _CONTENT_TYPE_HEADER = "content-type"
 cdef dict _property_keys = {}  # header name -> (its property's Avro string, a CE attribute?)
 
 
+cdef bytes _avro_string(str text):
+    """`text` as an Avro string: its UTF-8 length, then its bytes (UnicodeEncodeError for a
+    surrogate)."""
+    cdef Py_ssize_t length
+    cdef const char* utf8 = PyUnicode_AsUTF8AndSize(text, &length)
+    cdef Bytes out = Bytes()
+    write_raw(out, utf8, length)
+    return out.finish()
+
+
 cdef tuple _property_key(str header):
     cached = _property_keys.get(header)
     if cached is not None:
         return <tuple> cached
     attribute = header.startswith("ce_")
-    name = (_CE_PROPERTY + header[3:] if attribute else header).encode("utf-8")
-    out = Bytes()
-    write_raw(out, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
-    cached = (out.finish(), attribute)
+    cached = (_avro_string(_CE_PROPERTY + header[3:] if attribute else header), attribute)
     if len(_property_keys) < 4096:  # names repeat on every message; bound the cache
         _property_keys[header] = cached
     return <tuple> cached
@@ -986,36 +993,28 @@ cdef class KafkaRecordEncoder:
 
     `keys`: the system properties' map keys with their union branch (sequence number,
     offset, enqueued time, partition key, content type); `enqueued_text(millis)`: the
-    EnqueuedTimeUtc field of a moment, asked once per second.
+    EnqueuedTimeUtc field of a moment (`capture.writer.EnqueuedText`, which formats each
+    second once).
     """
     cdef tuple keys
     cdef object enqueued_text
-    cdef int64_t second
-    cdef bytes text
     cdef Bytes out
-    cdef Bytes offset_text
 
     def __init__(self, tuple keys, enqueued_text):
         self.keys = keys
         self.enqueued_text = enqueued_text
-        self.second = -1
-        self.text = b""
         self.out = Bytes()
-        self.offset_text = Bytes()
 
     def encode(self, message):
         cdef Bytes out = self.out
         cdef int64_t offset = message.offset()
         cdef int64_t millis = message.timestamp()[1]
-        cdef int64_t second = millis // 1000 if millis >= 0 else -((-millis + 999) // 1000)
         cdef Py_ssize_t system = 3
         cdef bytes digits = str(offset).encode("ascii")
         out.size = 0
         key = message.key()
         body = message.value()
-        if second != self.second or not self.text:
-            self.second = second
-            self.text = self.enqueued_text(millis)
+        cdef bytes text = self.enqueued_text(millis)
         partition_key = None if key is None else _utf8_text(key)
         if partition_key is not None:
             system += 1
@@ -1027,7 +1026,7 @@ cdef class KafkaRecordEncoder:
             type_bytes = (<str> content_type).encode("utf-8")
         write_long(out, offset)
         write_raw(out, PyBytes_AS_STRING(digits), PyBytes_GET_SIZE(digits))
-        out.append(<const uint8_t*> PyBytes_AS_STRING(self.text), PyBytes_GET_SIZE(self.text))
+        out.append(<const uint8_t*> PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
         write_long(out, system)
         self._key(0)
         write_long(out, offset)
@@ -1113,10 +1112,7 @@ def property_map(properties):
             if name is None:
                 if type(key) is not str:
                     return None
-                text = PyUnicode_AsUTF8AndSize(key, &length)
-                entry = Bytes()
-                write_raw(entry, text, length)
-                name = entry.finish()
+                name = _avro_string(key)
                 if len(_map_keys) < 4096:  # names repeat on every event; bound the cache
                     _map_keys[key] = name
             out.append(<const uint8_t*> PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))

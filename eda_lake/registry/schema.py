@@ -50,6 +50,22 @@ class AvroSchema:
         return [f["name"] for f in self.parsed["fields"] if f.get("personal") is True]
 
 
+def nullable_fields(schema: AvroSchema) -> list[tuple[str, Any, int]] | None:
+    """Each top-level field as (name, type, null branch): a union of null and one other type
+    gives that type and the index of null in the union, any other type itself and -1; None
+    if a field is any other union (the compiled encoder and decoder take none)."""
+    fields = []
+    for field_ in schema.parsed["fields"]:
+        node, null_branch = field_["type"], -1
+        if isinstance(node, list):
+            if len(node) != 2 or "null" not in node:
+                return None
+            null_branch = node.index("null")
+            node = node[1 - null_branch]
+        fields.append((field_["name"], node, null_branch))
+    return fields
+
+
 def parse_schema(definition: str, origin: str = "<schema>") -> AvroSchema:
     """Parse and validate a schema text; the error names `origin` and what is wrong."""
     try:
