@@ -10,9 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.settings import REPO_ROOT, Settings
-from eda_lake_tests.simulation.helpers import provisioned
+from eda_lake_tests.simulation.helpers import captured_chain
 
 KEY = "a-benchmark-key-that-is-long-enough"
 
@@ -40,12 +39,7 @@ def bench_runs() -> dict[str, float]:
         }
         platform_s = _run("provision_platform", env)
         settings = Settings(home=home)
-        simulation = provisioned(settings)
-        try:
-            simulation.run_chain(seed=1, customers=1000)
-        finally:
-            simulation.close()
-        run_embedded_capture(settings, flush=True)
+        captured_chain(settings, seed=1, customers=1000)
         first_ingest_s = _run("ingest_job", env)
         idle_ingest_s = _run("ingest_job", env)  # nothing new
         return {

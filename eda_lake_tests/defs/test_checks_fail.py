@@ -14,7 +14,6 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import write_deltalake
 
-from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.defs.lake.checks import (
     BLOCKING_CHECKS,
     GOLD_CHECKS,
@@ -29,7 +28,7 @@ from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.simulation.dead_letters import DeadLetterStore
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
-from eda_lake_tests.simulation.helpers import provisioned
+from eda_lake_tests.simulation.helpers import captured_chain
 
 ALL_CHECKS = [*KEY_CHECKS, *REFERENCE_CHECKS, quarantine_rate, *GOLD_CHECKS, dead_letter_rate]
 
@@ -38,12 +37,7 @@ ALL_CHECKS = [*KEY_CHECKS, *REFERENCE_CHECKS, quarantine_rate, *GOLD_CHECKS, dea
 def healthy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("healthy")
     settings = Settings(home=home)
-    simulation = provisioned(settings)
-    try:
-        simulation.run_chain(seed=8, customers=150)
-    finally:
-        simulation.close()
-    run_embedded_capture(settings, flush=True)
+    captured_chain(settings, seed=8, customers=150)
     lake = Lake(settings, pii_key=TEST_PII_KEY)
     lake.ingest()
     lake.silver()

@@ -21,7 +21,7 @@ from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY
-from eda_lake_tests.simulation.helpers import provisioned
+from eda_lake_tests.simulation.helpers import captured_chain, provisioned
 
 REVIEW_SCHEMA = {
     "type": "record",
@@ -144,12 +144,7 @@ def test_a_declared_gold_table_is_an_asset_on_exactly_its_sources(
     assert node.owners == ["team:customer"] and node.partitions_def is not None
 
     settings = Settings(home=home)
-    simulation = provisioned(settings)
-    try:
-        simulation.run_chain(seed=3, customers=30)
-    finally:
-        simulation.close()
-    run_embedded_capture(settings, flush=True)
+    captured_chain(settings, seed=3, customers=30)
     instance = dg.DagsterInstance.ephemeral()
     assert defs.resolve_job_def("ingest_job").execute_in_process(instance=instance).success
     day = "2026-10-01"

@@ -13,16 +13,14 @@ from eda_lake.defs.teams.checks import dead_letter_rate
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
-from eda_lake_tests.simulation.helpers import provisioned
+from eda_lake_tests.simulation.helpers import captured_chain, provisioned
 
 KEY = TEST_PII_KEY
 
 
 def _populate(home: Path, customers: int = 150) -> None:
     settings = Settings(home=home)
-    simulation = provisioned(settings)
-    simulation.run_chain(seed=4, customers=customers)
-    run_embedded_capture(settings, flush=True)
+    captured_chain(settings, seed=4, customers=customers)
 
 
 def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Path) -> None:

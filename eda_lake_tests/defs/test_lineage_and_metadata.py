@@ -9,14 +9,13 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.defs.build import build_definitions
 from eda_lake.lake import tables
 from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, tick
-from eda_lake_tests.simulation.helpers import provisioned
+from eda_lake_tests.simulation.helpers import captured_chain
 
 
 def _environment(home: Path) -> dict[str, str]:
@@ -78,12 +77,7 @@ def test_the_lineage_tells_the_story(defs: dg.Definitions) -> None:
 
 def _populated(home: Path, customers: int = 60) -> None:
     settings = Settings(home=home)
-    simulation = provisioned(settings)
-    try:
-        simulation.run_chain(seed=5, customers=customers)
-    finally:
-        simulation.close()
-    run_embedded_capture(settings, flush=True)
+    captured_chain(settings, seed=5, customers=customers)
 
 
 def test_standard_metadata_is_the_whole_table_after_the_commit(

@@ -14,14 +14,13 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
-from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.defs.lake import jobs
 from eda_lake.defs.lake.assets import BRONZE, WRITER_POOL
 from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
-from eda_lake_tests.simulation.helpers import provisioned
+from eda_lake_tests.simulation.helpers import captured_chain
 
 
 def ingest(instance_dir: str, requests_file: str, index: int) -> None:
@@ -51,12 +50,7 @@ def test_several_writer_runs_at_once_under_the_pool_limit_land_everything_once(
     for name, value in {"EDA_LAKE_HOME": str(home), "EDA_LAKE_PII_KEY": TEST_PII_KEY}.items():
         monkeypatch.setenv(name, value)
     settings = Settings(home=home)
-    simulation = provisioned(settings)
-    try:
-        simulation.run_chain(seed=6, customers=60)
-    finally:
-        simulation.close()
-    captured = run_embedded_capture(settings, flush=True)
+    captured = captured_chain(settings, seed=6, customers=60)
 
     monkeypatch.setattr(jobs, "MAX_FILES_PER_RUN", 10)  # 28 files: 3 runs
     result = tick(jobs.capture_files_sensor, {"eda_lake": resource(home)})

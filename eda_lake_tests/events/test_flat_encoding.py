@@ -3,13 +3,11 @@ leaves every other record to fastavro (which then encodes or refuses it, as befo
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import fastavro
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +19,7 @@ from eda_lake.native import avro as native
 from eda_lake.registry.local import LocalSchemaRegistry
 from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake.simulation import teams
+from eda_lake_tests.avro_records import fastavro_body
 
 pytestmark = pytest.mark.skipif(native is None, reason="the compiled module was not built here")
 
@@ -98,12 +97,10 @@ def _broken_records(draw: st.DrawFn, schema: AvroSchema) -> dict[str, Any]:
 
 
 def _fastavro(schema: AvroSchema, record: dict[str, Any]) -> bytes | None:
-    buffer = io.BytesIO()
     try:
-        fastavro.schemaless_writer(buffer, schema.fastavro, record)
+        return fastavro_body(schema, record)
     except Exception:
         return None
-    return buffer.getvalue()
 
 
 def _compiled(schema: AvroSchema) -> Any:

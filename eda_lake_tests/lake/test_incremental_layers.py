@@ -3,14 +3,12 @@ data, hub names in any case, a rebuild that checks first, quarantined events ret
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import fastavro
 import pytest
 
 from eda_lake.catalogue import load_catalogue
@@ -24,6 +22,7 @@ from eda_lake.registry.local import LocalSchemaRegistry, local_schema_id
 from eda_lake.registry.schema import parse_schema
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import world
+from eda_lake_tests.avro_records import fastavro_body
 from eda_lake_tests.lake.test_silver_and_gold import KEY, _capture, _lake_after_chain, _rows
 
 
@@ -141,14 +140,19 @@ def test_unknown_schema_events_land_once_the_schema_is_registered(
         "email": "someone@example.net", "full_name": "Some One", "country": "PL",
         "channel": "WEB", "referrer": "a friend",
     }  # fmt: skip
-    buffer = io.BytesIO()
-    fastavro.schemaless_writer(buffer, evolved.fastavro, record)
     envelope = CloudEvent(
         "later-1", "/eda-lake/customer", spec.cloudevents_type(), person.created_at
     )
     simulation.hub.send(
         spec.hub,
-        [EventData(buffer.getvalue(), envelope.to_properties(), "k", content_type(schema_id))],
+        [
+            EventData(
+                fastavro_body(evolved, record),
+                envelope.to_properties(),
+                "k",
+                content_type(schema_id),
+            )
+        ],
     )
     _capture(lake_settings, simulation)
     lake.ingest()

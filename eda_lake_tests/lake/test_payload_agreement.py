@@ -5,15 +5,12 @@ breaking silver; text that is not UTF-8 reaching the Delta writer)."""
 
 from __future__ import annotations
 
-import io
-import json
 import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import fastavro
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -23,24 +20,13 @@ from eda_lake.catalogue import load_catalogue
 from eda_lake.lake import payloads
 from eda_lake.lake.payloads import decode_payloads, flat_plan
 from eda_lake.native import avro as native
-from eda_lake.registry.schema import AvroSchema, parse_schema
+from eda_lake.registry.schema import AvroSchema
+from eda_lake_tests.avro_records import fastavro_body, record_schema
 from eda_lake_tests.lake.test_payloads import FIELDS, _records
 from eda_lake_tests.mutations import damaged
 
 pytestmark = pytest.mark.skipif(native is None, reason="compiled decoder not built")
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
-
-
-def _schema(fields: list[dict[str, Any]]) -> AvroSchema:
-    return parse_schema(
-        json.dumps({"type": "record", "name": "T", "namespace": "t", "fields": fields})
-    )
-
-
-def _encode(schema: AvroSchema, record: dict[str, Any]) -> bytes:
-    buffer = io.BytesIO()
-    fastavro.schemaless_writer(buffer, schema.fastavro, record)
-    return buffer.getvalue()
 
 
 def _plain(value: Any) -> Any:
@@ -68,8 +54,8 @@ def _assert_agree(writer: AvroSchema, reader: AvroSchema, bodies: list[bytes | N
     return compiled
 
 
-THING = _schema(FIELDS)
-GOOD = [_encode(THING, r) for r in _records(12)]
+THING = record_schema(FIELDS)
+GOOD = [fastavro_body(THING, r) for r in _records(12)]
 CATALOGUE = [spec.schema for spec in load_catalogue(SCHEMAS_DIR).events.values()]
 
 
@@ -107,7 +93,7 @@ def _catalogue_bodies(schema: AvroSchema) -> list[bytes]:
             record[field["name"]] = node["symbols"][-1]
         else:
             record[field["name"]] = values[str(kind)]
-    return [_encode(schema, record)]
+    return [fastavro_body(schema, record)]
 
 
 @pytest.mark.parametrize("index", range(len(CATALOGUE)))
@@ -170,13 +156,13 @@ COLOUR = {"type": "enum", "name": "Colour", "symbols": ["RED", "GREEN", "BLUE"]}
     ],
 )
 def test_each_rule_fails_the_body_alone_in_both_paths(fields, body: bytes, reason: str) -> None:
-    schema = _schema(fields)
+    schema = record_schema(fields)
     good = {
         "c": "BLUE", "s": "ok", "b": True, "i": 1, "l": 1, "d": Decimal("1"),
         "f": b"abcd", "t": datetime(2026, 1, 1, tzinfo=UTC),
         "u": "5f0c8d0e-8a4b-4c57-9d43-0b5c2a0f6b01",
     }  # fmt: skip
-    valid = _encode(schema, {f["name"]: good[f["name"]] for f in fields})
+    valid = fastavro_body(schema, {f["name"]: good[f["name"]] for f in fields})
     decoded = _assert_agree(schema, schema, [valid, body, valid])
     assert decoded.decoded == [0, 2]
     [(position, why)] = decoded.failed
@@ -188,7 +174,7 @@ def test_each_rule_fails_the_body_alone_in_both_paths(fields, body: bytes, reaso
 def test_uuids_and_timestamps_read_raw_in_both_paths() -> None:
     """Text that is no uuid and a timestamp past year 9999 are well-formed Avro: both paths
     give them as they are (fastavro would refuse the whole body), and silver judges them."""
-    schema = _schema(
+    schema = record_schema(
         [
             {"name": "u", "type": {"type": "string", "logicalType": "uuid"}},
             {"name": "t", "type": {"type": "long", "logicalType": "timestamp-micros"}},
@@ -201,8 +187,8 @@ def test_uuids_and_timestamps_read_raw_in_both_paths() -> None:
 
 
 def test_a_symbol_the_reader_lacks_reads_as_its_default() -> None:
-    writer = _schema([{"name": "c", "type": COLOUR}])
-    reader = _schema(
+    writer = record_schema([{"name": "c", "type": COLOUR}])
+    reader = record_schema(
         [{"name": "c", "type": {**COLOUR, "symbols": ["RED", "GREEN"], "default": "RED"}}]
     )
     bodies: list[bytes | None] = [b"\x04", b"\x02"]  # BLUE, GREEN

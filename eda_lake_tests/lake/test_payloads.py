@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import fastavro
 import pytest
 
 from eda_lake.lake import payloads
 from eda_lake.lake.payloads import decode_payloads, flat_plan
 from eda_lake.native import avro as native
-from eda_lake.registry.schema import AvroSchema, parse_schema
+from eda_lake.registry.schema import AvroSchema
+from eda_lake_tests.avro_records import fastavro_body, record_schema
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
@@ -33,18 +31,6 @@ FIELDS: list[dict[str, Any]] = [
     {"name": "note", "type": ["null", "string"], "default": None},
     {"name": "day", "type": {"type": "int", "logicalType": "date"}},
 ]
-
-
-def _schema(fields: list[dict[str, Any]]) -> AvroSchema:
-    return parse_schema(
-        json.dumps({"type": "record", "name": "Thing", "namespace": "t", "fields": fields})
-    )
-
-
-def _encode(schema: AvroSchema, record: dict[str, Any]) -> bytes:
-    buffer = io.BytesIO()
-    fastavro.schemaless_writer(buffer, schema.fastavro, record)
-    return buffer.getvalue()
 
 
 def _records(n: int) -> list[dict[str, Any]]:
@@ -75,9 +61,9 @@ def _both(writer: AvroSchema, reader: AvroSchema, bodies: list[bytes | None]) ->
 
 @pytest.mark.skipif(native is None, reason="compiled decoder not built (no C compiler at install)")
 def test_compiled_and_fastavro_paths_give_the_same_columns() -> None:
-    schema = _schema(FIELDS)
+    schema = record_schema(FIELDS)
     assert flat_plan(schema) is not None
-    bodies: list[bytes | None] = [_encode(schema, r) for r in _records(12)]
+    bodies: list[bytes | None] = [fastavro_body(schema, r) for r in _records(12)]
     compiled, slow = _both(schema, schema, bodies)
     assert compiled.decoded == slow.decoded == list(range(12))
     for name in slow.columns:
@@ -87,8 +73,8 @@ def test_compiled_and_fastavro_paths_give_the_same_columns() -> None:
 
 @pytest.mark.skipif(native is None, reason="compiled decoder not built")
 def test_bad_bodies_fail_alone_with_a_reason() -> None:
-    schema = _schema(FIELDS)
-    good = [_encode(schema, r) for r in _records(4)]
+    schema = record_schema(FIELDS)
+    good = [fastavro_body(schema, r) for r in _records(4)]
     bodies: list[bytes | None] = [good[0], good[1] + b"junk", good[2][:5], None, good[3]]
     compiled, slow = _both(schema, schema, bodies)
     assert compiled.decoded == slow.decoded == [0, 4]
@@ -98,15 +84,15 @@ def test_bad_bodies_fail_alone_with_a_reason() -> None:
 
 
 def test_older_writer_projects_onto_newer_reader() -> None:
-    old = _schema([{"name": "id", "type": "string"}, {"name": "count", "type": "int"}])
-    new = _schema(
+    old = record_schema([{"name": "id", "type": "string"}, {"name": "count", "type": "int"}])
+    new = record_schema(
         [
             {"name": "id", "type": "string"},
             {"name": "count", "type": "long"},  # promoted
             {"name": "label", "type": "string", "default": "none"},  # added with a default
-        ]
+        ],
     )
-    bodies: list[bytes | None] = [_encode(old, {"id": "a", "count": 3})]
+    bodies: list[bytes | None] = [fastavro_body(old, {"id": "a", "count": 3})]
     for decoded in _both(old, new, bodies):
         assert {k: v.to_pylist() for k, v in decoded.columns.items()} == {
             "id": ["a"], "count": [3], "label": ["none"],
@@ -114,24 +100,24 @@ def test_older_writer_projects_onto_newer_reader() -> None:
 
 
 def test_nested_schemas_take_the_fastavro_path() -> None:
-    nested = _schema([{"name": "tags", "type": {"type": "array", "items": "string"}}])
+    nested = record_schema([{"name": "tags", "type": {"type": "array", "items": "string"}}])
     assert flat_plan(nested) is None
-    decoded = decode_payloads(nested, nested, [_encode(nested, {"tags": ["x", "y"]})])
+    decoded = decode_payloads(nested, nested, [fastavro_body(nested, {"tags": ["x", "y"]})])
     assert decoded.columns["tags"].to_pylist() == [["x", "y"]]
 
 
 def test_named_references_and_multi_type_unions_get_columns() -> None:
-    schema = _schema(
+    schema = record_schema(
         [
             {"name": "a", "type": {"type": "enum", "name": "Colour", "symbols": ["RED", "BLUE"]}},
             {"name": "b", "type": "Colour"},  # a reference to the enum above
             {"name": "c", "type": ["null", "long", "string"]},  # no single Arrow type
-        ]
+        ],
     )
     assert flat_plan(schema) is None
     bodies: list[bytes | None] = [
-        _encode(schema, {"a": "RED", "b": "BLUE", "c": 5}),
-        _encode(schema, {"a": "BLUE", "b": "RED", "c": "five"}),
+        fastavro_body(schema, {"a": "RED", "b": "BLUE", "c": 5}),
+        fastavro_body(schema, {"a": "BLUE", "b": "RED", "c": "five"}),
     ]
     decoded = decode_payloads(schema, schema, bodies)
     assert decoded.columns["b"].to_pylist() == ["BLUE", "RED"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from eda_lake.capture.embedded import CaptureReport
+from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.provisioning.runtime import provision
 from eda_lake.settings import Settings
@@ -13,6 +15,17 @@ from eda_lake.simulation.runtime import Simulation
 def provisioned(settings: Settings) -> Simulation:
     provision(settings)
     return Simulation(settings)
+
+
+def captured_chain(settings: Settings, seed: int, customers: int) -> CaptureReport:
+    """A provisioned embedded hub after the whole causal chain of a seeded population, its
+    capture windows written (the open ones too)."""
+    simulation = provisioned(settings)
+    try:
+        simulation.run_chain(seed=seed, customers=customers)
+    finally:
+        simulation.close()
+    return run_embedded_capture(settings, flush=True)
 
 
 def published(simulation: Simulation, event: str) -> list[tuple[CloudEvent, dict[str, Any]]]:
