@@ -45,6 +45,10 @@ class Incompatibility:
         return f"{self.path}: {self.message} [{self.rule}]"
 
 
+# Rules that only some data break (a value in a writer's union branch the reader cannot read,
+# an enum symbol the reader lacks): a reader refuses those values one by one and reads the
+# rest. A problem under any other rule fails every value written with the writer's schema.
+SOME_VALUES_RULES = frozenset({"union-branch", "enum-symbol"})
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 # Writer type -> reader types that can read it (Avro specification, "Schema Resolution").
 PROMOTIONS: dict[str, frozenset[str]] = {
@@ -170,7 +174,7 @@ class _Checker:
                     return
             self.fail(
                 path,
-                "union-branch",
+                "reader-union",
                 f"the reader's union has no branch that reads {_describe(writer, w_ns)}; "
                 "add a branch of that type",
             )

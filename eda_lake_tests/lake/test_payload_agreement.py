@@ -5,6 +5,7 @@ breaking silver; text that is not UTF-8 reaching the Delta writer)."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,7 +21,7 @@ from eda_lake.catalogue import load_catalogue
 from eda_lake.lake import payloads
 from eda_lake.lake.payloads import decode_payloads, flat_plan
 from eda_lake.native import avro as native
-from eda_lake.registry.schema import AvroSchema
+from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake_tests.avro_records import fastavro_body, record_schema
 from eda_lake_tests.lake.test_payloads import FIELDS, _records
 from eda_lake_tests.mutations import damaged
@@ -194,3 +195,94 @@ def test_a_symbol_the_reader_lacks_reads_as_its_default() -> None:
     bodies: list[bytes | None] = [b"\x04", b"\x02"]  # BLUE, GREEN
     decoded = _assert_agree(writer, reader, bodies)
     assert decoded.columns["c"].to_pylist() == ["RED", "GREEN"]
+
+
+def _named(name: str, namespace: str, fields: list[dict[str, Any]], **extra: Any) -> AvroSchema:
+    definition = {"type": "record", "name": name, "namespace": namespace, "fields": fields, **extra}
+    return parse_schema(json.dumps(definition))
+
+
+CUSTOMER = [{"name": "id", "type": "string"}, {"name": "n", "type": "long"}]
+OURS = _named("Customer", "lake", CUSTOMER)
+
+
+@pytest.mark.parametrize(
+    ("writer", "refused"),
+    [
+        (_named("Person", "partner", CUSTOMER), "partner.Person"),  # the same fields, another type
+        (_named("Person", "lake", CUSTOMER), "lake.Person"),
+        (_named("Customer", "partner", CUSTOMER), None),  # unqualified names match
+        (_named("Client", "partner", CUSTOMER), None),  # the reader's alias, below
+        (_named("Customer", "lake", [CUSTOMER[0]]), "lake.Customer"),  # n: no default
+        (_named("Customer", "lake", [CUSTOMER[0], {"name": "n", "type": "string"}]), "string"),
+    ],
+)
+def test_a_writer_that_does_not_resolve_is_refused_on_every_build(
+    writer: AvroSchema, refused: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen: the compiled decoder matched fields by name only and landed another producer's
+    records (2,030 customers instead of 2,000); fastavro refused the same bodies."""
+    reader = _named("Customer", "lake", CUSTOMER, aliases=["partner.Client"])
+    sample = {"long": 7, "string": "text"}
+    fields = writer.parsed["fields"]
+    record = {f["name"]: "c-1" if f["name"] == "id" else sample[f["type"]] for f in fields}
+    bodies: list[bytes | None] = [fastavro_body(writer, record)] * 3
+    compiled = _assert_agree(writer, reader, bodies)
+    monkeypatch.setattr(payloads, "native", None)
+    pure = decode_payloads(writer, reader, bodies)
+    assert (pure.decoded, pure.failed) == (compiled.decoded, compiled.failed)
+    if refused is None:
+        assert compiled.decoded == [0, 1, 2]
+        assert compiled.columns["id"].to_pylist() == ["c-1"] * 3
+        return
+    assert compiled.decoded == [] and [p for p, _ in compiled.failed] == [0, 1, 2]
+    reason = compiled.failed[0][1]
+    assert f"the writer's type {writer.full_name} does not resolve to lake.Customer" in reason
+    assert refused in reason
+
+
+def _wrapped(kind: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": "id", "type": "string"}, {"name": "v", "type": kind}]
+
+
+@pytest.mark.parametrize(
+    ("writer_type", "reader_type"),
+    [
+        (
+            {"type": "enum", "name": "Channel", "namespace": "partner", "symbols": ["A"]},
+            {"type": "enum", "name": "Kind", "symbols": ["A"]},
+        ),
+        (
+            {"type": "fixed", "name": "Code", "size": 2},
+            {"type": "fixed", "name": "Token", "size": 2},
+        ),
+        (
+            {"type": "record", "name": "Address", "fields": [{"name": "c", "type": "string"}]},
+            {"type": "record", "name": "Place", "fields": [{"name": "c", "type": "string"}]},
+        ),
+    ],
+)
+def test_nested_named_types_are_compared_by_name(
+    writer_type: dict[str, Any], reader_type: dict[str, Any]
+) -> None:
+    writer = _named("Customer", "lake", _wrapped(writer_type))
+    reader = _named("Customer", "lake", _wrapped(reader_type))
+    value = {"enum": "A", "fixed": b"ab", "record": {"c": "x"}}[writer_type["type"]]
+    bodies: list[bytes | None] = [fastavro_body(writer, {"id": "c-1", "v": value})]
+    decoded = decode_payloads(writer, reader, bodies)
+    [(position, reason)] = decoded.failed
+    assert position == 0 and "does not resolve" in reason and writer_type["name"] in reason
+    assert payloads._decode_fastavro(writer, reader, bodies).decoded == []  # fastavro agrees
+    same = _named("Customer", "lake", _wrapped({**reader_type, "name": writer_type["name"]}))
+    assert decode_payloads(writer, same, bodies).decoded == [0]
+
+
+def test_a_writer_union_branch_the_reader_lacks_fails_only_its_values() -> None:
+    """A null in a writer's ["null", "string"] read as "string" fails that body alone, on
+    every build (the compiled decoder used to land the null)."""
+    writer = record_schema([{"name": "s", "type": ["null", "string"]}])
+    reader = record_schema([{"name": "s", "type": "string"}])
+    bodies: list[bytes | None] = [fastavro_body(writer, {"s": v}) for v in ("a", None, "b")]
+    decoded = _assert_agree(writer, reader, bodies)
+    assert decoded.decoded == [0, 2] and [p for p, _ in decoded.failed] == [1]
+    assert decoded.columns["s"].to_pylist() == ["a", "b"]
