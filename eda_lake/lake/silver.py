@@ -291,7 +291,8 @@ class SilverBuilder:
         for index, schema_id in enumerate(rows["schema_id"].to_pylist()):
             groups.setdefault(schema_id, []).append(index)
         keyed = pc.and_(pc.is_valid(rows["ce_id"]), pc.is_valid(rows["ce_source"])).to_pylist()
-        types = rows["ce_type"].to_pylist()
+        names = pa.array(sorted(spec.schema.names), pa.string())
+        typed = pc.fill_null(pc.is_in(rows["ce_type"], value_set=names), False).to_pylist()
         parts: list[pa.Table] = []
         failures: list[tuple[int, str]] = []
         no_schema, unknown = 0, []
@@ -310,11 +311,11 @@ class SilverBuilder:
             failures += [(i, NO_KEY) for i in indices if not keyed[i]]
             indices = [i for i in indices if keyed[i]]
             failures += [
-                (i, _other_type(types[i], writer.full_name, schema_id, spec))
+                (i, _other_type(rows["ce_type"][i].as_py(), writer.full_name, schema_id, spec))
                 for i in indices
-                if types[i] not in spec.schema.names
+                if not typed[i]
             ]
-            indices = [i for i in indices if types[i] in spec.schema.names]
+            indices = [i for i in indices if typed[i]]
             bodies = rows["body"].take(pa.array(indices, pa.int64())).to_pylist()
             payloads = decode_payloads(writer, spec.schema, bodies)
             failures += [
