@@ -249,10 +249,11 @@ class _Checker:
     def _check_named(
         self, reader: dict[str, Any], r_ns: str, writer: dict[str, Any], w_ns: str, path: str
     ) -> bool:
+        """Avro's rule: the unqualified names match, or the writer's full name is one of the
+        reader's aliases (an alias without a dot is in the reader's namespace)."""
         r_full, w_full = _full_name(reader, r_ns), _full_name(writer, w_ns)
         aliases = {a if "." in a else f"{r_ns}.{a}".lstrip(".") for a in reader.get("aliases", [])}
-        short = {r_full.rpartition(".")[2]} | {a.rpartition(".")[2] for a in aliases}
-        if r_full == w_full or w_full in aliases or w_full.rpartition(".")[2] in short:
+        if r_full.rpartition(".")[2] == w_full.rpartition(".")[2] or w_full in aliases:
             return True
         self.fail(
             path,
