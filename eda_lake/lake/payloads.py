@@ -69,7 +69,8 @@ def payload_plan(writer: AvroSchema, reader: AvroSchema) -> PayloadPlan:
         every_value = [str(p) for p in problems if p.rule not in SOME_VALUES_RULES]
         refusal = (
             f"the writer's type {writer.full_name} does not resolve to "
-            f"{reader.full_name} by Avro's rules: {'; '.join(every_value)}"
+            f"{reader.full_name} by Avro's rules: {'; '.join(every_value)}; another "
+            "producer's events belong on their own hub"
             if every_value
             else None
         )
