@@ -1,11 +1,16 @@
 """Registry payloads to Arrow columns of the catalogue's (reader) schema.
 
-Bodies of one writer schema are decoded together: by the compiled flat decoder when the
-writer schema is a flat record and the module was built, else body by body with fastavro.
-Either way each body is checked to end exactly where its record ends, and each failure is
-reported by position with its reason. Columns are then projected onto the reader schema by
-name (aliases included): a reader field the writer lacks gets its default, a promoted type
-(int to long, float to double, ...) is cast.
+Each writer schema is planned once against the reader by Avro's resolution rules
+(`registry.compatibility`: record, enum and fixed names compared unqualified or through the
+reader's aliases, field types, defaults). A writer that does not resolve is another type:
+every body of it fails with a reason naming the writer's full name, on every build. A writer
+that resolves completely and is a flat record is decoded by the compiled flat decoder when
+the module was built; any other (nested, or some of whose values the reader may refuse: a
+union branch, an enum symbol) body by body with fastavro. Either way each body is checked to
+end exactly where its record ends, and each failure is reported by position with its
+reason. Compiled columns are then projected onto the reader schema by name (aliases
+included): a reader field the writer lacks gets its default, a promoted type (int to long,
+float to double, ...) is cast.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import pyarrow.compute as pc
 from eda_lake.lake.avro_arrow import arrow_fields, collect_named, column
 from eda_lake.lake.body_check import body_problem, decimal_limit
 from eda_lake.native import avro as native
+from eda_lake.registry.compatibility import SOME_VALUES_RULES, reading_problems
 from eda_lake.registry.schema import AvroSchema, nullable_fields
 
 # Kind codes of the compiled flat decoder (see native/_avro.pyx).
@@ -39,6 +45,37 @@ _TIMESTAMPS = {
 
 class ProjectionError(ValueError):
     """The writer's data cannot be projected onto the reader's fields."""
+
+
+@dataclass(frozen=True)
+class PayloadPlan:
+    """How bodies of one writer schema become the reader's columns, decided once per pair."""
+
+    refusal: str | None  # why no body of the writer reads as the reader: each one fails
+    # The compiled decoder's plan when the writer is flat and resolves completely (used when
+    # the module was built), else None: fastavro, body by body.
+    flat: list[tuple[int, int, int, int]] | None
+
+
+_PLANS: dict[tuple[str, str], PayloadPlan] = {}
+
+
+def payload_plan(writer: AvroSchema, reader: AvroSchema) -> PayloadPlan:
+    """The plan of a (writer, reader) pair, made on its first use."""
+    key = (writer.canonical, reader.canonical)
+    plan = _PLANS.get(key)
+    if plan is None:
+        problems = reading_problems(reader=reader, writer=writer)
+        every_value = [str(p) for p in problems if p.rule not in SOME_VALUES_RULES]
+        refusal = (
+            f"the writer's type {writer.full_name} does not resolve to "
+            f"{reader.full_name} by Avro's rules: {'; '.join(every_value)}; another "
+            "producer's events belong on their own hub"
+            if every_value
+            else None
+        )
+        plan = _PLANS[key] = PayloadPlan(refusal, None if problems else flat_plan(writer))
+    return plan
 
 
 @dataclass
@@ -173,31 +210,25 @@ def _project(
             values = columns[source]
             node = _resolved(field["type"], named)
             if isinstance(node, dict) and node.get("type") == "enum":
-                values = _reader_symbols(values, node, field["name"])
+                values = _reader_symbols(values, node)
             if values.type != arrow_field.type:
                 try:
                     values = pc.cast(values, arrow_field.type)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                     raise ProjectionError(f"field {field['name']!r}: {exc}") from None
             projected[field["name"]] = values
-        elif "default" in field:
+        else:  # the plan resolved: the reader gives a default
             default = field["default"]
             projected[field["name"]] = pa.array([default] * rows, arrow_field.type)
-        else:
-            raise ProjectionError(
-                f"the writer has no field {field['name']!r} and the reader gives no default"
-            )
     return projected
 
 
-def _reader_symbols(values: pa.Array, enum: dict[str, Any], name: str) -> pa.Array:
+def _reader_symbols(values: pa.Array, enum: dict[str, Any]) -> pa.Array:
     """A writer's symbol the reader's enum lacks reads as the reader's default (Avro's
-    resolution); without a default, fastavro decides body by body."""
-    known = pc.fill_null(pc.is_in(values, value_set=pa.array(enum["symbols"], pa.string())), True)
-    if pc.all(known).as_py():
-        return values
+    resolution). Without a default the plan made sure the reader has every writer symbol."""
     if "default" not in enum:
-        raise ProjectionError(f"field {name!r}: a symbol the reader's enum lacks")
+        return values
+    known = pc.fill_null(pc.is_in(values, value_set=pa.array(enum["symbols"], pa.string())), True)
     return pc.if_else(known, values, pa.scalar(enum["default"], pa.string()))
 
 
@@ -284,11 +315,14 @@ def decode_payloads(
     writer: AvroSchema, reader: AvroSchema, bodies: list[bytes | None]
 ) -> DecodedPayloads:
     """Decode bodies written with `writer` into the reader's columns."""
-    plan = flat_plan(writer) if native is not None else None
-    if plan is None:
+    plan = payload_plan(writer, reader)
+    if plan.refusal is not None:
+        empty = {f.name: pa.array([], f.type) for f in arrow_fields(reader.parsed)}
+        return DecodedPayloads(empty, [], [(i, plan.refusal) for i in range(len(bodies))])
+    if plan.flat is None or native is None:
         return _decode_fastavro(writer, reader, bodies)
     try:
-        columns, decoded, failed = _decode_native(writer, plan, bodies)
+        columns, decoded, failed = _decode_native(writer, plan.flat, bodies)
         return DecodedPayloads(_project(writer, reader, columns, len(decoded)), decoded, failed)
     except ProjectionError:
         # Let fastavro's schema resolution say precisely what is wrong, body by body.

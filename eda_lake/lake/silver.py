@@ -37,7 +37,7 @@ from eda_lake.lake.declarations import event_table, qualified
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker, mask_personal_columns
 from eda_lake.lake.payloads import decode_payloads
-from eda_lake.lake.quarantine import EVENTS_SCHEMA, Quarantine, now
+from eda_lake.lake.quarantine import COORDINATES, EVENTS_SCHEMA, Quarantine, now
 from eda_lake.progress import Progress, no_progress
 from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaRegistry
 
@@ -50,7 +50,7 @@ META_PASSTHROUGH = (
 META_SOURCE_COLUMNS = ["ce_source", "ce_id", "ce_time", *META_PASSTHROUGH]
 BRONZE_COLUMNS = [
     "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id",
-    "ce_id", "ce_source", "ce_time", "body", "source_file",
+    "ce_id", "ce_source", "ce_time", "ce_type", "body", "source_file",
 ]  # fmt: skip
 META_FIELDS = [
     pa.field("event_source", pa.string(), nullable=False),
@@ -236,6 +236,7 @@ class SilverBuilder:
         """Decode quarantined events again (after a fix) and land those that now decode, each
         once; returns (events landed, quarantine ids now resolved)."""
         landed, resolved = 0, []
+        quarantined = self._with_types(quarantined)
         hubs = pc.utf8_lower(quarantined["hub"])
         for spec in self.catalogue.events.values():
             rows = quarantined.filter(pc.equal(hubs, spec.hub.lower()))
@@ -269,6 +270,20 @@ class SilverBuilder:
             resolved += [rows["quarantine_id"][i].as_py() for i in ok]
         return landed, resolved
 
+    def _with_types(self, quarantined: pa.Table) -> pa.Table:
+        """Quarantined events with their CloudEvents `type`, read from their bronze rows (the
+        quarantine keeps the body, not the type): a retry lands only the hub's own type."""
+        bronze = tables.open_table(self.layout.bronze_uri, self.options)
+        if bronze is None:  # no bronze, no type: nothing lands
+            return quarantined.append_column("ce_type", pa.nulls(len(quarantined), pa.string()))
+        files = tables.in_list("source_file", pc.unique(quarantined["source_file"]))
+        found = tables.query(
+            f"SELECT {', '.join(COORDINATES)}, ce_type FROM bronze WHERE {files}", bronze=bronze
+        )
+        keys = [quarantined.schema.field(c) for c in COORDINATES]
+        found = found.cast(pa.schema([*keys, pa.field("ce_type", pa.string())]))
+        return quarantined.join(found, COORDINATES, join_type="left outer", use_threads=False)
+
     def _decode(self, spec: EventSpec, rows: pa.Table) -> _Decoded:
         """Decoded rows as the silver table's schema, and the rows that failed with why."""
         schema = pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
@@ -276,6 +291,8 @@ class SilverBuilder:
         for index, schema_id in enumerate(rows["schema_id"].to_pylist()):
             groups.setdefault(schema_id, []).append(index)
         keyed = pc.and_(pc.is_valid(rows["ce_id"]), pc.is_valid(rows["ce_source"])).to_pylist()
+        names = pa.array(sorted(spec.schema.names), pa.string())
+        typed = pc.fill_null(pc.is_in(rows["ce_type"], value_set=names), False).to_pylist()
         parts: list[pa.Table] = []
         failures: list[tuple[int, str]] = []
         no_schema, unknown = 0, []
@@ -293,6 +310,12 @@ class SilverBuilder:
                 continue
             failures += [(i, NO_KEY) for i in indices if not keyed[i]]
             indices = [i for i in indices if keyed[i]]
+            failures += [
+                (i, _other_type(rows["ce_type"][i].as_py(), writer.full_name, schema_id, spec))
+                for i in indices
+                if not typed[i]
+            ]
+            indices = [i for i in indices if typed[i]]
             bodies = rows["body"].take(pa.array(indices, pa.int64())).to_pylist()
             payloads = decode_payloads(writer, spec.schema, bodies)
             failures += [
@@ -317,6 +340,15 @@ class SilverBuilder:
             parts.append(pa.table([columns[f.name] for f in schema], schema=schema))
         decoded = pa.concat_tables(parts) if parts else schema.empty_table()
         return _Decoded(decoded, failures, no_schema, unknown)
+
+
+def _other_type(ce_type: str | None, writer: str, schema_id: str, spec: EventSpec) -> str:
+    """Why an event whose CloudEvents `type` is not the hub's event does not land."""
+    return (
+        f"CloudEvents type {ce_type!r} (writer's type {writer}, schema {schema_id}) is not "
+        f"{spec.schema.full_name}, the event hub {spec.hub} carries: another producer's "
+        "events belong on their own hub"
+    )
 
 
 def _taken(columns: dict[str, pa.Array], rows: pa.Array) -> dict[str, pa.Array]:

@@ -22,7 +22,7 @@ from eda_lake.registry.base import (
     validate_schema_id,
 )
 from eda_lake.registry.compatibility import Compatibility
-from eda_lake.registry.schema import AvroSchema, parse_schema
+from eda_lake.registry.schema import AvroSchema, parse_schema, require_finite
 
 AVRO = "Avro"
 
@@ -56,6 +56,7 @@ class AzureSchemaRegistry:
         return Compatibility(self._management().group_compatibility(group))
 
     def register(self, group: str, schema: AvroSchema) -> SchemaProperties:
+        require_finite(schema)
         try:
             props = self.client.register_schema(group, schema.full_name, schema.definition, AVRO)
         except ResourceNotFoundError:

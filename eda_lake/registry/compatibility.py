@@ -45,6 +45,10 @@ class Incompatibility:
         return f"{self.path}: {self.message} [{self.rule}]"
 
 
+# Rules that only some data break (a value in a writer's union branch the reader cannot read,
+# an enum symbol the reader lacks): a reader refuses those values one by one and reads the
+# rest. A problem under any other rule fails every value written with the writer's schema.
+SOME_VALUES_RULES = frozenset({"union-branch", "enum-symbol"})
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 # Writer type -> reader types that can read it (Avro specification, "Schema Resolution").
 PROMOTIONS: dict[str, frozenset[str]] = {
@@ -170,7 +174,7 @@ class _Checker:
                     return
             self.fail(
                 path,
-                "union-branch",
+                "reader-union",
                 f"the reader's union has no branch that reads {_describe(writer, w_ns)}; "
                 "add a branch of that type",
             )
@@ -245,10 +249,11 @@ class _Checker:
     def _check_named(
         self, reader: dict[str, Any], r_ns: str, writer: dict[str, Any], w_ns: str, path: str
     ) -> bool:
+        """Avro's rule: the unqualified names match, or the writer's full name is one of the
+        reader's aliases (an alias without a dot is in the reader's namespace)."""
         r_full, w_full = _full_name(reader, r_ns), _full_name(writer, w_ns)
         aliases = {a if "." in a else f"{r_ns}.{a}".lstrip(".") for a in reader.get("aliases", [])}
-        short = {r_full.rpartition(".")[2]} | {a.rpartition(".")[2] for a in aliases}
-        if r_full == w_full or w_full in aliases or w_full.rpartition(".")[2] in short:
+        if r_full.rpartition(".")[2] == w_full.rpartition(".")[2] or w_full in aliases:
             return True
         self.fail(
             path,

@@ -15,7 +15,7 @@ from eda_lake.registry.base import (
     validate_schema_id,
 )
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
-from eda_lake.registry.schema import AvroSchema, parse_schema
+from eda_lake.registry.schema import AvroSchema, parse_schema, require_finite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_groups (
@@ -77,6 +77,7 @@ class LocalSchemaRegistry:
         return Compatibility(row[0])
 
     def register(self, group: str, schema: AvroSchema) -> SchemaProperties:
+        require_finite(schema)
         name = schema.full_name
         with write_transaction(self._conn) as conn:
             mode = self.group_compatibility(group)

@@ -31,6 +31,15 @@ class AvroSchema:
         return name if "." in name or not namespace else f"{namespace}.{name}"
 
     @cached_property
+    def names(self) -> frozenset[str]:
+        """Its full name and its aliases' (an alias without a dot is in its namespace): the
+        names under which data of this type may be written."""
+        namespace = self.full_name.rpartition(".")[0]
+        aliases = self.parsed.get("aliases", [])
+        qualified = {a if "." in a or not namespace else f"{namespace}.{a}" for a in aliases}
+        return frozenset({self.full_name, *qualified})
+
+    @cached_property
     def canonical(self) -> str:
         """Stable text of the whole schema (docs, defaults and attributes included).
 
@@ -87,12 +96,13 @@ def parse_schema(definition: str, origin: str = "<schema>") -> AvroSchema:
 
 
 def load_schema_file(path: Path) -> AvroSchema:
-    """A catalogue schema: valid Avro, and its `personal` marks ones the lake can honour."""
+    """A catalogue schema: valid Avro, not recursive, and its `personal` marks ones the lake
+    can honour."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SchemaDefinitionError(f"{path}: schema file not found") from None
-    schema = parse_schema(text, origin=str(path))
+    schema = require_finite(parse_schema(text, origin=str(path)))
     problems = personal_problems(schema.parsed)
     if problems:
         raise SchemaDefinitionError(f"{path}: {'; '.join(problems)}")
@@ -110,41 +120,12 @@ def personal_problems(parsed: dict[str, Any]) -> list[str]:
     values are text (string, bytes, enum, fixed), arrays or maps of text, or a union of
     several types (held as JSON text). A record is not masked whole: mark its fields.
     """
-    named: dict[str, Any] = {}
+    named = _named_types(parsed)
     problems: list[str] = []
     seen: set[int] = set()
 
-    def collect(node: Any, namespace: str) -> None:
-        if isinstance(node, list):
-            for branch in node:
-                collect(branch, namespace)
-        elif isinstance(node, dict):
-            kind = node.get("type")
-            if kind in ("record", "error", "enum", "fixed"):
-                name = str(node["name"])
-                ns = node.get("namespace", namespace)
-                full = name if "." in name or not ns else f"{ns}.{name}"
-                named[full] = named[name] = node
-                for f in node.get("fields", []):
-                    collect(f["type"], full.rpartition(".")[0])
-            elif kind in ("array", "map"):
-                collect(node["items" if kind == "array" else "values"], namespace)
-            elif isinstance(kind, dict | list):
-                collect(kind, namespace)
-
-    def resolve(node: Any) -> Any:
-        while True:
-            if isinstance(node, str) and node in named:
-                node = named[node]
-            elif isinstance(node, dict) and (
-                isinstance(node.get("type"), dict | list) or node.get("type") in named
-            ):
-                node = node["type"]
-            else:
-                return node
-
     def maskable(node: Any) -> bool:
-        node = resolve(node)
+        node = _resolve(node, named)
         if isinstance(node, list):
             branches = [b for b in node if b != "null"]
             return len(branches) != 1 or maskable(branches[0])
@@ -158,7 +139,7 @@ def personal_problems(parsed: dict[str, Any]) -> list[str]:
         return kind in _TEXT
 
     def walk(node: Any, path: str) -> None:
-        node = resolve(node)
+        node = _resolve(node, named)
         if isinstance(node, list):
             for branch in node:
                 walk(branch, path)
@@ -190,6 +171,94 @@ def personal_problems(parsed: dict[str, Any]) -> list[str]:
         elif kind == "map":
             walk(node["values"], f"{path}{{}}")
 
-    collect(parsed, "")
     walk(parsed, str(parsed.get("name")))
     return problems
+
+
+def _named_types(parsed: dict[str, Any]) -> dict[str, Any]:
+    """Every named type (record, error, enum, fixed) of a schema, by full and short name."""
+    named: dict[str, Any] = {}
+
+    def collect(node: Any, namespace: str) -> None:
+        if isinstance(node, list):
+            for branch in node:
+                collect(branch, namespace)
+        elif isinstance(node, dict):
+            kind = node.get("type")
+            if kind in ("record", "error", "enum", "fixed"):
+                name = str(node["name"])
+                ns = node.get("namespace", namespace)
+                full = name if "." in name or not ns else f"{ns}.{name}"
+                named[full] = named[name] = node
+                for f in node.get("fields", []):
+                    collect(f["type"], full.rpartition(".")[0])
+            elif kind in ("array", "map"):
+                collect(node["items" if kind == "array" else "values"], namespace)
+            elif isinstance(kind, dict | list):
+                collect(kind, namespace)
+
+    collect(parsed, "")
+    return named
+
+
+def _resolve(node: Any, named: dict[str, Any]) -> Any:
+    """The type behind a name reference or a wrapped type (`{"type": {...}}`)."""
+    while True:
+        if isinstance(node, str) and node in named:
+            node = named[node]
+        elif isinstance(node, dict) and (
+            isinstance(node.get("type"), dict | list) or node.get("type") in named
+        ):
+            node = node["type"]
+        else:
+            return node
+
+
+def recursion_problem(parsed: dict[str, Any]) -> str | None:
+    """Why a record schema is recursive (a field whose type refers back to a record that
+    holds it), naming that field; None if it is not. A table's columns are a finite tree:
+    a recursive type has no Arrow or Delta type, and walking it never ends."""
+    named = _named_types(parsed)
+    enclosing: list[int] = []  # ids of the records the walk is inside
+
+    def walk(node: Any, path: str) -> str | None:
+        node = _resolve(node, named)
+        if isinstance(node, list):
+            return next((p for b in node if (p := walk(b, path)) is not None), None)
+        if not isinstance(node, dict):
+            return None
+        kind = node.get("type")
+        if kind in ("record", "error"):
+            if id(node) in enclosing:
+                return (
+                    f"field {path} refers back to record {node['name']}: a recursive type has "
+                    "no column type in the lake's tables; flatten it (a list of the nodes, "
+                    "say) or hold it as a JSON string"
+                )
+            enclosing.append(id(node))
+            found = next(
+                (
+                    p
+                    for f in node.get("fields", [])
+                    if (p := walk(f["type"], f"{path}.{f['name']}")) is not None
+                ),
+                None,
+            )
+            enclosing.pop()
+            return found
+        if kind == "array":
+            return walk(node["items"], f"{path}[]")
+        if kind == "map":
+            return walk(node["values"], f"{path}{{}}")
+        return None
+
+    return walk(parsed, str(parsed.get("name")))
+
+
+def require_finite(schema: AvroSchema) -> AvroSchema:
+    """The schema, if it is not recursive (checked where a catalogue schema is loaded and
+    where any schema is registered); else SchemaDefinitionError naming the field."""
+    problem = recursion_problem(schema.parsed)
+    if problem is not None:
+        raise SchemaDefinitionError(f"{schema.origin}: {problem}")
+    return schema

@@ -5,6 +5,7 @@ breaking silver; text that is not UTF-8 reaching the Delta writer)."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,7 +21,7 @@ from eda_lake.catalogue import load_catalogue
 from eda_lake.lake import payloads
 from eda_lake.lake.payloads import decode_payloads, flat_plan
 from eda_lake.native import avro as native
-from eda_lake.registry.schema import AvroSchema
+from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake_tests.avro_records import fastavro_body, record_schema
 from eda_lake_tests.lake.test_payloads import FIELDS, _records
 from eda_lake_tests.mutations import damaged
@@ -194,3 +195,175 @@ def test_a_symbol_the_reader_lacks_reads_as_its_default() -> None:
     bodies: list[bytes | None] = [b"\x04", b"\x02"]  # BLUE, GREEN
     decoded = _assert_agree(writer, reader, bodies)
     assert decoded.columns["c"].to_pylist() == ["RED", "GREEN"]
+
+
+def _named(name: str, namespace: str, fields: list[dict[str, Any]], **extra: Any) -> AvroSchema:
+    definition = {"type": "record", "name": name, "namespace": namespace, "fields": fields, **extra}
+    return parse_schema(json.dumps(definition))
+
+
+CUSTOMER = [{"name": "id", "type": "string"}, {"name": "n", "type": "long"}]
+OURS = _named("Customer", "lake", CUSTOMER)
+
+
+@pytest.mark.parametrize(
+    ("writer", "refused"),
+    [
+        (_named("Person", "partner", CUSTOMER), "partner.Person"),  # the same fields, another type
+        (_named("Person", "lake", CUSTOMER), "lake.Person"),
+        (_named("Customer", "partner", CUSTOMER), None),  # unqualified names match
+        (_named("Client", "partner", CUSTOMER), None),  # the reader's alias, below
+        (_named("Client", "other", CUSTOMER), "other.Client"),  # an alias is a full name
+        (_named("Customer", "lake", [CUSTOMER[0]]), "lake.Customer"),  # n: no default
+        (_named("Customer", "lake", [CUSTOMER[0], {"name": "n", "type": "string"}]), "string"),
+    ],
+)
+def test_a_writer_that_does_not_resolve_is_refused_on_every_build(
+    writer: AvroSchema, refused: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen: the compiled decoder matched fields by name only and landed another producer's
+    records (2,030 customers instead of 2,000); fastavro refused the same bodies."""
+    reader = _named("Customer", "lake", CUSTOMER, aliases=["partner.Client"])
+    sample = {"long": 7, "string": "text"}
+    fields = writer.parsed["fields"]
+    record = {f["name"]: "c-1" if f["name"] == "id" else sample[f["type"]] for f in fields}
+    bodies: list[bytes | None] = [fastavro_body(writer, record)] * 3
+    compiled = _assert_agree(writer, reader, bodies)
+    monkeypatch.setattr(payloads, "native", None)
+    pure = decode_payloads(writer, reader, bodies)
+    assert (pure.decoded, pure.failed) == (compiled.decoded, compiled.failed)
+    if refused is None:
+        assert compiled.decoded == [0, 1, 2]
+        assert compiled.columns["id"].to_pylist() == ["c-1"] * 3
+        return
+    assert compiled.decoded == [] and [p for p, _ in compiled.failed] == [0, 1, 2]
+    reason = compiled.failed[0][1]
+    assert f"the writer's type {writer.full_name} does not resolve to lake.Customer" in reason
+    assert refused in reason
+
+
+def _wrapped(kind: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": "id", "type": "string"}, {"name": "v", "type": kind}]
+
+
+@pytest.mark.parametrize(
+    ("writer_type", "reader_type"),
+    [
+        (
+            {"type": "enum", "name": "Channel", "namespace": "partner", "symbols": ["A"]},
+            {"type": "enum", "name": "Kind", "symbols": ["A"]},
+        ),
+        (
+            {"type": "fixed", "name": "Code", "size": 2},
+            {"type": "fixed", "name": "Token", "size": 2},
+        ),
+        (
+            {"type": "record", "name": "Address", "fields": [{"name": "c", "type": "string"}]},
+            {"type": "record", "name": "Place", "fields": [{"name": "c", "type": "string"}]},
+        ),
+    ],
+)
+def test_nested_named_types_are_compared_by_name(
+    writer_type: dict[str, Any], reader_type: dict[str, Any]
+) -> None:
+    writer = _named("Customer", "lake", _wrapped(writer_type))
+    reader = _named("Customer", "lake", _wrapped(reader_type))
+    value = {"enum": "A", "fixed": b"ab", "record": {"c": "x"}}[writer_type["type"]]
+    bodies: list[bytes | None] = [fastavro_body(writer, {"id": "c-1", "v": value})]
+    decoded = decode_payloads(writer, reader, bodies)
+    [(position, reason)] = decoded.failed
+    assert position == 0 and "does not resolve" in reason and writer_type["name"] in reason
+    assert payloads._decode_fastavro(writer, reader, bodies).decoded == []  # fastavro agrees
+    same = _named("Customer", "lake", _wrapped({**reader_type, "name": writer_type["name"]}))
+    assert decode_payloads(writer, same, bodies).decoded == [0]
+
+
+def test_a_writer_union_branch_the_reader_lacks_fails_only_its_values() -> None:
+    """A null in a writer's ["null", "string"] read as "string" fails that body alone, on
+    every build (the compiled decoder used to land the null)."""
+    writer = record_schema([{"name": "s", "type": ["null", "string"]}])
+    reader = record_schema([{"name": "s", "type": "string"}])
+    bodies: list[bytes | None] = [fastavro_body(writer, {"s": v}) for v in ("a", None, "b")]
+    decoded = _assert_agree(writer, reader, bodies)
+    assert decoded.decoded == [0, 2] and [p for p, _ in decoded.failed] == [1]
+    assert decoded.columns["s"].to_pylist() == ["a", "b"]
+
+
+# Field types a writer may have, each with values, and the reader types Avro reads them as.
+_KINDS: dict[str, tuple[Any, list[Any]]] = {
+    "int": ("int", [0, -5, 2**31 - 1]),
+    "long": ("long", [2**40, -1]),
+    "float": ("float", [0.5, -2.25]),
+    "string": ("string", ["a", "é"]),
+    "bytes": ("bytes", [b"", b"\xff"]),
+    "enum": ({"type": "enum", "name": "Kind", "symbols": ["A", "B"]}, ["A", "B"]),
+    "nullable": (["null", "string"], [None, "x"]),
+}
+_READS_AS: dict[str, list[Any]] = {
+    "int": ["int", "long", "float", "double", "string"],
+    "long": ["long", "double", "int"],
+    "float": ["float", "double", "long"],
+    "string": ["string", "bytes", "int"],
+    "bytes": ["bytes", "string"],
+    "enum": [
+        {"type": "enum", "name": "Kind", "symbols": ["A", "B", "C"]},
+        {"type": "enum", "name": "Kind", "symbols": ["A"]},
+        {"type": "enum", "name": "Kind", "symbols": ["A"], "default": "A"},
+        {"type": "enum", "name": "Sort", "symbols": ["A", "B"]},
+    ],
+    "nullable": [["null", "string"], "string", ["string", "null"]],
+}
+
+
+@st.composite
+def _pairs(draw: st.DrawFn) -> tuple[AvroSchema, AvroSchema, list[bytes | None]]:
+    """A flat writer, a reader that renames, drops, adds or retypes its fields and record
+    name, and bodies of the writer."""
+    kinds = draw(st.lists(st.sampled_from(sorted(_KINDS)), min_size=1, max_size=4, unique=True))
+    writer_fields = [{"name": k, "type": _KINDS[k][0]} for k in kinds]
+    reader_fields: list[dict[str, Any]] = [
+        {"name": k, "type": draw(st.sampled_from(_READS_AS[k]))}
+        for k in kinds
+        if draw(st.booleans()) or k == kinds[0]
+    ]
+    if draw(st.booleans()):
+        extra: dict[str, Any] = {"name": "added", "type": "long"}
+        reader_fields.append(extra | ({"default": 3} if draw(st.booleans()) else {}))
+    names = st.sampled_from(["lake.Customer", "partner.Customer", "partner.Person", "lake.Person"])
+    writer_name, reader_name = draw(names), draw(names)
+    aliases = draw(st.sampled_from([[], ["partner.Person"]]))
+
+    def schema(name: str, fields: list[dict[str, Any]], **extra: Any) -> AvroSchema:
+        namespace, _, short = name.rpartition(".")
+        return _named(short, namespace, fields, **extra)
+
+    writer = schema(writer_name, writer_fields)
+    reader = schema(reader_name, reader_fields, aliases=aliases)
+    records = draw(
+        st.lists(
+            st.fixed_dictionaries({k: st.sampled_from(_KINDS[k][1]) for k in kinds}),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    return writer, reader, [fastavro_body(writer, r) for r in records]
+
+
+@given(_pairs())
+@settings(max_examples=300, deadline=None)
+def test_any_writer_and_reader_give_the_same_outcome_on_every_build(
+    pair: tuple[AvroSchema, AvroSchema, list[bytes | None]],
+) -> None:
+    """The compiled build and the pure Python one land the same rows with the same values
+    and refuse the same ones; a writer the plan refuses, fastavro refuses too."""
+    writer, reader, bodies = pair
+    compiled = decode_payloads(writer, reader, bodies)
+    pure = payloads._decode_fastavro(writer, reader, bodies)
+    if payloads.payload_plan(writer, reader).refusal is None:
+        assert compiled.decoded == pure.decoded, (compiled.failed, pure.failed)
+        assert [p for p, _ in compiled.failed] == [p for p, _ in pure.failed]
+        for name, values in pure.columns.items():
+            assert compiled.columns[name].to_pylist() == values.to_pylist(), name
+    else:
+        assert compiled.decoded == [] and len(compiled.failed) == len(bodies)
+        assert pure.decoded == [], compiled.failed[0]

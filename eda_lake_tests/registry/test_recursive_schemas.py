@@ -1,0 +1,88 @@
+"""A recursive schema (a record whose field refers back to it) has no column type: it is
+refused where the catalogue is loaded and where any schema is registered, in one line naming
+the field. Seen: the catalogue, `provision` and publishing accepted `Node.next: ["null",
+"Node"]`, and `silver` died with RecursionError after some tables had committed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from eda_lake.catalogue import load_catalogue
+from eda_lake.registry.compatibility import Compatibility
+from eda_lake.registry.local import LocalSchemaRegistry
+from eda_lake.registry.schema import SchemaDefinitionError, parse_schema, recursion_problem
+from eda_lake.settings import REPO_ROOT
+from eda_lake_tests.cli.test_faults import EDA_LAKE, assert_one_line, run
+from eda_lake_tests.registry.test_azure_registry import _registry as azure_registry
+
+STEP = {
+    "type": "record",
+    "name": "Step",
+    "fields": [{"name": "next", "type": ["null", "Step"], "default": None}],
+}
+NODE = parse_schema(
+    json.dumps(
+        {
+            "type": "record",
+            "name": "Node",
+            "namespace": "t",
+            "fields": [{"name": "next", "type": ["null", "Node"], "default": None}],
+        }
+    )
+)
+
+
+def _schemas_with_a_recursive_field(tmp_path: Path) -> Path:
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REPO_ROOT / "schemas", schemas)
+    path = schemas / "conversions" / "LeadAbandoned.avsc"
+    schema = json.loads(path.read_text())
+    schema["fields"].append({"name": "trail", "type": ["null", STEP], "default": None})
+    path.write_text(json.dumps(schema))
+    return schemas
+
+
+def test_the_recursive_field_is_named_at_any_depth() -> None:
+    assert recursion_problem(NODE.parsed) is not None
+    assert "field Node.next refers back to record Node" in str(recursion_problem(NODE.parsed))
+    deep = {"type": "record", "name": "Tree", "fields": [
+        {"name": "kids", "type": {"type": "array", "items": {"type": "map", "values": STEP}}},
+    ]}  # fmt: skip
+    assert "field Tree.kids[]{}.next refers back to record Step" in str(recursion_problem(deep))
+    twice = {"type": "record", "name": "Order", "fields": [
+        {"name": "home", "type": {"type": "record", "name": "Address", "fields": []}},
+        {"name": "work", "type": "Address"},
+    ]}  # fmt: skip
+    assert recursion_problem(twice) is None  # a type used twice is no recursion
+
+
+def test_the_catalogue_refuses_it(tmp_path: Path) -> None:
+    schemas = _schemas_with_a_recursive_field(tmp_path)
+    with pytest.raises(SchemaDefinitionError, match=r"LeadAbandoned\.avsc: field "):
+        load_catalogue(schemas)
+    with pytest.raises(SchemaDefinitionError) as refused:
+        load_catalogue(schemas)
+    assert "LeadAbandoned.trail.next refers back to record Step" in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_both_registries_refuse_to_register_it(tmp_path: Path) -> None:
+    local = LocalSchemaRegistry(tmp_path / "registry.sqlite3")
+    local.ensure_group("g", Compatibility.NONE)
+    for registry in (local, azure_registry()):
+        with pytest.raises(SchemaDefinitionError, match=r"field Node\.next refers back"):
+            registry.register("g", NODE)
+        assert registry.find("g", NODE) is None
+
+
+def test_provision_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {
+        "EDA_LAKE_SCHEMA_DIR": str(_schemas_with_a_recursive_field(tmp_path)),
+        "EDA_LAKE_HOME": str(tmp_path / "home"),
+    }
+    result = run(EDA_LAKE, "provision", env=env)
+    assert_one_line(result, "LeadAbandoned.trail.next refers back to record Step")
