@@ -56,7 +56,9 @@ def capture_file(
 
 
 def _visible(path: str) -> bool:
-    return not any(part.startswith(".") for part in path.split("/"))
+    """Not one of capture's temporary files (`.name`); a `..` folder is for capture_file to
+    refuse, not to hide."""
+    return not any(part.startswith(".") and part.strip(".") for part in path.split("/"))
 
 
 def discover_all(fs: pafs.FileSystem, root: str, names: ArchiveNameFormat) -> list[CaptureFile]:

@@ -105,12 +105,12 @@ def test_a_notification_naming_a_path_out_of_the_root_is_refused(blob: str) -> N
     assert url in str(refused.value)
 
 
-class _ListingWithAnEscape(pafs.FileSystemHandler):  # type: ignore[misc]
+class _ListingWithEscapes(pafs.FileSystemHandler):  # type: ignore[misc]
     """A local directory whose listing also names a blob `shop-ns/%2E%2E/...`, and which
     decodes the paths it opens as a URL-addressed store does (a blob's name is any text)."""
 
-    def __init__(self, root: str, escape: str) -> None:
-        self.local, self.root, self.escape = pafs.LocalFileSystem(), root, escape
+    def __init__(self, root: str, escapes: list[str]) -> None:
+        self.local, self.root, self.escapes = pafs.LocalFileSystem(), root, escapes
 
     def get_type_name(self) -> str:
         return "listing-with-an-escape"
@@ -127,7 +127,10 @@ class _ListingWithAnEscape(pafs.FileSystemHandler):  # type: ignore[misc]
     def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
         listed = list(self.local.get_file_info(selector))
         if selector.base_dir.rstrip("/") == self.root:
-            listed.append(pafs.FileInfo(f"{self.root}/{self.escape}", pafs.FileType.File, size=1))
+            listed += [
+                pafs.FileInfo(f"{self.root}/{escape}", pafs.FileType.File, size=1)
+                for escape in self.escapes
+            ]
         return listed
 
     def open_input_stream(self, path: str) -> pafs.NativeFile:
@@ -147,17 +150,20 @@ def test_a_listed_path_out_of_the_root_is_quarantined_unread_and_not_copied(
     home_with_outside_file: Settings,
 ) -> None:
     root = str(home_with_outside_file.lake_dir / "capture")
-    escape = f"shop-ns/%2E%2E/%2E%2E/%2E%2E/outside/{FILE}"
-    fs = pafs.PyFileSystem(_ListingWithAnEscape(root, escape))
+    encoded = f"shop-ns/%2E%2E/%2E%2E/%2E%2E/outside/{FILE}"
+    dotted = f"shop-ns/../../../outside/{FILE}"
+    fs = pafs.PyFileSystem(_ListingWithEscapes(root, [encoded, dotted]))
     layout = LakeLayout.from_settings(home_with_outside_file)
     files = discover_all(fs, root, NAMES)
-    assert {f.path: f.archive is not None for f in files} == {FILE: True, escape: False}
+    listed = {f.path: f.archive is not None for f in files}
+    assert listed == {FILE: True, encoded: False, dotted: False}
 
     report = BronzeIngestor(layout, fs, root).ingest(files)
-    assert report.files_ingested == 1 and report.files_quarantined == 1
+    assert report.files_ingested == 1 and report.files_quarantined == 2
     assert len(bronze_rows(layout)) == 2  # the capture root's file only, not the outside one
-    [line] = report.quarantined
-    assert line.startswith(escape) and "percent-encoded" in line
+    reasons = dict(line.split(": ", 1) for line in report.quarantined)
+    assert "percent-encoded" in reasons[encoded]
+    assert "leaves the capture root" in reasons[dotted]
     assert not (home_with_outside_file.home / "lake" / "outside").exists()
     assert not (layout.root / "quarantine" / "capture" / "shop-ns").exists()
 
