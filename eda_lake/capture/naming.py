@@ -54,7 +54,7 @@ def capture_path(path: str) -> str:
     no empty or '.' folders. Refused when it could name anything outside the root: a '..'
     folder or an absolute path, and the spellings that a filesystem, a URL decoder or Windows
     may turn into one (a percent-encoded character, a backslash, a control character)."""
-    problem = _path_problem(path)
+    problem = path_problem(path)
     if problem:
         raise CapturePathError(
             f"capture file path {path!r} {problem}: name a file inside the capture root, "
@@ -63,7 +63,8 @@ def capture_path(path: str) -> str:
     return "/".join(part for part in path.split("/") if part not in ("", "."))
 
 
-def _path_problem(path: str) -> str | None:
+def path_problem(path: str) -> str | None:
+    """Why `path`, relative to a container or a folder, could name something outside it."""
     if not isinstance(path, str):
         return "is not text"
     if path.startswith("/"):
