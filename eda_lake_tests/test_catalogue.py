@@ -135,3 +135,21 @@ def test_a_table_name_derived_or_given_is_a_safe_identifier(tmp_path: Path) -> N
     layout = LakeLayout(tmp_path / "lake")
     with pytest.raises(InvalidNameError, match="invalid table name"):
         layout.table_uri("silver", "kund\u00e9")  # a letter, but not one a folder may carry
+
+
+def test_silver_with_a_hostile_event_name_stops_in_one_line_before_any_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eda_lake.cli import main
+
+    schemas = _copy_schemas(tmp_path)
+    toml = schemas / "catalogue.toml"
+    hostile = toml.read_text().replace('name = "CustomerPurchased"', 'name = "../../../Evil"')
+    toml.write_text(hostile)
+    monkeypatch.setenv("EDA_LAKE_SCHEMA_DIR", str(schemas))
+    monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "home"))
+    assert main(["silver"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eda-lake: error: ") and err.count("\n") == 1
+    assert "invalid event name '../../../Evil'" in err
+    assert not (tmp_path / "Evil").exists() and not (tmp_path / "home" / "lake" / "silver").exists()
