@@ -106,6 +106,41 @@ def _require(table: dict[str, Any], key: str, where: str) -> Any:
     return table[key]
 
 
+def _teams(table: dict[str, Any], where: str) -> dict[str, Team]:
+    """The teams, by names checked against the rules of what they become (consumer groups)."""
+    try:
+        return {
+            names.team_name(name): Team(name, str(body.get("description", "")))
+            for name, body in table.items()
+        }
+    except names.InvalidNameError as exc:
+        raise names.InvalidNameError(f"{where}: {exc}") from None
+
+
+def _entry_names(body: dict[str, Any], where: str) -> tuple[str, str, str, tuple[str, ...]]:
+    """An event entry's name, team, hub and subscribers, each checked against the rules of
+    what it becomes (an Azure resource, a folder, a table), before anything is built from it."""
+    try:
+        return (
+            names.event_name(str(_require(body, "name", where))),
+            str(_require(body, "team", where)),
+            names.hub_name(str(_require(body, "hub", where))),
+            tuple(names.consumer_group_name(str(s)) for s in body.get("subscribers", [])),
+        )
+    except names.InvalidNameError as exc:
+        raise names.InvalidNameError(f"{where}: {exc}") from None
+
+
+def _schema_path(schema_dir: Path, relative: str, where: str) -> Path:
+    """A schema file inside the catalogue's folder: never a file elsewhere on the machine."""
+    path = schema_dir / relative
+    if not path.resolve().is_relative_to(schema_dir.resolve()):
+        raise CatalogueError(
+            f"{where}: schema {relative!r} is outside {schema_dir}; name a file below it"
+        )
+    return path
+
+
 def load_catalogue(schema_dir: Path) -> Catalogue:
     """Load and validate `catalogue.toml` in `schema_dir`, including every schema it names."""
     path = schema_dir / "catalogue.toml"
@@ -118,10 +153,7 @@ def load_catalogue(schema_dir: Path) -> Catalogue:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{path}: not valid TOML: {exc}") from None
 
-    teams = {
-        names.team_name(name): Team(name, str(body.get("description", "")))
-        for name, body in _require(raw, "teams", str(path)).items()
-    }
+    teams = _teams(_require(raw, "teams", str(path)), f"{path} [teams]")
     defaults = raw.get("hub_defaults", {})
     cap = _require(raw, "capture", str(path))
     capture = CaptureSettings(
@@ -140,10 +172,7 @@ def load_catalogue(schema_dir: Path) -> Catalogue:
     hubs: set[str] = set()
     for index, body in enumerate(_require(raw, "events", str(path))):
         where = f"{path} events[{index}]"
-        name = str(_require(body, "name", where))
-        team = str(_require(body, "team", where))
-        hub = names.hub_name(str(_require(body, "hub", where)))
-        subscribers = tuple(names.consumer_group_name(s) for s in body.get("subscribers", []))
+        name, team, hub, subscribers = _entry_names(body, where)
         for member in (team, *subscribers):
             if member not in teams:
                 raise CatalogueError(f"{where} ({name}): team {member!r} is not in [teams]")
@@ -154,7 +183,7 @@ def load_catalogue(schema_dir: Path) -> Catalogue:
             team=team,
             hub=hub,
             partition_key=str(_require(body, "partition_key", where)),
-            schema_path=schema_dir / str(_require(body, "schema", where)),
+            schema_path=_schema_path(schema_dir, str(_require(body, "schema", where)), where),
             subscribers=subscribers,
             partitions=int(body.get("partitions", defaults.get("partitions", 4))),
             retention_days=int(body.get("retention_days", defaults.get("retention_days", 7))),

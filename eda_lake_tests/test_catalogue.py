@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from eda_lake import names
 from eda_lake.catalogue import Catalogue, CatalogueError, load_catalogue
+from eda_lake.lake.declarations import event_table
+from eda_lake.lake.layout import LakeLayout
 from eda_lake.names import InvalidNameError
 from eda_lake.registry.schema import SchemaDefinitionError, load_schema_file
 from eda_lake.settings import REPO_ROOT
@@ -77,3 +80,76 @@ def test_catalogue_errors_name_the_entry(tmp_path: Path) -> None:
         load_catalogue(schemas)
     with pytest.raises(CatalogueError, match="EDA_LAKE_SCHEMA_DIR"):
         load_catalogue(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("original", "hostile", "refused"),
+    [
+        ('name = "CustomerPurchased"', 'name = "../../../Evil"', "invalid event name"),
+        ('name = "CustomerPurchased"', 'name = "customer_purchased"', "invalid event name"),
+        ('name = "CustomerPurchased"', 'name = "Customer Purchased"', "invalid event name"),
+        ('name = "CustomerPurchased"', 'name = "KundeGekauft\u00e9"', "invalid event name"),
+        ('hub = "customer-purchased"', 'hub = "../customer-purchased"', "invalid event hub"),
+        ('hub = "customer-purchased"', f'hub = "{"h" * 257}"', "invalid event hub"),
+        ("[teams.customer]", '[teams."../customer"]', "invalid team name"),
+    ],
+)
+def test_names_breaking_azure_rules_are_refused_at_load_naming_the_entry(
+    tmp_path: Path, original: str, hostile: str, refused: str
+) -> None:
+    schemas = _copy_schemas(tmp_path)
+    toml = schemas / "catalogue.toml"
+    text = toml.read_text()
+    assert original in text
+    toml.write_text(text.replace(original, hostile, 1))
+    with pytest.raises(InvalidNameError, match=refused) as error:
+        load_catalogue(schemas)
+    assert "catalogue.toml" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_schema_file_outside_the_catalogue_folder_is_refused(tmp_path: Path) -> None:
+    schemas = _copy_schemas(tmp_path)
+    (tmp_path / "Elsewhere.avsc").write_text(
+        (schemas / "customer" / "CustomerPurchased.avsc").read_text()
+    )
+    toml = schemas / "catalogue.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            'schema = "customer/CustomerPurchased.avsc"', 'schema = "../Elsewhere.avsc"'
+        )
+    )
+    with pytest.raises(CatalogueError, match=r"schema '\.\./Elsewhere\.avsc' is outside"):
+        load_catalogue(schemas)
+
+
+def test_consumer_groups_follow_azure_length_rule() -> None:
+    assert names.consumer_group_name("g" * 50) == "g" * 50
+    with pytest.raises(InvalidNameError, match="1-50"):
+        names.consumer_group_name("g" * 51)
+
+
+def test_a_table_name_derived_or_given_is_a_safe_identifier(tmp_path: Path) -> None:
+    assert event_table("CustomerCreated") == "customer_created"
+    with pytest.raises(InvalidNameError, match="invalid table name"):
+        event_table("../../../Evil")
+    layout = LakeLayout(tmp_path / "lake")
+    with pytest.raises(InvalidNameError, match="invalid table name"):
+        layout.table_uri("silver", "kund\u00e9")  # a letter, but not one a folder may carry
+
+
+def test_silver_with_a_hostile_event_name_stops_in_one_line_before_any_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eda_lake.cli import main
+
+    schemas = _copy_schemas(tmp_path)
+    toml = schemas / "catalogue.toml"
+    hostile = toml.read_text().replace('name = "CustomerPurchased"', 'name = "../../../Evil"')
+    toml.write_text(hostile)
+    monkeypatch.setenv("EDA_LAKE_SCHEMA_DIR", str(schemas))
+    monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "home"))
+    assert main(["silver"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eda-lake: error: ") and err.count("\n") == 1
+    assert "invalid event name '../../../Evil'" in err
+    assert not (tmp_path / "Evil").exists() and not (tmp_path / "home" / "lake" / "silver").exists()

@@ -13,10 +13,18 @@ Why file lists and not DuckDB's `delta` extension: measured on a 20,000-customer
 dependency, and work with any DuckDB. A lake in an Azure Storage container is read through
 pyarrow's Azure filesystem (registered as Arrow datasets), since DuckDB itself would need its
 `azure` extension to reach `az://`: nothing is downloaded, so it works offline.
+
+A read-only door: once the views exist, DuckDB may open only the snapshots' data files
+(`enable_external_access` off, `allowed_paths` those files, the configuration locked, so no
+`SET` gives access back), and it runs only SELECT and EXPLAIN statements. Both are needed:
+DuckDB's allowed paths are writable too (a `COPY ... TO` one of them overwrites it), and its
+other statements write files (COPY, EXPORT), attach databases or load extensions.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +34,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
+from eda_lake import names
 from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
 
@@ -45,8 +54,13 @@ _HIVE_TYPES = {
 }
 
 
+# What an analyst's statement may be: reads of the views, and their plans.
+READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+
+
 class QueryError(Exception):
-    """The query is not valid SQL for these tables: DuckDB's reason, with the tables known."""
+    """The query is not valid SQL for these tables, or not a read: DuckDB's reason, with the
+    tables known."""
 
 
 @dataclass(frozen=True)
@@ -73,23 +87,45 @@ class LakeSql:
 
     def __init__(self, layout: LakeLayout) -> None:
         self.layout = layout
+        # A big sort spills here, a private folder gone on close (DuckDB's default, `.tmp`
+        # in the working directory, would be readable by every query).
+        self._spill = tempfile.mkdtemp(prefix="eda-lake-sql-")
         # Nothing is ever fetched from the network: extensions stay off.
         self.connection = duckdb.connect(
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+            config={
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "temp_directory": self._spill,
+            }
         )
         self.tables: list[LakeTable] = []
+        self._files: list[str] = []
         for layer, name, uri, root in self._table_locations():
             table = tables.open_table(uri, layout.storage_options)
             if table is not None:
                 self._define(layer, name, uri, root, table)
+        self._close_the_door()
+
+    def _close_the_door(self) -> None:
+        """From here on DuckDB opens the snapshots' files only, and no setting changes."""
+        self.connection.execute("SET allowed_paths = ?", [self._files])
+        self.connection.execute("SET enable_external_access = false")
+        self.connection.execute("SET lock_configuration = true")
 
     def close(self) -> None:
         self.connection.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
 
     def query(self, sql: str, batch_rows: int = 10_000) -> Result:
         try:
+            _refuse_writes(sql)
             cursor = self.connection.execute(sql)
-        except (duckdb.ProgrammingError, duckdb.DataError) as exc:  # parser, binder, catalog
+        except (
+            duckdb.ProgrammingError,  # parser, binder, catalog
+            duckdb.DataError,
+            duckdb.PermissionException,  # a file outside the lake's tables
+            duckdb.InvalidInputException,  # a locked setting
+        ) as exc:
             known = ", ".join(t.qualified for t in self.tables) or "none yet"
             raise QueryError(f"{_first_line(exc)} (the lake's tables: {known})") from None
         columns = [d[0] for d in cursor.description or []]
@@ -111,7 +147,7 @@ class LakeSql:
                 if info.type == pafs.FileType.Directory
             )
             for name in folders:
-                if name.replace("_", "").isalnum():  # a table's name, not quarantined files
+                if names.is_table_name(name):  # a table's name, not quarantined files
                     yield (
                         area, name, self.layout.table_uri(area, name),
                         self.layout.fs_path(area, name),
@@ -129,6 +165,7 @@ class LakeSql:
             self.connection.register(source, schema.empty_table())
         elif self.layout.local:
             source = _parquet_files(files, partitions, schema)
+            self._files += files
         else:
             source = f"_dataset_{layer}_{name}"
             self.connection.register(source, self._dataset(uri, files, partitions, schema))
@@ -155,6 +192,17 @@ class LakeSql:
             partitioning=partitioning,
             partition_base_dir=container_root,
         )
+
+
+def _refuse_writes(sql: str) -> None:
+    """Every statement of `sql` a read (DuckDB's own parser says which kind each is)."""
+    for statement in duckdb.extract_statements(sql):
+        if statement.type not in READ_STATEMENTS:
+            kind = statement.type.name
+            raise duckdb.PermissionException(
+                f"{kind} statements are refused: `eda-lake sql` only reads the lake's tables "
+                "(SELECT or EXPLAIN); write results with --format csv or json to a file"
+            )
 
 
 def _parquet_files(files: list[str], partitions: list[str], schema: pa.Schema) -> str:

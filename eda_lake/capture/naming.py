@@ -45,6 +45,43 @@ class ArchiveNameError(ValueError):
     """A format without all tokens, or a path that does not fit the format."""
 
 
+class CapturePathError(ArchiveNameError):
+    """A capture file's path that could name something outside the capture root."""
+
+
+def capture_path(path: str) -> str:
+    """`path` as a capture file is named: relative to the capture root, '/' between folders,
+    no empty or '.' folders. Refused when it could name anything outside the root: a '..'
+    folder or an absolute path, and the spellings that a filesystem, a URL decoder or Windows
+    may turn into one (a percent-encoded character, a backslash, a control character)."""
+    problem = path_problem(path)
+    if problem:
+        raise CapturePathError(
+            f"capture file path {path!r} {problem}: name a file inside the capture root, "
+            "relative to it, with '/' between folders"
+        )
+    return "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
+def path_problem(path: str) -> str | None:
+    """Why `path`, relative to a container or a folder, could name something outside it."""
+    if not isinstance(path, str):
+        return "is not text"
+    if path.startswith("/"):
+        return "is absolute"
+    if ".." in path.split("/"):
+        return "leaves the capture root ('..')"
+    if path.strip("/.") == "":
+        return "names no file"
+    if "%" in path:
+        return "holds a percent-encoded character ('%')"
+    if "\\" in path:
+        return "holds a backslash"
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        return "holds a control character"
+    return None
+
+
 @dataclass(frozen=True)
 class ArchiveName:
     """What a capture blob's path says: where its events came from and its window time."""
@@ -97,7 +134,7 @@ class ArchiveNameFormat:
 
     def parse(self, path: str) -> ArchiveName:
         """Parse a blob path relative to the capture container."""
-        match = self._regex.search(path.replace("\\", "/"))
+        match = self._regex.search(path)
         if match is None:
             raise ArchiveNameError(
                 f"capture file {path!r} does not fit the archive name format "

@@ -22,6 +22,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from eda_lake import names
+
 SILVER, GOLD = "silver", "gold"
 
 
@@ -37,7 +39,7 @@ def short(name: str) -> str:
 
 def event_table(event: str) -> str:
     """CustomerCreated -> customer_created: the silver table of a catalogue event."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", event).lower()
+    return names.table_name(re.sub(r"(?<!^)(?=[A-Z])", "_", event).lower())
 
 
 @dataclass(frozen=True)

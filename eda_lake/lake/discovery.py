@@ -20,6 +20,7 @@ from eda_lake.capture.naming import (
     ArchiveName,
     ArchiveNameError,
     ArchiveNameFormat,
+    capture_path,
 )
 
 _TOKEN = re.compile(r"\{(\w+)\}")
@@ -41,15 +42,23 @@ def _modified(info: pafs.FileInfo) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _capture_file(path: str, info: pafs.FileInfo, names: ArchiveNameFormat) -> CaptureFile:
+def capture_file(
+    path: str, size: int, modified_at: datetime | None, names: ArchiveNameFormat
+) -> CaptureFile:
+    """The one way a path from any source (a listing, a run's file list, a notification)
+    becomes a capture file. Only a path inside the capture root gets an archive name, and
+    only a file with an archive name is ever read; any other is quarantined by its reason."""
     try:
-        return CaptureFile(path, info.size or 0, names.parse(path), modified_at=_modified(info))
+        path = capture_path(path)
+        return CaptureFile(path, size, names.parse(path), modified_at=modified_at)
     except ArchiveNameError as exc:
-        return CaptureFile(path, info.size or 0, None, str(exc), _modified(info))
+        return CaptureFile(path, size, None, str(exc), modified_at)
 
 
 def _visible(path: str) -> bool:
-    return not any(part.startswith(".") for part in path.split("/"))
+    """Not one of capture's temporary files (`.name`); a `..` folder is for capture_file to
+    refuse, not to hide."""
+    return not any(part.startswith(".") and part.strip(".") for part in path.split("/"))
 
 
 def discover_all(fs: pafs.FileSystem, root: str, names: ArchiveNameFormat) -> list[CaptureFile]:
@@ -66,21 +75,21 @@ def discover_all(fs: pafs.FileSystem, root: str, names: ArchiveNameFormat) -> li
         path = info.path[len(prefix) :] if info.path.startswith(prefix) else info.path
         if not _visible(path):
             continue  # capture's temporary files
-        files.append(_capture_file(path, info, names))
+        files.append(capture_file(path, info.size or 0, _modified(info), names))
     return sorted(files, key=lambda f: f.path)
 
 
 def files_at(
     fs: pafs.FileSystem, root: str, names: ArchiveNameFormat, paths: list[str]
 ) -> list[CaptureFile]:
-    """The named files that exist (one status call each, no listing)."""
+    """The named files that exist (one status call each, no listing). A path that could
+    leave the capture root refuses the whole list before any file is looked at."""
     prefix = root.rstrip("/") + "/"
+    checked = [capture_path(p) for p in paths]
     files = []
-    for info in fs.get_file_info([prefix + p for p in paths]) if paths else []:
-        if info.type != pafs.FileType.File:
-            continue
-        path = info.path[len(prefix) :]
-        files.append(_capture_file(path, info, names))
+    for path, info in zip(checked, fs.get_file_info([prefix + p for p in checked]), strict=True):
+        if info.type == pafs.FileType.File:
+            files.append(capture_file(path, info.size or 0, _modified(info), names))
     return sorted(files, key=lambda f: f.path)
 
 
@@ -164,11 +173,7 @@ def discover_recent(
     prefix = root.rstrip("/") + "/"
     files = []
     for path, size, modified in _Segments(names).walk(fs, root.rstrip("/"), 0, {}, since):
-        relative = path[len(prefix) :]
-        try:
-            archive = names.parse(relative)
-        except ArchiveNameError:
-            continue
-        if archive.window_time >= since - timedelta(seconds=1):
-            files.append(CaptureFile(relative, size, archive, modified_at=modified))
+        file = capture_file(path[len(prefix) :], size, modified, names)
+        if file.archive is not None and file.archive.window_time >= since - timedelta(seconds=1):
+            files.append(file)
     return sorted(files, key=lambda f: f.path)

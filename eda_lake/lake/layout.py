@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from eda_lake import names
 from eda_lake.owner_only import owner_only_dir
 from eda_lake.settings import AzureStorage, Settings
 
@@ -118,9 +119,7 @@ class LakeLayout:
 
     def table_uri(self, area: str, name: str) -> str:
         """Location of a Delta table of an area."""
-        if area not in AREAS or not name.replace("_", "").isalnum():
-            raise ValueError(f"no table {name!r} in lake area {area!r}")
-        return f"{self.area_uri(area)}/{name}"
+        return f"{self.area_uri(area)}/{names.table_name(name)}"
 
     def existing_tables(self) -> dict[str, str]:
         """Every Delta table the lake holds, as `<layer>.<table>` -> URI (bronze's one table

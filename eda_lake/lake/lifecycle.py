@@ -29,6 +29,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from eda_lake.capture.naming import path_problem
 from eda_lake.lake.layout import LakeLayout
 
 CAPTURE_CONTAINER = "capture"
@@ -106,6 +107,9 @@ def validate(
         prefixes = filters.get("prefixMatch") or []
         if not all(isinstance(p, str) and "/" in p for p in prefixes):
             raise fail(where, "each prefixMatch entry starts with a container name and '/'")
+        for prefix in prefixes:
+            if problem := path_problem(prefix):
+                raise fail(where, f"prefixMatch {prefix!r} {problem}; name a container's folder")
         base = (definition.get("actions") or {}).get("baseBlob") or {}
         if not base:
             raise fail(where, "actions.baseBlob needs at least one action")

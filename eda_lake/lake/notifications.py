@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from eda_lake.capture.naming import CapturePathError, capture_path
+
 EVENT_TYPE = "Microsoft.EventHub.CaptureFileCreated"
 
 
@@ -54,7 +56,10 @@ def blob_path(file_url: str, container: str) -> str:
             f"fileUrl {file_url!r} is not in the capture container {container!r}; check "
             "EDA_LAKE_CAPTURE_CONTAINER or the Event Grid subscription's filter"
         )
-    path = "/".join(parts[parts.index(container) + 1 :])
+    try:
+        path = capture_path("/".join(parts[parts.index(container) + 1 :]))
+    except CapturePathError as exc:
+        raise NotificationError(f"fileUrl {file_url!r}: {exc}") from None
     if not path.endswith(".avro"):
         raise NotificationError(f"fileUrl {file_url!r} does not name an .avro capture file")
     return path

@@ -26,6 +26,7 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
+from eda_lake.capture.naming import CapturePathError, capture_path
 from eda_lake.lake import commits, tables
 from eda_lake.lake.commits import Write
 from eda_lake.lake.layout import LakeLayout
@@ -183,7 +184,12 @@ class Quarantine:
         return commits.with_retries(attempt, f"quarantining {path}")
 
     def _copy(self, fs: pafs.FileSystem, capture_root: str, path: str) -> str | None:
-        """Copy a file from wherever capture files live to the lake's quarantine area."""
+        """Copy a file from wherever capture files live to the lake's quarantine area; a
+        path that could leave the capture root is neither read nor written anywhere."""
+        try:
+            path = capture_path(path)
+        except CapturePathError as exc:
+            return str(exc)
         target = self.layout.fs_path("quarantine", "capture", path)
         try:
             self.layout.fs.create_dir(target.rpartition("/")[0], recursive=True)

@@ -20,7 +20,8 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from eda_lake.lake import lifecycle
-from eda_lake.provisioning.azure_names import AzureNames, check
+from eda_lake.names import consumer_group_name
+from eda_lake.provisioning.azure_names import AzureNames
 from eda_lake.provisioning.desired import DesiredState
 from eda_lake.provisioning.local import Action
 from eda_lake.registry.compatibility import Compatibility
@@ -124,7 +125,7 @@ class AzureProvisioner:
                 "Schema Registry does not offer: use None, Backward or Forward in catalogue.toml"
             )
         for group in desired.consumer_groups:
-            check("consumer group", group.name)
+            consumer_group_name(group.name)
         self.deployment = deployment
         self.desired = desired
         self.clients = clients

@@ -1,22 +1,19 @@
 """Azure resource names: the convention `{env}-{name}-{resource}-{region}-{unique}`, checked
-against each resource type's rules before any call is made."""
+against each resource type's rules before any call is made (Event Hubs' own names by the
+rules in `eda_lake.names`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from eda_lake.names import InvalidNameError
+from eda_lake.names import InvalidNameError, namespace_name
 
 ENVIRONMENTS = ("dv", "qa", "lv")
 _RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "resource group": (
         re.compile(r"^[A-Za-z0-9._()-]{1,89}[A-Za-z0-9_()-]$"),
         "1-90 letters, digits, '.', '_', '-', '(' or ')', not ending in '.'",
-    ),
-    "Event Hubs namespace": (
-        re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$"),
-        "6-50 letters, digits or hyphens, starting with a letter",
     ),
     "storage account": (re.compile(r"^[a-z0-9]{3,24}$"), "3-24 lower-case letters and digits"),
     "Event Grid system topic": (
@@ -26,10 +23,6 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "container or queue": (
         re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$"),
         "3-63 lower-case letters, digits and single hyphens",
-    ),
-    "consumer group": (
-        re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,48}[A-Za-z0-9]?$"),
-        "1-50 letters, digits, '.', '_' or '-'",
     ),
 }
 
@@ -72,7 +65,7 @@ def azure_names(environment: str, region: str, unique: str, name: str = "eda") -
         system_topic=f"{environment}-{name}-evgt-{region}-{unique}",
     )
     check("resource group", names.resource_group)
-    check("Event Hubs namespace", names.namespace)
+    namespace_name(names.namespace)
     check("storage account", names.lake_account)
     check("storage account", names.checkpoint_account)
     check("Event Grid system topic", names.system_topic)

@@ -131,6 +131,18 @@ def test_default_policy_is_valid_and_safe_for_delta_tables() -> None:
             lambda p: p["rules"][0]["definition"]["filters"].update({"blobTypes": ["pageBlob"]}),
             "blobTypes",
         ),
+        (  # a delete on silver's Parquet files, or on files beside the lake
+            lambda p: p["rules"][0]["definition"]["filters"].update(
+                {"prefixMatch": ["capture/../lake/silver"]}
+            ),
+            r"prefixMatch 'capture/\.\./lake/silver' leaves",
+        ),
+        (
+            lambda p: p["rules"][0]["definition"]["filters"].update(
+                {"prefixMatch": ["capture/%2E%2E/%2E%2E/home"]}
+            ),
+            "percent-encoded",
+        ),
     ],
 )
 def test_invalid_policies_are_refused_with_the_rule_named(mutate, message: str) -> None:

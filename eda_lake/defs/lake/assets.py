@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from eda_lake.capture.naming import capture_path
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.defs.hubs import CAPTURE_FILES
 from eda_lake.defs.resources import EdaLakeResource
@@ -136,7 +137,8 @@ def bronze_events(
     root = config.capture_root or None
     if config.files:
         files = lake.capture_files_at(config.files)
-        for path in sorted(set(config.files) - {f.path for f in files}):
+        # Each path as the lake names it (files_at refused any that could leave the root).
+        for path in sorted({capture_path(p) for p in config.files} - {f.path for f in files}):
             context.log.warning(f"announced capture file not found: {path}")
     else:
         files = lake.capture_files(root)

@@ -1,0 +1,127 @@
+"""`eda-lake sql` is a read-only door: it reads the lake's tables and nothing else, writes no
+file, and no statement opens it further. Local and on Azurite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from eda_lake.analytics.sql import LakeSql, QueryError
+from eda_lake.cli import main
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.settings import Settings
+
+FUNNEL = pa.table({"cohort_date": ["2026-01-01", "2026-01-02"], "customers": [3, 4]})
+
+
+@pytest.fixture
+def engine(layout: LakeLayout) -> Iterator[LakeSql]:
+    uri = layout.table_uri("gold", "funnel_daily")
+    write_deltalake(uri, FUNNEL, storage_options=layout.storage_options)
+    opened = LakeSql(layout)
+    yield opened
+    opened.close()
+
+
+def _funnel_intact(layout: LakeLayout, engine: LakeSql) -> None:
+    uri = layout.table_uri("gold", "funnel_daily")
+    table = DeltaTable(uri, storage_options=layout.storage_options)
+    assert table.version() == 0
+    assert table.to_pyarrow_table().sort_by("cohort_date") == FUNNEL
+    total = list(engine.query("SELECT sum(customers) FROM gold.funnel_daily").rows)
+    assert total == [(7,)]
+
+
+def test_the_views_read_and_copy_writes_nothing(
+    engine: LakeSql, layout: LakeLayout, tmp_path: Path
+) -> None:
+    log = f"{layout.fs_path('gold', 'funnel_daily', '_delta_log')}/00000000000000000001.json"
+    outside = tmp_path / "out.csv"
+    statements = [
+        # A forged commit: the next snapshot would hold no rows.
+        f"COPY (SELECT 1 AS x) TO '{log}' (FORMAT csv, HEADER false)",
+        f"COPY gold.funnel_daily TO '{outside}' (FORMAT csv)",
+        f"SELECT 1; COPY gold.funnel_daily TO '{outside}' (FORMAT csv)",
+        f"EXPORT DATABASE '{tmp_path / 'export'}'",
+    ]
+    if layout.local:  # an allowed data file, overwritten in place
+        [data] = list(DeltaTable(layout.table_uri("gold", "funnel_daily")).file_uris())
+        statements.append(f"COPY (SELECT 42 AS x) TO '{data}' (FORMAT parquet, USE_TMP_FILE 0)")
+    for statement in statements:
+        with pytest.raises(QueryError, match="statements are refused"):
+            engine.query(statement)
+    assert not outside.exists() and not (tmp_path / "export").exists()
+    _funnel_intact(layout, engine)
+
+
+def test_no_file_outside_the_tables_can_be_read(engine: LakeSql, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a,b\n1,2\n")
+    for statement in [
+        f"SELECT * FROM read_text('{secret}')",
+        f"SELECT * FROM read_csv('{secret}')",
+        f"SELECT * FROM read_blob('{secret}')",
+        "SELECT * FROM read_text('/etc/hostname')",
+        f"SELECT * FROM glob('{tmp_path}/*')",
+    ]:
+        with pytest.raises(QueryError, match="Permission Error"):
+            engine.query(statement)
+
+
+def test_no_statement_attaches_loads_or_reopens(
+    engine: LakeSql, layout: LakeLayout, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a,b\n1,2\n")
+    for statement in [
+        f"ATTACH '{tmp_path / 'other.db'}' AS other",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        f"SET allowed_paths = ['{secret}']",
+        f"SET allowed_directories = ['{tmp_path}']",
+        "RESET enable_external_access",
+        "SET lock_configuration = false",
+        "PRAGMA enable_profiling",
+        "CREATE TABLE t AS SELECT 1",
+    ]:
+        with pytest.raises(QueryError, match="statements are refused"):
+            engine.query(statement)
+    assert not (tmp_path / "other.db").exists()
+    # Even set from Python, the locked configuration stays closed.
+    with pytest.raises(Exception, match="locked"):
+        engine.connection.execute("SET enable_external_access = true")
+    with pytest.raises(QueryError, match="Permission Error"):
+        engine.query(f"SELECT * FROM read_text('{secret}')")
+    _funnel_intact(layout, engine)
+
+
+def test_the_command_refuses_a_write_in_one_line_and_csv_goes_to_stdout(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = LakeLayout.from_settings(lake_settings)
+    uri = layout.table_uri("gold", "funnel_daily")
+    write_deltalake(uri, FUNNEL, storage_options=layout.storage_options)
+    monkeypatch.setenv("EDA_LAKE_HOME", str(lake_settings.home))
+    storage = lake_settings.storage
+    if storage is not None:
+        assert storage.account_key and storage.blob_authority and storage.lake_container
+        monkeypatch.setenv("EDA_LAKE_STORAGE_ACCOUNT", storage.account)
+        monkeypatch.setenv("EDA_LAKE_STORAGE_ACCOUNT_KEY", storage.account_key)
+        monkeypatch.setenv("EDA_LAKE_BLOB_AUTHORITY", storage.blob_authority)
+        monkeypatch.setenv("EDA_LAKE_LAKE_CONTAINER", storage.lake_container)
+    log = f"{layout.fs_path('gold', 'funnel_daily', '_delta_log')}/00000000000000000001.json"
+    assert main(["sql", f"COPY (SELECT 1) TO '{log}' (FORMAT csv)"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eda-lake: error: COPY statements are refused") and err.count("\n") == 1
+    query = "SELECT cohort_date, customers FROM gold.funnel_daily ORDER BY 1"
+    assert main(["sql", "--format", "csv", query]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "cohort_date,customers",
+        "2026-01-01,3",
+        "2026-01-02,4",
+    ]
