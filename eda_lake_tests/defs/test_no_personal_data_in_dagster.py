@@ -15,6 +15,8 @@ import os
 import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,6 +27,8 @@ from eda_lake.demo import run_demo
 from eda_lake.lake.masking import demo_key
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import world
+from eda_lake_tests.defs.helpers import TEST_PII_KEY
+from eda_lake_tests.simulation.helpers import captured_chain
 
 SEED, CUSTOMERS = 5, 30
 
@@ -106,8 +110,7 @@ def test_after_the_demo_dagster_home_holds_no_personal_data_and_is_owner_only(
     tmp_path: Path, permissive_umask: None
 ) -> None:
     home, dagster_home = tmp_path / "home", tmp_path / "elsewhere" / "dagster_home"
-    dagster_home.mkdir(parents=True)  # as `make demo` makes it, before eda-lake runs
-    shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
+    _loose_instance(dagster_home)  # as an earlier `make demo` made it, before eda-lake runs
     settings = Settings(home=home, dagster_instance=dagster_home)
     report = run_demo(settings, customers=CUSTOMERS, seed=SEED)
     assert report.chain.customers == CUSTOMERS and report.bronze.rows > 0
@@ -123,6 +126,41 @@ def test_after_the_demo_dagster_home_holds_no_personal_data_and_is_owner_only(
     assert stores_holding(dagster_home, {*personal, secret}) == {}
     assert any(dagster_home.glob("storage/*/compute_logs/*")), "no compute log was searched"
     assert any(dagster_home.glob("history/runs/*.db")), "no event log was searched"
+
+
+def _loose_instance(dagster_home: Path) -> None:
+    """An instance directory made by someone else, open to all, with its configuration."""
+    dagster_home.mkdir(parents=True)
+    dagster_home.chmod(0o755)
+    shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
+    (dagster_home / "dagster.yaml").chmod(0o644)
+
+
+def test_a_run_by_dagsters_own_process_keeps_its_instance_owner_only(tmp_path: Path) -> None:
+    """Dagster's CLI, started with a permissive umask, loads the code location and runs
+    bronze there: its databases and logs are created owner-only, without personal data."""
+    home, dagster_home = tmp_path / "home", tmp_path / "dagster_home"
+    captured_chain(Settings(home=home), seed=SEED, customers=CUSTOMERS)
+    _loose_instance(dagster_home)
+    env = {
+        **os.environ,
+        "EDA_LAKE_HOME": str(home),
+        "EDA_LAKE_PII_KEY": TEST_PII_KEY,
+        "DAGSTER_HOME": str(dagster_home),
+    }
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "asset", "materialize", "-m", "eda_lake.definitions"]
+    done = subprocess.run(
+        [*command, "--select", "bronze/events"],
+        env=env, cwd=REPO_ROOT, umask=0o022, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    assert not_owner_only(dagster_home) == {}
+    assert any(dagster_home.glob("storage/*/compute_logs/*")), "no compute log was searched"
+    people = world.people(SEED, CUSTOMERS)
+    personal = {p.email for p in people} | {p.full_name for p in people}
+    assert stores_holding(dagster_home, {*personal, TEST_PII_KEY}) == {}
 
 
 def test_the_search_decodes_what_dagster_compresses_and_escapes(tmp_path: Path) -> None:
