@@ -53,14 +53,15 @@ $(DEV_PII_KEY_FILE): | $(STAMP)
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $@
 
 # The instance configuration the project ships (concurrency limits: README, "Run it at scale").
+# The instance holds the runs' logs and metadata: owner-only, as eda-lake keeps its own state.
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp deploy/dagster.yaml $@
+	umask 077 && mkdir -p $(DAGSTER_HOME) && cp deploy/dagster.yaml $@
 
 # `exec`: Ctrl-C reaches dagster dev itself, which stops its webserver, daemon and code
-# server before it exits.
+# server before it exits. `umask 077`: every process it starts (webserver, daemon, code
+# server, run workers) creates the instance's databases and logs owner-only.
 dev: install $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
-	EDA_LAKE_HOME=$(EDA_LAKE_HOME) $(PII_KEY) exec $(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+	umask 077 && EDA_LAKE_HOME=$(EDA_LAKE_HOME) $(PII_KEY) exec $(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 # The browser test drives Debian's chromium; CI runs as root and installs it when missing,
 # elsewhere the test says how to install it and skips.

@@ -10,6 +10,9 @@ they recorded.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -24,6 +27,7 @@ from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import demo_key
 from eda_lake.lake.runtime import Lake, SilverRun
 from eda_lake.lake.silver import SilverReport
+from eda_lake.owner_only import owner_only_tree
 from eda_lake.progress import Progress, no_progress
 from eda_lake.settings import (
     BLOB_AUTHORITY_VAR,
@@ -49,6 +53,7 @@ from eda_lake.settings import (
     Settings,
     SettingsError,
     Target,
+    variable,
 )
 from eda_lake.simulation.runtime import ChainReport
 
@@ -71,8 +76,7 @@ class DemoReport:
 
 def demo_variables(settings: Settings) -> dict[str, str]:
     """The variables of these settings on the embedded default (the lake may be on Azure
-    Storage): what the runs' resource holds. The demo's runs get them in this process; none
-    is recorded in the instance."""
+    Storage): what the runs' resource holds, secrets by name only."""
     if settings.target is not Target.LOCAL:
         raise SettingsError(
             f"the demo publishes synthetic events, on the embedded default only: unset "
@@ -113,6 +117,21 @@ def demo_variables(settings: Settings) -> dict[str, str]:
     return {name: value for name, value in variables.items() if value}
 
 
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in this process's environment, and what was there before restored after."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
     """Asset -> its metadata values, as the run recorded them."""
     return {
@@ -142,27 +161,26 @@ def run_demo(
     from dagster._core.instance.ref import InstanceRef  # the instance at a directory
 
     from eda_lake.defs.build import build_definitions
-    from eda_lake.defs.resources import EdaLakeResource
 
     # Demo data only: without a configured key, one is derived from the seed (and said so).
     demo = dataclasses.replace(settings, pii_key=settings.pii_key or demo_key(seed))
     variables = demo_variables(demo)
+    # The runs' resource names its secrets (EnvVar) and reads them from this process's
+    # environment while the runs last: the instance records names, never a secret's value.
+    secrets = {name: value for name, value in variables.items() if variable(name).secret}
     defs = build_definitions(variables)
-    resources = {"eda_lake": EdaLakeResource.of(variables)}
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    ref = InstanceRef.from_dir(str(settings.dagster_home))
+    # The instance holds the runs' logs and metadata: owner-only, as the lake's own state.
+    ref = InstanceRef.from_dir(str(owner_only_tree(settings.dagster_home)))
 
     jobs = ("provision_platform", "demo_job", "ingest_job", "gold_job")
 
     def run(job: str, **options: Any) -> dg.ExecuteInProcessResult:
         progress("dagster runs", jobs.index(job), len(jobs), "runs")
-        result = defs.resolve_job_def(job).execute_in_process(
-            resources=resources, instance=instance, **options
-        )
+        result = defs.resolve_job_def(job).execute_in_process(instance=instance, **options)
         progress("dagster runs", jobs.index(job) + 1, len(jobs), "runs")
         return result
 
-    with dg.DagsterInstance.from_ref(ref) as instance:
+    with _environment(secrets), dg.DagsterInstance.from_ref(ref) as instance:
         platform = _materialized(run("provision_platform"))
         teams = run(
             "demo_job",

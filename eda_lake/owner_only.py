@@ -4,7 +4,9 @@ The local hub's and registry's SQLite files, the lake directory (bronze and quar
 bodies in clear), the teams' dead letters and `EDA_LAKE_HOME` itself are readable by their
 owner alone: directories 0700, files 0600, whatever the umask the process started with.
 SQLite and the Delta writer create their files themselves, so the process's umask is set to
-077 once it touches that state; nothing else is widened by that.
+077 once it touches that state; nothing else is widened by that. Dagster's instance
+(DAGSTER_HOME: run and event-log databases, compute logs) holds the runs' logs and metadata
+and is kept the same way, wherever it is.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 OWNER_ONLY_UMASK = 0o077
 PRIVATE_DIRECTORY = 0o700
+PRIVATE_FILE = 0o600
 
 
 def owner_only_dir(directory: Path, create: bool = True) -> Path:
@@ -32,4 +35,19 @@ def owner_only_dir(directory: Path, create: bool = True) -> Path:
         path.mkdir(mode=PRIVATE_DIRECTORY, exist_ok=True)
     if directory.stat().st_uid == os.getuid():
         directory.chmod(PRIVATE_DIRECTORY)  # also one made earlier, or by `mkdir -p`
+    return directory
+
+
+def owner_only_tree(directory: Path, create: bool = True) -> Path:
+    """`directory` as `owner_only_dir` makes it, and, when it was open to others until now
+    (made earlier, or by a tool with a wider umask), every folder and file already in it
+    tightened too. A directory already owner-only is not walked: what this process and the
+    others started owner-only add to it is owner-only from the start."""
+    open_before = directory.exists() and directory.stat().st_mode & ~PRIVATE_DIRECTORY & 0o777
+    owner_only_dir(directory, create)
+    if open_before:
+        for path in directory.rglob("*"):
+            if path.is_symlink() or path.lstat().st_uid != os.getuid():
+                continue
+            path.chmod(PRIVATE_DIRECTORY if path.is_dir() else PRIVATE_FILE)
     return directory

@@ -11,7 +11,7 @@ import pytest
 
 from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.lake.runtime import Lake
-from eda_lake.owner_only import owner_only_dir
+from eda_lake.owner_only import owner_only_dir, owner_only_tree
 from eda_lake.settings import Settings
 from eda_lake_tests.simulation.helpers import provisioned
 
@@ -70,3 +70,28 @@ def test_an_existing_directory_is_tightened(tmp_path: Path, permissive_umask) ->
     assert oct(stat.S_IMODE((loose / "a" / "b").stat().st_mode)) == "0o700"
     owner_only_dir(loose)
     assert oct(stat.S_IMODE(loose.stat().st_mode)) == "0o700"
+
+
+def test_a_tree_open_to_others_is_tightened_whole(tmp_path: Path, permissive_umask) -> None:
+    loose = tmp_path / "instance"
+    (loose / "history" / "runs").mkdir(parents=True)
+    (loose / "history" / "runs.db").write_text("")
+    (loose / "dagster.yaml").write_text("")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("")
+    (loose / "link").symlink_to(outside)  # not ours to tighten through a link
+    owner_only_tree(loose)
+    modes = _modes(loose)
+    assert modes.pop("link") == oct(stat.S_IMODE((loose / "link").lstat().st_mode))
+    assert modes == {
+        ".": "0o700", "history": "0o700", "history/runs": "0o700",
+        "history/runs.db": "0o600", "dagster.yaml": "0o600",
+    }  # fmt: skip
+    assert oct(stat.S_IMODE(outside.stat().st_mode)) == "0o664"
+    (loose / "later.db").write_text("")  # what this process writes from now on
+    assert oct(stat.S_IMODE((loose / "later.db").stat().st_mode)) == "0o600"
+
+
+def test_a_missing_tree_is_not_created_when_asked_not_to(tmp_path: Path) -> None:
+    owner_only_tree(tmp_path / "nowhere", create=False)
+    assert not (tmp_path / "nowhere").exists()

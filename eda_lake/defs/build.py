@@ -20,12 +20,16 @@ from eda_lake.defs.lake import definitions as lake
 from eda_lake.defs.platform import assets as platform
 from eda_lake.defs.resources import eda_lake_resource
 from eda_lake.defs.teams import definitions as teams
+from eda_lake.owner_only import owner_only_tree
 from eda_lake.settings import Settings, Target
 
 
 def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     """The definitions for an environment (default: this process's)."""
     settings = Settings.from_env(environ)
+    # Code servers and run workers load these definitions before they write to Dagster's
+    # instance (event logs, compute logs): from here on they create it owner-only.
+    owner_only_tree(settings.dagster_home, create=False)
     catalogue = load_catalogue(settings.schema_dir)
     parts = [
         platform.defs,

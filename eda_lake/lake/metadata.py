@@ -1,4 +1,5 @@
-"""What a Delta table is right now, read from its log: rows, columns, a preview.
+"""What a Delta table is right now, read from its log: rows, columns, a preview that holds
+no raw event data.
 
 Plain facts for whoever reports on a table (the Dagster layer turns them into standard
 metadata). Rows come from the snapshot's add actions (`num_records`), so counting a table
@@ -13,9 +14,13 @@ from datetime import date
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from eda_lake.lake import tables
+
+# Text columns that hold a producer's own value verbatim (see `shown`).
+PRODUCER_TEXT = frozenset({"partition_key"})
 
 
 @dataclass(frozen=True)
@@ -82,11 +87,53 @@ def table_facts(
 
 
 def preview(uri: str, options: tables.Options = None, *, limit: int = 10) -> pa.Table | None:
-    """Up to `limit` rows with every column (None when the table does not exist yet)."""
+    """Up to `limit` rows, every column as `shown` lets it out of the lake (None when the
+    table does not exist yet)."""
     table = tables.open_table(uri, options)
     if table is None:
         return None
-    return tables.plain(tables.query(f"SELECT * FROM t LIMIT {int(limit)}", t=table))
+    return shown(tables.plain(tables.query(f"SELECT * FROM t LIMIT {int(limit)}", t=table)))
+
+
+def shown(rows: pa.Table) -> pa.Table:
+    """`rows` as whoever reads reports may see them. Bronze and quarantine keep what a
+    producer sent byte for byte (bodies, property maps, partition keys), and any of it may
+    be personal (a name set as a property, a partition key that is an email): such a column
+    becomes its size in bytes (`<column>_bytes`), or a map its entries' names and value
+    types; every other column (the CloudEvents attributes, where an event lies, silver's and
+    gold's values, personal ones masked there) is shown as the table holds it."""
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for field, column in zip(rows.schema, rows.columns, strict=True):
+        if pa.types.is_map(field.type):
+            columns[field.name] = _names_and_types(column)
+        elif _is_binary(field.type) or field.name in PRODUCER_TEXT:
+            columns[f"{field.name}_bytes"] = pc.binary_length(column.cast(pa.binary()))
+        else:
+            columns[field.name] = column
+    return pa.table(columns)
+
+
+def _is_binary(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_binary(kind) or pa.types.is_large_binary(kind))
+
+
+def _names_and_types(column: pa.ChunkedArray) -> pa.Array:
+    """Each map as `name: type, ...`: Capture's property values name their one set branch
+    (long, double, string, bytes; null when none is)."""
+    item_type = column.type.item_type
+
+    def kind(value: Any) -> str:
+        if pa.types.is_struct(item_type) and isinstance(value, dict):
+            return next((branch for branch, v in value.items() if v is not None), "null")
+        return str(item_type)
+
+    return pa.array(
+        [
+            None if entries is None else ", ".join(f"{k}: {kind(v)}" for k, v in entries)
+            for entries in column.to_pylist()
+        ],
+        pa.string(),
+    )
 
 
 def rows_by_day(

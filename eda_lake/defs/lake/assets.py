@@ -3,7 +3,8 @@
 Built from the catalogue (one silver asset per event) and the lake's table definitions
 (each entity and gold table depends on exactly the tables its SQL reads). Every table
 reports Dagster's standard metadata: the whole table's rows after the commit, its columns
-with their descriptions, its URI and a preview; what one run did is named `..._in_run`.
+with their descriptions, its URI and a preview (`metadata.preview`: no raw event data);
+what one run did is named `..._in_run`.
 """
 
 from collections.abc import Iterator, Mapping
@@ -85,7 +86,7 @@ def table_metadata(
         metadata["preview"] = dg.MetadataValue.table(
             [dg.TableRecord({k: _cell(v) for k, v in r.items()}) for r in rows.to_pylist()],
             schema=dg.TableSchema(
-                columns=[dg.TableColumn(c.name, "string") for c in schema.columns]
+                columns=[dg.TableColumn(name, "string") for name in rows.column_names]
             ),
         )
     return metadata
