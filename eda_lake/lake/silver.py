@@ -292,7 +292,8 @@ class SilverBuilder:
             groups.setdefault(schema_id, []).append(index)
         keyed = pc.and_(pc.is_valid(rows["ce_id"]), pc.is_valid(rows["ce_source"])).to_pylist()
         names = pa.array(sorted(spec.schema.names), pa.string())
-        typed = pc.fill_null(pc.is_in(rows["ce_type"], value_set=names), False).to_pylist()
+        typed = pc.fill_null(pc.is_in(rows["ce_type"], value_set=names), False)
+        other_type = set(pc.indices_nonzero(pc.invert(typed)).to_pylist())  # usually none
         parts: list[pa.Table] = []
         failures: list[tuple[int, str]] = []
         no_schema, unknown = 0, []
@@ -310,12 +311,13 @@ class SilverBuilder:
                 continue
             failures += [(i, NO_KEY) for i in indices if not keyed[i]]
             indices = [i for i in indices if keyed[i]]
-            failures += [
-                (i, _other_type(rows["ce_type"][i].as_py(), writer.full_name, schema_id, spec))
-                for i in indices
-                if not typed[i]
-            ]
-            indices = [i for i in indices if typed[i]]
+            if other_type:
+                failures += [
+                    (i, _other_type(rows["ce_type"][i].as_py(), writer.full_name, schema_id, spec))
+                    for i in indices
+                    if i in other_type
+                ]
+                indices = [i for i in indices if i not in other_type]
             bodies = rows["body"].take(pa.array(indices, pa.int64())).to_pylist()
             payloads = decode_payloads(writer, spec.schema, bodies)
             failures += [

@@ -105,3 +105,24 @@ def test_other_producers_events_are_quarantined_not_counted(
     retry = lake.retry_quarantine(files=False)
     assert (retry.events_landed, retry.events_still_quarantined) == (0, 4 * PER_KIND)
     assert len(_rows(lake, "silver", "customer_created")) == customers
+
+
+def test_an_event_renamed_with_an_alias_keeps_its_old_type() -> None:
+    """Events written before a rename carry the old name as their type: the reader's
+    aliases (an alias without a dot is in its namespace) are its types too."""
+    renamed = parse_schema(
+        json.dumps(
+            {
+                "type": "record",
+                "name": "CustomerSignedUp",
+                "namespace": "eda_lake.customer",
+                "aliases": ["CustomerCreated", "legacy.Customer"],
+                "fields": [],
+            }
+        )
+    )
+    assert renamed.names == {
+        "eda_lake.customer.CustomerSignedUp",
+        "eda_lake.customer.CustomerCreated",
+        "legacy.Customer",
+    }
