@@ -17,6 +17,7 @@ from eda_lake.events.wire import content_type
 from eda_lake.hub.base import EventData
 from eda_lake.lake import commits, tables
 from eda_lake.lake.declarations import event_table
+from eda_lake.lake.gold import GoldBuilder
 from eda_lake.lake.runtime import Lake, RebuildRefusedError
 from eda_lake.registry.local import LocalSchemaRegistry, local_schema_id
 from eda_lake.registry.schema import parse_schema
@@ -94,12 +95,10 @@ def test_gold_run_between_event_tables_and_entities_never_falls_behind(
     lake.entities()
     lake.gold()
     assert _totals(lake)["customers"] == 80 + 25
-    rebuilt = Lake(lake_settings, pii_key=KEY)
-    rebuilt.layout.clear("gold")
-    rebuilt.gold()
-    assert _rows(lake, "gold", "funnel_daily", "SELECT * FROM t ORDER BY cohort_date") == _rows(
-        rebuilt, "gold", "funnel_daily", "SELECT * FROM t ORDER BY cohort_date"
-    )
+    in_order = "SELECT * FROM t ORDER BY cohort_date"
+    incremental = _rows(lake, "gold", "funnel_daily", in_order)
+    GoldBuilder(lake.layout).run(everything=True)  # gold computed whole from the entities
+    assert incremental == _rows(lake, "gold", "funnel_daily", in_order)
 
 
 def test_hub_names_match_in_any_case(lake_settings: Settings) -> None:
