@@ -26,7 +26,7 @@ Snapshot = dict[str, list[str]]
 
 @pytest.fixture(autouse=True)
 def _short_leases(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lake_lock, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(lake_lock, "POLL_SECONDS", 0.1)
 
 
 def _snapshot(lake: Lake) -> Snapshot:
@@ -77,7 +77,7 @@ def test_a_silver_run_straddling_the_rebuilds_window_loses_nothing(
     monkeypatch.setattr(SilverBuilder, "_changes", paused)
     runner = threading.Thread(target=_other(lake).silver_events, name="concurrent-silver")
     runner.start()
-    read.wait()
+    assert read.wait(60)
     lake.lock.waiting = lambda _: window.set()  # the rebuild has begun: the silver run goes on
     lake.rebuild()
     runner.join()
@@ -100,7 +100,7 @@ def test_a_silver_run_started_inside_the_rebuild_waits_for_it(
 
     def in_window(builder: SilverBuilder, *args: Any) -> SilverReport:
         runner.start()
-        waiting.wait()  # the silver run met the rebuild and waits
+        assert waiting.wait(60)  # the silver run met the rebuild and waits
         return rebuild(builder, *args)
 
     monkeypatch.setattr(SilverBuilder, "rebuild", in_window)
@@ -133,7 +133,10 @@ def test_rebuilds_beside_writers_and_readers_end_as_a_rebuild_alone(tmp_path: Pa
     alone = _snapshot(lake)
     expected = set(alone) | {"bronze.events"}
     chance = random.Random(15)
-    writers: list[Callable[[Lake], object]] = [Lake.silver, Lake.gold, Lake.silver_events]
+    writers: list[Callable[[Lake], object]] = [
+        Lake.ingest, Lake.silver_events, Lake.entities, Lake.silver, Lake.gold,
+        Lake.retry_quarantine, Lake.compact, lambda lake: lake.vacuum(168), Lake.rebuild,
+    ]  # fmt: skip
     stop, missing = threading.Event(), list[str]()
     reader = threading.Thread(target=_poll, args=(lake, expected, stop, missing))
     reader.start()
