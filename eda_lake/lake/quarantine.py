@@ -233,8 +233,10 @@ class Quarantine:
     def resolve_landed(self, table: str, landed: pa.Table) -> int:
         """Resolve the open quarantined events of `table` (qualified) that are among the
         `landed` rows, by their bronze coordinates; returns how many."""
+        if landed.num_rows == 0:
+            return 0
         events = tables.open_table(self.events_uri, self.options)
-        if events is None or landed.num_rows == 0:
+        if events is None:
             return 0
         of_table = tables.in_list('"table"', pa.array([table]))
         open_rows = tables.query(
