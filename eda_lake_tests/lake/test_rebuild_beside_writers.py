@@ -9,6 +9,7 @@ import random
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ Snapshot = dict[str, list[str]]
 
 @pytest.fixture(autouse=True)
 def _short_leases(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lake_lock, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(lake_lock, "POLL_SECONDS", 0.05)
 
 
 def _snapshot(lake: Lake) -> Snapshot:
@@ -71,7 +72,7 @@ def test_a_silver_run_straddling_the_rebuilds_window_loses_nothing(
         found = changes(builder, *args)
         if threading.current_thread().name == "concurrent-silver":
             read.set()  # its bookkeeping is decided
-            window.wait()
+            window.wait(60)
         return found
 
     monkeypatch.setattr(SilverBuilder, "_changes", paused)
@@ -114,50 +115,65 @@ def test_a_silver_run_started_inside_the_rebuild_waits_for_it(
     assert raced == _snapshot(lake)
 
 
-def _poll(lake: Lake, expected: set[str], stop: threading.Event, missing: list[str]) -> None:
-    """An analyst's `eda-lake sql`, again and again: every table there, each readable."""
-    while not stop.is_set():
-        sql = LakeSql(lake.layout)
-        try:
-            seen = {t.qualified for t in sql.tables}
-            missing += sorted(expected - seen)
-            for name in expected & seen:
-                sql.query(f"SELECT count(*) FROM {name}")
-        finally:
-            sql.close()
+@dataclass
+class Readers:
+    """An analyst's `eda-lake sql`, again and again while a rebuild runs: every table
+    there, each readable."""
+
+    lake: Lake
+    expected: set[str]
+    rebuilding: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+    missing: list[str] = field(default_factory=list)
+    polls: int = 0
+
+    def poll(self) -> None:
+        while not self.stop.is_set():
+            if not self.rebuilding.wait(0.05):
+                continue
+            sql = LakeSql(self.lake.layout)
+            try:
+                seen = {t.qualified for t in sql.tables}
+                self.missing += sorted(self.expected - seen)
+                for name in self.expected & seen:
+                    sql.query(f"SELECT count(*) FROM {name}")
+            finally:
+                sql.close()
+            self.polls += 1
 
 
 def test_rebuilds_beside_writers_and_readers_end_as_a_rebuild_alone(tmp_path: Path) -> None:
-    lake = _lake_after_chain(Settings(home=tmp_path / "home"), customers=20)[2]
+    lake = _lake_after_chain(Settings(home=tmp_path / "home"), customers=10)[2]
     lake.rebuild()
     alone = _snapshot(lake)
-    expected = set(alone) | {"bronze.events"}
+    readers = Readers(lake, set(alone) | {"bronze.events"})
     chance = random.Random(15)
     writers: list[Callable[[Lake], object]] = [
         Lake.ingest, Lake.silver_events, Lake.entities, Lake.silver, Lake.gold,
         Lake.retry_quarantine, Lake.compact, lambda lake: lake.vacuum(168), Lake.rebuild,
     ]  # fmt: skip
-    stop, missing = threading.Event(), list[str]()
-    reader = threading.Thread(target=_poll, args=(lake, expected, stop, missing))
+    reader = threading.Thread(target=readers.poll)
     reader.start()
     try:
         for _ in range(20):
-            chosen = chance.sample(writers, 2)
-            delays = [chance.random() * 0.3 for _ in chosen]
+            chosen = chance.sample(writers, chance.randint(1, 2))
+            delays = [chance.random() * 0.2 for _ in chosen]
             others = [
                 threading.Timer(delay, write, args=(_other(lake),))
                 for delay, write in zip(delays, chosen, strict=True)
             ]
             for other in others:
                 other.start()
+            readers.rebuilding.set()
             lake.rebuild()
             for other in others:
                 other.join()
+            readers.rebuilding.clear()
             assert _snapshot(lake) == alone
     finally:
-        stop.set()
+        readers.stop.set()
         reader.join()
-    assert missing == []
+    assert readers.polls >= 20 and readers.missing == []
 
 
 def _rebuild_until_killed(home: str, killed_after: int, ready: Any) -> None:
