@@ -98,11 +98,17 @@ def test_a_silver_run_started_inside_the_rebuild_waits_for_it(
     concurrent = _other(lake, waiting=lambda _: waiting.set())
     runner = threading.Thread(target=lambda: reports.append(concurrent.silver()))
     rebuild = SilverBuilder.rebuild
+    before = _read(lake)
+    assert before["silver.customer_created"] == 40
 
     def in_window(builder: SilverBuilder, *args: Any) -> SilverReport:
         runner.start()
         assert waiting.wait(60)  # the silver run met the rebuild and waits
-        return rebuild(builder, *args)
+        assert _read(lake) == before  # a reader sees the old tables until ...
+        replaced = rebuild(builder, *args)
+        during = _read(lake)  # ... each is replaced, in one commit
+        assert set(during) == set(before) and during["silver.customer_created"] == 43
+        return replaced
 
     monkeypatch.setattr(SilverBuilder, "rebuild", in_window)
     lake.rebuild()
@@ -113,6 +119,19 @@ def test_a_silver_run_started_inside_the_rebuild_waits_for_it(
     raced = _snapshot(lake)
     lake.rebuild()
     assert raced == _snapshot(lake)
+
+
+def _read(lake: Lake) -> dict[str, int]:
+    """What `eda-lake sql` sees: each table and its rows."""
+    sql = LakeSql(lake.layout)
+    try:
+        counted = {}
+        for table in sql.tables:
+            [(rows,)] = sql.query(f"SELECT count(*) FROM {table.qualified}").rows
+            counted[table.qualified] = rows
+        return counted
+    finally:
+        sql.close()
 
 
 @dataclass
