@@ -60,9 +60,14 @@ class DerivedBuilder:
         missing = [name for name, table in opened.items() if table is None]
         return missing or {name: t for name, t in opened.items() if t is not None}
 
-    def run(self, requested: Reached | None = None, record: bool = True) -> TableRun:
+    def run(
+        self, requested: Reached | None = None, record: bool = True, *, everything: bool = False
+    ) -> TableRun:
+        """Recompute what the sources' changes reach (or `requested`, or, with `everything`,
+        the whole table in one overwrite commit, as a rebuild does)."""
         return commits.with_retries(
-            lambda: self._attempt(requested, record), f"building {self.declared.qualified_name}"
+            lambda: self._attempt(requested, record, everything),
+            f"building {self.declared.qualified_name}",
         )
 
     def pending(self) -> Reached | None:
@@ -123,7 +128,7 @@ class DerivedBuilder:
             return None
         return Reached(self.target_column, values)
 
-    def _attempt(self, requested: Reached | None, record: bool) -> TableRun:
+    def _attempt(self, requested: Reached | None, record: bool, everything: bool) -> TableRun:
         report = TableRun(self.declared.qualified_name)
         sources = self._open_sources()
         if isinstance(sources, list):
@@ -131,7 +136,7 @@ class DerivedBuilder:
             return report
         versions = {name: table.version() for name, table in sources.items()}
         target = tables.open_table(self.uri, self.options)
-        pending = self._reached(target, sources)
+        pending = None if everything else self._reached(target, sources)
         if requested is None and pending is not None and len(pending.values) == 0:
             assert target is not None
             if commits.consumed(target, versions) != versions:

@@ -32,9 +32,12 @@ def entity_builder(layout: LakeLayout, declared: Derived) -> DerivedBuilder:
     return DerivedBuilder(layout, declared, declared.key[0], unit="keys")
 
 
-def build_entities(layout: LakeLayout, names: Iterable[str] | None = None) -> EntitiesReport:
+def build_entities(
+    layout: LakeLayout, names: Iterable[str] | None = None, *, everything: bool = False
+) -> EntitiesReport:
+    """Bring the entities up to date (with `everything`: each recomputed whole)."""
     chosen = ENTITY_TABLES if names is None else tuple(entity(n) for n in names)
     report = EntitiesReport()
     for declared in chosen:
-        report.runs[declared.name] = entity_builder(layout, declared).run()
+        report.runs[declared.name] = entity_builder(layout, declared).run(everything=everything)
     return report

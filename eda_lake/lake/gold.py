@@ -61,8 +61,15 @@ class GoldBuilder:
                 days |= {d for d in reached.values.to_pylist() if d is not None}
         return days
 
-    def run(self, days: set[date] | None = None, names: Iterable[str] | None = None) -> GoldReport:
-        """Recompute the days new entity rows touch (or exactly `days`), table by table.
+    def run(
+        self,
+        days: set[date] | None = None,
+        names: Iterable[str] | None = None,
+        *,
+        everything: bool = False,
+    ) -> GoldReport:
+        """Recompute the days new entity rows touch (or exactly `days`, or with `everything`
+        each table whole), table by table.
 
         Progress is recorded only when the days recomputed cover everything pending, so a
         partial recompute (one partition of a backfill) never hides other touched days.
@@ -75,5 +82,5 @@ class GoldBuilder:
                 if days is None
                 else Reached(builder.target_column, pa.array(sorted(days), pa.date32()))
             )
-            report.runs[declared.name] = builder.run(requested)
+            report.runs[declared.name] = builder.run(requested, everything=everything)
         return report

@@ -113,6 +113,11 @@ class LakeLayout:
         return self.fs_path("_lifecycle", "tiers.json")
 
     @property
+    def lock_uri(self) -> str:
+        """The lake's lock (`lake_lock`): a Delta table beside the areas, no area's table."""
+        return f"{self.uri}/_lock"
+
+    @property
     def bronze_uri(self) -> str:
         """Bronze is one table: every hub's events, partitioned by hub and date."""
         return self.area_uri("bronze")
@@ -150,10 +155,3 @@ class LakeLayout:
                 path.mkdir(parents=True, exist_ok=True)
                 created.append(str(path))
         return created
-
-    def clear(self, area: str) -> None:
-        """Delete everything in an area (rebuilding silver or gold)."""
-        path = f"{self.fs_root}/{area}"
-        if area not in ("silver", "gold"):
-            raise ValueError(f"only silver and gold are rebuilt, not {area!r}")
-        self.fs.delete_dir_contents(path, missing_dir_ok=True)

@@ -39,7 +39,7 @@ def vacuum_lake(layout: LakeLayout, retention_hours: int = DEFAULT_RETENTION_HOU
             f"{MIN_RETENTION_HOURS} (default {DEFAULT_RETENTION_HOURS})"
         )
     report = VacuumReport(retention_hours)
-    for name, uri in layout.existing_tables().items():
+    for name, uri in {**layout.existing_tables(), "lock": layout.lock_uri}.items():
         table = tables.open_table(uri, layout.storage_options)
         if table is None:
             continue

@@ -236,6 +236,27 @@ class Quarantine:
 
         return commits.with_retries(attempt, "quarantining events")
 
+    def resolve_landed(self, table: str, landed: pa.Table) -> int:
+        """Resolve the open quarantined events of `table` (qualified) that are among the
+        `landed` rows, by their bronze coordinates; returns how many."""
+        if landed.num_rows == 0:
+            return 0
+        events = tables.open_table(self.events_uri, self.options)
+        if events is None:
+            return 0
+        of_table = tables.in_list('"table"', pa.array([table]))
+        open_rows = tables.query(
+            f"SELECT quarantine_id, {', '.join(COORDINATES)} FROM events "
+            f"WHERE resolved_at IS NULL AND {of_table}",
+            events=events,
+        )
+        if open_rows.num_rows == 0:
+            return 0
+        found = open_rows.join(
+            landed.select(COORDINATES), COORDINATES, join_type="left semi", use_threads=False
+        )
+        return self.resolve_events(found["quarantine_id"].to_pylist())
+
     def resolve_events(self, ids: list[str]) -> int:
         return self._resolve(self.events_uri, EVENTS_SCHEMA, "quarantine_id", ids)
 

@@ -18,6 +18,7 @@ from eda_lake.lake.compaction import CompactionReport, compact_bronze
 from eda_lake.lake.discovery import CaptureFile, discover_all, files_at
 from eda_lake.lake.entities import EntitiesReport, build_entities
 from eda_lake.lake.gold import GoldBuilder, GoldReport
+from eda_lake.lake.lake_lock import LakeLock
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.lifecycle import (
     CAPTURE_CONTAINER,
@@ -76,6 +77,8 @@ class Lake:
         self.source = capture_source(settings)
         self.names = ArchiveNameFormat(self.catalogue.capture.archive_name_format)
         self._pii_key = pii_key or settings.pii_key
+        # Every writer below shares it; a rebuild holds it alone.
+        self.lock = LakeLock(self.layout)
 
     def _source(self, capture_root: str | None) -> CaptureSource:
         return self.source if capture_root is None else capture_source(self.settings, capture_root)
@@ -93,11 +96,16 @@ class Lake:
         return BronzeIngestor(self.layout, source.fs, source.root)
 
     def ingest(
-        self, capture_root: str | None = None, progress: Progress = no_progress
+        self,
+        capture_root: str | None = None,
+        progress: Progress = no_progress,
+        files: list[CaptureFile] | None = None,
     ) -> BronzeReport:
-        """Full discovery: every capture file not yet in bronze lands there."""
-        files = self.capture_files(capture_root)
-        return self.bronze(capture_root).ingest(files, progress=progress)
+        """These capture files (by default, full discovery: every one) not yet in bronze
+        land there."""
+        with self.lock.shared("ingest"):
+            found = self.capture_files(capture_root) if files is None else files
+            return self.bronze(capture_root).ingest(found, progress=progress)
 
     def _silver_builder(self) -> tuple[SilverBuilder, Callable[[], None]]:
         masker = Masker(self._pii_key)  # refuses before any work without a key
@@ -111,16 +119,19 @@ class Lake:
         """Decode new bronze events into silver: every catalogue event, or these."""
         builder, close = self._silver_builder()
         try:
-            return builder.run(events, progress)
+            with self.lock.shared("silver"):
+                return builder.run(events, progress)
         finally:
             close()
 
     def entities(self, names: Sequence[str] | None = None) -> EntitiesReport:
         """Bring the declared entities (all, or these) up to date with the event tables."""
-        return build_entities(self.layout, names)
+        with self.lock.shared("entities"):
+            return build_entities(self.layout, names)
 
     def silver(self, progress: Progress = no_progress) -> SilverRun:
-        return SilverRun(self.silver_events(progress=progress), self.entities())
+        with self.lock.shared("silver"):
+            return SilverRun(self.silver_events(progress=progress), self.entities())
 
     def gold(
         self,
@@ -129,7 +140,8 @@ class Lake:
         progress: Progress = no_progress,
     ) -> GoldReport:
         """Recompute the gold days new entity rows touch, or exactly `days`."""
-        report = GoldBuilder(self.layout).run(days, tables)
+        with self.lock.shared("gold"):
+            report = GoldBuilder(self.layout).run(days, tables)
         progress("gold", len(report.runs), len(report.runs), "tables")
         return report
 
@@ -145,6 +157,10 @@ class Lake:
     ) -> RetryReport:
         """Reprocess what is quarantined (after a fix): rows that land are marked resolved,
         and nothing lands twice."""
+        with self.lock.shared("quarantine retry"):
+            return self._retry_quarantine(files, events, capture_root)
+
+    def _retry_quarantine(self, files: bool, events: bool, capture_root: str | None) -> RetryReport:
         report = RetryReport()
         if files:
             quarantined = self.quarantine.quarantined_files()
@@ -168,7 +184,8 @@ class Lake:
 
     def vacuum(self, retention_hours: int) -> VacuumReport:
         """Delete files no table version within `retention_hours` refers to."""
-        return vacuum_lake(self.layout, retention_hours)
+        with self.lock.shared("vacuum"):
+            return vacuum_lake(self.layout, retention_hours)
 
     def funnel(self) -> pa.Table:
         """The gold funnel, one row per cohort day, oldest first (empty before any gold)."""
@@ -206,7 +223,8 @@ class Lake:
         return rules, enforce(self.layout, rules, containers)
 
     def compact(self) -> CompactionReport:
-        return compact_bronze(self.layout)
+        with self.lock.shared("compaction"):
+            return compact_bronze(self.layout)
 
     def rebuild_problems(self) -> list[str]:
         """Why the catalogue's schemas could not rebuild silver: each event's schema checked
@@ -231,11 +249,14 @@ class Lake:
             close_all(registry)
         return problems
 
-    def rebuild(self) -> tuple[SilverRun, GoldReport]:
+    def rebuild(self, progress: Progress = no_progress) -> tuple[SilverRun, GoldReport]:
         """Silver and gold again from bronze (after a decoder fix): the same tables.
 
-        Refuses, before touching any table, a catalogue the registry's rules reject."""
-        Masker(self._pii_key)  # refuse before deleting anything
+        Refuses, before touching any table, a catalogue the registry's rules reject. Holds
+        the lake alone (other writers wait) and replaces each table in one Delta commit, with
+        its progress, so a reader sees the old table until the new one is committed, and a
+        rebuild killed midway leaves each table old or new, never half of one."""
+        Masker(self._pii_key)  # refuse before touching anything
         problems = self.rebuild_problems()
         if problems:
             raise RebuildRefusedError(
@@ -244,6 +265,13 @@ class Lake:
                 + "; ".join(problems)
                 + ". Fix the schema files (or register a compatible version), then rebuild."
             )
-        for area in ("silver", "gold"):
-            self.layout.clear(area)
-        return self.silver(), self.gold()
+        builder, close = self._silver_builder()
+        try:
+            with self.lock.exclusive("rebuild"):
+                events = builder.rebuild(progress)
+                entities = build_entities(self.layout, everything=True)
+                gold = GoldBuilder(self.layout).run(everything=True)
+        finally:
+            close()
+        progress("gold", len(gold.runs), len(gold.runs), "tables")
+        return SilverRun(events, entities), gold

@@ -178,21 +178,45 @@ class SilverBuilder:
             progress("silver", done + 1, len(specs), "tables")
         return report
 
+    def rebuild(self, progress: Progress = no_progress) -> SilverReport:
+        """Every event table replaced by what all of bronze decodes to now, each in one
+        overwrite commit recording the bronze version read: a reader sees the old table
+        until the new one is committed."""
+        report = SilverReport()
+        bronze = tables.open_table(self.layout.bronze_uri, self.options)
+        if bronze is None:
+            return report
+        report.bronze_version = bronze.version()
+        everything = _snapshot(bronze)
+        specs = list(self.catalogue.events.values())
+        for done, spec in enumerate(specs):
+            attempt = partial(self._attempt, spec, bronze, everything, replace=True)
+            report.add(spec, commits.with_retries(attempt, f"rebuilding {table_name(spec.name)}"))
+            progress("silver", done + 1, len(specs), "tables")
+        return report
+
     def _changes(self, bronze: DeltaTable, after: int | None) -> pa.Table:
         try:
             return tables.changes(bronze, after, bronze.version(), BRONZE_COLUMNS)
         except tables.ChangeFeedUnavailableError:
             # The change feed from there was vacuumed away: read the whole snapshot; exact
             # dedup makes re-reading what silver already holds harmless.
-            rows = tables.query(f"SELECT {', '.join(BRONZE_COLUMNS)} FROM bronze", bronze=bronze)
-            version = pa.array([bronze.version()] * rows.num_rows, pa.int64())
-            return rows.append_column("_commit_version", version)
+            return _snapshot(bronze)
 
-    def _attempt(self, spec: EventSpec, bronze: DeltaTable, changed: pa.Table | None) -> TableRun:
+    def _attempt(
+        self,
+        spec: EventSpec,
+        bronze: DeltaTable,
+        changed: pa.Table | None,
+        *,
+        replace: bool = False,
+    ) -> TableRun:
+        """Land the rows of `changed` the table has not consumed (with `replace`: replace the
+        table by all of them)."""
         run = TableRun(qualified("silver", table_name(spec.name)))
         target_version = bronze.version()
         table = tables.open_table(self.uri(spec), self.options)
-        done = commits.consumed(table, [BRONZE])[BRONZE]
+        done = None if replace else commits.consumed(table, [BRONZE])[BRONZE]
         if done is not None and done >= target_version:
             run.version, run.inputs = table.version() if table else None, {BRONZE: done}
             return run
@@ -201,7 +225,7 @@ class SilverBuilder:
             rows = pa.table({c: [] for c in [*BRONZE_COLUMNS, "_commit_version"]})
         decoded = self._decode(spec, rows)
         unique = _first_per_key(decoded.rows)
-        new = _not_in(table, unique)
+        new = unique if replace else _not_in(table, unique)
         quarantined = len(decoded.failures) + len(decoded.unknown)
         if quarantined:
             reasons = decoded.failures + [
@@ -214,8 +238,12 @@ class SilverBuilder:
             table = commits.first_commit_table(
                 self.uri(spec), new.schema, options=self.options, configuration=tables.CHANGE_FEED
             )
-        write = Write(new.schema, new, writer_properties=SILVER_WRITER)
+        mode: commits.Mode = "overwrite" if replace else "append"
+        write = Write(new.schema, new, mode=mode, writer_properties=SILVER_WRITER)
         run.version = commits.commit(table, write, {BRONZE: target_version})
+        # Events quarantined once (an unknown schema since registered, a decoder since
+        # fixed) that decoded now are in the table: their quarantine rows are resolved.
+        resolved = self.quarantine.resolve_landed(run.table, decoded.rows)
         run.outcome, run.inputs, run.rows_written = (
             "committed",
             {BRONZE: target_version},
@@ -229,6 +257,7 @@ class SilverBuilder:
             "quarantined": len(decoded.failures),
             "no_schema": decoded.no_schema,
             "unknown_schema": len(decoded.unknown),
+            "quarantine_resolved": resolved,
         }
         return run
 
@@ -351,6 +380,13 @@ def _other_type(ce_type: str | None, writer: str, schema_id: str, spec: EventSpe
         f"{spec.schema.full_name}, the event hub {spec.hub} carries: another producer's "
         "events belong on their own hub"
     )
+
+
+def _snapshot(bronze: DeltaTable) -> pa.Table:
+    """All of bronze, as its change feed's rows (every row at the snapshot's version)."""
+    rows = tables.query(f"SELECT {', '.join(BRONZE_COLUMNS)} FROM bronze", bronze=bronze)
+    version = pa.array([bronze.version()] * rows.num_rows, pa.int64())
+    return rows.append_column("_commit_version", version)
 
 
 def _taken(columns: dict[str, pa.Array], rows: pa.Array) -> dict[str, pa.Array]:

@@ -143,7 +143,7 @@ def bronze_events(
             context.log.warning(f"announced capture file not found: {path}")
     else:
         files = lake.capture_files(root)
-    report = lake.bronze(root).ingest(files)
+    report = lake.ingest(root, files=files)
     for line in report.quarantined:
         context.log.warning(f"quarantined {line}")
     settings = eda_lake.settings()
