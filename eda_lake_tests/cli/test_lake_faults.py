@@ -195,3 +195,19 @@ def test_a_folder_that_cannot_be_written(tmp_path: Path) -> None:
     query = "SELECT count(*) FROM silver.customer_created"
     counted = run(EDA_LAKE, "sql", "--format", "csv", query, env=env)
     assert counted.stdout.splitlines()[1] == "10"  # nothing lost
+
+
+def test_azure_storage_refusals_are_named_by_their_codes() -> None:
+    """Azure answers a wrong key with AuthenticationFailed (Azurite: AuthorizationFailure), a
+    missing role with AuthorizationPermissionMismatch; delta-rs nests the body in its text."""
+    from eda_lake.console.faults import describe
+
+    for code in ("AuthenticationFailed", "AuthorizationPermissionMismatch"):
+        refused = OSError(
+            "Kernel error -> Error performing GET https://acct.blob.core.windows.net/lake/"
+            f"bronze/_delta_log/_last_checkpoint\n 403 Forbidden\n <Error><Code>{code}</Code>"
+        )
+        line = str(describe(refused))
+        assert line.startswith("Azure Storage at acct.blob.core.windows.net refused"), line
+        assert f"({code})" in line and "EDA_LAKE_STORAGE_ACCOUNT_KEY" in line
+    assert describe(ValueError("AuthenticationFailed")) is None  # our own: a bug
