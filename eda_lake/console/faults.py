@@ -78,10 +78,8 @@ _READ_ONLY = ("read-only file system", "attempt to write a readonly database")
 # EPERM: what an immutable file or folder (`chattr +i`) answers, even to root.
 _DENIED = ("permission denied", "operation not permitted")
 # Azure Storage's codes for a key or identity it refuses (Azurite's included).
-_STORAGE_REFUSED = (
-    "authenticationfailed",
-    "authorizationfailure",
-    "authorizationpermissionmismatch",
+_STORAGE_REFUSED = re.compile(
+    "AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch", re.IGNORECASE
 )
 _UNREACHABLE = (
     "connection refused",
@@ -117,8 +115,9 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
     # (a KeyError, a ValueError) with such words in its message still shows its traceback.
     said = " | ".join(str(e) for e in chain if _from_system_or_library(e))
     text = said.lower()
-    if any(code in text for code in _STORAGE_REFUSED):  # before azure-core's sign-in errors
-        return _storage_refused(said)
+    refused = _STORAGE_REFUSED.search(said)
+    if refused is not None:  # before azure-core's sign-in errors, which a 403 also raises
+        return _storage_refused(said, refused.group(0))
     azure = _azure(exc)
     if azure is not None:
         return azure
@@ -145,15 +144,13 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
     return None
 
 
-def _storage_refused(said: str) -> str:
-    code = re.search("|".join(_STORAGE_REFUSED), said, re.IGNORECASE)
+def _storage_refused(said: str, code: str) -> str:
     host = _URL.search(said)
     at = f" at {host.group(1)}" if host else ""
     return (
-        f"Azure Storage{at} refused the credentials ({code.group(0) if code else 403}): "
-        f"check {STORAGE_KEY_VAR} "
-        "(a wrong or rotated key) or the connection string's AccountKey; signed in with Entra "
-        "ID, the identity needs a Storage Blob Data role on the account"
+        f"Azure Storage{at} refused the credentials ({code}): check {STORAGE_KEY_VAR} (a wrong "
+        "or rotated key) or the connection string's AccountKey; signed in with Entra ID, the "
+        "identity needs a Storage Blob Data role on the account"
     )
 
 
