@@ -228,10 +228,15 @@ def _capture_inspect(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _lake(settings: Settings) -> Lake:
+def _lake(settings: Settings, *, existing: bool = False) -> Lake:
+    """`existing`: the command only reads or extends a lake, so a home or container that
+    holds none is refused rather than taken for an empty lake."""
     from eda_lake.lake.runtime import Lake
 
-    return Lake(settings)
+    lake = Lake(settings)
+    if existing:
+        lake.layout.require_lake()
+    return lake
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -265,7 +270,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _silver(args: argparse.Namespace) -> int:
     settings = _settings()
-    lake = _lake(settings)
+    lake = _lake(settings, existing=True)
     with _progress() as progress:
         run = lake.silver(progress)
     print_report("silver events:", run.events)
@@ -277,7 +282,7 @@ def _silver(args: argparse.Namespace) -> int:
 
 def _gold(args: argparse.Namespace) -> int:
     settings = _settings()
-    lake = _lake(settings)
+    lake = _lake(settings, existing=True)
     with _progress() as progress:
         report = lake.gold(progress=progress)
     print_report("gold:", report)
@@ -350,7 +355,7 @@ def _sql(args: argparse.Namespace) -> int:
     from eda_lake.lake.layout import LakeLayout
 
     settings = _settings()
-    engine = LakeSql(LakeLayout.from_settings(settings))
+    engine = LakeSql(LakeLayout.from_settings(settings).require_lake())
     try:
         if args.query is None:
             from eda_lake.console.shell import run_shell
@@ -599,8 +604,20 @@ def _population_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic values")
 
 
-def _state_directories() -> list[Path]:
-    """Where the commands write, deepest first: a full disk is named by the first one full."""
+# The lake areas each command writes (others: capture's and bronze's), named for a full disk.
+AREAS_WRITTEN = {
+    "capture": ("capture",),
+    "ingest": ("bronze", "quarantine"),
+    "silver": ("silver", "quarantine"),
+    "gold": ("gold",),
+    "rebuild": ("silver", "gold"),
+    "quarantine": ("bronze", "silver", "quarantine"),
+}
+
+
+def _state_directories(command: str) -> list[Path]:
+    """Where `command` writes, deepest first: a full disk is named by the first one full (on
+    one file system, the area the command writes, not another that shares the disk)."""
     from eda_lake.settings import SettingsError
 
     try:
@@ -608,7 +625,8 @@ def _state_directories() -> list[Path]:
     except SettingsError:  # the settings' own error is the one reported
         return []
     lake = settings.lake_dir
-    return [lake / "capture", lake / "bronze", lake, settings.hub_dir, settings.home]
+    areas = [lake / area for area in AREAS_WRITTEN.get(command, ("capture", "bronze"))]
+    return [*areas, lake, settings.hub_dir, settings.home]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -628,7 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from eda_lake.console.faults import describe
 
-        message = describe(exc, near=_state_directories())
+        message = describe(exc, near=_state_directories(args.command))
         if message is None:
             raise  # a bug of our own: its traceback shows where
         print(f"eda-lake: error: {message}", file=sys.stderr)

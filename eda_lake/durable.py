@@ -7,7 +7,10 @@ its own lock (each Dagster run is a process of its own).
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,16 +19,25 @@ from pathlib import Path
 from eda_lake.owner_only import owner_only_dir
 
 BUSY_TIMEOUT_MS = 60_000
+FULL_BELOW_BYTES = 1 << 20  # a file system with less free than this is a full one
 
 
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) a database for use by this process; autocommit mode."""
     owner_only_dir(path.parent)  # the files it creates are then owner-only too
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    # NORMAL in WAL mode loses nothing when a process is killed (only on power loss).
-    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode loses nothing when a process is killed (only on power loss).
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        # WAL mode makes the -wal and -shm files beside the database: on a full disk
+        # SQLite reports only "disk I/O error", which names neither the fault nor the file.
+        if shutil.disk_usage(path.parent).free < FULL_BELOW_BYTES:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+        raise
     return conn
 
 

@@ -14,9 +14,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from eda_lake.settings import HOME_VAR
+
 OWNER_ONLY_UMASK = 0o077
 PRIVATE_DIRECTORY = 0o700
 PRIVATE_FILE = 0o600
+
+
+class StateDirectoryError(Exception):
+    """A directory of the state cannot be made where it is asked for."""
 
 
 def owner_only_dir(directory: Path, create: bool = True) -> Path:
@@ -32,7 +38,14 @@ def owner_only_dir(directory: Path, create: bool = True) -> Path:
     if missing and not create:
         return directory
     for path in reversed(missing):
-        path.mkdir(mode=PRIVATE_DIRECTORY, exist_ok=True)
+        try:
+            path.mkdir(mode=PRIVATE_DIRECTORY, exist_ok=True)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            # Its parent is there yet takes no directory: a virtual file system (/proc, /sys).
+            raise StateDirectoryError(
+                f"cannot create {path}: {path.parent} takes no directories ({exc.strerror}); "
+                f"point {HOME_VAR} at a writable directory"
+            ) from None
     if directory.stat().st_uid == os.getuid():
         directory.chmod(PRIVATE_DIRECTORY)  # also one made earlier, or by `mkdir -p`
     return directory

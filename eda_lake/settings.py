@@ -304,7 +304,7 @@ class Settings:
         env = _Environment(os.environ if environ is None else environ)
         target = _member(Target, TARGET_VAR, env[TARGET_VAR].strip().lower(), "target")
         return cls(
-            home=Path(env[HOME_VAR]).resolve(),
+            home=_home(env),
             target=target,
             schema_dir=Path(env[SCHEMA_DIR_VAR]).resolve(),
             namespace=env[NAMESPACE_VAR],
@@ -344,6 +344,20 @@ class Settings:
     def simulation_dir(self) -> Path:
         """The teams' own operational state: partner drops, dead letters."""
         return self.home / "teams"
+
+
+def _home(env: _Environment) -> Path:
+    """EDA_LAKE_HOME as a directory that is, or can be made: refused when a file stands at it
+    or at one of its parents (its state would be written into, or beside, that file)."""
+    home = Path(env[HOME_VAR]).resolve()
+    existing = next(p for p in (home, *home.parents) if os.path.lexists(p))
+    if not existing.is_dir():
+        where = "is" if existing == home else f"lies under {existing},"
+        raise SettingsError(
+            f"{HOME_VAR}={home} {where} a file, not a directory: point {HOME_VAR} at a "
+            "directory (a missing one is created)"
+        )
+    return home
 
 
 def _positive_int(env: _Environment, name: str) -> int:

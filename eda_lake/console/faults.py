@@ -22,7 +22,9 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-FULL_BELOW_BYTES = 1 << 20  # a file system with less free than this is the full one
+from eda_lake.durable import FULL_BELOW_BYTES
+from eda_lake.settings import STORAGE_KEY_VAR
+
 RERUN = "nothing was lost: run the command again once fixed and it resumes where it stopped"
 
 
@@ -38,11 +40,13 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from eda_lake.capture.runtime import CaptureNotNeededError
     from eda_lake.catalogue import CatalogueError
     from eda_lake.hub.base import HubError, HubNotFoundError
+    from eda_lake.lake.layout import NoLakeError
     from eda_lake.lake.lifecycle import LifecyclePolicyError
     from eda_lake.lake.maintenance import RetentionError
     from eda_lake.lake.masking import MissingPiiKeyError
     from eda_lake.lake.runtime import RebuildRefusedError
     from eda_lake.names import InvalidNameError
+    from eda_lake.owner_only import StateDirectoryError
     from eda_lake.registry.base import IncompatibleSchemaError, SchemaGroupNotFoundError
     from eda_lake.registry.schema import SchemaDefinitionError
     from eda_lake.settings import SettingsError
@@ -64,18 +68,26 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
         CaptureFileError,
         CaptureNotNeededError,
         ArchiveNameError,
+        NoLakeError,
+        StateDirectoryError,
     )
 
 
 _DISK_FULL = ("no space left on device", "database or disk is full", "disk quota exceeded")
 _READ_ONLY = ("read-only file system", "attempt to write a readonly database")
-_DENIED = ("permission denied",)
+# EPERM: what an immutable file or folder (`chattr +i`) answers, even to root.
+_DENIED = ("permission denied", "operation not permitted")
+# Azure Storage's codes for a key or identity it refuses (Azurite's included).
+_STORAGE_REFUSED = re.compile(
+    "AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch", re.IGNORECASE
+)
 _UNREACHABLE = (
     "connection refused",
     "network is unreachable",
     "name or service not known",
     "temporary failure in name resolution",
     "failed to establish a new connection",
+    "could not connect to server",  # pyarrow's Azure filesystem
     "timed out",
 )
 SIGN_IN = (
@@ -98,14 +110,18 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
     """
     if isinstance(exc, _user_error_types()):
         return str(exc)
-    azure = _azure(exc)
-    if azure is not None:
-        return azure
     chain = list(_causes(exc))
     # Only what the system or a library raised is read for a fault's wording: a bug of ours
     # (a KeyError, a ValueError) with such words in its message still shows its traceback.
-    text = " | ".join(str(e) for e in chain if _from_system_or_library(e)).lower()
-    where = _path_of(chain)
+    said = " | ".join(str(e) for e in chain if _from_system_or_library(e))
+    text = said.lower()
+    refused = _STORAGE_REFUSED.search(said)
+    if refused is not None:  # before azure-core's sign-in errors, which a 403 also raises
+        return _storage_refused(said, refused.group(0))
+    azure = _azure(exc)
+    if azure is not None:
+        return azure
+    where = _path_of(chain, said)
     if _errno_in(chain, errno.ENOSPC, errno.EDQUOT) or any(s in text for s in _DISK_FULL):
         full = where or _full_directory(near)
         return f"no space left on the disk{full}: free some space; {RERUN}"
@@ -126,6 +142,16 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
     ):
         return f"cannot reach {_endpoint(exc)}: check the endpoint's address and the network"
     return None
+
+
+def _storage_refused(said: str, code: str) -> str:
+    host = _URL.search(said)
+    at = f" at {host.group(1)}" if host else ""
+    return (
+        f"Azure Storage{at} refused the credentials ({code}): check {STORAGE_KEY_VAR} (a wrong "
+        "or rotated key) or the connection string's AccountKey; signed in with Entra ID, the "
+        "identity needs a Storage Blob Data role on the account"
+    )
 
 
 def _azure(exc: BaseException) -> str | None:
@@ -193,11 +219,17 @@ def _network_oserror(chain: list[BaseException]) -> bool:
     return _errno_in(chain, *codes) or any(s in text for s in _UNREACHABLE)
 
 
-def _path_of(chain: list[BaseException]) -> str:
+# An absolute local path in a library's message (delta-rs: "Unable to open file /a/b#1"): not
+# the path part of a URL, which follows a host or another slash.
+_LOCAL_PATH = re.compile(r"(?<![\w:/.])(/[^\s#'\"|]+)")
+
+
+def _path_of(chain: list[BaseException], said: str) -> str:
     for e in chain:
         if isinstance(e, OSError) and e.filename:
             return f" writing {e.filename}"
-    return ""
+    found = _LOCAL_PATH.search(_ANSI.sub("", said))
+    return f" writing {found.group(1)}" if found else ""
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

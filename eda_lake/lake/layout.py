@@ -14,9 +14,13 @@ import pyarrow.fs as pafs
 
 from eda_lake import names
 from eda_lake.owner_only import owner_only_dir
-from eda_lake.settings import AzureStorage, Settings
+from eda_lake.settings import HOME_VAR, LAKE_CONTAINER_VAR, AzureStorage, Settings
 
 AREAS = ("capture", "bronze", "silver", "gold", "quarantine")
+
+
+class NoLakeError(Exception):
+    """A command that reads the lake was pointed at a place that holds none."""
 
 
 def azure_filesystem(storage: AzureStorage) -> pafs.FileSystem:
@@ -139,6 +143,28 @@ class LakeLayout:
                     found[f"{area}.{info.base_name}"] = self.table_uri(area, info.base_name)
         return found
 
+    def holds_lake(self) -> bool:
+        """A local lake is its folder (provision, capture and ingest make it); a lake in a
+        container is its tables, since a container's folders exist only through their files."""
+        if self.local:
+            return self.root.is_dir()
+        return bool(self.existing_tables())
+
+    def require_lake(self) -> LakeLayout:
+        """This layout, or an error naming the variable that points at no lake: a mistyped
+        home or container would otherwise read as an empty lake, waiting forever."""
+        if self.holds_lake():
+            return self
+        if self.local:
+            raise NoLakeError(
+                f"no lake at {self.root}: {HOME_VAR} names a home without one; export the "
+                f"{HOME_VAR} your lake is in, or make this one's (provision, capture, ingest)"
+            )
+        raise NoLakeError(
+            f"the container {self.fs_root} holds no lake tables: check {LAKE_CONTAINER_VAR} "
+            "(and the storage account), or ingest into it first"
+        )
+
     def _is_table(self, path: str) -> bool:
         info: pafs.FileInfo = self.fs.get_file_info(f"{path}/_delta_log")
         return bool(info.type == pafs.FileType.Directory)
@@ -148,10 +174,11 @@ class LakeLayout:
         are virtual: there the container itself is provisioned, not its areas.)"""
         if not self.local:
             return []
+        owner_only_dir(self.root)  # refused, in one line, where no directory can be made
         created = []
         for area in AREAS:
             path = self.root / area
             if not path.is_dir():
-                path.mkdir(parents=True, exist_ok=True)
+                path.mkdir(exist_ok=True)
                 created.append(str(path))
         return created
