@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import errno
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +14,6 @@ from eda_lake.lake.runtime import Lake
 from eda_lake.owner_only import owner_only_dir, owner_only_tree
 from eda_lake.settings import Settings
 from eda_lake_tests.simulation.helpers import provisioned
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0o002)  # group- and world-readable files, as many desktops have
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def _modes(home: Path) -> dict[str, str]:
@@ -89,7 +78,7 @@ def test_a_tree_open_to_others_is_tightened_whole(tmp_path: Path, permissive_uma
         ".": "0o700", "history": "0o700", "history/runs": "0o700",
         "history/runs.db": "0o600", "dagster.yaml": "0o600",
     }  # fmt: skip
-    assert oct(stat.S_IMODE(outside.stat().st_mode)) == "0o664"
+    assert oct(stat.S_IMODE(outside.stat().st_mode)) == "0o644"
     (loose / "later.db").write_text("")  # what this process writes from now on
     assert oct(stat.S_IMODE((loose / "later.db").stat().st_mode)) == "0o600"
 
@@ -116,5 +105,5 @@ def test_a_file_that_cannot_change_is_left_and_the_rest_tightened(
     monkeypatch.setattr(Path, "chmod", read_only_mount)
     owner_only_tree(loose)
     assert _modes(loose) == {
-        ".": "0o700", "storage": "0o700", "storage/run.log": "0o600", "dagster.yaml": "0o664"
+        ".": "0o700", "storage": "0o700", "storage/run.log": "0o600", "dagster.yaml": "0o644"
     }  # fmt: skip

@@ -1,10 +1,11 @@
 """Dagster's instance holds no personal data and is readable by its owner alone.
 
-The demo runs the lake's jobs through Dagster on customers whose emails and names are known
-(the simulation's seeded people); then every store under DAGSTER_HOME is decoded (each
-SQLite database cell by cell, decompressed where Dagster compresses, JSON unescaped; compute
-logs; every other file byte for byte) and searched for them, and every path's mode is read.
-DAGSTER_HOME lies outside EDA_LAKE_HOME, made beforehand under a permissive umask.
+The lake's jobs run through Dagster on customers whose emails and names are known (the
+simulation's seeded people): `eda-lake demo`, bronze by Dagster's own CLI, an ingestion
+launched in `make dev`, each started with a permissive umask and with DAGSTER_HOME outside
+EDA_LAKE_HOME. Then every path's mode under DAGSTER_HOME is read, and every store there is
+decoded (each SQLite database cell by cell, decompressed where Dagster compresses, JSON
+unescaped; compute logs; every other file byte for byte) and searched for them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
@@ -37,15 +37,6 @@ from eda_lake_tests.simulation.helpers import captured_chain
 SEED, CUSTOMERS = 5, 30
 RUN_S = 300
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0o022)  # world-readable files, as most shells start with
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def _views(data: bytes) -> Iterator[bytes]:
