@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pyarrow as pa
 
@@ -117,21 +116,6 @@ def demo_variables(settings: Settings) -> dict[str, str]:
     return {name: value for name, value in variables.items() if value}
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """`values` in this process's environment, and what was there before restored after."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
     """Asset -> its metadata values, as the run recorded them."""
     return {
@@ -166,7 +150,8 @@ def run_demo(
     demo = dataclasses.replace(settings, pii_key=settings.pii_key or demo_key(seed))
     variables = demo_variables(demo)
     # The runs' resource names its secrets (EnvVar) and reads them from this process's
-    # environment while the runs last: the instance records names, never a secret's value.
+    # environment while the runs last (patched there, then restored as it was): the
+    # instance records names, never a secret's value.
     secrets = {name: value for name, value in variables.items() if variable(name).secret}
     defs = build_definitions(variables)
     # The instance holds the runs' logs and metadata: owner-only, as the lake's own state.
@@ -180,7 +165,7 @@ def run_demo(
         progress("dagster runs", jobs.index(job) + 1, len(jobs), "runs")
         return result
 
-    with _environment(secrets), dg.DagsterInstance.from_ref(ref) as instance:
+    with mock.patch.dict(os.environ, secrets), dg.DagsterInstance.from_ref(ref) as instance:
         platform = _materialized(run("provision_platform"))
         teams = run(
             "demo_job",

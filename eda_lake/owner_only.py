@@ -11,6 +11,7 @@ and is kept the same way, wherever it is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -52,15 +53,25 @@ def owner_only_dir(directory: Path, create: bool = True) -> Path:
 
 
 def owner_only_tree(directory: Path, create: bool = True) -> Path:
-    """`directory` as `owner_only_dir` makes it, and, when it was open to others until now
-    (made earlier, or by a tool with a wider umask), every folder and file already in it
-    tightened too. A directory already owner-only is not walked: what this process and the
-    others started owner-only add to it is owner-only from the start."""
-    open_before = directory.exists() and directory.stat().st_mode & ~PRIVATE_DIRECTORY & 0o777
+    """`directory` as `owner_only_dir` makes it, and, when it is this user's and was open to
+    others until now (made earlier, or by a tool with a wider umask), every folder and file
+    of this user's already in it tightened too. A directory already owner-only is not
+    walked: what this process and the others started owner-only add to it is owner-only
+    from the start."""
+    walk = _ours_and_open(directory)
     owner_only_dir(directory, create)
-    if open_before:
-        for path in directory.rglob("*"):
-            if path.is_symlink() or path.lstat().st_uid != os.getuid():
-                continue
+    for path in directory.rglob("*") if walk else ():
+        if path.is_symlink() or path.lstat().st_uid != os.getuid():
+            continue
+        # A file on a read-only mount (an instance's dagster.yaml from a Kubernetes
+        # ConfigMap) cannot change: it stays as it is, and the rest is still tightened.
+        with contextlib.suppress(OSError):
             path.chmod(PRIVATE_DIRECTORY if path.is_dir() else PRIVATE_FILE)
     return directory
+
+
+def _ours_and_open(directory: Path) -> bool:
+    if not directory.is_dir():
+        return False
+    status = directory.stat()
+    return status.st_uid == os.getuid() and bool(status.st_mode & 0o077)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import errno
 import stat
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,15 +14,6 @@ from eda_lake.lake.runtime import Lake
 from eda_lake.owner_only import owner_only_dir, owner_only_tree
 from eda_lake.settings import Settings
 from eda_lake_tests.simulation.helpers import provisioned
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0o002)  # group- and world-readable files, as many desktops have
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def _modes(home: Path) -> dict[str, str]:
@@ -87,7 +78,7 @@ def test_a_tree_open_to_others_is_tightened_whole(tmp_path: Path, permissive_uma
         ".": "0o700", "history": "0o700", "history/runs": "0o700",
         "history/runs.db": "0o600", "dagster.yaml": "0o600",
     }  # fmt: skip
-    assert oct(stat.S_IMODE(outside.stat().st_mode)) == "0o664"
+    assert oct(stat.S_IMODE(outside.stat().st_mode)) == "0o644"
     (loose / "later.db").write_text("")  # what this process writes from now on
     assert oct(stat.S_IMODE((loose / "later.db").stat().st_mode)) == "0o600"
 
@@ -95,3 +86,24 @@ def test_a_tree_open_to_others_is_tightened_whole(tmp_path: Path, permissive_uma
 def test_a_missing_tree_is_not_created_when_asked_not_to(tmp_path: Path) -> None:
     owner_only_tree(tmp_path / "nowhere", create=False)
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_file_that_cannot_change_is_left_and_the_rest_tightened(
+    tmp_path: Path, permissive_umask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loose = tmp_path / "instance"
+    (loose / "storage").mkdir(parents=True)
+    (loose / "dagster.yaml").write_text("")  # mounted read-only, as from a ConfigMap
+    (loose / "storage" / "run.log").write_text("")
+    chmod = Path.chmod
+
+    def read_only_mount(path: Path, mode: int, **options: Any) -> None:
+        if path.name == "dagster.yaml":
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        chmod(path, mode, **options)
+
+    monkeypatch.setattr(Path, "chmod", read_only_mount)
+    owner_only_tree(loose)
+    assert _modes(loose) == {
+        ".": "0o700", "storage": "0o700", "storage/run.log": "0o600", "dagster.yaml": "0o644"
+    }  # fmt: skip

@@ -19,7 +19,7 @@ from deltalake import DeltaTable
 
 from eda_lake.lake import tables
 
-# Text columns that hold a producer's own value verbatim (see `shown`).
+# Text columns that hold a producer's own value verbatim (see `reportable`).
 PRODUCER_TEXT = frozenset({"partition_key"})
 
 
@@ -87,15 +87,15 @@ def table_facts(
 
 
 def preview(uri: str, options: tables.Options = None, *, limit: int = 10) -> pa.Table | None:
-    """Up to `limit` rows, every column as `shown` lets it out of the lake (None when the
+    """Up to `limit` rows, every column as `reportable` lets it out of the lake (None when the
     table does not exist yet)."""
     table = tables.open_table(uri, options)
     if table is None:
         return None
-    return shown(tables.plain(tables.query(f"SELECT * FROM t LIMIT {int(limit)}", t=table)))
+    return reportable(tables.plain(tables.query(f"SELECT * FROM t LIMIT {int(limit)}", t=table)))
 
 
-def shown(rows: pa.Table) -> pa.Table:
+def reportable(rows: pa.Table) -> pa.Table:
     """`rows` as whoever reads reports may see them. Bronze and quarantine keep what a
     producer sent byte for byte (bodies, property maps, partition keys), and any of it may
     be personal (a name set as a property, a partition key that is an email): such a column

@@ -1,7 +1,14 @@
-"""The Dagster resource as tests build it: one home, the repository's schemas."""
+"""The Dagster resource as tests build it (one home, the repository's schemas), sensor ticks,
+and `make dev` started as a person starts it."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,9 +17,10 @@ from typing import Any
 import dagster as dg
 
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.settings import HOME_VAR, PII_KEY_VAR
+from eda_lake.settings import HOME_VAR, PII_KEY_VAR, REPO_ROOT
 
 TEST_PII_KEY = "a-test-key-that-is-long-enough"
+DEV_STARTUP_S = 120
 
 
 def resource(home: Path, **variables: str) -> EdaLakeResource:
@@ -38,3 +46,49 @@ def tick(
 @contextmanager
 def _kept(instance: dg.DagsterInstance) -> Iterator[dg.DagsterInstance]:
     yield instance
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def make_dev(home: Path, dagster_home: Path, log: Path, **variables: str) -> Iterator[str]:
+    """`make dev` on `home` and the instance at `dagster_home`, on a free loopback port,
+    started from a shell with a permissive umask; yields the UI's URL once it answers, and
+    stops it as Ctrl-C does (its process group), forcibly if it does not stop."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "EDA_LAKE_HOME": str(home),
+        "DAGSTER_HOME": str(dagster_home),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        **variables,
+    }
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            ["make", "--no-print-directory", "dev"], cwd=REPO_ROOT, env=env, umask=0o022,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + DEV_STARTUP_S
+            while True:
+                assert server.poll() is None, log.read_text()[-3000:]
+                try:
+                    urllib.request.urlopen(f"{url}/server_info", timeout=2)
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, f"make dev not up in {DEV_STARTUP_S} s"
+                    time.sleep(0.5)
+            yield url
+        finally:
+            os.killpg(server.pid, signal.SIGINT)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(10)

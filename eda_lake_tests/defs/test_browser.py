@@ -1,17 +1,11 @@
-"""The Dagster UI in a real browser: `dagster dev` on a free loopback port, Debian's chromium
+"""The Dagster UI in a real browser: `make dev` on a free loopback port, Debian's chromium
 through Playwright's driver, the asset graph, the platform and the lake materialized from the
 UI, their runs seen succeeding. Screenshots go to tmp/artifacts/browser/ in the checkout."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +17,7 @@ from dagster._core.instance.ref import InstanceRef
 from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation.runtime import Simulation
-from eda_lake_tests.defs.helpers import TEST_PII_KEY
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, make_dev
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "tmp" / "artifacts" / "browser"
@@ -31,7 +25,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
-STARTUP_S, RUN_S = 120, 120
+RUN_S = 120
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -40,51 +34,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def ui(tmp_path: Path) -> Iterator[tuple[str, Path, Settings]]:
-    """`dagster dev` on a fresh home, as `make dev` starts it; stopped by its process group."""
+    """`make dev` on a fresh home, as a person starts it."""
     home, dagster_home = tmp_path / "home", tmp_path / "dagster_home"
-    dagster_home.mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "EDA_LAKE_HOME": str(home),
-        "EDA_LAKE_PII_KEY": TEST_PII_KEY,
-        "DAGSTER_HOME": str(dagster_home),
-    }
-    log = (tmp_path / "dagster-dev.log").open("w")
-    server = subprocess.Popen(
-        [str(REPO_ROOT / ".venv" / "bin" / "dagster"), "dev", "-w", "workspace.yaml",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            assert server.poll() is None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"dagster dev not up in {STARTUP_S} s"
-                time.sleep(0.5)
+    log = tmp_path / "dagster-dev.log"
+    with make_dev(home, dagster_home, log, EDA_LAKE_PII_KEY=TEST_PII_KEY) as url:
         yield url, dagster_home, Settings(home=home, pii_key=TEST_PII_KEY)
-    finally:
-        os.killpg(server.pid, signal.SIGINT)  # as Ctrl-C does
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(10)
-        log.close()
 
 
 def _runs(dagster_home: Path, job: str) -> list[Any]:

@@ -97,6 +97,12 @@ def test_standard_metadata_is_the_whole_table_after_the_commit(
         assert seen["bronze/events"]["dagster/row_count"].value == rows  # not the run's rows
     assert again["bronze/events"]["rows_in_run"].value == 0
     assert first["bronze/events"]["dagster/uri"].value == layout.bronze_uri
+    # bronze's preview: what each event is and how big, never what a producer sent
+    bronze_preview = first["bronze/events"]["preview"].value
+    shown = {c.name for c in bronze_preview.schema.columns}
+    assert {"ce_type", "ce_source", "body_bytes", "properties"} <= shown
+    assert {"body", "partition_key"}.isdisjoint(shown)
+    assert all(set(r.data) == shown for r in bronze_preview.records)
 
     customers = first["silver/customer_created"]
     schema = customers["dagster/column_schema"].value

@@ -1,10 +1,11 @@
 """Dagster's instance holds no personal data and is readable by its owner alone.
 
-The demo runs the lake's jobs through Dagster on customers whose emails and names are known
-(the simulation's seeded people); then every store under DAGSTER_HOME is decoded (each
-SQLite database cell by cell, decompressed where Dagster compresses, JSON unescaped; compute
-logs; every other file byte for byte) and searched for them, and every path's mode is read.
-DAGSTER_HOME lies outside EDA_LAKE_HOME, made beforehand under a permissive umask.
+The lake's jobs run through Dagster on customers whose emails and names are known (the
+simulation's seeded people): `eda-lake demo`, bronze by Dagster's own CLI, an ingestion
+launched in `make dev`, each started with a permissive umask and with DAGSTER_HOME outside
+EDA_LAKE_HOME. Then every path's mode under DAGSTER_HOME is read, and every store there is
+decoded (each SQLite database cell by cell, decompressed where Dagster compresses, JSON
+unescaped; compute logs; every other file byte for byte) and searched for them.
 """
 
 from __future__ import annotations
@@ -17,29 +18,25 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import pytest
+from dagster import DagsterRunStatus
+from dagster_graphql import DagsterGraphQLClient
 
 from eda_lake.demo import run_demo
 from eda_lake.lake.masking import demo_key
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import world
-from eda_lake_tests.defs.helpers import TEST_PII_KEY
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, make_dev
 from eda_lake_tests.simulation.helpers import captured_chain
 
 SEED, CUSTOMERS = 5, 30
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0o022)  # world-readable files, as most shells start with
-    try:
-        yield
-    finally:
-        os.umask(previous)
+RUN_S = 300
+FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 
 def _views(data: bytes) -> Iterator[bytes]:
@@ -155,6 +152,29 @@ def test_a_run_by_dagsters_own_process_keeps_its_instance_owner_only(tmp_path: P
         env=env, cwd=REPO_ROOT, umask=0o022, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+
+    assert not_owner_only(dagster_home) == {}
+    assert any(dagster_home.glob("storage/*/compute_logs/*")), "no compute log was searched"
+    people = world.people(SEED, CUSTOMERS)
+    personal = {p.email for p in people} | {p.full_name for p in people}
+    assert stores_holding(dagster_home, {*personal, TEST_PII_KEY}) == {}
+
+
+def test_a_run_launched_in_make_dev_keeps_its_instance_owner_only(tmp_path: Path) -> None:
+    """`make dev` (webserver, daemon, code server) started from a permissive shell; an
+    ingestion run submitted as the UI submits it, queued by the daemon and executed by a run
+    worker: the instance it makes is owner-only and holds no personal data."""
+    home, dagster_home = tmp_path / "home", tmp_path / "elsewhere" / "dagster_home"
+    captured_chain(Settings(home=home), seed=SEED, customers=CUSTOMERS)
+    log = tmp_path / "dev.log"
+    with make_dev(home, dagster_home, log, EDA_LAKE_PII_KEY=TEST_PII_KEY) as url:
+        client = DagsterGraphQLClient("127.0.0.1", port_number=urlsplit(url).port)
+        run_id = client.submit_job_execution("ingest_job", repository_location_name="eda_lake")
+        deadline = time.monotonic() + RUN_S
+        while (status := client.get_run_status(run_id)) not in FINISHED:
+            assert time.monotonic() < deadline, f"ingest_job still {status} after {RUN_S} s"
+            time.sleep(1)
+        assert status is DagsterRunStatus.SUCCESS, log.read_text()[-3000:]
 
     assert not_owner_only(dagster_home) == {}
     assert any(dagster_home.glob("storage/*/compute_logs/*")), "no compute log was searched"
