@@ -92,6 +92,7 @@ def _notification(url: str) -> str:
 @pytest.mark.parametrize(
     "blob",
     [
+        f"shop-ns/../../outside/{FILE}",  # plain dots, left in the URL
         f"..%2F..%2Foutside/{FILE}",  # a separator percent-encoded in the URL
         f"%2E%2E/%2E%2E/outside/{FILE}",  # the dots percent-encoded
         f"%252E%252E/outside/{FILE}",  # encoded twice: '%2E%2E' once decoded
