@@ -3,7 +3,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
 from eda_lake import names
 from eda_lake.catalogue import Catalogue, CatalogueError, load_catalogue
@@ -135,6 +137,10 @@ def test_a_table_name_derived_or_given_is_a_safe_identifier(tmp_path: Path) -> N
     layout = LakeLayout(tmp_path / "lake")
     with pytest.raises(InvalidNameError, match="invalid table name"):
         layout.table_uri("silver", "kund\u00e9")  # a letter, but not one a folder may carry
+    # A folder of another name is not the lake's table: maintenance passes it by.
+    write_deltalake(str(tmp_path / "lake" / "silver" / "Stray"), pa.table({"n": [1]}))
+    write_deltalake(layout.table_uri("silver", "customers"), pa.table({"n": [1]}))
+    assert list(layout.existing_tables()) == ["silver.customers"]
 
 
 def test_silver_with_a_hostile_event_name_stops_in_one_line_before_any_table(

@@ -100,14 +100,19 @@ class LakeSql:
         )
         self.tables: list[LakeTable] = []
         self._files: list[str] = []
-        for layer, name, uri, root in self._table_locations():
-            table = tables.open_table(uri, layout.storage_options)
-            if table is not None:
-                self._define(layer, name, uri, root, table)
-        self._close_the_door()
+        try:
+            for layer, name, uri, root in self._table_locations():
+                table = tables.open_table(uri, layout.storage_options)
+                if table is not None:
+                    self._define(layer, name, uri, root, table)
+            self._close_the_door()
+        except BaseException:
+            self.close()
+            raise
 
     def _close_the_door(self) -> None:
-        """From here on DuckDB opens the snapshots' files only, and no setting changes."""
+        """From here on DuckDB opens the snapshots' files only, reads no Python object by its
+        name (external access off stops those scans too), and no setting changes."""
         self.connection.execute("SET allowed_paths = ?", [self._files])
         self.connection.execute("SET enable_external_access = false")
         self.connection.execute("SET lock_configuration = true")

@@ -70,7 +70,7 @@ def path_problem(path: str) -> str | None:
     if path.startswith("/"):
         return "is absolute"
     if ".." in path.split("/"):
-        return "leaves the capture root ('..')"
+        return "leaves its root ('..')"
     if path.strip("/.") == "":
         return "names no file"
     if "%" in path:

@@ -139,7 +139,11 @@ class LakeLayout:
         for area in ("silver", "gold", "quarantine"):
             selector = pafs.FileSelector(self.fs_path(area), allow_not_found=True)
             for info in sorted(self.fs.get_file_info(selector), key=lambda i: i.base_name):
-                if info.type == pafs.FileType.Directory and self._is_table(info.path):
+                if (
+                    info.type == pafs.FileType.Directory
+                    and names.is_table_name(info.base_name)  # not the lake's otherwise
+                    and self._is_table(info.path)
+                ):
                     found[f"{area}.{info.base_name}"] = self.table_uri(area, info.base_name)
         return found
 

@@ -3,13 +3,16 @@ file, and no statement opens it further. Local and on Azurite."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError
 
+from eda_lake.analytics import sql as sql_module
 from eda_lake.analytics.sql import LakeSql, QueryError
 from eda_lake.cli import main
 from eda_lake.lake.layout import LakeLayout
@@ -72,6 +75,15 @@ def test_no_file_outside_the_tables_can_be_read(engine: LakeSql, tmp_path: Path)
             engine.query(statement)
 
 
+def test_no_python_object_in_scope_is_read_by_its_name(
+    engine: LakeSql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DuckDB's Python client would scan a table named in the query from the calling module.
+    monkeypatch.setattr(sql_module, "outside_rows", pa.table({"email": ["a@b.c"]}), raising=False)
+    with pytest.raises(QueryError, match="outside_rows does not exist"):
+        engine.query("SELECT * FROM outside_rows")
+
+
 def test_no_statement_attaches_loads_or_reopens(
     engine: LakeSql, layout: LakeLayout, tmp_path: Path
 ) -> None:
@@ -125,3 +137,26 @@ def test_the_command_refuses_a_write_in_one_line_and_csv_goes_to_stdout(
         "2026-01-01,3",
         "2026-01-02,4",
     ]
+
+
+def test_the_spill_folder_is_private_and_gone_on_close_or_on_a_failed_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spills = tmp_path / "tmp"
+    spills.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spills))
+    layout = LakeLayout(tmp_path / "lake")
+    write_deltalake(layout.table_uri("gold", "funnel_daily"), FUNNEL)
+    engine = LakeSql(layout)
+    [spill] = list(spills.iterdir())
+    assert spill.stat().st_mode & 0o777 == 0o700
+    setting = "SELECT current_setting('temp_directory')"
+    assert engine.connection.execute(setting).fetchone() == (str(spill),)
+    engine.close()
+    assert list(spills.iterdir()) == []
+    log = layout.root / "gold" / "broken" / "_delta_log"
+    log.mkdir(parents=True)
+    (log / "00000000000000000000.json").write_text("not a commit\n")
+    with pytest.raises(DeltaError):
+        LakeSql(layout)
+    assert list(spills.iterdir()) == []
