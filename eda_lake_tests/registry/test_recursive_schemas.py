@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from eda_lake.catalogue import load_catalogue
+from eda_lake.lake import payloads
 from eda_lake.registry.compatibility import Compatibility
 from eda_lake.registry.local import LocalSchemaRegistry
 from eda_lake.registry.schema import SchemaDefinitionError, parse_schema, recursion_problem
@@ -86,3 +87,31 @@ def test_provision_says_so_in_one_line(tmp_path: Path) -> None:
     }
     result = run(EDA_LAKE, "provision", env=env)
     assert_one_line(result, "LeadAbandoned.trail.next refers back to record Step")
+
+
+@pytest.mark.parametrize("build", ["compiled", "pure"])
+def test_a_recursive_writer_nested_deep_fails_that_body_alone(
+    build: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another producer may register a recursive schema straight in the registry. Seen: a
+    60 kB body nesting it 20,000 deep raised RecursionError out of the decoder, stopping
+    silver for the hub."""
+    if build == "pure":
+        monkeypatch.setattr(payloads, "native", None)
+    fields = [{"name": "id", "type": "string"}]
+    writer = parse_schema(
+        json.dumps(
+            {
+                "type": "record",
+                "name": "Node",
+                "namespace": "t",
+                "fields": [*fields, {"name": "next", "type": ["null", "Node"]}],
+            }
+        )
+    )
+    reader = parse_schema(json.dumps({**writer.parsed, "fields": fields}))
+    deep = b"\x02a" + b"\x02\x02a" * 20_000 + b"\x00"
+    decoded = payloads.decode_payloads(writer, reader, [deep, b"\x02a\x00"])
+    assert decoded.decoded == [1] and decoded.columns["id"].to_pylist() == ["a"]
+    [(position, reason)] = decoded.failed
+    assert position == 0 and "nested" in reason
