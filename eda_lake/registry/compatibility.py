@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from eda_lake.registry.schema import AvroSchema
+from eda_lake.registry.schema import PRIMITIVES, AvroSchema, NamedTypes
+from eda_lake.registry.schema import full_name as _full_name
 
 
 class Compatibility(StrEnum):
@@ -65,7 +66,6 @@ TIME_UNITS = {
     "local-timestamp-micros": "microseconds",
     "local-timestamp-nanos": "nanoseconds",
 }
-PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 # Writer type -> reader types that can read it (Avro specification, "Schema Resolution").
 PROMOTIONS: dict[str, frozenset[str]] = {
     "int": frozenset({"long", "float", "double"}),
@@ -74,57 +74,6 @@ PROMOTIONS: dict[str, frozenset[str]] = {
     "string": frozenset({"bytes"}),
     "bytes": frozenset({"string"}),
 }
-
-
-class _Names:
-    """Named types (records, enums, fixed) of one schema, by full name."""
-
-    def __init__(self, root: Any) -> None:
-        self.types: dict[str, dict[str, Any]] = {}
-        self._collect(root, "")
-
-    def _collect(self, node: Any, namespace: str) -> None:
-        if isinstance(node, list):
-            for branch in node:
-                self._collect(branch, namespace)
-        elif isinstance(node, dict):
-            kind = node.get("type")
-            if kind in ("record", "error", "enum", "fixed"):
-                full = _full_name(node, namespace)
-                self.types[full] = node
-                namespace = full.rpartition(".")[0]
-                for f in node.get("fields", []):
-                    self._collect(f["type"], namespace)
-            elif kind == "array":
-                self._collect(node["items"], namespace)
-            elif kind == "map":
-                self._collect(node["values"], namespace)
-            elif isinstance(kind, dict | list):
-                self._collect(kind, namespace)
-
-    def resolve(self, node: Any, namespace: str) -> tuple[Any, str]:
-        """The node behind a name reference, and the namespace that applies inside it."""
-        if isinstance(node, str) and node not in PRIMITIVES:
-            full = node if "." in node else f"{namespace}.{node}".lstrip(".")
-            target = self.types.get(full) or self.types.get(node)
-            if target is None:
-                raise ValueError(f"unknown named type {node!r}")
-            return target, full.rpartition(".")[0]
-        if isinstance(node, dict) and isinstance(node.get("type"), dict | list):
-            return self.resolve(node["type"], namespace)
-        if isinstance(node, dict) and node.get("type") in PRIMITIVES and len(node) == 1:
-            return node["type"], namespace
-        if isinstance(node, dict) and node.get("type") in ("record", "error", "enum", "fixed"):
-            return node, _full_name(node, namespace).rpartition(".")[0]
-        return node, namespace
-
-
-def _full_name(node: dict[str, Any], namespace: str) -> str:
-    name = str(node["name"])
-    if "." in name:
-        return name
-    ns = node.get("namespace", namespace)
-    return f"{ns}.{name}" if ns else name
 
 
 def _kind(node: Any) -> str:
@@ -149,8 +98,8 @@ def _describe(node: Any, namespace: str) -> str:
 
 class _Checker:
     def __init__(self, reader: AvroSchema, writer: AvroSchema) -> None:
-        self.reader_names = _Names(reader.parsed)
-        self.writer_names = _Names(writer.parsed)
+        self.reader_names = NamedTypes(reader.parsed)
+        self.writer_names = NamedTypes(writer.parsed)
         self.problems: list[Incompatibility] = []
         self._in_progress: set[tuple[str, str]] = set()
 

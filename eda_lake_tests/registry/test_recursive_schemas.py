@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,28 @@ def test_the_recursive_field_is_named_at_any_depth() -> None:
         {"name": "work", "type": "Address"},
     ]}  # fmt: skip
     assert recursion_problem(twice) is None  # a type used twice is no recursion
+
+
+def _node(namespace: str, *fields: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "record", "name": "Node", "namespace": namespace, "fields": list(fields)}
+
+
+def test_a_name_is_resolved_in_its_namespace() -> None:
+    """Seen: with another record of the same short name defined later, `Node` inside x.Node
+    was taken for the later y.Node, and the recursion went unseen."""
+    recursive = {"type": "record", "name": "R", "namespace": "x", "fields": [
+        {"name": "a", "type": _node("x", {"name": "next", "type": ["null", "Node"]})},
+        {"name": "b", "type": _node("y")},
+    ]}  # fmt: skip
+    parse_schema(json.dumps(recursive))  # valid Avro
+    assert "field R.a.next refers back to record Node" in str(recursion_problem(recursive))
+    finite = {"type": "record", "name": "R", "namespace": "x", "fields": [
+        {"name": "a", "type": _node("y", {"name": "v", "type": "int"})},
+        {"name": "b", "type": _node("x", {"name": "inner", "type": ["null", "y.Node"]})},
+        {"name": "c", "type": "Node"},
+    ]}  # fmt: skip
+    parse_schema(json.dumps(finite))
+    assert recursion_problem(finite) is None
 
 
 def test_the_catalogue_refuses_it(tmp_path: Path) -> None:
