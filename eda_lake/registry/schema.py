@@ -75,14 +75,40 @@ def nullable_fields(schema: AvroSchema) -> list[tuple[str, Any, int]] | None:
     return fields
 
 
+# Objects and arrays nested in a schema's JSON (about three per nested record): every walk of
+# a schema and of its values (resolution, columns, body checks, fastavro) recurses through
+# them, and must stay within Python's stack wherever it runs.
+MAX_NESTING = 100
+
+
+def _nesting(node: Any) -> int:
+    """How deep JSON objects and arrays nest in a parsed JSON value (walked without
+    recursion, so any depth is measured)."""
+    deepest, stack = 0, [(node, 1)] if isinstance(node, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node
+        stack += [(child, depth + 1) for child in children if isinstance(child, dict | list)]
+    return deepest
+
+
 def parse_schema(definition: str, origin: str = "<schema>") -> AvroSchema:
     """Parse and validate a schema text; the error names `origin` and what is wrong."""
+    too_deep = SchemaDefinitionError(
+        f"{origin}: nested deeper than {MAX_NESTING} levels of JSON objects and arrays, "
+        "more than the lake reads; flatten it"
+    )
     try:
         parsed = json.loads(definition)
     except json.JSONDecodeError as exc:
         raise SchemaDefinitionError(
             f"{origin}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:  # deeper than the JSON parser's stack
+        raise too_deep from None
+    if _nesting(parsed) > MAX_NESTING:
+        raise too_deep
     if not isinstance(parsed, dict) or parsed.get("type") != "record":
         raise SchemaDefinitionError(
             f"{origin}: an event schema must be an Avro record "

@@ -138,3 +138,41 @@ def test_a_recursive_writer_nested_deep_fails_that_body_alone(
     assert decoded.decoded == [1] and decoded.columns["id"].to_pylist() == ["a"]
     [(position, reason)] = decoded.failed
     assert position == 0 and "nested" in reason
+
+
+def _nested(depth: int) -> str:
+    """A record holding a record holding ... `depth` deep, as JSON text."""
+    text = '"string"'
+    for level in range(depth):
+        field = f'{{"name": "f", "type": {text}}}'
+        text = f'{{"type": "record", "name": "N{level}", "fields": [{field}]}}'
+    return text
+
+
+def test_a_schema_nested_past_the_limit_is_refused_in_one_line() -> None:
+    """Seen: a 27 kB writer schema of 300 nested records (another producer's, read from the
+    registry) raised RecursionError out of the decoder, and one of 600 out of parsing."""
+    for depth in (300, 600, 5_000):
+        with pytest.raises(SchemaDefinitionError) as refused:
+            parse_schema(_nested(depth), "partner/Deep")
+        assert str(refused.value).startswith("partner/Deep: nested deeper than")
+        assert "\n" not in str(refused.value)
+
+
+def test_a_schema_nested_up_to_the_limit_reads_on_every_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    depth = next(d for d in range(200, 0, -1) if _parses(_nested(d)))
+    writer = parse_schema(_nested(depth))
+    body = b"\x02a"
+    assert payloads.decode_payloads(writer, writer, [body]).decoded == [0]
+    monkeypatch.setattr(payloads, "native", None)
+    assert payloads.decode_payloads(writer, writer, [body]).decoded == [0]
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_schema(text)
+    except SchemaDefinitionError:
+        return False
+    return True
