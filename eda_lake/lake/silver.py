@@ -40,6 +40,7 @@ from eda_lake.lake.payloads import decode_payloads
 from eda_lake.lake.quarantine import COORDINATES, EVENTS_SCHEMA, Quarantine, now
 from eda_lake.progress import Progress, no_progress
 from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaRegistry
+from eda_lake.registry.schema import SchemaDefinitionError
 
 BRONZE = "bronze.events"
 NO_KEY = "no CloudEvents id and source: cannot deduplicate"
@@ -308,6 +309,10 @@ class SilverBuilder:
                 continue
             except RegistryError as exc:
                 failures += [(i, f"{type(exc).__name__}: {exc}") for i in indices]
+                continue
+            except SchemaDefinitionError as exc:  # registered by a client that is not ours
+                failures += [(i, f"writer schema {schema_id} is not one the lake reads: {exc}")
+                             for i in indices]  # fmt: skip
                 continue
             failures += [(i, NO_KEY) for i in indices if not keyed[i]]
             indices = [i for i in indices if keyed[i]]

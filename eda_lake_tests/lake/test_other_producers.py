@@ -7,6 +7,7 @@ counted 2,030 customers instead of 2,000; fastavro refused the same events."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -126,3 +127,38 @@ def test_an_event_renamed_with_an_alias_keeps_its_old_type() -> None:
         "eda_lake.customer.CustomerCreated",
         "legacy.Customer",
     }
+
+
+@pytest.mark.parametrize("build", ["compiled", "pure"])
+def test_a_writer_schema_the_lake_cannot_parse_quarantines_its_events(
+    build: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another producer's registry client may register a schema the lake cannot read (here
+    nested past the lake's limit). Seen: its SchemaDefinitionError stopped silver for every
+    hub, on every run."""
+    if build == "pure":
+        monkeypatch.setattr(payloads, "native", None)
+    settings = Settings(home=tmp_path / "home")
+    simulation = provisioned(settings)
+    report = simulation.run_chain(seed=3, customers=CUSTOMERS)
+    spec = simulation.catalogue.event("CustomerCreated")
+    deep: Any = "string"
+    for level in range(60):
+        deep = {"type": "record", "name": f"N{level}", "fields": [{"name": "f", "type": deep}]}
+    with sqlite3.connect(settings.registry_file) as registry:
+        group = registry.execute("SELECT group_name FROM schemas LIMIT 1").fetchone()[0]
+        registry.execute(
+            "INSERT INTO schemas VALUES ('partner-deep', ?, 'N59', 1, 'deep', ?)",
+            (group, json.dumps(deep)),
+        )
+    created = world.EPOCH
+    envelope = CloudEvent("partner-deep-1", "/partner/crm", spec.schema.full_name, created)
+    event = EventData(b"\x02a", envelope.to_properties(), "k", "avro/binary+partner-deep")
+    simulation.hub.send(spec.hub, [event])
+    run_embedded_capture(settings, flush=True)
+    lake = Lake(settings, simulation.catalogue, pii_key=KEY)
+    lake.ingest()
+    lake.silver()
+    assert len(_rows(lake, "silver", "customer_created")) == report.customers
+    [quarantined] = _rows(lake, "quarantine", "events")
+    assert "partner-deep" in quarantined["reason"] and "nested deeper" in quarantined["reason"]
