@@ -134,8 +134,8 @@ def test_a_writer_schema_the_lake_cannot_parse_quarantines_its_events(
     build: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another producer's registry client may register a schema the lake cannot read (here
-    nested past the lake's limit). Seen: its SchemaDefinitionError stopped silver for every
-    hub, on every run."""
+    nested past the lake's limit). Seen: its SchemaDefinitionError stopped silver, on every
+    run."""
     if build == "pure":
         monkeypatch.setattr(payloads, "native", None)
     settings = Settings(home=tmp_path / "home")
