@@ -118,6 +118,9 @@ def parse_schema(definition: str, origin: str = "<schema>") -> AvroSchema:
         fastavro.parse_schema(parsed, _write_hint=False)
     except (SchemaParseException, UnknownType, ValueError, TypeError, KeyError) as exc:
         raise SchemaDefinitionError(f"{origin}: not a valid Avro schema: {exc}") from None
+    shared = _shared_short_name(parsed)
+    if shared is not None:
+        raise SchemaDefinitionError(f"{origin}: {shared}")
     return AvroSchema(definition=definition, parsed=parsed, origin=origin)
 
 
@@ -196,6 +199,21 @@ class NamedTypes:
         if isinstance(node, dict) and node.get("type") in NAMED_KINDS:
             return node, full_name(node, namespace).rpartition(".")[0]
         return node, namespace
+
+
+def _shared_short_name(parsed: dict[str, Any]) -> str | None:
+    """Why two named types of a schema cannot be told apart: Avro's resolution compares
+    names unqualified, so x.E and y.E in one schema would read each other's data."""
+    by_short: dict[str, str] = {}
+    for full in NamedTypes(parsed).types:
+        short = full.rpartition(".")[2]
+        if short in by_short:
+            return (
+                f"named types {by_short[short]} and {full} share the short name {short}: Avro's "
+                "resolution compares names unqualified, so neither reads as itself; rename one"
+            )
+        by_short[short] = full
+    return None
 
 
 def personal_problems(parsed: dict[str, Any]) -> list[str]:

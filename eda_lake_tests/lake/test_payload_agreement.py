@@ -21,7 +21,7 @@ from eda_lake.catalogue import load_catalogue
 from eda_lake.lake import payloads
 from eda_lake.lake.payloads import decode_payloads, flat_plan
 from eda_lake.native import avro as native
-from eda_lake.registry.schema import AvroSchema, parse_schema
+from eda_lake.registry.schema import AvroSchema, SchemaDefinitionError, parse_schema
 from eda_lake_tests.avro_records import fastavro_body, record_schema
 from eda_lake_tests.lake.test_payloads import FIELDS, _records
 from eda_lake_tests.mutations import damaged
@@ -420,3 +420,23 @@ def test_a_time_in_the_same_unit_or_a_plain_value_reads_alike_on_every_build(
     value = "12345678-1234-5678-1234-567812345678" if writer_type["type"] == "string" else 5**17
     bodies: list[bytes | None] = [fastavro_body(writer, {"t": value})]
     assert _assert_agree(writer, reader, bodies).decoded == [0]
+
+
+def test_named_types_sharing_a_short_name_are_refused() -> None:
+    """Avro's resolution compares names unqualified, and the lake's column, body and masking
+    walks look references up by short name too. Seen: with enums x.E and y.E in one writer, a
+    field of type `E` (x.E) landed y.E's symbol through the compiled build ('C' where the
+    pure Python one read 'A')."""
+    definition = {
+        "type": "record",
+        "name": "C",
+        "namespace": "x",
+        "fields": [
+            {"name": "a", "type": {"type": "enum", "name": "E", "symbols": ["A", "B"]}},
+            {"name": "b", "type": {"type": "enum", "name": "y.E", "symbols": ["C"]}},
+            {"name": "c", "type": "E"},
+        ],
+    }
+    with pytest.raises(SchemaDefinitionError) as refused:
+        parse_schema(json.dumps(definition), "partner/C")
+    assert "partner/C: named types x.E and y.E share the short name E" in str(refused.value)
