@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from eda_lake.registry.schema import PRIMITIVES, AvroSchema, NamedTypes
+from eda_lake.registry.schema import PRIMITIVES, AvroSchema, NamedTypes, type_names
 from eda_lake.registry.schema import full_name as _full_name
 
 
@@ -241,8 +241,8 @@ class _Checker:
         """Avro's rule: the unqualified names match, or the writer's full name is one of the
         reader's aliases (an alias without a dot is in the reader's namespace)."""
         r_full, w_full = _full_name(reader, r_ns), _full_name(writer, w_ns)
-        aliases = {a if "." in a else f"{r_ns}.{a}".lstrip(".") for a in reader.get("aliases", [])}
-        if r_full.rpartition(".")[2] == w_full.rpartition(".")[2] or w_full in aliases:
+        same_short = r_full.rpartition(".")[2] == w_full.rpartition(".")[2]
+        if same_short or w_full in type_names(reader, r_ns):
             return True
         self.fail(
             path,

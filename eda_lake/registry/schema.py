@@ -26,18 +26,12 @@ class AvroSchema:
 
     @cached_property
     def full_name(self) -> str:
-        name = str(self.parsed["name"])
-        namespace = self.parsed.get("namespace")
-        return name if "." in name or not namespace else f"{namespace}.{name}"
+        return full_name(self.parsed, "")
 
     @cached_property
     def names(self) -> frozenset[str]:
-        """Its full name and its aliases' (an alias without a dot is in its namespace): the
-        names under which data of this type may be written."""
-        namespace = self.full_name.rpartition(".")[0]
-        aliases = self.parsed.get("aliases", [])
-        qualified = {a if "." in a or not namespace else f"{namespace}.{a}" for a in aliases}
-        return frozenset({self.full_name, *qualified})
+        """Its full name and its aliases' (see `type_names`)."""
+        return type_names(self.parsed, "")
 
     @cached_property
     def canonical(self) -> str:
@@ -152,6 +146,15 @@ def full_name(node: dict[str, Any], namespace: str) -> str:
         return name
     ns = node.get("namespace", namespace)
     return f"{ns}.{name}" if ns else name
+
+
+def type_names(node: dict[str, Any], namespace: str) -> frozenset[str]:
+    """A named type's full name and its aliases' (an alias without a dot is in the type's
+    namespace): the names under which data of this type may be written."""
+    full = full_name(node, namespace)
+    own = full.rpartition(".")[0]
+    aliases = node.get("aliases", [])
+    return frozenset({full, *(a if "." in a or not own else f"{own}.{a}" for a in aliases)})
 
 
 class NamedTypes:
