@@ -351,6 +351,12 @@ class SilverBuilder:
 
 def _other_type(ce_type: str | None, writer: str, schema_id: str, spec: EventSpec) -> str:
     """Why an event whose CloudEvents `type` is not the hub's event does not land."""
+    if ce_type is None:
+        return (
+            f"no CloudEvents type (writer's type {writer}, schema {schema_id}): the event hub "
+            f"{spec.hub} carries {spec.schema.full_name}; send events of that type as "
+            "CloudEvents"
+        )
     return (
         f"CloudEvents type {ce_type!r} (writer's type {writer}, schema {schema_id}) is not "
         f"{spec.schema.full_name}, the event hub {spec.hub} carries: another producer's "
