@@ -440,3 +440,22 @@ def test_named_types_sharing_a_short_name_are_refused() -> None:
     with pytest.raises(SchemaDefinitionError) as refused:
         parse_schema(json.dumps(definition), "partner/C")
     assert "partner/C: named types x.E and y.E share the short name E" in str(refused.value)
+
+
+def test_a_refusal_names_a_few_problems_and_counts_the_rest() -> None:
+    """Every refused body carries the reason: a writer with hundreds of problems (a union of
+    300 decimals of another precision, or 300 fields) copied a 60 kB text into every row."""
+    decimals = [
+        {"type": "fixed", "name": f"D{n}", "size": 8, "logicalType": "decimal", "precision": 9}
+        for n in range(300)
+    ]
+    writer = record_schema([{"name": "v", "type": decimals}])
+    reader = record_schema([{"name": "v", "type": [{**d, "precision": 10} for d in decimals]}])
+    refusal = payloads.payload_plan(writer, reader).refusal
+    assert refusal is not None and len(refusal) < 1_000
+    millis = [{"name": f"f{n}", "type": _logical("long", "timestamp-millis")} for n in range(300)]
+    writer = record_schema(millis)
+    reader = record_schema([{**f, "type": _logical("long", "timestamp-micros")} for f in millis])
+    refusal = payloads.payload_plan(writer, reader).refusal
+    assert refusal is not None and len(refusal) < 1_000 and "T.f2: " in refusal
+    assert "T.f3: " not in refusal and "and 297 more" in refusal
