@@ -259,6 +259,8 @@ def body_problem(schema: AvroSchema, body: bytes) -> str | None:
         return str(exc)
     except IndexError:
         return "truncated"
+    except RecursionError:  # a recursive writer schema (the catalogue refuses them, not others)
+        return "values nested deeper than a reader can follow"
     if end != len(body):
         return f"{len(body) - end} bytes left over after the record"
     return None

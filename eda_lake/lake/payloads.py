@@ -58,6 +58,7 @@ class PayloadPlan:
 
 
 _PLANS: dict[tuple[str, str], PayloadPlan] = {}
+_NAMED_PROBLEMS = 3  # problems a refusal names; it counts the others
 
 
 def payload_plan(writer: AvroSchema, reader: AvroSchema) -> PayloadPlan:
@@ -66,11 +67,19 @@ def payload_plan(writer: AvroSchema, reader: AvroSchema) -> PayloadPlan:
     plan = _PLANS.get(key)
     if plan is None:
         problems = reading_problems(reader=reader, writer=writer)
-        every_value = [str(p) for p in problems if p.rule not in SOME_VALUES_RULES]
+        # Each distinct problem once, the first few named: every refused row carries this.
+        every_value = list(
+            dict.fromkeys(str(p) for p in problems if p.rule not in SOME_VALUES_RULES)
+        )
+        more = (
+            f"; and {len(every_value) - _NAMED_PROBLEMS} more"
+            if len(every_value) > _NAMED_PROBLEMS
+            else ""
+        )
         refusal = (
             f"the writer's type {writer.full_name} does not resolve to "
-            f"{reader.full_name} by Avro's rules: {'; '.join(every_value)}; another "
-            "producer's events belong on their own hub"
+            f"{reader.full_name} by Avro's rules: {'; '.join(every_value[:_NAMED_PROBLEMS])}"
+            f"{more}; another producer's events belong on their own hub"
             if every_value
             else None
         )

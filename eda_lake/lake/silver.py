@@ -40,6 +40,7 @@ from eda_lake.lake.payloads import decode_payloads
 from eda_lake.lake.quarantine import COORDINATES, EVENTS_SCHEMA, Quarantine, now
 from eda_lake.progress import Progress, no_progress
 from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaRegistry
+from eda_lake.registry.schema import SchemaDefinitionError
 
 BRONZE = "bronze.events"
 NO_KEY = "no CloudEvents id and source: cannot deduplicate"
@@ -338,6 +339,10 @@ class SilverBuilder:
             except RegistryError as exc:
                 failures += [(i, f"{type(exc).__name__}: {exc}") for i in indices]
                 continue
+            except SchemaDefinitionError as exc:  # registered by a client that is not ours
+                failures += [(i, f"writer schema {schema_id} is not one the lake reads: {exc}")
+                             for i in indices]  # fmt: skip
+                continue
             failures += [(i, NO_KEY) for i in indices if not keyed[i]]
             indices = [i for i in indices if keyed[i]]
             if other_type:
@@ -375,6 +380,12 @@ class SilverBuilder:
 
 def _other_type(ce_type: str | None, writer: str, schema_id: str, spec: EventSpec) -> str:
     """Why an event whose CloudEvents `type` is not the hub's event does not land."""
+    if ce_type is None:
+        return (
+            f"no CloudEvents type (writer's type {writer}, schema {schema_id}): the event hub "
+            f"{spec.hub} carries {spec.schema.full_name}; send events of that type as "
+            "CloudEvents"
+        )
     return (
         f"CloudEvents type {ce_type!r} (writer's type {writer}, schema {schema_id}) is not "
         f"{spec.schema.full_name}, the event hub {spec.hub} carries: another producer's "

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from eda_lake.registry.schema import AvroSchema
+from eda_lake.registry.schema import PRIMITIVES, AvroSchema, NamedTypes, type_names
+from eda_lake.registry.schema import full_name as _full_name
 
 
 class Compatibility(StrEnum):
@@ -49,7 +50,22 @@ class Incompatibility:
 # an enum symbol the reader lacks): a reader refuses those values one by one and reads the
 # rest. A problem under any other rule fails every value written with the writer's schema.
 SOME_VALUES_RULES = frozenset({"union-branch", "enum-symbol"})
-PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+# Rules under which a reader reads every value without error, but as another number (a
+# decimal's digits at another scale, a time's count in another unit): no value can be refused
+# alone, so such a problem counts against the whole writer, inside a union too.
+MISREAD_RULES = frozenset({"decimal-scale", "decimal-precision", "time-unit"})
+# The unit a time's logical type counts in: the same count in another unit is another time.
+TIME_UNITS = {
+    "date": "days",
+    "time-millis": "milliseconds",
+    "time-micros": "microseconds",
+    "timestamp-millis": "milliseconds",
+    "timestamp-micros": "microseconds",
+    "timestamp-nanos": "nanoseconds",
+    "local-timestamp-millis": "milliseconds",
+    "local-timestamp-micros": "microseconds",
+    "local-timestamp-nanos": "nanoseconds",
+}
 # Writer type -> reader types that can read it (Avro specification, "Schema Resolution").
 PROMOTIONS: dict[str, frozenset[str]] = {
     "int": frozenset({"long", "float", "double"}),
@@ -58,57 +74,6 @@ PROMOTIONS: dict[str, frozenset[str]] = {
     "string": frozenset({"bytes"}),
     "bytes": frozenset({"string"}),
 }
-
-
-class _Names:
-    """Named types (records, enums, fixed) of one schema, by full name."""
-
-    def __init__(self, root: Any) -> None:
-        self.types: dict[str, dict[str, Any]] = {}
-        self._collect(root, "")
-
-    def _collect(self, node: Any, namespace: str) -> None:
-        if isinstance(node, list):
-            for branch in node:
-                self._collect(branch, namespace)
-        elif isinstance(node, dict):
-            kind = node.get("type")
-            if kind in ("record", "error", "enum", "fixed"):
-                full = _full_name(node, namespace)
-                self.types[full] = node
-                namespace = full.rpartition(".")[0]
-                for f in node.get("fields", []):
-                    self._collect(f["type"], namespace)
-            elif kind == "array":
-                self._collect(node["items"], namespace)
-            elif kind == "map":
-                self._collect(node["values"], namespace)
-            elif isinstance(kind, dict | list):
-                self._collect(kind, namespace)
-
-    def resolve(self, node: Any, namespace: str) -> tuple[Any, str]:
-        """The node behind a name reference, and the namespace that applies inside it."""
-        if isinstance(node, str) and node not in PRIMITIVES:
-            full = node if "." in node else f"{namespace}.{node}".lstrip(".")
-            target = self.types.get(full) or self.types.get(node)
-            if target is None:
-                raise ValueError(f"unknown named type {node!r}")
-            return target, full.rpartition(".")[0]
-        if isinstance(node, dict) and isinstance(node.get("type"), dict | list):
-            return self.resolve(node["type"], namespace)
-        if isinstance(node, dict) and node.get("type") in PRIMITIVES and len(node) == 1:
-            return node["type"], namespace
-        if isinstance(node, dict) and node.get("type") in ("record", "error", "enum", "fixed"):
-            return node, _full_name(node, namespace).rpartition(".")[0]
-        return node, namespace
-
-
-def _full_name(node: dict[str, Any], namespace: str) -> str:
-    name = str(node["name"])
-    if "." in name:
-        return name
-    ns = node.get("namespace", namespace)
-    return f"{ns}.{name}" if ns else name
 
 
 def _kind(node: Any) -> str:
@@ -133,21 +98,23 @@ def _describe(node: Any, namespace: str) -> str:
 
 class _Checker:
     def __init__(self, reader: AvroSchema, writer: AvroSchema) -> None:
-        self.reader_names = _Names(reader.parsed)
-        self.writer_names = _Names(writer.parsed)
+        self.reader_names = NamedTypes(reader.parsed)
+        self.writer_names = NamedTypes(writer.parsed)
         self.problems: list[Incompatibility] = []
         self._in_progress: set[tuple[str, str]] = set()
 
     def fail(self, path: str, rule: str, message: str) -> None:
         self.problems.append(Incompatibility(path, rule, message))
 
-    def can_read(self, reader: Any, r_ns: str, writer: Any, w_ns: str, path: str) -> bool:
-        """Check quietly: would the reader read the writer without any problem?"""
+    def quietly(
+        self, reader: Any, r_ns: str, writer: Any, w_ns: str, path: str
+    ) -> list[Incompatibility]:
+        """The problems of reading the writer with the reader, without recording them."""
         saved = self.problems
         self.problems = []
         try:
             self.check(reader, r_ns, writer, w_ns, path)
-            return not self.problems
+            return self.problems
         finally:
             self.problems = saved
 
@@ -159,7 +126,11 @@ class _Checker:
         if w_kind == "union":
             for index, branch in enumerate(writer):
                 b_node, b_ns = self.writer_names.resolve(branch, w_ns)
-                if not self.can_read(reader, r_ns, b_node, b_ns, path):
+                problems = self.quietly(reader, r_ns, b_node, b_ns, path)
+                misread = [p for p in problems if p.rule in MISREAD_RULES]
+                if misread:
+                    self.problems += misread
+                elif problems:
                     self.fail(
                         path,
                         "union-branch",
@@ -168,10 +139,17 @@ class _Checker:
                     )
             return
         if r_kind == "union":
+            tried: list[list[Incompatibility]] = []
             for branch in reader:
                 b_node, b_ns = self.reader_names.resolve(branch, r_ns)
-                if self.can_read(b_node, b_ns, writer, w_ns, path):
+                problems = self.quietly(b_node, b_ns, writer, w_ns, path)
+                if not problems:
                     return
+                tried.append(problems)
+            misreading = [p for p in tried if all(i.rule in MISREAD_RULES for i in p)]
+            if misreading:  # the branch a reader picks by type, which reads other values
+                self.problems += misreading[0]
+                return
             self.fail(
                 path,
                 "reader-union",
@@ -182,6 +160,7 @@ class _Checker:
 
         if r_kind != w_kind:
             if r_kind in PROMOTIONS.get(w_kind, frozenset()):
+                self._check_logical(reader, writer, path)
                 return
             self.fail(
                 path,
@@ -222,9 +201,19 @@ class _Checker:
 
     def _check_logical(self, reader: Any, writer: Any, path: str) -> None:
         """Decimals resolve only when scale and precision both match (Avro specification,
-        "Schema Resolution"), whether stored as bytes or as fixed."""
+        "Schema Resolution"), whether stored as bytes or as fixed. Avro resolves a time as
+        its int or long: a count read in another unit would be another instant, refused."""
         if not (isinstance(reader, dict) and isinstance(writer, dict)):
             return
+        w_logical, r_logical = writer.get("logicalType"), reader.get("logicalType")
+        w_unit, r_unit = TIME_UNITS.get(str(w_logical)), TIME_UNITS.get(str(r_logical))
+        if w_unit and r_unit and w_unit != r_unit:
+            self.fail(
+                path,
+                "time-unit",
+                f"{w_logical} ({w_unit}) is read as {r_logical} ({r_unit}): the same count "
+                "would be read as another time; keep the logical type, or add a new field",
+            )
         if reader.get("logicalType") == writer.get("logicalType") == "decimal":
             stored = writer.get("type")
             w_scale, r_scale = writer.get("scale", 0), reader.get("scale", 0)
@@ -252,8 +241,8 @@ class _Checker:
         """Avro's rule: the unqualified names match, or the writer's full name is one of the
         reader's aliases (an alias without a dot is in the reader's namespace)."""
         r_full, w_full = _full_name(reader, r_ns), _full_name(writer, w_ns)
-        aliases = {a if "." in a else f"{r_ns}.{a}".lstrip(".") for a in reader.get("aliases", [])}
-        if r_full.rpartition(".")[2] == w_full.rpartition(".")[2] or w_full in aliases:
+        same_short = r_full.rpartition(".")[2] == w_full.rpartition(".")[2]
+        if same_short or w_full in type_names(reader, r_ns):
             return True
         self.fail(
             path,

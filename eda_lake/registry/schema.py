@@ -26,18 +26,12 @@ class AvroSchema:
 
     @cached_property
     def full_name(self) -> str:
-        name = str(self.parsed["name"])
-        namespace = self.parsed.get("namespace")
-        return name if "." in name or not namespace else f"{namespace}.{name}"
+        return full_name(self.parsed, "")
 
     @cached_property
     def names(self) -> frozenset[str]:
-        """Its full name and its aliases' (an alias without a dot is in its namespace): the
-        names under which data of this type may be written."""
-        namespace = self.full_name.rpartition(".")[0]
-        aliases = self.parsed.get("aliases", [])
-        qualified = {a if "." in a or not namespace else f"{namespace}.{a}" for a in aliases}
-        return frozenset({self.full_name, *qualified})
+        """Its full name and its aliases' (see `type_names`)."""
+        return type_names(self.parsed, "")
 
     @cached_property
     def canonical(self) -> str:
@@ -75,14 +69,40 @@ def nullable_fields(schema: AvroSchema) -> list[tuple[str, Any, int]] | None:
     return fields
 
 
+# Objects and arrays nested in a schema's JSON (about three per nested record): every walk of
+# a schema and of its values (resolution, columns, body checks, fastavro) recurses through
+# them, and must stay within Python's stack wherever it runs.
+MAX_NESTING = 100
+
+
+def _nesting(node: Any) -> int:
+    """How deep JSON objects and arrays nest in a parsed JSON value (walked without
+    recursion, so any depth is measured)."""
+    deepest, stack = 0, [(node, 1)] if isinstance(node, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node
+        stack += [(child, depth + 1) for child in children if isinstance(child, dict | list)]
+    return deepest
+
+
 def parse_schema(definition: str, origin: str = "<schema>") -> AvroSchema:
     """Parse and validate a schema text; the error names `origin` and what is wrong."""
+    too_deep = SchemaDefinitionError(
+        f"{origin}: nested deeper than {MAX_NESTING} levels of JSON objects and arrays, "
+        "more than the lake reads; flatten it"
+    )
     try:
         parsed = json.loads(definition)
     except json.JSONDecodeError as exc:
         raise SchemaDefinitionError(
             f"{origin}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:  # deeper than the JSON parser's stack
+        raise too_deep from None
+    if _nesting(parsed) > MAX_NESTING:
+        raise too_deep
     if not isinstance(parsed, dict) or parsed.get("type") != "record":
         raise SchemaDefinitionError(
             f"{origin}: an event schema must be an Avro record "
@@ -92,6 +112,9 @@ def parse_schema(definition: str, origin: str = "<schema>") -> AvroSchema:
         fastavro.parse_schema(parsed, _write_hint=False)
     except (SchemaParseException, UnknownType, ValueError, TypeError, KeyError) as exc:
         raise SchemaDefinitionError(f"{origin}: not a valid Avro schema: {exc}") from None
+    shared = _shared_short_name(parsed)
+    if shared is not None:
+        raise SchemaDefinitionError(f"{origin}: {shared}")
     return AvroSchema(definition=definition, parsed=parsed, origin=origin)
 
 
@@ -112,6 +135,90 @@ def load_schema_file(path: Path) -> AvroSchema:
 _TEXT = frozenset({"string", "bytes", "enum", "fixed"})
 
 
+PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+NAMED_KINDS = frozenset({"record", "error", "enum", "fixed"})
+
+
+def full_name(node: dict[str, Any], namespace: str) -> str:
+    """A named type's full name, `namespace` being the one around its definition."""
+    name = str(node["name"])
+    if "." in name:
+        return name
+    ns = node.get("namespace", namespace)
+    return f"{ns}.{name}" if ns else name
+
+
+def type_names(node: dict[str, Any], namespace: str) -> frozenset[str]:
+    """A named type's full name and its aliases' (an alias without a dot is in the type's
+    namespace): the names under which data of this type may be written."""
+    full = full_name(node, namespace)
+    own = full.rpartition(".")[0]
+    aliases = node.get("aliases", [])
+    return frozenset({full, *(a if "." in a or not own else f"{own}.{a}" for a in aliases)})
+
+
+class NamedTypes:
+    """Named types (records, enums, fixed) of one schema by full name, and references
+    resolved as Avro's specification says: a name without a dot is in the namespace where it
+    is written."""
+
+    def __init__(self, root: Any) -> None:
+        self.types: dict[str, dict[str, Any]] = {}
+        self._collect(root, "")
+
+    def _collect(self, node: Any, namespace: str) -> None:
+        if isinstance(node, list):
+            for branch in node:
+                self._collect(branch, namespace)
+        elif isinstance(node, dict):
+            kind = node.get("type")
+            if kind in NAMED_KINDS:
+                full = full_name(node, namespace)
+                self.types[full] = node
+                namespace = full.rpartition(".")[0]
+                for f in node.get("fields", []):
+                    self._collect(f["type"], namespace)
+            elif kind == "array":
+                self._collect(node["items"], namespace)
+            elif kind == "map":
+                self._collect(node["values"], namespace)
+            elif isinstance(kind, dict | list):
+                self._collect(kind, namespace)
+
+    def resolve(self, node: Any, namespace: str) -> tuple[Any, str]:
+        """The node behind a name reference or a wrapped type (`{"type": {...}}`), and the
+        namespace that applies inside it."""
+        if isinstance(node, str) and node not in PRIMITIVES:
+            full = node if "." in node else f"{namespace}.{node}".lstrip(".")
+            if full not in self.types and node in self.types:  # a name in no namespace
+                full = node
+            if full not in self.types:
+                raise ValueError(f"unknown named type {node!r}")
+            return self.types[full], full.rpartition(".")[0]
+        if isinstance(node, dict) and isinstance(node.get("type"), dict | list):
+            return self.resolve(node["type"], namespace)
+        if isinstance(node, dict) and node.get("type") in PRIMITIVES and len(node) == 1:
+            return node["type"], namespace
+        if isinstance(node, dict) and node.get("type") in NAMED_KINDS:
+            return node, full_name(node, namespace).rpartition(".")[0]
+        return node, namespace
+
+
+def _shared_short_name(parsed: dict[str, Any]) -> str | None:
+    """Why two named types of a schema cannot be told apart: Avro's resolution compares
+    names unqualified, so x.E and y.E in one schema would read each other's data."""
+    by_short: dict[str, str] = {}
+    for full in NamedTypes(parsed).types:
+        short = full.rpartition(".")[2]
+        if short in by_short:
+            return (
+                f"named types {by_short[short]} and {full} share the short name {short}: Avro's "
+                "resolution compares names unqualified, so neither reads as itself; rename one"
+            )
+        by_short[short] = full
+    return None
+
+
 def personal_problems(parsed: dict[str, Any]) -> list[str]:
     """Why the `"personal"` marks of a record schema (at any depth) cannot be honoured.
 
@@ -120,29 +227,29 @@ def personal_problems(parsed: dict[str, Any]) -> list[str]:
     values are text (string, bytes, enum, fixed), arrays or maps of text, or a union of
     several types (held as JSON text). A record is not masked whole: mark its fields.
     """
-    named = _named_types(parsed)
+    named = NamedTypes(parsed)
     problems: list[str] = []
     seen: set[int] = set()
 
-    def maskable(node: Any) -> bool:
-        node = _resolve(node, named)
+    def maskable(node: Any, namespace: str) -> bool:
+        node, namespace = named.resolve(node, namespace)
         if isinstance(node, list):
             branches = [b for b in node if b != "null"]
-            return len(branches) != 1 or maskable(branches[0])
+            return len(branches) != 1 or maskable(branches[0], namespace)
         kind = node.get("type") if isinstance(node, dict) else node
         if isinstance(node, dict) and node.get("logicalType") == "decimal":
             return False
         if kind == "array":
-            return maskable(node["items"])
+            return maskable(node["items"], namespace)
         if kind == "map":
-            return maskable(node["values"])
+            return maskable(node["values"], namespace)
         return kind in _TEXT
 
-    def walk(node: Any, path: str) -> None:
-        node = _resolve(node, named)
+    def walk(node: Any, namespace: str, path: str) -> None:
+        node, namespace = named.resolve(node, namespace)
         if isinstance(node, list):
             for branch in node:
-                walk(branch, path)
+                walk(branch, namespace, path)
             return
         if not isinstance(node, dict):
             return
@@ -159,72 +266,33 @@ def personal_problems(parsed: dict[str, Any]) -> list[str]:
                         f'field {where}: "personal" must be the boolean true, not '
                         f'{json.dumps(mark)}; write "personal": true, or remove it'
                     )
-                elif mark is True and not maskable(f["type"]):
+                elif mark is True and not maskable(f["type"], namespace):
                     problems.append(
                         f"field {where} is marked personal but its values are not text: only "
                         "string, bytes, enum and fixed values (or arrays, maps or unions of "
                         "them) are masked; mark the text fields inside it instead"
                     )
-                walk(f["type"], where)
+                walk(f["type"], namespace, where)
         elif kind == "array":
-            walk(node["items"], f"{path}[]")
+            walk(node["items"], namespace, f"{path}[]")
         elif kind == "map":
-            walk(node["values"], f"{path}{{}}")
+            walk(node["values"], namespace, f"{path}{{}}")
 
-    walk(parsed, str(parsed.get("name")))
+    walk(parsed, "", str(parsed.get("name")))
     return problems
-
-
-def _named_types(parsed: dict[str, Any]) -> dict[str, Any]:
-    """Every named type (record, error, enum, fixed) of a schema, by full and short name."""
-    named: dict[str, Any] = {}
-
-    def collect(node: Any, namespace: str) -> None:
-        if isinstance(node, list):
-            for branch in node:
-                collect(branch, namespace)
-        elif isinstance(node, dict):
-            kind = node.get("type")
-            if kind in ("record", "error", "enum", "fixed"):
-                name = str(node["name"])
-                ns = node.get("namespace", namespace)
-                full = name if "." in name or not ns else f"{ns}.{name}"
-                named[full] = named[name] = node
-                for f in node.get("fields", []):
-                    collect(f["type"], full.rpartition(".")[0])
-            elif kind in ("array", "map"):
-                collect(node["items" if kind == "array" else "values"], namespace)
-            elif isinstance(kind, dict | list):
-                collect(kind, namespace)
-
-    collect(parsed, "")
-    return named
-
-
-def _resolve(node: Any, named: dict[str, Any]) -> Any:
-    """The type behind a name reference or a wrapped type (`{"type": {...}}`)."""
-    while True:
-        if isinstance(node, str) and node in named:
-            node = named[node]
-        elif isinstance(node, dict) and (
-            isinstance(node.get("type"), dict | list) or node.get("type") in named
-        ):
-            node = node["type"]
-        else:
-            return node
 
 
 def recursion_problem(parsed: dict[str, Any]) -> str | None:
     """Why a record schema is recursive (a field whose type refers back to a record that
     holds it), naming that field; None if it is not. A table's columns are a finite tree:
     a recursive type has no Arrow or Delta type, and walking it never ends."""
-    named = _named_types(parsed)
+    named = NamedTypes(parsed)
     enclosing: list[int] = []  # ids of the records the walk is inside
 
-    def walk(node: Any, path: str) -> str | None:
-        node = _resolve(node, named)
+    def walk(node: Any, namespace: str, path: str) -> str | None:
+        node, namespace = named.resolve(node, namespace)
         if isinstance(node, list):
-            return next((p for b in node if (p := walk(b, path)) is not None), None)
+            return next((p for b in node if (p := walk(b, namespace, path)) is not None), None)
         if not isinstance(node, dict):
             return None
         kind = node.get("type")
@@ -240,19 +308,19 @@ def recursion_problem(parsed: dict[str, Any]) -> str | None:
                 (
                     p
                     for f in node.get("fields", [])
-                    if (p := walk(f["type"], f"{path}.{f['name']}")) is not None
+                    if (p := walk(f["type"], namespace, f"{path}.{f['name']}")) is not None
                 ),
                 None,
             )
             enclosing.pop()
             return found
         if kind == "array":
-            return walk(node["items"], f"{path}[]")
+            return walk(node["items"], namespace, f"{path}[]")
         if kind == "map":
-            return walk(node["values"], f"{path}{{}}")
+            return walk(node["values"], namespace, f"{path}{{}}")
         return None
 
-    return walk(parsed, str(parsed.get("name")))
+    return walk(parsed, "", str(parsed.get("name")))
 
 
 def require_finite(schema: AvroSchema) -> AvroSchema:

@@ -7,6 +7,7 @@ counted 2,030 customers instead of 2,000; fastavro refused the same events."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -42,11 +43,14 @@ def _lake_with_other_producers(home: Path) -> tuple[Lake, int]:
     ours = spec.schema
     other = _renamed(ours, name="Customer", namespace="partner.crm")  # another record
     same_name = _renamed(ours, namespace="partner.shop")  # resolves by Avro's rules
-    kinds = [
+    kinds: list[tuple[AvroSchema, str | None]] = [
         (other, other.full_name),
         (other, ours.full_name),  # another record labelled as ours: the decoder refuses it
         (same_name, same_name.full_name),
         (ours, other.full_name),  # our schema, another producer's type
+        (ours, ours.full_name.lower()),  # a CloudEvents type is compared exactly
+        (ours, f"{ours.full_name} "),
+        (ours, None),  # no type
     ]
     events = []
     for n in range(len(kinds) * PER_KIND):
@@ -61,8 +65,11 @@ def _lake_with_other_producers(home: Path) -> tuple[Lake, int]:
             "channel": "PARTNER",
         }
         payload = simulation.encoder.encode(record, schema)
-        envelope = CloudEvent(f"partner-{n}", "/partner/crm", ce_type, created_at)
-        events.append(EventData(payload.body, envelope.to_properties(), "k", payload.content_type))
+        envelope = CloudEvent(f"partner-{n}", "/partner/crm", ce_type or "-", created_at)
+        properties = envelope.to_properties()
+        if ce_type is None:
+            del properties["cloudEvents_type"]
+        events.append(EventData(payload.body, properties, "k", payload.content_type))
     simulation.hub.send(spec.hub, events)
     run_embedded_capture(settings, flush=True)
     lake = Lake(settings, simulation.catalogue, pii_key=KEY)
@@ -93,17 +100,20 @@ def test_other_producers_events_are_quarantined_not_counted(
     assert sum(r["customers"] for r in funnel) == customers
     assert sum(r["leads"] for r in funnel) > 0  # the other hubs flowed on
     reasons = sorted(r["reason"] for r in _rows(lake, "quarantine", "events"))
-    assert len(reasons) == 4 * PER_KIND
+    assert len(reasons) == 7 * PER_KIND
     other = [r for r in reasons if "writer's type partner.crm.Customer does not resolve" in r]
     assert len(other) == PER_KIND and "to eda_lake.customer.CustomerCreated" in other[0]
     typed = [r for r in reasons if r.startswith("CloudEvents type")]
-    assert len(typed) == 3 * PER_KIND
+    assert len(typed) == 5 * PER_KIND
     assert sum("'partner.shop.CustomerCreated'" in r for r in typed) == PER_KIND
+    assert sum("'eda_lake.customer.customercreated'" in r for r in typed) == PER_KIND
     ours = [r for r in typed if "writer's type eda_lake.customer.CustomerCreated" in r]
-    assert len(ours) == PER_KIND and "'partner.crm.Customer'" in ours[0]
+    assert sum("'partner.crm.Customer'" in r for r in ours) == PER_KIND
+    untyped = [r for r in reasons if r.startswith("no CloudEvents type")]
+    assert len(untyped) == PER_KIND and "CustomerCreated" in untyped[0]
     # A retry lands none of them: the type is read again from bronze.
     retry = lake.retry_quarantine(files=False)
-    assert (retry.events_landed, retry.events_still_quarantined) == (0, 4 * PER_KIND)
+    assert (retry.events_landed, retry.events_still_quarantined) == (0, 7 * PER_KIND)
     assert len(_rows(lake, "silver", "customer_created")) == customers
 
 
@@ -126,3 +136,38 @@ def test_an_event_renamed_with_an_alias_keeps_its_old_type() -> None:
         "eda_lake.customer.CustomerCreated",
         "legacy.Customer",
     }
+
+
+@pytest.mark.parametrize("build", ["compiled", "pure"])
+def test_a_writer_schema_the_lake_cannot_parse_quarantines_its_events(
+    build: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another producer's registry client may register a schema the lake cannot read (here
+    nested past the lake's limit). Seen: its SchemaDefinitionError stopped silver, on every
+    run."""
+    if build == "pure":
+        monkeypatch.setattr(payloads, "native", None)
+    settings = Settings(home=tmp_path / "home")
+    simulation = provisioned(settings)
+    report = simulation.run_chain(seed=3, customers=CUSTOMERS)
+    spec = simulation.catalogue.event("CustomerCreated")
+    deep: Any = "string"
+    for level in range(60):
+        deep = {"type": "record", "name": f"N{level}", "fields": [{"name": "f", "type": deep}]}
+    with sqlite3.connect(settings.registry_file) as registry:
+        group = registry.execute("SELECT group_name FROM schemas LIMIT 1").fetchone()[0]
+        registry.execute(
+            "INSERT INTO schemas VALUES ('partner-deep', ?, 'N59', 1, 'deep', ?)",
+            (group, json.dumps(deep)),
+        )
+    created = world.EPOCH
+    envelope = CloudEvent("partner-deep-1", "/partner/crm", spec.schema.full_name, created)
+    event = EventData(b"\x02a", envelope.to_properties(), "k", "avro/binary+partner-deep")
+    simulation.hub.send(spec.hub, [event])
+    run_embedded_capture(settings, flush=True)
+    lake = Lake(settings, simulation.catalogue, pii_key=KEY)
+    lake.ingest()
+    lake.silver()
+    assert len(_rows(lake, "silver", "customer_created")) == report.customers
+    [quarantined] = _rows(lake, "quarantine", "events")
+    assert "partner-deep" in quarantined["reason"] and "nested deeper" in quarantined["reason"]

@@ -21,7 +21,7 @@ from eda_lake.catalogue import load_catalogue
 from eda_lake.lake import payloads
 from eda_lake.lake.payloads import decode_payloads, flat_plan
 from eda_lake.native import avro as native
-from eda_lake.registry.schema import AvroSchema, parse_schema
+from eda_lake.registry.schema import AvroSchema, SchemaDefinitionError, parse_schema
 from eda_lake_tests.avro_records import fastavro_body, record_schema
 from eda_lake_tests.lake.test_payloads import FIELDS, _records
 from eda_lake_tests.mutations import damaged
@@ -367,3 +367,95 @@ def test_any_writer_and_reader_give_the_same_outcome_on_every_build(
     else:
         assert compiled.decoded == [] and len(compiled.failed) == len(bodies)
         assert pure.decoded == [], compiled.failed[0]
+
+
+def _logical(kind: str, logical: str | None) -> dict[str, Any]:
+    return {"type": kind} | ({"logicalType": logical} if logical else {})
+
+
+@pytest.mark.parametrize(
+    ("writer_type", "reader_type"),
+    [
+        (_logical("long", "timestamp-millis"), _logical("long", "timestamp-micros")),
+        (_logical("long", "timestamp-micros"), _logical("long", "timestamp-millis")),
+        (_logical("long", "local-timestamp-millis"), _logical("long", "timestamp-micros")),
+        (_logical("int", "date"), _logical("long", "timestamp-micros")),  # int to long
+        (["null", _logical("long", "timestamp-millis")], _logical("long", "timestamp-micros")),
+        (
+            ["null", _logical("long", "timestamp-millis")],
+            ["null", _logical("long", "timestamp-micros")],
+        ),
+    ],
+)
+def test_a_time_read_in_another_unit_is_refused_on_every_build(
+    writer_type: Any, reader_type: Any
+) -> None:
+    """Avro resolves a long as a long, so a millis writer read as micros means instants
+    1000 times off; seen: the compiled build converted the unit while the pure Python one
+    read the same numbers as micros (2024-01-02 landed as 1970-01-20)."""
+    writer = record_schema([{"name": "t", "type": writer_type}])
+    reader = record_schema([{"name": "t", "type": reader_type}])
+    value = 19_000 if "date" in json.dumps(writer_type) else 1_704_164_645_678
+    bodies: list[bytes | None] = [fastavro_body(writer, {"t": value})]
+    refusal = payloads.payload_plan(writer, reader).refusal
+    assert refusal is not None and "[time-unit]" in refusal
+    assert decode_payloads(writer, reader, bodies).decoded == []
+
+
+@pytest.mark.parametrize(
+    ("writer_type", "reader_type"),
+    [
+        (_logical("long", None), _logical("long", "timestamp-micros")),
+        (_logical("long", "timestamp-millis"), _logical("long", None)),
+        (_logical("long", "timestamp-millis"), _logical("long", "local-timestamp-millis")),
+        (_logical("string", "uuid"), _logical("string", None)),
+        (_logical("string", None), _logical("string", "uuid")),
+    ],
+)
+def test_a_time_in_the_same_unit_or_a_plain_value_reads_alike_on_every_build(
+    writer_type: Any, reader_type: Any
+) -> None:
+    writer = record_schema([{"name": "t", "type": writer_type}])
+    reader = record_schema([{"name": "t", "type": reader_type}])
+    value = "12345678-1234-5678-1234-567812345678" if writer_type["type"] == "string" else 5**17
+    bodies: list[bytes | None] = [fastavro_body(writer, {"t": value})]
+    assert _assert_agree(writer, reader, bodies).decoded == [0]
+
+
+def test_named_types_sharing_a_short_name_are_refused() -> None:
+    """Avro's resolution compares names unqualified, and the lake's column, body and masking
+    walks look references up by short name too. Seen: with enums x.E and y.E in one writer, a
+    field of type `E` (x.E) landed y.E's symbol through the compiled build ('C' where the
+    pure Python one read 'A')."""
+    definition = {
+        "type": "record",
+        "name": "C",
+        "namespace": "x",
+        "fields": [
+            {"name": "a", "type": {"type": "enum", "name": "E", "symbols": ["A", "B"]}},
+            {"name": "b", "type": {"type": "enum", "name": "y.E", "symbols": ["C"]}},
+            {"name": "c", "type": "E"},
+        ],
+    }
+    with pytest.raises(SchemaDefinitionError) as refused:
+        parse_schema(json.dumps(definition), "partner/C")
+    assert "partner/C: named types x.E and y.E share the short name E" in str(refused.value)
+
+
+def test_a_refusal_names_a_few_problems_and_counts_the_rest() -> None:
+    """Every refused body carries the reason: a writer with hundreds of problems (a union of
+    300 decimals of another precision, or 300 fields) copied a 60 kB text into every row."""
+    decimals = [
+        {"type": "fixed", "name": f"D{n}", "size": 8, "logicalType": "decimal", "precision": 9}
+        for n in range(300)
+    ]
+    writer = record_schema([{"name": "v", "type": decimals}])
+    reader = record_schema([{"name": "v", "type": [{**d, "precision": 10} for d in decimals]}])
+    refusal = payloads.payload_plan(writer, reader).refusal
+    assert refusal is not None and len(refusal) < 1_000
+    millis = [{"name": f"f{n}", "type": _logical("long", "timestamp-millis")} for n in range(300)]
+    writer = record_schema(millis)
+    reader = record_schema([{**f, "type": _logical("long", "timestamp-micros")} for f in millis])
+    refusal = payloads.payload_plan(writer, reader).refusal
+    assert refusal is not None and len(refusal) < 1_000 and "T.f2: " in refusal
+    assert "T.f3: " not in refusal and "and 297 more" in refusal

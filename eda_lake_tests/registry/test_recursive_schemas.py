@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
+import fastavro
 import pytest
 
 from eda_lake.catalogue import load_catalogue
+from eda_lake.lake import payloads
 from eda_lake.registry.compatibility import Compatibility
 from eda_lake.registry.local import LocalSchemaRegistry
 from eda_lake.registry.schema import SchemaDefinitionError, parse_schema, recursion_problem
@@ -60,6 +63,28 @@ def test_the_recursive_field_is_named_at_any_depth() -> None:
     assert recursion_problem(twice) is None  # a type used twice is no recursion
 
 
+def _node(namespace: str, *fields: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "record", "name": "Node", "namespace": namespace, "fields": list(fields)}
+
+
+def test_a_name_is_resolved_in_its_namespace() -> None:
+    """Seen: with another record of the same short name defined later, `Node` inside x.Node
+    was taken for the later y.Node, and the recursion went unseen."""
+    recursive = {"type": "record", "name": "R", "namespace": "x", "fields": [
+        {"name": "a", "type": _node("x", {"name": "next", "type": ["null", "Node"]})},
+        {"name": "b", "type": _node("y")},
+    ]}  # fmt: skip
+    fastavro.parse_schema(recursive)  # valid Avro (the lake refuses it for its short names too)
+    assert "field R.a.next refers back to record Node" in str(recursion_problem(recursive))
+    finite = {"type": "record", "name": "R", "namespace": "x", "fields": [
+        {"name": "a", "type": _node("y", {"name": "v", "type": "int"})},
+        {"name": "b", "type": _node("x", {"name": "inner", "type": ["null", "y.Node"]})},
+        {"name": "c", "type": "Node"},
+    ]}  # fmt: skip
+    fastavro.parse_schema(finite)
+    assert recursion_problem(finite) is None
+
+
 def test_the_catalogue_refuses_it(tmp_path: Path) -> None:
     schemas = _schemas_with_a_recursive_field(tmp_path)
     with pytest.raises(SchemaDefinitionError, match=r"LeadAbandoned\.avsc: field "):
@@ -86,3 +111,69 @@ def test_provision_says_so_in_one_line(tmp_path: Path) -> None:
     }
     result = run(EDA_LAKE, "provision", env=env)
     assert_one_line(result, "LeadAbandoned.trail.next refers back to record Step")
+
+
+@pytest.mark.parametrize("build", ["compiled", "pure"])
+def test_a_recursive_writer_nested_deep_fails_that_body_alone(
+    build: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another producer may register a recursive schema straight in the registry. Seen: a
+    60 kB body nesting it 20,000 deep raised RecursionError out of the decoder, stopping
+    silver for the hub."""
+    if build == "pure":
+        monkeypatch.setattr(payloads, "native", None)
+    fields = [{"name": "id", "type": "string"}]
+    writer = parse_schema(
+        json.dumps(
+            {
+                "type": "record",
+                "name": "Node",
+                "namespace": "t",
+                "fields": [*fields, {"name": "next", "type": ["null", "Node"]}],
+            }
+        )
+    )
+    reader = parse_schema(json.dumps({**writer.parsed, "fields": fields}))
+    deep = b"\x02a" + b"\x02\x02a" * 20_000 + b"\x00"
+    decoded = payloads.decode_payloads(writer, reader, [deep, b"\x02a\x00"])
+    assert decoded.decoded == [1] and decoded.columns["id"].to_pylist() == ["a"]
+    [(position, reason)] = decoded.failed
+    assert position == 0 and "nested" in reason
+
+
+def _nested(depth: int) -> str:
+    """A record holding a record holding ... `depth` deep, as JSON text."""
+    text = '"string"'
+    for level in range(depth):
+        field = f'{{"name": "f", "type": {text}}}'
+        text = f'{{"type": "record", "name": "N{level}", "fields": [{field}]}}'
+    return text
+
+
+def test_a_schema_nested_past_the_limit_is_refused_in_one_line() -> None:
+    """Seen: a 27 kB writer schema of 300 nested records (another producer's, read from the
+    registry) raised RecursionError out of the decoder, and one of 600 out of parsing."""
+    for depth in (300, 600, 5_000):
+        with pytest.raises(SchemaDefinitionError) as refused:
+            parse_schema(_nested(depth), "partner/Deep")
+        assert str(refused.value).startswith("partner/Deep: nested deeper than")
+        assert "\n" not in str(refused.value)
+
+
+def test_a_schema_nested_up_to_the_limit_reads_on_every_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    depth = next(d for d in range(200, 0, -1) if _parses(_nested(d)))
+    writer = parse_schema(_nested(depth))
+    body = b"\x02a"
+    assert payloads.decode_payloads(writer, writer, [body]).decoded == [0]
+    monkeypatch.setattr(payloads, "native", None)
+    assert payloads.decode_payloads(writer, writer, [body]).decoded == [0]
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_schema(text)
+    except SchemaDefinitionError:
+        return False
+    return True
