@@ -62,10 +62,6 @@ CONFIGURATION: dict[str, str | None] = {
 Waiting = Callable[[str], None]
 
 
-def _silent(_: str) -> None:
-    pass
-
-
 @dataclass(frozen=True)
 class Lease:
     holder: str
@@ -84,7 +80,7 @@ class Lease:
 class LakeLock:
     """Shared and exclusive leases on one lake; nested use in one thread takes nothing more."""
 
-    def __init__(self, layout: LakeLayout, waiting: Waiting = _silent) -> None:
+    def __init__(self, layout: LakeLayout, waiting: Waiting = log.info) -> None:
         self.uri = layout.lock_uri
         self.options = layout.storage_options
         self.waiting = waiting  # told what a wait is for, each time it looks again

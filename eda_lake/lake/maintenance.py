@@ -39,12 +39,16 @@ def vacuum_lake(layout: LakeLayout, retention_hours: int = DEFAULT_RETENTION_HOU
             f"{MIN_RETENTION_HOURS} (default {DEFAULT_RETENTION_HOURS})"
         )
     report = VacuumReport(retention_hours)
-    for name, uri in {**layout.existing_tables(), "lock": layout.lock_uri}.items():
+    # Each lease change of the lake lock rewrites its few rows, and only the latest are ever
+    # read: its old files go after the shortest retention.
+    retentions = dict.fromkeys(layout.existing_tables().items(), retention_hours)
+    retentions[("lock", layout.lock_uri)] = MIN_RETENTION_HOURS
+    for (name, uri), hours in retentions.items():
         table = tables.open_table(uri, layout.storage_options)
         if table is None:
             continue
         deleted = table.vacuum(
-            retention_hours=retention_hours,
+            retention_hours=hours,
             dry_run=False,
             enforce_retention_duration=False,
             full=True,  # also files no version ever referenced (a killed writer's leftovers)

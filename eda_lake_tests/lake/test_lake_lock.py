@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from eda_lake.lake import lake_lock
+from eda_lake.lake import lake_lock, maintenance
 from eda_lake.lake.lake_lock import LakeLock
 from eda_lake.lake.layout import LakeLayout
 
@@ -77,3 +78,20 @@ def test_a_lapsed_lease_holds_nothing(layout: LakeLayout, monkeypatch: pytest.Mo
     with LakeLock(layout, waiting=waits.append).shared("silver"):
         assert [lease.operation for lease in LakeLock(layout).leases()] == ["silver"]
     assert waits == []
+
+
+def test_vacuum_keeps_the_lock_files_the_shortest_retention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = LakeLayout(tmp_path / "lake")
+    lock = LakeLock(layout)
+    for operation in ("ingest", "silver", "gold"):
+        with lock.shared(operation):
+            pass
+    files = set((tmp_path / "lake" / "_lock").glob("*.parquet"))
+    monkeypatch.setattr(maintenance, "MIN_RETENTION_HOURS", 0)  # as if an hour went by
+    report = maintenance.vacuum_lake(layout, retention_hours=168)
+    kept = set((tmp_path / "lake" / "_lock").glob("*.parquet"))
+    assert kept == set() and report.files_deleted["lock"] == len(files) > 0  # none held now
+    with lock.shared("silver"):
+        assert [lease.operation for lease in lock.leases()] == ["silver"]

@@ -224,6 +224,8 @@ def test_a_killed_rebuild_leaves_old_or_new_tables_and_no_lock(tmp_path: Path) -
         worker.join()
         assert set(_snapshot(lake)) == set(alone)  # no table missing, each readable
         lake.silver()  # waits for the killed rebuild's lease to lapse, then runs
+        lake.gold()
         assert lake.lock.leases() == []
+        assert _snapshot(lake) == alone  # the sensors' runs carry on from what it committed
         lake.rebuild()
         assert _snapshot(lake) == alone
