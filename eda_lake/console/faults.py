@@ -77,6 +77,7 @@ _DISK_FULL = ("no space left on device", "database or disk is full", "disk quota
 _READ_ONLY = ("read-only file system", "attempt to write a readonly database")
 # EPERM: what an immutable file or folder (`chattr +i`) answers, even to root.
 _DENIED = ("permission denied", "operation not permitted")
+_NOT_A_FOLDER = ("not a directory",)
 # Azure Storage's codes for a key or identity it refuses (Azurite's included).
 _STORAGE_REFUSED = re.compile(
     "AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch", re.IGNORECASE
@@ -121,7 +122,8 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
     azure = _azure(exc)
     if azure is not None:
         return azure
-    where = _path_of(chain, said)
+    path = _path_of(chain, said)
+    where = f" writing {path}" if path else ""
     if _errno_in(chain, errno.ENOSPC, errno.EDQUOT) or any(s in text for s in _DISK_FULL):
         full = where or _full_directory(near)
         return f"no space left on the disk{full}: free some space; {RERUN}"
@@ -132,6 +134,12 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
         )
     if _errno_in(chain, errno.EACCES, errno.EPERM) or any(s in text for s in _DENIED):
         return f"permission denied{where}: make it writable or point EDA_LAKE_HOME elsewhere"
+    if _errno_in(chain, errno.ENOTDIR) or any(s in text for s in _NOT_A_FOLDER):
+        on_the_way = f", on the way to {path}" if path else ""
+        return (
+            f"a file stands where a folder is expected{on_the_way}: move that file away, or "
+            "point EDA_LAKE_HOME elsewhere"
+        )
     if isinstance(exc, sqlite3.OperationalError) and "unable to open database file" in text:
         return (
             "cannot open the embedded state's database: EDA_LAKE_HOME must be a writable "
@@ -224,12 +232,12 @@ def _network_oserror(chain: list[BaseException]) -> bool:
 _LOCAL_PATH = re.compile(r"(?<![\w:/.])(/[^\s#'\"|]+)")
 
 
-def _path_of(chain: list[BaseException], said: str) -> str:
+def _path_of(chain: list[BaseException], said: str) -> str | None:
     for e in chain:
         if isinstance(e, OSError) and e.filename:
-            return f" writing {e.filename}"
+            return str(e.filename)
     found = _LOCAL_PATH.search(_ANSI.sub("", said))
-    return f" writing {found.group(1)}" if found else ""
+    return found.group(1) if found else None
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

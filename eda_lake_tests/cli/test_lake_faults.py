@@ -174,7 +174,7 @@ def immutable(path: Path) -> Iterator[Path]:
         subprocess.run([chattr, "-i", str(path)], check=True)
 
 
-def test_a_folder_that_cannot_be_written(tmp_path: Path) -> None:
+def test_a_folder_that_cannot_be_written_or_is_a_file(tmp_path: Path) -> None:
     env = home_env(tmp_path / "home")
     small_lake(env, customers=5)
     succeeds("silver", env=env)
@@ -190,6 +190,13 @@ def test_a_folder_that_cannot_be_written(tmp_path: Path) -> None:
     with immutable(lake / "gold"):
         denied = run(EDA_LAKE, "gold", env=env)
         assert_one_line(denied, "permission denied", f"writing {lake / 'gold'}/")
+    gold = lake / "gold"
+    gold.rename(lake / "gold-aside")
+    gold.write_text("a file where the gold folder belongs\n")
+    misplaced = run(EDA_LAKE, "gold", env=env)
+    assert_one_line(misplaced, "a file stands where a folder is expected", str(gold))
+    gold.unlink()
+    (lake / "gold-aside").rename(gold)
     succeeds("silver", env=env)
     succeeds("gold", env=env)
     query = "SELECT count(*) FROM silver.customer_created"
