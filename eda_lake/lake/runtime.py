@@ -90,7 +90,9 @@ class Lake:
 
     def bronze(self, capture_root: str | None = None) -> BronzeIngestor:
         source = self._source(capture_root)
-        return BronzeIngestor(self.layout, source.fs, source.root)
+        return BronzeIngestor(
+            self.layout, source.fs, source.root, max_event_bytes=self.settings.max_event_bytes
+        )
 
     def ingest(
         self, capture_root: str | None = None, progress: Progress = no_progress
