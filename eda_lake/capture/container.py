@@ -126,6 +126,20 @@ class FramedStream:
             self.left -= size
         return b"".join(parts)
 
+    def into(self, view: memoryview, what: str) -> None:
+        """Fill `view` from the stream (a piece at a time: no second copy of it all)."""
+        if self.left is not None and len(view) > self.left:
+            raise self.corrupt(what)
+        filled = 0
+        while filled < len(view):
+            chunk = self.stream.read(min(len(view) - filled, _READ_CHUNK))
+            if not chunk:
+                raise self.corrupt(what)
+            view[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+        if self.left is not None:
+            self.left -= filled
+
     def long(self, what: str, eof_ok: bool = False) -> int | None:
         result = 0
         for shift in range(0, 7 * MAX_LONG_BYTES, 7):
@@ -228,19 +242,23 @@ class Block:
         self.stored_left -= size
         return data
 
-    def read(self, size: int) -> bytes:
-        """Up to `size` decoded bytes; fewer only at the block's end, which sets `done`."""
+    def read(self, size: int, keep: memoryview | bytes = b"") -> bytearray:
+        """`keep` followed by up to `size` more decoded bytes, fewer only at the block's end
+        (which sets `done`). Filled a piece at a time: one copy of the bytes in memory."""
         if self.inflater is None:
-            data = self._stored(min(size, self.stored_left))
+            wanted = min(size, self.stored_left)
+            out = bytearray(len(keep) + wanted)
+            out[: len(keep)] = keep
+            self.framed.into(memoryview(out)[len(keep) :], f"a block after {self.before} events")
+            self.stored_left -= wanted
             self.done = self.stored_left == 0
-            return data
-        parts: list[bytes] = []
-        wanted = size
+            return out
+        out, wanted = bytearray(keep), size
         while wanted and not self.inflater.eof:
             if not self.tail and self.stored_left:
                 self.tail = self._stored(min(_READ_CHUNK, self.stored_left))
             try:
-                piece = self.inflater.decompress(self.tail, wanted)
+                piece = self.inflater.decompress(self.tail, min(wanted, _READ_CHUNK))
             except zlib.error as exc:
                 raise CaptureFileError(
                     f"{self.name}: corrupt deflate block after {self.before} events: {exc}"
@@ -248,10 +266,10 @@ class Block:
             self.tail = self.inflater.unconsumed_tail
             if not piece and not self.tail and not self.stored_left:
                 break  # the stored bytes are spent and nothing more inflates: cut short
-            parts.append(piece)
+            out += piece
             wanted -= len(piece)
         self.done = bool(wanted)
-        return b"".join(parts)
+        return out
 
     def drain(self) -> int:
         """Read what is left of the block; returns how many decoded bytes that was."""

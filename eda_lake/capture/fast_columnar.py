@@ -41,7 +41,7 @@ class FastDecoder:
         )
 
     def scan(
-        self, data: bytes, start: int, count: int, budget: int, rest: int, limit: int
+        self, data: bytearray, start: int, count: int, budget: int, rest: int, limit: int
     ) -> tuple[int, int, int]:
         try:
             found: tuple[int, int, int] = self.block.scan(data, start, count, budget, rest, limit)
@@ -49,7 +49,7 @@ class FastDecoder:
             raise Oversized(exc.index, exc.size) from None
         return found
 
-    def decode(self, data: bytes, start: int, end: int, count: int) -> None:
+    def decode(self, data: bytearray, start: int, end: int, count: int) -> None:
         self.block.decode(data, start, end, count)
 
 

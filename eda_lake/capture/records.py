@@ -76,10 +76,11 @@ def _attribute(value: Any) -> str | None:
 
 
 class _Reader:
-    __slots__ = ("data", "end", "pos")
+    __slots__ = ("data", "end", "pos", "view")
 
-    def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+    def __init__(self, data: bytearray, start: int = 0, end: int | None = None) -> None:
         self.data = data
+        self.view = memoryview(data)
         self.pos = start
         self.end = len(data) if end is None else end
 
@@ -118,7 +119,7 @@ class _Reader:
         if size < 0 or end > self.end:
             raise RecordError("string or bytes runs past the block")
         self.pos = end
-        return self.data[start:end]
+        return bytes(self.view[start:end])
 
     def text(self) -> str:
         try:
@@ -172,7 +173,7 @@ def _read_map(
 
 
 def decode_block(
-    data: bytes, start: int, end: int, count: int, layout: EnvelopeLayout, out: RecordColumns
+    data: bytearray, start: int, end: int, count: int, layout: EnvelopeLayout, out: RecordColumns
 ) -> None:
     """Decode `count` records that must fill `data[start:end]` exactly, appending them to
     `out`."""
@@ -217,7 +218,7 @@ class _Scanner:
 
     __slots__ = ("data", "end", "limit", "pos", "record", "rest")
 
-    def __init__(self, data: bytes, rest: int, limit: int) -> None:
+    def __init__(self, data: bytearray, rest: int, limit: int) -> None:
         self.data = data
         self.end = len(data)
         self.rest = rest
@@ -296,7 +297,7 @@ class _Oversize(Exception):  # noqa: N818 - control flow within scan_records
 
 
 def scan_records(
-    data: bytes, start: int, count: int, budget: int, rest: int, limit: int,
+    data: bytearray, start: int, count: int, budget: int, rest: int, limit: int,
     layout: EnvelopeLayout,
 ) -> tuple[int, int, int]:  # fmt: skip
     """`windows.RecordDecoder.scan` for this path: (records, their end, bytes needed)."""
@@ -323,11 +324,11 @@ class PureDecoder:
         self.records = RecordColumns()
 
     def scan(
-        self, data: bytes, start: int, count: int, budget: int, rest: int, limit: int
+        self, data: bytearray, start: int, count: int, budget: int, rest: int, limit: int
     ) -> tuple[int, int, int]:
         return scan_records(data, start, count, budget, rest, limit, self.layout)
 
-    def decode(self, data: bytes, start: int, end: int, count: int) -> None:
+    def decode(self, data: bytearray, start: int, end: int, count: int) -> None:
         decode_block(data, start, end, count, self.layout, self.records)
 
     def take(self) -> RecordColumns:

@@ -51,7 +51,7 @@ class RecordDecoder(Protocol):
     """What the driver needs of a decoder; both capture decoders provide it."""
 
     def scan(
-        self, data: bytes, start: int, count: int, budget: int, rest: int, limit: int
+        self, data: bytearray, start: int, count: int, budget: int, rest: int, limit: int
     ) -> tuple[int, int, int]:
         """Find up to `count` whole records in `data` from `start`: (records, where they
         end, bytes of `data` the next one needs at least, 0 when it is not cut off). Stops
@@ -60,7 +60,7 @@ class RecordDecoder(Protocol):
         record whose encoding passes `limit` bytes, ValueError for damage."""
         ...
 
-    def decode(self, data: bytes, start: int, end: int, count: int) -> None:
+    def decode(self, data: bytearray, start: int, end: int, count: int) -> None:
         """Decode `count` records that fill `data[start:end]` exactly into the batch."""
         ...
 
@@ -114,11 +114,12 @@ def decoded_batches(
                 _decode(decoder, block, window, start, end, found, done)
                 held, rows, done, start = held + end - start, rows + found, done + found, end
                 if rows >= batch_rows or held >= BATCH_BYTES:
+                    window, start = window[start:], 0  # not held while the batch is written
                     yield block.before + done
                     held = rows = 0
             if needed:  # the next record is cut off by the window's end: read on
-                more = block.read(max(needed - len(window), WINDOW_BYTES))
-                window, start = window[start:] + more, 0
+                more = max(needed - len(window), WINDOW_BYTES)
+                window, start = block.read(more, memoryview(window)[start:]), 0
         left = len(window) - start + block.drain()
         if left:
             leftover = ValueError(f"block has {left} bytes left after {block.count} records")
@@ -128,7 +129,7 @@ def decoded_batches(
 
 
 def _decode(
-    decoder: RecordDecoder, block: Block, window: bytes, start: int, end: int, count: int,
+    decoder: RecordDecoder, block: Block, window: bytearray, start: int, end: int, count: int,
     done: int,
 ) -> None:  # fmt: skip
     try:

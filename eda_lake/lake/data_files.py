@@ -91,13 +91,17 @@ class DataFileWriter:
     # Producer side (the caller's thread)
 
     def write(self, batch: pa.RecordBatch, partition: dict[str, str], group: str = "") -> None:
-        """Queue a batch whose rows all belong to `partition` and `group`; waits while the
-        queue holds QUEUE_BYTES (it takes one batch however large)."""
+        """Queue a batch whose rows all belong to `partition` and `group`; returns once the
+        batches queued or being written hold less than QUEUE_BYTES. A batch that large by
+        itself is therefore written before the next is decoded: Parquet holds about three
+        copies of a big value while it compresses its page."""
+        self._raise_if_failed()
         with self._room:
-            self._room.wait_for(lambda: self._queued_bytes < QUEUE_BYTES or self._error is not None)
-            self._raise_if_failed()
             self._queued_bytes += batch.nbytes
         self._queue.put((batch, partition, group))
+        with self._room:
+            self._room.wait_for(lambda: self._queued_bytes < QUEUE_BYTES or self._error is not None)
+        self._raise_if_failed()
 
     def finish(self) -> list[AddAction]:
         self._queue.put(_STOP)
@@ -140,10 +144,10 @@ class DataFileWriter:
                 item = self._queue.get()
                 if item is _STOP:
                     break
-                self._taken(item)
                 if self._error is None:
                     assert isinstance(item, tuple)
                     self._buffer(*item)
+                self._taken(item)  # counted until written or buffered: one big batch at a time
             for key in list(self._pending):
                 self._flush(key)
             for key in list(self._open):
@@ -194,6 +198,10 @@ class DataFileWriter:
         current = self._open.get(key) or self._new_file(key, partition)
         data = batch.select(self.file_schema.names)
         current.writer.write_table(data, row_group_size=ROW_GROUP_ROWS)
+        if data.nbytes >= ROW_GROUP_BYTES:
+            # Arrow's allocator keeps freed pages for reuse; after a big value's pages (about
+            # three copies of it) that would be memory held for nothing.
+            pa.default_memory_pool().release_unused()
         current.rows += data.num_rows
         for column in self.stats_columns:
             values = data.column(column)

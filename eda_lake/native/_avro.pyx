@@ -582,11 +582,12 @@ cdef class BlockDecoder:
         self.found = [BinaryColumn() for _ in range(N_FOUND)]
         self.rows = 0
 
-    def decode(self, bytes block, Py_ssize_t start, Py_ssize_t end, Py_ssize_t count):
+    def decode(self, const uint8_t[::1] block, Py_ssize_t start, Py_ssize_t end,
+               Py_ssize_t count):
         """Decode `count` records that must fill `block[start:end]` exactly."""
-        if start < 0 or start > end or end > PyBytes_GET_SIZE(block):
+        if start < 0 or start > end or end > block.shape[0]:
             raise ValueError("a range outside the block")
-        cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(block)
+        cdef const uint8_t* buf = &block[0] if block.shape[0] else NULL
         cdef Py_ssize_t pos = start
         cdef Py_ssize_t i, n, k
         cdef int64_t branch, ms
@@ -628,17 +629,17 @@ cdef class BlockDecoder:
         if pos != end:
             raise DecodeError(f"block has {end - pos} bytes left after {count} records")
 
-    def scan(self, bytes data, Py_ssize_t start, Py_ssize_t count, Py_ssize_t budget,
-             Py_ssize_t rest, Py_ssize_t limit):
+    def scan(self, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t count,
+             Py_ssize_t budget, Py_ssize_t rest, Py_ssize_t limit):
         """Whole records in `data` from `start`, without decoding them, by the rules of
         capture/records.py `scan_records`: (records, their end, bytes the next needs or 0).
         Stops before a record passing `budget` bytes unless it is the first; `rest`: the
         block's bytes after `data` (-1: unknown); Oversized for a record passing `limit`."""
-        if start < 0 or start > PyBytes_GET_SIZE(data):
+        if start < 0 or start > data.shape[0]:
             raise ValueError("a start outside the data")
         cdef Scan state
-        state.buf = <const uint8_t*> PyBytes_AS_STRING(data)
-        state.end = PyBytes_GET_SIZE(data)
+        state.buf = &data[0] if data.shape[0] else NULL
+        state.end = data.shape[0]
         state.rest = rest
         state.limit = limit
         state.pos = start
