@@ -99,8 +99,9 @@ def decoded_batches(
         while done < block.count:
             rest = 0 if block.done else (-1 if block.inflater else block.stored_left)
             try:
+                wanted = min(block.count - done, batch_rows - rows)
                 found, end, needed = decoder.scan(
-                    window, start, block.count - done, BATCH_BYTES - held, rest, limit
+                    window, start, wanted, BATCH_BYTES - held, rest, limit
                 )
             except Oversized as exc:
                 number = block.before + done + exc.index + 1

@@ -67,9 +67,11 @@ def write_big_capture(
     codec: str = "null",
     per_block: int = 1,
     incompressible: bool = False,
+    cut_after: int | None = None,
 ) -> Path:
     """A valid Capture file whose events carry bodies of these sizes, `per_block` events to
-    an Avro block; event i's body is `body_byte(i)` repeated (or random bytes)."""
+    an Avro block; event i's body is `body_byte(i)` repeated (or random bytes). `cut_after`:
+    the file ends after that many bytes of its first block's data (`null` codec)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sync = os.urandom(16)
     schema = json.dumps(CAPTURE_SCHEMA).encode()
@@ -79,20 +81,28 @@ def write_big_capture(
         out.write(avro_binary.string("avro.schema") + avro_binary.raw(schema) + b"\x00" + sync)
         for first in range(0, len(body_sizes), per_block):
             indexes = range(first, min(first + per_block, len(body_sizes)))
-            _write_block(out, indexes, body_sizes, codec, incompressible)
+            _write_block(out, indexes, body_sizes, codec, incompressible, cut_after)
+            if cut_after is not None:
+                break
             out.write(sync)
     return path
 
 
 def _write_block(
-    out: IO[bytes], indexes: range, sizes: Sequence[int], codec: str, incompressible: bool
-) -> None:
+    out: IO[bytes], indexes: range, sizes: Sequence[int], codec: str, incompressible: bool,
+    cut_after: int | None,
+) -> None:  # fmt: skip
     parts = (part for i in indexes for part in _record_parts(i, sizes[i], incompressible))
     out.write(avro_binary.long(len(indexes)))
     if codec == "null":
         out.write(avro_binary.long(sum(_record_size(i, sizes[i]) for i in indexes)))
+        written = 0
         for part in parts:
+            if cut_after is not None and written + len(part) > cut_after:
+                out.write(part[: cut_after - written])
+                return
             out.write(part)
+            written += len(part)
         return
     deflate = zlib.compressobj(wbits=-15)
     compressed = [deflate.compress(part) for part in parts] + [deflate.flush()]

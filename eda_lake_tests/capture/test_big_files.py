@@ -1,0 +1,108 @@
+"""Big events and big blocks: read a window at a time, in bounded batches, by both readers;
+an event over the limit refused before it is read, naming the limit and the setting."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from eda_lake.capture import fast_columnar
+from eda_lake.capture.columnar import read_pure_batches
+from eda_lake.capture.reader import read_capture
+from eda_lake.capture.windows import BATCH_BYTES, WINDOW_BYTES, EventTooLargeError
+from eda_lake_tests.capture.big_files import body_byte, write_big_capture
+
+MIB = 1 << 20
+READERS = [read_pure_batches] + (
+    [fast_columnar.read_fast_batches] if fast_columnar.available() else []
+)
+
+
+def _bodies(batches: list[pa.RecordBatch]) -> list[tuple[int, int | None]]:
+    """(length, first byte) of every body, in file order."""
+    return [
+        (len(body), body[0] if body else None)
+        for batch in batches
+        for body in batch.column("body").to_pylist()
+    ]
+
+
+@pytest.mark.parametrize("codec", ["null", "deflate"])
+@pytest.mark.parametrize("reader", READERS)
+def test_a_block_larger_than_a_window_is_read_whole_records_at_a_time(
+    reader, codec: str, tmp_path: Path
+) -> None:
+    # Events larger than a window, events cut by a window's end, empty bodies, all in one
+    # block of 27 events (~60 MiB): the same events as written, in batches of at most 4 rows
+    # and BATCH_BYTES each (or one larger event).
+    sizes = [5 * MIB, 10, 3 * MIB, 0, 7 * MIB + 3, WINDOW_BYTES - 100, 100, 17 * MIB, 1] * 3
+    path = write_big_capture(tmp_path / "big.avro", sizes, codec=codec, per_block=len(sizes))
+    with path.open("rb") as stream:
+        batches = list(reader(stream, "big.avro", 4, 32 * MIB))
+    assert _bodies(batches) == [
+        (size, body_byte(i) if size else None) for i, size in enumerate(sizes)
+    ]
+    for batch in batches:
+        body_bytes = sum(len(b) for b in batch.column("body").to_pylist())
+        assert batch.num_rows <= 4
+        assert body_bytes <= BATCH_BYTES or batch.num_rows == 1, (batch.num_rows, body_bytes)
+    with path.open("rb") as stream:
+        events = list(read_capture(stream, "big.avro", 32 * MIB))
+    assert [len(e.body or b"") for e in events] == sizes
+
+
+@pytest.mark.parametrize("per_block", [1, 3])
+@pytest.mark.parametrize("codec", ["null", "deflate"])
+@pytest.mark.parametrize("reader", READERS)
+def test_an_event_over_the_limit_is_refused_naming_the_limit_and_the_setting(
+    reader, codec: str, per_block: int, tmp_path: Path
+) -> None:
+    over = write_big_capture(tmp_path / "over.avro", [10, MIB + 1, 10], codec=codec,
+                             per_block=per_block)  # fmt: skip
+    with (
+        over.open("rb") as stream,
+        pytest.raises(EventTooLargeError) as refused,
+    ):
+        list(reader(stream, "over.avro", 16, MIB))
+    reason = str(refused.value)
+    assert reason.startswith("over.avro: event 2 takes at least ")
+    assert "over the limit of 1,048,576 bytes (1 MiB) per event" in reason
+    assert "EDA_LAKE_MAX_EVENT_MIB" in reason and "corrupt" not in reason
+    # Just under the limit (the record's envelope counts): read as written.
+    under_body = MIB - 200
+    under = write_big_capture(tmp_path / "under.avro", [10, under_body, 10], codec=codec,
+                              per_block=per_block)  # fmt: skip
+    with under.open("rb") as stream:
+        batches = list(reader(stream, "under.avro", 16, MIB))
+    assert _bodies(batches) == [(10, 0), (under_body, 1), (10, 2)]
+
+
+class _Unseekable(io.RawIOBase):
+    """A stream that cannot tell its size, counting what is read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = io.BytesIO(data)
+        self.taken = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        chunk = self.data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        self.taken += len(chunk)
+        return len(chunk)
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_1_gib_body_is_refused_before_it_is_read(reader, tmp_path: Path) -> None:
+    # The file claims one event of 1 GiB; only 8 MiB of it exist, and the stream cannot tell
+    # its size: the default limit refuses the event from its length alone.
+    path = write_big_capture(tmp_path / "huge.avro", [1 << 30], cut_after=8 * MIB)
+    stream = _Unseekable(path.read_bytes())
+    with pytest.raises(EventTooLargeError, match=r"event 1 .* \(64 MiB\) per event"):
+        list(reader(stream, "huge.avro"))
+    assert stream.taken <= WINDOW_BYTES + MIB
