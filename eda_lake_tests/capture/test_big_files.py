@@ -90,7 +90,7 @@ class _Unseekable(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         chunk = self.data.read(len(buffer))
         buffer[: len(chunk)] = chunk
         self.taken += len(chunk)

@@ -21,11 +21,15 @@ def _bronze_bodies(lake: Lake) -> list[tuple[str, int, int]]:
     table = tables.open_table(lake.layout.bronze_uri, lake.layout.storage_options)
     assert table is not None
     files = [uri.removeprefix("file://") for uri in table.file_uris()]
-    rows = duckdb.sql(
-        "SELECT source_file, count(*), sum(octet_length(body)) FROM read_parquet($files) "
-        "GROUP BY source_file ORDER BY source_file",
-        params={"files": files},
-    ).fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT source_file, count(*), sum(octet_length(body)) FROM read_parquet($files) "
+            "GROUP BY source_file ORDER BY source_file",
+            {"files": files},
+        )
+        .fetchall()
+    )
     return [(source, count, int(size)) for source, count, size in rows]
 
 
