@@ -9,10 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from eda_lake.capture import fast_columnar
+from eda_lake.capture import fast_columnar, windows
 from eda_lake.capture.columnar import read_pure_batches
 from eda_lake.capture.reader import read_capture
-from eda_lake.capture.windows import BATCH_BYTES, WINDOW_BYTES, EventTooLargeError
+from eda_lake.capture.windows import WINDOW_BYTES, EventTooLargeError
 from eda_lake_tests.capture.big_files import body_byte, write_big_capture
 
 MIB = 1 << 20
@@ -33,11 +33,12 @@ def _bodies(batches: list[pa.RecordBatch]) -> list[tuple[int, int | None]]:
 @pytest.mark.parametrize("codec", ["null", "deflate"])
 @pytest.mark.parametrize("reader", READERS)
 def test_a_block_larger_than_a_window_is_read_whole_records_at_a_time(
-    reader, codec: str, tmp_path: Path
+    reader, codec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Events larger than a window, events cut by a window's end, empty bodies, all in one
-    # block of 27 events (~60 MiB): the same events as written, in batches of at most 4 rows
-    # and BATCH_BYTES each (or one larger event).
+    # block of 27 events (~100 MiB): the same events as written, in batches of at most 4 rows
+    # and 8 MiB each (or one larger event).
+    monkeypatch.setattr(windows, "BATCH_BYTES", 8 * MIB)
     sizes = [5 * MIB, 10, 3 * MIB, 0, 7 * MIB + 3, WINDOW_BYTES - 100, 100, 17 * MIB, 1] * 3
     path = write_big_capture(tmp_path / "big.avro", sizes, codec=codec, per_block=len(sizes))
     with path.open("rb") as stream:
@@ -48,7 +49,7 @@ def test_a_block_larger_than_a_window_is_read_whole_records_at_a_time(
     for batch in batches:
         body_bytes = sum(len(b) for b in batch.column("body").to_pylist())
         assert batch.num_rows <= 4
-        assert body_bytes <= BATCH_BYTES or batch.num_rows == 1, (batch.num_rows, body_bytes)
+        assert body_bytes <= 8 * MIB or batch.num_rows == 1, (batch.num_rows, body_bytes)
     with path.open("rb") as stream:
         events = list(read_capture(stream, "big.avro", 32 * MIB))
     assert [len(e.body or b"") for e in events] == sizes
