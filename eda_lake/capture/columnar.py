@@ -158,7 +158,7 @@ def _pure_batch(records: RecordColumns, name: str, total: int) -> pa.RecordBatch
                 for key, values in zip(FOUND, records.found, strict=True)
             },
         }
-    except pa.ArrowException as exc:  # e.g. a column past 2 GiB in one batch
+    except pa.ArrowException as exc:  # e.g. a value Arrow cannot hold
         raise CaptureFileError(f"{name}: corrupt after {total} events: {exc}") from None
     return assemble(columns, name, total)
 

@@ -115,7 +115,8 @@ def decoded_batches(
                 _decode(decoder, block, window, start, end, found, done)
                 held, rows, done, start = held + end - start, rows + found, done + found, end
                 if rows >= batch_rows or held >= BATCH_BYTES:
-                    window, start = window[start:], 0  # not held while the batch is written
+                    # What was decoded is not held while the batch is written.
+                    window, start, needed = window[start:], 0, max(needed - start, 0)
                     yield block.before + done
                     held = rows = 0
             if needed:  # the next record is cut off by the window's end: read on
