@@ -104,8 +104,12 @@ def decoded_batches(
                     window, start, wanted, BATCH_BYTES - held, rest, limit
                 )
             except Oversized as exc:
-                number = block.before + done + exc.index + 1
-                raise event_too_large(name, number, exc.size, limit) from None
+                refused = event_too_large(
+                    name, block.before + done + exc.index + 1, exc.size, limit
+                )
+                if rows:  # the events before it are checked first (the compiled decoder
+                    yield block.before + done  # checks text as it builds a batch)
+                raise refused from None
             except (ValueError, MemoryError) as exc:
                 raise corrupt(name, block.before + done, exc) from None
             if found:

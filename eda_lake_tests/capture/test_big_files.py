@@ -4,16 +4,21 @@ an event over the limit refused before it is read, naming the limit and the sett
 from __future__ import annotations
 
 import io
+import tempfile
 from pathlib import Path
+from unittest import mock
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eda_lake.capture import fast_columnar, windows
 from eda_lake.capture.columnar import read_pure_batches
-from eda_lake.capture.reader import read_capture
+from eda_lake.capture.reader import CaptureFileError, read_capture
 from eda_lake.capture.windows import WINDOW_BYTES, EventTooLargeError
 from eda_lake_tests.capture.big_files import body_byte, write_big_capture
+from eda_lake_tests.mutations import damaged
 
 MIB = 1 << 20
 READERS = [read_pure_batches] + (
@@ -107,3 +112,51 @@ def test_a_1_gib_body_is_refused_before_it_is_read(reader, tmp_path: Path) -> No
     with pytest.raises(EventTooLargeError, match=r"event 1 .* \(64 MiB\) per event"):
         list(reader(stream, "huge.avro"))
     assert stream.taken <= WINDOW_BYTES + MIB
+
+
+def _windowed_outcome(reader, data: bytes, window: int, limit: int) -> pa.Table | str:
+    """The table a reader gives through windows of `window` bytes, or the error's class."""
+    with mock.patch.object(windows, "WINDOW_BYTES", window):
+        try:
+            batches = list(reader(io.BytesIO(data), "damaged.avro", 5, limit))
+        except CaptureFileError as exc:
+            assert str(exc).startswith("damaged.avro: "), exc
+            return type(exc).__name__
+    return pa.Table.from_batches(batches) if batches else "empty"
+
+
+def _small_file(codec: str) -> bytes:
+    # Eight events of 0 to 700 bytes in one block: with windows of a few bytes every record
+    # is scanned, cut off and read on, as a big file's are.
+    path = Path(tempfile.mkdtemp()) / "small.avro"
+    sizes = [0, 1, 700, 20, 300, 0, 5, 64]
+    return write_big_capture(path, sizes, codec=codec, per_block=len(sizes)).read_bytes()
+
+
+SMALL_FILES = [_small_file("null"), _small_file("deflate")]
+
+
+@st.composite
+def _windowed_case(draw: st.DrawFn) -> tuple[bytes, int, int]:
+    data = draw(st.sampled_from(SMALL_FILES))
+    if draw(st.booleans()):
+        data = damaged(draw, data, edits=(1, 3), max_insert=12, max_overwrite=10)
+    return data, draw(st.integers(1, 400)), draw(st.integers(200, 2000))
+
+
+@pytest.mark.skipif(not fast_columnar.available(), reason="compiled decoder not built")
+@given(_windowed_case())
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_windowed_reading_agrees_between_readers_on_any_file(case: tuple[bytes, int, int]) -> None:
+    # Both scanners and decoders, on intact and damaged files, windows of 1 to 400 bytes and
+    # limits around the events' sizes: the same table, or the same kind of refusal. An intact
+    # file reads the same through any window as through the default one.
+    data, window, limit = case
+    pure = _windowed_outcome(read_pure_batches, data, window, limit)
+    fast = _windowed_outcome(fast_columnar.read_fast_batches, data, window, limit)
+    if isinstance(pure, pa.Table) and isinstance(fast, pa.Table):
+        assert fast.equals(pure)
+    else:
+        assert fast == pure, (fast, pure)
+    if data in SMALL_FILES and isinstance(pure, pa.Table):
+        assert pure.equals(_windowed_outcome(read_pure_batches, data, WINDOW_BYTES, limit))
