@@ -29,6 +29,7 @@ from deltalake.transaction import AddAction
 QUEUE_BYTES = 32 << 20
 ROW_GROUP_ROWS = 64 * 1024
 ROW_GROUP_BYTES = 32 << 20
+BIG_ROWS_BYTES = 1 << 20  # rows this large on average: their pages are given back
 _STOP = object()
 
 
@@ -198,9 +199,10 @@ class DataFileWriter:
         current = self._open.get(key) or self._new_file(key, partition)
         data = batch.select(self.file_schema.names)
         current.writer.write_table(data, row_group_size=ROW_GROUP_ROWS)
-        if data.nbytes >= ROW_GROUP_BYTES:
-            # Arrow's allocator keeps freed pages for reuse; after a big value's pages (about
-            # three copies of it) that would be memory held for nothing.
+        if data.nbytes >= BIG_ROWS_BYTES * data.num_rows:
+            # Arrow's allocator keeps freed pages for reuse; after big values' pages (about
+            # three copies of each) that would be memory held for nothing. Rows of ordinary
+            # size reuse them at once, so for those it is left alone.
             pa.default_memory_pool().release_unused()
         current.rows += data.num_rows
         for column in self.stats_columns:
