@@ -213,11 +213,12 @@ def _capture_inspect(args: argparse.Namespace) -> int:
     from eda_lake.capture.inspect import describe_event
     from eda_lake.capture.reader import CaptureFileError, read_capture
 
+    limit = _settings().max_event_bytes
     failed = 0
     for name in args.files:
         try:
             with Path(name).open("rb") as stream:
-                for event in read_capture(stream, name):
+                for event in read_capture(stream, name, limit):
                     print(json.dumps(describe_event(event)))
         except FileNotFoundError:
             print(f"eda-lake: error: no such capture file: {name}", file=sys.stderr)

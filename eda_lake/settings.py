@@ -65,6 +65,11 @@ PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
 DAGSTER_HOME_VAR = "DAGSTER_HOME"  # Dagster's own: the instance the UI and `eda-lake demo` share
+MAX_EVENT_VAR = "EDA_LAKE_MAX_EVENT_MIB"
+DEFAULT_MAX_EVENT_MIB = 64
+# Arrow's binary columns and Parquet's pages count bytes in 32 bits: one event must stay
+# under 2 GiB.
+MAX_MAX_EVENT_MIB = 2047
 
 
 # The event backbone and Kafka's client settings (the Kafka issue's part of this module).
@@ -151,6 +156,13 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         DAGSTER_HOME_VAR, "Dagster's instance directory (default: $EDA_LAKE_HOME/dagster_home)"
+    ),
+    Variable(
+        MAX_EVENT_VAR,
+        f"the largest capture event (MiB, at most {MAX_MAX_EVENT_MIB}) bronze lands; a file "
+        "holding a larger one is quarantined",
+        str(DEFAULT_MAX_EVENT_MIB),
+        integer=True,
     ),
 )
 
@@ -298,6 +310,7 @@ class Settings:
     dagster_instance: Path | None = None  # None: home/dagster_home
     broker: Broker = Broker.EMBEDDED  # the event backbone
     kafka: KafkaSettings | None = None  # required with EDA_LAKE_BROKER=kafka
+    max_event_mib: int = DEFAULT_MAX_EVENT_MIB  # a larger capture event quarantines its file
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -318,8 +331,13 @@ class Settings:
             dagster_instance=Path(env[DAGSTER_HOME_VAR]).resolve()
             if env.get(DAGSTER_HOME_VAR)
             else None,
+            max_event_mib=_max_event_mib(env),
             **_backbone(env, target),
         )
+
+    @property
+    def max_event_bytes(self) -> int:
+        return self.max_event_mib << 20
 
     @property
     def dagster_home(self) -> Path:
@@ -368,6 +386,16 @@ def _positive_int(env: _Environment, name: str) -> int:
         value = -1
     if value <= 0:
         raise SettingsError(f"{name}={raw!r} must be a positive whole number")
+    return value
+
+
+def _max_event_mib(env: _Environment) -> int:
+    value = _positive_int(env, MAX_EVENT_VAR)
+    if value > MAX_MAX_EVENT_MIB:
+        raise SettingsError(
+            f"{MAX_EVENT_VAR}={value} must be at most {MAX_MAX_EVENT_MIB}: Arrow and Parquet "
+            "hold one value in under 2 GiB"
+        )
     return value
 
 

@@ -38,6 +38,12 @@ def test_local_defaults() -> None:
     assert LakeLayout.from_settings(settings).local
 
 
+def test_the_event_limit_defaults_to_64_mib_and_the_setting_raises_it() -> None:
+    assert Settings.from_env({}).max_event_bytes == 64 << 20
+    raised = Settings.from_env({"EDA_LAKE_MAX_EVENT_MIB": "1100"})
+    assert raised.max_event_bytes == 1100 << 20
+
+
 def test_azure_configuration_picks_the_azure_adapters() -> None:
     settings = Settings.from_env(AZURE)
     assert settings.eventhubs is not None
@@ -60,6 +66,8 @@ def test_azure_configuration_picks_the_azure_adapters() -> None:
         ({"EDA_LAKE_LAKE_CONTAINER": "lake"}, "EDA_LAKE_STORAGE_ACCOUNT"),
         ({"EDA_LAKE_DISCOVERY_QUEUE": "q"}, "EDA_LAKE_QUEUE_CONNECTION_STRING"),
         ({"EDA_LAKE_CAPTURE_LATENESS_MINUTES": "soon"}, "positive whole number"),
+        ({"EDA_LAKE_MAX_EVENT_MIB": "0"}, "EDA_LAKE_MAX_EVENT_MIB='0' must be a positive"),
+        ({"EDA_LAKE_MAX_EVENT_MIB": "2048"}, "EDA_LAKE_MAX_EVENT_MIB=2048 must be at most 2047"),
     ],
 )
 def test_bad_settings_name_the_variable(environ: dict[str, str], message: str) -> None:

@@ -2,8 +2,9 @@
 
 `records` decodes, Python builds the columns. It works wherever the compiled decoder was not
 built; `capture.batches` prefers the compiled one, which yields the same batches faster.
-Both frame the file with `container` and derive their columns with `assemble`, so they agree
-on every file, damaged or not. Memory holds one batch, not the file.
+Both are driven by `windows` (which frames the file with `container`) and derive their
+columns with `assemble`, so they agree on every file, damaged or not. Memory holds one
+window and one batch, not the file.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eda_lake.capture.arrow_schema import EVENT_COLUMNS, PROPERTY_MAP, UTC_MICROS
-from eda_lake.capture.container import CaptureFileError, blocks, corrupt, open_container
+from eda_lake.capture.container import CaptureFileError, open_container
 from eda_lake.capture.envelope import EnqueuedTimeError, parse_enqueued_time
-from eda_lake.capture.records import FOUND, RecordColumns, RecordError, decode_block
+from eda_lake.capture.records import FOUND, PureDecoder, RecordColumns
+from eda_lake.capture.windows import DEFAULT_BATCH_ROWS, DEFAULT_MAX_EVENT_BYTES, decoded_batches
 from eda_lake.events.cloudevents import CloudEventError, parse_time
 from eda_lake.events.wire import PayloadError, schema_id_from_content_type, schema_id_from_uri
 from eda_lake.registry.base import InvalidSchemaIdError
-
-DEFAULT_BATCH_ROWS = 16_384
 
 
 def _micros(moment: datetime) -> int:
@@ -158,25 +158,19 @@ def _pure_batch(records: RecordColumns, name: str, total: int) -> pa.RecordBatch
                 for key, values in zip(FOUND, records.found, strict=True)
             },
         }
-    except pa.ArrowException as exc:  # e.g. a column past 2 GiB in one batch
+    except pa.ArrowException as exc:  # e.g. a value Arrow cannot hold
         raise CaptureFileError(f"{name}: corrupt after {total} events: {exc}") from None
     return assemble(columns, name, total)
 
 
 def read_pure_batches(
-    stream: IO[bytes], name: str, batch_rows: int = DEFAULT_BATCH_ROWS
+    stream: IO[bytes],
+    name: str,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of EVENT_COLUMNS; CaptureFileError names the file on any defect."""
     framed, container = open_container(stream, name)
-    records, total = RecordColumns(), 0
-    for count, data, before in blocks(framed, container):
-        try:
-            decode_block(data, count, container.layout, records)
-        except RecordError as exc:
-            raise corrupt(name, before, exc) from None
-        total = before + count
-        if len(records) >= batch_rows:
-            yield _pure_batch(records, name, total)
-            records = RecordColumns()
-    if len(records):
-        yield _pure_batch(records, name, total)
+    decoder = PureDecoder(container.layout)
+    for total in decoded_batches(framed, container, decoder, batch_rows, max_event_bytes):
+        yield _pure_batch(decoder.take(), name, total)

@@ -6,6 +6,11 @@ or not the envelope, a length or count that overflows or runs past the file, a s
 that differs, a deflate block that does not inflate. Every such defect is a
 `CaptureFileError` naming the file and the cause; nothing is allocated from a length before
 it is checked against what is left.
+
+A block is read a window at a time (`Block.read`), never whole: Capture's codecs both stream
+(`null` is stored bytes, `deflate` inflates piecewise), so a block of any size costs the
+window it is read through. A codec that compresses each block as one unit (Avro's `snappy`)
+would have to hold a whole block; Capture does not write one and it is refused.
 """
 
 from __future__ import annotations
@@ -24,8 +29,7 @@ ENVELOPE_NAME = "Microsoft.ServiceBus.Messaging.EventData"
 CODECS = ("null", "deflate")  # what Capture writes (encodings Avro and AvroDeflate)
 MAX_LONG_BYTES = 10  # a zig-zag varint of 64 bits
 MAX_HEADER_BYTES = 1 << 20  # Azure's header is well under 1 KiB
-MAX_BLOCK_BYTES = 256 << 20  # a block, stored or inflated; Azure's are about 1 MiB
-_READ_CHUNK = 1 << 24
+_READ_CHUNK = 1 << 20
 # Branch codes of the property map unions, as the decoders number them.
 BRANCH_CODES = {"long": 0, "double": 1, "string": 2, "bytes": 3, "null": 4}
 
@@ -122,6 +126,20 @@ class FramedStream:
             self.left -= size
         return b"".join(parts)
 
+    def into(self, view: memoryview, what: str) -> None:
+        """Fill `view` from the stream (a piece at a time: no second copy of it all)."""
+        if self.left is not None and len(view) > self.left:
+            raise self.corrupt(what)
+        filled = 0
+        while filled < len(view):
+            chunk = self.stream.read(min(len(view) - filled, _READ_CHUNK))
+            if not chunk:
+                raise self.corrupt(what)
+            view[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+        if self.left is not None:
+            self.left -= filled
+
     def long(self, what: str, eof_ok: bool = False) -> int | None:
         result = 0
         for shift in range(0, 7 * MAX_LONG_BYTES, 7):
@@ -203,8 +221,83 @@ def open_container(stream: IO[bytes], name: str) -> tuple[FramedStream, Containe
     return framed, Container(name, codec, sync, layout)
 
 
-def blocks(framed: FramedStream, container: Container) -> Iterator[tuple[int, bytes, int]]:
-    """(record count, the block's decoded bytes, events before it), block by block."""
+class Block:
+    """One data block: its record count, the events of the file before it, and its decoded
+    bytes, read a piece at a time."""
+
+    def __init__(self, framed: FramedStream, container: Container, count: int, size: int,
+                 before: int) -> None:  # fmt: skip
+        self.framed = framed
+        self.name = container.name
+        self.sync = container.sync
+        self.count = count
+        self.before = before
+        self.stored_left = size  # stored bytes of the block not read from the file yet
+        self.inflater = zlib.decompressobj(-15) if container.codec == "deflate" else None
+        self.tail = b""  # stored bytes read but not inflated yet
+        self.done = size == 0 and self.inflater is None  # every decoded byte handed out
+
+    def _stored(self, size: int) -> bytes:
+        data = self.framed.exactly(size, f"a block after {self.before} events")
+        self.stored_left -= size
+        return data
+
+    def read(self, size: int, keep: memoryview | bytes = b"") -> bytearray:
+        """`keep` followed by up to `size` more decoded bytes, fewer only at the block's end
+        (which sets `done`). Filled a piece at a time: one copy of the bytes in memory."""
+        if self.inflater is None:
+            wanted = min(size, self.stored_left)
+            out = bytearray(len(keep) + wanted)
+            out[: len(keep)] = keep
+            self.framed.into(memoryview(out)[len(keep) :], f"a block after {self.before} events")
+            self.stored_left -= wanted
+            self.done = self.stored_left == 0
+            return out
+        out, wanted = bytearray(keep), size
+        while wanted and not self.inflater.eof:
+            if not self.tail and self.stored_left:
+                self.tail = self._stored(min(_READ_CHUNK, self.stored_left))
+            try:
+                piece = self.inflater.decompress(self.tail, min(wanted, _READ_CHUNK))
+            except zlib.error as exc:
+                raise CaptureFileError(
+                    f"{self.name}: corrupt deflate block after {self.before} events: {exc}"
+                ) from None
+            self.tail = self.inflater.unconsumed_tail
+            if not piece and not self.tail and not self.stored_left:
+                break  # the stored bytes are spent and nothing more inflates: cut short
+            out += piece
+            wanted -= len(piece)
+        self.done = bool(wanted)
+        return out
+
+    def drain(self) -> int:
+        """Read what is left of the block; returns how many decoded bytes that was."""
+        left = 0
+        while not self.done:
+            left += len(self.read(_READ_CHUNK))
+        return left
+
+    def close(self) -> None:
+        """Check the block's end (a deflate stream that ends; bytes after it are let be:
+        fastavro writes a checksum there) and the sync marker after it."""
+        self.drain()
+        if self.inflater is not None and not self.inflater.eof:
+            raise CaptureFileError(
+                f"{self.name}: corrupt deflate block after {self.before} events: the deflate "
+                "stream is cut short"
+            )
+        while self.stored_left:
+            self._stored(min(_READ_CHUNK, self.stored_left))
+        total = self.before + self.count
+        if self.framed.exactly(16, f"a sync marker after {total} events") != self.sync:
+            raise CaptureFileError(
+                f"{self.name}: corrupt: sync marker mismatch after {total} events"
+            )
+
+
+def blocks(framed: FramedStream, container: Container) -> Iterator[Block]:
+    """The file's blocks in order; each must be read (or not) before the next is asked for."""
     name, total = container.name, 0
     while True:
         count = framed.long(f"a block header after {total} events", eof_ok=True)
@@ -212,35 +305,14 @@ def blocks(framed: FramedStream, container: Container) -> Iterator[tuple[int, by
             return
         size = framed.long(f"a block header after {total} events")
         assert size is not None
-        if count < 0 or size < 0 or size > MAX_BLOCK_BYTES or count > max(size, 1):
+        if count < 0 or size < 0 or count > max(size, 1):
             raise CaptureFileError(f"{name}: corrupt block header after {total} events")
-        data = framed.exactly(size, f"a block after {total} events")
-        if framed.exactly(16, f"a sync marker after {total} events") != container.sync:
-            raise CaptureFileError(f"{name}: corrupt: sync marker mismatch after {total} events")
-        if container.codec == "deflate":
-            data = _inflate(data, name, total)
-        yield count, data, total
+        if framed.left is not None and size > framed.left:  # checked before reading any
+            raise framed.corrupt(f"a block after {total} events")
+        block = Block(framed, container, count, size, total)
+        yield block
+        block.close()
         total += count
-
-
-def _inflate(data: bytes, name: str, total: int) -> bytes:
-    inflater = zlib.decompressobj(-15)
-    try:
-        out = inflater.decompress(data, MAX_BLOCK_BYTES + 1)
-    except zlib.error as exc:
-        raise CaptureFileError(
-            f"{name}: corrupt deflate block after {total} events: {exc}"
-        ) from None
-    if len(out) > MAX_BLOCK_BYTES:
-        raise CaptureFileError(
-            f"{name}: corrupt deflate block after {total} events: inflates past "
-            f"{MAX_BLOCK_BYTES >> 20} MiB"
-        )
-    if not inflater.eof:  # bytes after the end are let be: fastavro writes a checksum there
-        raise CaptureFileError(
-            f"{name}: corrupt deflate block after {total} events: the deflate stream is cut short"
-        )
-    return out
 
 
 def corrupt(name: str, count: int, exc: Exception) -> CaptureFileError:

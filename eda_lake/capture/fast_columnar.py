@@ -1,10 +1,10 @@
 """Capture files as Arrow batches through the compiled block decoder.
 
-Same batches as `columnar.read_pure_batches`, several times faster: the container is framed
-by `container` (the same checks as the pure path), each block is decoded by
-`native.BlockDecoder` into column buffers, and the derived columns (enqueue time, schema id,
-CloudEvents time) by `columnar.assemble`, shared with the pure path. `available()` says
-whether the compiled module was built.
+Same batches as `columnar.read_pure_batches`, several times faster: the file is framed and
+windowed by `windows` (the same decisions as the pure path), records are scanned and decoded
+by `native.BlockDecoder` into column buffers, which Arrow then wraps without a copy, and the
+derived columns (enqueue time, schema id, CloudEvents time) come from `columnar.assemble`,
+shared with the pure path. `available()` says whether the compiled module was built.
 """
 
 from __future__ import annotations
@@ -15,9 +15,15 @@ from typing import IO, Any
 import pyarrow as pa
 
 from eda_lake.capture.arrow_schema import PROPERTY_MAP, PROPERTY_VALUE
-from eda_lake.capture.columnar import DEFAULT_BATCH_ROWS, assemble
-from eda_lake.capture.container import CaptureFileError, blocks, corrupt, open_container
+from eda_lake.capture.columnar import assemble
+from eda_lake.capture.container import CaptureFileError, EnvelopeLayout, open_container
 from eda_lake.capture.records import FOUND
+from eda_lake.capture.windows import (
+    DEFAULT_BATCH_ROWS,
+    DEFAULT_MAX_EVENT_BYTES,
+    Oversized,
+    decoded_batches,
+)
 from eda_lake.native import avro as native
 
 
@@ -25,27 +31,39 @@ def available() -> bool:
     return native is not None
 
 
+class FastDecoder:
+    """`windows.RecordDecoder` over the compiled `BlockDecoder`."""
+
+    def __init__(self, layout: EnvelopeLayout) -> None:
+        assert native is not None  # callers check available() first
+        self.block = native.BlockDecoder(
+            list(layout.system_branches), list(layout.property_branches), layout.body_null_branch
+        )
+
+    def scan(
+        self, data: bytearray, start: int, count: int, budget: int, rest: int, limit: int
+    ) -> tuple[int, int, int]:
+        try:
+            found: tuple[int, int, int] = self.block.scan(data, start, count, budget, rest, limit)
+        except native.Oversized as exc:  # type: ignore[union-attr]
+            raise Oversized(exc.index, exc.size) from None
+        return found
+
+    def decode(self, data: bytearray, start: int, end: int, count: int) -> None:
+        self.block.decode(data, start, end, count)
+
+
 def read_fast_batches(
-    stream: IO[bytes], name: str, batch_rows: int = DEFAULT_BATCH_ROWS
+    stream: IO[bytes],
+    name: str,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of EVENT_COLUMNS; CaptureFileError names the file on any defect."""
-    assert native is not None  # callers check available() first
     framed, container = open_container(stream, name)
-    layout = container.layout
-    decoder = native.BlockDecoder(
-        list(layout.system_branches), list(layout.property_branches), layout.body_null_branch
-    )
-    total = 0
-    for count, data, before in blocks(framed, container):
-        try:
-            decoder.decode(data, count)
-        except (ValueError, MemoryError) as exc:
-            raise corrupt(name, before, exc) from None
-        total = before + count
-        if decoder.rows >= batch_rows:
-            yield _finish(decoder, name, total)
-    if decoder.rows:
-        yield _finish(decoder, name, total)
+    decoder = FastDecoder(container.layout)
+    for total in decoded_batches(framed, container, decoder, batch_rows, max_event_bytes):
+        yield _finish(decoder.block, name, total)
 
 
 def _finish(decoder: Any, name: str, total: int) -> pa.RecordBatch:
@@ -58,7 +76,8 @@ def _finish(decoder: Any, name: str, total: int) -> pa.RecordBatch:
     return batch
 
 
-def _buffer(data: bytes | None) -> pa.Buffer | None:
+def _buffer(data: Any) -> pa.Buffer | None:
+    """An Arrow buffer over bytes or a `native.Released` (kept alive by the buffer)."""
     return None if data is None else pa.py_buffer(data)
 
 
@@ -70,10 +89,10 @@ def _int64(
     return pa.Array.from_buffers(type_ or pa.int64(), length, buffers, null_count=nulls)
 
 
-def _binary(parts: tuple[bytes | None, bytes, bytes, int, int], type_: pa.DataType) -> pa.Array:
+def _binary(parts: tuple[bytes | None, bytes, Any, int, int], type_: pa.DataType) -> pa.Array:
     bits, offsets, data, nulls, length = parts
     return pa.Array.from_buffers(
-        type_, length, [_buffer(bits), pa.py_buffer(offsets), pa.py_buffer(data)], null_count=nulls
+        type_, length, [_buffer(bits), pa.py_buffer(offsets), _buffer(data)], null_count=nulls
     )
 
 
@@ -99,16 +118,16 @@ def _map(parts: dict[str, Any], rows: int) -> pa.Array:
 def _columns(decoder: Any) -> dict[str, pa.Array]:
     rows = decoder.rows
     found = {
-        key: _binary(col.finish(), pa.string())
+        key: _binary(col.release(), pa.string())
         for key, col in zip(FOUND, decoder.found, strict=True)
     }
     return {
         "sequence": _int64(decoder.sequence.finish()),
-        "offset": _binary(decoder.offset.finish(), pa.string()),
+        "offset": _binary(decoder.offset.release(), pa.string()),
         "enqueued_ms": _int64(decoder.enqueued_ms.finish()),
-        "enqueued_text": _binary(decoder.enqueued_text.finish(), pa.string()),
-        "system": _map(decoder.system.finish(), rows),
-        "properties": _map(decoder.properties.finish(), rows),
-        "body": _binary(decoder.body.finish(), pa.binary()),
+        "enqueued_text": _binary(decoder.enqueued_text.release(), pa.string()),
+        "system": _map(decoder.system.release(), rows),
+        "properties": _map(decoder.properties.release(), rows),
+        "body": _binary(decoder.body.release(), pa.binary()),
         **found,
     }

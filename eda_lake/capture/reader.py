@@ -1,6 +1,6 @@
-"""Reads Capture files, Azure's and the embedded hub's alike, one block at a time.
+"""Reads Capture files, Azure's and the embedded hub's alike, a batch of events at a time.
 
-Framed by `container` and decoded by `records`, the same rules as the batch readers: both
+Driven by `windows` and decoded by `records`, the same rules as the batch readers: both
 `Properties` union vintages (with and without `null`), both codecs (`null`, `deflate`) and
 the empty-window file need nothing special, and any damage is a `CaptureFileError`.
 """
@@ -12,15 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO
 
-from eda_lake.capture.container import (
-    ENVELOPE_NAME,
-    CaptureFileError,
-    blocks,
-    corrupt,
-    open_container,
-)
+from eda_lake.capture.container import ENVELOPE_NAME, CaptureFileError, corrupt, open_container
 from eda_lake.capture.envelope import EnqueuedTimeError, parse_enqueued_time
-from eda_lake.capture.records import FOUND, RecordColumns, RecordError, decode_block
+from eda_lake.capture.records import FOUND, PureDecoder
+from eda_lake.capture.windows import DEFAULT_BATCH_ROWS, DEFAULT_MAX_EVENT_BYTES, decoded_batches
 from eda_lake.events.wire import PayloadError, schema_id_of
 from eda_lake.hub.base import PropertyValue
 from eda_lake.registry.base import InvalidSchemaIdError
@@ -58,14 +53,18 @@ class CaptureEvent:
             return None
 
 
-def read_capture(stream: IO[bytes], name: str = "<stream>") -> Iterator[CaptureEvent]:
-    """Events of one capture file, in file order; memory holds one Avro block at a time."""
+def read_capture(
+    stream: IO[bytes], name: str = "<stream>", max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> Iterator[CaptureEvent]:
+    """Events of one capture file, in file order; memory holds one batch of them at a time
+    (`windows`)."""
     framed, container = open_container(stream, name)
-    for count, data, before in blocks(framed, container):
-        records = RecordColumns()
+    decoder = PureDecoder(container.layout)
+    before = 0
+    for total in decoded_batches(framed, container, decoder, DEFAULT_BATCH_ROWS, max_event_bytes):
+        records = decoder.take()
         try:
-            decode_block(data, count, container.layout, records)
-            for i in range(count):
+            for i in range(len(records)):
                 millis = records.enqueued_ms[i]
                 yield CaptureEvent(
                     sequence_number=records.sequence[i],
@@ -80,5 +79,6 @@ def read_capture(stream: IO[bytes], name: str = "<stream>") -> Iterator[CaptureE
                     body=records.body[i],
                     found=tuple(column[i] for column in records.found),
                 )
-        except (RecordError, EnqueuedTimeError, OverflowError, ValueError) as exc:
+        except (EnqueuedTimeError, OverflowError, ValueError) as exc:
             raise corrupt(name, before, exc) from None
+        before = total

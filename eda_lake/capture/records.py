@@ -23,7 +23,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from eda_lake.capture.container import EnvelopeLayout
+from eda_lake.capture.container import MAX_LONG_BYTES, EnvelopeLayout
+from eda_lake.capture.windows import Oversized
 
 LONG, DOUBLE, STRING, BYTES, NULL = range(5)  # container.BRANCH_CODES
 # Slots of the attributes found per record (the compiled decoder's order).
@@ -75,12 +76,13 @@ def _attribute(value: Any) -> str | None:
 
 
 class _Reader:
-    __slots__ = ("data", "end", "pos")
+    __slots__ = ("data", "end", "pos", "view")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytearray, start: int = 0, end: int | None = None) -> None:
         self.data = data
-        self.pos = 0
-        self.end = len(data)
+        self.view = memoryview(data)
+        self.pos = start
+        self.end = len(data) if end is None else end
 
     def long(self) -> int:
         pos = self.pos
@@ -117,7 +119,7 @@ class _Reader:
         if size < 0 or end > self.end:
             raise RecordError("string or bytes runs past the block")
         self.pos = end
-        return self.data[start:end]
+        return bytes(self.view[start:end])
 
     def text(self) -> str:
         try:
@@ -170,9 +172,12 @@ def _read_map(
             entries.append((key, value))
 
 
-def decode_block(data: bytes, count: int, layout: EnvelopeLayout, out: RecordColumns) -> None:
-    """Decode `count` records that must fill `data` exactly, appending them to `out`."""
-    reader = _Reader(data)
+def decode_block(
+    data: bytearray, start: int, end: int, count: int, layout: EnvelopeLayout, out: RecordColumns
+) -> None:
+    """Decode `count` records that must fill `data[start:end]` exactly, appending them to
+    `out`."""
+    reader = _Reader(data, start, end)
     for _ in range(count):
         found: list[str | None] = [None] * len(FOUND)
         sequence = reader.long()
@@ -200,3 +205,132 @@ def decode_block(data: bytes, count: int, layout: EnvelopeLayout, out: RecordCol
             column.append(value)
     if reader.pos != reader.end:
         raise RecordError(f"block has {reader.end - reader.pos} bytes left after {count} records")
+
+
+class _CutOff(Exception):  # noqa: N818 - control flow within scan_records
+    def __init__(self, needed: int) -> None:
+        self.needed = needed
+
+
+class _Scanner:
+    """Walks records without decoding them: where each ends, by the compiled scanner's
+    rules (`native/_avro.pyx` `BlockDecoder.scan`)."""
+
+    __slots__ = ("data", "end", "limit", "pos", "record", "rest")
+
+    def __init__(self, data: bytearray, rest: int, limit: int) -> None:
+        self.data = data
+        self.end = len(data)
+        self.rest = rest
+        self.limit = limit
+        self.pos = self.record = 0
+
+    def long(self) -> int:
+        stop = min(self.end, self.pos + MAX_LONG_BYTES)
+        cut_off = stop < self.pos + MAX_LONG_BYTES and all(
+            b >= 0x80 for b in self.data[self.pos : stop]
+        )
+        if cut_off and self.rest != 0:  # more to read; at the block's end it is truncated
+            raise _CutOff(self.end + 1)
+        reader = _Reader(self.data, self.pos, self.end)
+        value = reader.long()
+        self.pos = reader.pos
+        return value
+
+    def skip(self, size: int) -> None:
+        """Pass a string or bytes value of `size` bytes."""
+        left = self.end - self.pos
+        if size < 0 or (self.rest >= 0 and size > left + self.rest):
+            raise RecordError("string or bytes runs past the block")
+        if self.pos + size - self.record > self.limit:
+            raise _Oversize(self.pos + size - self.record)
+        if size > left:
+            raise _CutOff(self.pos + size)
+        self.pos += size
+
+    def double(self) -> None:
+        if self.pos + 8 > self.end:
+            if self.rest == 0:
+                raise RecordError("truncated double")
+            raise _CutOff(self.pos + 8)
+        self.pos += 8
+
+    def map(self, branches: tuple[int, ...]) -> None:
+        while True:
+            count = self.long()
+            if count == 0:
+                return
+            if count < 0:
+                count = -count
+                self.long()
+            for _ in range(count):
+                self.skip(self.long())
+                branch = self.long()
+                if branch < 0 or branch >= len(branches):
+                    raise RecordError("union branch out of range")
+                kind = branches[branch]
+                if kind == LONG:
+                    self.long()
+                elif kind == DOUBLE:
+                    self.double()
+                elif kind in (STRING, BYTES):
+                    self.skip(self.long())
+
+    def record_end(self, layout: EnvelopeLayout) -> int:
+        self.record = self.pos
+        self.long()
+        self.skip(self.long())
+        self.skip(self.long())
+        self.map(layout.system_branches)
+        self.map(layout.property_branches)
+        branch = self.long()
+        if branch == 1 - layout.body_null_branch:
+            self.skip(self.long())
+        elif branch != layout.body_null_branch:
+            raise RecordError("Body union branch out of range")
+        return self.pos
+
+
+class _Oversize(Exception):  # noqa: N818 - control flow within scan_records
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def scan_records(
+    data: bytearray, start: int, count: int, budget: int, rest: int, limit: int,
+    layout: EnvelopeLayout,
+) -> tuple[int, int, int]:  # fmt: skip
+    """`windows.RecordDecoder.scan` for this path: (records, their end, bytes needed)."""
+    scanner = _Scanner(data, rest, limit)
+    scanner.pos = end = start
+    for index in range(count):
+        try:
+            record_end = scanner.record_end(layout)
+        except _CutOff as cut:
+            return index, end, cut.needed
+        except _Oversize as over:
+            raise Oversized(index, over.size) from None
+        if index and record_end - start > budget:
+            return index, end, 0
+        end = record_end
+    return count, end, 0
+
+
+class PureDecoder:
+    """`windows.RecordDecoder` over `records`: the batch so far in `records`."""
+
+    def __init__(self, layout: EnvelopeLayout) -> None:
+        self.layout = layout
+        self.records = RecordColumns()
+
+    def scan(
+        self, data: bytearray, start: int, count: int, budget: int, rest: int, limit: int
+    ) -> tuple[int, int, int]:
+        return scan_records(data, start, count, budget, rest, limit, self.layout)
+
+    def decode(self, data: bytearray, start: int, end: int, count: int) -> None:
+        decode_block(data, start, end, count, self.layout, self.records)
+
+    def take(self) -> RecordColumns:
+        records, self.records = self.records, RecordColumns()
+        return records

@@ -19,7 +19,7 @@ the run with its traceback rather than quarantining good data.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,6 +30,7 @@ from deltalake.transaction import AddAction
 
 from eda_lake.capture.batches import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
+from eda_lake.capture.windows import DEFAULT_MAX_EVENT_BYTES
 from eda_lake.lake import commits, file_lookup, tables
 from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS
 from eda_lake.lake.data_files import DataFileWriter, LakeWriteError
@@ -55,8 +56,6 @@ BRONZE_CONFIGURATION: dict[str, str | None] = {
     **tables.CHANGE_FEED,
     "delta.checkpointInterval": str(BRONZE_CHECKPOINT_INTERVAL),
 }
-
-BatchReader = Callable[[pa.NativeFile, str], Iterator[pa.RecordBatch]]
 
 
 def stream_lock(file: CaptureFile) -> str:
@@ -102,13 +101,13 @@ class BronzeIngestor:
         layout: LakeLayout,
         fs: pafs.FileSystem,
         capture_root: str,
-        batch_reader: BatchReader = read_capture_batches,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self.layout = layout
         self.fs = fs
         self.capture_root = capture_root.rstrip("/")
         self.quarantine = Quarantine(layout)
-        self.read_batches = batch_reader
+        self.max_event_bytes = max_event_bytes  # a larger event quarantines its file
 
     def ingest(
         self,
@@ -284,7 +283,8 @@ class BronzeIngestor:
 
     def _file_batches(self, file: CaptureFile, ingested_at: datetime) -> Iterator[pa.RecordBatch]:
         with self.fs.open_input_file(f"{self.capture_root}/{file.path}") as stream:
-            for events in self.read_batches(stream, file.path):
+            batches = read_capture_batches(stream, file.path, max_event_bytes=self.max_event_bytes)
+            for events in batches:
                 yield _bronze_batch(events, file, ingested_at)
 
 

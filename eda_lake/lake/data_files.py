@@ -23,8 +23,13 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake.transaction import AddAction
 
-QUEUE_BATCHES = 4  # how far decoding may run ahead of the writer (batches of 16k rows)
+# How far decoding may run ahead of the writer, and how much a row group holds, in rows and
+# in bytes (whichever comes first; a batch larger than either still goes through whole):
+# with big values memory holds a few tens of MiB, not tens of thousands of rows.
+QUEUE_BYTES = 32 << 20
 ROW_GROUP_ROWS = 64 * 1024
+ROW_GROUP_BYTES = 32 << 20
+BIG_ROWS_BYTES = 1 << 20  # rows this large on average: their pages are given back
 _STOP = object()
 
 
@@ -77,7 +82,9 @@ class DataFileWriter:
         self._bytes: dict[tuple[str, ...], int] = {}
         self._pending: dict[tuple[str, ...], tuple[list[pa.RecordBatch], dict[str, str]]] = {}
         self._last_key: tuple[str, ...] | None = None
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._queued_bytes = 0  # of the batches in the queue
+        self._room = threading.Condition()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="data-file-writer", daemon=True)
         self._thread.start()
@@ -85,9 +92,17 @@ class DataFileWriter:
     # Producer side (the caller's thread)
 
     def write(self, batch: pa.RecordBatch, partition: dict[str, str], group: str = "") -> None:
-        """Queue a batch whose rows all belong to `partition` and `group`."""
+        """Queue a batch whose rows all belong to `partition` and `group`; returns once the
+        batches queued or being written hold less than QUEUE_BYTES. A batch that large by
+        itself is therefore written before the next is decoded: Parquet holds about three
+        copies of a big value while it compresses its page."""
         self._raise_if_failed()
+        with self._room:
+            self._queued_bytes += batch.nbytes
         self._queue.put((batch, partition, group))
+        with self._room:
+            self._room.wait_for(lambda: self._queued_bytes < QUEUE_BYTES or self._error is not None)
+        self._raise_if_failed()
 
     def finish(self) -> list[AddAction]:
         self._queue.put(_STOP)
@@ -108,9 +123,15 @@ class DataFileWriter:
     def _drain(self) -> None:
         try:
             while True:
-                self._queue.get_nowait()
+                self._taken(self._queue.get_nowait())
         except queue.Empty:
             return
+
+    def _taken(self, item: object) -> None:
+        if isinstance(item, tuple):
+            with self._room:
+                self._queued_bytes -= item[0].nbytes
+                self._room.notify_all()
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
@@ -127,6 +148,7 @@ class DataFileWriter:
                 if self._error is None:
                     assert isinstance(item, tuple)
                     self._buffer(*item)
+                self._taken(item)  # counted until written or buffered: one big batch at a time
             for key in list(self._pending):
                 self._flush(key)
             for key in list(self._open):
@@ -139,7 +161,9 @@ class DataFileWriter:
             self._fail(exc)
 
     def _fail(self, error: BaseException) -> None:
-        self._error = error
+        with self._room:
+            self._error = error
+            self._room.notify_all()
         self._drain()
         # Close the other open files now: left to the garbage collector, each would fail
         # again (a full disk) and print a traceback past the one-line error.
@@ -162,7 +186,8 @@ class DataFileWriter:
         self._last_key = key
         pending = self._pending.setdefault(key, ([], dict(partition)))[0]
         pending.append(batch)
-        if sum(b.num_rows for b in pending) >= ROW_GROUP_ROWS:
+        rows, size = sum(b.num_rows for b in pending), sum(b.nbytes for b in pending)
+        if rows >= ROW_GROUP_ROWS or size >= ROW_GROUP_BYTES:
             self._flush(key)
 
     def _flush(self, key: tuple[str, ...]) -> None:
@@ -174,6 +199,11 @@ class DataFileWriter:
         current = self._open.get(key) or self._new_file(key, partition)
         data = batch.select(self.file_schema.names)
         current.writer.write_table(data, row_group_size=ROW_GROUP_ROWS)
+        if data.nbytes >= BIG_ROWS_BYTES * data.num_rows:
+            # Arrow's allocator keeps freed pages for reuse; after big values' pages (about
+            # three copies of each) that would be memory held for nothing. Rows of ordinary
+            # size reuse them at once, so for those it is left alone.
+            pa.default_memory_pool().release_unused()
         current.rows += data.num_rows
         for column in self.stats_columns:
             values = data.column(column)

@@ -94,7 +94,9 @@ class Lake:
     def bronze(self, capture_root: str | None = None) -> BronzeIngestor:
         self.layout.create()  # bronze is the first writer of a lake: a fresh home gets one
         source = self._source(capture_root)
-        return BronzeIngestor(self.layout, source.fs, source.root)
+        return BronzeIngestor(
+            self.layout, source.fs, source.root, max_event_bytes=self.settings.max_event_bytes
+        )
 
     def ingest(
         self,

@@ -10,6 +10,7 @@ codes of the unions are passed in, so both vintages of the Properties union work
 from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
+from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.datetime cimport (
     datetime_day, datetime_hour, datetime_microsecond, datetime_minute, datetime_month,
@@ -30,6 +31,31 @@ cdef enum:
 
 class DecodeError(ValueError):
     pass
+
+
+class Oversized(DecodeError):
+    """From `BlockDecoder.scan`: record `index` of the scan takes at least `size` bytes."""
+
+    def __init__(self, index, size):
+        super().__init__(index, size)
+        self.index = index
+        self.size = size
+
+
+cdef class Released:
+    """Bytes a column handed over without a copy (the buffer protocol: Arrow wraps them);
+    freed when the last array over them goes."""
+    cdef uint8_t* data
+    cdef Py_ssize_t size
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        PyBuffer_FillInfo(view, self, self.data, self.size, 1, flags)
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+    def __dealloc__(self):
+        free(self.data)
 
 
 cdef class Bytes:
@@ -72,6 +98,19 @@ cdef class Bytes:
 
     def finish(self):
         return PyBytes_FromStringAndSize(<char*> self.data, self.size)
+
+    cdef Released release(self):
+        """The bytes, handed over without a copy; this buffer starts again empty."""
+        cdef Released out = Released.__new__(Released)
+        cdef uint8_t* fresh = <uint8_t*> malloc(4096)
+        if fresh == NULL:
+            raise MemoryError()
+        out.data = self.data
+        out.size = self.size
+        self.data = fresh
+        self.capacity = 4096
+        self.size = 0
+        return out
 
 
 cdef class Validity:
@@ -162,6 +201,11 @@ cdef class BinaryColumn:
         bits, nulls = self.validity.finish()
         return bits, self.offsets.finish(), self.data.finish(), nulls, self.validity.length
 
+    def release(self):
+        """As `finish`, the data handed over without a copy: the column is spent."""
+        bits, nulls = self.validity.finish()
+        return bits, self.offsets.finish(), self.data.release(), nulls, self.validity.length
+
 
 cdef class MapColumn:
     """map<string, struct<long, double, string, bytes>>: offsets, keys, the struct's parts."""
@@ -189,17 +233,18 @@ cdef class MapColumn:
         self.end += entries
         self.offsets.append(<const uint8_t*> &self.end, 4)
 
-    def finish(self):
+    def release(self):
+        """The column's parts, its texts handed over without a copy: the column is spent."""
         bits, nulls = self.entry_validity.finish()
         return {
             "offsets": self.offsets.finish(),
-            "keys": self.keys.finish(),
+            "keys": self.keys.release(),
             "entry_validity": bits,
             "entry_nulls": nulls,
             "long": self.longs.finish(),
             "double": self.doubles.finish(),
-            "string": self.strings.finish(),
-            "bytes": self.blobs.finish(),
+            "string": self.strings.release(),
+            "bytes": self.blobs.release(),
         }
 
 
@@ -395,6 +440,108 @@ cdef Py_ssize_t decode_map(
     return entries
 
 
+# Scanning: where whole records end in a window of a block, without decoding them. A value
+# cut off by the window's end asks for more (`needed`) unless the block ends there (`rest`
+# 0: then it is damage); one that takes its record past `limit` sets `oversize`.
+
+cdef struct Scan:
+    const uint8_t* buf
+    Py_ssize_t pos
+    Py_ssize_t end
+    Py_ssize_t rest
+    Py_ssize_t limit
+    Py_ssize_t record
+    Py_ssize_t needed
+    Py_ssize_t oversize
+
+
+cdef inline bint scan_long(Scan* s, int64_t* value) except -1:
+    """False when the number is cut off by the window (and the block goes on)."""
+    cdef Py_ssize_t i = s.pos
+    cdef Py_ssize_t stop = s.pos + 10
+    if s.rest != 0:
+        while i < s.end and i < stop and s.buf[i] >= 0x80:
+            i += 1
+        if i >= s.end and i < stop:
+            s.needed = s.end + 1
+            return False
+    value[0] = read_long(s.buf, &s.pos, s.end)
+    return True
+
+
+cdef inline bint scan_value(Scan* s) except -1:
+    """Pass a string or bytes value; False when cut off or over the limit."""
+    cdef int64_t size
+    if not scan_long(s, &size):
+        return False
+    if size < 0 or (s.rest >= 0 and size > s.end - s.pos + s.rest):
+        raise DecodeError("string or bytes runs past the block")
+    if size > s.limit - (s.pos - s.record):
+        s.oversize = s.pos - s.record + size
+        return False
+    if size > s.end - s.pos:
+        s.needed = s.pos + size
+        return False
+    s.pos += size
+    return True
+
+
+cdef bint scan_map(Scan* s, int* branches, int n_branches) except -1:
+    cdef int64_t count, value
+    cdef int64_t j
+    cdef int kind
+    while True:
+        if not scan_long(s, &count):
+            return False
+        if count == 0:
+            return True
+        if count < 0:
+            count = -count
+            if not scan_long(s, &value):
+                return False
+        for j in range(count):
+            if not scan_value(s):
+                return False
+            if not scan_long(s, &value):
+                return False
+            if value < 0 or value >= n_branches:
+                raise DecodeError("union branch out of range")
+            kind = branches[value]
+            if kind == T_LONG:
+                if not scan_long(s, &value):
+                    return False
+            elif kind == T_DOUBLE:
+                if s.pos + 8 > s.end:
+                    if s.rest == 0:
+                        raise DecodeError("truncated double")
+                    s.needed = s.pos + 8
+                    return False
+                s.pos += 8
+            elif kind == T_STRING or kind == T_BYTES:
+                if not scan_value(s):
+                    return False
+
+
+cdef Py_ssize_t scan_record(Scan* s, int* system, int n_system, int* properties,
+                            int n_properties, int body_null_branch) except -2:
+    """Where the record at `s.pos` ends; -1 when it is cut off or over the limit."""
+    cdef int64_t value
+    if not scan_long(s, &value):
+        return -1
+    if not scan_value(s) or not scan_value(s):
+        return -1
+    if not scan_map(s, system, n_system) or not scan_map(s, properties, n_properties):
+        return -1
+    if not scan_long(s, &value):
+        return -1
+    if value == 1 - body_null_branch:
+        if not scan_value(s):
+            return -1
+    elif value != body_null_branch:
+        raise DecodeError("Body union branch out of range")
+    return s.pos
+
+
 cdef class BlockDecoder:
     """Decodes blocks of one file's EventData records into columns, batch by batch."""
     cdef int system_branches[8]
@@ -435,11 +582,13 @@ cdef class BlockDecoder:
         self.found = [BinaryColumn() for _ in range(N_FOUND)]
         self.rows = 0
 
-    def decode(self, bytes block, Py_ssize_t count):
-        """Decode `count` records that must fill `block` exactly."""
-        cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(block)
-        cdef Py_ssize_t end = PyBytes_GET_SIZE(block)
-        cdef Py_ssize_t pos = 0
+    def decode(self, const uint8_t[::1] block, Py_ssize_t start, Py_ssize_t end,
+               Py_ssize_t count):
+        """Decode `count` records that must fill `block[start:end]` exactly."""
+        if start < 0 or start > end or end > block.shape[0]:
+            raise ValueError("a range outside the block")
+        cdef const uint8_t* buf = &block[0] if block.shape[0] else NULL
+        cdef Py_ssize_t pos = start
         cdef Py_ssize_t i, n, k
         cdef int64_t branch, ms
         cdef bint has_ms
@@ -479,6 +628,38 @@ cdef class BlockDecoder:
             self.rows += 1
         if pos != end:
             raise DecodeError(f"block has {end - pos} bytes left after {count} records")
+
+    def scan(self, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t count,
+             Py_ssize_t budget, Py_ssize_t rest, Py_ssize_t limit):
+        """Whole records in `data` from `start`, without decoding them, by the rules of
+        capture/records.py `scan_records`: (records, their end, bytes the next needs or 0).
+        Stops before a record passing `budget` bytes unless it is the first; `rest`: the
+        block's bytes after `data` (-1: unknown); Oversized for a record passing `limit`."""
+        if start < 0 or start > data.shape[0]:
+            raise ValueError("a start outside the data")
+        cdef Scan state
+        state.buf = &data[0] if data.shape[0] else NULL
+        state.end = data.shape[0]
+        state.rest = rest
+        state.limit = limit
+        state.pos = start
+        cdef Py_ssize_t index, record_end, end = start
+        for index in range(count):
+            state.needed = 0
+            state.oversize = -1
+            state.record = state.pos
+            record_end = scan_record(&state, self.system_branches, self.n_system,
+                                     self.property_branches, self.n_property,
+                                     self.body_null_branch)
+            if state.oversize >= 0:
+                raise Oversized(index, state.oversize)
+            if record_end < 0:
+                return index, end, state.needed
+            if index and record_end - start > budget:
+                return index, end, 0
+            end = record_end
+        return count, end, 0
+
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from eda_lake_tests.benchmarks import backbone, cli, dagster_runs, kafka, lake, scale
+from eda_lake_tests.benchmarks import backbone, big_files, cli, dagster_runs, kafka, lake, scale
 
 
 def main() -> int:
@@ -67,6 +67,16 @@ def main() -> int:
         )
         if bronze["ratio"] < 2.0 or bronze["process_ratio"] < 1.5 or bronze["peak_rss_mb"] > 512:
             failures.append(f"bronze ({label})")
+    for label, big in big_files.bench_big_files().items():
+        target = float(big["target_mb"])
+        print(
+            f"big file  {label}: {big['file_mb']:,.0f} MB, {big['events']} events landed, "
+            f"quarantined: {big['quarantined']}, {big['seconds']:.1f} s, whole `eda-lake "
+            f"ingest` peak RSS {big['peak_rss_mb']:.0f} MB"
+            + (f" (target <= {target:.0f})" if target else " (no target)")
+        )
+        if big["as_expected"] != "yes" or (target and float(big["peak_rss_mb"]) > target):
+            failures.append(f"big file ({label})")
     silver = lake.bench_silver()
     print(
         f"silver    {silver['events']:>9,.0f} events  "

@@ -32,6 +32,7 @@ def test_every_table_variable_reaches_the_resource_secrets_by_name(tmp_path) -> 
         "EDA_LAKE_KAFKA_SASL_MECHANISM": "PLAIN",
         "EDA_LAKE_KAFKA_TIMEOUT_SECONDS": "30",
         "EDA_LAKE_KAFKA_COMPRESSION": "zstd",
+        "EDA_LAKE_MAX_EVENT_MIB": "128",
     }
     passed = eda_lake_resource(environ).variables()
     assert set(environ) == set(passed)
