@@ -81,6 +81,7 @@ class LakeLock:
     """Shared and exclusive leases on one lake; nested use in one thread takes nothing more."""
 
     def __init__(self, layout: LakeLayout, waiting: Waiting = log.info) -> None:
+        self.layout = layout
         self.uri = layout.lock_uri
         self.options = layout.storage_options
         self.waiting = waiting  # told what a wait is for, each time it looks again
@@ -110,6 +111,7 @@ class LakeLock:
             uuid.uuid4().hex, operation, exclusive, f"{socket.gethostname()}:{os.getpid()}",
             datetime.now(UTC),
         )  # fmt: skip
+        self.layout.create()  # the lock is a writer's first write: the lake exists from it on
         self._take(lease)
         stop = threading.Event()
         renewer = threading.Thread(
