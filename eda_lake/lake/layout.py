@@ -8,6 +8,8 @@ local: in Azure, Event Hubs Capture writes them itself.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -182,7 +184,10 @@ class LakeLayout:
         created = []
         for area in AREAS:
             path = self.root / area
-            if not path.is_dir():
-                path.mkdir(exist_ok=True)
-                created.append(str(path))
+            if path.is_dir():
+                continue
+            if path.exists():  # a file in an area's place: named as such, never a traceback
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+            path.mkdir(exist_ok=True)
+            created.append(str(path))
         return created
