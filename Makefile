@@ -14,7 +14,7 @@ export DAGSTER_HOME ?= $(EDA_LAKE_HOME)/dagster_home
 DEV_PII_KEY_FILE := $(EDA_LAKE_HOME)/dev-pii-key
 PII_KEY = EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}"
 
-.PHONY: install demo test lint typecheck unit bench dev clean chromium
+.PHONY: install demo test test-slow lint typecheck unit bench dev clean chromium
 
 AZURITE := .tools/node_modules/.bin/azurite
 
@@ -42,7 +42,11 @@ $(AZURITE):
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.37.0
 
 unit: install $(AZURITE) chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+
+# The slow tier: big files, random trials, whole Dagster deployments. CI runs it after `test`.
+test-slow: install $(AZURITE)
+	$(BIN)/pytest -q -m slow
 
 test: lint typecheck unit
 

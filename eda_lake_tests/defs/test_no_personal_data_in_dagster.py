@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
@@ -160,6 +161,7 @@ def test_a_run_by_dagsters_own_process_keeps_its_instance_owner_only(tmp_path: P
     assert stores_holding(dagster_home, {*personal, TEST_PII_KEY}) == {}
 
 
+@pytest.mark.slow
 def test_a_run_launched_in_make_dev_keeps_its_instance_owner_only(tmp_path: Path) -> None:
     """`make dev` (webserver, daemon, code server) started from a permissive shell; an
     ingestion run submitted as the UI submits it, queued by the daemon and executed by a run

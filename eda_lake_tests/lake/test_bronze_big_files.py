@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from eda_lake.lake import tables
 from eda_lake.lake.runtime import Lake
@@ -33,6 +34,7 @@ def _bronze_bodies(lake: Lake) -> list[tuple[str, int, int]]:
     return [(source, count, int(size)) for source, count, size in rows]
 
 
+@pytest.mark.slow
 def test_a_file_of_more_than_2_gib_of_1_mib_bodies_lands(tmp_path: Path) -> None:
     # 2,100 events of 1 MiB in one 2.2 GB file: one batch of them would pass 2 GiB in its
     # body column; bronze cuts batches by bytes, so the file lands whole.

@@ -161,6 +161,7 @@ class Readers:
             self.polls += 1
 
 
+@pytest.mark.slow
 def test_rebuilds_beside_writers_and_readers_end_as_a_rebuild_alone(tmp_path: Path) -> None:
     lake = _lake_after_chain(Settings(home=tmp_path / "home"), customers=10)[2]
     lake.rebuild()
