@@ -184,10 +184,13 @@ class LakeLayout:
         created = []
         for area in AREAS:
             path = self.root / area
-            if path.is_dir():
+            try:
+                path.mkdir()
+            except FileExistsError:  # made already, maybe by another writer this instant
+                if not path.is_dir():  # a file in an area's place: named, never a traceback
+                    raise NotADirectoryError(
+                        errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path)
+                    ) from None
                 continue
-            if path.exists():  # a file in an area's place: named as such, never a traceback
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
-            path.mkdir(exist_ok=True)
             created.append(str(path))
         return created
