@@ -92,7 +92,6 @@ class Lake:
         return files_at(self.source.fs, self.source.root, self.names, paths)
 
     def bronze(self, capture_root: str | None = None) -> BronzeIngestor:
-        self.layout.create()  # bronze is the first writer of a lake: a fresh home gets one
         source = self._source(capture_root)
         return BronzeIngestor(
             self.layout, source.fs, source.root, max_event_bytes=self.settings.max_event_bytes

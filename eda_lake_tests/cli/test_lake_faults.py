@@ -143,19 +143,13 @@ def test_a_full_disk_names_the_area_silver_or_gold_writes(tmp_path: Path) -> Non
     env = home_env(home)
     with tmpfs(home / "lake", "16m") as lake:
         small_lake(env)
-        filler = fill(lake)
-        full = run(EDA_LAKE, "silver", env=env)
-        line = assert_one_line(full, "no space left", str(lake / "silver"))
-        assert "capture" not in line, line
-        filler.unlink()
-        succeeds("silver", env=env)
-
-        filler = fill(lake)
-        full = run(EDA_LAKE, "gold", env=env)
-        line = assert_one_line(full, "no space left", str(lake / "gold"))
-        assert "capture" not in line, line
-        filler.unlink()
-        succeeds("gold", env=env)
+        for command in ("silver", "gold"):
+            filler = fill(lake)
+            full = run(EDA_LAKE, command, env=env)
+            line = assert_one_line(full, "no space left", str(lake / command))
+            assert "capture" not in line, line
+            filler.unlink()
+            succeeds(command, env=env)
 
 
 @contextmanager
