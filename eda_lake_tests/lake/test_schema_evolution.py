@@ -13,14 +13,20 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.events.wire import content_type
 from eda_lake.hub.base import EventData
-from eda_lake.lake import tables
+from eda_lake.lake import commits, tables
+from eda_lake.lake.commits import Write
+from eda_lake.lake.declarations import Derived, Reach
+from eda_lake.lake.derived import Reached
+from eda_lake.lake.entities import entity_builder
 from eda_lake.lake.masking import Masker
 from eda_lake.lake.runtime import Lake
+from eda_lake.lake.silver import BRONZE
 from eda_lake.registry.local import LocalSchemaRegistry, local_schema_id
 from eda_lake.registry.schema import AvroSchema
 from eda_lake.settings import REPO_ROOT, Settings
@@ -168,6 +174,7 @@ def test_silver_follows_an_evolved_schema_as_a_rebuild_does(
     lake.gold()
 
     assert run.events.inserted["CustomerCreated"] == 2
+    assert lake.upgrade_silver() == []  # upgraded once: the next run only compares schemas
     rows = _by_id(lake)
     silver = tables.open_table(
         lake.layout.table_uri("silver", "customer_created"), lake.layout.storage_options
@@ -193,3 +200,78 @@ def test_silver_follows_an_evolved_schema_as_a_rebuild_does(
     incremental = {table: _content(lake, *table) for table in COMPARED}
     lake.rebuild()
     assert {table: _content(lake, *table) for table in COMPARED} == incremental
+
+
+def _silver_table(lake: Lake, name: str = "customer_created") -> DeltaTable:
+    table = tables.open_table(lake.layout.table_uri("silver", name), lake.layout.storage_options)
+    assert table is not None
+    return table
+
+
+def test_a_lake_written_with_32_bit_columns_upgrades_on_its_first_run(
+    lake_settings: Settings, tmp_path: Path
+) -> None:
+    simulation, _, _ = _lake_after_chain(lake_settings, customers=4)
+    catalogue = evolved_catalogue(tmp_path, "schemas", _field("int", 0))
+    writer = register(lake_settings, catalogue)
+    send_customers(simulation, catalogue, writer, ["old-1", "old-2"], 7)
+    _capture(lake_settings, simulation)
+    lake = Lake(lake_settings, catalogue, pii_key=KEY)
+    lake.ingest()
+    lake.silver()
+    # The table as releases storing an Avro int as int32 left it, progress included.
+    table = _silver_table(lake)
+    progress = commits.consumed(table, [BRONZE])[BRONZE]
+    assert progress is not None
+    rows = tables.query("SELECT * FROM t", t=table)
+    narrow = rows.schema.set(
+        rows.schema.get_field_index(FIELD), rows.schema.field(FIELD).with_type(pa.int32())
+    )
+    commits.commit(table, Write(narrow, rows.cast(narrow), mode="overwrite"), {BRONZE: progress})
+    assert _silver_table(lake).schema().to_arrow().field(FIELD).type == pa.int32()  # type: ignore[attr-defined]
+    before = _content(lake, "silver", "customer_created")
+
+    assert lake.upgrade_silver() == ["silver.customer_created"]
+    run = lake.silver()
+    upgraded = _silver_table(lake)
+    assert pa.schema(upgraded.schema().to_arrow()).field(FIELD).type == pa.int64()  # type: ignore[arg-type]
+    assert commits.consumed(upgraded, [BRONZE])[BRONZE] == progress  # its progress kept
+    assert run.events.rows_read == 0  # nothing read again
+    after = _content(lake, "silver", "customer_created")
+    assert after == before  # nothing lost: the same rows, the same values
+    lake.rebuild()
+    assert _content(lake, "silver", "customer_created") == after
+
+
+def test_an_entity_follows_a_promoted_column_of_its_source(
+    lake_settings: Settings, tmp_path: Path
+) -> None:
+    visits = Derived(
+        "silver", "customer_visits", "visits per customer", "customer",
+        "SELECT customer_id, visits FROM customer_created",
+        {"silver.customer_created": Reach("customer_id")}, key=("customer_id",),
+    )  # fmt: skip
+    simulation, _, _ = _lake_after_chain(lake_settings, customers=4)
+    old = evolved_catalogue(tmp_path, "old", _field("int", 0))
+    send_customers(simulation, old, register(lake_settings, old), ["old-1"], 7)
+    _capture(lake_settings, simulation)
+    before = Lake(lake_settings, old, pii_key=KEY)
+    before.ingest()
+    before.silver()
+    builder = entity_builder(before.layout, visits)
+    builder.run()
+    new = evolved_catalogue(tmp_path, "new", _field("double", 0.0))
+    send_customers(simulation, new, register(lake_settings, new), ["new-1"], 0.5)
+    _capture(lake_settings, simulation)
+    lake = Lake(lake_settings, new, pii_key=KEY)
+    lake.ingest()
+    lake.silver()
+
+    run = builder.run()
+    entity = _silver_table(lake, "customer_visits")
+    assert pa.schema(entity.schema().to_arrow()).field(FIELD).type == pa.float64()  # type: ignore[arg-type]
+    assert sorted(r[FIELD] for r in _rows(lake, "silver", "customer_visits")) == [
+        *[0.0] * 4, 0.5, 7.0,
+    ]  # fmt: skip
+    assert run.inputs  # its progress recorded: the next run has nothing to do
+    assert builder.pending() == Reached("customer_id", pa.array([], pa.string()))
