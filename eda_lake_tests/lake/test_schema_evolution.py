@@ -16,6 +16,7 @@ import pytest
 from deltalake import DeltaTable
 
 from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.cli import main
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.events.wire import content_type
 from eda_lake.hub.base import EventData
@@ -231,7 +232,6 @@ def test_a_lake_written_with_32_bit_columns_upgrades_on_its_first_run(
     assert _silver_table(lake).schema().to_arrow().field(FIELD).type == pa.int32()  # type: ignore[attr-defined]
     before = _content(lake, "silver", "customer_created")
 
-    assert lake.upgrade_silver() == ["silver.customer_created"]
     run = lake.silver()
     upgraded = _silver_table(lake)
     assert pa.schema(upgraded.schema().to_arrow()).field(FIELD).type == pa.int64()  # type: ignore[arg-type]
@@ -275,3 +275,26 @@ def test_an_entity_follows_a_promoted_column_of_its_source(
     ]  # fmt: skip
     assert run.inputs  # its progress recorded: the next run has nothing to do
     assert builder.pending() == Reached("customer_id", pa.array([], pa.string()))
+
+
+def test_int_promoted_to_long_through_the_provision_and_silver_commands(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("EDA_LAKE_PII_KEY", KEY)
+    versions = [("int", 7, "old-1"), ("long", BEYOND_INT32, "new-1")]
+    for type_, value, event_id in versions:
+        catalogue = evolved_catalogue(tmp_path, type_, _field(type_, 0))
+        monkeypatch.setenv("EDA_LAKE_SCHEMA_DIR", str(tmp_path / type_))
+        assert main(["provision"]) == 0  # registers the promoted schema
+        simulation = Simulation(Settings.from_env())
+        try:
+            writer = catalogue.event("CustomerCreated").schema
+            send_customers(simulation, catalogue, writer, [event_id], value)
+        finally:
+            simulation.close()
+        assert main(["capture", "run", "--flush"]) == 0
+        assert main(["ingest"]) == 0
+        assert main(["silver"]) == 0
+    lake = Lake(Settings.from_env(), catalogue, pii_key=KEY)
+    rows = _by_id(lake)
+    assert (rows["old-1"][FIELD], rows["new-1"][FIELD]) == (7, BEYOND_INT32)
