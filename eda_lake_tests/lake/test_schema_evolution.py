@@ -65,13 +65,11 @@ EVOLUTIONS = {
         _field("int", 0), _field("double", 0.0), 7, float(BEYOND_INT32), pa.float64(), 7.0
     ),
     "long to float": Evolution(
-        _field("long", 0), _field("float", 0.0), BEYOND_INT32, 0.5, pa.float64(),
-        float(BEYOND_INT32),
-    ),  # fmt: skip
+        _field("long", 0), _field("float", 0.0), BEYOND_INT32, 0.5, pa.float64(), BEYOND_INT32
+    ),
     "long to double": Evolution(
-        _field("long", 0), _field("double", 0.0), BEYOND_INT32, 0.25, pa.float64(),
-        float(BEYOND_INT32),
-    ),  # fmt: skip
+        _field("long", 0), _field("double", 0.0), BEYOND_INT32, 0.25, pa.float64(), BEYOND_INT32
+    ),
     "float to double": Evolution(
         _field("float", 0.0), _field("double", 0.0), 0.5, 1e300, pa.float64()
     ),
@@ -132,11 +130,8 @@ def send_customers(
         envelope = CloudEvent(
             event_id, "/eda-lake/customer", spec.cloudevents_type(), person.created_at
         )
-        sent.append(
-            EventData(
-                fastavro_body(writer, record), envelope.to_properties(), "k", content_type(schema_id)
-            )
-        )
+        body = fastavro_body(writer, record)
+        sent.append(EventData(body, envelope.to_properties(), "k", content_type(schema_id)))
     simulation.hub.send(spec.hub, sent)
 
 
@@ -181,7 +176,7 @@ def test_silver_follows_an_evolved_schema_as_a_rebuild_does(
         lake.layout.table_uri("silver", "customer_created"), lake.layout.storage_options
     )
     assert silver is not None
-    columns = pa.schema(silver.schema().to_arrow())  # type: ignore[arg-type]
+    columns = pa.schema(silver.schema().to_arrow())
     if evolution.stored is None:
         assert FIELD not in columns.names and all(FIELD not in r for r in rows.values())
     else:
@@ -229,12 +224,12 @@ def test_a_lake_written_with_32_bit_columns_upgrades_on_its_first_run(
         rows.schema.get_field_index(FIELD), rows.schema.field(FIELD).with_type(pa.int32())
     )
     commits.commit(table, Write(narrow, rows.cast(narrow), mode="overwrite"), {BRONZE: progress})
-    assert _silver_table(lake).schema().to_arrow().field(FIELD).type == pa.int32()  # type: ignore[attr-defined]
+    assert _silver_table(lake).schema().to_arrow().field(FIELD).type == pa.int32()
     before = _content(lake, "silver", "customer_created")
 
     run = lake.silver()
     upgraded = _silver_table(lake)
-    assert pa.schema(upgraded.schema().to_arrow()).field(FIELD).type == pa.int64()  # type: ignore[arg-type]
+    assert pa.schema(upgraded.schema().to_arrow()).field(FIELD).type == pa.int64()
     assert commits.consumed(upgraded, [BRONZE])[BRONZE] == progress  # its progress kept
     assert run.events.rows_read == 0  # nothing read again
     after = _content(lake, "silver", "customer_created")
@@ -269,7 +264,7 @@ def test_an_entity_follows_a_promoted_column_of_its_source(
 
     run = builder.run()
     entity = _silver_table(lake, "customer_visits")
-    assert pa.schema(entity.schema().to_arrow()).field(FIELD).type == pa.float64()  # type: ignore[arg-type]
+    assert pa.schema(entity.schema().to_arrow()).field(FIELD).type == pa.float64()
     assert sorted(r[FIELD] for r in _rows(lake, "silver", "customer_visits")) == [
         *[0.0] * 4, 0.5, 7.0,
     ]  # fmt: skip
