@@ -25,6 +25,7 @@ __all__ = [
     "open_table",
     "plain",
     "plain_batch",
+    "plain_type",
     "query",
 ]
 
@@ -188,18 +189,19 @@ def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int
     return plain(rows)
 
 
-def _plain_type(type_: pa.DataType) -> pa.DataType:
+def plain_type(type_: pa.DataType) -> pa.DataType:
+    """A view, large or dictionary text or bytes type as the plain one (else as it is)."""
     if pa.types.is_string_view(type_) or pa.types.is_large_string(type_):
         return pa.string()
     if pa.types.is_binary_view(type_) or pa.types.is_large_binary(type_):
         return pa.binary()
     if pa.types.is_dictionary(type_):
-        return _plain_type(type_.value_type)
+        return plain_type(type_.value_type)
     return type_
 
 
 def _plain_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([f.with_type(_plain_type(f.type)) for f in schema])
+    return pa.schema([f.with_type(plain_type(f.type)) for f in schema])
 
 
 def plain(table: pa.Table) -> pa.Table:
