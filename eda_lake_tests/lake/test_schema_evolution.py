@@ -293,3 +293,27 @@ def test_int_promoted_to_long_through_the_provision_and_silver_commands(
     lake = Lake(Settings.from_env(), catalogue, pii_key=KEY)
     rows = _by_id(lake)
     assert (rows["old-1"][FIELD], rows["new-1"][FIELD]) == (7, BEYOND_INT32)
+
+
+def test_a_quarantine_retry_first_after_the_change_lands_in_the_promoted_type(
+    lake_settings: Settings, tmp_path: Path
+) -> None:
+    simulation, _, _ = _lake_after_chain(lake_settings, customers=2)
+    old = evolved_catalogue(tmp_path, "old", _field("int", 0))
+    send_customers(simulation, old, register(lake_settings, old), ["old-1"], 7)
+    new = evolved_catalogue(tmp_path, "new", _field("double", 0.0))
+    new_writer = new.event("CustomerCreated").schema
+    send_customers(simulation, new, new_writer, ["new-1"], 0.5)  # not registered yet
+    _capture(lake_settings, simulation)
+    before = Lake(lake_settings, old, pii_key=KEY)
+    before.ingest()
+    assert before.silver().events.unknown_schema == 1
+    register(lake_settings, new)
+
+    lake = Lake(lake_settings, new, pii_key=KEY)
+    retried = lake.retry_quarantine(files=False)
+    assert (retried.events_landed, retried.events_resolved) == (1, 1)
+    rows = _by_id(lake)
+    assert (rows["old-1"][FIELD], rows["new-1"][FIELD]) == (7.0, 0.5)
+    column = pa.schema(_silver_table(lake).schema().to_arrow()).field(FIELD)
+    assert column.type == pa.float64()
