@@ -146,9 +146,10 @@ def _cast(values: pa.Array, type_: pa.DataType, column: str, table: str) -> pa.A
 
 
 def _rewritten(
-    upgrade: Upgrade, table: DeltaTable, masker: Masker
+    upgrade: Upgrade, table: DeltaTable, masker: Masker, refused: list[TableUpgradeError]
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """The table's rows as its event's schema, batch by batch."""
+    """The table's rows as its event's schema, batch by batch (a value that cannot take its
+    new type is put in `refused`: the writer that pulls the batches wraps what they raise)."""
     target = event_schema(upgrade.spec)
     stored = {name for name, _ in delta_columns(table.schema())}
     kept = [f.name for f in target if f.name in stored]
@@ -166,15 +167,17 @@ def _rewritten(
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in source:
             rows = batch.num_rows
-            yield pa.RecordBatch.from_arrays(
-                [
+            try:
+                columns = [
                     pa.repeat(defaults[f.name], rows)
                     if f.name in defaults
                     else _cast(batch.column(f.name), f.type, f.name, upgrade.table)
                     for f in target
-                ],
-                schema=target,
-            )
+                ]
+            except TableUpgradeError as exc:
+                refused.append(exc)
+                raise
+            yield pa.RecordBatch.from_arrays(columns, schema=target)
 
     return target, batches()
 
@@ -188,8 +191,14 @@ def upgrade_table(layout: LakeLayout, upgrade: Upgrade, masker: Masker) -> int:
         if table is None:
             raise TableUpgradeError(f"{upgrade.table}: the table is gone")
         done = commits.consumed(table, [BRONZE])[BRONZE]
-        schema, rows = _rewritten(upgrade, table, masker)
+        refused: list[TableUpgradeError] = []
+        schema, rows = _rewritten(upgrade, table, masker, refused)
         write = Write(schema, rows, mode="overwrite", writer_properties=SILVER_WRITER)
-        return commits.commit(table, write, {} if done is None else {BRONZE: done})
+        try:
+            return commits.commit(table, write, {} if done is None else {BRONZE: done})
+        except Exception:
+            if refused:  # nothing was committed: say why in one line
+                raise refused[0] from None
+            raise
 
     return commits.with_retries(attempt, f"upgrading {upgrade.table}")

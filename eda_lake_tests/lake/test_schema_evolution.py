@@ -28,6 +28,7 @@ from eda_lake.lake.entities import entity_builder
 from eda_lake.lake.masking import Masker
 from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver import BRONZE
+from eda_lake.lake.table_evolution import TableUpgradeError
 from eda_lake.registry.local import LocalSchemaRegistry, local_schema_id
 from eda_lake.registry.schema import AvroSchema
 from eda_lake.settings import REPO_ROOT, Settings
@@ -317,3 +318,27 @@ def test_a_quarantine_retry_first_after_the_change_lands_in_the_promoted_type(
     assert (rows["old-1"][FIELD], rows["new-1"][FIELD]) == (7.0, 0.5)
     column = pa.schema(_silver_table(lake).schema().to_arrow()).field(FIELD)
     assert column.type == pa.float64()
+
+
+def test_bytes_that_are_no_text_stop_the_upgrade_in_one_line_and_change_nothing(
+    lake_settings: Settings, tmp_path: Path
+) -> None:
+    simulation, _, _ = _lake_after_chain(lake_settings, customers=2)
+    old = evolved_catalogue(tmp_path, "old", _field("bytes", "none"))
+    send_customers(simulation, old, register(lake_settings, old), ["old-1"], b"\xff\xfe")
+    _capture(lake_settings, simulation)
+    before = Lake(lake_settings, old, pii_key=KEY)
+    before.ingest()
+    before.silver()
+    version = _silver_table(before).version()
+    new = evolved_catalogue(tmp_path, "new", _field("string", "none"))
+    register(lake_settings, new)
+    lake = Lake(lake_settings, new, pii_key=KEY)
+
+    with pytest.raises(TableUpgradeError, match=r"silver.customer_created: column 'visits'"):
+        lake.silver()
+    assert _silver_table(lake).version() == version  # nothing was changed
+    lake.rebuild()  # the fix the error names: the event that is no text is quarantined
+    assert "old-1" not in _by_id(lake)
+    assert [r["ce_id"] for r in lake.quarantine.events().to_pylist()] == ["old-1"]
+    lake.silver()  # and silver runs again
