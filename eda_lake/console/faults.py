@@ -45,6 +45,7 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from eda_lake.lake.maintenance import RetentionError
     from eda_lake.lake.masking import MissingPiiKeyError
     from eda_lake.lake.runtime import RebuildRefusedError
+    from eda_lake.lake.table_evolution import TableUpgradeError
     from eda_lake.names import InvalidNameError
     from eda_lake.owner_only import StateDirectoryError
     from eda_lake.registry.base import IncompatibleSchemaError, SchemaGroupNotFoundError
@@ -61,6 +62,7 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
         LifecyclePolicyError,
         RetentionError,
         RebuildRefusedError,
+        TableUpgradeError,
         HubNotFoundError,
         HubError,  # the broker unreachable or refusing: the work resumes on a rerun
         SchemaGroupNotFoundError,

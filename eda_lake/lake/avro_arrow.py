@@ -3,6 +3,10 @@
 Every Avro type has a column: named references resolve to their definition, and a union of
 several non-null branches (which Parquet cannot hold as such) becomes a JSON text column, so
 a schema never stops silver.
+
+An Avro `int` is stored as a 64-bit integer and a `float` as a 64-bit float from a column's
+first commit, so that the Avro promotions int to long and float to double (which a later
+schema version may make) keep the column's type: Delta cannot widen a column in place.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ _JSON_METADATA = {b"eda_lake.encoding": b"json"}
 _PRIMITIVES: dict[str, pa.DataType] = {
     "null": pa.null(),
     "boolean": pa.bool_(),
-    "int": pa.int32(),
+    "int": pa.int64(),
     "long": pa.int64(),
-    "float": pa.float32(),
+    "float": pa.float64(),
     "double": pa.float64(),
     "bytes": pa.binary(),
     "string": pa.string(),

@@ -19,6 +19,7 @@ from eda_lake.lake import commits, tables
 from eda_lake.lake.commits import TableRun, Write
 from eda_lake.lake.declarations import Derived, short
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.table_evolution import schema_differs
 
 # Past this many reached keys a predicate listing them costs more than recomputing the table.
 MAX_LISTED_KEYS = 20_000
@@ -156,9 +157,15 @@ class DerivedBuilder:
         # (a lead whose customer has not arrived yet) wait for the row that gives them one.
         sql = f"SELECT * FROM ({self.declared.sql}) AS declared "
         sql += f"WHERE {self.target_column} IS NOT NULL"
-        if chosen is not None:
-            sql += f" AND {tables.in_list(chosen.column, chosen.values)}"
-        rows = tables.query(sql, **registered)
+        rows = tables.query(
+            sql if chosen is None else f"{sql} AND {tables.in_list(chosen.column, chosen.values)}",
+            **registered,
+        )
+        if chosen is not None and target is not None and schema_differs(target, rows.schema):
+            # A source's column changed type (a promoted event field): rows of the new type
+            # cannot replace some of the table's, so the whole table is recomputed in it.
+            chosen, covers = None, record
+            rows = tables.query(sql, **registered)
         if chosen is None or target is None:
             write = Write(rows.schema, rows, mode="overwrite")
         else:

@@ -167,15 +167,15 @@ def _native_column(node: Any, kind: int, parts: Any) -> pa.Array:
         return fixed_width(pa.decimal128(int(node["precision"]), int(node.get("scale", 0))))
     if kind == _PRIMITIVE_KINDS["long"]:
         return fixed_width(_TIMESTAMPS.get(str(logical), pa.int64()))
-    if kind == _PRIMITIVE_KINDS["int"]:
-        values = pc.cast(fixed_width(pa.int64()), pa.int32())
-        return values.view(pa.date32()) if logical == "date" else values
+    if kind == _PRIMITIVE_KINDS["int"]:  # held as int64, as `avro_arrow` types an int
+        values = fixed_width(pa.int64())
+        return pc.cast(values, pa.int32()).view(pa.date32()) if logical == "date" else values
     if kind == _PRIMITIVE_KINDS["boolean"]:
         return pc.cast(fixed_width(pa.int64()), pa.bool_())
     if kind == _PRIMITIVE_KINDS["double"]:
         return fixed_width(pa.float64())
-    if kind == _PRIMITIVE_KINDS["float"]:
-        return pc.cast(fixed_width(pa.float64()), pa.float32())
+    if kind == _PRIMITIVE_KINDS["float"]:  # held as float64, as `avro_arrow` types a float
+        return fixed_width(pa.float64())
     if kind == _PRIMITIVE_KINDS["string"]:
         return variable(pa.string())
     if kind in (_PRIMITIVE_KINDS["bytes"], _FIXED):
@@ -227,9 +227,14 @@ def _project(
                     raise ProjectionError(f"field {field['name']!r}: {exc}") from None
             projected[field["name"]] = values
         else:  # the plan resolved: the reader gives a default
-            default = field["default"]
-            projected[field["name"]] = pa.array([default] * rows, arrow_field.type)
+            projected[field["name"]] = reader_default(field, arrow_field, rows)
     return projected
+
+
+def reader_default(field: dict[str, Any], arrow_field: pa.Field, rows: int) -> pa.Array:
+    """`rows` values of a reader field the writer lacks: its default, by Avro's resolution
+    (null without one, as a column Delta adds later holds for older rows)."""
+    return pa.array([field.get("default")] * rows, arrow_field.type)
 
 
 def _reader_symbols(values: pa.Array, enum: dict[str, Any]) -> pa.Array:

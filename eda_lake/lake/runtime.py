@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -36,10 +37,13 @@ from eda_lake.lake.masking import Masker
 from eda_lake.lake.quarantine import Quarantine
 from eda_lake.lake.silver import SilverBuilder, SilverReport
 from eda_lake.lake.storage import CaptureSource, capture_source
+from eda_lake.lake.table_evolution import pending_upgrades, upgrade_table
 from eda_lake.progress import Progress, no_progress
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -119,6 +123,7 @@ class Lake:
         self, events: Sequence[str] | None = None, progress: Progress = no_progress
     ) -> SilverReport:
         """Decode new bronze events into silver: every catalogue event, or these."""
+        self.upgrade_silver(events)
         builder, close = self._silver_builder()
         try:
             with self.lock.shared("silver"):
@@ -126,12 +131,28 @@ class Lake:
         finally:
             close()
 
+    def upgrade_silver(self, events: Sequence[str] | None = None) -> list[str]:
+        """Rewrite the silver tables (of every catalogue event, or these) whose schema is not
+        their event's any more (`table_evolution`), holding the lake alone; the tables
+        rewritten. Deciding compares schemas only, before any lease: with nothing to
+        upgrade, nothing waits."""
+        if not pending_upgrades(self.layout, self.catalogue, events):
+            return []
+        masker = Masker(self._pii_key)
+        with self.lock.exclusive("silver schema upgrade"):
+            upgrades = pending_upgrades(self.layout, self.catalogue, events)  # decided alone
+            for upgrade in upgrades:
+                log.info("upgrading %s: %s", upgrade.table, "; ".join(upgrade.changes))
+                upgrade_table(self.layout, upgrade, masker)
+        return [upgrade.table for upgrade in upgrades]
+
     def entities(self, names: Sequence[str] | None = None) -> EntitiesReport:
         """Bring the declared entities (all, or these) up to date with the event tables."""
         with self.lock.shared("entities"):
             return build_entities(self.layout, names)
 
     def silver(self, progress: Progress = no_progress) -> SilverRun:
+        self.upgrade_silver()
         with self.lock.shared("silver"):
             return SilverRun(self.silver_events(progress=progress), self.entities())
 
@@ -159,6 +180,8 @@ class Lake:
     ) -> RetryReport:
         """Reprocess what is quarantined (after a fix): rows that land are marked resolved,
         and nothing lands twice."""
+        if events:
+            self.upgrade_silver()
         with self.lock.shared("quarantine retry"):
             return self._retry_quarantine(files, events, capture_root)
 

@@ -88,6 +88,11 @@ def table_name(event: str) -> str:
     return event_table(event)
 
 
+def event_schema(spec: EventSpec) -> pa.Schema:
+    """The silver table of a catalogue event: its metadata columns, then its fields."""
+    return pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
+
+
 @dataclass
 class SilverReport:
     bronze_version: int | None = None  # the bronze version every table has now consumed
@@ -316,7 +321,7 @@ class SilverBuilder:
 
     def _decode(self, spec: EventSpec, rows: pa.Table) -> _Decoded:
         """Decoded rows as the silver table's schema, and the rows that failed with why."""
-        schema = pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
+        schema = event_schema(spec)
         groups: dict[str | None, list[int]] = {}
         for index, schema_id in enumerate(rows["schema_id"].to_pylist()):
             groups.setdefault(schema_id, []).append(index)

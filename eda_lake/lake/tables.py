@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from urllib.parse import unquote
 
@@ -15,11 +18,14 @@ __all__ = [
     "ChangeFeedUnavailableError",
     "all_changes",
     "anti_join",
+    "batches",
     "changes",
     "data_file_paths",
     "in_list",
     "open_table",
     "plain",
+    "plain_batch",
+    "plain_type",
     "query",
 ]
 
@@ -99,6 +105,49 @@ def query(sql: str, **named_tables: DeltaTable) -> pa.Table:
     return plain(pa.table(builder.execute(sql).read_all()))
 
 
+def batches(sql: str, **named_tables: DeltaTable) -> Iterator[pa.RecordBatch]:
+    """`query`'s rows one record batch at a time, as they are read: memory stays bounded
+    whatever the tables hold.
+
+    They are read on a thread of their own, a couple of batches ahead: a Delta write that
+    consumes them runs them inside its own runtime, where DataFusion's reader cannot be
+    driven (it panics: "Cannot start a runtime from within a runtime")."""
+    handoff: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def hand(item: pa.RecordBatch | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            builder = QueryBuilder()
+            for name, table in named_tables.items():
+                builder.register(name, table)
+            for batch in builder.execute(sql):
+                if not hand(plain_batch(pa.record_batch(batch))):
+                    return
+            hand(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            hand(exc)
+
+    reader = threading.Thread(target=read, name="eda-lake batches", daemon=True)
+    reader.start()
+    try:
+        while (item := handoff.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 class ChangeFeedUnavailableError(Exception):
     """The change feed of the versions asked for is gone (vacuumed, or never written)."""
 
@@ -140,18 +189,29 @@ def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int
     return plain(rows)
 
 
-def _plain_type(type_: pa.DataType) -> pa.DataType:
+def plain_type(type_: pa.DataType) -> pa.DataType:
+    """A view, large or dictionary text or bytes type as the plain one (else as it is)."""
     if pa.types.is_string_view(type_) or pa.types.is_large_string(type_):
         return pa.string()
     if pa.types.is_binary_view(type_) or pa.types.is_large_binary(type_):
         return pa.binary()
     if pa.types.is_dictionary(type_):
-        return _plain_type(type_.value_type)
+        return plain_type(type_.value_type)
     return type_
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_type(plain_type(f.type)) for f in schema])
 
 
 def plain(table: pa.Table) -> pa.Table:
     """DataFusion hands back view and dictionary types; the rest of the code expects the
     plain string and binary types Parquet and pandas know."""
-    schema = pa.schema([f.with_type(_plain_type(f.type)) for f in table.schema])
+    schema = _plain_schema(table.schema)
     return table if schema == table.schema else table.cast(schema)
+
+
+def plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """`plain`, of one record batch."""
+    schema = _plain_schema(batch.schema)
+    return batch if schema == batch.schema else batch.cast(schema)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import os
 import sys
 
-from eda_lake_tests.benchmarks import backbone, big_files, cli, dagster_runs, kafka, lake, scale
+from eda_lake_tests.benchmarks import (
+    backbone,
+    big_files,
+    cli,
+    dagster_runs,
+    evolution,
+    kafka,
+    lake,
+    scale,
+)
 
 
 def main() -> int:
@@ -86,6 +95,16 @@ def main() -> int:
     )
     if min(silver["per_s"], silver["incremental_per_s"]) < 100_000:
         failures.append("silver")
+    upgrade = evolution.bench_table_upgrade()
+    print(
+        f"upgrade   {upgrade['rows']:>9,.0f} rows    {upgrade['rows_per_s']:>9,.0f} rows/s "
+        f"rewriting silver for an added field, peak RSS {upgrade['rewrite_rss_mb']:.0f} MB "
+        f"(a process that only opens the lake: {upgrade['baseline_rss_mb']:.0f} MB; the table "
+        f"in memory: {upgrade['table_mb']:.0f} MB; target <= 512); the check a run makes "
+        f"first: {upgrade['check_s'] * 1000:.0f} ms (target < 100 ms)"
+    )
+    if upgrade["rewrite_rss_mb"] > 512 or upgrade["check_s"] >= 0.1:
+        failures.append("upgrade")
     tick = lake.bench_sensor_tick()
     print(
         f"sensor    {tick['files']:>9,.0f} files   {tick['seconds']:.3f} s for a tick finding "

@@ -1,0 +1,204 @@
+"""Tables that follow their schema's evolution, rewritten in place when Delta cannot.
+
+A silver event table's columns are its catalogue event's (`silver.event_schema`). Avro lets
+a later version of the event promote a field's type (int to long, float or double; long to
+float or double; float to double; string and bytes both ways), add a field with a default
+or remove one. An Avro `int` is stored as int64 and a `float` as float64 from a table's
+first commit (`avro_arrow`), so int to long and float to double change nothing. Every other
+change does, and Delta does not widen a column's type (delta-io/delta-rs#2464) nor give the
+rows before an added column the field's default (they read null, where every Avro reader
+and a rebuild read the default). So a table whose Delta schema differs from its event's is
+rewritten from itself, once, in one overwrite commit: a promoted column cast, an added
+column holding the reader's default for every older row (masked when the field is
+personal), a removed one dropped. The rows stream batch by batch from the old snapshot into
+the new files, and the commit records the progress the table had, so the next run goes on
+from where the last one stopped.
+
+Deciding costs one schema comparison per table (its Delta log is read, no data): a run with
+nothing to upgrade does no more. Derived tables (entities, gold) follow their sources'
+types the same way: a recompute whose columns' types differ from the table's rewrites it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+from deltalake import Schema as DeltaSchema
+
+from eda_lake.catalogue import Catalogue, EventSpec
+from eda_lake.lake import commits, tables
+from eda_lake.lake.commits import Write
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.masking import Masker, mask_personal_columns
+from eda_lake.lake.payloads import reader_default
+from eda_lake.lake.silver import BRONZE, SILVER_WRITER, event_schema, table_name
+
+_NULLABILITY = frozenset({"nullable", "containsNull", "valueContainsNull", "metadata"})
+
+
+class TableUpgradeError(ValueError):
+    """A table's rows cannot take its schema's new type: nothing was changed."""
+
+
+def _plain(node: Any) -> Any:
+    """A Delta type as JSON, without nullability or metadata (a table's own columns may
+    differ from a schema's there: a rewrite does not change them)."""
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items() if k not in _NULLABILITY}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _as_stored(type_: pa.DataType) -> pa.DataType:
+    """The Arrow type Delta's writer stores a value of `type_` as: any timestamp in
+    microseconds (UTC-adjusted if it has a time zone), text and bytes plain."""
+    if pa.types.is_timestamp(type_):
+        return pa.timestamp("us", "UTC" if type_.tz else None)
+    if pa.types.is_dictionary(type_):
+        return _as_stored(type_.value_type)
+    plain = tables.plain_type(type_)
+    if plain != type_:
+        return plain
+    if pa.types.is_struct(type_):
+        return pa.struct([f.with_type(_as_stored(f.type)) for f in type_])
+    if pa.types.is_map(type_):
+        return pa.map_(_as_stored(type_.key_type), _as_stored(type_.item_type))
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        return pa.list_(_as_stored(type_.value_type))
+    return type_
+
+
+def delta_columns(schema: pa.Schema | DeltaSchema) -> list[tuple[str, Any]]:
+    """(name, Delta type) of each column, in order: how the table stores them (a millisecond
+    timestamp and a nanosecond one are one Delta type, say)."""
+    if isinstance(schema, pa.Schema):
+        schema = DeltaSchema.from_arrow(
+            pa.schema([f.with_type(_as_stored(f.type)) for f in schema])
+        )
+    return [(f["name"], _plain(f["type"])) for f in json.loads(schema.to_json())["fields"]]
+
+
+def schema_differs(table: DeltaTable, schema: pa.Schema) -> bool:
+    """Whether rows of `schema` would not be stored as the table stores its columns."""
+    return delta_columns(table.schema()) != delta_columns(schema)
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """A silver table whose schema is not its event's any more."""
+
+    spec: EventSpec
+    uri: str
+    changes: tuple[str, ...]  # what differs, column by column, for the run's log
+
+    @property
+    def table(self) -> str:
+        return f"silver.{table_name(self.spec.name)}"
+
+
+def _changes(stored: list[tuple[str, Any]], wanted: list[tuple[str, Any]]) -> tuple[str, ...]:
+    have, want = dict(stored), dict(wanted)
+    described = [
+        f"{name} added" if name not in have else f"{name} {have[name]} -> {type_}"
+        for name, type_ in wanted
+        if have.get(name) != type_
+    ]
+    described += [f"{name} removed" for name, _ in stored if name not in want]
+    return tuple(described) or ("columns reordered",)
+
+
+def pending_upgrades(
+    layout: LakeLayout, catalogue: Catalogue, events: Iterable[str] | None = None
+) -> list[Upgrade]:
+    """The silver tables (of every catalogue event, or these) to rewrite before a run."""
+    found = []
+    for name in events or catalogue.events:
+        spec = catalogue.events[name]
+        uri = layout.table_uri("silver", table_name(spec.name))
+        table = tables.open_table(uri, layout.storage_options)
+        if table is None:
+            continue
+        stored, wanted = delta_columns(table.schema()), delta_columns(event_schema(spec))
+        if stored != wanted:
+            found.append(Upgrade(spec, uri, _changes(stored, wanted)))
+    return found
+
+
+def _cast(values: pa.Array, type_: pa.DataType, column: str, table: str) -> pa.Array:
+    if values.type == type_:
+        return values
+    # Avro reads a long as a double by rounding it: so does the cast.
+    exact = not (pa.types.is_integer(values.type) and pa.types.is_floating(type_))
+    try:
+        return pc.cast(values, type_, safe=exact)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise TableUpgradeError(
+            f"{table}: column {column!r} cannot become {type_} ({exc}); nothing was changed: "
+            "make the schema change one Avro allows, or run `eda-lake rebuild`"
+        ) from None
+
+
+def _rewritten(
+    upgrade: Upgrade, table: DeltaTable, masker: Masker, refused: list[TableUpgradeError]
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The table's rows as its event's schema, batch by batch (a value that cannot take its
+    new type is put in `refused`: the writer that pulls the batches wraps what they raise)."""
+    target = event_schema(upgrade.spec)
+    stored = {name for name, _ in delta_columns(table.schema())}
+    kept = [f.name for f in target if f.name in stored]
+    fields = {f["name"]: f for f in upgrade.spec.schema.parsed["fields"]}
+    defaults = {
+        f.name: mask_personal_columns(
+            upgrade.spec.schema, {f.name: reader_default(fields[f.name], f, 1)}, masker
+        )[f.name][0]
+        for f in target
+        if f.name not in stored
+    }
+    listed = ", ".join(f'"{name}"' for name in kept)
+    source = tables.batches(f"SELECT {listed} FROM t", t=table)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in source:
+            rows = batch.num_rows
+            try:
+                columns = [
+                    pa.repeat(defaults[f.name], rows)
+                    if f.name in defaults
+                    else _cast(batch.column(f.name), f.type, f.name, upgrade.table)
+                    for f in target
+                ]
+            except TableUpgradeError as exc:
+                refused.append(exc)
+                raise
+            yield pa.RecordBatch.from_arrays(columns, schema=target)
+
+    return target, batches()
+
+
+def upgrade_table(layout: LakeLayout, upgrade: Upgrade, masker: Masker) -> int:
+    """Rewrite one silver table as its event's schema in one overwrite commit that keeps
+    its progress; the new version. The caller holds the lake alone."""
+
+    def attempt() -> int:
+        table = tables.open_table(upgrade.uri, layout.storage_options)
+        if table is None:
+            raise TableUpgradeError(f"{upgrade.table}: the table is gone")
+        done = commits.consumed(table, [BRONZE])[BRONZE]
+        refused: list[TableUpgradeError] = []
+        schema, rows = _rewritten(upgrade, table, masker, refused)
+        write = Write(schema, rows, mode="overwrite", writer_properties=SILVER_WRITER)
+        try:
+            return commits.commit(table, write, {} if done is None else {BRONZE: done})
+        except Exception:
+            if refused:  # nothing was committed: say why in one line
+                raise refused[0] from None
+            raise
+
+    return commits.with_retries(attempt, f"upgrading {upgrade.table}")
