@@ -21,11 +21,24 @@ import sqlite3
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eda_lake.durable import FULL_BELOW_BYTES
 from eda_lake.settings import STORAGE_KEY_VAR
 
+if TYPE_CHECKING:
+    from eda_lake.lake.commits import TableRun
+
 RERUN = "nothing was lost: run the command again once fixed and it resumes where it stopped"
+
+
+TABLE_FAILED = 1  # the exit status of a run some of whose tables failed (the others ran)
+
+
+def failed_tables(runs: Sequence[TableRun], command: str) -> list[str]:
+    """One line per table whose run failed, after the run finished every other table: the
+    table, why, and that running `command` again lands what waits once the cause is fixed."""
+    return [f"{run.failure()}; fix the cause, then run `eda-lake {command}` again" for run in runs]
 
 
 class UserError(Exception):
@@ -111,7 +124,9 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
     """
     if isinstance(exc, _user_error_types()):
         return str(exc)
-    chain = list(_causes(exc))
+    from eda_lake.lake.commits import causes
+
+    chain = causes(exc)
     # Only what the system or a library raised is read for a fault's wording: a bug of ours
     # (a KeyError, a ValueError) with such words in its message still shows its traceback.
     said = " | ".join(str(e) for e in chain if _from_system_or_library(e))
@@ -190,15 +205,6 @@ def _azure(exc: BaseException) -> str | None:
             "the connection strings' endpoints and the network"
         )
     return None
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
 
 
 def _from_system_or_library(exc: BaseException) -> bool:

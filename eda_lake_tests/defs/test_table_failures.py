@@ -1,0 +1,56 @@
+"""In Dagster, one silver table failing fails that table's asset (the step fails, naming it
+and why) while the other tables of the step materialize; the next run lands its events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from deltalake.exceptions import SchemaMismatchError
+
+from eda_lake.catalogue import load_catalogue
+from eda_lake.defs.lake.assets import silver_events_asset, silver_key
+from eda_lake.lake.declarations import event_table
+from eda_lake.lake.runtime import Lake
+from eda_lake.settings import Settings
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource
+from eda_lake_tests.lake.test_table_failures import REFUSED, fail_once
+from eda_lake_tests.simulation.helpers import captured_chain
+
+
+def test_the_failed_table_fails_its_asset_and_the_others_materialize(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path)
+    captured_chain(settings, seed=4, customers=20)
+    Lake(settings, pii_key=TEST_PII_KEY).ingest()
+    catalogue = load_catalogue(settings.schema_dir)
+    events = silver_events_asset(catalogue)
+    failed_key = silver_key("customer_created")
+    others = {silver_key(event_table(name)) for name in catalogue.events} - {failed_key}
+    fail_once(monkeypatch, "silver", "customer_created", SchemaMismatchError(REFUSED))
+    resources = {"eda_lake": resource(tmp_path)}
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [events], resources=resources, instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+        assert materialized == others
+        [failure] = result.get_step_failure_events()
+        error = failure.step_failure_data.user_failure_data
+        assert error is not None and error.description is not None
+        assert error.description.startswith(
+            f"silver.customer_created failed (SchemaMismatchError: {REFUSED})"
+        )
+        planned = instance.get_latest_planned_materialization_info(failed_key)
+        assert planned is not None and planned.run_id == result.run_id
+        record = instance.get_asset_records([failed_key])[0].asset_entry
+        assert record.last_materialization is None  # planned in a failed run: failed
+
+        again = dg.materialize([events], resources=resources, instance=instance)
+        landed = again.asset_materializations_for_node("silver_events")
+        inserted = {m.asset_key: m.metadata["inserted_in_run"].value for m in landed}
+        assert inserted[failed_key] == 20
+        assert all(inserted[key] == 0 for key in others)
