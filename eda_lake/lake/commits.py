@@ -22,6 +22,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, WriterPropertie
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction
 
+from eda_lake.environment import causes, environment_fault
 from eda_lake.lake import tables
 from eda_lake.lake.layout import NoLakeError
 from eda_lake.lake.masking import MissingPiiKeyError
@@ -221,8 +222,8 @@ def with_retries(attempt: Callable[[], T], what: str, limit: int = MAX_CONFLICT_
 
 
 FAILED = "failed"
-# Faults of the lake's storage or machine, not of one table's work: any table would meet them.
-LAKE_WIDE = (OSError, MemoryError, NoLakeError, MissingPiiKeyError)
+# What every table needs, besides a working machine and storage: any table would meet them.
+LAKE_WIDE = (NoLakeError, MissingPiiKeyError)
 
 
 @dataclass
@@ -246,21 +247,11 @@ class TableRun:
         return f"{self.table} failed ({self.error}): its new input stays pending"
 
 
-def causes(exc: BaseException) -> list[BaseException]:
-    """`exc` and what caused it, outermost first."""
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
 def concerns_the_lake(exc: BaseException) -> bool:
-    """Whether `exc` is a fault of the whole lake (its storage or the machine failing: a full
-    disk, a refused key, an unreachable account, all OSErrors somewhere in its causes; no lake;
-    no PII key) rather than of one table's own work."""
-    return any(isinstance(e, LAKE_WIDE) for e in causes(exc))
+    """Whether `exc` is a fault of the whole lake rather than of one table's own work: the
+    machine or the storage failing (a full disk, a path it may not write, a refused key, an
+    unreachable account), no lake, no PII key."""
+    return environment_fault(exc) or any(isinstance(e, LAKE_WIDE) for e in causes(exc))
 
 
 def run_table(table: str, work: Callable[[], TableRun]) -> TableRun:

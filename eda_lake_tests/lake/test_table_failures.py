@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from deltalake import DeltaTable
-from deltalake.exceptions import SchemaMismatchError
+from deltalake.exceptions import DeltaError, SchemaMismatchError
 
 from eda_lake.lake import commits, tables
 from eda_lake.lake.commits import TableRun
@@ -158,8 +158,12 @@ def test_a_failed_entity_or_gold_table_leaves_the_others_current(
     [
         lambda: OSError(errno.ENOSPC, "No space left on device", "/lake/silver/x.parquet"),
         lambda: PermissionError(errno.EACCES, "Permission denied"),
+        lambda: DeltaError(  # a library's generic error, in the system's words
+            'Failed to write: Os { code: 1, kind: PermissionDenied, message: "Operation not '
+            'permitted" }'
+        ),
     ],
-    ids=["disk full", "denied"],
+    ids=["disk full", "denied", "immutable folder"],
 )
 def test_a_fault_of_the_whole_lake_still_stops_the_run(
     lake_with_new_customers: tuple[Lake, int],
