@@ -32,6 +32,7 @@ FRESH = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
 )
 PREVIEW_ROWS = 10
+FAILED_TABLES = "failed_tables"  # a step's failure metadata: the tables that failed in it
 WRITER_POOL = "lake_writer"
 
 
@@ -107,7 +108,7 @@ def failed_tables(runs: Iterable[TableRun]) -> dg.Failure | None:
         return None
     return dg.Failure(
         description="; ".join(run.failure() for run in failed) + "; fix the cause, then run again",
-        metadata={"failed_tables": [run.table for run in failed]},
+        metadata={FAILED_TABLES: [run.table for run in failed]},
     )
 
 
