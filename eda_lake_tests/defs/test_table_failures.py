@@ -11,9 +11,9 @@ import pytest
 from deltalake.exceptions import SchemaMismatchError
 
 from eda_lake.catalogue import load_catalogue
-from eda_lake.defs.lake.assets import silver_events_asset, silver_key
+from eda_lake.defs.lake.assets import gold_key, silver_events_asset, silver_key
 from eda_lake.lake import commits, tables
-from eda_lake.lake.declarations import ENTITY_TABLES, event_table
+from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource
@@ -108,3 +108,32 @@ def test_an_ingest_run_with_a_failed_table_is_followed_by_the_entities(
         }
         current = {name: t.version() for name, t in sources.items() if t is not None}
         assert commits.consumed(table, declared.sources) == current, declared.name
+
+
+def test_a_failed_gold_table_fails_its_asset_and_the_others_materialize(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eda_lake.definitions import defs
+    from eda_lake.defs.lake.jobs import gold_request
+
+    settings = Settings(home=tmp_path)
+    captured_chain(settings, seed=4, customers=20)
+    lake = Lake(settings, pii_key=TEST_PII_KEY)
+    lake.ingest()
+    lake.silver()
+    [request] = gold_request(resource(tmp_path)).run_requests or []
+    fail_once(monkeypatch, "gold", "funnel_daily", SchemaMismatchError(REFUSED))
+    gold = defs.resolve_job_def("gold_job").execute_in_process(
+        run_config=request.run_config,
+        tags=request.tags,
+        resources={"eda_lake": resource(tmp_path)},
+        raise_on_error=False,
+    )
+    assert not gold.success
+    materialized = {e.asset_key for e in gold.get_asset_materialization_events()}
+    assert materialized == {gold_key(d.name) for d in GOLD_TABLES} - {gold_key("funnel_daily")}
+    [failure] = gold.get_step_failure_events()
+    error = failure.step_failure_data.user_failure_data
+    assert error is not None and error.description is not None
+    named = f"gold.funnel_daily failed (SchemaMismatchError: {REFUSED})"
+    assert error.description.startswith(named)

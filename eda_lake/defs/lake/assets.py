@@ -256,9 +256,7 @@ def silver_entities_asset() -> dg.AssetsDefinition:
         report = lake.entities(names=[d.name for d in chosen])
         for declared in chosen:
             run = report.runs.get(declared.name)
-            if run is not None and run.failed:
-                continue  # failed below, once the others materialized
-            if run is None or run.version is None:  # waiting for a table it reads
+            if run is None or run.version is None:  # waiting for a table it reads, or failed
                 context.log.info(f"silver/{declared.name}: {run.outcome if run else 'not run'}")
                 continue
             yield dg.MaterializeResult(
