@@ -33,6 +33,7 @@ FRESH = dg.FreshnessPolicy.time_window(
 )
 PREVIEW_ROWS = 10
 FAILED_TABLES = "failed_tables"  # a step's failure metadata: the tables that failed in it
+SILVER_EVENTS = "silver_events"  # the step of the event tables
 WRITER_POOL = "lake_writer"
 
 
@@ -100,7 +101,7 @@ def _cell(value: object) -> str | int | float | bool | None:
     return str(value)
 
 
-def failed_tables(runs: Iterable[TableRun]) -> dg.Failure | None:
+def failure_of(runs: Iterable[TableRun]) -> dg.Failure | None:
     """The step's failure when some of its tables failed: raised after the others' results,
     so those materialize and only the failed tables' assets fail."""
     failed = [run for run in runs if run.failed]
@@ -186,7 +187,7 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
     events = list(catalogue.events.values())
 
     @dg.multi_asset(
-        name="silver_events",
+        name=SILVER_EVENTS,
         specs=[
             dg.AssetSpec(
                 silver_key(event_table(spec.name)),
@@ -234,7 +235,7 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
                     "unknown_schema_in_run": report.unknown_schema,
                 },
             )
-        failure = failed_tables(report.runs.values())
+        failure = failure_of(report.runs.values())
         if failure is not None:
             raise failure
 
@@ -268,7 +269,7 @@ def silver_entities_asset() -> dg.AssetsDefinition:
                     "counts_in_run": dg.MetadataValue.json(run.counts),
                 },
             )
-        failure = failed_tables(report.runs.values())
+        failure = failure_of(report.runs.values())
         if failure is not None:
             raise failure
 
@@ -348,7 +349,7 @@ def gold_asset(settings: Settings) -> dg.AssetsDefinition:
                         )
                     )
             yield dg.MaterializeResult(asset_key=gold_key(table.name), metadata=metadata)
-        failure = failed_tables(report.runs.values())
+        failure = failure_of(report.runs.values())
         if failure is not None:
             raise failure
 

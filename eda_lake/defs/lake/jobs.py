@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from eda_lake.defs.lake.assets import BRONZE, FAILED_TABLES, silver_key
+from eda_lake.defs.lake.assets import BRONZE, FAILED_TABLES, SILVER_EVENTS, silver_key
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake.declarations import ENTITY_TABLES
 from eda_lake.lake.notification_queue import StorageNotificationQueue
@@ -166,16 +166,25 @@ def gold_request(eda_lake: EdaLakeResource) -> dg.SensorResult:
     monitored_jobs=[ingest_job],
     request_job=entities_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="An ingest run some of whose silver tables failed skips the entities (Dagster "
-    "runs no step after a failed one): this runs them from the tables that landed, so gold "
-    "does not wait for the failed table's fix.",
+    description="An ingest run some of whose event tables failed skips the entities (Dagster "
+    "runs no step after a failed one): this runs them from the tables that landed, and gold "
+    "follows them (gold_days_sensor), unless a blocking check finds a reference into the "
+    "failed table.",
 )
 def entities_after_failed_tables(
     context: dg.RunFailureSensorContext,
 ) -> dg.RunRequest | dg.SkipReason:
-    failed = [table for event in context.get_step_failure_events() for table in _failed(event)]
+    failed = [
+        table
+        for event in context.get_step_failure_events()
+        if event.step_key == SILVER_EVENTS
+        for table in _failed(event)
+    ]
     if not failed:
-        return dg.SkipReason("no table of its own failed: the run stopped for the whole lake")
+        return dg.SkipReason(
+            "no event table failed on its own: the entities ran, or the run stopped for the "
+            "whole lake"
+        )
     return dg.RunRequest(
         run_key=f"entities after {context.dagster_run.run_id}",
         tags={"eda_lake/after_failed_tables": ", ".join(failed)},
