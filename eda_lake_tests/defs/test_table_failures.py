@@ -4,6 +4,7 @@ entities, which Dagster skips after the failed step, follow in a run of their ow
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import dagster as dg
@@ -58,6 +59,20 @@ def test_the_failed_table_fails_its_asset_and_the_others_materialize(
         assert all(inserted[key] == 0 for key in others)
 
 
+def _after(ingest: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> object:
+    """What entities_after_failed_tables asks for after the failed run `ingest`."""
+    from eda_lake.definitions import defs
+
+    sensor = defs.resolve_sensor_def("entities_after_failed_tables")
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=ingest.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=ingest.dagster_run,
+    ).for_run_failure()
+    return sensor(context)
+
+
 def test_an_ingest_run_with_a_failed_table_is_followed_by_the_entities(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -75,14 +90,7 @@ def test_an_ingest_run_with_a_failed_table_is_followed_by_the_entities(
         assert not ingest.success
         materialized = {e.asset_key for e in ingest.get_asset_materialization_events()}
         assert not entities & materialized  # Dagster runs no step after a failed one
-        sensor = defs.resolve_sensor_def("entities_after_failed_tables")
-        context = dg.build_run_status_sensor_context(
-            sensor_name=sensor.name,
-            dagster_event=ingest.get_run_failure_event(),
-            dagster_instance=instance,
-            dagster_run=ingest.dagster_run,
-        ).for_run_failure()
-        request = sensor(context)
+        request = _after(ingest, instance)
         assert isinstance(request, dg.RunRequest)
         assert request.tags["eda_lake/after_failed_tables"] == "silver.customer_created"
         followed = defs.resolve_job_def("entities_job").execute_in_process(
@@ -137,3 +145,20 @@ def test_a_failed_gold_table_fails_its_asset_and_the_others_materialize(
     assert error is not None and error.description is not None
     named = f"gold.funnel_daily failed (SchemaMismatchError: {REFUSED})"
     assert error.description.startswith(named)
+
+
+def test_an_ingest_run_stopped_for_the_whole_lake_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eda_lake.definitions import defs
+
+    settings = Settings(home=tmp_path)
+    captured_chain(settings, seed=4, customers=5)
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "lake"))
+    fail_once(monkeypatch, "silver", "customer_created", full)
+    with dg.DagsterInstance.ephemeral() as instance:
+        ingest = defs.resolve_job_def("ingest_job").execute_in_process(
+            resources={"eda_lake": resource(tmp_path)}, instance=instance, raise_on_error=False
+        )
+        assert not ingest.success
+        assert isinstance(_after(ingest, instance), dg.SkipReason)
