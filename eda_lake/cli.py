@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
     from eda_lake.console.progress import LogLines, TerminalBar
+    from eda_lake.lake.commits import TableRun
     from eda_lake.lake.runtime import Lake
     from eda_lake.settings import Settings
     from eda_lake.simulation.runtime import Simulation
@@ -269,6 +270,18 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finished(command: str, *layers: Mapping[str, TableRun]) -> int:
+    """0, or after one line per failed table on stderr, the status of a run some of whose
+    tables failed."""
+    from eda_lake.console.faults import TABLE_FAILED, failed_tables
+    from eda_lake.lake.commits import failed_runs
+
+    lines = failed_tables(failed_runs(*layers), command)
+    for line in lines:
+        print(f"eda-lake: error: {line}", file=sys.stderr)
+    return TABLE_FAILED if lines else 0
+
+
 def _silver(args: argparse.Namespace) -> int:
     settings = _settings()
     lake = _lake(settings, existing=True)
@@ -278,7 +291,7 @@ def _silver(args: argparse.Namespace) -> int:
     print_report("silver entities:", run.entities)
     print(f"silver tables   {lake.layout.area_uri('silver')}")
     print(home_line(settings))
-    return 0
+    return _finished("silver", run.events.runs, run.entities.runs)
 
 
 def _gold(args: argparse.Namespace) -> int:
@@ -289,7 +302,7 @@ def _gold(args: argparse.Namespace) -> int:
     print_report("gold:", report)
     print(f"gold tables     {lake.layout.area_uri('gold')}")
     print(home_line(settings))
-    return 0
+    return _finished("gold", report.runs)
 
 
 def _rebuild(args: argparse.Namespace) -> int:
@@ -300,7 +313,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     print_report("silver entities (rebuilt):", silver.entities)
     print_report("gold (rebuilt):", gold)
     print(home_line(settings))
-    return 0
+    return _finished("rebuild", silver.events.runs, silver.entities.runs, gold.runs)
 
 
 def _quarantine_list(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ A command that fails because of its input or its surroundings (a missing sign-in
 a read-only or missing path, an unreachable network) says so in one line that names the thing
 and the fix. Anything else is a programming error and keeps its traceback: this module only
 recognises specific types (and, for the libraries that report a disk or a network fault as a
-generic error, that fault's own wording), never a broad `LookupError` or `ValueError`.
+generic error, that fault's own wording, listed in `eda_lake.environment`), never a broad
+`LookupError` or `ValueError`.
 
 Every lake and capture write is atomic (a Delta commit, a capture file renamed into place
 after its ledger row), so a command stopped by any of these faults resumes where it stopped
@@ -21,11 +22,35 @@ import sqlite3
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eda_lake.durable import FULL_BELOW_BYTES
+from eda_lake.environment import (
+    DENIED,
+    DISK_FULL,
+    NOT_A_FOLDER,
+    READ_ONLY,
+    STORAGE_REFUSED,
+    causes,
+    errno_in,
+    network_oserror,
+    said,
+)
 from eda_lake.settings import STORAGE_KEY_VAR
 
+if TYPE_CHECKING:
+    from eda_lake.lake.commits import TableRun
+
 RERUN = "nothing was lost: run the command again once fixed and it resumes where it stopped"
+
+
+TABLE_FAILED = 1  # the exit status of a run some of whose tables failed (the others ran)
+
+
+def failed_tables(runs: Sequence[TableRun], command: str) -> list[str]:
+    """One line per table whose run failed, after the run finished every other table: the
+    table, why, and that running `command` again lands what waits once the cause is fixed."""
+    return [f"{run.failure()}; fix the cause, then run `eda-lake {command}` again" for run in runs]
 
 
 class UserError(Exception):
@@ -75,24 +100,6 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     )
 
 
-_DISK_FULL = ("no space left on device", "database or disk is full", "disk quota exceeded")
-_READ_ONLY = ("read-only file system", "attempt to write a readonly database")
-# EPERM: what an immutable file or folder (`chattr +i`) answers, even to root.
-_DENIED = ("permission denied", "operation not permitted")
-_NOT_A_FOLDER = ("not a directory",)
-# Azure Storage's codes for a key or identity it refuses (Azurite's included).
-_STORAGE_REFUSED = re.compile(
-    "AuthenticationFailed|AuthorizationFailure|AuthorizationPermissionMismatch", re.IGNORECASE
-)
-_UNREACHABLE = (
-    "connection refused",
-    "network is unreachable",
-    "name or service not known",
-    "temporary failure in name resolution",
-    "failed to establish a new connection",
-    "could not connect to server",  # pyarrow's Azure filesystem
-    "timed out",
-)
 SIGN_IN = (
     "sign in to Azure first: `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
     "AZURE_CLIENT_SECRET (a service principal), or run where a managed identity is assigned"
@@ -113,30 +120,30 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
     """
     if isinstance(exc, _user_error_types()):
         return str(exc)
-    chain = list(_causes(exc))
+    chain = causes(exc)
     # Only what the system or a library raised is read for a fault's wording: a bug of ours
     # (a KeyError, a ValueError) with such words in its message still shows its traceback.
-    said = " | ".join(str(e) for e in chain if _from_system_or_library(e))
-    text = said.lower()
-    refused = _STORAGE_REFUSED.search(said)
+    spoken = said(chain)
+    text = spoken.lower()
+    refused = STORAGE_REFUSED.search(spoken)
     if refused is not None:  # before azure-core's sign-in errors, which a 403 also raises
-        return _storage_refused(said, refused.group(0))
+        return _storage_refused(spoken, refused.group(0))
     azure = _azure(exc)
     if azure is not None:
         return azure
-    path = _path_of(chain, said)
+    path = _path_of(chain, spoken)
     where = f" writing {path}" if path else ""
-    if _errno_in(chain, errno.ENOSPC, errno.EDQUOT) or any(s in text for s in _DISK_FULL):
+    if errno_in(chain, errno.ENOSPC, errno.EDQUOT) or any(s in text for s in DISK_FULL):
         full = where or _full_directory(near)
         return f"no space left on the disk{full}: free some space; {RERUN}"
-    if _errno_in(chain, errno.EROFS) or any(s in text for s in _READ_ONLY):
+    if errno_in(chain, errno.EROFS) or any(s in text for s in READ_ONLY):
         return (
             f"cannot write{where}: the file system is read-only; point EDA_LAKE_HOME at a "
             f"writable directory; {RERUN}"
         )
-    if _errno_in(chain, errno.EACCES, errno.EPERM) or any(s in text for s in _DENIED):
+    if errno_in(chain, errno.EACCES, errno.EPERM) or any(s in text for s in DENIED):
         return f"permission denied{where}: make it writable or point EDA_LAKE_HOME elsewhere"
-    if _errno_in(chain, errno.ENOTDIR) or any(s in text for s in _NOT_A_FOLDER):
+    if errno_in(chain, errno.ENOTDIR) or any(s in text for s in NOT_A_FOLDER):
         on_the_way = f", on the way to {path}" if path else ""
         return (
             f"a file stands where a folder is expected{on_the_way}: move that file away, or "
@@ -148,7 +155,7 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
             "directory (a missing one is created)"
         )
     if isinstance(exc, ConnectionError | TimeoutError) or (
-        isinstance(exc, OSError) and _network_oserror(chain)
+        isinstance(exc, OSError) and network_oserror(chain)
     ):
         return f"cannot reach {_endpoint(exc)}: check the endpoint's address and the network"
     return None
@@ -194,20 +201,6 @@ def _azure(exc: BaseException) -> str | None:
     return None
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _from_system_or_library(exc: BaseException) -> bool:
-    package = type(exc).__module__.split(".")[0]
-    return isinstance(exc, OSError | sqlite3.Error) or package not in ("builtins", "eda_lake")
-
-
 def _full_directory(near: Sequence[Path]) -> str:
     for path in near:
         try:
@@ -217,16 +210,6 @@ def _full_directory(near: Sequence[Path]) -> str:
         if usage.free < FULL_BELOW_BYTES:
             return f" holding {path} ({usage.free:,} bytes free)"
     return ""
-
-
-def _errno_in(chain: list[BaseException], *codes: int) -> bool:
-    return any(isinstance(e, OSError) and e.errno in codes for e in chain)
-
-
-def _network_oserror(chain: list[BaseException]) -> bool:
-    codes = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT}
-    text = " ".join(str(e) for e in chain).lower()
-    return _errno_in(chain, *codes) or any(s in text for s in _UNREACHABLE)
 
 
 # An absolute local path in a library's message (delta-rs: "Unable to open file /a/b#1"): not

@@ -47,7 +47,9 @@ def shown(value: object) -> str:
 
 def table_run(run: TableRun) -> str:
     """`silver.customers  committed (v3): 80 rows written, 80 keys recomputed`; a count of
-    zero is left out (the layer's totals above show it)."""
+    zero is left out (the layer's totals above show it); a failed run says why."""
+    if run.failed:
+        return f"  {run.table:<28}failed: {run.error}"
     version = "" if run.version is None else f" (v{run.version})"
     counts = "".join(f", {v:,} {k.replace('_', ' ')}" for k, v in run.counts.items() if v)
     return f"  {run.table:<28}{run.outcome}{version}: {run.rows_written:,} rows written{counts}"

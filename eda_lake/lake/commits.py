@@ -12,6 +12,7 @@ second (`ConcurrentCommitError`); `with_retries` then decides again on fresh sna
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -21,7 +22,12 @@ from deltalake import CommitProperties, DeltaTable, Transaction, WriterPropertie
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction
 
+from eda_lake.environment import causes, environment_fault
 from eda_lake.lake import tables
+from eda_lake.lake.layout import NoLakeError
+from eda_lake.lake.masking import MissingPiiKeyError
+
+log = logging.getLogger(__name__)
 
 PROGRESS_PREFIX = "input:"
 MAX_CONFLICT_RETRIES = 20
@@ -215,13 +221,55 @@ def with_retries(attempt: Callable[[], T], what: str, limit: int = MAX_CONFLICT_
         ) from exc
 
 
+FAILED = "failed"
+# What every table needs, besides a working machine and storage: any table would meet them.
+LAKE_WIDE = (NoLakeError, MissingPiiKeyError)
+
+
 @dataclass
 class TableRun:
     """What one run did to one table: the run report every layer gives per table."""
 
     table: str  # qualified: silver.customers
-    outcome: str = "up to date"  # committed | up to date | waiting for <inputs>
+    outcome: str = "up to date"  # committed | up to date | waiting for <inputs> | failed
     version: int | None = None  # the table's version after the run
     inputs: dict[str, int] = field(default_factory=dict)  # input versions now consumed
     rows_written: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # layer-specific, named
+    error: str | None = None  # why it failed: one line
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == FAILED
+
+    def failure(self) -> str:
+        """`silver.customers failed (<why>): its new input stays pending`: the line to show."""
+        return f"{self.table} failed ({self.error}): its new input stays pending"
+
+
+def concerns_the_lake(exc: BaseException) -> bool:
+    """Whether `exc` is a fault of the whole lake rather than of one table's own work: the
+    machine or the storage failing (a full disk, a path it may not write, a refused key, an
+    unreachable account), no lake, no PII key."""
+    return environment_fault(exc) or any(isinstance(e, LAKE_WIDE) for e in causes(exc))
+
+
+def run_table(table: str, work: Callable[[], TableRun]) -> TableRun:
+    """`work`, one table's run; its own failure (a body that cannot be projected, a column
+    that cannot take a new type, a commit Delta refuses) becomes a failed run naming why, so
+    the tables after it still run. Nothing of it was committed, so its inputs' recorded
+    progress did not move: the next run takes the same inputs up again. A fault of the whole
+    lake is raised: every table after it would meet it too."""
+    try:
+        return work()
+    except Exception as exc:
+        if concerns_the_lake(exc):
+            raise
+        log.debug("%s failed", table, exc_info=True)
+        reason = " ".join(str(exc).split()) or "no message"
+        return TableRun(table, outcome=FAILED, error=f"{type(exc).__name__}: {reason}")
+
+
+def failed_runs(*runs: Mapping[str, TableRun]) -> list[TableRun]:
+    """The failed table runs among these layers' runs, in order."""
+    return [run for layer in runs for run in layer.values() if run.failed]

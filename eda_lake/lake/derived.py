@@ -65,10 +65,14 @@ class DerivedBuilder:
         self, requested: Reached | None = None, record: bool = True, *, everything: bool = False
     ) -> TableRun:
         """Recompute what the sources' changes reach (or `requested`, or, with `everything`,
-        the whole table in one overwrite commit, as a rebuild does)."""
-        return commits.with_retries(
-            lambda: self._attempt(requested, record, everything),
-            f"building {self.declared.qualified_name}",
+        the whole table in one overwrite commit, as a rebuild does). A failure of this table's
+        own work is its run's outcome (`commits.run_table`): the tables after it still run."""
+        name = self.declared.qualified_name
+        return commits.run_table(
+            name,
+            lambda: commits.with_retries(
+                lambda: self._attempt(requested, record, everything), f"building {name}"
+            ),
         )
 
     def pending(self) -> Reached | None:

@@ -95,7 +95,7 @@ def event_schema(spec: EventSpec) -> pa.Schema:
 
 @dataclass
 class SilverReport:
-    bronze_version: int | None = None  # the bronze version every table has now consumed
+    bronze_version: int | None = None  # the bronze version every table not failed consumed
     rows_read: int = 0
     decoded: dict[str, int] = field(default_factory=dict)
     inserted: dict[str, int] = field(default_factory=dict)
@@ -177,8 +177,10 @@ class SilverBuilder:
             self._changes(bronze, None if None in behind else min(behind)) if behind else None  # type: ignore[type-var]
         )
         for done, spec in enumerate(specs):
-            run = commits.with_retries(
-                partial(self._attempt, spec, bronze, changed), f"silver {table_name(spec.name)}"
+            land = partial(self._attempt, spec, bronze, changed)
+            run = commits.run_table(
+                qualified("silver", table_name(spec.name)),
+                partial(commits.with_retries, land, f"silver {table_name(spec.name)}"),
             )
             report.add(spec, run)
             progress("silver", done + 1, len(specs), "tables")
@@ -197,7 +199,11 @@ class SilverBuilder:
         specs = list(self.catalogue.events.values())
         for done, spec in enumerate(specs):
             attempt = partial(self._attempt, spec, bronze, everything, replace=True)
-            report.add(spec, commits.with_retries(attempt, f"rebuilding {table_name(spec.name)}"))
+            run = commits.run_table(
+                qualified("silver", table_name(spec.name)),
+                partial(commits.with_retries, attempt, f"rebuilding {table_name(spec.name)}"),
+            )
+            report.add(spec, run)
             progress("silver", done + 1, len(specs), "tables")
         return report
 

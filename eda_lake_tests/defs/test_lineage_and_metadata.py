@@ -156,6 +156,13 @@ def test_a_fresh_home_runs_no_failing_default_sensor_or_schedule(defs: dg.Defini
             if sensor.default_status is not dg.DefaultSensorStatus.RUNNING:
                 assert sensor.name == "capture_notifications_sensor"  # no queue configured
                 continue
+            if isinstance(sensor, dg.RunStatusSensorDefinition):  # watches runs' outcomes
+                with dg.build_sensor_context(
+                    instance=instance, resources=resources, repository_def=repository
+                ) as context:
+                    ticked = sensor.evaluate_tick(context)
+                assert not ticked.run_requests, sensor.name  # a fresh home has no failed run
+                continue
             result = tick(sensor, resources, instance=instance)
             if isinstance(result, dg.SensorResult):
                 requested += [(sensor.job_name, r) for r in result.run_requests or []]

@@ -7,7 +7,7 @@ with their descriptions, its URI and a preview (`metadata.preview`: no raw event
 what one run did is named `..._in_run`.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.defs.hubs import CAPTURE_FILES
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake import metadata as facts
+from eda_lake.lake.commits import TableRun
 from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, Derived, event_table
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.notification_queue import StorageNotificationQueue
@@ -31,6 +32,8 @@ FRESH = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
 )
 PREVIEW_ROWS = 10
+FAILED_TABLES = "failed_tables"  # a step's failure metadata: the tables that failed in it
+SILVER_EVENTS = "silver_events"  # the step of the event tables
 WRITER_POOL = "lake_writer"
 
 
@@ -96,6 +99,18 @@ def _cell(value: object) -> str | int | float | bool | None:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def failure_of(runs: Iterable[TableRun]) -> dg.Failure | None:
+    """The step's failure when some of its tables failed: raised after the others' results,
+    so those materialize and only the failed tables' assets fail."""
+    failed = [run for run in runs if run.failed]
+    if not failed:
+        return None
+    return dg.Failure(
+        description="; ".join(run.failure() for run in failed) + "; fix the cause, then run again",
+        metadata={FAILED_TABLES: [run.table for run in failed]},
+    )
 
 
 def event_descriptions(spec: EventSpec) -> dict[str, str]:
@@ -172,7 +187,7 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
     events = list(catalogue.events.values())
 
     @dg.multi_asset(
-        name="silver_events",
+        name=SILVER_EVENTS,
         specs=[
             dg.AssetSpec(
                 silver_key(event_table(spec.name)),
@@ -204,6 +219,8 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
             f"{report.unknown_schema} an unknown one (both stay in bronze)"
         )
         for spec in chosen:
+            if spec.name in report.runs and report.runs[spec.name].failed:
+                continue  # failed below, once the others materialized
             name = event_table(spec.name)
             yield dg.MaterializeResult(
                 asset_key=silver_key(name),
@@ -218,6 +235,9 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
                     "unknown_schema_in_run": report.unknown_schema,
                 },
             )
+        failure = failure_of(report.runs.values())
+        if failure is not None:
+            raise failure
 
     return silver_events
 
@@ -237,7 +257,7 @@ def silver_entities_asset() -> dg.AssetsDefinition:
         report = lake.entities(names=[d.name for d in chosen])
         for declared in chosen:
             run = report.runs.get(declared.name)
-            if run is None or run.version is None:  # waiting for a table it reads
+            if run is None or run.version is None:  # waiting for a table it reads, or failed
                 context.log.info(f"silver/{declared.name}: {run.outcome if run else 'not run'}")
                 continue
             yield dg.MaterializeResult(
@@ -249,6 +269,9 @@ def silver_entities_asset() -> dg.AssetsDefinition:
                     "counts_in_run": dg.MetadataValue.json(run.counts),
                 },
             )
+        failure = failure_of(report.runs.values())
+        if failure is not None:
+            raise failure
 
     return silver_entities
 
@@ -300,6 +323,8 @@ def gold_asset(settings: Settings) -> dg.AssetsDefinition:
         context.log.info(f"recomputed {len(days)} day(s) between {first} and {last}")
         single = first == last
         for table in chosen:
+            if table.name in report.runs and report.runs[table.name].failed:
+                continue  # failed below, once the others materialized
             uri = lake.layout.table_uri("gold", table.name)
             day_column = table.day_column or ""
             by_day = facts.rows_by_day(uri, lake.layout.storage_options, day_column, days)
@@ -324,5 +349,8 @@ def gold_asset(settings: Settings) -> dg.AssetsDefinition:
                         )
                     )
             yield dg.MaterializeResult(asset_key=gold_key(table.name), metadata=metadata)
+        failure = failure_of(report.runs.values())
+        if failure is not None:
+            raise failure
 
     return gold_tables

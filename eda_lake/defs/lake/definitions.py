@@ -15,6 +15,8 @@ from eda_lake.defs.lake.assets import (
 from eda_lake.defs.lake.checks import BLOCKING_CHECKS, LAKE_CHECKS
 from eda_lake.defs.lake.jobs import (
     capture_files_sensor,
+    entities_after_failed_tables,
+    entities_job,
     full_discovery_schedule,
     gold_days_sensor_for,
     gold_job,
@@ -43,11 +45,12 @@ def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
             lifecycle_enforcement,
         ],
         asset_checks=LAKE_CHECKS,
-        jobs=[ingest_job, gold_job],
+        jobs=[ingest_job, entities_job, gold_job],
         sensors=[
             capture_files_sensor,
             notifications_sensor(queue_configured=settings.discovery_queue is not None),
             gold_days_sensor_for(blocking),
+            entities_after_failed_tables,
         ],
         schedules=[full_discovery_schedule, maintenance_schedule],
     )

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 import dagster as dg
 
-from eda_lake.defs.lake.assets import BRONZE
+from eda_lake.defs.lake.assets import BRONZE, FAILED_TABLES, SILVER_EVENTS, silver_key
 from eda_lake.defs.resources import EdaLakeResource
+from eda_lake.lake.declarations import ENTITY_TABLES
 from eda_lake.lake.notification_queue import StorageNotificationQueue
 from eda_lake.lake.push import take_notifications
 from eda_lake.lake.watch import WatchCursor, poll
@@ -20,6 +21,13 @@ ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.assets(BRONZE) | dg.AssetSelection.groups("silver"),
     description="Capture files to bronze, then silver; gold_days_sensor follows with gold.",
+    tags=WRITER_TAGS,
+)
+entities_job = dg.define_asset_job(
+    "entities_job",
+    selection=dg.AssetSelection.assets(*(silver_key(d.name) for d in ENTITY_TABLES)),
+    description="The silver entities from the event tables as they are (gold_days_sensor "
+    "follows with gold); entities_after_failed_tables launches it.",
     tags=WRITER_TAGS,
 )
 gold_job = dg.define_asset_job(
@@ -152,6 +160,44 @@ def gold_request(eda_lake: EdaLakeResource) -> dg.SensorResult:
         },
     )
     return dg.SensorResult(run_requests=[request])
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[ingest_job],
+    request_job=entities_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="An ingest run some of whose event tables failed skips the entities (Dagster "
+    "runs no step after a failed one): this runs them from the tables that landed, and gold "
+    "follows them (gold_days_sensor), unless a blocking check finds a reference into the "
+    "failed table.",
+)
+def entities_after_failed_tables(
+    context: dg.RunFailureSensorContext,
+) -> dg.RunRequest | dg.SkipReason:
+    failed = [
+        table
+        for event in context.get_step_failure_events()
+        if event.step_key == SILVER_EVENTS
+        for table in _failed(event)
+    ]
+    if not failed:
+        return dg.SkipReason(
+            "no event table failed on its own: the entities ran, or the run stopped for the "
+            "whole lake"
+        )
+    return dg.RunRequest(
+        run_key=f"entities after {context.dagster_run.run_id}",
+        tags={"eda_lake/after_failed_tables": ", ".join(failed)},
+    )
+
+
+def _failed(step_failure: dg.DagsterEvent) -> list[str]:
+    """The tables a step's failure names as failed on their own (none: some other failure)."""
+    failure = step_failure.step_failure_data.user_failure_data
+    named = None if failure is None else failure.metadata.get(FAILED_TABLES)
+    if not isinstance(named, dg.JsonMetadataValue) or not isinstance(named.value, list):
+        return []
+    return [str(table) for table in named.value]
 
 
 full_discovery_schedule = dg.ScheduleDefinition(
