@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,10 @@ def _register_in_child(path: str, index: int) -> str:
 def test_concurrent_processes_agree_on_ids(tmp_path: Path) -> None:
     _registry(tmp_path, Compatibility.BACKWARD).close()
     path = str(tmp_path / "registry.sqlite3")
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        ids = pool.starmap(_register_in_child, [(path, i) for i in range(8)])
+    # An executor waits for its workers on leaving; `Pool.__exit__` terminates them, which
+    # can hang on a worker killed while it holds the task queue's lock.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=spawn) as pool:
+        ids = list(pool.map(_register_in_child, [path] * 8, range(8)))
     assert len(set(ids)) == 2
     assert LocalSchemaRegistry(Path(path)).versions(GROUP, "test.evolution.Thing") == [1, 2]
