@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from urllib.parse import unquote
 
@@ -15,12 +16,14 @@ __all__ = [
     "ChangeFeedUnavailableError",
     "all_changes",
     "anti_join",
-    "changes",
     "data_file_paths",
     "in_list",
+    "inserted_batches",
     "open_table",
     "plain",
+    "plain_schema",
     "query",
+    "query_batches",
 ]
 
 # Tables that later layers read incrementally keep a change feed.
@@ -112,22 +115,58 @@ def _read_change_feed(table: DeltaTable, **arguments: object) -> pa.Table:
         raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
 
 
-def changes(
-    table: DeltaTable, after_version: int | None, up_to_version: int, columns: list[str]
-) -> pa.Table:
-    """Rows inserted in versions (after_version, up_to_version], from the change feed, with
-    `_commit_version`. Compaction rewrites no data (dataChange=false), so it adds no rows."""
+def inserted_batches(
+    table: DeltaTable,
+    after_version: int | None,
+    up_to_version: int,
+    columns: list[str],
+    predicate: str | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Rows inserted in versions (after_version, up_to_version], from the change feed, batch
+    by batch, with `_commit_version` (int64): only `columns`, and only the rows `predicate`
+    admits (a predicate on partition columns skips the other partitions' files). Compaction
+    rewrites no data (dataChange=false), so it adds no rows."""
     start = 0 if after_version is None else after_version + 1
-    rows = _read_change_feed(
-        table,
-        starting_version=start,
-        ending_version=up_to_version,
-        columns=[*columns, "_change_type", "_commit_version", "_commit_timestamp"],
-        allow_out_of_range=True,  # nothing new: an empty table with the right columns
+    # delta-rs raises a bare Exception, on opening or while reading, when the files of those
+    # versions were vacuumed; the callers then read the whole snapshot.
+    try:
+        reader = pa.RecordBatchReader.from_stream(
+            table.load_cdf(
+                starting_version=start,
+                ending_version=up_to_version,
+                columns=[*columns, "_change_type", "_commit_version"],
+                predicate=predicate,
+                allow_out_of_range=True,  # nothing new: no batch
+            )
+        )
+    except Exception as exc:
+        raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
+    schema = plain_schema(reader.schema)
+    schema = schema.set(
+        schema.get_field_index("_commit_version"), pa.field("_commit_version", pa.int64())
     )
-    rows = plain(rows)
-    inserted = rows.filter(pc.equal(rows["_change_type"], "insert"))
-    return inserted.drop_columns(["_change_type", "_commit_timestamp"])
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
+        batch = batch.cast(schema)
+        inserted = batch.filter(pc.equal(batch["_change_type"], "insert"))
+        if inserted.num_rows:
+            yield inserted.drop_columns(["_change_type"])
+
+
+def query_batches(sql: str, **named_tables: DeltaTable) -> Iterator[pa.RecordBatch]:
+    """`query`, batch by batch: a result larger than memory streams."""
+    builder = QueryBuilder()
+    for name, table in named_tables.items():
+        builder.register(name, table)
+    reader = pa.RecordBatchReader.from_stream(builder.execute(sql))
+    schema = plain_schema(reader.schema)
+    for batch in reader:
+        yield batch.cast(schema)
 
 
 def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int) -> pa.Table:
@@ -150,8 +189,13 @@ def _plain_type(type_: pa.DataType) -> pa.DataType:
     return type_
 
 
-def plain(table: pa.Table) -> pa.Table:
+def plain_schema(schema: pa.Schema) -> pa.Schema:
     """DataFusion hands back view and dictionary types; the rest of the code expects the
     plain string and binary types Parquet and pandas know."""
-    schema = pa.schema([f.with_type(_plain_type(f.type)) for f in table.schema])
+    return pa.schema([f.with_type(_plain_type(f.type)) for f in schema])
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """The table with plain types (`plain_schema`)."""
+    schema = plain_schema(table.schema)
     return table if schema == table.schema else table.cast(schema)
