@@ -48,22 +48,31 @@ def demo_key(seed: int) -> str:
 class Masker:
     def __init__(self, key: str | None) -> None:
         self._key = require_key(key)
+        # The keyed state once: each value copies it (key setup is half a short value's cost).
+        self._keyed = blake2b(key=self._key, digest_size=16)
+
+    def _hash(self, value: bytes) -> str:
+        state = self._keyed.copy()
+        state.update(value)
+        return PREFIX + state.hexdigest()
 
     def mask(self, value: object) -> str | None:
         if value is None:
             return None
-        return PREFIX + blake2b(str(value).encode(), key=self._key, digest_size=16).hexdigest()
+        return self._hash(str(value).encode())
 
     def mask_array(self, values: pa.Array) -> pa.Array:
-        """Mask a column, hashing each distinct value once (names repeat; emails do not)."""
+        """Mask a column, hashing each distinct value once (names repeat; emails do not):
+        no Arrow kernel computes a keyed BLAKE2b, so one hash per distinct value is the floor."""
         encoded = pc.dictionary_encode(values)
-        key = self._key
-        masked = [
-            None
-            if v is None
-            else PREFIX + blake2b(str(v).encode(), key=key, digest_size=16).hexdigest()
-            for v in encoded.dictionary.to_pylist()
-        ]
+        distinct = encoded.dictionary
+        if pa.types.is_string(distinct.type) or pa.types.is_large_string(distinct.type):
+            texts = distinct.cast(pa.binary()).to_pylist()  # the UTF-8 bytes, not decoded
+            masked = [None if v is None else self._hash(v) for v in texts]
+        else:
+            masked = [
+                None if v is None else self._hash(str(v).encode()) for v in distinct.to_pylist()
+            ]
         return pc.take(pa.array(masked, pa.string()), encoded.indices)
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "plain_schema",
     "query",
     "query_batches",
+    "query_reader",
 ]
 
 # Tables that later layers read incrementally keep a change feed.
@@ -160,13 +161,17 @@ def inserted_batches(
 
 def query_batches(sql: str, **named_tables: DeltaTable) -> Iterator[pa.RecordBatch]:
     """`query`, batch by batch: a result larger than memory streams."""
+    yield from query_reader(sql, **named_tables)
+
+
+def query_reader(sql: str, **named_tables: DeltaTable) -> pa.RecordBatchReader:
+    """`query` as a reader of plain-typed batches, with the result's schema up front."""
     builder = QueryBuilder()
     for name, table in named_tables.items():
         builder.register(name, table)
     reader = pa.RecordBatchReader.from_stream(builder.execute(sql))
     schema = plain_schema(reader.schema)
-    for batch in reader:
-        yield batch.cast(schema)
+    return pa.RecordBatchReader.from_batches(schema, (batch.cast(schema) for batch in reader))
 
 
 def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int) -> pa.Table:
