@@ -9,6 +9,12 @@ with those ids, then appended: nothing already there is rewritten. The bronze ve
 committed with the rows (`commits`), also when nothing is new, so a re-run or a crash neither
 skips nor repeats anything.
 
+A run holds neither bronze's change feed nor its decoded rows whole: the feed is read once,
+only the catalogue's hubs (a predicate on bronze's partition column skips the others' files),
+batch by batch; each batch is split once by hub and CloudEvents type and decoded into its
+table's staged file, keeping only the keys in memory for the exact dedup; then each table
+lands on its own, streaming its staged rows into one commit.
+
 Every row read ends in exactly one outcome: inserted, duplicate, quarantined (a known schema
 that fails to decode, a value later layers cannot hold, no CloudEvents key), no schema (a body
 naming no registry schema: it stays in bronze only), or unknown schema (a schema id the
@@ -160,10 +166,6 @@ class _Staged:
         self.quarantine: list[pa.Table] = []  # failed rows not yet quarantined
         self.reset()
 
-    @classmethod
-    def open(cls, spec: EventSpec, done: int | None, directory: Path | None) -> _Staged:
-        return cls(spec, done, directory)
-
     def reset(self) -> None:
         """Forget what was staged (the read starts again)."""
         if getattr(self, "_writer", None) is not None:
@@ -300,7 +302,7 @@ class SilverBuilder:
             # One read of bronze's change feed, from the table furthest behind, staged per
             # table; then each table lands on its own.
             behind = [
-                _Staged.open(spec, consumed[spec.name], Path(staging))
+                _Staged(spec, consumed[spec.name], Path(staging))
                 for spec in specs
                 if consumed[spec.name] is None or consumed[spec.name] < bronze.version()  # type: ignore[operator]
             ]
@@ -308,7 +310,7 @@ class SilverBuilder:
                 self._changes(bronze, behind)
             staged = {stage.spec.name: stage for stage in behind}
             for done, spec in enumerate(specs):
-                stage = staged.get(spec.name) or _Staged.open(spec, consumed[spec.name], None)
+                stage = staged.get(spec.name) or _Staged(spec, consumed[spec.name], None)
                 run = commits.with_retries(
                     partial(self._attempt, spec, bronze, stage), f"silver {table_name(spec.name)}"
                 )
@@ -327,7 +329,7 @@ class SilverBuilder:
         report.bronze_version = bronze.version()
         specs = list(self.catalogue.events.values())
         with tempfile.TemporaryDirectory(prefix="eda-lake-silver-") as staging:
-            stages = [_Staged.open(spec, None, Path(staging)) for spec in specs]
+            stages = [_Staged(spec, None, Path(staging)) for spec in specs]
             self._stage(_snapshot(bronze, _hubs_predicate(specs)), stages)
             for done, (spec, stage) in enumerate(zip(specs, stages, strict=True)):
                 attempt = partial(self._attempt, spec, bronze, stage, replace=True)
