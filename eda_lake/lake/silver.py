@@ -97,6 +97,11 @@ def table_name(event: str) -> str:
     return event_table(event)
 
 
+def silver_schema(spec: EventSpec) -> pa.Schema:
+    """The event table's columns: the CloudEvents and bronze ones, then the payload's."""
+    return pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
+
+
 @dataclass
 class SilverReport:
     bronze_version: int | None = None  # the bronze version every table has now consumed
@@ -161,7 +166,7 @@ class _Staged:
     def __init__(self, spec: EventSpec, done: int | None, directory: Path | None) -> None:
         self.spec = spec
         self.done = done  # the bronze version the table had consumed when the read began
-        self.schema = pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
+        self.schema = silver_schema(spec)
         self.path = None if directory is None else directory / f"{table_name(spec.name)}.arrow"
         self.quarantine: list[pa.Table] = []  # failed rows not yet quarantined
         self.reset()
@@ -517,7 +522,7 @@ class SilverBuilder:
 
     def _decode(self, spec: EventSpec, rows: pa.Table) -> _Decoded:
         """Decoded rows as the silver table's schema, and the rows that failed with why."""
-        schema = pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
+        schema = silver_schema(spec)
         keyed = pc.and_(pc.is_valid(rows["ce_id"]), pc.is_valid(rows["ce_source"]))
         names = pa.array(sorted(spec.schema.names), pa.string())
         typed = pc.fill_null(pc.is_in(rows["ce_type"], value_set=names), False)
