@@ -85,6 +85,7 @@ SILVER_WRITER = WriterProperties(
     },
 )
 MAX_LOOKED_UP_IDS = 10_000
+KEYS_HASHED_AT_ONCE = 100_000
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Timestamps a later layer (DataFusion dates, Python datetimes, pandas) can hold.
 EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
@@ -671,6 +672,20 @@ def _not_in(table: DeltaTable | None, rows: pa.Table) -> pa.Table:
 
 def _first_per_key(rows: pa.Table) -> pa.Table:
     """One row per (event_source, event_id): the first delivered (lowest enqueue time)."""
+    if rows.num_rows <= KEYS_HASHED_AT_ONCE:
+        return _first_per_key_of(rows)
+    # An event's deliveries share their id's last character: each part is deduplicated on
+    # its own, so the hash table is a part's, not the run's (a million keys cost ~200 MB).
+    last = pc.utf8_slice_codeunits(rows["event_id"].combine_chunks(), -1)
+    part_of = pc.dictionary_encode(last).indices
+    parts = [
+        _first_per_key_of(rows.filter(pc.equal(part_of, pa.scalar(part, part_of.type))))
+        for part in range(len(pc.unique(part_of)))
+    ]
+    return pa.concat_tables(parts)
+
+
+def _first_per_key_of(rows: pa.Table) -> pa.Table:
     if rows.num_rows == 0:
         return rows
     keys = rows.group_by(["event_source", "event_id"], use_threads=False).aggregate([])
