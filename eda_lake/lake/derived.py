@@ -9,6 +9,7 @@ yet makes the table wait (the run says which).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -161,30 +162,54 @@ class DerivedBuilder:
         # (a lead whose customer has not arrived yet) wait for the row that gives them one.
         sql = f"SELECT * FROM ({self.declared.sql}) AS declared "
         sql += f"WHERE {self.target_column} IS NOT NULL"
-        rows = tables.query(
-            sql if chosen is None else f"{sql} AND {tables.in_list(chosen.column, chosen.values)}",
-            **registered,
-        )
-        if chosen is not None and target is not None and schema_differs(target, rows.schema):
-            # A source's column changed type (a promoted event field): rows of the new type
-            # cannot replace some of the table's, so the whole table is recomputed in it.
-            chosen, covers = None, record
-            rows = tables.query(sql, **registered)
+        if chosen is not None:
+            reader = tables.query_reader(
+                f"{sql} AND {tables.in_list(chosen.column, chosen.values)}", **registered
+            )
+            if target is not None and schema_differs(target, reader.schema):
+                # A source's column changed type (a promoted event field): rows of the new
+                # type cannot replace some of the table's, so the whole table is recomputed.
+                chosen, covers = None, record
+        if chosen is None:
+            reader = tables.query_reader(sql, **registered)
+        # Streamed into the commit: the recomputed rows are never all held at once.
+        written = _Written(reader, self.target_column)
         if chosen is None or target is None:
-            write = Write(rows.schema, rows, mode="overwrite")
+            write = Write(reader.schema, written, mode="overwrite")
         else:
             predicate = tables.in_list(self.target_column, chosen.values)
-            write = Write(rows.schema, rows, mode="replace", predicate=predicate)
+            write = Write(reader.schema, written, mode="replace", predicate=predicate)
         table = target or commits.first_commit_table(
-            self.uri, rows.schema, options=self.options, configuration=tables.CHANGE_FEED
+            self.uri, reader.schema, options=self.options, configuration=tables.CHANGE_FEED
         )
         report.version = commits.commit(table, write, versions if covers else {})
         report.outcome = "committed"
         report.inputs = versions if covers else {}
-        report.rows_written = rows.num_rows
-        recomputed = rows[self.target_column] if chosen is None else chosen.values
+        report.rows_written = written.rows
+        recomputed = written.values() if chosen is None else chosen.values
         report.counts[f"{self.unit}_recomputed"] = len(pc.unique(recomputed))
         return report
+
+
+class _Written:
+    """The batches of a recomputation as they go into the commit, counted, with the values
+    of the target column they hold."""
+
+    def __init__(self, reader: pa.RecordBatchReader, column: str) -> None:
+        self.reader = reader
+        self.column = column
+        self.rows = 0
+        self._values: list[pa.Array] = []
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for batch in self.reader:
+            self.rows += batch.num_rows
+            self._values.append(pc.unique(batch[self.column]))
+            yield batch
+
+    def values(self) -> pa.ChunkedArray:
+        type_ = self.reader.schema.field(self.column).type
+        return pa.chunked_array(self._values, type_)
 
 
 def _look_up(

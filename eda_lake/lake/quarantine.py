@@ -241,21 +241,25 @@ class Quarantine:
         `landed` rows, by their bronze coordinates; returns how many."""
         if landed.num_rows == 0:
             return 0
-        events = tables.open_table(self.events_uri, self.options)
-        if events is None:
-            return 0
-        of_table = tables.in_list('"table"', pa.array([table]))
-        open_rows = tables.query(
-            f"SELECT quarantine_id, {', '.join(COORDINATES)} FROM events "
-            f"WHERE resolved_at IS NULL AND {of_table}",
-            events=events,
-        )
+        open_rows = self.open_events(table)
         if open_rows.num_rows == 0:
             return 0
         found = open_rows.join(
             landed.select(COORDINATES), COORDINATES, join_type="left semi", use_threads=False
         )
         return self.resolve_events(found["quarantine_id"].to_pylist())
+
+    def open_events(self, table: str) -> pa.Table:
+        """The quarantine ids and bronze coordinates of `table`'s (qualified) open events."""
+        events = tables.open_table(self.events_uri, self.options)
+        if events is None:
+            return pa.table({"quarantine_id": pa.array([], pa.string())})
+        of_table = tables.in_list('"table"', pa.array([table]))
+        return tables.query(
+            f"SELECT quarantine_id, {', '.join(COORDINATES)} FROM events "
+            f"WHERE resolved_at IS NULL AND {of_table}",
+            events=events,
+        )
 
     def resolve_events(self, ids: list[str]) -> int:
         return self._resolve(self.events_uri, EVENTS_SCHEMA, "quarantine_id", ids)

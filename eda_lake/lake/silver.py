@@ -9,6 +9,12 @@ with those ids, then appended: nothing already there is rewritten. The bronze ve
 committed with the rows (`commits`), also when nothing is new, so a re-run or a crash neither
 skips nor repeats anything.
 
+A run holds neither bronze's change feed nor its decoded rows whole: the feed is read once,
+only the catalogue's hubs (a predicate on bronze's partition column skips the others' files),
+batch by batch; each batch is split once by hub and CloudEvents type and decoded into its
+table's staged file, keeping only the keys in memory for the exact dedup; then each table
+lands on its own, streaming its staged rows into one commit.
+
 Every row read ends in exactly one outcome: inserted, duplicate, quarantined (a known schema
 that fails to decode, a value later layers cannot hold, no CloudEvents key), no schema (a body
 naming no registry schema: it stays in bronze only), or unknown schema (a schema id the
@@ -18,12 +24,15 @@ registry does not know: also quarantined, so a retry lands it once the schema is
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import BloomFilterProperties, ColumnProperties, DeltaTable, WriterProperties
@@ -76,6 +85,7 @@ SILVER_WRITER = WriterProperties(
     },
 )
 MAX_LOOKED_UP_IDS = 10_000
+KEYS_HASHED_AT_ONCE = 100_000
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Timestamps a later layer (DataFusion dates, Python datetimes, pandas) can hold.
 EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
@@ -136,6 +146,129 @@ class _Decoded:
     failures: list[tuple[int, str]]  # (row of the input, reason): quarantined
     no_schema: int
     unknown: list[int]  # rows naming a schema the registry does not know
+    positions: pa.Array  # the input row of each decoded row
+
+
+# Staged rows are compressed on disk (they are read back once, at the table's commit).
+STAGED_IPC = pa.ipc.IpcWriteOptions(compression="lz4")
+# Failed rows (with their bodies) held in memory before they are quarantined.
+MAX_HELD_QUARANTINE_ROWS = 20_000
+KEY_COLUMNS = ["event_source", "event_id", "enqueued_time", "sequence_number"]
+
+
+class _Staged:
+    """One table's share of a run: its rows decoded batch by batch into an Arrow IPC file
+    (values already masked; raw bodies are never staged), and their keys, held in memory
+    for exact dedup at the commit, so a run holds neither all its rows nor all its bodies.
+
+    Arrow IPC rather than Parquet: written and read back once, batch by batch, with the
+    exact Arrow types, and lz4 costs far less than Parquet's encoding."""
+
+    def __init__(self, spec: EventSpec, done: int | None, directory: Path | None) -> None:
+        self.spec = spec
+        self.done = done  # the bronze version the table had consumed when the read began
+        self.schema = event_schema(spec)
+        self.path = None if directory is None else directory / f"{table_name(spec.name)}.arrow"
+        self.quarantine: list[pa.Table] = []  # failed rows not yet quarantined
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was staged (the read starts again)."""
+        if getattr(self, "_writer", None) is not None:
+            self._writer.close()  # type: ignore[union-attr]
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+        self._keys: list[pa.Table] = []
+        self._staged = 0
+        self.quarantine.clear()
+        self.counts = {
+            "rows_read": 0, "decoded": 0, "quarantined": 0, "no_schema": 0, "unknown_schema": 0,
+        }  # fmt: skip
+
+    def add(self, rows: pa.Table, versions: pa.Array) -> None:
+        """Stage decoded rows (the table's schema), read from these bronze versions."""
+        if rows.num_rows == 0:
+            return
+        if self.path is None:
+            raise ValueError(f"{self.spec.name}: rows staged without a staging directory")
+        if self._writer is None:
+            self._writer = pa.ipc.new_file(str(self.path), self.schema, options=STAGED_IPC)
+        self._writer.write_table(rows)
+        keys = rows.select(KEY_COLUMNS)
+        position = pa.array(np.arange(self._staged, self._staged + rows.num_rows), pa.int64())
+        self._keys.append(
+            keys.append_column("_commit_version", versions).append_column("_staged", position)
+        )
+        self._staged += rows.num_rows
+        self.counts["decoded"] += rows.num_rows
+
+    def finish(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def keys_table(self) -> pa.Table:
+        """The staged rows' keys, with `_commit_version` and `_staged` (their position)."""
+        if not self._keys:
+            return pa.table(
+                {
+                    **{name: pa.array([], self.schema.field(name).type) for name in KEY_COLUMNS},
+                    "_commit_version": pa.array([], pa.int64()),
+                    "_staged": pa.array([], pa.int64()),
+                }
+            )
+        return pa.concat_tables(self._keys)
+
+    def rows(self, positions: pa.Array | pa.ChunkedArray | None) -> Iterator[pa.RecordBatch]:
+        """The staged rows at these positions (None: every row), batch by batch."""
+        if self._staged == 0 or self.path is None:
+            return
+        keep = None
+        if positions is not None and len(positions) < self._staged:
+            mask = np.zeros(self._staged, dtype=bool)
+            mask[np.asarray(positions, dtype=np.int64)] = True
+            keep = pa.array(mask)
+        with pa.OSFile(str(self.path)) as source:
+            reader = pa.ipc.open_file(source)
+            offset = 0
+            for index in range(reader.num_record_batches):
+                batch = reader.get_batch(index)
+                if keep is not None:
+                    selected = keep.slice(offset, batch.num_rows)
+                    offset += batch.num_rows
+                    batch = batch.filter(selected)
+                yield batch
+
+
+class _Route:
+    """Which table each bronze row belongs to: the catalogue event of its hub (any case)
+    and CloudEvents type, else the hub's event (which quarantines another type, naming it)."""
+
+    def __init__(self, specs: list[EventSpec]) -> None:
+        self.by_type: dict[tuple[str, str], int] = {}
+        self.by_hub: dict[str, int] = {}
+        for index, spec in enumerate(specs):
+            hub = spec.hub.lower()
+            self.by_hub.setdefault(hub, index)
+            for name in spec.schema.names:
+                self.by_type.setdefault((hub, name), index)
+
+    def targets(self, batch: pa.RecordBatch) -> pa.Array:
+        """Each row's table (an index into the specs), or null: split once per batch."""
+        hubs = pc.utf8_lower(batch["hub"])
+        types = pc.fill_null(batch["ce_type"], "")
+        pairs = pc.binary_join_element_wise(hubs, types, "\n")
+        distinct = pc.unique(pairs)
+        target = []
+        for pair in distinct.to_pylist():
+            hub, _, ce_type = pair.partition("\n")
+            target.append(self.by_type.get((hub, ce_type), self.by_hub.get(hub)))
+        return pc.take(pa.array(target, pa.int32()), pc.index_in(pairs, value_set=distinct))
+
+
+def _hubs_predicate(specs: list[EventSpec]) -> str:
+    """The rows of these events' hubs, in any case: a predicate on bronze's partition
+    column, so the other hubs' files are not read."""
+    hubs = pa.array(sorted({spec.hub.lower() for spec in specs}), pa.string())
+    return tables.in_list("lower(hub)", hubs)
 
 
 class SilverBuilder:
@@ -165,25 +298,32 @@ class SilverBuilder:
             return report
         specs = [self.catalogue.events[name] for name in events or self.catalogue.events]
         report.bronze_version = bronze.version()
-        # One read of bronze's change feed, from the table furthest behind.
         consumed = {
             spec.name: commits.consumed(tables.open_table(self.uri(spec), self.options), [BRONZE])[
                 BRONZE
             ]
             for spec in specs
         }
-        behind = [v for v in consumed.values() if v is None or v < bronze.version()]
-        changed = (
-            self._changes(bronze, None if None in behind else min(behind)) if behind else None  # type: ignore[type-var]
-        )
-        for done, spec in enumerate(specs):
-            land = partial(self._attempt, spec, bronze, changed)
-            run = commits.run_table(
-                qualified("silver", table_name(spec.name)),
-                partial(commits.with_retries, land, f"silver {table_name(spec.name)}"),
-            )
-            report.add(spec, run)
-            progress("silver", done + 1, len(specs), "tables")
+        with tempfile.TemporaryDirectory(prefix="eda-lake-silver-") as staging:
+            # One read of bronze's change feed, from the table furthest behind, staged per
+            # table; then each table lands on its own.
+            behind = [
+                _Staged(spec, consumed[spec.name], Path(staging))
+                for spec in specs
+                if consumed[spec.name] is None or consumed[spec.name] < bronze.version()  # type: ignore[operator]
+            ]
+            if behind:
+                self._changes(bronze, behind)
+            staged = {stage.spec.name: stage for stage in behind}
+            for done, spec in enumerate(specs):
+                stage = staged.get(spec.name) or _Staged(spec, consumed[spec.name], None)
+                land = partial(self._attempt, spec, bronze, stage)
+                run = commits.run_table(
+                    qualified("silver", table_name(spec.name)),
+                    partial(commits.with_retries, land, f"silver {table_name(spec.name)}"),
+                )
+                report.add(spec, run)
+                progress("silver", done + 1, len(specs), "tables")
         return report
 
     def rebuild(self, progress: Progress = no_progress) -> SilverReport:
@@ -195,36 +335,92 @@ class SilverBuilder:
         if bronze is None:
             return report
         report.bronze_version = bronze.version()
-        everything = _snapshot(bronze)
         specs = list(self.catalogue.events.values())
-        for done, spec in enumerate(specs):
-            attempt = partial(self._attempt, spec, bronze, everything, replace=True)
-            run = commits.run_table(
-                qualified("silver", table_name(spec.name)),
-                partial(commits.with_retries, attempt, f"rebuilding {table_name(spec.name)}"),
-            )
-            report.add(spec, run)
-            progress("silver", done + 1, len(specs), "tables")
+        with tempfile.TemporaryDirectory(prefix="eda-lake-silver-") as staging:
+            stages = [_Staged(spec, None, Path(staging)) for spec in specs]
+            self._stage(_snapshot(bronze, _hubs_predicate(specs)), stages)
+            for done, (spec, stage) in enumerate(zip(specs, stages, strict=True)):
+                attempt = partial(self._attempt, spec, bronze, stage, replace=True)
+                run = commits.run_table(
+                    qualified("silver", table_name(spec.name)),
+                    partial(commits.with_retries, attempt, f"rebuilding {table_name(spec.name)}"),
+                )
+                report.add(spec, run)
+                progress("silver", done + 1, len(specs), "tables")
         return report
 
-    def _changes(self, bronze: DeltaTable, after: int | None) -> pa.Table:
+    def _changes(self, bronze: DeltaTable, stages: list[_Staged]) -> None:
+        """Stage the rows of bronze's change feed each table has not consumed: only the
+        catalogue's hubs are read, batch by batch."""
+        done = [stage.done for stage in stages]
+        after = None if None in done else min(v for v in done if v is not None)
+        hubs = _hubs_predicate([stage.spec for stage in stages])
         try:
-            return tables.changes(bronze, after, bronze.version(), BRONZE_COLUMNS)
+            self._stage(
+                tables.inserted_batches(bronze, after, bronze.version(), BRONZE_COLUMNS, hubs),
+                stages,
+            )
         except tables.ChangeFeedUnavailableError:
             # The change feed from there was vacuumed away: read the whole snapshot; exact
             # dedup makes re-reading what silver already holds harmless.
-            return _snapshot(bronze)
+            for stage in stages:
+                stage.reset()
+            self._stage(_snapshot(bronze, hubs), stages)
+
+    def _stage(self, batches: Iterable[pa.RecordBatch], stages: list[_Staged]) -> None:
+        """Decode each batch's rows into the stage of their table: each batch is split once
+        by (hub, CloudEvents type)."""
+        route = _Route([stage.spec for stage in stages])
+        for batch in batches:
+            targets = route.targets(batch)
+            for index, stage in enumerate(stages):
+                mine = pc.equal(targets, pa.scalar(index, pa.int32()))
+                if stage.done is not None:
+                    after = pa.scalar(stage.done, pa.int64())
+                    mine = pc.and_(mine, pc.greater(batch["_commit_version"], after))
+                rows = pa.Table.from_batches([batch.filter(mine)])
+                if rows.num_rows:
+                    self._stage_rows(stage, rows)
+        for stage in stages:
+            stage.finish()
+
+    def _stage_rows(self, stage: _Staged, rows: pa.Table) -> None:
+        spec = stage.spec
+        decoded = self._decode(spec, rows)
+        stage.add(decoded.rows, rows["_commit_version"].take(decoded.positions))
+        stage.counts["rows_read"] += rows.num_rows
+        stage.counts["quarantined"] += len(decoded.failures)
+        stage.counts["no_schema"] += decoded.no_schema
+        stage.counts["unknown_schema"] += len(decoded.unknown)
+        if decoded.failures or decoded.unknown:
+            reasons = decoded.failures + [
+                (i, f"unknown schema id {rows['schema_id'][i].as_py()!r}: the registry does "
+                 "not know it; register it, then run `eda-lake quarantine retry --events`")
+                for i in decoded.unknown
+            ]  # fmt: skip
+            stage.quarantine.append(
+                _quarantine_rows(rows, reasons, qualified("silver", table_name(spec.name)))
+            )
+            if sum(len(t) for t in stage.quarantine) >= MAX_HELD_QUARANTINE_ROWS:
+                self._quarantine_held(stage)
+
+    def _quarantine_held(self, stage: _Staged) -> None:
+        """Quarantine the stage's failed rows held so far (their raw bodies are never staged
+        on disk); quarantining is idempotent, so a run that dies after it repeats nothing."""
+        if stage.quarantine:
+            self.quarantine.add_events(pa.concat_tables(stage.quarantine))
+            stage.quarantine.clear()
 
     def _attempt(
         self,
         spec: EventSpec,
         bronze: DeltaTable,
-        changed: pa.Table | None,
+        stage: _Staged,
         *,
         replace: bool = False,
     ) -> TableRun:
-        """Land the rows of `changed` the table has not consumed (with `replace`: replace the
-        table by all of them)."""
+        """Land the staged rows the table has not consumed (with `replace`: replace the table
+        by all of them), in one commit recording the bronze version read."""
         run = TableRun(qualified("silver", table_name(spec.name)))
         target_version = bronze.version()
         table = tables.open_table(self.uri(spec), self.options)
@@ -232,46 +428,50 @@ class SilverBuilder:
         if done is not None and done >= target_version:
             run.version, run.inputs = table.version() if table else None, {BRONZE: done}
             return run
-        rows = _rows_of(changed, spec.hub, done) if changed is not None else None
-        if rows is None:
-            rows = pa.table({c: [] for c in [*BRONZE_COLUMNS, "_commit_version"]})
-        decoded = self._decode(spec, rows)
-        unique = _first_per_key(decoded.rows)
+        self._quarantine_held(stage)
+        keys = stage.keys_table()
+        if done is not None and (stage.done is None or done > stage.done):
+            # Another run landed more since this one read: only what it did not land.
+            keys = keys.filter(pc.greater(keys["_commit_version"], pa.scalar(done, pa.int64())))
+        unique = _first_per_key(keys)
         new = unique if replace else _not_in(table, unique)
-        quarantined = len(decoded.failures) + len(decoded.unknown)
-        if quarantined:
-            reasons = decoded.failures + [
-                (i, f"unknown schema id {rows['schema_id'][i].as_py()!r}: the registry does "
-                 "not know it; register it, then run `eda-lake quarantine retry --events`")
-                for i in decoded.unknown
-            ]  # fmt: skip
-            self.quarantine.add_events(_quarantine_rows(rows, reasons, run.table))
         if table is None:
             table = commits.first_commit_table(
-                self.uri(spec), new.schema, options=self.options, configuration=tables.CHANGE_FEED
-            )
+                self.uri(spec), stage.schema, options=self.options,
+                configuration=tables.CHANGE_FEED,
+            )  # fmt: skip
         mode: commits.Mode = "overwrite" if replace else "append"
-        write = Write(new.schema, new, mode=mode, writer_properties=SILVER_WRITER)
+        write = Write(
+            stage.schema, stage.rows(new["_staged"]), mode=mode, writer_properties=SILVER_WRITER
+        )
         run.version = commits.commit(table, write, {BRONZE: target_version})
         # Events quarantined once (an unknown schema since registered, a decoder since
         # fixed) that decoded now are in the table: their quarantine rows are resolved.
-        resolved = self.quarantine.resolve_landed(run.table, decoded.rows)
+        resolved = self._resolve_landed(run.table, stage)
         run.outcome, run.inputs, run.rows_written = (
             "committed",
             {BRONZE: target_version},
             new.num_rows,
         )
+        decoded = stage.counts["decoded"]
         run.counts = {
-            "rows_read": rows.num_rows,
-            "decoded": decoded.rows.num_rows,
+            **stage.counts,
             "inserted": new.num_rows,
-            "duplicates": decoded.rows.num_rows - new.num_rows,
-            "quarantined": len(decoded.failures),
-            "no_schema": decoded.no_schema,
-            "unknown_schema": len(decoded.unknown),
+            "duplicates": decoded - new.num_rows,
             "quarantine_resolved": resolved,
         }
         return run
+
+    def _resolve_landed(self, table: str, stage: _Staged) -> int:
+        open_rows = self.quarantine.open_events(table)
+        if open_rows.num_rows == 0:
+            return 0
+        found: list[str] = []
+        for batch in stage.rows(None):
+            landed = pa.Table.from_batches([batch]).select(COORDINATES)
+            hits = open_rows.join(landed, COORDINATES, join_type="left semi", use_threads=False)
+            found += hits["quarantine_id"].to_pylist()
+        return self.quarantine.resolve_events(found)
 
     def retry(self, quarantined: pa.Table) -> tuple[int, list[str]]:
         """Decode quarantined events again (after a fix) and land those that now decode, each
@@ -328,55 +528,56 @@ class SilverBuilder:
     def _decode(self, spec: EventSpec, rows: pa.Table) -> _Decoded:
         """Decoded rows as the silver table's schema, and the rows that failed with why."""
         schema = event_schema(spec)
-        groups: dict[str | None, list[int]] = {}
-        for index, schema_id in enumerate(rows["schema_id"].to_pylist()):
-            groups.setdefault(schema_id, []).append(index)
-        keyed = pc.and_(pc.is_valid(rows["ce_id"]), pc.is_valid(rows["ce_source"])).to_pylist()
+        keyed = pc.and_(pc.is_valid(rows["ce_id"]), pc.is_valid(rows["ce_source"]))
         names = pa.array(sorted(spec.schema.names), pa.string())
         typed = pc.fill_null(pc.is_in(rows["ce_type"], value_set=names), False)
-        other_type = set(pc.indices_nonzero(pc.invert(typed)).to_pylist())  # usually none
         parts: list[pa.Table] = []
+        positions: list[pa.Array] = []
         failures: list[tuple[int, str]] = []
         no_schema, unknown = 0, []
-        for schema_id, indices in groups.items():
-            if schema_id is None:
-                no_schema += len(indices)
-                continue
+        schema_ids = rows["schema_id"]
+        no_schema = schema_ids.null_count
+        for schema_id in pc.unique(schema_ids).drop_null().to_pylist():
+            in_group = pc.fill_null(pc.equal(schema_ids, schema_id), False)
             try:
                 writer = self.registry.get(schema_id).schema
             except SchemaNotFoundError:
-                unknown += indices
+                unknown += pc.indices_nonzero(in_group).to_pylist()
                 continue
             except RegistryError as exc:
-                failures += [(i, f"{type(exc).__name__}: {exc}") for i in indices]
+                failures += [(i, f"{type(exc).__name__}: {exc}")
+                             for i in pc.indices_nonzero(in_group).to_pylist()]  # fmt: skip
                 continue
             except SchemaDefinitionError as exc:  # registered by a client that is not ours
                 failures += [(i, f"writer schema {schema_id} is not one the lake reads: {exc}")
-                             for i in indices]  # fmt: skip
+                             for i in pc.indices_nonzero(in_group).to_pylist()]  # fmt: skip
                 continue
-            failures += [(i, NO_KEY) for i in indices if not keyed[i]]
-            indices = [i for i in indices if keyed[i]]
-            if other_type:
-                failures += [
-                    (i, _other_type(rows["ce_type"][i].as_py(), writer.full_name, schema_id, spec))
-                    for i in indices
-                    if i in other_type
-                ]
-                indices = [i for i in indices if i not in other_type]
-            bodies = rows["body"].take(pa.array(indices, pa.int64())).to_pylist()
+            unkeyed = pc.and_(in_group, pc.invert(keyed))
+            failures += [(i, NO_KEY) for i in pc.indices_nonzero(unkeyed).to_pylist()]
+            in_group = pc.and_(in_group, keyed)
+            other_type = pc.and_(in_group, pc.invert(typed))  # usually none
+            failures += [
+                (i, _other_type(rows["ce_type"][i].as_py(), writer.full_name, schema_id, spec))
+                for i in pc.indices_nonzero(other_type).to_pylist()
+            ]
+            indices = pc.indices_nonzero(pc.and_(in_group, typed))
+            if len(indices) == 0:
+                continue
+            bodies = rows["body"].take(indices).to_pylist()
             payloads = decode_payloads(writer, spec.schema, bodies)
             failures += [
-                (indices[j], f"body does not decode as {spec.schema.full_name} with writer "
-                 f"schema {schema_id}: {reason}")
+                (indices[j].as_py(), f"body does not decode as {spec.schema.full_name} with "
+                 f"writer schema {schema_id}: {reason}")
                 for j, reason in payloads.failed
             ]  # fmt: skip
             invalid = _unholdable(spec.schema.parsed, payloads.columns)
-            failures += [(indices[payloads.decoded[j]], reason) for j, reason in invalid]
-            bad = {j for j, _ in invalid}
-            keep = [j for j in range(len(payloads.decoded)) if j not in bad]
-            decoded_rows = pa.array([indices[payloads.decoded[j]] for j in keep], pa.int64())
+            decoded_at = pc.take(indices, pa.array(payloads.decoded, pa.int64()))
+            failures += [(decoded_at[j].as_py(), reason) for j, reason in invalid]
+            kept = pa.array(np.arange(len(payloads.decoded)), pa.int64())
+            if invalid:
+                kept = pc.filter(kept, pc.invert(pc.is_in(kept, pa.array([j for j, _ in invalid]))))
+            decoded_rows = pc.take(decoded_at, kept)
             meta = rows.select(META_SOURCE_COLUMNS).take(decoded_rows)  # the bodies stay
-            kept = pa.array(keep, pa.int64())
             columns = {
                 "event_source": meta["ce_source"],
                 "event_id": meta["ce_id"],
@@ -385,8 +586,10 @@ class SilverBuilder:
                 **mask_personal_columns(spec.schema, _taken(payloads.columns, kept), self.masker),
             }
             parts.append(pa.table([columns[f.name] for f in schema], schema=schema))
+            positions.append(decoded_rows)
         decoded = pa.concat_tables(parts) if parts else schema.empty_table()
-        return _Decoded(decoded, failures, no_schema, unknown)
+        at = pa.concat_arrays(positions) if positions else pa.array([], pa.int64())
+        return _Decoded(decoded, failures, no_schema, unknown, at)
 
 
 def _other_type(ce_type: str | None, writer: str, schema_id: str, spec: EventSpec) -> str:
@@ -404,23 +607,18 @@ def _other_type(ce_type: str | None, writer: str, schema_id: str, spec: EventSpe
     )
 
 
-def _snapshot(bronze: DeltaTable) -> pa.Table:
-    """All of bronze, as its change feed's rows (every row at the snapshot's version)."""
-    rows = tables.query(f"SELECT {', '.join(BRONZE_COLUMNS)} FROM bronze", bronze=bronze)
-    version = pa.array([bronze.version()] * rows.num_rows, pa.int64())
-    return rows.append_column("_commit_version", version)
+def _snapshot(bronze: DeltaTable, predicate: str) -> Iterator[pa.RecordBatch]:
+    """Bronze's rows that `predicate` admits, as its change feed's rows (every row at the
+    snapshot's version), batch by batch."""
+    version = bronze.version()
+    sql = f"SELECT {', '.join(BRONZE_COLUMNS)} FROM bronze WHERE {predicate}"
+    for batch in tables.query_reader(sql, bronze=bronze):
+        versions = pa.array(np.full(batch.num_rows, version, dtype=np.int64))
+        yield batch.append_column("_commit_version", versions)
 
 
 def _taken(columns: dict[str, pa.Array], rows: pa.Array) -> dict[str, pa.Array]:
     return {name: values.take(rows) for name, values in columns.items()}
-
-
-def _rows_of(changed: pa.Table, hub: str, after: int | None) -> pa.Table:
-    """Bronze rows of the hub (any case) committed after version `after`."""
-    mask = pc.equal(pc.utf8_lower(changed["hub"]), hub.lower())
-    if after is not None:
-        mask = pc.and_(mask, pc.greater(changed["_commit_version"], pa.scalar(after, pa.int64())))
-    return changed.filter(mask)
 
 
 def _unholdable(reader: dict[str, Any], columns: dict[str, pa.Array]) -> list[tuple[int, str]]:
@@ -478,6 +676,20 @@ def _not_in(table: DeltaTable | None, rows: pa.Table) -> pa.Table:
 
 def _first_per_key(rows: pa.Table) -> pa.Table:
     """One row per (event_source, event_id): the first delivered (lowest enqueue time)."""
+    if rows.num_rows <= KEYS_HASHED_AT_ONCE:
+        return _first_per_key_of(rows)
+    # An event's deliveries share their id's last character: each part is deduplicated on
+    # its own, so the hash table is a part's, not the run's (a million keys cost ~200 MB).
+    last = pc.utf8_slice_codeunits(rows["event_id"].combine_chunks(), -1)
+    part_of = pc.dictionary_encode(last).indices
+    parts = [
+        _first_per_key_of(rows.filter(pc.equal(part_of, pa.scalar(part, part_of.type))))
+        for part in range(len(pc.unique(part_of)))
+    ]
+    return pa.concat_tables(parts)
+
+
+def _first_per_key_of(rows: pa.Table) -> pa.Table:
     if rows.num_rows == 0:
         return rows
     keys = rows.group_by(["event_source", "event_id"], use_threads=False).aggregate([])

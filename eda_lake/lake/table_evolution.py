@@ -162,7 +162,7 @@ def _rewritten(
         if f.name not in stored
     }
     listed = ", ".join(f'"{name}"' for name in kept)
-    source = tables.batches(f"SELECT {listed} FROM t", t=table)
+    source = tables.query_reader(f"SELECT {listed} FROM t", t=table)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in source:

@@ -18,15 +18,15 @@ __all__ = [
     "ChangeFeedUnavailableError",
     "all_changes",
     "anti_join",
-    "batches",
-    "changes",
     "data_file_paths",
     "in_list",
+    "inserted_batches",
     "open_table",
     "plain",
-    "plain_batch",
+    "plain_schema",
     "plain_type",
     "query",
+    "query_reader",
 ]
 
 # Tables that later layers read incrementally keep a change feed.
@@ -105,13 +105,79 @@ def query(sql: str, **named_tables: DeltaTable) -> pa.Table:
     return plain(pa.table(builder.execute(sql).read_all()))
 
 
-def batches(sql: str, **named_tables: DeltaTable) -> Iterator[pa.RecordBatch]:
-    """`query`'s rows one record batch at a time, as they are read: memory stays bounded
-    whatever the tables hold.
+class ChangeFeedUnavailableError(Exception):
+    """The change feed of the versions asked for is gone (vacuumed, or never written)."""
 
-    They are read on a thread of their own, a couple of batches ahead: a Delta write that
-    consumes them runs them inside its own runtime, where DataFusion's reader cannot be
-    driven (it panics: "Cannot start a runtime from within a runtime")."""
+
+def _read_change_feed(table: DeltaTable, **arguments: object) -> pa.Table:
+    # delta-rs raises a bare Exception when the files of those versions were vacuumed; the
+    # callers then read the whole snapshot, which is correct either way, only slower.
+    try:
+        return pa.table(table.load_cdf(**arguments).read_all())  # type: ignore[arg-type]
+    except Exception as exc:
+        raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
+
+
+def inserted_batches(
+    table: DeltaTable,
+    after_version: int | None,
+    up_to_version: int,
+    columns: list[str],
+    predicate: str | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Rows inserted in versions (after_version, up_to_version], from the change feed, batch
+    by batch, with `_commit_version` (int64): only `columns`, and only the rows `predicate`
+    admits (a predicate on partition columns skips the other partitions' files). Compaction
+    rewrites no data (dataChange=false), so it adds no rows."""
+    start = 0 if after_version is None else after_version + 1
+    # delta-rs raises a bare Exception, on opening or while reading, when the files of those
+    # versions were vacuumed; the callers then read the whole snapshot.
+    try:
+        reader = pa.RecordBatchReader.from_stream(
+            table.load_cdf(
+                starting_version=start,
+                ending_version=up_to_version,
+                columns=[*columns, "_change_type", "_commit_version"],
+                predicate=predicate,
+                allow_out_of_range=True,  # nothing new: no batch
+            )
+        )
+    except Exception as exc:
+        raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
+    schema = plain_schema(reader.schema)
+    schema = schema.set(
+        schema.get_field_index("_commit_version"), pa.field("_commit_version", pa.int64())
+    )
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
+        batch = batch.cast(schema)
+        inserted = batch.filter(pc.equal(batch["_change_type"], "insert"))
+        if inserted.num_rows:
+            yield inserted.drop_columns(["_change_type"])
+
+
+def query_reader(sql: str, **named_tables: DeltaTable) -> pa.RecordBatchReader:
+    """`query` as a reader of plain-typed batches, with the result's schema up front: a
+    result larger than memory streams."""
+    builder = QueryBuilder()
+    for name, table in named_tables.items():
+        builder.register(name, table)
+    source = pa.RecordBatchReader.from_stream(builder.execute(sql))
+    schema = plain_schema(source.schema)
+    return pa.RecordBatchReader.from_batches(
+        schema, _read_ahead(batch.cast(schema) for batch in source)
+    )
+
+
+def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches, read on a thread of their own a couple ahead: a Delta write that consumes
+    them runs them inside its own runtime, where DataFusion's reader cannot be driven (it
+    panics: "Cannot start a runtime from within a runtime")."""
     handoff: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -126,17 +192,14 @@ def batches(sql: str, **named_tables: DeltaTable) -> Iterator[pa.RecordBatch]:
 
     def read() -> None:
         try:
-            builder = QueryBuilder()
-            for name, table in named_tables.items():
-                builder.register(name, table)
-            for batch in builder.execute(sql):
-                if not hand(plain_batch(pa.record_batch(batch))):
+            for batch in batches:
+                if not hand(batch):
                     return
             hand(None)
         except BaseException as exc:  # handed to the consumer, raised there
             hand(exc)
 
-    reader = threading.Thread(target=read, name="eda-lake batches", daemon=True)
+    reader = threading.Thread(target=read, name="eda-lake query reader", daemon=True)
     reader.start()
     try:
         while (item := handoff.get()) is not None:
@@ -146,37 +209,6 @@ def batches(sql: str, **named_tables: DeltaTable) -> Iterator[pa.RecordBatch]:
     finally:
         stop.set()
         reader.join()
-
-
-class ChangeFeedUnavailableError(Exception):
-    """The change feed of the versions asked for is gone (vacuumed, or never written)."""
-
-
-def _read_change_feed(table: DeltaTable, **arguments: object) -> pa.Table:
-    # delta-rs raises a bare Exception when the files of those versions were vacuumed; the
-    # callers then read the whole snapshot, which is correct either way, only slower.
-    try:
-        return pa.table(table.load_cdf(**arguments).read_all())  # type: ignore[arg-type]
-    except Exception as exc:
-        raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
-
-
-def changes(
-    table: DeltaTable, after_version: int | None, up_to_version: int, columns: list[str]
-) -> pa.Table:
-    """Rows inserted in versions (after_version, up_to_version], from the change feed, with
-    `_commit_version`. Compaction rewrites no data (dataChange=false), so it adds no rows."""
-    start = 0 if after_version is None else after_version + 1
-    rows = _read_change_feed(
-        table,
-        starting_version=start,
-        ending_version=up_to_version,
-        columns=[*columns, "_change_type", "_commit_version", "_commit_timestamp"],
-        allow_out_of_range=True,  # nothing new: an empty table with the right columns
-    )
-    rows = plain(rows)
-    inserted = rows.filter(pc.equal(rows["_change_type"], "insert"))
-    return inserted.drop_columns(["_change_type", "_commit_timestamp"])
 
 
 def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int) -> pa.Table:
@@ -200,18 +232,13 @@ def plain_type(type_: pa.DataType) -> pa.DataType:
     return type_
 
 
-def _plain_schema(schema: pa.Schema) -> pa.Schema:
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """DataFusion hands back view and dictionary types; the rest of the code expects the
+    plain string and binary types Parquet and pandas know."""
     return pa.schema([f.with_type(plain_type(f.type)) for f in schema])
 
 
 def plain(table: pa.Table) -> pa.Table:
-    """DataFusion hands back view and dictionary types; the rest of the code expects the
-    plain string and binary types Parquet and pandas know."""
-    schema = _plain_schema(table.schema)
+    """The table with plain types (`plain_schema`)."""
+    schema = plain_schema(table.schema)
     return table if schema == table.schema else table.cast(schema)
-
-
-def plain_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """`plain`, of one record batch."""
-    schema = _plain_schema(batch.schema)
-    return batch if schema == batch.schema else batch.cast(schema)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -16,7 +17,12 @@ import pyarrow.fs as pafs
 
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.lake.watch import WatchCursor, poll
-from eda_lake_tests.benchmarks.lake_data import write_bench_container, write_foreign_container
+from eda_lake_tests.benchmarks.lake_data import (
+    meter_readings,
+    schemas_with_meter_readings,
+    write_bench_container,
+    write_foreign_container,
+)
 
 BRONZE_EVENTS = 1_000_000
 
@@ -87,39 +93,102 @@ def bench_bronze(
     }
 
 
-def bench_silver(customers: int = 200_000) -> dict[str, float]:
-    """Registry-encoded CustomerCreated bodies from bronze to typed silver columns."""
+# Events of each silver bench lake: EDA_LAKE_BENCH_SILVER_EVENTS=200000 to iterate faster.
+SILVER_EVENTS = int(os.environ.get("EDA_LAKE_BENCH_SILVER_EVENTS", "1000000"))
+PII_KEY = "bench-key-0123456789"
+
+_MEASURED_CHILD = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+seconds = time.perf_counter() - started
+# This process's only child: its peak is the command's alone.
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
+"""
+
+
+def _cli(command: str, home: Path, schema_dir: Path) -> dict[str, float]:
+    """A whole `eda-lake <command>` process on the lake at `home`: seconds and peak RSS."""
+    from eda_lake.settings import HOME_VAR, PII_KEY_VAR, SCHEMA_DIR_VAR
+
+    env = {**os.environ, HOME_VAR: str(home), PII_KEY_VAR: PII_KEY, SCHEMA_DIR_VAR: str(schema_dir)}
+    cli = Path(sys.executable).with_name("eda-lake")
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURED_CHILD, str(cli), command],
+        check=True, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    measured: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return measured
+
+
+def _captured(home: Path, schema_dir: Path, shape: str, events: int) -> None:
+    """A lake at `home` whose capture holds `events` of the shape, not yet ingested."""
     from eda_lake.capture.runtime import run_embedded_capture
-    from eda_lake.lake.runtime import Lake
     from eda_lake.settings import Settings
     from eda_lake_tests.simulation.helpers import provisioned
 
-    with tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home), pii_key="bench-key-0123456789")
-        simulation = provisioned(settings)
-        simulation.publish_customers(seed=5, count=customers)
-        run_embedded_capture(settings, flush=True)
-        simulation.close()
-        lake = Lake(settings)
-        lake.ingest()
-        started = time.perf_counter()
-        first = lake.silver_events()  # into empty tables
-        first_s = time.perf_counter() - started
-        simulation = provisioned(settings)
-        simulation.publish_customers(seed=6, count=customers)
-        simulation.close()
-        run_embedded_capture(settings, flush=True)
-        lake.ingest()
-        started = time.perf_counter()
-        second = lake.silver_events()  # merged into tables that hold the first load
-        second_s = time.perf_counter() - started
-    first_n, second_n = sum(first.decoded.values()), sum(second.decoded.values())
-    return {
-        "events": first_n,
-        "per_s": first_n / first_s,
-        "incremental_events": second_n,
-        "incremental_per_s": second_n / second_s,
-    }
+    settings = Settings(home=home, pii_key=PII_KEY, schema_dir=schema_dir)
+    simulation = provisioned(settings)
+    if shape == "ours":
+        simulation.publish_customers(seed=5, count=events)
+    else:
+        simulation.publisher.publish(meter_readings(events))  # type: ignore[arg-type]
+    simulation.close()
+    run_embedded_capture(settings, flush=True)
+
+
+def _fastavro_per_s(home: Path, hub: str, schema_file: Path) -> tuple[int, float]:
+    """fastavro's `schemaless_reader` decoding the hub's bronze bodies into dicts."""
+    from eda_lake.lake import tables
+    from eda_lake.lake.layout import LakeLayout
+    from eda_lake.settings import Settings
+
+    layout = LakeLayout(Settings(home=home).lake_dir)
+    bronze = tables.open_table(layout.bronze_uri)
+    assert bronze is not None
+    bodies = tables.query(f"SELECT body FROM bronze WHERE hub = '{hub}'", bronze=bronze)
+    values = bodies["body"].to_pylist()
+    del bodies
+    schema = fastavro.parse_schema(json.loads(schema_file.read_text()))
+    started = time.perf_counter()
+    for body in values:
+        fastavro.schemaless_reader(io.BytesIO(body), schema, None)
+    return len(values), len(values) / (time.perf_counter() - started)
+
+
+def bench_silver(events: int = SILVER_EVENTS) -> dict[str, dict[str, float]]:
+    """Whole `eda-lake silver` processes (events and entities) on `events` of our shape
+    (CustomerCreated) and of a foreign producer's (MeterReading, registered and in the
+    catalogue), against `eda-lake ingest` of the same events and fastavro decoding the same
+    bodies; and silver on a lake holding only another producer's events."""
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        schemas = schemas_with_meter_readings(Path(tmp) / "schemas")
+        default_schemas = Path(__file__).resolve().parents[2] / "schemas"
+        for shape, hub, schema_file in [
+            ("ours", "customer-created", schemas / "customer" / "CustomerCreated.avsc"),
+            ("foreign", "meter-readings", schemas / "partner" / "MeterReading.avsc"),
+        ]:
+            home = Path(tmp) / shape
+            _captured(home, schemas, shape, events)
+            ingest = _cli("ingest", home, schemas)
+            if shape == "foreign":
+                # The catalogue without MeterReading: all of bronze is another producer's.
+                results["others_only"] = _cli("silver", home, default_schemas)
+            silver = _cli("silver", home, schemas)
+            count, fastavro_per_s = _fastavro_per_s(home, hub, schema_file)
+            results[shape] = {
+                "events": count,
+                "silver_per_s": count / silver["seconds"],
+                "silver_s": silver["seconds"],
+                "peak_rss_mb": silver["peak_rss_mb"],
+                "ingest_per_s": count / ingest["seconds"],
+                "fastavro_per_s": fastavro_per_s,
+            }
+    ours = results["ours"]
+    results["others_only"]["share"] = results["others_only"]["seconds"] / ours["silver_s"]
+    return results
 
 
 def bench_sensor_tick(ingested: int = 50_000, new: int = 10) -> dict[str, float]:

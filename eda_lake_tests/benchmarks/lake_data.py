@@ -109,3 +109,73 @@ def write_foreign_container(
                 fastavro.writer(stream, PARSED_CAPTURE_SCHEMA, records(), codec="null")
             paths.append(path)
     return paths
+
+
+# A foreign producer's event for silver to decode: several fields of different types.
+METER_READING = {
+    "type": "record",
+    "name": "MeterReading",
+    "namespace": "partner.metering",
+    "fields": [
+        {"name": "meter_id", "type": "string"},
+        {"name": "read_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "kwh", "type": "double"},
+        {"name": "voltage", "type": "float"},
+        {"name": "phase", "type": "int"},
+        {"name": "pulses", "type": "long"},
+        {"name": "estimated", "type": "boolean"},
+        {"name": "quality", "type": {"type": "enum", "name": "Quality",
+                                     "symbols": ["GOOD", "SUSPECT", "BAD"]}},
+        {"name": "firmware", "type": ["null", "string"], "default": None},
+    ],
+}  # fmt: skip
+METER_EVENT = """
+[[events]]
+name = "MeterReading"
+team = "platform"
+hub = "meter-readings"
+partition_key = "meter_id"
+schema = "partner/MeterReading.avsc"
+subscribers = []
+"""
+
+
+def schemas_with_meter_readings(directory: Path) -> Path:
+    """The catalogue's schemas plus a foreign producer's MeterReading, in `directory`."""
+    import json
+    import shutil
+
+    from eda_lake.settings import REPO_ROOT
+
+    shutil.copytree(REPO_ROOT / "schemas", directory)
+    (directory / "partner").mkdir()
+    (directory / "partner" / "MeterReading.avsc").write_text(json.dumps(METER_READING))
+    with (directory / "catalogue.toml").open("a") as catalogue:
+        catalogue.write(METER_EVENT)
+    return directory
+
+
+def meter_readings(count: int) -> Iterator[object]:
+    """`count` MeterReading events (OutgoingEvent) of one meter fleet."""
+    from eda_lake.events.publisher import OutgoingEvent
+
+    rng = random.Random(13)
+    for n in range(count):
+        moment = START + timedelta(seconds=n)
+        yield OutgoingEvent(
+            event="MeterReading",
+            record={
+                "meter_id": f"meter-{n % 20_000:05d}",
+                "read_at": moment,
+                "kwh": rng.uniform(0, 50),
+                "voltage": rng.uniform(220, 240),
+                "phase": n % 3,
+                "pulses": rng.getrandbits(40),
+                "estimated": n % 11 == 0,
+                "quality": ("GOOD", "SUSPECT", "BAD")[n % 3],
+                "firmware": None if n % 5 else "4.2.1",
+            },
+            id=f"reading-{n}",
+            source="/partner/metering",
+            time=moment,
+        )
