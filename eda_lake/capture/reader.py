@@ -80,6 +80,6 @@ def _properties(entries: list[tuple[str, dict[str, Any] | None]]) -> dict[str, P
     """A property map from its Arrow form: each entry's one set branch; None (Avro null) for
     an entry without one."""
     return {
-        key: None if branches is None else next((v for v in branches.values() if v is not None))
+        key: None if branches is None else next(v for v in branches.values() if v is not None)
         for key, branches in entries
     }

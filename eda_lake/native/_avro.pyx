@@ -1285,7 +1285,7 @@ cdef object _unscaled(object value, int scale, int precision):
     return -unscaled if sign else unscaled
 
 
-# The CloudEvents Kafka binding (events/kafka_binding.py has the same in Python) -----------
+# The CloudEvents Kafka binding (events/kafka_binding.py) ---------------------------------
 
 cdef bytes _CE_HEADER = b"ce_"
 cdef str _CE_PROPERTY = "cloudEvents_"
@@ -1455,33 +1455,38 @@ cdef str _header_name(str name):
 
 
 def kafka_headers(properties, content_type):
-    """An event's AMQP-binding properties as Kafka headers, or None when a value has no
-    header form (the caller then names it): `kafka_binding.to_headers`, compiled."""
+    """An event's AMQP-binding properties as Kafka headers (`kafka_binding.to_headers`);
+    ValueError names a property with no header form (a null, a value of another type)."""
     headers = []
     for name, value in properties.items():
         if type(value) is str:
             encoded = (<str> value).encode("utf-8")
         elif type(value) is bytes:
             encoded = value
-        elif type(value) is int or type(value) is float:
+        elif isinstance(value, (int, float)):  # a bool too, as its name
             encoded = str(value).encode("ascii")
+        elif value is None:
+            raise ValueError(f"property {name!r} is None; Kafka headers carry bytes only")
         else:
-            return None
+            raise ValueError(
+                f"property {name!r} has a {type(value).__name__}; Kafka headers carry text, "
+                "bytes and numbers only")
         headers.append((_header_name(name), encoded))
     if content_type is not None:
         headers.append((_CONTENT_TYPE_HEADER, (<str> content_type).encode("utf-8")))
     return headers
 
 
-# Capture's property map, from a dict (hub/properties.py has the same in Python) ---------
+# Capture's property map, from a dict (hub/properties.py) ---------------------------------
 
 cdef dict _map_keys = {}  # property name -> its Avro string
 
 
 def property_map(properties):
-    """`map<[long, double, string, bytes, null]>` of a property dict, as
-    `hub.properties.encode_properties` writes it, or None for anything it leaves to that
-    function to encode or refuse (a value of another type, an int past 64 bits)."""
+    """`map<[long, double, string, bytes, null]>` of a property dict
+    (`hub.properties.encode_properties`). TypeError names a property whose name is not text
+    or whose value is of another type, ValueError one holding an int past 64 bits or text
+    with a lone surrogate: Event Hubs Capture keeps none of them."""
     cdef Bytes out = Bytes()
     cdef const char* text
     cdef Py_ssize_t length
@@ -1494,7 +1499,7 @@ def property_map(properties):
             name = _map_keys.get(key)
             if name is None:
                 if type(key) is not str:
-                    return None
+                    raise TypeError(f"property name {key!r} is not text")
                 name = _avro_string(key)
                 if len(_map_keys) < 4096:  # names repeat on every event; bound the cache
                     _map_keys[key] = name
@@ -1517,8 +1522,14 @@ def property_map(properties):
             elif value is None:
                 out.append(<const uint8_t*> b"\x08", 1)
             else:
-                return None
-    except (_Unfit, UnicodeEncodeError):
-        return None
+                raise TypeError(
+                    f"property {key!r} has a {kind.__name__}; Event Hubs Capture keeps only "
+                    "long, double, string, bytes and null")
+    except _Unfit:
+        raise ValueError(
+            f"property {key!r} holds {value}, past a 64-bit long: Event Hubs Capture keeps "
+            "only long, double, string, bytes and null") from None
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"property {key!r} has text that is not UTF-8: {exc}") from None
     out.append(<const uint8_t*> b"\x00", 1)
     return out.finish()

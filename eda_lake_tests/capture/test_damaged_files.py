@@ -14,7 +14,7 @@ import json
 import math
 import zlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 import pyarrow as pa
@@ -92,9 +92,10 @@ def _fastavro_events(data: bytes) -> list[tuple[Any, ...]] | None:
     (the lake's container reads only the envelope's fields and their types from it, so a
     damaged keyword elsewhere, `"secord"` for `"record"`, is no damage to it)."""
     try:
-        records = fastavro.reader(io.BytesIO(data))  # type: ignore[call-overload]
+        reader = fastavro.reader(io.BytesIO(data))
     except Exception:
         return None
+    records = [cast(dict[str, Any], r) for r in reader]
     return [
         (r["SequenceNumber"], r["Offset"], _plain(r["SystemProperties"]),
          _plain(r["Properties"]), r["Body"])
