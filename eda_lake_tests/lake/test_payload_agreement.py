@@ -108,9 +108,7 @@ def test_mutated_catalogue_bodies_agree(index: int, data: st.DataObject) -> None
 COLOUR = {"type": "enum", "name": "Colour", "symbols": ["RED", "GREEN", "BLUE"]}
 
 
-@pytest.mark.parametrize(
-    ("fields", "body", "reason"),
-    [
+RULES = [
         ([{"name": "c", "type": COLOUR}], b"\x01", "enum index -1 out of range for 3 symbols"),
         ([{"name": "c", "type": COLOUR}], b"\x06", "enum index 3 out of range for 3 symbols"),
         ([{"name": "c", "type": ["null", COLOUR]}], b"\x02\x01", "enum index -1"),
@@ -153,15 +151,17 @@ COLOUR = {"type": "enum", "name": "Colour", "symbols": ["RED", "GREEN", "BLUE"]}
             "more digits than its precision (4)",
         ),
         ([{"name": "f", "type": {"type": "fixed", "name": "F", "size": 4}}], b"abc", "truncated"),
-    ],
-)
+]  # fmt: skip
+GOOD_VALUES = {
+    "c": "BLUE", "s": "ok", "b": True, "i": 1, "l": 1, "d": Decimal("1"), "f": b"abcd",
+    "t": datetime(2026, 1, 1, tzinfo=UTC), "u": "5f0c8d0e-8a4b-4c57-9d43-0b5c2a0f6b01",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "body", "reason"), RULES)
 def test_each_rule_fails_the_body_alone_in_both_paths(fields, body: bytes, reason: str) -> None:
     schema = record_schema(fields)
-    good = {
-        "c": "BLUE", "s": "ok", "b": True, "i": 1, "l": 1, "d": Decimal("1"),
-        "f": b"abcd", "t": datetime(2026, 1, 1, tzinfo=UTC),
-        "u": "5f0c8d0e-8a4b-4c57-9d43-0b5c2a0f6b01",
-    }  # fmt: skip
+    good = GOOD_VALUES
     valid = fastavro_body(schema, {f["name"]: good[f["name"]] for f in fields})
     decoded = _assert_agree(schema, schema, [valid, body, valid])
     assert decoded.decoded == [0, 2]
@@ -169,6 +169,29 @@ def test_each_rule_fails_the_body_alone_in_both_paths(fields, body: bytes, reaso
     assert position == 1 and reason in why, why
     [(_, slow_why)] = payloads._decode_fastavro(schema, schema, [body]).failed
     assert reason in slow_why, slow_why
+
+
+@pytest.mark.parametrize(("fields", "body", "reason"), RULES)
+@pytest.mark.parametrize("container", ["array", "map"])
+def test_each_rule_fails_a_nested_body_alone(
+    fields: list[dict[str, Any]], body: bytes, reason: str, container: str
+) -> None:
+    """The same value inside an array or a map of a record (a nested schema: fastavro
+    decodes it, after the compiled checks): the body fails for the same reason."""
+    [field] = fields
+    kind = {"type": "array", "items": field["type"]}
+    if container == "map":
+        kind = {"type": "map", "values": field["type"]}
+    schema = record_schema([{"name": "n", "type": kind}])
+    assert flat_plan(schema) is None
+    value = GOOD_VALUES[field["name"]]
+    valid = fastavro_body(schema, {"n": [value] if container == "array" else {"k": value}})
+    key = b"" if container == "array" else b"\x02k"
+    nested = b"\x02" + key + body + b"\x00"  # one block of one item, then the end
+    decoded = decode_payloads(schema, schema, [valid, nested, valid])
+    assert decoded.decoded == [0, 2]
+    [(position, why)] = decoded.failed
+    assert position == 1 and reason in why, why
 
 
 def test_uuids_and_timestamps_read_raw_in_both_paths() -> None:
