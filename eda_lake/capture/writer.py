@@ -31,7 +31,6 @@ _ENQUEUED = avro_binary.string("x-opt-enqueued-time") + b"\x00"
 _PARTITION_KEY = avro_binary.string("x-opt-partition-key") + b"\x04"
 _CONTENT_TYPE = avro_binary.string("content-type") + b"\x04"
 _BODY_BYTES = b"\x02"  # Body is ["null", "bytes"]: branch 1
-SYSTEM_PROPERTY_KEYS = (_SEQUENCE, _OFFSET, _ENQUEUED, _PARTITION_KEY, _CONTENT_TYPE)
 
 
 def enqueued_text_field(millis: int) -> bytes:

@@ -1364,76 +1364,10 @@ cdef object _properties_into(Bytes out, object headers):
 
 def kafka_properties(headers, key):
     """A Kafka message's headers and key as (Capture's Avro property map, content type,
-    partition key): `kafka_binding.from_message`, compiled."""
+    partition key): `kafka_binding.from_message`."""
     cdef Bytes out = Bytes()
     content_type = _properties_into(out, headers)
     return out.finish(), content_type, None if key is None else _utf8_text(key)
-
-
-cdef class KafkaRecordEncoder:
-    """Kafka messages straight to Capture's EventData records, as `capture.writer`'s
-    `encode_record(to_received(message))` makes them, without an object per event.
-
-    `keys`: the system properties' map keys with their union branch (sequence number,
-    offset, enqueued time, partition key, content type); `enqueued_text(millis)`: the
-    EnqueuedTimeUtc field of a moment (`capture.writer.EnqueuedText`, which formats each
-    second once).
-    """
-    cdef tuple keys
-    cdef object enqueued_text
-    cdef Bytes out
-
-    def __init__(self, tuple keys, enqueued_text):
-        self.keys = keys
-        self.enqueued_text = enqueued_text
-        self.out = Bytes()
-
-    def encode(self, message):
-        cdef Bytes out = self.out
-        cdef int64_t offset = message.offset()
-        cdef int64_t millis = message.timestamp()[1]
-        cdef Py_ssize_t system = 3
-        cdef bytes digits = str(offset).encode("ascii")
-        out.size = 0
-        key = message.key()
-        body = message.value()
-        cdef bytes text = self.enqueued_text(millis)
-        partition_key = None if key is None else _utf8_text(key)
-        if partition_key is not None:
-            system += 1
-            key_bytes = (<str> partition_key).encode("utf-8")
-        entries = Bytes()
-        content_type = _properties_into(entries, message.headers())
-        if content_type is not None:
-            system += 1
-            type_bytes = (<str> content_type).encode("utf-8")
-        write_long(out, offset)
-        write_raw(out, PyBytes_AS_STRING(digits), PyBytes_GET_SIZE(digits))
-        out.append(<const uint8_t*> PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
-        write_long(out, system)
-        self._key(0)
-        write_long(out, offset)
-        self._key(1)
-        write_raw(out, PyBytes_AS_STRING(digits), PyBytes_GET_SIZE(digits))
-        self._key(2)
-        write_long(out, millis)
-        if partition_key is not None:
-            self._key(3)
-            write_raw(out, PyBytes_AS_STRING(key_bytes), PyBytes_GET_SIZE(key_bytes))
-        if content_type is not None:
-            self._key(4)
-            write_raw(out, PyBytes_AS_STRING(type_bytes), PyBytes_GET_SIZE(type_bytes))
-        out.append(<const uint8_t*> b"\x00", 1)
-        out.append(entries.data, entries.size)
-        out.append(<const uint8_t*> b"\x02", 1)  # Body is ["null", "bytes"]: branch 1
-        if body is None:
-            body = b""
-        write_raw(out, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))
-        return out.finish()
-
-    cdef inline void _key(self, int index) except *:
-        cdef bytes key = self.keys[index]
-        self.out.append(<const uint8_t*> PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key))
 
 
 cdef dict _header_names = {}  # property name -> header name
