@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Compiled Avro decoders into Arrow column buffers: Capture EventData blocks, flat payloads.
+"""The project's Avro code: decoders into Arrow column buffers (Capture EventData blocks,
+flat payloads), the checks of every payload body, and the publishers' and captures' encoders.
 
 The envelope is fixed (long, string, string, two maps of a union of long/double/string/bytes/
 null, and a nullable body), so one tight loop decodes a whole Avro block into growable C
