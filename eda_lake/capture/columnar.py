@@ -1,10 +1,22 @@
-"""Capture files as Arrow record batches, the pure-Python path.
+"""Capture files as Arrow record batches, through the compiled block decoder.
 
-`records` decodes, Python builds the columns. It works wherever the compiled decoder was not
-built; `capture.batches` prefers the compiled one, which yields the same batches faster.
-Both are driven by `windows` (which frames the file with `container`) and derive their
-columns with `assemble`, so they agree on every file, damaged or not. Memory holds one
-window and one batch, not the file.
+The file is framed and windowed by `windows` (which reads the container with `container`),
+records are scanned and decoded by `native.BlockDecoder` into column buffers, which Arrow
+then wraps without a copy, and the derived columns (enqueue time, schema id, CloudEvents
+time) come from `assemble`. Memory holds one window and one batch, not the file.
+
+The decoder reads attributes by these rules:
+
+- `x-opt-enqueued-time`: the last long-valued entry of the system properties;
+- `x-opt-partition-key`, else `x-opt-kafka-key` (where Event Hubs' Kafka endpoint puts a
+  Kafka record's key), and `content-type`: the first string or bytes entry that is UTF-8;
+- CloudEvents attributes from the application properties named `cloudEvents_<name>`,
+  `cloudEvents:<name>` (AMQP binding, current and legacy) or `ce_<name>` (Kafka binding,
+  where headers reach Capture as bytes), and `content-type`: the first string or bytes
+  entry that is UTF-8, whichever prefix comes first in the map.
+
+Text in bytes entries that is not UTF-8 is simply not an attribute; text in string entries
+that is not UTF-8 is a damaged file.
 """
 
 from __future__ import annotations
@@ -16,14 +28,23 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eda_lake.capture.arrow_schema import EVENT_COLUMNS, PROPERTY_MAP, UTC_MICROS
-from eda_lake.capture.container import CaptureFileError, open_container
+from eda_lake.capture.arrow_schema import EVENT_COLUMNS, PROPERTY_MAP, PROPERTY_VALUE, UTC_MICROS
+from eda_lake.capture.container import CaptureFileError, EnvelopeLayout, open_container
 from eda_lake.capture.envelope import EnqueuedTimeError, parse_enqueued_time
-from eda_lake.capture.records import FOUND, PureDecoder, RecordColumns
-from eda_lake.capture.windows import DEFAULT_BATCH_ROWS, DEFAULT_MAX_EVENT_BYTES, decoded_batches
+from eda_lake.capture.windows import (
+    DEFAULT_BATCH_ROWS,
+    DEFAULT_MAX_EVENT_BYTES,
+    Oversized,
+    decoded_batches,
+)
 from eda_lake.events.cloudevents import CloudEventError, parse_time
 from eda_lake.events.wire import PayloadError, schema_id_from_content_type, schema_id_from_uri
+from eda_lake.native import avro as native
 from eda_lake.registry.base import InvalidSchemaIdError
+
+# Slots of the attributes the decoder finds per record, in its order.
+FOUND = ("ce_id", "ce_type", "ce_source", "ce_time", "dataschema", "partition_key",
+         "system_content_type", "property_content_type", "kafka_key")  # fmt: skip
 
 
 def _micros(moment: datetime) -> int:
@@ -95,7 +116,7 @@ def _enqueued(millis: pa.Array, texts: pa.Array) -> pa.Array:
 
 def assemble(columns: dict[str, pa.Array], name: str, total: int) -> pa.RecordBatch:
     """The batch of EVENT_COLUMNS from the decoded columns (`sequence`, `offset`,
-    `enqueued_ms`, `enqueued_text`, `system`, `properties`, `body` and the `records.FOUND`
+    `enqueued_ms`, `enqueued_text`, `system`, `properties`, `body` and the `FOUND`
     attribute texts), validated in full: CaptureFileError names the file on any defect."""
     try:
         system_ct, property_ct = columns["system_content_type"], columns["property_content_type"]
@@ -126,51 +147,111 @@ def assemble(columns: dict[str, pa.Array], name: str, total: int) -> pa.RecordBa
     return batch
 
 
-def _entry(value: Any) -> dict[str, Any] | None:
-    kind = type(value)
-    if kind is str:
-        return {"string": value}
-    if kind is int:
-        return {"long": value}
-    if kind is bytes:
-        return {"bytes": value}
-    if kind is float:
-        return {"double": value}
-    return None  # Avro null
+class CompiledDecoder:
+    """`windows.RecordDecoder` over the compiled `BlockDecoder`."""
+
+    def __init__(self, layout: EnvelopeLayout) -> None:
+        self.block = native.BlockDecoder(
+            list(layout.system_branches), list(layout.property_branches), layout.body_null_branch
+        )
+
+    def scan(
+        self, data: bytearray, start: int, count: int, budget: int, rest: int, limit: int
+    ) -> tuple[int, int, int]:
+        try:
+            found: tuple[int, int, int] = self.block.scan(data, start, count, budget, rest, limit)
+        except native.Oversized as exc:
+            raise Oversized(exc.index, exc.size) from None
+        return found
+
+    def decode(self, data: bytearray, start: int, end: int, count: int) -> None:
+        self.block.decode(data, start, end, count)
 
 
-def _pure_batch(records: RecordColumns, name: str, total: int) -> pa.RecordBatch:
-    try:
-        columns = {
-            "sequence": pa.array(records.sequence, pa.int64()),
-            "offset": pa.array(records.offset, pa.string()),
-            "enqueued_ms": pa.array(records.enqueued_ms, pa.int64()),
-            "enqueued_text": pa.array(records.enqueued_text, pa.string()),
-            "system": pa.array(
-                [[(k, _entry(v)) for k, v in row] for row in records.system], PROPERTY_MAP
-            ),
-            "properties": pa.array(
-                [[(k, _entry(v)) for k, v in row] for row in records.properties], PROPERTY_MAP
-            ),
-            "body": pa.array(records.body, pa.binary()),
-            **{
-                key: pa.array(values, pa.string())
-                for key, values in zip(FOUND, records.found, strict=True)
-            },
-        }
-    except pa.ArrowException as exc:  # e.g. a value Arrow cannot hold
-        raise CaptureFileError(f"{name}: corrupt after {total} events: {exc}") from None
-    return assemble(columns, name, total)
-
-
-def read_pure_batches(
+def read_capture_batches(
     stream: IO[bytes],
     name: str,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> Iterator[pa.RecordBatch]:
-    """Record batches of EVENT_COLUMNS; CaptureFileError names the file on any defect."""
+    """Record batches of EVENT_COLUMNS; CaptureFileError names the file on any defect,
+    `windows.EventTooLargeError` an event over `max_event_bytes`."""
+    for batch, _ in read_decoded(stream, name, batch_rows, max_event_bytes):
+        yield batch
+
+
+def read_decoded(
+    stream: IO[bytes],
+    name: str,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+) -> Iterator[tuple[pa.RecordBatch, dict[str, pa.Array]]]:
+    """Each batch of EVENT_COLUMNS with the decoded columns it was assembled from (the
+    `FOUND` attribute texts among them)."""
     framed, container = open_container(stream, name)
-    decoder = PureDecoder(container.layout)
+    decoder = CompiledDecoder(container.layout)
     for total in decoded_batches(framed, container, decoder, batch_rows, max_event_bytes):
-        yield _pure_batch(decoder.take(), name, total)
+        try:
+            columns = _columns(decoder.block)
+        except (ValueError, pa.ArrowException) as exc:
+            raise CaptureFileError(f"{name}: corrupt after {total} events: {exc}") from None
+        batch = assemble(columns, name, total)
+        decoder.block.reset()
+        yield batch, columns
+
+
+def _buffer(data: Any) -> pa.Buffer | None:
+    """An Arrow buffer over bytes or a `native.Released` (kept alive by the buffer)."""
+    return None if data is None else pa.py_buffer(data)
+
+
+def _int64(
+    parts: tuple[bytes | None, bytes, int, int], type_: pa.DataType | None = None
+) -> pa.Array:
+    bits, values, nulls, length = parts
+    buffers = [_buffer(bits), pa.py_buffer(values)]
+    return pa.Array.from_buffers(type_ or pa.int64(), length, buffers, null_count=nulls)
+
+
+def _binary(parts: tuple[bytes | None, bytes, Any, int, int], type_: pa.DataType) -> pa.Array:
+    bits, offsets, data, nulls, length = parts
+    return pa.Array.from_buffers(
+        type_, length, [_buffer(bits), pa.py_buffer(offsets), _buffer(data)], null_count=nulls
+    )
+
+
+def _map(parts: dict[str, Any], rows: int) -> pa.Array:
+    keys = _binary(parts["keys"], pa.string())
+    entries = len(keys)
+    values = pa.Array.from_buffers(
+        PROPERTY_VALUE,
+        entries,
+        [_buffer(parts["entry_validity"])],
+        null_count=parts["entry_nulls"],
+        children=[
+            _int64(parts["long"]),
+            _int64(parts["double"], pa.float64()),
+            _binary(parts["string"], pa.string()),
+            _binary(parts["bytes"], pa.binary()),
+        ],
+    )
+    offsets = pa.Array.from_buffers(pa.int32(), rows + 1, [None, pa.py_buffer(parts["offsets"])])
+    return pa.MapArray.from_arrays(offsets, keys, values, type=PROPERTY_MAP)
+
+
+def _columns(decoder: Any) -> dict[str, pa.Array]:
+    rows = decoder.rows
+    found = {
+        key: _binary(col.release(), pa.string())
+        for key, col in zip(FOUND, decoder.found, strict=True)
+    }
+    return {
+        "sequence": _int64(decoder.sequence.finish()),
+        "offset": _binary(decoder.offset.release(), pa.string()),
+        "enqueued_ms": _int64(decoder.enqueued_ms.finish()),
+        "enqueued_text": _binary(decoder.enqueued_text.release(), pa.string()),
+        "system": _map(decoder.system.release(), rows),
+        "properties": _map(decoder.properties.release(), rows),
+        "body": _binary(decoder.body.release(), pa.binary()),
+        **found,
+    }

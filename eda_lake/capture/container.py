@@ -1,11 +1,11 @@
 """The Avro container around Capture's records: header, envelope layout, blocks, codecs.
 
-Both capture decoders (compiled and pure) frame files here, so they take the same decision
-on every damaged byte outside the records: a bad magic, header metadata that is not UTF-8
-or not the envelope, a length or count that overflows or runs past the file, a sync marker
-that differs, a deflate block that does not inflate. Every such defect is a
-`CaptureFileError` naming the file and the cause; nothing is allocated from a length before
-it is checked against what is left.
+The compiled record decoder reads the records; the container around them is framed here,
+with one clear decision on every damaged byte outside the records: a bad magic, header
+metadata that is not UTF-8 or not the envelope, a length or count that overflows or runs
+past the file, a sync marker that differs, a deflate block that does not inflate. Every such
+defect is a `CaptureFileError` naming the file and the cause; nothing is allocated from a
+length before it is checked against what is left.
 
 A block is read a window at a time (`Block.read`), never whole: Capture's codecs both stream
 (`null` is stored bytes, `deflate` inflates piecewise), so a block of any size costs the

@@ -1,6 +1,6 @@
 """Reads Capture files, Azure's and the embedded hub's alike, a batch of events at a time.
 
-Driven by `windows` and decoded by `records`, the same rules as the batch readers: both
+The events of the batches `columnar` decodes, so the same rules as bronze's: both
 `Properties` union vintages (with and without `null`), both codecs (`null`, `deflate`) and
 the empty-window file need nothing special, and any damage is a `CaptureFileError`.
 """
@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
-from eda_lake.capture.container import ENVELOPE_NAME, CaptureFileError, corrupt, open_container
-from eda_lake.capture.envelope import EnqueuedTimeError, parse_enqueued_time
-from eda_lake.capture.records import FOUND, PureDecoder
-from eda_lake.capture.windows import DEFAULT_BATCH_ROWS, DEFAULT_MAX_EVENT_BYTES, decoded_batches
+from eda_lake.capture.columnar import FOUND, read_decoded
+from eda_lake.capture.container import ENVELOPE_NAME, CaptureFileError
+from eda_lake.capture.windows import DEFAULT_BATCH_ROWS, DEFAULT_MAX_EVENT_BYTES
 from eda_lake.events.wire import PayloadError, schema_id_of
 from eda_lake.hub.base import PropertyValue
 from eda_lake.registry.base import InvalidSchemaIdError
@@ -31,7 +30,7 @@ class CaptureEvent:
     system_properties: Mapping[str, PropertyValue]
     properties: Mapping[str, PropertyValue]
     body: bytes | None
-    found: tuple[str | None, ...] = (None,) * len(FOUND)  # attributes, by `records` rules
+    found: tuple[str | None, ...] = (None,) * len(FOUND)  # attributes, by `columnar` rules
 
     def _found(self, name: str) -> str | None:
         return self.found[FOUND.index(name)]
@@ -53,32 +52,34 @@ class CaptureEvent:
             return None
 
 
+_EVENT_FIELDS = ("sequence_number", "offset", "enqueued_time", "system_properties",
+                 "properties", "body")  # fmt: skip
+
+
 def read_capture(
     stream: IO[bytes], name: str = "<stream>", max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
 ) -> Iterator[CaptureEvent]:
     """Events of one capture file, in file order; memory holds one batch of them at a time
     (`windows`)."""
-    framed, container = open_container(stream, name)
-    decoder = PureDecoder(container.layout)
-    before = 0
-    for total in decoded_batches(framed, container, decoder, DEFAULT_BATCH_ROWS, max_event_bytes):
-        records = decoder.take()
-        try:
-            for i in range(len(records)):
-                millis = records.enqueued_ms[i]
-                yield CaptureEvent(
-                    sequence_number=records.sequence[i],
-                    offset=records.offset[i],
-                    enqueued_time=(
-                        datetime.fromtimestamp(millis / 1000, tz=UTC)
-                        if millis is not None
-                        else parse_enqueued_time(records.enqueued_text[i])
-                    ),
-                    system_properties=dict(records.system[i]),
-                    properties=dict(records.properties[i]),
-                    body=records.body[i],
-                    found=tuple(column[i] for column in records.found),
-                )
-        except (EnqueuedTimeError, OverflowError, ValueError) as exc:
-            raise corrupt(name, before, exc) from None
-        before = total
+    for batch, columns in read_decoded(stream, name, DEFAULT_BATCH_ROWS, max_event_bytes):
+        found = zip(*(columns[key].to_pylist() for key in FOUND), strict=True)
+        rows = zip(*(batch.column(key).to_pylist() for key in _EVENT_FIELDS), found, strict=True)
+        for sequence, offset, enqueued, system, properties, body, attributes in rows:
+            yield CaptureEvent(
+                sequence_number=sequence,
+                offset=offset,
+                enqueued_time=enqueued.replace(tzinfo=UTC),  # Arrow's is a zoneinfo
+                system_properties=_properties(system),
+                properties=_properties(properties),
+                body=body,
+                found=attributes,
+            )
+
+
+def _properties(entries: list[tuple[str, dict[str, Any] | None]]) -> dict[str, PropertyValue]:
+    """A property map from its Arrow form: each entry's one set branch; None (Avro null) for
+    an entry without one."""
+    return {
+        key: None if branches is None else next(v for v in branches.values() if v is not None)
+        for key, branches in entries
+    }

@@ -1,11 +1,10 @@
 """A capture file's records fed to a decoder a window at a time, cut into bounded batches.
 
-Both capture decoders (compiled and pure) are driven from here, so they see the same
-windows, take the same decisions and cut the same batches. A block that fits in one window
-(Azure's are about 1 MiB) is decoded whole; a larger one is scanned for whole records first,
-decoded a window of records at a time, and its reading continues where the last whole record
-ended. Memory therefore holds one window (at least one whole event) and one batch, whatever
-the size of the file or of its blocks.
+The compiled record decoder (`columnar.CompiledDecoder`) is driven from here. A block that
+fits in one window (Azure's are about 1 MiB) is decoded whole; a larger one is scanned for
+whole records first, decoded a window of records at a time, and its reading continues where
+the last whole record ended. Memory therefore holds one window (at least one whole event)
+and one batch, whatever the size of the file or of its blocks.
 
 A batch ends at `batch_rows` rows or `BATCH_BYTES` of encoded records, whichever comes
 first (one event larger than that is a batch of its own), so no Arrow column of a batch comes
@@ -48,7 +47,7 @@ class Oversized(ValueError):  # noqa: N818 - a signal between scanner and driver
 
 
 class RecordDecoder(Protocol):
-    """What the driver needs of a decoder; both capture decoders provide it."""
+    """What the driver needs of a decoder (`columnar.CompiledDecoder`)."""
 
     def scan(
         self, data: bytearray, start: int, count: int, budget: int, rest: int, limit: int
@@ -107,8 +106,8 @@ def decoded_batches(
                 refused = event_too_large(
                     name, block.before + done + exc.index + 1, exc.size, limit
                 )
-                if rows:  # the events before it are checked first (the compiled decoder
-                    yield block.before + done  # checks text as it builds a batch)
+                if rows:  # the events before it are checked first (the decoder checks
+                    yield block.before + done  # text as it builds a batch)
                 raise refused from None
             except (ValueError, MemoryError) as exc:
                 raise corrupt(name, block.before + done, exc) from None

@@ -27,9 +27,7 @@ Step = tuple[str, int, int, Any]
 
 
 def flat_encoder(schema: AvroSchema) -> Any | None:
-    """The compiled encoder for `schema`, or None (not built here, or not a flat schema)."""
-    if native is None:
-        return None
+    """The compiled encoder for `schema`, or None (not a flat schema: fastavro encodes it)."""
     plan = encoding_plan(schema)
     return None if plan is None else native.FlatEncoder(plan)
 

@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.transaction import AddAction
 
-from eda_lake.capture.batches import read_capture_batches
+from eda_lake.capture.columnar import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
 from eda_lake.capture.windows import DEFAULT_MAX_EVENT_BYTES
 from eda_lake.lake import commits, file_lookup, tables

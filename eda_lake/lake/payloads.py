@@ -4,13 +4,14 @@ Each writer schema is planned once against the reader by Avro's resolution rules
 (`registry.compatibility`: record, enum and fixed names compared unqualified or through the
 reader's aliases, field types, defaults). A writer that does not resolve is another type:
 every body of it fails with a reason naming the writer's full name, on every build. A writer
-that resolves completely and is a flat record is decoded by the compiled flat decoder when
-the module was built; any other (nested, or some of whose values the reader may refuse: a
-union branch, an enum symbol) body by body with fastavro. Either way each body is checked to
-end exactly where its record ends, and each failure is reported by position with its
-reason. Compiled columns are then projected onto the reader schema by name (aliases
-included): a reader field the writer lacks gets its default, a promoted type (int to long,
-float to double, ...) is cast.
+that resolves completely and is a flat record is decoded by the compiled flat decoder; any
+other (nested, or some of whose values the reader may refuse: a union branch, an enum
+symbol) body by body with fastavro, each body first checked by the compiled `BodyWalker`
+with the flat decoder's own value readers. Either way each body is checked to end exactly
+where its record ends, and each failure is reported by position with its reason. Compiled
+columns are then projected onto the reader schema by name (aliases included): a reader field
+the writer lacks gets its default, a promoted type (int to long, float to double, ...) is
+cast.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eda_lake.lake.avro_arrow import arrow_fields, collect_named, column
-from eda_lake.lake.body_check import body_problem, decimal_limit
 from eda_lake.native import avro as native
 from eda_lake.registry.compatibility import SOME_VALUES_RULES, reading_problems
 from eda_lake.registry.schema import AvroSchema, nullable_fields
@@ -52,12 +52,19 @@ class PayloadPlan:
     """How bodies of one writer schema become the reader's columns, decided once per pair."""
 
     refusal: str | None  # why no body of the writer reads as the reader: each one fails
-    # The compiled decoder's plan when the writer is flat and resolves completely (used when
-    # the module was built), else None: fastavro, body by body.
+    # The compiled decoder's plan when the writer is flat and resolves completely, else
+    # None: fastavro, body by body.
     flat: list[tuple[int, int, int, int]] | None
 
 
 _PLANS: dict[tuple[str, str], PayloadPlan] = {}
+
+
+def decimal_limit(node: dict[str, Any]) -> int:
+    """10 ** precision: the compiled decoder refuses an unscaled value reaching it."""
+    return int(10 ** int(node["precision"]))
+
+
 _NAMED_PROBLEMS = 3  # problems a refusal names; it counts the others
 
 
@@ -190,7 +197,7 @@ def _native_column(node: Any, kind: int, parts: Any) -> pa.Array:
 def _decode_native(
     writer: AvroSchema, plan: list[tuple[int, int, int, int]], bodies: list[bytes | None]
 ) -> tuple[dict[str, pa.Array], list[int], list[tuple[int, str]]]:
-    decoder = native.FlatDecoder(plan)  # type: ignore[union-attr]
+    decoder = native.FlatDecoder(plan)
     decoder.decode(bodies)
     parts, decoded, failed = decoder.finish()
     named: dict[str, dict[str, Any]] = {}
@@ -274,6 +281,19 @@ def _raw_values(schema: AvroSchema) -> Any:
     return parsed
 
 
+_BODY_WALKERS: dict[str, Any] = {}
+
+
+def _body_walker(writer: AvroSchema) -> Any:
+    """The compiled checks of every body (`native.BodyWalker`), built once per writer."""
+    walker = _BODY_WALKERS.get(writer.canonical)
+    if walker is None:
+        named: dict[str, Any] = {}
+        collect_named(writer.parsed, named)
+        walker = _BODY_WALKERS[writer.canonical] = native.BodyWalker(writer.parsed, named)
+    return walker
+
+
 def _decode_fastavro(
     writer: AvroSchema, reader: AvroSchema, bodies: list[bytes | None]
 ) -> DecodedPayloads:
@@ -281,11 +301,12 @@ def _decode_fastavro(
     records: list[dict[str, Any]] = []
     decoded, failed = [], []
     raw_writer, raw_reader = _raw_values(writer), _raw_values(reader)
+    walker = _body_walker(writer)
     for position, body in enumerate(bodies):
         if body is None:
             failed.append((position, "no body"))
             continue
-        problem = body_problem(writer, body)  # what fastavro would let through
+        problem = walker.problem(body)  # what fastavro would let through
         if problem is not None:
             failed.append((position, problem))
             continue
@@ -333,7 +354,7 @@ def decode_payloads(
     if plan.refusal is not None:
         empty = {f.name: pa.array([], f.type) for f in arrow_fields(reader.parsed)}
         return DecodedPayloads(empty, [], [(i, plan.refusal) for i in range(len(bodies))])
-    if plan.flat is None or native is None:
+    if plan.flat is None:
         return _decode_fastavro(writer, reader, bodies)
     try:
         columns, decoded, failed = _decode_native(writer, plan.flat, bodies)

@@ -1,7 +1,9 @@
-"""Compiled Avro decoding (Cython), optional: where it was not built, callers use fastavro.
+"""Compiled Avro decoding and encoding (Cython, built by `pip install`; see setup.py).
 
-`avro` is the compiled module, or None. It decodes Capture's envelope blocks and flat
-registry payloads straight into Arrow buffers, without a Python object per field.
+`avro` is the compiled module. It decodes Capture's envelope blocks and flat registry
+payloads straight into Arrow buffers, without a Python object per field, checks any
+payload body against its writer schema, and encodes flat records, property maps and the
+Kafka binding's headers for the publishers.
 """
 
 from __future__ import annotations
@@ -9,8 +11,5 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-avro: ModuleType | None
-try:
-    avro = importlib.import_module("eda_lake.native._avro")
-except ImportError:  # built without a C compiler: the pure-Python paths apply
-    avro = None
+# Imported by name: the module has no type stubs, so its members are typed as Any.
+avro: ModuleType = importlib.import_module("eda_lake.native._avro")

@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Compiled Avro decoders into Arrow column buffers: Capture EventData blocks, flat payloads.
+"""The project's Avro code: decoders into Arrow column buffers (Capture EventData blocks,
+flat payloads), the checks of every payload body, and the publishers' and captures' encoders.
 
 The envelope is fixed (long, string, string, two maps of a union of long/double/string/bytes/
 null, and a nullable body), so one tight loop decodes a whole Avro block into growable C
@@ -7,7 +8,7 @@ buffers; Python then wraps them as Arrow arrays without building an object per e
 codes of the unions are passed in, so both vintages of the Properties union work.
 """
 
-from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 from cpython.buffer cimport PyBuffer_FillInfo
@@ -284,7 +285,7 @@ cdef bytes K_PARTITION_KEY = b"x-opt-partition-key"
 cdef bytes K_CONTENT_TYPE = b"content-type"
 cdef bytes K_KAFKA_KEY = b"x-opt-kafka-key"  # where Event Hubs' Kafka endpoint puts the key
 # CloudEvents attributes (AMQP binding current and legacy prefix, Kafka binding) and the
-# found[] slot each fills (index // 3); the same rules as capture/records.py.
+# found[] slot each fills (index // 3) (capture/columnar.py FOUND names the slots).
 cdef list CE_NAMES = [
     b"cloudEvents_id", b"cloudEvents:id", b"ce_id",
     b"cloudEvents_type", b"cloudEvents:type", b"ce_type",
@@ -631,8 +632,8 @@ cdef class BlockDecoder:
 
     def scan(self, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t count,
              Py_ssize_t budget, Py_ssize_t rest, Py_ssize_t limit):
-        """Whole records in `data` from `start`, without decoding them, by the rules of
-        capture/records.py `scan_records`: (records, their end, bytes the next needs or 0).
+        """Whole records in `data` from `start`, without decoding them (`windows`
+        `RecordDecoder.scan`): (records, their end, bytes the next needs or 0).
         Stops before a record passing `budget` bytes unless it is the first; `rest`: the
         block's bytes after `data` (-1: unknown); Oversized for a record passing `limit`."""
         if start < 0 or start > data.shape[0]:
@@ -680,6 +681,71 @@ cdef enum:
     P_DECIMAL_FIXED = 11
 
 
+# The checks every payload body gets, flat or nested: each value is read by these, both by
+# FlatDecoder (into columns) and by BodyWalker (reading only; fastavro then decodes).
+
+cdef inline int64_t read_branch(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end,
+                                Py_ssize_t branches) except? -1:
+    cdef int64_t branch = read_long(buf, pos, end)
+    if branch < 0 or branch >= branches:
+        raise DecodeError("union branch out of range")
+    return branch
+
+
+cdef inline uint8_t read_boolean(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end) except? 255:
+    if pos[0] >= end:
+        raise DecodeError("truncated boolean")
+    if buf[pos[0]] > 1:
+        raise DecodeError("boolean byte is neither 0 nor 1")
+    pos[0] += 1
+    return buf[pos[0] - 1]
+
+
+cdef inline int64_t read_int(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end) except? -1:
+    cdef int64_t value = read_long(buf, pos, end)
+    if value < -2147483648 or value > 2147483647:
+        raise DecodeError(f"int {value} out of range")
+    return value
+
+
+cdef inline int64_t read_enum(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end,
+                              Py_ssize_t symbols) except? -1:
+    cdef int64_t value = read_long(buf, pos, end)
+    if value < 0 or value >= symbols:
+        raise DecodeError(f"enum index {value} out of range for {symbols} symbols")
+    return value
+
+
+cdef inline const uint8_t* read_sized(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end,
+                                      Py_ssize_t size, str what) except NULL:
+    """A float, double or fixed: `size` bytes, which must be there."""
+    if size > end - pos[0]:
+        raise DecodeError(f"truncated {what}")
+    pos[0] += size
+    return buf + pos[0] - size
+
+
+cdef inline const uint8_t* read_bytes(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end,
+                                      Py_ssize_t* length, bint text) except NULL:
+    """A bytes value (`text`: a string, which must be UTF-8): its start and `length`."""
+    length[0] = read_length(buf, pos, end)
+    if text and not is_utf8(buf + pos[0], length[0]):
+        raise DecodeError("string is not UTF-8")
+    pos[0] += length[0]
+    return buf + pos[0] - length[0]
+
+
+cdef inline void check_decimal(const uint8_t* raw, Py_ssize_t length, object limit) except *:
+    """A big-endian two's complement unscaled value with fewer digits than its precision
+    (`limit`: 10 ** precision)."""
+    if length > 16:
+        raise DecodeError("decimal wider than 128 bits")
+    unscaled = int.from_bytes(PyBytes_FromStringAndSize(<const char*> raw, length), "big",
+                              signed=True)
+    if abs(unscaled) >= limit:
+        raise DecodeError(f"decimal has more digits than its precision ({len(str(limit)) - 1})")
+
+
 cdef class _Field:
     cdef int kind
     cdef int null_branch  # -1: not a union
@@ -716,13 +782,7 @@ cdef class _Field:
         """Big-endian two's complement of any length <= 16 into little-endian 16 bytes."""
         cdef uint8_t out[16]
         cdef Py_ssize_t i
-        if length > 16:
-            raise DecodeError("decimal wider than 128 bits")
-        unscaled = int.from_bytes(PyBytes_FromStringAndSize(<const char*> raw, length), "big",
-                                  signed=True)
-        if abs(unscaled) >= self.limit:
-            raise DecodeError(
-                f"decimal has more digits than its precision ({len(str(self.limit)) - 1})")
+        check_decimal(raw, length, self.limit)
         memset(out, 0xFF if (length and raw[0] & 0x80) else 0, 16)
         for i in range(length):
             out[i] = raw[length - 1 - i]
@@ -743,7 +803,7 @@ cdef class FlatDecoder:
 
     `plan` lists per writer field (kind, null branch or -1, fixed size or enum symbol count,
     10 ** precision for decimals). A body that fails (or leaves bytes over) is reported by
-    index with its reason and adds no row; the checks are `lake.body_check`'s.
+    index with its reason and adds no row; the checks are the readers above, BodyWalker's.
     """
     cdef list fields
     cdef public list rows
@@ -784,7 +844,8 @@ cdef class FlatDecoder:
         cdef Py_ssize_t end = PyBytes_GET_SIZE(body)
         cdef Py_ssize_t pos = 0
         cdef Py_ssize_t n
-        cdef int64_t value, branch
+        cdef const uint8_t* value_at
+        cdef int64_t value
         cdef _Field field
         cdef int kind
         cdef double d
@@ -792,59 +853,36 @@ cdef class FlatDecoder:
         for field in self.fields:
             kind = field.kind
             if field.null_branch >= 0:
-                branch = read_long(buf, &pos, end)
-                if branch == field.null_branch:
+                if read_branch(buf, &pos, end, 2) == field.null_branch:
                     field.add_null()
                     continue
-                if branch != 1 - field.null_branch:
-                    raise DecodeError("union branch out of range")
             if kind == P_NULL:
                 field.add_null()
             elif kind == P_BOOLEAN:
-                if pos >= end:
-                    raise DecodeError("truncated boolean")
-                if buf[pos] > 1:
-                    raise DecodeError("boolean byte is neither 0 nor 1")
-                field.numbers.add(buf[pos], True)
-                pos += 1
-            elif kind == P_INT or kind == P_LONG or kind == P_ENUM:
-                value = read_long(buf, &pos, end)
-                if kind == P_INT and (value < -2147483648 or value > 2147483647):
-                    raise DecodeError(f"int {value} out of range")
-                if kind == P_ENUM and (value < 0 or value >= field.size):
-                    raise DecodeError(
-                        f"enum index {value} out of range for {field.size} symbols")
-                field.numbers.add(value, True)
+                field.numbers.add(read_boolean(buf, &pos, end), True)
+            elif kind == P_INT:
+                field.numbers.add(read_int(buf, &pos, end), True)
+            elif kind == P_LONG:
+                field.numbers.add(read_long(buf, &pos, end), True)
+            elif kind == P_ENUM:
+                field.numbers.add(read_enum(buf, &pos, end, field.size), True)
             elif kind == P_FLOAT:
-                if pos + 4 > end:
-                    raise DecodeError("truncated float")
-                memcpy(&f, buf + pos, 4)
+                memcpy(&f, read_sized(buf, &pos, end, 4, "float"), 4)
                 d = f
                 field.numbers.add((<int64_t*> &d)[0], True)
-                pos += 4
             elif kind == P_DOUBLE:
-                if pos + 8 > end:
-                    raise DecodeError("truncated double")
-                memcpy(&value, buf + pos, 8)
+                memcpy(&value, read_sized(buf, &pos, end, 8, "double"), 8)
                 field.numbers.add(value, True)
-                pos += 8
-            elif kind == P_BYTES or kind == P_STRING or kind == P_DECIMAL_BYTES:
-                n = read_length(buf, &pos, end)
-                if kind == P_DECIMAL_BYTES:
-                    field.add_decimal(buf + pos, n)
-                else:
-                    if kind == P_STRING and not is_utf8(buf + pos, n):
-                        raise DecodeError("string is not UTF-8")
-                    field.texts.add(buf + pos, n, True)
-                pos += n
-            elif kind == P_FIXED or kind == P_DECIMAL_FIXED:
-                if pos + field.size > end:
-                    raise DecodeError("truncated fixed")
-                if kind == P_DECIMAL_FIXED:
-                    field.add_decimal(buf + pos, field.size)
-                else:
-                    field.texts.add(buf + pos, field.size, True)
-                pos += field.size
+            elif kind == P_DECIMAL_BYTES:
+                value_at = read_bytes(buf, &pos, end, &n, False)
+                field.add_decimal(value_at, n)
+            elif kind == P_BYTES or kind == P_STRING:
+                value_at = read_bytes(buf, &pos, end, &n, kind == P_STRING)
+                field.texts.add(value_at, n, True)
+            elif kind == P_DECIMAL_FIXED:
+                field.add_decimal(read_sized(buf, &pos, end, field.size, "fixed"), field.size)
+            elif kind == P_FIXED:
+                field.texts.add(read_sized(buf, &pos, end, field.size, "fixed"), field.size, True)
         if pos != end:
             raise DecodeError(f"{end - pos} bytes left over after the record")
 
@@ -889,6 +927,171 @@ cdef void _truncate_validity(Validity validity, Py_ssize_t length) except *:
     validity.bits.size = (length + 7) // 8
     validity.length = length
     validity.nulls = nulls
+
+
+# Any payload body, nested or not, checked against its writer schema --------------------
+# fastavro reads some damaged bodies without complaint: a negative enum index or union
+# branch picks from the end of the list (Python indexing), a boolean byte other than 0 or 1
+# reads as a value, a decimal wider than its precision only fails later as a whole column.
+# BodyWalker reads each value with FlatDecoder's readers, so a body fastavro decodes has
+# passed the very checks a flat body passes; it reads the bytes only, decoding stays
+# fastavro's. Whether a well-formed value suits later layers (a uuid's text, a timestamp's
+# range) silver decides, field by field.
+
+cdef enum:
+    W_RECORD = 12
+    W_ARRAY = 13
+    W_MAP = 14
+    W_UNION = 15
+    MAX_DEPTH = 1000  # values nested deeper (a recursive writer) are refused, not followed
+
+cdef dict _WALK_PRIMITIVES = {
+    "null": P_NULL, "boolean": P_BOOLEAN, "int": P_INT, "long": P_LONG, "float": P_FLOAT,
+    "double": P_DOUBLE, "bytes": P_BYTES, "string": P_STRING,
+}
+
+
+cdef class _Node:
+    cdef int kind
+    cdef Py_ssize_t size  # fixed size; enum symbol count
+    cdef object limit  # decimals: 10 ** precision
+    cdef list children  # record fields, union branches, or the one array item / map value
+
+
+cdef Py_ssize_t _walk(_Node node, const uint8_t* buf, Py_ssize_t pos, Py_ssize_t end,
+                      int depth) except -1:
+    cdef int kind = node.kind
+    cdef Py_ssize_t n
+    cdef int64_t count, i
+    cdef const uint8_t* value_at
+    cdef _Node child
+    if depth > MAX_DEPTH:
+        raise DecodeError("values nested deeper than a reader can follow")
+    if kind == P_NULL:
+        pass
+    elif kind == P_BOOLEAN:
+        read_boolean(buf, &pos, end)
+    elif kind == P_INT:
+        read_int(buf, &pos, end)
+    elif kind == P_LONG:
+        read_long(buf, &pos, end)
+    elif kind == P_ENUM:
+        read_enum(buf, &pos, end, node.size)
+    elif kind == P_FLOAT:
+        read_sized(buf, &pos, end, 4, "float")
+    elif kind == P_DOUBLE:
+        read_sized(buf, &pos, end, 8, "double")
+    elif kind == P_BYTES or kind == P_STRING:
+        read_bytes(buf, &pos, end, &n, kind == P_STRING)
+    elif kind == P_DECIMAL_BYTES:
+        value_at = read_bytes(buf, &pos, end, &n, False)
+        check_decimal(value_at, n, node.limit)
+    elif kind == P_FIXED:
+        read_sized(buf, &pos, end, node.size, "fixed")
+    elif kind == P_DECIMAL_FIXED:
+        check_decimal(read_sized(buf, &pos, end, node.size, "fixed"), node.size, node.limit)
+    elif kind == W_RECORD:
+        for child in node.children:
+            pos = _walk(child, buf, pos, end, depth + 1)
+    elif kind == W_UNION:
+        child = node.children[read_branch(buf, &pos, end, len(node.children))]
+        pos = _walk(child, buf, pos, end, depth + 1)
+    else:  # W_ARRAY, W_MAP: blocks of items, each block a count (and, if negative, a size)
+        child = node.children[0]
+        while True:
+            count = read_long(buf, &pos, end)
+            if count == 0:
+                break
+            if count < 0:
+                read_long(buf, &pos, end)  # the block's size in bytes
+                count = -count if count != INT64_MIN else INT64_MAX
+            if count > end - pos:  # even items of null take one count each
+                raise DecodeError(f"array or map block of {count} items runs past the body")
+            for i in range(count):
+                if kind == W_MAP:
+                    read_bytes(buf, &pos, end, &n, True)
+                pos = _walk(child, buf, pos, end, depth + 1)
+    return pos
+
+
+cdef class BodyWalker:
+    """Checks payload bodies of one writer schema (parsed JSON, with `named`: every named
+    type by full and short name) by the rules FlatDecoder applies to flat ones."""
+    cdef _Node root
+    cdef dict built
+
+    def __init__(self, schema, dict named):
+        self.built = {}
+        self.root = self._node(schema, named)
+        self.built = None
+
+    def problem(self, bytes body):
+        """Why `body` is not exactly one value of the schema, or None when it is."""
+        cdef Py_ssize_t end = PyBytes_GET_SIZE(body)
+        cdef Py_ssize_t pos
+        try:
+            pos = _walk(self.root, <const uint8_t*> PyBytes_AS_STRING(body), 0, end, 0)
+        except DecodeError as exc:
+            return str(exc)
+        if pos != end:
+            return f"{end - pos} bytes left over after the record"
+        return None
+
+    cdef _Node _node(self, object schema, dict named):
+        cdef _Node node
+        if isinstance(schema, str):
+            if schema in named:
+                return self._named(named[schema], named)
+            return self._primitive(schema, {})
+        if isinstance(schema, list):
+            node = _Node()
+            node.kind = W_UNION
+            node.children = [self._node(branch, named) for branch in schema]
+            return node
+        kind = schema["type"]
+        if isinstance(kind, (dict, list)):
+            return self._node(kind, named)
+        if kind in ("record", "error", "enum", "fixed"):
+            return self._named(schema, named)
+        if kind == "array" or kind == "map":
+            node = _Node()
+            node.kind = W_ARRAY if kind == "array" else W_MAP
+            node.children = [self._node(schema["items" if kind == "array" else "values"], named)]
+            return node
+        if kind in named:
+            return self._named(named[kind], named)
+        return self._primitive(kind, schema)
+
+    cdef _Node _named(self, dict schema, dict named):
+        """Each named type once; a recursive one refers to its own node."""
+        cdef _Node node = self.built.get(id(schema))
+        if node is not None:
+            return node
+        node = self.built[id(schema)] = _Node()
+        kind = schema["type"]
+        if kind == "enum":
+            node.kind = P_ENUM
+            node.size = len(schema["symbols"])
+        elif kind == "fixed":
+            node.size = int(schema["size"])
+            node.kind = P_FIXED
+            if schema.get("logicalType") == "decimal":
+                node.kind = P_DECIMAL_FIXED
+                node.limit = 10 ** int(schema["precision"])
+        else:
+            node.kind = W_RECORD
+            node.children = [self._node(f["type"], named) for f in schema.get("fields", [])]
+        return node
+
+    cdef _Node _primitive(self, object kind, dict schema):
+        cdef _Node node = _Node()
+        if kind not in _WALK_PRIMITIVES:
+            raise ValueError(f"no such Avro type {kind!r}")
+        node.kind = _WALK_PRIMITIVES[kind]
+        if node.kind == P_BYTES and schema.get("logicalType") == "decimal":
+            node.kind = P_DECIMAL_BYTES
+            node.limit = 10 ** int(schema["precision"])
+        return node
 
 
 # Flat record encoding (the publishers' hot path) ---------------------------------------
@@ -1083,7 +1286,7 @@ cdef object _unscaled(object value, int scale, int precision):
     return -unscaled if sign else unscaled
 
 
-# The CloudEvents Kafka binding (events/kafka_binding.py has the same in Python) -----------
+# The CloudEvents Kafka binding (events/kafka_binding.py) ---------------------------------
 
 cdef bytes _CE_HEADER = b"ce_"
 cdef str _CE_PROPERTY = "cloudEvents_"
@@ -1162,20 +1365,70 @@ cdef object _properties_into(Bytes out, object headers):
 
 def kafka_properties(headers, key):
     """A Kafka message's headers and key as (Capture's Avro property map, content type,
-    partition key): `kafka_binding.from_message`, compiled."""
+    partition key): `kafka_binding.from_message`."""
     cdef Bytes out = Bytes()
     content_type = _properties_into(out, headers)
     return out.finish(), content_type, None if key is None else _utf8_text(key)
 
 
-cdef class KafkaRecordEncoder:
-    """Kafka messages straight to Capture's EventData records, as `capture.writer`'s
-    `encode_record(to_received(message))` makes them, without an object per event.
+cdef void _write_record(
+    Bytes out, tuple keys, int64_t sequence, bytes offset, bytes enqueued_text, int64_t millis,
+    object partition_key, object content_type, const uint8_t* properties,
+    Py_ssize_t properties_size, object body,
+) except *:
+    """One EventData record: `keys` are the system properties' map keys with their union
+    branch (sequence number, offset, enqueued time, partition key, content type); `offset`
+    is the offset's digits; `enqueued_text` the EnqueuedTimeUtc field, already an Avro
+    string; `properties` the application property map, already in Avro."""
+    cdef Py_ssize_t system = 3 + (partition_key is not None) + (content_type is not None)
+    cdef bytes text
+    write_long(out, sequence)
+    write_raw(out, PyBytes_AS_STRING(offset), PyBytes_GET_SIZE(offset))
+    out.append(<const uint8_t*> PyBytes_AS_STRING(enqueued_text), PyBytes_GET_SIZE(enqueued_text))
+    write_long(out, system)
+    _append(out, keys[0])
+    write_long(out, sequence)
+    _append(out, keys[1])
+    write_raw(out, PyBytes_AS_STRING(offset), PyBytes_GET_SIZE(offset))
+    _append(out, keys[2])
+    write_long(out, millis)
+    if partition_key is not None:
+        _append(out, keys[3])
+        text = (<str> partition_key).encode("utf-8")
+        write_raw(out, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
+    if content_type is not None:
+        _append(out, keys[4])
+        text = (<str> content_type).encode("utf-8")
+        write_raw(out, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
+    out.append(<const uint8_t*> b"\x00", 1)
+    out.append(properties, properties_size)
+    out.append(<const uint8_t*> b"\x02", 1)  # Body is ["null", "bytes"]: branch 1
+    if body is None:
+        body = b""
+    write_raw(out, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))
 
-    `keys`: the system properties' map keys with their union branch (sequence number,
-    offset, enqueued time, partition key, content type); `enqueued_text(millis)`: the
-    EnqueuedTimeUtc field of a moment (`capture.writer.EnqueuedText`, which formats each
-    second once).
+
+cdef inline void _append(Bytes out, bytes data) except *:
+    out.append(<const uint8_t*> PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+
+def event_record(tuple keys, int64_t sequence, bytes offset, bytes enqueued_text,
+                 int64_t millis, partition_key, content_type, bytes properties, body):
+    """One EventData record of an event (`capture.writer.encode_record`); the arguments
+    are `_write_record`'s."""
+    cdef Bytes out = Bytes()
+    _write_record(out, keys, sequence, offset, enqueued_text, millis, partition_key,
+                  content_type, <const uint8_t*> PyBytes_AS_STRING(properties),
+                  PyBytes_GET_SIZE(properties), body)
+    return out.finish()
+
+
+cdef class KafkaRecordEncoder:
+    """Kafka messages straight to Capture's EventData records, the records `event_record`
+    makes of `hub.kafka.to_received(message)`, without an object per event.
+
+    `keys`: `_write_record`'s; `enqueued_text(millis)`: the EnqueuedTimeUtc field of a
+    moment (`capture.writer.EnqueuedText`, which formats each second once).
     """
     cdef tuple keys
     cdef object enqueued_text
@@ -1187,51 +1440,17 @@ cdef class KafkaRecordEncoder:
         self.out = Bytes()
 
     def encode(self, message):
-        cdef Bytes out = self.out
         cdef int64_t offset = message.offset()
         cdef int64_t millis = message.timestamp()[1]
-        cdef Py_ssize_t system = 3
-        cdef bytes digits = str(offset).encode("ascii")
-        out.size = 0
+        cdef Bytes entries = Bytes()
         key = message.key()
-        body = message.value()
-        cdef bytes text = self.enqueued_text(millis)
-        partition_key = None if key is None else _utf8_text(key)
-        if partition_key is not None:
-            system += 1
-            key_bytes = (<str> partition_key).encode("utf-8")
-        entries = Bytes()
         content_type = _properties_into(entries, message.headers())
-        if content_type is not None:
-            system += 1
-            type_bytes = (<str> content_type).encode("utf-8")
-        write_long(out, offset)
-        write_raw(out, PyBytes_AS_STRING(digits), PyBytes_GET_SIZE(digits))
-        out.append(<const uint8_t*> PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
-        write_long(out, system)
-        self._key(0)
-        write_long(out, offset)
-        self._key(1)
-        write_raw(out, PyBytes_AS_STRING(digits), PyBytes_GET_SIZE(digits))
-        self._key(2)
-        write_long(out, millis)
-        if partition_key is not None:
-            self._key(3)
-            write_raw(out, PyBytes_AS_STRING(key_bytes), PyBytes_GET_SIZE(key_bytes))
-        if content_type is not None:
-            self._key(4)
-            write_raw(out, PyBytes_AS_STRING(type_bytes), PyBytes_GET_SIZE(type_bytes))
-        out.append(<const uint8_t*> b"\x00", 1)
-        out.append(entries.data, entries.size)
-        out.append(<const uint8_t*> b"\x02", 1)  # Body is ["null", "bytes"]: branch 1
-        if body is None:
-            body = b""
-        write_raw(out, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body))
-        return out.finish()
-
-    cdef inline void _key(self, int index) except *:
-        cdef bytes key = self.keys[index]
-        self.out.append(<const uint8_t*> PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key))
+        self.out.size = 0
+        _write_record(self.out, self.keys, offset, str(offset).encode("ascii"),
+                      self.enqueued_text(millis), millis,
+                      None if key is None else _utf8_text(key), content_type,
+                      entries.data, entries.size, message.value())
+        return self.out.finish()
 
 
 cdef dict _header_names = {}  # property name -> header name
@@ -1253,33 +1472,38 @@ cdef str _header_name(str name):
 
 
 def kafka_headers(properties, content_type):
-    """An event's AMQP-binding properties as Kafka headers, or None when a value has no
-    header form (the caller then names it): `kafka_binding.to_headers`, compiled."""
+    """An event's AMQP-binding properties as Kafka headers (`kafka_binding.to_headers`);
+    ValueError names a property with no header form (a null, a value of another type)."""
     headers = []
     for name, value in properties.items():
         if type(value) is str:
             encoded = (<str> value).encode("utf-8")
         elif type(value) is bytes:
             encoded = value
-        elif type(value) is int or type(value) is float:
+        elif isinstance(value, (int, float)):  # a bool too, as its name
             encoded = str(value).encode("ascii")
+        elif value is None:
+            raise ValueError(f"property {name!r} is None; Kafka headers carry bytes only")
         else:
-            return None
+            raise ValueError(
+                f"property {name!r} has a {type(value).__name__}; Kafka headers carry text, "
+                "bytes and numbers only")
         headers.append((_header_name(name), encoded))
     if content_type is not None:
         headers.append((_CONTENT_TYPE_HEADER, (<str> content_type).encode("utf-8")))
     return headers
 
 
-# Capture's property map, from a dict (hub/properties.py has the same in Python) ---------
+# Capture's property map, from a dict (hub/properties.py) ---------------------------------
 
 cdef dict _map_keys = {}  # property name -> its Avro string
 
 
 def property_map(properties):
-    """`map<[long, double, string, bytes, null]>` of a property dict, as
-    `hub.properties.encode_properties` writes it, or None for anything it leaves to that
-    function to encode or refuse (a value of another type, an int past 64 bits)."""
+    """`map<[long, double, string, bytes, null]>` of a property dict
+    (`hub.properties.encode_properties`). TypeError names a property whose name is not text
+    or whose value is of another type, ValueError one holding an int past 64 bits or text
+    with a lone surrogate: Event Hubs Capture keeps none of them."""
     cdef Bytes out = Bytes()
     cdef const char* text
     cdef Py_ssize_t length
@@ -1292,7 +1516,7 @@ def property_map(properties):
             name = _map_keys.get(key)
             if name is None:
                 if type(key) is not str:
-                    return None
+                    raise TypeError(f"property name {key!r} is not text")
                 name = _avro_string(key)
                 if len(_map_keys) < 4096:  # names repeat on every event; bound the cache
                     _map_keys[key] = name
@@ -1315,8 +1539,14 @@ def property_map(properties):
             elif value is None:
                 out.append(<const uint8_t*> b"\x08", 1)
             else:
-                return None
-    except (_Unfit, UnicodeEncodeError):
-        return None
+                raise TypeError(
+                    f"property {key!r} has a {kind.__name__}; Event Hubs Capture keeps only "
+                    "long, double, string, bytes and null")
+    except _Unfit:
+        raise ValueError(
+            f"property {key!r} holds {value}, past a 64-bit long: Event Hubs Capture keeps "
+            "only long, double, string, bytes and null") from None
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"property {key!r} has text that is not UTF-8: {exc}") from None
     out.append(<const uint8_t*> b"\x00", 1)
     return out.finish()

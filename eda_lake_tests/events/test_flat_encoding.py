@@ -15,13 +15,10 @@ from hypothesis import strategies as st
 from eda_lake.catalogue import Catalogue
 from eda_lake.events.flat_encoding import encoding_plan, flat_encoder
 from eda_lake.events.wire import AvroEncoder, PayloadError
-from eda_lake.native import avro as native
 from eda_lake.registry.local import LocalSchemaRegistry
 from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake.simulation import teams
 from eda_lake_tests.avro_records import fastavro_body
-
-pytestmark = pytest.mark.skipif(native is None, reason="the compiled module was not built here")
 
 # Besides the catalogue's: every kind the compiled encoder takes, in unions with null too.
 EVERY_KIND = parse_schema(

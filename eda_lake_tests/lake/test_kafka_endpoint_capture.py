@@ -18,10 +18,8 @@ from typing import Any
 
 import fastavro
 import pyarrow as pa
-import pytest
 
-from eda_lake.capture import fast_columnar
-from eda_lake.capture.columnar import read_pure_batches
+from eda_lake.capture.columnar import read_capture_batches
 from eda_lake.capture.envelope import CAPTURE_SCHEMA
 from eda_lake.capture.reader import read_capture
 from eda_lake.lake.layout import LakeLayout
@@ -98,12 +96,8 @@ def _expected_columns(table: pa.Table) -> None:
     assert table["ce_time"].to_pylist() == [moment, moment, moment, None]
 
 
-@pytest.mark.parametrize(
-    "reader",
-    [read_pure_batches] + ([fast_columnar.read_fast_batches] if fast_columnar.available() else []),
-)
-def test_both_readers_take_the_kafka_binding(reader) -> None:
-    batches = list(reader(io.BytesIO(_kafka_file()), "kafka.avro"))
+def test_the_reader_takes_the_kafka_binding() -> None:
+    batches = list(read_capture_batches(io.BytesIO(_kafka_file()), "kafka.avro"))
     _expected_columns(pa.Table.from_batches(batches))
 
 

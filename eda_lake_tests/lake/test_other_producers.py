@@ -13,14 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
-from eda_lake.lake import payloads, tables
+from eda_lake.lake import tables
 from eda_lake.lake.runtime import Lake
-from eda_lake.native import avro as native
 from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake.settings import Settings
 from eda_lake.simulation import world
@@ -86,14 +83,7 @@ def _rows(lake: Lake, area: str, name: str) -> list[dict[str, Any]]:
     return rows
 
 
-@pytest.mark.parametrize("build", ["compiled", "pure"])
-def test_other_producers_events_are_quarantined_not_counted(
-    build: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if build == "compiled" and native is None:
-        pytest.skip("compiled decoder not built")
-    if build == "pure":
-        monkeypatch.setattr(payloads, "native", None)
+def test_other_producers_events_are_quarantined_not_counted(tmp_path: Path) -> None:
     lake, customers = _lake_with_other_producers(tmp_path / "home")
     assert len(_rows(lake, "silver", "customer_created")) == customers
     funnel = _rows(lake, "gold", "funnel_daily")
@@ -138,15 +128,10 @@ def test_an_event_renamed_with_an_alias_keeps_its_old_type() -> None:
     }
 
 
-@pytest.mark.parametrize("build", ["compiled", "pure"])
-def test_a_writer_schema_the_lake_cannot_parse_quarantines_its_events(
-    build: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_writer_schema_the_lake_cannot_parse_quarantines_its_events(tmp_path: Path) -> None:
     """Another producer's registry client may register a schema the lake cannot read (here
     nested past the lake's limit). Seen: its SchemaDefinitionError stopped silver, on every
     run."""
-    if build == "pure":
-        monkeypatch.setattr(payloads, "native", None)
     settings = Settings(home=tmp_path / "home")
     simulation = provisioned(settings)
     report = simulation.run_chain(seed=3, customers=CUSTOMERS)

@@ -6,11 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from eda_lake.lake import payloads
 from eda_lake.lake.payloads import decode_payloads, flat_plan
-from eda_lake.native import avro as native
 from eda_lake.registry.schema import AvroSchema
 from eda_lake_tests.avro_records import fastavro_body, record_schema
 
@@ -59,7 +56,6 @@ def _both(writer: AvroSchema, reader: AvroSchema, bodies: list[bytes | None]) ->
     return compiled, slow
 
 
-@pytest.mark.skipif(native is None, reason="compiled decoder not built (no C compiler at install)")
 def test_compiled_and_fastavro_paths_give_the_same_columns() -> None:
     schema = record_schema(FIELDS)
     assert flat_plan(schema) is not None
@@ -71,7 +67,6 @@ def test_compiled_and_fastavro_paths_give_the_same_columns() -> None:
     assert compiled.columns["price"].to_pylist()[0] == Decimal("-12345.67")
 
 
-@pytest.mark.skipif(native is None, reason="compiled decoder not built")
 def test_bad_bodies_fail_alone_with_a_reason() -> None:
     schema = record_schema(FIELDS)
     good = [fastavro_body(schema, r) for r in _records(4)]

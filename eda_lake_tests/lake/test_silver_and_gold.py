@@ -187,32 +187,6 @@ def test_concurrent_silver_runs_land_each_event_once(lake_settings: Settings) ->
     assert sum(r["customers"] for r in _rows(lake, "gold", "funnel_daily")) == 400
 
 
-def test_pure_python_paths_give_the_same_lake(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where no compiler built the native decoders, fastavro's paths give the same tables."""
-    from eda_lake.capture import fast_columnar
-    from eda_lake.lake import payloads
-
-    compiled = _lake_after_chain(Settings(home=tmp_path / "compiled"), customers=90, seed=8)[2]
-    monkeypatch.setattr(fast_columnar, "native", None)
-    monkeypatch.setattr(payloads, "native", None)
-    pure = _lake_after_chain(Settings(home=tmp_path / "pure"), customers=90, seed=8)[2]
-    # where each event sat in the hub differs between two runs; everything else is equal
-    where = {"enqueued_time", "source_file", "partition_id", "sequence_number"}
-
-    def content(lake: Lake, area: str, name: str) -> list[str]:
-        rows = _rows(lake, area, name)
-        return sorted(str({k: v for k, v in r.items() if k not in where}) for r in rows)
-
-    for area, name in [
-        ("silver", "customer_created"),
-        ("silver", "leads"),
-        ("gold", "funnel_daily"),
-    ]:
-        assert content(compiled, area, name) == content(pure, area, name), name
-
-
 def test_a_partial_recompute_leaves_the_other_touched_days_pending(lake_settings: Settings) -> None:
     settings = lake_settings
     simulation, _, lake = _lake_after_chain(settings, customers=150)
