@@ -143,3 +143,25 @@ def kafka_env(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
     monkeypatch.setenv("EDA_LAKE_BROKER", "kafka")
     monkeypatch.setenv("EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS", kafka_settings.kafka.bootstrap_servers)
     return kafka_settings
+
+
+# What makes a test leave the fast tier (`make fast`): a server it starts (Azurite, a Kafka
+# broker), a lake on Azurite, or whole processes (the CLI, Dagster's, a browser).
+SERVER_FIXTURES = frozenset(
+    {"azurite", "kafka_broker", "kafka_bootstrap", "kafka_settings", "kafka_env"}
+)
+PROCESS_FOLDERS = ("cli", "defs", "kafka")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0]
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or "azurite" in params.values()
+            or folder in PROCESS_FOLDERS
+            or item.path.name in ("test_cli.py", "test_cli_backbone.py")
+        ):
+            item.add_marker(pytest.mark.servers)
