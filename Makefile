@@ -14,7 +14,7 @@ export DAGSTER_HOME ?= $(EDA_LAKE_HOME)/dagster_home
 DEV_PII_KEY_FILE := $(EDA_LAKE_HOME)/dev-pii-key
 PII_KEY = EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}"
 
-.PHONY: install demo test test-slow lint typecheck unit bench dev clean chromium
+.PHONY: install demo test test-slow fast lint typecheck unit bench dev clean chromium
 
 AZURITE := .tools/node_modules/.bin/azurite
 
@@ -43,6 +43,10 @@ $(AZURITE):
 
 unit: install $(AZURITE) chromium
 	$(BIN)/pytest -q -m "not slow"
+
+# The inner loop's tier: no servers, no whole processes (conftest.py marks those 'servers').
+fast: install
+	$(BIN)/pytest -q -m "not slow and not servers"
 
 # The slow tier: big files, random trials, whole Dagster deployments. CI runs it after `test`.
 test-slow: install $(AZURITE)
