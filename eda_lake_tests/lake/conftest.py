@@ -38,3 +38,17 @@ def lake_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 def layout(lake_settings: Settings) -> LakeLayout:
     return LakeLayout.from_settings(lake_settings)
+
+
+# Schema evolution on Azurite: these promotions represent the storage's part (a free one, a
+# rewrite, an added column); the others run on Azurite in the slow tier.
+AZURITE_EVOLUTIONS = frozenset({"int to long", "int to double", "field added with a default"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("lake_settings") != "azurite" or "evolution" not in params:
+            continue
+        if item.callspec.id.split("-", 1)[1] not in AZURITE_EVOLUTIONS:  # type: ignore[attr-defined]
+            item.add_marker(pytest.mark.slow)
