@@ -320,7 +320,7 @@ def test_a_quarantine_retry_first_after_the_change_lands_in_the_promoted_type(
     assert column.type == pa.float64()
 
 
-def test_bytes_that_are_no_text_stop_the_upgrade_in_one_line_and_change_nothing(
+def test_bytes_that_are_no_text_fail_their_table_in_one_line_and_change_nothing(
     lake_settings: Settings, tmp_path: Path
 ) -> None:
     simulation, _, _ = _lake_after_chain(lake_settings, customers=2)
@@ -333,11 +333,20 @@ def test_bytes_that_are_no_text_stop_the_upgrade_in_one_line_and_change_nothing(
     version = _silver_table(before).version()
     new = evolved_catalogue(tmp_path, "new", _field("string", "none"))
     register(lake_settings, new)
+    simulation.publish_products(seed=9)  # another table has new events
+    _capture(lake_settings, simulation)
     lake = Lake(lake_settings, new, pii_key=KEY)
+    lake.ingest()
 
     with pytest.raises(TableUpgradeError, match=r"silver.customer_created: column 'visits'"):
-        lake.silver()
+        lake.upgrade_silver()
+    run = lake.silver()  # the table fails on its own: every other table lands
+    failed = run.events.runs["CustomerCreated"]
+    assert failed.failed and "column 'visits' cannot become string" in failed.failure()
     assert _silver_table(lake).version() == version  # nothing was changed
+    others = {name: r for name, r in run.events.runs.items() if name != "CustomerCreated"}
+    assert not any(r.failed for r in others.values())
+    assert run.events.inserted["ProductUpdated"] > 0  # and they land
     lake.rebuild()  # the fix the error names: the event that is no text is quarantined
     assert "old-1" not in _by_id(lake)
     assert [r["ce_id"] for r in lake.quarantine.events().to_pylist()] == ["old-1"]
