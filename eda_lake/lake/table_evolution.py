@@ -33,6 +33,7 @@ from deltalake import Schema as DeltaSchema
 
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.lake import commits, tables
+from eda_lake.lake.avro_arrow import collect_named
 from eda_lake.lake.commits import Write
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker, mask_personal_columns
@@ -154,9 +155,11 @@ def _rewritten(
     stored = {name for name, _ in delta_columns(table.schema())}
     kept = [f.name for f in target if f.name in stored]
     fields = {f["name"]: f for f in upgrade.spec.schema.parsed["fields"]}
+    named: dict[str, Any] = {}
+    collect_named(upgrade.spec.schema.parsed, named)
     defaults = {
         f.name: mask_personal_columns(
-            upgrade.spec.schema, {f.name: reader_default(fields[f.name], f, 1)}, masker
+            upgrade.spec.schema, {f.name: reader_default(fields[f.name], f, 1, named)}, masker
         )[f.name][0]
         for f in target
         if f.name not in stored

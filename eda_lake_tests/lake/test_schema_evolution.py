@@ -8,6 +8,7 @@ import json
 import shutil
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,14 @@ class Evolution:
     new_value: Any  # what the new writer sends
     stored: pa.DataType | None  # the silver column's type afterwards (None: no column)
     read: Any = None  # how silver reads `old_value` afterwards (default: as sent)
+    # How silver reads the new field's default (None: the default's JSON as that type).
+    default_read: Any = None
 
 
-def _field(type_: str, default: Any, **more: Any) -> dict[str, Any]:
+DECIMAL = {"type": "bytes", "logicalType": "decimal", "precision": 12, "scale": 2}
+
+
+def _field(type_: str | dict[str, Any], default: Any, **more: Any) -> dict[str, Any]:
     return {"name": FIELD, "type": type_, "default": default, **more}
 
 
@@ -87,6 +93,26 @@ EVOLUTIONS = {
         None, _field("string", "nobody", personal=True), None, "Ann", pa.string(), "nobody"
     ),
     "field removed": Evolution(_field("int", 0), None, 7, None, None),
+    # A bytes default is text whose code points 0-255 are the bytes; a decimal's, those bytes
+    # of the unscaled number (0x0064 at scale 2: 1.00).
+    "bytes field added with a default beyond ASCII": Evolution(
+        None,
+        _field("bytes", "\u00ff\u0000"),
+        None,
+        b"\x01",
+        pa.binary(),
+        b"\xff\x00",
+        b"\xff\x00",
+    ),
+    "decimal field added with a default": Evolution(
+        None,
+        _field(DECIMAL, "\u0000\u0064"),
+        None,
+        Decimal("2.50"),
+        pa.decimal128(12, 2),
+        Decimal("1.00"),
+        Decimal("1.00"),
+    ),
 }
 
 
@@ -187,7 +213,11 @@ def test_silver_follows_an_evolved_schema_as_a_rebuild_does(
         read = evolution.old_value if evolution.read is None else evolution.read
         assert [rows[i][FIELD] for i in ("old-1", "old-2")] == [masked(read)] * 2
         assert [rows[i][FIELD] for i in ("new-1", "new-2")] == [masked(evolution.new_value)] * 2
-        default = masked(pa.scalar(evolution.after["default"], evolution.stored).as_py())  # type: ignore[index]
+        default = masked(
+            pa.scalar(evolution.after["default"], evolution.stored).as_py()  # type: ignore[index]
+            if evolution.default_read is None
+            else evolution.default_read
+        )
         older = [r[FIELD] for i, r in rows.items() if not i.startswith(("old-", "new-"))]
         assert older and set(older) == {default}  # the chain's events, from the first writer
     customers = {r["customer_id"] for r in rows.values()}
