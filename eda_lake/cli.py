@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -640,7 +641,8 @@ def _state_directories(command: str) -> list[Path]:
         return []
     lake = settings.lake_dir
     areas = [lake / area for area in AREAS_WRITTEN.get(command, ("capture", "bronze"))]
-    return [*areas, lake, settings.hub_dir, settings.home]
+    # Silver stages its rows in the temporary folder (TMPDIR), often another disk.
+    return [*areas, lake, settings.hub_dir, settings.home, Path(tempfile.gettempdir())]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
