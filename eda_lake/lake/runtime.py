@@ -46,6 +46,7 @@ from eda_lake.lake.table_evolution import (
     upgrade_table,
 )
 from eda_lake.progress import Progress, no_progress
+from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import Settings
@@ -168,13 +169,16 @@ class Lake:
         if not pending_upgrades(self.layout, self.catalogue, events):
             return {}
         masker = Masker(self._pii_key)
+        registry = make_registry(self.settings)
         runs = {}
-        with self.lock.exclusive("silver schema upgrade"):
-            for upgrade in pending_upgrades(self.layout, self.catalogue, events):  # decided alone
-                log.info("upgrading %s: %s", upgrade.table, "; ".join(upgrade.changes))
-                runs[upgrade.spec.name] = commits.run_table(
-                    upgrade.table, partial(_upgrade_run, self.layout, upgrade, masker)
-                )
+        try:
+            with self.lock.exclusive("silver schema upgrade"):
+                for upgrade in pending_upgrades(self.layout, self.catalogue, events):  # alone
+                    log.info("upgrading %s: %s", upgrade.table, "; ".join(upgrade.changes))
+                    upgraded = partial(_upgrade_run, self.layout, upgrade, masker, registry)
+                    runs[upgrade.spec.name] = commits.run_table(upgrade.table, upgraded)
+        finally:
+            close_all(registry)
         return runs
 
     def entities(self, names: Sequence[str] | None = None) -> EntitiesReport:
@@ -334,8 +338,10 @@ class Lake:
         return SilverRun(events, entities), gold
 
 
-def _upgrade_run(layout: LakeLayout, upgrade: Upgrade, masker: Masker) -> TableRun:
-    version = upgrade_table(layout, upgrade, masker)
+def _upgrade_run(
+    layout: LakeLayout, upgrade: Upgrade, masker: Masker, registry: SchemaRegistry
+) -> TableRun:
+    version = upgrade_table(layout, upgrade, masker, registry)
     return TableRun(upgrade.table, outcome="committed", version=version)
 
 

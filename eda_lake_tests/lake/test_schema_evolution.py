@@ -381,3 +381,26 @@ def test_bytes_that_are_no_text_fail_their_table_in_one_line_and_change_nothing(
     assert "old-1" not in _by_id(lake)
     assert [r["ce_id"] for r in lake.quarantine.events().to_pylist()] == ["old-1"]
     lake.silver()  # and silver runs again
+
+
+def test_an_added_field_a_producer_sent_before_the_catalogue_knew_it_is_never_defaulted(
+    lake_settings: Settings, tmp_path: Path
+) -> None:
+    simulation, _, _ = _lake_after_chain(lake_settings, customers=2)
+    old = evolved_catalogue(tmp_path, "old", None)
+    new = evolved_catalogue(tmp_path, "new", _field("string", "basic"))
+    # The producer registers and sends the new version while the lake reads the old one.
+    send_customers(simulation, new, register(lake_settings, new), ["ahead-1"], "gold")
+    _capture(lake_settings, simulation)
+    before = Lake(lake_settings, old, pii_key=KEY)
+    before.ingest()
+    before.silver()
+    version = _silver_table(before).version()
+    lake = Lake(lake_settings, new, pii_key=KEY)
+
+    failed = lake.silver().events.runs["CustomerCreated"]
+    assert failed.failed and "'visits'" in failed.failure() and "rebuild" in failed.failure()
+    assert _silver_table(lake).version() == version  # not given the default: nothing changed
+    lake.rebuild()  # the fix the line names: the value as the producer sent it
+    assert _by_id(lake)["ahead-1"][FIELD] == "gold"
+    assert not any(run.failed for run in lake.silver().events.runs.values())
