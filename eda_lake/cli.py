@@ -8,8 +8,10 @@ A mistake or a fault of the environment ends in one line naming the thing and th
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -640,7 +642,44 @@ def _state_directories(command: str) -> list[Path]:
         return []
     lake = settings.lake_dir
     areas = [lake / area for area in AREAS_WRITTEN.get(command, ("capture", "bronze"))]
-    return [*areas, lake, settings.hub_dir, settings.home]
+    # Silver stages its rows in the temporary folder (TMPDIR), often another disk.
+    return [*areas, lake, settings.hub_dir, settings.home, Path(tempfile.gettempdir())]
+
+
+class _Once(logging.Filter):
+    """Lets each message through once: a wait for another writer is looked at again twice a
+    second, and said once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.shown:
+            return False
+        self.shown.add(message)
+        return True
+
+
+def _show_lake_notes() -> None:
+    """The lake's notes on stderr, each once: a table upgraded to its schema, a wait for
+    another writer's lease (after a killed run, up to 30 s: not a hang)."""
+    logger = logging.getLogger("eda_lake")
+    if any(isinstance(h, _NotesHandler) for h in logger.handlers):
+        return  # main() called again in one process
+    notes = _NotesHandler()
+    notes.setFormatter(logging.Formatter("eda-lake: %(message)s"))
+    notes.addFilter(_Once())
+    logger.addHandler(notes)
+    logger.setLevel(logging.INFO)
+
+
+class _NotesHandler(logging.Handler):
+    """Writes to the stderr of the moment (a caller may have replaced it since)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -649,6 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from eda_lake.console.faults import quiet_sign_in_warnings
 
     quiet_sign_in_warnings()
+    _show_lake_notes()
     try:
         return handler(args)
     except BrokenPipeError:

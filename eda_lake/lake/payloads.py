@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import fastavro
@@ -234,14 +235,47 @@ def _project(
                     raise ProjectionError(f"field {field['name']!r}: {exc}") from None
             projected[field["name"]] = values
         else:  # the plan resolved: the reader gives a default
-            projected[field["name"]] = reader_default(field, arrow_field, rows)
+            projected[field["name"]] = reader_default(field, arrow_field, rows, named)
     return projected
 
 
-def reader_default(field: dict[str, Any], arrow_field: pa.Field, rows: int) -> pa.Array:
+def reader_default(
+    field: dict[str, Any], arrow_field: pa.Field, rows: int, named: dict[str, Any] | None = None
+) -> pa.Array:
     """`rows` values of a reader field the writer lacks: its default, by Avro's resolution
     (null without one, as a column Delta adds later holds for older rows)."""
-    return pa.array([field.get("default")] * rows, arrow_field.type)
+    value = _default_value(field["type"], field.get("default"), named or {})
+    return column([value] * rows, arrow_field)
+
+
+def _default_value(node: Any, default: Any, named: dict[str, Any]) -> Any:
+    """A field's JSON default as the value an Avro reader gives: a bytes or fixed default is
+    text whose code points 0-255 are the bytes (so "\u00ff" is the byte 0xff, not its UTF-8),
+    a decimal's is those bytes, the unscaled two's-complement integer; a union's default is
+    of its first branch."""
+    if default is None:
+        return None
+    if isinstance(node, list):
+        node = node[0]
+    if isinstance(node, str) and node in named:
+        node = named[node]
+    kind = node.get("type") if isinstance(node, dict) else node
+    if kind in ("bytes", "fixed"):
+        raw = default.encode("latin-1")
+        if isinstance(node, dict) and node.get("logicalType") == "decimal":
+            unscaled = int.from_bytes(raw, "big", signed=True)
+            return Decimal(unscaled).scaleb(-int(node.get("scale", 0)))
+        return raw
+    if kind == "record":
+        return {
+            f["name"]: _default_value(f["type"], default.get(f["name"], f.get("default")), named)
+            for f in node["fields"]
+        }
+    if kind == "array":
+        return [_default_value(node["items"], v, named) for v in default]
+    if kind == "map":
+        return {k: _default_value(node["values"], v, named) for k, v in default.items()}
+    return default
 
 
 def _reader_symbols(values: pa.Array, enum: dict[str, Any]) -> pa.Array:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,8 +14,9 @@ import pyarrow as pa
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.closing import close_all
-from eda_lake.lake import tables
+from eda_lake.lake import commits, tables
 from eda_lake.lake.bronze import BronzeIngestor, BronzeReport
+from eda_lake.lake.commits import TableRun
 from eda_lake.lake.compaction import CompactionReport, compact_bronze
 from eda_lake.lake.discovery import CaptureFile, discover_all, files_at
 from eda_lake.lake.entities import EntitiesReport, build_entities
@@ -37,8 +39,14 @@ from eda_lake.lake.masking import Masker
 from eda_lake.lake.quarantine import Quarantine
 from eda_lake.lake.silver import SilverBuilder, SilverReport
 from eda_lake.lake.storage import CaptureSource, capture_source
-from eda_lake.lake.table_evolution import pending_upgrades, upgrade_table
+from eda_lake.lake.table_evolution import (
+    TableUpgradeError,
+    Upgrade,
+    pending_upgrades,
+    upgrade_table,
+)
 from eda_lake.progress import Progress, no_progress
+from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import Settings
@@ -123,28 +131,55 @@ class Lake:
         self, events: Sequence[str] | None = None, progress: Progress = no_progress
     ) -> SilverReport:
         """Decode new bronze events into silver: every catalogue event, or these."""
-        self.upgrade_silver(events)
-        builder, close = self._silver_builder()
-        try:
-            with self.lock.shared("silver"):
-                return builder.run(events, progress)
-        finally:
-            close()
+        return self._silver_events(events, _failed(self._upgrade_tables(events)), progress)
+
+    def _silver_events(
+        self, events: Sequence[str] | None, not_upgraded: dict[str, TableRun], progress: Progress
+    ) -> SilverReport:
+        """Silver for these events but those whose table could not be upgraded: they are
+        reported failed, and the others land."""
+        chosen = [name for name in events or self.catalogue.events if name not in not_upgraded]
+        report = SilverReport()
+        if chosen:
+            builder, close = self._silver_builder()
+            try:
+                with self.lock.shared("silver"):
+                    report = builder.run(chosen, progress)
+            finally:
+                close()
+        for name, run in not_upgraded.items():
+            report.add(self.catalogue.events[name], run)
+        return report
 
     def upgrade_silver(self, events: Sequence[str] | None = None) -> list[str]:
         """Rewrite the silver tables (of every catalogue event, or these) whose schema is not
         their event's any more (`table_evolution`), holding the lake alone; the tables
-        rewritten. Deciding compares schemas only, before any lease: with nothing to
-        upgrade, nothing waits."""
+        rewritten. A table that cannot be upgraded raises its one line."""
+        runs = self._upgrade_tables(events).values()
+        for run in runs:
+            if run.failed:
+                raise TableUpgradeError(run.failure())
+        return [run.table for run in runs]
+
+    def _upgrade_tables(self, events: Sequence[str] | None = None) -> dict[str, TableRun]:
+        """Upgrade what `upgrade_silver` says, each table on its own (`commits.run_table`): a
+        table that cannot be upgraded is a failed run, nothing of it changed, and the others
+        are upgraded. Deciding compares schemas only, before any lease: with nothing to
+        upgrade, nothing waits. The runs, by event."""
         if not pending_upgrades(self.layout, self.catalogue, events):
-            return []
+            return {}
         masker = Masker(self._pii_key)
-        with self.lock.exclusive("silver schema upgrade"):
-            upgrades = pending_upgrades(self.layout, self.catalogue, events)  # decided alone
-            for upgrade in upgrades:
-                log.info("upgrading %s: %s", upgrade.table, "; ".join(upgrade.changes))
-                upgrade_table(self.layout, upgrade, masker)
-        return [upgrade.table for upgrade in upgrades]
+        registry = make_registry(self.settings)
+        runs = {}
+        try:
+            with self.lock.exclusive("silver schema upgrade"):
+                for upgrade in pending_upgrades(self.layout, self.catalogue, events):  # alone
+                    log.info("upgrading %s: %s", upgrade.table, "; ".join(upgrade.changes))
+                    upgraded = partial(_upgrade_run, self.layout, upgrade, masker, registry)
+                    runs[upgrade.spec.name] = commits.run_table(upgrade.table, upgraded)
+        finally:
+            close_all(registry)
+        return runs
 
     def entities(self, names: Sequence[str] | None = None) -> EntitiesReport:
         """Bring the declared entities (all, or these) up to date with the event tables."""
@@ -152,9 +187,10 @@ class Lake:
             return build_entities(self.layout, names)
 
     def silver(self, progress: Progress = no_progress) -> SilverRun:
-        self.upgrade_silver()
+        not_upgraded = _failed(self._upgrade_tables())  # alone, before the shared lease
         with self.lock.shared("silver"):
-            return SilverRun(self.silver_events(progress=progress), self.entities())
+            events = self._silver_events(None, not_upgraded, progress)
+            return SilverRun(events, self.entities())
 
     def gold(
         self,
@@ -300,3 +336,15 @@ class Lake:
             close()
         progress("gold", len(gold.runs), len(gold.runs), "tables")
         return SilverRun(events, entities), gold
+
+
+def _upgrade_run(
+    layout: LakeLayout, upgrade: Upgrade, masker: Masker, registry: SchemaRegistry
+) -> TableRun:
+    version = upgrade_table(layout, upgrade, masker, registry)
+    return TableRun(upgrade.table, outcome="committed", version=version)
+
+
+def _failed(runs: dict[str, TableRun]) -> dict[str, TableRun]:
+    """The failed runs among these, by event."""
+    return {name: run for name, run in runs.items() if run.failed}

@@ -26,11 +26,11 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
@@ -162,21 +162,23 @@ class _Staged:
     for exact dedup at the commit, so a run holds neither all its rows nor all its bodies.
 
     Arrow IPC rather than Parquet: written and read back once, batch by batch, with the
-    exact Arrow types, and lz4 costs far less than Parquet's encoding."""
+    exact Arrow types, and lz4 costs far less than Parquet's encoding. The file is an
+    anonymous temporary file (`tempfile.TemporaryFile`: no name in the temporary folder on
+    Linux), so its disk is freed when the process ends, also when it is killed."""
 
-    def __init__(self, spec: EventSpec, done: int | None, directory: Path | None) -> None:
+    def __init__(self, spec: EventSpec, done: int | None, *, staging: bool) -> None:
         self.spec = spec
         self.done = done  # the bronze version the table had consumed when the read began
         self.schema = event_schema(spec)
-        self.path = None if directory is None else directory / f"{table_name(spec.name)}.arrow"
+        self.staging = staging  # whether rows may be staged (a table that is behind)
+        self._file: IO[bytes] | None = None
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
         self.quarantine: list[pa.Table] = []  # failed rows not yet quarantined
         self.reset()
 
     def reset(self) -> None:
         """Forget what was staged (the read starts again)."""
-        if getattr(self, "_writer", None) is not None:
-            self._writer.close()  # type: ignore[union-attr]
-        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+        self.close()
         self._keys: list[pa.Table] = []
         self._staged = 0
         self.quarantine.clear()
@@ -184,14 +186,26 @@ class _Staged:
             "rows_read": 0, "decoded": 0, "quarantined": 0, "no_schema": 0, "unknown_schema": 0,
         }  # fmt: skip
 
+    def close(self) -> None:
+        """Let the staged file go (its disk is freed)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
     def add(self, rows: pa.Table, versions: pa.Array) -> None:
         """Stage decoded rows (the table's schema), read from these bronze versions."""
         if rows.num_rows == 0:
             return
-        if self.path is None:
-            raise ValueError(f"{self.spec.name}: rows staged without a staging directory")
+        if not self.staging:
+            raise ValueError(f"{self.spec.name}: rows staged for a table that is not behind")
         if self._writer is None:
-            self._writer = pa.ipc.new_file(str(self.path), self.schema, options=STAGED_IPC)
+            # Closed by close(): the file lives as long as the stage, past this call.
+            self._file = tempfile.TemporaryFile(prefix="eda-lake-silver-")  # noqa: SIM115
+            sink = pa.PythonFile(self._file, mode="w")
+            self._writer = pa.ipc.new_file(sink, self.schema, options=STAGED_IPC)
         self._writer.write_table(rows)
         keys = rows.select(KEY_COLUMNS)
         position = pa.array(np.arange(self._staged, self._staged + rows.num_rows), pa.int64())
@@ -204,6 +218,7 @@ class _Staged:
     def finish(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            self._writer = None
 
     def keys_table(self) -> pa.Table:
         """The staged rows' keys, with `_commit_version` and `_staged` (their position)."""
@@ -219,23 +234,33 @@ class _Staged:
 
     def rows(self, positions: pa.Array | pa.ChunkedArray | None) -> Iterator[pa.RecordBatch]:
         """The staged rows at these positions (None: every row), batch by batch."""
-        if self._staged == 0 or self.path is None:
+        if self._staged == 0 or self._file is None:
             return
         keep = None
         if positions is not None and len(positions) < self._staged:
             mask = np.zeros(self._staged, dtype=bool)
             mask[np.asarray(positions, dtype=np.int64)] = True
             keep = pa.array(mask)
-        with pa.OSFile(str(self.path)) as source:
-            reader = pa.ipc.open_file(source)
-            offset = 0
-            for index in range(reader.num_record_batches):
-                batch = reader.get_batch(index)
-                if keep is not None:
-                    selected = keep.slice(offset, batch.num_rows)
-                    offset += batch.num_rows
-                    batch = batch.filter(selected)
-                yield batch
+        self._file.seek(0)
+        reader = pa.ipc.open_file(pa.PythonFile(self._file, mode="r"))
+        offset = 0
+        for index in range(reader.num_record_batches):
+            batch = reader.get_batch(index)
+            if keep is not None:
+                selected = keep.slice(offset, batch.num_rows)
+                offset += batch.num_rows
+                batch = batch.filter(selected)
+            yield batch
+
+
+@contextmanager
+def _released(stages: list[_Staged]) -> Iterator[None]:
+    """Close every stage's file when the run ends, however it ends."""
+    try:
+        yield
+    finally:
+        for stage in stages:
+            stage.close()
 
 
 class _Route:
@@ -304,24 +329,25 @@ class SilverBuilder:
             ]
             for spec in specs
         }
-        with tempfile.TemporaryDirectory(prefix="eda-lake-silver-") as staging:
-            # One read of bronze's change feed, from the table furthest behind, staged per
-            # table; then each table lands on its own.
-            behind = [
-                _Staged(spec, consumed[spec.name], Path(staging))
-                for spec in specs
-                if consumed[spec.name] is None or consumed[spec.name] < bronze.version()  # type: ignore[operator]
-            ]
+        # One read of bronze's change feed, from the table furthest behind, staged per
+        # table; then each table lands on its own.
+        behind = [
+            _Staged(spec, consumed[spec.name], staging=True)
+            for spec in specs
+            if consumed[spec.name] is None or consumed[spec.name] < bronze.version()  # type: ignore[operator]
+        ]
+        with _released(behind):
             if behind:
                 self._changes(bronze, behind)
             staged = {stage.spec.name: stage for stage in behind}
             for done, spec in enumerate(specs):
-                stage = staged.get(spec.name) or _Staged(spec, consumed[spec.name], None)
+                stage = staged.get(spec.name) or _Staged(spec, consumed[spec.name], staging=False)
                 land = partial(self._attempt, spec, bronze, stage)
                 run = commits.run_table(
                     qualified("silver", table_name(spec.name)),
                     partial(commits.with_retries, land, f"silver {table_name(spec.name)}"),
                 )
+                stage.close()  # landed or failed: its staged rows are not read again
                 report.add(spec, run)
                 progress("silver", done + 1, len(specs), "tables")
         return report
@@ -336,8 +362,8 @@ class SilverBuilder:
             return report
         report.bronze_version = bronze.version()
         specs = list(self.catalogue.events.values())
-        with tempfile.TemporaryDirectory(prefix="eda-lake-silver-") as staging:
-            stages = [_Staged(spec, None, Path(staging)) for spec in specs]
+        stages = [_Staged(spec, None, staging=True) for spec in specs]
+        with _released(stages):
             self._stage(_snapshot(bronze, _hubs_predicate(specs)), stages)
             for done, (spec, stage) in enumerate(zip(specs, stages, strict=True)):
                 attempt = partial(self._attempt, spec, bronze, stage, replace=True)
@@ -345,6 +371,7 @@ class SilverBuilder:
                     qualified("silver", table_name(spec.name)),
                     partial(commits.with_retries, attempt, f"rebuilding {table_name(spec.name)}"),
                 )
+                stage.close()
                 report.add(spec, run)
                 progress("silver", done + 1, len(specs), "tables")
         return report

@@ -33,11 +33,13 @@ from deltalake import Schema as DeltaSchema
 
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.lake import commits, tables
+from eda_lake.lake.avro_arrow import collect_named
 from eda_lake.lake.commits import Write
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker, mask_personal_columns
 from eda_lake.lake.payloads import reader_default
 from eda_lake.lake.silver import BRONZE, SILVER_WRITER, event_schema, table_name
+from eda_lake.registry.base import SchemaRegistry
 
 _NULLABILITY = frozenset({"nullable", "containsNull", "valueContainsNull", "metadata"})
 
@@ -154,9 +156,11 @@ def _rewritten(
     stored = {name for name, _ in delta_columns(table.schema())}
     kept = [f.name for f in target if f.name in stored]
     fields = {f["name"]: f for f in upgrade.spec.schema.parsed["fields"]}
+    named: dict[str, Any] = {}
+    collect_named(upgrade.spec.schema.parsed, named)
     defaults = {
         f.name: mask_personal_columns(
-            upgrade.spec.schema, {f.name: reader_default(fields[f.name], f, 1)}, masker
+            upgrade.spec.schema, {f.name: reader_default(fields[f.name], f, 1, named)}, masker
         )[f.name][0]
         for f in target
         if f.name not in stored
@@ -182,7 +186,36 @@ def _rewritten(
     return target, batches()
 
 
-def upgrade_table(layout: LakeLayout, upgrade: Upgrade, masker: Masker) -> int:
+def _refuse_added_fields_writers_sent(
+    upgrade: Upgrade, table: DeltaTable, registry: SchemaRegistry
+) -> None:
+    """An added column holds the default for every stored row: wrong for rows whose writer
+    already sent the field (a producer ahead of the catalogue), which a rebuild decodes
+    from bronze with their values. Such a table is refused, naming the rebuild."""
+    stored = {name for name, _ in delta_columns(table.schema())}
+    added = {
+        name: {name, *field.get("aliases", [])}
+        for field in upgrade.spec.schema.parsed["fields"]
+        if (name := field["name"]) not in stored
+    }
+    if not added:
+        return
+    writers = tables.query("SELECT DISTINCT schema_id FROM t", t=table)["schema_id"]
+    for schema_id in writers.drop_null().to_pylist():
+        sent = {f["name"] for f in registry.get(schema_id).schema.parsed["fields"]}
+        held = sorted(name for name, names in added.items() if names & sent)
+        if held:
+            raise TableUpgradeError(
+                f"{upgrade.table}: rows written with schema {schema_id} hold "
+                f"{', '.join(map(repr, held))}, which the table never stored; filled with the "
+                "default they would lose their values, so nothing was changed: run "
+                "`eda-lake rebuild`, which decodes them from bronze"
+            )
+
+
+def upgrade_table(
+    layout: LakeLayout, upgrade: Upgrade, masker: Masker, registry: SchemaRegistry
+) -> int:
     """Rewrite one silver table as its event's schema in one overwrite commit that keeps
     its progress; the new version. The caller holds the lake alone."""
 
@@ -190,6 +223,7 @@ def upgrade_table(layout: LakeLayout, upgrade: Upgrade, masker: Masker) -> int:
         table = tables.open_table(upgrade.uri, layout.storage_options)
         if table is None:
             raise TableUpgradeError(f"{upgrade.table}: the table is gone")
+        _refuse_added_fields_writers_sent(upgrade, table, registry)
         done = commits.consumed(table, [BRONZE])[BRONZE]
         refused: list[TableUpgradeError] = []
         schema, rows = _rewritten(upgrade, table, masker, refused)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from eda_lake.settings import REPO_ROOT
 from eda_lake_tests.cli.test_faults import EDA_LAKE, assert_one_line, run, tmpfs
 from eda_lake_tests.lake.conftest import azurite_storage
 from infra_scripts.azurite import ACCOUNT, Azurite
@@ -152,6 +154,20 @@ def test_a_full_disk_names_the_area_silver_or_gold_writes(tmp_path: Path) -> Non
             succeeds(command, env=env)
 
 
+def test_a_full_temporary_disk_names_the_folder_silver_stages_in(tmp_path: Path) -> None:
+    env = home_env(tmp_path / "home")
+    small_lake(env)
+    with tmpfs(tmp_path / "tmp", "1m") as temporary:
+        filler = fill(temporary)
+        # A page left: the folder passes Python's check that it is writable (a full one is
+        # passed over for /tmp), and the disk fills while silver stages.
+        os.truncate(filler, filler.stat().st_size - 4096)
+        full = run(EDA_LAKE, "silver", env={**env, "TMPDIR": str(temporary)})
+        assert_one_line(full, "no space left", str(temporary))
+        filler.unlink()
+        succeeds("silver", env={**env, "TMPDIR": str(temporary)})
+
+
 @contextmanager
 def immutable(path: Path) -> Iterator[Path]:
     """A folder that no one may write into, root included (tests run as root, whom
@@ -212,3 +228,18 @@ def test_azure_storage_refusals_are_named_by_their_codes() -> None:
         assert line.startswith("Azure Storage at acct.blob.core.windows.net refused"), line
         assert f"({code})" in line and "EDA_LAKE_STORAGE_ACCOUNT_KEY" in line
     assert describe(ValueError("AuthenticationFailed")) is None  # our own: a bug
+
+
+def test_a_silver_run_says_which_tables_it_upgrades(tmp_path: Path) -> None:
+    env = home_env(tmp_path / "home")
+    small_lake(env)
+    succeeds("silver", env=env)
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REPO_ROOT / "schemas", schemas)
+    avsc = schemas / "customer" / "CustomerCreated.avsc"
+    definition = json.loads(avsc.read_text())
+    definition["fields"].append({"name": "visits", "type": "long", "default": 0})
+    avsc.write_text(json.dumps(definition))
+    result = run(EDA_LAKE, "silver", env={**env, "EDA_LAKE_SCHEMA_DIR": str(schemas)})
+    assert result.returncode == 0, result.stderr
+    assert "eda-lake: upgrading silver.customer_created: visits added" in result.stderr

@@ -8,6 +8,7 @@ import json
 import shutil
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,14 @@ class Evolution:
     new_value: Any  # what the new writer sends
     stored: pa.DataType | None  # the silver column's type afterwards (None: no column)
     read: Any = None  # how silver reads `old_value` afterwards (default: as sent)
+    # How silver reads the new field's default (None: the default's JSON as that type).
+    default_read: Any = None
 
 
-def _field(type_: str, default: Any, **more: Any) -> dict[str, Any]:
+DECIMAL = {"type": "bytes", "logicalType": "decimal", "precision": 12, "scale": 2}
+
+
+def _field(type_: str | dict[str, Any], default: Any, **more: Any) -> dict[str, Any]:
     return {"name": FIELD, "type": type_, "default": default, **more}
 
 
@@ -87,6 +93,26 @@ EVOLUTIONS = {
         None, _field("string", "nobody", personal=True), None, "Ann", pa.string(), "nobody"
     ),
     "field removed": Evolution(_field("int", 0), None, 7, None, None),
+    # A bytes default is text whose code points 0-255 are the bytes; a decimal's, those bytes
+    # of the unscaled number (0x0064 at scale 2: 1.00).
+    "bytes field added with a default beyond ASCII": Evolution(
+        None,
+        _field("bytes", "\u00ff\u0000"),
+        None,
+        b"\x01",
+        pa.binary(),
+        b"\xff\x00",
+        b"\xff\x00",
+    ),
+    "decimal field added with a default": Evolution(
+        None,
+        _field(DECIMAL, "\u0000\u0064"),
+        None,
+        Decimal("2.50"),
+        pa.decimal128(12, 2),
+        Decimal("1.00"),
+        Decimal("1.00"),
+    ),
 }
 
 
@@ -187,7 +213,11 @@ def test_silver_follows_an_evolved_schema_as_a_rebuild_does(
         read = evolution.old_value if evolution.read is None else evolution.read
         assert [rows[i][FIELD] for i in ("old-1", "old-2")] == [masked(read)] * 2
         assert [rows[i][FIELD] for i in ("new-1", "new-2")] == [masked(evolution.new_value)] * 2
-        default = masked(pa.scalar(evolution.after["default"], evolution.stored).as_py())  # type: ignore[index]
+        default = masked(
+            pa.scalar(evolution.after["default"], evolution.stored).as_py()  # type: ignore[index]
+            if evolution.default_read is None
+            else evolution.default_read
+        )
         older = [r[FIELD] for i, r in rows.items() if not i.startswith(("old-", "new-"))]
         assert older and set(older) == {default}  # the chain's events, from the first writer
     customers = {r["customer_id"] for r in rows.values()}
@@ -320,7 +350,7 @@ def test_a_quarantine_retry_first_after_the_change_lands_in_the_promoted_type(
     assert column.type == pa.float64()
 
 
-def test_bytes_that_are_no_text_stop_the_upgrade_in_one_line_and_change_nothing(
+def test_bytes_that_are_no_text_fail_their_table_in_one_line_and_change_nothing(
     lake_settings: Settings, tmp_path: Path
 ) -> None:
     simulation, _, _ = _lake_after_chain(lake_settings, customers=2)
@@ -333,12 +363,44 @@ def test_bytes_that_are_no_text_stop_the_upgrade_in_one_line_and_change_nothing(
     version = _silver_table(before).version()
     new = evolved_catalogue(tmp_path, "new", _field("string", "none"))
     register(lake_settings, new)
+    simulation.publish_products(seed=9)  # another table has new events
+    _capture(lake_settings, simulation)
     lake = Lake(lake_settings, new, pii_key=KEY)
+    lake.ingest()
 
     with pytest.raises(TableUpgradeError, match=r"silver.customer_created: column 'visits'"):
-        lake.silver()
+        lake.upgrade_silver()
+    run = lake.silver()  # the table fails on its own: every other table lands
+    failed = run.events.runs["CustomerCreated"]
+    assert failed.failed and "column 'visits' cannot become string" in failed.failure()
     assert _silver_table(lake).version() == version  # nothing was changed
+    others = {name: r for name, r in run.events.runs.items() if name != "CustomerCreated"}
+    assert not any(r.failed for r in others.values())
+    assert run.events.inserted["ProductUpdated"] > 0  # and they land
     lake.rebuild()  # the fix the error names: the event that is no text is quarantined
     assert "old-1" not in _by_id(lake)
     assert [r["ce_id"] for r in lake.quarantine.events().to_pylist()] == ["old-1"]
     lake.silver()  # and silver runs again
+
+
+def test_an_added_field_a_producer_sent_before_the_catalogue_knew_it_is_never_defaulted(
+    lake_settings: Settings, tmp_path: Path
+) -> None:
+    simulation, _, _ = _lake_after_chain(lake_settings, customers=2)
+    old = evolved_catalogue(tmp_path, "old", None)
+    new = evolved_catalogue(tmp_path, "new", _field("string", "basic"))
+    # The producer registers and sends the new version while the lake reads the old one.
+    send_customers(simulation, new, register(lake_settings, new), ["ahead-1"], "gold")
+    _capture(lake_settings, simulation)
+    before = Lake(lake_settings, old, pii_key=KEY)
+    before.ingest()
+    before.silver()
+    version = _silver_table(before).version()
+    lake = Lake(lake_settings, new, pii_key=KEY)
+
+    failed = lake.silver().events.runs["CustomerCreated"]
+    assert failed.failed and "'visits'" in failed.failure() and "rebuild" in failed.failure()
+    assert _silver_table(lake).version() == version  # not given the default: nothing changed
+    lake.rebuild()  # the fix the line names: the value as the producer sent it
+    assert _by_id(lake)["ahead-1"][FIELD] == "gold"
+    assert not any(run.failed for run in lake.silver().events.runs.values())

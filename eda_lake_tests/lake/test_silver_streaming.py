@@ -5,7 +5,12 @@ that dies between two tables' commits loses and doubles nothing when run again."
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -152,3 +157,44 @@ def test_a_run_dying_between_two_tables_commits_loses_and_doubles_nothing(
         keys = by_run[name]
         assert len(keys) == len(set(keys)), name
         assert keys == _keys(lake, silver.table_name(name)), name
+
+
+KILLED_WHILE_LANDING = """
+import os, signal, sys
+from pathlib import Path
+from eda_lake.catalogue import load_catalogue
+from eda_lake.lake import silver
+from eda_lake.lake.runtime import Lake
+from eda_lake.settings import Settings
+
+def killed(stage, positions):
+    os.kill(os.getpid(), signal.SIGKILL)  # every table's rows are staged by now
+    yield from ()
+
+silver._Staged.rows = killed
+settings = Settings(home=Path(sys.argv[1]))
+Lake(settings, load_catalogue(settings.schema_dir), pii_key=sys.argv[2]).silver_events()
+"""
+
+
+@pytest.mark.servers  # a whole process, killed
+def test_a_killed_run_leaves_no_staged_rows_on_disk(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    simulation = provisioned(settings)
+    simulation.run_chain(seed=7, customers=20)
+    simulation.close()
+    run_embedded_capture(settings, flush=True)
+    Lake(settings, simulation.catalogue, pii_key=KEY).ingest()
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_LANDING, str(settings.home), KEY],
+        env={**os.environ, "TMPDIR": str(temporary)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert list(temporary.rglob("*")) == []  # nothing staged outlives the process
+    run = Lake(settings, simulation.catalogue, pii_key=KEY).silver_events()
+    assert run.inserted["CustomerCreated"] == 20  # the run again lands what the killed one read
