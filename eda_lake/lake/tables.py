@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import queue
-import threading
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from urllib.parse import unquote
@@ -163,52 +162,29 @@ def inserted_batches(
 
 def query_reader(sql: str, **named_tables: DeltaTable) -> pa.RecordBatchReader:
     """`query` as a reader of plain-typed batches, with the result's schema up front: a
-    result larger than memory streams."""
+    result larger than memory streams.
+
+    The result is first spilled to an anonymous temporary file (lz4 Arrow IPC; the disk is
+    freed when the reader is, or when the process dies), and read back from there. A Delta
+    write pulling DataFusion's stream directly drives one Tokio runtime from inside another:
+    delta-rs panics ("Cannot start a runtime from within a runtime"), and read from another
+    thread the two can wait on each other for good."""
     builder = QueryBuilder()
     for name, table in named_tables.items():
         builder.register(name, table)
     source = pa.RecordBatchReader.from_stream(builder.execute(sql))
     schema = plain_schema(source.schema)
-    return pa.RecordBatchReader.from_batches(
-        schema, _read_ahead(batch.cast(schema) for batch in source)
-    )
-
-
-def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """The batches, read on a thread of their own a couple ahead: a Delta write that consumes
-    them runs them inside its own runtime, where DataFusion's reader cannot be driven (it
-    panics: "Cannot start a runtime from within a runtime")."""
-    handoff: queue.Queue[pa.RecordBatch | BaseException | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def hand(item: pa.RecordBatch | BaseException | None) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for batch in batches:
-                if not hand(batch):
-                    return
-            hand(None)
-        except BaseException as exc:  # handed to the consumer, raised there
-            hand(exc)
-
-    reader = threading.Thread(target=read, name="eda-lake query reader", daemon=True)
-    reader.start()
+    spill = tempfile.TemporaryFile(prefix="eda-lake-query-")  # noqa: SIM115 (the reader owns it)
     try:
-        while (item := handoff.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        with pa.ipc.new_stream(spill, schema, options=options) as writer:
+            for batch in source:
+                writer.write_batch(batch.cast(schema))
+        spill.seek(0)
+        return pa.ipc.open_stream(spill)  # holds the file: closed (and gone) with the reader
+    except BaseException:
+        spill.close()
+        raise
 
 
 def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int) -> pa.Table:
