@@ -1,4 +1,5 @@
-"""Builds the optional compiled Capture decoder; everything else is in pyproject.toml.
+"""Builds the optional compiled Capture decoder and the masking hash; everything else is in
+pyproject.toml.
 
 `optional=True`: where no C compiler is present the build warns and goes on, and the
 pure-Python decoder is used instead.
@@ -13,6 +14,10 @@ setup(
             ["eda_lake/native/_avro.pyx"],
             optional=True,
             extra_compile_args=["-O2"],
-        )
+        ),
+        # Masking personal data needs it: no fallback, so a build without a compiler stops.
+        Extension(
+            "eda_lake.native._mask", ["eda_lake/native/_mask.pyx"], extra_compile_args=["-O2"]
+        ),
     ]
 )
