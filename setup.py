@@ -1,7 +1,9 @@
-"""Builds the compiled Avro decoder and encoders (required); everything else is in pyproject.toml.
+"""Builds the compiled Avro decoder and encoders and the masking hash (required); everything
+else is in pyproject.toml.
 
 `eda_lake/native/_avro.pyx` is the project's only Avro decoder of capture files and flat
-payloads, so a machine without a C compiler cannot install eda-lake: the build says so in one
+payloads, and `_mask.pyx` the one keyed hash that masks personal data, so a machine
+without a C compiler cannot install eda-lake: the build says so in one
 line, naming the compiler it looked for and how to get one, before setuptools tries it.
 """
 
@@ -45,7 +47,10 @@ if __name__ == "__main__":
                 "eda_lake.native._avro",
                 ["eda_lake/native/_avro.pyx"],
                 extra_compile_args=["-O2"],
-            )
+            ),
+            Extension(
+                "eda_lake.native._mask", ["eda_lake/native/_mask.pyx"], extra_compile_args=["-O2"]
+            ),
         ],
         cmdclass={"build_ext": BuildExtension},
     )

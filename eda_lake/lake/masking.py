@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from hashlib import blake2b
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from eda_lake.lake.avro_arrow import collect_named
+from eda_lake.native import _mask
 from eda_lake.registry.schema import AvroSchema
 from eda_lake.settings import PII_KEY_VAR
 
@@ -49,53 +50,42 @@ def demo_key(seed: int) -> str:
 class Masker:
     def __init__(self, key: str | None) -> None:
         self._key = require_key(key)
-        # The keyed state once: each value copies it (key setup is half a short value's cost).
-        self._keyed = blake2b(key=self._key, digest_size=16)
-
-    def _hash(self, value: bytes) -> str:
-        state = self._keyed.copy()
-        state.update(value)
-        return PREFIX + state.hexdigest()
 
     def mask(self, value: object) -> str | None:
         if value is None:
             return None
-        return self._hash(str(value).encode())
+        return _mask.masked_text(self._key, _PREFIX_BYTES, str(value).encode()).decode()
 
     def mask_array(self, values: pa.Array) -> pa.Array:
-        """Mask a column, hashing each distinct value once (names repeat; emails do not):
-        no Arrow kernel computes a keyed BLAKE2b, so one hash per distinct value is the floor;
-        the texts are then made from all the digests at once."""
+        """Mask a column. Text is hashed straight from the array's buffers in compiled code
+        (its UTF-8 bytes are what `mask` hashes); other types go through `mask`, once per
+        distinct value."""
+        kind = values.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return self._mask_text(values)
         encoded = pc.dictionary_encode(values)  # nulls stay null indices
-        distinct = encoded.dictionary
-        if not (pa.types.is_string(distinct.type) or pa.types.is_large_string(distinct.type)):
-            masked = [self.mask(v) for v in distinct.to_pylist()]
-            return pc.take(pa.array(masked, pa.string()), encoded.indices)
-        keyed = self._keyed
-        digests = []
-        for text in distinct.cast(pa.binary()).to_pylist():  # the UTF-8 bytes, not decoded
-            state = keyed.copy()
-            state.update(text)
-            digests.append(state.digest())
-        return pc.take(_masked_texts(b"".join(digests), len(digests)), encoded.indices)
+        masked = [self.mask(v) for v in encoded.dictionary.to_pylist()]
+        return pc.take(pa.array(masked, pa.string()), encoded.indices)
+
+    def _mask_text(self, values: pa.Array) -> pa.Array:
+        count = len(values)
+        _, offsets_buffer, data = values.buffers()
+        start = values.offset
+        offsets: npt.NDArray[np.int32] | npt.NDArray[np.int64] = (
+            np.frombuffer(offsets_buffer, np.int64)
+            if pa.types.is_large_string(values.type)
+            else np.frombuffer(offsets_buffer, np.int32)
+        )[start : start + count + 1]
+        data_bytes = np.frombuffer(data or b"", np.uint8)  # Arrow exports its bytes as signed
+        texts = _mask.masked_texts(self._key, _PREFIX_BYTES, offsets, data_bytes)
+        width = _mask.masked_width(_PREFIX_BYTES)
+        valid = None if values.null_count == 0 else pc.is_valid(values).buffers()[1]
+        new_offsets = np.arange(0, (count + 1) * width, width, dtype=np.int32)
+        buffers = [valid, pa.py_buffer(new_offsets), pa.py_buffer(texts)]
+        return pa.Array.from_buffers(pa.string(), count, buffers, values.null_count)
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_PREFIX_BYTES = np.frombuffer(PREFIX.encode(), dtype=np.uint8)
-_DIGEST_BYTES = 16
-
-
-def _masked_texts(digests: bytes, count: int) -> pa.Array:
-    """`PREFIX` + the hex of each 16-byte digest, as one string array built in bulk."""
-    raw = np.frombuffer(digests, dtype=np.uint8).reshape(count, _DIGEST_BYTES)
-    width = len(_PREFIX_BYTES) + 2 * _DIGEST_BYTES
-    text = np.empty((count, width), dtype=np.uint8)
-    text[:, : len(_PREFIX_BYTES)] = _PREFIX_BYTES
-    text[:, len(_PREFIX_BYTES) :: 2] = _HEX[raw >> 4]
-    text[:, len(_PREFIX_BYTES) + 1 :: 2] = _HEX[raw & 15]
-    offsets = np.arange(0, (count + 1) * width, width, dtype=np.int32)
-    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text)]
-    return pa.Array.from_buffers(pa.string(), count, buffers)
+_PREFIX_BYTES = PREFIX.encode()
 
 
 def mask_personal_columns(
