@@ -142,17 +142,9 @@ subscribers = []
 
 def schemas_with_meter_readings(directory: Path) -> Path:
     """The catalogue's schemas plus a foreign producer's MeterReading, in `directory`."""
-    import json
-    import shutil
+    from eda_lake_tests.catalogues import schemas_with_event
 
-    from eda_lake.settings import REPO_ROOT
-
-    shutil.copytree(REPO_ROOT / "schemas", directory)
-    (directory / "partner").mkdir()
-    (directory / "partner" / "MeterReading.avsc").write_text(json.dumps(METER_READING))
-    with (directory / "catalogue.toml").open("a") as catalogue:
-        catalogue.write(METER_EVENT)
-    return directory
+    return schemas_with_event(directory, "partner/MeterReading.avsc", METER_READING, METER_EVENT)
 
 
 def meter_readings(count: int) -> Iterator[object]:

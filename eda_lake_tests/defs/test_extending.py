@@ -4,8 +4,6 @@ with it; a new team owns it."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +17,8 @@ from eda_lake.defs.build import build_definitions
 from eda_lake.events.publisher import OutgoingEvent
 from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.settings import REPO_ROOT, Settings
+from eda_lake.settings import Settings
+from eda_lake_tests.catalogues import schemas_with_event
 from eda_lake_tests.defs.helpers import TEST_PII_KEY
 from eda_lake_tests.simulation.helpers import captured_chain, provisioned
 
@@ -51,13 +50,9 @@ subscribers = []
 
 
 def _schemas_with_a_new_event(root: Path) -> Path:
-    schemas = root / "schemas"
-    shutil.copytree(REPO_ROOT / "schemas", schemas)
-    (schemas / "reviews").mkdir()
-    (schemas / "reviews" / "ProductReviewed.avsc").write_text(json.dumps(REVIEW_SCHEMA))
-    with (schemas / "catalogue.toml").open("a") as catalogue:
-        catalogue.write(REVIEW_ENTRY)
-    return schemas
+    return schemas_with_event(
+        root / "schemas", "reviews/ProductReviewed.avsc", REVIEW_SCHEMA, REVIEW_ENTRY
+    )
 
 
 def test_an_added_event_is_an_asset_and_silver_materializes_with_it(
