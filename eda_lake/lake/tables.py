@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -98,10 +99,7 @@ def query(sql: str, **named_tables: DeltaTable) -> pa.Table:
     Reads go through this rather than `DeltaTable.to_pyarrow_table()`, whose reader threads
     can abort the interpreter at exit (delta-rs #2184).
     """
-    builder = QueryBuilder()
-    for name, table in named_tables.items():
-        builder.register(name, table)
-    return plain(pa.table(builder.execute(sql).read_all()))
+    return plain(pa.table(_execute(sql, named_tables).read_all()))
 
 
 class ChangeFeedUnavailableError(Exception):
@@ -160,6 +158,14 @@ def inserted_batches(
             yield inserted.drop_columns(["_change_type"])
 
 
+def _execute(sql: str, named_tables: dict[str, DeltaTable]) -> Any:
+    """DataFusion's stream of `sql`'s result over the tables, each by its name."""
+    builder = QueryBuilder()
+    for name, table in named_tables.items():
+        builder.register(name, table)
+    return builder.execute(sql)
+
+
 def query_reader(sql: str, **named_tables: DeltaTable) -> pa.RecordBatchReader:
     """`query` as a reader of plain-typed batches, with the result's schema up front: a
     result larger than memory streams.
@@ -169,10 +175,7 @@ def query_reader(sql: str, **named_tables: DeltaTable) -> pa.RecordBatchReader:
     write pulling DataFusion's stream directly drives one Tokio runtime from inside another:
     delta-rs panics ("Cannot start a runtime from within a runtime"), and read from another
     thread the two can wait on each other for good."""
-    builder = QueryBuilder()
-    for name, table in named_tables.items():
-        builder.register(name, table)
-    source = pa.RecordBatchReader.from_stream(builder.execute(sql))
+    source = pa.RecordBatchReader.from_stream(_execute(sql, named_tables))
     schema = plain_schema(source.schema)
     spill = tempfile.TemporaryFile(prefix="eda-lake-query-")  # noqa: SIM115 (the reader owns it)
     try:
