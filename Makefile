@@ -19,7 +19,7 @@ PII_KEY = EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}"
 AZURITE := .tools/node_modules/.bin/azurite
 
 # The compiled decoder is built by the install: a changed .pyx builds it again.
-$(STAMP): pyproject.toml setup.py eda_lake/native/_avro.pyx eda_lake/native/_mask.pyx
+$(STAMP): pyproject.toml setup.py eda_lake/native/_avro.pyx eda_lake/native/_mask.pyx eda_lake/native/_keys.pyx
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing eda-lake and its dependencies into $(VENV) (a few minutes on a cold pip cache)"
 	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e '.[dev]'

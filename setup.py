@@ -2,7 +2,8 @@
 else is in pyproject.toml.
 
 `eda_lake/native/_avro.pyx` is the project's only Avro decoder of capture files and flat
-payloads, and `_mask.pyx` the one keyed hash that masks personal data, so a machine
+payloads, and `_mask.pyx` the one keyed hash that masks personal data (`_keys.pyx` hashes
+silver's dedup keys), so a machine
 without a C compiler cannot install eda-lake: the build says so in one
 line, naming the compiler it looked for and how to get one, before setuptools tries it.
 """
@@ -50,6 +51,9 @@ if __name__ == "__main__":
             ),
             Extension(
                 "eda_lake.native._mask", ["eda_lake/native/_mask.pyx"], extra_compile_args=["-O2"]
+            ),
+            Extension(
+                "eda_lake.native._keys", ["eda_lake/native/_keys.pyx"], extra_compile_args=["-O2"]
             ),
         ],
         cmdclass={"build_ext": BuildExtension},

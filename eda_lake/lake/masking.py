@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from eda_lake.lake.arrow_buffers import text_buffers
 from eda_lake.lake.avro_arrow import collect_named
 from eda_lake.native import _mask
 from eda_lake.registry.schema import AvroSchema
@@ -69,15 +69,7 @@ class Masker:
 
     def _mask_text(self, values: pa.Array) -> pa.Array:
         count = len(values)
-        _, offsets_buffer, data = values.buffers()
-        start = values.offset
-        offsets: npt.NDArray[np.int32] | npt.NDArray[np.int64] = (
-            np.frombuffer(offsets_buffer, np.int64)
-            if pa.types.is_large_string(values.type)
-            else np.frombuffer(offsets_buffer, np.int32)
-        )[start : start + count + 1]
-        data_bytes = np.frombuffer(data or b"", np.uint8)  # Arrow exports its bytes as signed
-        texts = _mask.masked_texts(self._key, _PREFIX_BYTES, offsets, data_bytes)
+        texts = _mask.masked_texts(self._key, _PREFIX_BYTES, *text_buffers(values))
         width = _mask.masked_width(_PREFIX_BYTES)
         valid = None if values.null_count == 0 else pc.is_valid(values).buffers()[1]
         new_offsets = np.arange(0, (count + 1) * width, width, dtype=np.int32)

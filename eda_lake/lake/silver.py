@@ -40,6 +40,7 @@ from deltalake import BloomFilterProperties, ColumnProperties, DeltaTable, Write
 from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.lake import commits, tables
+from eda_lake.lake.arrow_buffers import text_buffers
 from eda_lake.lake.avro_arrow import arrow_fields
 from eda_lake.lake.commits import TableRun, Write
 from eda_lake.lake.declarations import event_table, qualified
@@ -47,6 +48,7 @@ from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker, mask_personal_columns
 from eda_lake.lake.payloads import decode_payloads
 from eda_lake.lake.quarantine import COORDINATES, EVENTS_SCHEMA, Quarantine, now
+from eda_lake.native import _keys
 from eda_lake.progress import Progress, no_progress
 from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaRegistry
 from eda_lake.registry.schema import SchemaDefinitionError
@@ -85,7 +87,6 @@ SILVER_WRITER = WriterProperties(
     },
 )
 MAX_LOOKED_UP_IDS = 10_000
-KEYS_HASHED_AT_ONCE = 100_000
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Timestamps a later layer (DataFusion dates, Python datetimes, pandas) can hold.
 EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
@@ -702,18 +703,30 @@ def _not_in(table: DeltaTable | None, rows: pa.Table) -> pa.Table:
 
 
 def _first_per_key(rows: pa.Table) -> pa.Table:
-    """One row per (event_source, event_id): the first delivered (lowest enqueue time)."""
-    if rows.num_rows <= KEYS_HASHED_AT_ONCE:
-        return _first_per_key_of(rows)
-    # An event's deliveries share their id's last character: each part is deduplicated on
-    # its own, so the hash table is a part's, not the run's (a million keys cost ~200 MB).
-    last = pc.utf8_slice_codeunits(rows["event_id"].combine_chunks(), -1)
-    part_of = pc.dictionary_encode(last).indices
-    parts = [
-        _first_per_key_of(rows.filter(pc.equal(part_of, pa.scalar(part, part_of.type))))
-        for part in range(len(pc.unique(part_of)))
-    ]
-    return pa.concat_tables(parts)
+    """One row per (event_source, event_id): the first delivered (lowest enqueue time).
+
+    Each key is hashed to 64 bits in compiled code: rows whose hash no other row shares
+    hold a key no other row holds, and only the rows sharing a hash (a run's duplicates, and
+    a rare collision) are compared exactly. A million keys cost 8 MB of hashes, not a hash
+    table of their text."""
+    if rows.num_rows < 2:
+        return rows
+    hashes = np.concatenate(
+        [
+            _keys.pair_hashes(
+                *text_buffers(batch["event_source"]), *text_buffers(batch["event_id"])
+            )
+            for batch in rows.to_batches()
+        ]
+    )
+    ordered = np.sort(hashes)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(repeated) == 0:
+        return rows  # the usual case: nothing delivered twice
+    shared = pa.array(np.isin(hashes, repeated))
+    return pa.concat_tables(
+        [rows.filter(pc.invert(shared)), _first_per_key_of(rows.filter(shared))]
+    )
 
 
 def _first_per_key_of(rows: pa.Table) -> pa.Table:
