@@ -49,6 +49,25 @@ class Reach:
 
 
 @dataclass(frozen=True)
+class FirstRows:
+    """What `{first}` stands for in a declaration's SQL: `source` read as one row per `key`,
+    its first by `order` (a window's ranking). Ranking every row sorts the whole source in
+    memory; most keys have one row, so a whole-table build ranks only the keys that have
+    several (`derived.DerivedBuilder`)."""
+
+    source: str  # short name
+    key: str
+    order: str  # an ORDER BY list
+
+    def ranked(self, where: str = "") -> str:
+        """The relation, ranking the rows `where` admits (a WHERE clause, or none)."""
+        return (
+            f"(SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY {self.key}"
+            f" ORDER BY {self.order}) AS rn FROM {self.source}{where}) AS ranked WHERE rn = 1)"
+        )
+
+
+@dataclass(frozen=True)
 class Derived:
     layer: str  # silver (entities) or gold
     name: str
@@ -59,6 +78,7 @@ class Derived:
     key: tuple[str, ...]
     day_column: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)  # column -> description
+    first_rows: FirstRows | None = None  # what `{first}` in `sql` reads
 
     @property
     def qualified_name(self) -> str:
@@ -82,15 +102,12 @@ ENTITY_TABLES: tuple[Derived, ...] = (
         "product",
         """
         SELECT product_id, sku, name, category, price, currency, active, updated_at
-        FROM (
-            SELECT *, row_number() OVER (
-                PARTITION BY product_id ORDER BY updated_at DESC, event_id) AS rn
-            FROM product_updated)
-        WHERE rn = 1
+        FROM {first} AS latest
         """,
         {_silver("product_updated"): Reach("product_id")},
         key=("product_id",),
         columns={"price": "current list price", "active": "still sold"},
+        first_rows=FirstRows("product_updated", "product_id", "updated_at DESC, event_id"),
     ),
     Derived(
         SILVER,
@@ -100,11 +117,7 @@ ENTITY_TABLES: tuple[Derived, ...] = (
         """
         SELECT customer_id, created_at, CAST(created_at AS DATE) AS cohort_date,
                email, full_name, country, channel
-        FROM (
-            SELECT *, row_number() OVER (
-                PARTITION BY customer_id ORDER BY created_at, event_id) AS rn
-            FROM customer_created)
-        WHERE rn = 1
+        FROM {first} AS signup
         """,
         {_silver("customer_created"): Reach("customer_id")},
         key=("customer_id",),
@@ -114,6 +127,7 @@ ENTITY_TABLES: tuple[Derived, ...] = (
             "email": "keyed hash of the email address (personal)",
             "full_name": "keyed hash of the name (personal)",
         },
+        first_rows=FirstRows("customer_created", "customer_id", "created_at, event_id"),
     ),
     Derived(
         SILVER,
@@ -125,11 +139,8 @@ ENTITY_TABLES: tuple[Derived, ...] = (
                CAST(s.sold_at AS DATE) AS sale_date,
                s.confirmed_at, s.partner_file, g.customer_id, g.product_id,
                g.expected_value AS amount, g.currency
-        FROM (
-            SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY confirmed_at, sale_id) AS rn
-            FROM sale_confirmed) s
+        FROM {first} AS s
         LEFT JOIN lead_generated g ON g.lead_id = s.lead_id
-        WHERE s.rn = 1
         """,
         {
             _silver("sale_confirmed"): Reach("lead_id"),
@@ -138,6 +149,7 @@ ENTITY_TABLES: tuple[Derived, ...] = (
         key=("lead_id",),
         day_column="sale_date",
         columns={"sale_date": "UTC day the partner sold the lead", "amount": "lead's value"},
+        first_rows=FirstRows("sale_confirmed", "lead_id", "confirmed_at, sale_id"),
     ),
     Derived(
         SILVER,
@@ -147,14 +159,12 @@ ENTITY_TABLES: tuple[Derived, ...] = (
         """
         SELECT customer_id, lead_id, sale_id, product_id, amount, currency, purchased_at,
                CAST(purchased_at AS DATE) AS purchase_date
-        FROM (
-            SELECT *, row_number() OVER (PARTITION BY lead_id ORDER BY purchased_at, event_id) AS rn
-            FROM customer_purchased)
-        WHERE rn = 1
+        FROM {first} AS purchase
         """,
         {_silver("customer_purchased"): Reach("lead_id")},
         key=("lead_id",),
         day_column="purchase_date",
+        first_rows=FirstRows("customer_purchased", "lead_id", "purchased_at, event_id"),
     ),
     Derived(
         SILVER,

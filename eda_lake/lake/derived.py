@@ -12,15 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from eda_lake.lake import commits, tables
+from eda_lake.lake.arrow_buffers import text_buffers
 from eda_lake.lake.commits import TableRun, Write
 from eda_lake.lake.declarations import Derived, short
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.table_evolution import schema_differs
+from eda_lake.native import _keys
 
 # Past this many reached keys a predicate listing them costs more than recomputing the table.
 MAX_LISTED_KEYS = 20_000
@@ -89,11 +93,34 @@ class DerivedBuilder:
         sources = self._open_sources()
         return set() if isinstance(sources, list) else self._values(sources)
 
+    def _sql(self, sources: dict[str, DeltaTable], *, whole: bool) -> str:
+        """The declaration's SQL. Its `{first}` relation ranks every key of its source, which a
+        computation of a few listed keys restricts early; computing the `whole` table, only
+        the keys with more than one row are ranked, and the other rows are read as they
+        are."""
+        first = self.declared.first_rows
+        if first is None:
+            return self.declared.sql
+        relation = first.ranked()
+        if whole:
+            source = next(t for n, t in sources.items() if short(n) == first.source)
+            repeated = _repeated_keys(source, first.source, first.key)
+            if repeated is not None and len(repeated) == 0:
+                relation = f"(SELECT * FROM {first.source})"
+            elif repeated is not None:
+                listed = tables.in_list(first.key, repeated)
+                relation = (
+                    f"(SELECT * FROM {first.source} WHERE NOT ({listed}) "
+                    f"UNION ALL SELECT * FROM {first.ranked(f' WHERE {listed}')})"
+                )
+        return self.declared.sql.replace("{first}", relation)
+
     def _values(self, sources: dict[str, DeltaTable]) -> set[object]:
         registered = {short(n): s for n, s in sources.items()}
         column = self.target_column
         found = tables.query(
-            f"SELECT DISTINCT {column} AS v FROM ({self.declared.sql}) AS derived", **registered
+            f"SELECT DISTINCT {column} AS v FROM ({self._sql(sources, whole=True)}) AS derived",
+            **registered,
         )
         return {v for v in found["v"].to_pylist() if v is not None}
 
@@ -160,18 +187,20 @@ class DerivedBuilder:
         registered = {short(n): s for n, s in sources.items()}
         # A row without its key or day could never be replaced by key or day later: such rows
         # (a lead whose customer has not arrived yet) wait for the row that gives them one.
-        sql = f"SELECT * FROM ({self.declared.sql}) AS declared "
-        sql += f"WHERE {self.target_column} IS NOT NULL"
+        declared = "SELECT * FROM ({}) AS declared WHERE " + f"{self.target_column} IS NOT NULL"
         if chosen is not None:
+            listed = tables.in_list(chosen.column, chosen.values)
             reader = tables.query_reader(
-                f"{sql} AND {tables.in_list(chosen.column, chosen.values)}", **registered
+                f"{declared.format(self._sql(sources, whole=False))} AND {listed}", **registered
             )
             if target is not None and schema_differs(target, reader.schema):
                 # A source's column changed type (a promoted event field): rows of the new
                 # type cannot replace some of the table's, so the whole table is recomputed.
                 chosen, covers = None, record
         if chosen is None:
-            reader = tables.query_reader(sql, **registered)
+            reader = tables.query_reader(
+                declared.format(self._sql(sources, whole=True)), **registered
+            )
         # Streamed into the commit: the recomputed rows are never all held at once.
         written = _Written(reader, self.target_column)
         if chosen is None or target is None:
@@ -210,6 +239,32 @@ class _Written:
     def values(self) -> pa.ChunkedArray:
         type_ = self.reader.schema.field(self.column).type
         return pa.chunked_array(self._values, type_)
+
+
+def _repeated_keys(source: DeltaTable, name: str, key: str) -> pa.Array | None:
+    """The values of `key` that more than one row of the source holds (with any that only
+    share a 64-bit hash with another: ranking them too changes nothing), or None past
+    `MAX_LISTED_KEYS`. Two reads of the key column alone, holding 8 bytes per row."""
+    sql = f"SELECT CAST({key} AS VARCHAR) AS k FROM {name}"
+
+    def hashed(batch: pa.RecordBatch) -> npt.NDArray[np.uint64]:
+        buffers = text_buffers(batch["k"])
+        return _keys.pair_hashes(*buffers, *buffers)
+
+    hashes = [hashed(b) for b in tables.query_reader(sql, **{name: source})]
+    ordered = np.sort(np.concatenate(hashes)) if hashes else np.array([], np.uint64)
+    shared = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(shared) == 0:
+        return pa.array([], pa.string())
+    keys = [
+        b["k"].filter(pa.array(np.isin(hashed(b), shared)))
+        for b in tables.query_reader(sql, **{name: source})
+    ]
+    repeated = pc.unique(pa.chunked_array(keys, pa.string())).drop_null()
+    if len(repeated) > MAX_LISTED_KEYS:
+        return None
+    key_type = tables.plain_type(pa.schema(source.schema().to_arrow()).field(key).type)
+    return repeated.cast(key_type)
 
 
 def _look_up(

@@ -5,24 +5,27 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from eda_lake.catalogue import load_catalogue
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.events.wire import content_type
 from eda_lake.hub.base import EventData
-from eda_lake.lake import commits, tables
-from eda_lake.lake.declarations import event_table
+from eda_lake.lake import commits, derived, tables
+from eda_lake.lake.declarations import ENTITY_TABLES, event_table, short
+from eda_lake.lake.entities import build_entities
 from eda_lake.lake.gold import GoldBuilder
 from eda_lake.lake.runtime import Lake, RebuildRefusedError
+from eda_lake.native import _keys as key_hashes
 from eda_lake.registry.local import LocalSchemaRegistry, local_schema_id
 from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake.settings import REPO_ROOT, Settings
-from eda_lake.simulation import world
+from eda_lake.simulation import teams, world
 from eda_lake_tests.avro_records import fastavro_body
 from eda_lake_tests.lake.test_silver_and_gold import KEY, _capture, _lake_after_chain, _rows
 
@@ -259,3 +262,53 @@ def test_layers_read_whole_snapshots_once_their_change_feed_is_vacuumed(
     bronze.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
     lake.rebuild()  # silver reads bronze from version 0: its change feed is gone
     assert _totals(lake) == before
+
+
+@pytest.mark.parametrize("ranking", ["repeated keys only", "every key", "every hash shared"])
+def test_a_whole_entity_build_equals_every_key_ranked(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch, ranking: str
+) -> None:
+    simulation, _, lake = _lake_after_chain(lake_settings, customers=40)
+    # Every product updated, and some customers signing up again under new event ids: their
+    # keys repeat, and the first row by each entity's order must win.
+    again = [
+        e._replace(id=f"{e.id}-again", record={**e.record, field: e.record[field] + shift})
+        for field, shift, events in [
+            ("updated_at", timedelta(days=1), teams.product_catalogue(simulation.catalogue, 5)),
+            ("created_at", timedelta(hours=-1), teams.customer_signups(simulation.catalogue, 5, 5)),
+        ]
+        for e in events
+    ]
+    simulation.publisher.publish(iter(again))
+    _capture(lake_settings, simulation)
+    lake.ingest()
+    lake.silver_events()
+    for table, key in [("product_updated", "product_id"), ("customer_created", "customer_id")]:
+        keys = [r[key] for r in _rows(lake, "silver", table, f"SELECT {key} FROM t")]
+        assert len(keys) > len(set(keys)), table
+    if ranking == "every key":
+        monkeypatch.setattr(derived, "MAX_LISTED_KEYS", 0)
+    elif ranking == "every hash shared":
+        monkeypatch.setattr(
+            key_hashes, "pair_hashes", lambda offsets, *_: np.zeros(len(offsets) - 1, np.uint64)
+        )
+    build_entities(lake.layout, everything=True)
+    first_row_entities = [e for e in ENTITY_TABLES if e.first_rows is not None]
+    assert {e.name for e in first_row_entities} >= {"customers", "products"}
+    for declared in first_row_entities:
+        assert declared.first_rows is not None
+        key = declared.key[0]
+        sources = {}
+        for name in declared.sources:
+            source = tables.open_table(
+                lake.layout.table_uri(*name.split(".")), lake.layout.storage_options
+            )
+            assert source is not None
+            sources[short(name)] = source
+        ranked = declared.sql.replace("{first}", declared.first_rows.ranked())
+        expected = tables.query(f"SELECT * FROM ({ranked}) AS d WHERE {key} IS NOT NULL", **sources)
+        built = _rows(lake, "silver", declared.name)
+        assert built, declared.name
+        assert sorted(built, key=lambda r: str(r[key])) == sorted(
+            expected.to_pylist(), key=lambda r: str(r[key])
+        ), declared.name
