@@ -33,7 +33,7 @@ from eda_lake.capture.reader import CaptureFileError
 from eda_lake.capture.windows import DEFAULT_MAX_EVENT_BYTES
 from eda_lake.lake import commits, file_lookup, tables
 from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS
-from eda_lake.lake.data_files import DataFileWriter, LakeWriteError
+from eda_lake.lake.data_files import DataFileWriter, LakeWriteError, referenced
 from eda_lake.lake.discovery import CaptureFile
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import Quarantine
@@ -264,7 +264,7 @@ class BronzeIngestor:
             # Leave no files of a group that is not in the table; but a commit whose outcome
             # is unknown (interrupted, its post-commit step failed) may be in: look first.
             unknown = bool(added) and not isinstance(exc, commits.ConcurrentCommitError)
-            if not committed and not (unknown and _references(self._table(), added)):
+            if not committed and not (unknown and referenced(self._table(), added)):
                 writer.abort()
             raise
         committed_at = time.time()
@@ -304,13 +304,6 @@ def _ingested(
         wanted.setdefault(partition, []).append(file.path)
     root = layout.fs_path("bronze")
     return file_lookup.values_present(table, layout.fs, root, "source_file", wanted)
-
-
-def _references(table: DeltaTable | None, added: list[AddAction]) -> bool:
-    if table is None:
-        return False
-    files = {uri.rpartition("/")[2] for uri in table.file_uris()}
-    return any(action.path.rpartition("/")[2] in files for action in added)
 
 
 def _partition(file: CaptureFile) -> dict[str, str]:

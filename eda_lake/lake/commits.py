@@ -180,9 +180,11 @@ def commit_files(
     inputs: Mapping[str, int],
     app_transactions: Mapping[str, int],
     metadata: Mapping[str, str],
-) -> None:
+    mode: Mode = "append",
+) -> int:
     """Add data files written beside the table (`data_files`) in one commit against `table`'s
-    snapshot, with the input versions and application transactions, as `commit` does."""
+    snapshot (with `overwrite`, in place of all its files), with the input versions and
+    application transactions, as `commit` does; the new version."""
     transactions = [
         Transaction(app_id, version)
         for app_id, version in {
@@ -197,11 +199,13 @@ def commit_files(
     )
     try:
         table.create_write_transaction(
-            list(files), mode="append", schema=schema, partition_by=partition_by,
-            commit_properties=properties,
+            list(files), mode="overwrite" if mode == "overwrite" else "append", schema=schema,
+            partition_by=partition_by, commit_properties=properties,
         )  # fmt: skip
     except CommitFailedError as exc:
         raise ConcurrentCommitError(str(exc)) from exc
+    table.update_incremental()
+    return table.version()
 
 
 def with_retries(attempt: Callable[[], T], what: str, limit: int = MAX_CONFLICT_RETRIES) -> T:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from deltalake import DeltaTable
 from deltalake.transaction import AddAction
 
 # How far decoding may run ahead of the writer, and how much a row group holds, in rows and
@@ -68,6 +69,7 @@ class DataFileWriter:
         stats_columns: tuple[str, ...],
         target_bytes: int,
         dictionary_columns: tuple[str, ...] = (),
+        bloom_filters: dict[str, dict[str, float]] | None = None,
     ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
@@ -76,6 +78,7 @@ class DataFileWriter:
         self.stats_columns = stats_columns
         self.target_bytes = target_bytes
         self.dictionary_columns = list(dictionary_columns)
+        self.bloom_filters = bloom_filters  # column -> Arrow's bloom_filter_options for it
         self.actions: list[AddAction] = []
         self.written: list[str] = []
         self._open: dict[tuple[str, ...], _OpenFile] = {}
@@ -221,9 +224,9 @@ class DataFileWriter:
             self._close(key)
 
     def _new_file(self, key: tuple[str, ...], partition: dict[str, str]) -> _OpenFile:
-        directory = "/".join(f"{c}={partition[c]}" for c in self.partition_by)
-        relative = f"{directory}/part-{uuid.uuid4()}.zstd.parquet"
-        self.fs.create_dir(f"{self.root}/{directory}", recursive=True)
+        directory = "".join(f"{c}={partition[c]}/" for c in self.partition_by)
+        relative = f"{directory}part-{uuid.uuid4()}.zstd.parquet"
+        self.fs.create_dir(f"{self.root}/{directory}".rstrip("/"), recursive=True)
         sink = self.fs.open_output_stream(f"{self.root}/{relative}")
         writer = pq.ParquetWriter(
             sink,
@@ -232,6 +235,7 @@ class DataFileWriter:
             compression_level=1,
             use_dictionary=self.dictionary_columns,
             write_statistics=list(self.stats_columns),
+            bloom_filter_options=self.bloom_filters,
         )
         self.written.append(relative)
         opened = _OpenFile(relative, sink, writer, dict(partition))
@@ -260,6 +264,15 @@ class DataFileWriter:
                 json.dumps(stats),
             )
         )
+
+
+def referenced(table: DeltaTable | None, added: list[AddAction]) -> bool:
+    """Whether the table's snapshot holds any of these files (a commit whose outcome was
+    unknown): files a table holds are never deleted."""
+    if table is None:
+        return False
+    files = {uri.rpartition("/")[2] for uri in table.file_uris()}
+    return any(action.path.rpartition("/")[2] in files for action in added)
 
 
 def _pick(choose: object, old: object, new: object) -> object:

@@ -14,6 +14,7 @@ from eda_lake.lake.commits import TableRun
 from eda_lake.lake.declarations import ENTITY_TABLES, Derived, entity
 from eda_lake.lake.derived import DerivedBuilder
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.memory import give_back
 
 
 @dataclass
@@ -38,6 +39,7 @@ def build_entities(
     """Bring the entities up to date (with `everything`: each recomputed whole)."""
     chosen = ENTITY_TABLES if names is None else tuple(entity(n) for n in names)
     report = EntitiesReport()
+    give_back()  # what ran before in this process (silver's events) is not the entities' peak
     for declared in chosen:
         report.runs[declared.name] = entity_builder(layout, declared).run(everything=everything)
     return report

@@ -24,18 +24,19 @@ registry does not know: also quarantined, so a retry lands it once the schema is
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from deltalake import BloomFilterProperties, ColumnProperties, DeltaTable, WriterProperties
+from deltalake.transaction import AddAction
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.catalogue import Catalogue, EventSpec
@@ -43,9 +44,11 @@ from eda_lake.lake import commits, tables
 from eda_lake.lake.arrow_buffers import text_buffers
 from eda_lake.lake.avro_arrow import arrow_fields
 from eda_lake.lake.commits import TableRun, Write
+from eda_lake.lake.data_files import ROW_GROUP_ROWS, DataFileWriter, referenced
 from eda_lake.lake.declarations import event_table, qualified
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker, mask_personal_columns
+from eda_lake.lake.memory import give_back
 from eda_lake.lake.payloads import decode_payloads
 from eda_lake.lake.quarantine import COORDINATES, EVENTS_SCHEMA, Quarantine, now
 from eda_lake.native import _keys
@@ -75,8 +78,7 @@ META_FIELDS = [
     pa.field("schema_id", pa.string(), nullable=False),
     pa.field("source_file", pa.string(), nullable=False),
 ]
-# Exact dedup looks ids up in the existing table: a bloom filter per row group lets the
-# reader skip row groups that cannot hold any of the new ids.
+# Rows written anew (a run that dropped duplicates, a quarantine retry): as the staged files.
 SILVER_WRITER = WriterProperties(
     max_row_group_size=64 * 1024,
     compression="ZSTD",
@@ -150,30 +152,47 @@ class _Decoded:
     positions: pa.Array  # the input row of each decoded row
 
 
-# Staged rows are compressed on disk (they are read back once, at the table's commit).
-STAGED_IPC = pa.ipc.IpcWriteOptions(compression="lz4")
 # Failed rows (with their bodies) held in memory before they are quarantined.
 MAX_HELD_QUARANTINE_ROWS = 20_000
-KEY_COLUMNS = ["event_source", "event_id", "enqueued_time", "sequence_number"]
+# A staged row's key: its delivery's order is held in memory while the run reads bronze,
+# its CloudEvents source and id (most of a key's bytes) read back from the staged files when
+# the table lands.
+ORDER_COLUMNS = ["enqueued_time", "sequence_number"]
+ID_COLUMNS = ["event_source", "event_id"]
+# The staged data files' layout: statistics for the columns a reader filters by, dictionary
+# pages for the columns of few values (a payload column of many falls back to plain pages).
+STATS_COLUMNS = ("hub", "partition_id", "sequence_number", "source_file")
+PLAIN_COLUMNS = ("event_id", "event_time", "enqueued_time", "sequence_number")
+# Exact dedup looks ids up in the existing table: a bloom filter per row group lets the
+# reader skip row groups that cannot hold any of the new ids.
+BLOOM_FILTERS = {"event_id": {"ndv": ROW_GROUP_ROWS, "fpp": 0.01}}
 
 
 class _Staged:
-    """One table's share of a run: its rows decoded batch by batch into an Arrow IPC file
-    (values already masked; raw bodies are never staged), and their keys, held in memory
-    for exact dedup at the commit, so a run holds neither all its rows nor all its bodies.
+    """One table's share of a run: its rows decoded batch by batch into Parquet data files
+    in the table's own directory (values already masked; raw bodies are never staged), and
+    their keys, held in memory for exact dedup at the commit, so a run holds neither all its
+    rows nor all its bodies (nor, until it lands, the text of their keys).
 
-    Arrow IPC rather than Parquet: written and read back once, batch by batch, with the
-    exact Arrow types, and lz4 costs far less than Parquet's encoding. The file is an
-    anonymous temporary file (`tempfile.TemporaryFile`: no name in the temporary folder on
-    Linux), so its disk is freed when the process ends, also when it is killed."""
+    The files are written on a thread of their own while the next batches decode
+    (`data_files.DataFileWriter`, as bronze writes), and are no part of the table until a
+    commit adds them: when every staged row is new (the usual case) the commit adds the
+    files as they are; otherwise the kept rows are written anew and the staged files
+    deleted. A run that dies leaves files no snapshot references, which the table's vacuum
+    deletes."""
 
-    def __init__(self, spec: EventSpec, done: int | None, *, staging: bool) -> None:
+    def __init__(
+        self, spec: EventSpec, done: int | None, *, staging: bool, layout: LakeLayout
+    ) -> None:
         self.spec = spec
         self.done = done  # the bronze version the table had consumed when the read began
-        self.schema = event_schema(spec)
+        self.schema = tables.stored_schema(event_schema(spec))  # as the staged files hold it
         self.staging = staging  # whether rows may be staged (a table that is behind)
-        self._file: IO[bytes] | None = None
-        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+        self.layout = layout
+        self.root = layout.fs_path("silver", table_name(spec.name))
+        self._writer: DataFileWriter | None = None
+        self.files: list[AddAction] = []  # the staged files, once finished
+        self.committed = False  # the staged files are the table's now: never delete them
         self.quarantine: list[pa.Table] = []  # failed rows not yet quarantined
         self.reset()
 
@@ -181,20 +200,19 @@ class _Staged:
         """Forget what was staged (the read starts again)."""
         self.close()
         self._keys: list[pa.Table] = []
-        self._staged = 0
+        self.staged = 0
+        self.files = []
+        self.committed = False
         self.quarantine.clear()
         self.counts = {
             "rows_read": 0, "decoded": 0, "quarantined": 0, "no_schema": 0, "unknown_schema": 0,
         }  # fmt: skip
 
     def close(self) -> None:
-        """Let the staged file go (its disk is freed)."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Delete the staged files, unless a commit made them the table's."""
+        if self._writer is not None and not self.committed:
+            self._writer.abort()
+        self._writer = None
 
     def add(self, rows: pa.Table, versions: pa.Array) -> None:
         """Stage decoded rows (the table's schema), read from these bronze versions."""
@@ -203,55 +221,71 @@ class _Staged:
         if not self.staging:
             raise ValueError(f"{self.spec.name}: rows staged for a table that is not behind")
         if self._writer is None:
-            # Closed by close(): the file lives as long as the stage, past this call.
-            self._file = tempfile.TemporaryFile(prefix="eda-lake-silver-")  # noqa: SIM115
-            sink = pa.PythonFile(self._file, mode="w")
-            self._writer = pa.ipc.new_file(sink, self.schema, options=STAGED_IPC)
-        self._writer.write_table(rows)
-        keys = rows.select(KEY_COLUMNS)
-        position = pa.array(np.arange(self._staged, self._staged + rows.num_rows), pa.int64())
-        self._keys.append(
-            keys.append_column("_commit_version", versions).append_column("_staged", position)
-        )
-        self._staged += rows.num_rows
+            self._writer = DataFileWriter(
+                self.layout.fs, self.root, self.schema, [], stats_columns=STATS_COLUMNS,
+                target_bytes=commits.TARGET_FILE_BYTES,
+                dictionary_columns=tuple(n for n in self.schema.names if n not in PLAIN_COLUMNS),
+                bloom_filters=BLOOM_FILTERS,
+            )  # fmt: skip
+        for batch in rows.cast(self.schema).to_batches():
+            self._writer.write(batch, {})
+        self._keys.append(rows.select(ORDER_COLUMNS).append_column("_commit_version", versions))
+        self.staged += rows.num_rows
         self.counts["decoded"] += rows.num_rows
 
     def finish(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        """Wait for the staged files to be written."""
+        if self._writer is not None and not self.files:
+            self.files = self._writer.finish()
 
     def keys_table(self) -> pa.Table:
         """The staged rows' keys, with `_commit_version` and `_staged` (their position)."""
+        types = {name: self.schema.field(name).type for name in ID_COLUMNS + ORDER_COLUMNS}
         if not self._keys:
+            empty = {name: pa.array([], type_) for name, type_ in types.items()}
             return pa.table(
                 {
-                    **{name: pa.array([], self.schema.field(name).type) for name in KEY_COLUMNS},
+                    **empty,
                     "_commit_version": pa.array([], pa.int64()),
                     "_staged": pa.array([], pa.int64()),
                 }
             )
-        return pa.concat_tables(self._keys)
+        ids = [b for f in self.files for b in self._file_batches(f, ID_COLUMNS)]
+        order = pa.concat_tables(self._keys)
+        id_schema = pa.schema([self.schema.field(name) for name in ID_COLUMNS])
+        keys = pa.Table.from_batches([b.cast(id_schema) for b in ids], id_schema)
+        if keys.num_rows != order.num_rows:
+            raise RuntimeError(
+                f"{self.spec.name}: {keys.num_rows} rows in the staged files, "
+                f"{order.num_rows} staged"
+            )
+        for name in order.column_names:
+            keys = keys.append_column(name, order[name])
+        return keys.append_column("_staged", pa.array(np.arange(self.staged), pa.int64()))
+
+    def _file_batches(
+        self, action: AddAction, columns: list[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        with self.layout.fs.open_input_file(f"{self.root}/{action.path}") as source:
+            yield from pq.ParquetFile(source).iter_batches(ROW_GROUP_ROWS, columns=columns)
 
     def rows(self, positions: pa.Array | pa.ChunkedArray | None) -> Iterator[pa.RecordBatch]:
         """The staged rows at these positions (None: every row), batch by batch."""
-        if self._staged == 0 or self._file is None:
+        if self.staged == 0:
             return
         keep = None
-        if positions is not None and len(positions) < self._staged:
-            mask = np.zeros(self._staged, dtype=bool)
+        if positions is not None and len(positions) < self.staged:
+            mask = np.zeros(self.staged, dtype=bool)
             mask[np.asarray(positions, dtype=np.int64)] = True
             keep = pa.array(mask)
-        self._file.seek(0)
-        reader = pa.ipc.open_file(pa.PythonFile(self._file, mode="r"))
         offset = 0
-        for index in range(reader.num_record_batches):
-            batch = reader.get_batch(index)
-            if keep is not None:
-                selected = keep.slice(offset, batch.num_rows)
-                offset += batch.num_rows
-                batch = batch.filter(selected)
-            yield batch
+        for action in self.files:  # in the order the rows were staged
+            for batch in self._file_batches(action):
+                if keep is not None:
+                    selected = keep.slice(offset, batch.num_rows)
+                    offset += batch.num_rows
+                    batch = batch.filter(selected)
+                yield batch.cast(self.schema)
 
 
 @contextmanager
@@ -333,16 +367,19 @@ class SilverBuilder:
         # One read of bronze's change feed, from the table furthest behind, staged per
         # table; then each table lands on its own.
         behind = [
-            _Staged(spec, consumed[spec.name], staging=True)
+            _Staged(spec, consumed[spec.name], staging=True, layout=self.layout)
             for spec in specs
             if consumed[spec.name] is None or consumed[spec.name] < bronze.version()  # type: ignore[operator]
         ]
         with _released(behind):
             if behind:
                 self._changes(bronze, behind)
+                give_back()  # bronze's reader is done: its pages are not the landing's
             staged = {stage.spec.name: stage for stage in behind}
             for done, spec in enumerate(specs):
-                stage = staged.get(spec.name) or _Staged(spec, consumed[spec.name], staging=False)
+                stage = staged.get(spec.name) or _Staged(
+                    spec, consumed[spec.name], staging=False, layout=self.layout
+                )
                 land = partial(self._attempt, spec, bronze, stage)
                 run = commits.run_table(
                     qualified("silver", table_name(spec.name)),
@@ -363,9 +400,10 @@ class SilverBuilder:
             return report
         report.bronze_version = bronze.version()
         specs = list(self.catalogue.events.values())
-        stages = [_Staged(spec, None, staging=True) for spec in specs]
+        stages = [_Staged(spec, None, staging=True, layout=self.layout) for spec in specs]
         with _released(stages):
             self._stage(_snapshot(bronze, _hubs_predicate(specs)), stages)
+            give_back()
             for done, (spec, stage) in enumerate(zip(specs, stages, strict=True)):
                 attempt = partial(self._attempt, spec, bronze, stage, replace=True)
                 run = commits.run_table(
@@ -469,10 +507,14 @@ class SilverBuilder:
                 configuration=tables.CHANGE_FEED,
             )  # fmt: skip
         mode: commits.Mode = "overwrite" if replace else "append"
-        write = Write(
-            stage.schema, stage.rows(new["_staged"]), mode=mode, writer_properties=SILVER_WRITER
-        )
-        run.version = commits.commit(table, write, {BRONZE: target_version})
+        if stage.files and new.num_rows == stage.staged and _holds(table, stage.schema):
+            run.version = _commit_staged(table, stage, mode, {BRONZE: target_version})
+        else:  # some staged rows are not new, or the table's schema is older: write anew
+            write = Write(
+                stage.schema, stage.rows(new["_staged"]), mode=mode,
+                writer_properties=SILVER_WRITER,
+            )  # fmt: skip
+            run.version = commits.commit(table, write, {BRONZE: target_version})
         # Events quarantined once (an unknown schema since registered, a decoder since
         # fixed) that decoded now are in the table: their quarantine rows are resolved.
         resolved = self._resolve_landed(run.table, stage)
@@ -618,6 +660,33 @@ class SilverBuilder:
         decoded = pa.concat_tables(parts) if parts else schema.empty_table()
         at = pa.concat_arrays(positions) if positions else pa.array([], pa.int64())
         return _Decoded(decoded, failures, no_schema, unknown, at)
+
+
+def _holds(table: DeltaTable, schema: pa.Schema) -> bool:
+    """Whether the table's schema is exactly `schema`: files staged with it can be added."""
+    current = tables.plain_schema(pa.schema(table.schema().to_arrow()))
+    return bool(current.equals(schema, check_metadata=False))
+
+
+def _commit_staged(
+    table: DeltaTable, stage: _Staged, mode: commits.Mode, inputs: dict[str, int]
+) -> int:
+    """Add the stage's files to the table in one commit; the new version. A commit whose
+    outcome is unknown (interrupted, its post-commit step failed) may have added them: then
+    they are the table's, and are not deleted."""
+    try:
+        version = commits.commit_files(
+            table, stage.schema, stage.files, partition_by=[], inputs=inputs,
+            app_transactions={}, metadata={}, mode=mode,
+        )  # fmt: skip
+    except commits.ConcurrentCommitError:
+        raise
+    except BaseException:
+        opened = tables.open_table(table.table_uri, stage.layout.storage_options)
+        stage.committed = referenced(opened, stage.files)
+        raise
+    stage.committed = True
+    return version
 
 
 def _other_type(ce_type: str | None, writer: str, schema_id: str, spec: EventSpec) -> str:

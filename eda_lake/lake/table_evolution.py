@@ -58,32 +58,11 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _as_stored(type_: pa.DataType) -> pa.DataType:
-    """The Arrow type Delta's writer stores a value of `type_` as: any timestamp in
-    microseconds (UTC-adjusted if it has a time zone), text and bytes plain."""
-    if pa.types.is_timestamp(type_):
-        return pa.timestamp("us", "UTC" if type_.tz else None)
-    if pa.types.is_dictionary(type_):
-        return _as_stored(type_.value_type)
-    plain = tables.plain_type(type_)
-    if plain != type_:
-        return plain
-    if pa.types.is_struct(type_):
-        return pa.struct([f.with_type(_as_stored(f.type)) for f in type_])
-    if pa.types.is_map(type_):
-        return pa.map_(_as_stored(type_.key_type), _as_stored(type_.item_type))
-    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
-        return pa.list_(_as_stored(type_.value_type))
-    return type_
-
-
 def delta_columns(schema: pa.Schema | DeltaSchema) -> list[tuple[str, Any]]:
     """(name, Delta type) of each column, in order: how the table stores them (a millisecond
     timestamp and a nanosecond one are one Delta type, say)."""
     if isinstance(schema, pa.Schema):
-        schema = DeltaSchema.from_arrow(
-            pa.schema([f.with_type(_as_stored(f.type)) for f in schema])
-        )
+        schema = DeltaSchema.from_arrow(tables.stored_schema(schema))
     return [(f["name"], _plain(f["type"])) for f in json.loads(schema.to_json())["fields"]]
 
 

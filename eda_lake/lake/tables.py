@@ -27,6 +27,8 @@ __all__ = [
     "plain_type",
     "query",
     "query_reader",
+    "stored_schema",
+    "stored_type",
 ]
 
 # Tables that later layers read incrementally keep a change feed.
@@ -209,6 +211,30 @@ def plain_type(type_: pa.DataType) -> pa.DataType:
     if pa.types.is_dictionary(type_):
         return plain_type(type_.value_type)
     return type_
+
+
+def stored_type(type_: pa.DataType) -> pa.DataType:
+    """The Arrow type Delta stores a value of `type_` as: any timestamp in microseconds
+    (UTC-adjusted if it has a time zone), text and bytes plain."""
+    if pa.types.is_timestamp(type_):
+        return pa.timestamp("us", "UTC" if type_.tz else None)
+    if pa.types.is_dictionary(type_):
+        return stored_type(type_.value_type)
+    plain = plain_type(type_)
+    if plain != type_:
+        return plain
+    if pa.types.is_struct(type_):
+        return pa.struct([f.with_type(stored_type(f.type)) for f in type_])
+    if pa.types.is_map(type_):
+        return pa.map_(stored_type(type_.key_type), stored_type(type_.item_type))
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        return pa.list_(stored_type(type_.value_type))
+    return type_
+
+
+def stored_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` as Delta stores its columns (`stored_type`)."""
+    return pa.schema([f.with_type(stored_type(f.type)) for f in schema])
 
 
 def plain_schema(schema: pa.Schema) -> pa.Schema:

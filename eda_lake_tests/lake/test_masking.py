@@ -17,7 +17,7 @@ from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.catalogue import load_catalogue
 from eda_lake.events.publisher import OutgoingEvent
 from eda_lake.lake import tables
-from eda_lake.lake.masking import Masker, mask_personal_columns
+from eda_lake.lake.masking import HALVED_FROM, Masker, mask_personal_columns
 from eda_lake.lake.runtime import Lake
 from eda_lake.registry.schema import SchemaDefinitionError, load_schema_file, parse_schema
 from eda_lake.settings import Settings
@@ -210,3 +210,13 @@ def test_the_catalogue_refuses_a_string_mark(tmp_path: Path) -> None:
         SchemaDefinitionError, match=r"CustomerCreated\.avsc: field CustomerCreated\.email"
     ):
         load_catalogue(schemas)
+
+
+@pytest.mark.parametrize("count", [HALVED_FROM - 1, HALVED_FROM, 3 * HALVED_FROM + 1])
+def test_a_long_column_masks_as_each_value_does(count: int) -> None:
+    masker = Masker("a-key-of-at-least-16-chars")
+    values = [None if i % 97 == 0 else f"person-{i}-é@example.com" for i in range(count + 5)]
+    column = pa.array(values, pa.string()).slice(5)  # an offset into its buffers too
+    expected = [masker.mask(v) for v in values[5:]]
+    assert masker.mask_array(column).to_pylist() == expected
+    assert masker.mask_array(column.cast(pa.large_string())).to_pylist() == expected

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pytest
 
 from eda_lake.capture.runtime import run_embedded_capture
@@ -139,19 +140,26 @@ def test_a_run_dying_between_two_tables_commits_loses_and_doubles_nothing(
     lake = Lake(lake_settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     landed: list[str] = []
-    staged_rows = silver._Staged.rows
+    commit_staged = silver._commit_staged
 
-    def dies_in_the_second(stage: silver._Staged, positions: Any) -> Iterator[pa.RecordBatch]:
+    def dies_in_the_second(table: Any, stage: silver._Staged, *args: Any) -> int:
         landed.append(stage.spec.name)
-        for batch in staged_rows(stage, positions):
-            if len(landed) == 2:
-                raise RuntimeError("the process died while landing its second table")
-            yield batch
+        if len(landed) == 2:
+            raise RuntimeError("the process died while landing its second table")
+        return commit_staged(table, stage, *args)
 
-    monkeypatch.setattr(silver._Staged, "rows", dies_in_the_second)
+    monkeypatch.setattr(silver, "_commit_staged", dies_in_the_second)
     with contextlib.suppress(Exception):
         lake.silver_events()
     assert len(landed) >= 2  # the second table's landing died
+    # Its staged files were deleted: the table's directory holds only what its log adds.
+    name = silver.table_name(landed[1])
+    table = tables.open_table(lake.layout.table_uri("silver", name), lake.layout.storage_options)
+    in_table = {u.rpartition("/")[2] for u in table.file_uris()} if table else set()
+    listed = lake.layout.fs.get_file_info(
+        pafs.FileSelector(lake.layout.fs_path("silver", name), allow_not_found=True)
+    )
+    assert {f.base_name for f in listed if f.extension == "parquet"} <= in_table
     monkeypatch.undo()
     after_crash = lake.silver_events()
     names = list(simulation.catalogue.events)
@@ -173,18 +181,17 @@ from eda_lake.lake import silver
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 
-def killed(stage, positions):
+def killed(table, stage, *args):
     os.kill(os.getpid(), signal.SIGKILL)  # every table's rows are staged by now
-    yield from ()
 
-silver._Staged.rows = killed
+silver._commit_staged = killed
 settings = Settings(home=Path(sys.argv[1]))
 Lake(settings, load_catalogue(settings.schema_dir), pii_key=sys.argv[2]).silver_events()
 """
 
 
 @pytest.mark.servers  # a whole process, killed
-def test_a_killed_run_leaves_no_staged_rows_on_disk(tmp_path: Path) -> None:
+def test_a_killed_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     simulation = provisioned(settings)
     simulation.run_chain(seed=7, customers=20)
@@ -201,6 +208,9 @@ def test_a_killed_run_leaves_no_staged_rows_on_disk(tmp_path: Path) -> None:
         timeout=300,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
-    assert list(temporary.rglob("*")) == []  # nothing staged outlives the process
-    run = Lake(settings, simulation.catalogue, pii_key=KEY).silver_events()
+    assert list(temporary.rglob("*")) == []  # nothing temporary outlives the process
+    lake = Lake(settings, simulation.catalogue, pii_key=KEY)
+    run = lake.silver_events()
     assert run.inserted["CustomerCreated"] == 20  # the run again lands what the killed one read
+    # The killed run's staged files are in no snapshot (a vacuum deletes them).
+    assert len(set(_keys(lake, "customer_created"))) == len(_keys(lake, "customer_created")) == 20

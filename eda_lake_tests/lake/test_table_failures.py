@@ -29,17 +29,29 @@ REFUSED = "Cannot cast schema, number of fields does not match: 11 vs 12"
 def fail_once(
     monkeypatch: pytest.MonkeyPatch, layer: str, table: str, error: Exception
 ) -> list[str]:
-    """The next commit to `layer.table` raises `error`, once; returns the tables it failed."""
-    real = commits.commit
+    """The next commit to `layer.table` (of rows, or of staged files) raises `error`, once;
+    returns the tables it failed."""
+    real_commit, real_commit_files = commits.commit, commits.commit_files
     failed: list[str] = []
 
-    def commit(target: DeltaTable, write: commits.Write, inputs: Mapping[str, int]) -> int:
+    def fails(target: DeltaTable) -> bool:
         if not failed and target.table_uri.rstrip("/").endswith(f"/{layer}/{table}"):
             failed.append(f"{layer}.{table}")
+            return True
+        return False
+
+    def commit(target: DeltaTable, write: commits.Write, inputs: Mapping[str, int]) -> int:
+        if fails(target):
             raise error
-        return real(target, write, inputs)
+        return real_commit(target, write, inputs)
+
+    def commit_files(target: DeltaTable, *args: Any, **kwargs: Any) -> int:
+        if fails(target):
+            raise error
+        return real_commit_files(target, *args, **kwargs)
 
     monkeypatch.setattr(commits, "commit", commit)
+    monkeypatch.setattr(commits, "commit_files", commit_files)
     return failed
 
 
