@@ -12,8 +12,9 @@ skips nor repeats anything.
 A run holds neither bronze's change feed nor its decoded rows whole: the feed is read once,
 only the catalogue's hubs (a predicate on bronze's partition column skips the others' files),
 batch by batch; each batch is split once by hub and CloudEvents type and decoded into its
-table's staged file, keeping only the keys in memory for the exact dedup; then each table
-lands on its own, streaming its staged rows into one commit.
+table's staged data files, keeping only each row's delivery order in memory for the exact
+dedup; then each table lands on its own, in one commit that adds its staged files (or, when
+some staged rows are not new, their kept rows written anew).
 
 Every row read ends in exactly one outcome: inserted, duplicate, quarantined (a known schema
 that fails to decode, a value later layers cannot hold, no CloudEvents key), no schema (a body
@@ -633,7 +634,7 @@ class SilverBuilder:
             indices = pc.indices_nonzero(pc.and_(in_group, typed))
             if len(indices) == 0:
                 continue
-            bodies = rows["body"].take(indices).to_pylist()
+            bodies = rows["body"].take(indices).combine_chunks()
             payloads = decode_payloads(writer, spec.schema, bodies)
             failures += [
                 (indices[j].as_py(), f"body does not decode as {spec.schema.full_name} with "
