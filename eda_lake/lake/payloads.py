@@ -17,14 +17,17 @@ cast.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import fastavro
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from eda_lake.lake.arrow_buffers import text_buffers
 from eda_lake.lake.avro_arrow import arrow_fields, collect_named, column
 from eda_lake.native import avro as native
 from eda_lake.registry.compatibility import SOME_VALUES_RULES, reading_problems
@@ -196,10 +199,11 @@ def _native_column(node: Any, kind: int, parts: Any) -> pa.Array:
 
 
 def _decode_native(
-    writer: AvroSchema, plan: list[tuple[int, int, int, int]], bodies: list[bytes | None]
+    writer: AvroSchema, plan: list[tuple[int, int, int, int]], bodies: pa.Array
 ) -> tuple[dict[str, pa.Array], list[int], list[tuple[int, str]]]:
     decoder = native.FlatDecoder(plan)
-    decoder.decode(bodies)
+    valid = None if bodies.null_count == 0 else np.asarray(pc.is_valid(bodies)).view(np.uint8)
+    decoder.decode(*text_buffers(bodies), valid)
     parts, decoded, failed = decoder.finish()
     named: dict[str, dict[str, Any]] = {}
     collect_named(writer.parsed, named)
@@ -381,18 +385,23 @@ def _columns(
 
 
 def decode_payloads(
-    writer: AvroSchema, reader: AvroSchema, bodies: list[bytes | None]
+    writer: AvroSchema, reader: AvroSchema, bodies: pa.Array | Sequence[bytes | None]
 ) -> DecodedPayloads:
-    """Decode bodies written with `writer` into the reader's columns."""
+    """Decode bodies written with `writer` into the reader's columns (the compiled decoder
+    reads an Arrow column's buffers; fastavro takes each body as bytes)."""
+    if not isinstance(bodies, pa.Array):
+        bodies = pa.array(bodies, pa.binary())
+    elif not pa.types.is_binary(bodies.type):
+        bodies = bodies.cast(pa.binary())
     plan = payload_plan(writer, reader)
     if plan.refusal is not None:
         empty = {f.name: pa.array([], f.type) for f in arrow_fields(reader.parsed)}
         return DecodedPayloads(empty, [], [(i, plan.refusal) for i in range(len(bodies))])
     if plan.flat is None:
-        return _decode_fastavro(writer, reader, bodies)
+        return _decode_fastavro(writer, reader, bodies.to_pylist())
     try:
         columns, decoded, failed = _decode_native(writer, plan.flat, bodies)
         return DecodedPayloads(_project(writer, reader, columns, len(decoded)), decoded, failed)
     except ProjectionError:
         # Let fastavro's schema resolution say precisely what is wrong, body by body.
-        return _decode_fastavro(writer, reader, bodies)
+        return _decode_fastavro(writer, reader, bodies.to_pylist())

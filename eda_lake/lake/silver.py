@@ -634,7 +634,7 @@ class SilverBuilder:
             indices = pc.indices_nonzero(pc.and_(in_group, typed))
             if len(indices) == 0:
                 continue
-            bodies = rows["body"].take(indices).to_pylist()
+            bodies = rows["body"].take(indices).combine_chunks()
             payloads = decode_payloads(writer, spec.schema, bodies)
             failures += [
                 (indices[j].as_py(), f"body does not decode as {spec.schema.full_name} with "

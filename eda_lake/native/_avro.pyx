@@ -798,6 +798,9 @@ cdef class _Field:
         return self.numbers.finish()
 
 
+cdef const uint8_t* _EMPTY = <const uint8_t*> b""  # where an empty column's bodies point
+
+
 cdef class FlatDecoder:
     """Decodes payloads of one flat writer schema, each from its own bytes, into columns.
 
@@ -816,16 +819,31 @@ cdef class FlatDecoder:
         self.rows = []
         self.failures = []
 
-    def decode(self, list bodies):
+    def decode(self, const int32_t[:] offsets, const uint8_t[:] data, valid=None):
+        """Decode the bodies of an Arrow binary column, from its buffers: body i is
+        `data[offsets[i]:offsets[i + 1]]` (offsets sliced to the column), null where
+        `valid` (one byte per body, when given) is 0."""
+        cdef Py_ssize_t count = offsets.shape[0] - 1
+        cdef Py_ssize_t size = data.shape[0]
         cdef Py_ssize_t index
-        cdef object body
-        for index in range(len(bodies)):
-            body = bodies[index]
-            if body is None:
+        cdef const uint8_t[:] present
+        cdef bint nullable = valid is not None
+        if nullable:
+            present = valid
+            if present.shape[0] < count:
+                raise ValueError(f"{present.shape[0]} validity flags for {count} bodies")
+        for index in range(count + 1):
+            if offsets[index] < 0 or offsets[index] > size:
+                raise ValueError(f"offset {offsets[index]} at {index} is outside the {size} bytes")
+            if index and offsets[index] < offsets[index - 1]:
+                raise ValueError(f"offsets go back at {index}")
+        cdef const uint8_t* base = &data[0] if size else _EMPTY
+        for index in range(count):
+            if nullable and not present[index]:
                 self.failures.append((index, "no body"))
                 continue
             try:
-                self._decode_one(body)
+                self._decode_one(base + offsets[index], offsets[index + 1] - offsets[index])
             except DecodeError as exc:
                 self._rollback()
                 self.failures.append((index, str(exc)))
@@ -839,9 +857,7 @@ cdef class FlatDecoder:
         for field in self.fields:
             _truncate(field, length)
 
-    cdef void _decode_one(self, bytes body) except *:
-        cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(body)
-        cdef Py_ssize_t end = PyBytes_GET_SIZE(body)
+    cdef void _decode_one(self, const uint8_t* buf, Py_ssize_t end) except *:
         cdef Py_ssize_t pos = 0
         cdef Py_ssize_t n
         cdef const uint8_t* value_at

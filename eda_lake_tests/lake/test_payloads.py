@@ -6,8 +6,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pytest
+
 from eda_lake.lake import payloads
 from eda_lake.lake.payloads import decode_payloads, flat_plan
+from eda_lake.native import avro as native
 from eda_lake.registry.schema import AvroSchema
 from eda_lake_tests.avro_records import fastavro_body, record_schema
 
@@ -117,3 +122,30 @@ def test_named_references_and_multi_type_unions_get_columns() -> None:
     decoded = decode_payloads(schema, schema, bodies)
     assert decoded.columns["b"].to_pylist() == ["BLUE", "RED"]
     assert decoded.columns["c"].to_pylist() == ["5", '"five"']  # JSON text
+
+
+def test_a_column_slice_decodes_from_its_buffers_by_position() -> None:
+    schema = record_schema(FIELDS)
+    good = [fastavro_body(schema, r) for r in _records(4)]
+    bodies: list[bytes | None] = [good[0], None, good[1] + b"junk", good[2], None, good[3]]
+    column = pa.array([good[3], *bodies], pa.binary()).slice(1)  # an offset into the buffers
+    for given in (column, column.cast(pa.large_binary())):
+        compiled = decode_payloads(schema, schema, given)
+        assert compiled.decoded == [0, 3, 5]
+        assert [p for p, _ in compiled.failed] == [1, 2, 4]
+        assert dict(compiled.failed)[1] == "no body"
+        records = _records(4)
+        assert compiled.columns["id"].to_pylist() == [records[i]["id"] for i in (0, 2, 3)]
+
+
+def test_the_compiled_decoder_refuses_buffers_that_do_not_fit() -> None:
+    plan = flat_plan(record_schema([{"name": "n", "type": "long"}]))
+    data = np.frombuffer(b"\x02\x04", np.uint8)
+    with pytest.raises(ValueError, match="outside the 2 bytes"):
+        native.FlatDecoder(plan).decode(np.array([0, 3], np.int32), data)
+    with pytest.raises(ValueError, match="offsets go back at 2"):
+        native.FlatDecoder(plan).decode(np.array([0, 2, 1], np.int32), data)
+    with pytest.raises(ValueError, match="1 validity flags for 2 bodies"):
+        native.FlatDecoder(plan).decode(
+            np.array([0, 1, 2], np.int32), data, np.array([1], np.uint8)
+        )
