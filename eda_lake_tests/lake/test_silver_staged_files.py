@@ -4,13 +4,15 @@ twice, and no run leaves a file in the table's directory that its log does not h
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
 from eda_lake.capture.runtime import run_embedded_capture
-from eda_lake.lake import commits, tables
+from eda_lake.lake import commits, silver, tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.lake.test_silver_and_gold import KEY, _rows
@@ -109,4 +111,51 @@ def test_a_refused_commit_of_staged_files_retries_with_them(
     assert refused
     assert run.inserted["CustomerCreated"] == CUSTOMERS
     assert len(_landed_ids(lake)) == CUSTOMERS
+    assert _in_directory(lake) == _in_log(lake)
+
+
+def test_a_change_feed_lost_midway_leaves_no_staged_files(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = _lake(lake_settings)
+    feed = tables.inserted_batches
+    cut: list[int] = []
+
+    def vacuumed_midway(*args: Any, **kwargs: Any) -> Iterator[pa.RecordBatch]:
+        for batch in feed(*args, **kwargs):
+            yield batch.slice(0, 5)  # some rows staged (their files written) first
+            cut.append(5)
+            raise tables.ChangeFeedUnavailableError("the change feed was vacuumed away")
+
+    monkeypatch.setattr(tables, "inserted_batches", vacuumed_midway)
+    run = lake.silver_events(["CustomerCreated"])
+    assert cut
+    assert run.inserted["CustomerCreated"] == CUSTOMERS
+    assert len(set(_landed_ids(lake))) == len(_landed_ids(lake)) == CUSTOMERS
+    assert _in_directory(lake) == _in_log(lake)
+
+
+def test_two_runs_at_once_land_each_event_once_and_leave_no_staged_files(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = _lake(lake_settings)
+    real = silver._commit_staged
+    other_runs: list[int] = []
+    began: list[bool] = []
+
+    def another_run_first(table: Any, stage: silver._Staged, *args: Any) -> int:
+        if not began:  # a second process lands the same events meanwhile
+            began.append(True)
+            builder, close = lake._silver_builder()
+            try:
+                other_runs.append(builder.run(["CustomerCreated"]).inserted["CustomerCreated"])
+            finally:
+                close()
+        return real(table, stage, *args)
+
+    monkeypatch.setattr(silver, "_commit_staged", another_run_first)
+    run = lake.silver_events(["CustomerCreated"])
+    assert other_runs == [CUSTOMERS]
+    assert run.inserted.get("CustomerCreated", 0) == 0
+    assert len(set(_landed_ids(lake))) == len(_landed_ids(lake)) == CUSTOMERS
     assert _in_directory(lake) == _in_log(lake)
