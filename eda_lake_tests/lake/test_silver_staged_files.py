@@ -159,3 +159,23 @@ def test_two_runs_at_once_land_each_event_once_and_leave_no_staged_files(
     assert run.inserted.get("CustomerCreated", 0) == 0
     assert len(set(_landed_ids(lake))) == len(_landed_ids(lake)) == CUSTOMERS
     assert _in_directory(lake) == _in_log(lake)
+
+
+def test_a_table_of_another_nullability_gets_rows_written_anew(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = _lake(lake_settings)
+    spec = lake.catalogue.event("CustomerCreated")
+    # As older code made it: every column nullable.
+    loose = pa.schema([f.with_nullable(True) for f in silver.event_schema(spec)])
+    commits.ensure_table(
+        lake.layout.table_uri("silver", TABLE), loose, options=lake.layout.storage_options,
+        configuration=tables.CHANGE_FEED,
+    )  # fmt: skip
+    added: list[object] = []
+    monkeypatch.setattr(commits, "commit_files", lambda *a, **k: added.append(a))
+    run = lake.silver_events(["CustomerCreated"])
+    assert added == []  # no staged file of the stage's schema joins the table
+    assert run.inserted["CustomerCreated"] == CUSTOMERS
+    assert len(_landed_ids(lake)) == CUSTOMERS
+    assert _in_directory(lake) == _in_log(lake)
