@@ -4,6 +4,7 @@ twice, and no run leaves a file in the table's directory that its log does not h
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -179,3 +180,26 @@ def test_a_table_of_another_nullability_gets_rows_written_anew(
     assert run.inserted["CustomerCreated"] == CUSTOMERS
     assert len(_landed_ids(lake)) == CUSTOMERS
     assert _in_directory(lake) == _in_log(lake)
+
+
+def test_a_bronze_commit_that_landed_but_raised_keeps_its_files(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    simulation = provisioned(lake_settings)
+    simulation.publish_customers(seed=5, count=CUSTOMERS)
+    simulation.close()
+    run_embedded_capture(lake_settings, flush=True)
+    lake = Lake(lake_settings, simulation.catalogue, pii_key=KEY)
+    lost = _answer_lost_once(monkeypatch)
+    with contextlib.suppress(Exception):
+        lake.ingest()
+    assert lost
+    monkeypatch.undo()
+    lake.ingest()
+    bronze = tables.open_table(lake.layout.bronze_uri, lake.layout.storage_options)
+    assert bronze is not None
+    # Every file the table holds is there (a missing one fails the read), each event once.
+    found = tables.query(
+        "SELECT count(*) AS n, count(DISTINCT ce_id) AS ids FROM bronze", bronze=bronze
+    )
+    assert found["n"][0].as_py() == found["ids"][0].as_py() >= CUSTOMERS
