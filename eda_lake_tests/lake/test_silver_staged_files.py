@@ -1,6 +1,7 @@
 """Silver's staged data files are the table's once a commit adds them, and only then: a
 commit whose answer is lost (it landed, yet raised) keeps them, a retry never adds them
-twice, and no run leaves a file in the table's directory that its log does not hold."""
+twice, and no run leaves a file in the table's directory that its log does not hold. Bronze
+writes its data files the same way (`data_files`), and keeps them on the same terms."""
 
 from __future__ import annotations
 
