@@ -260,11 +260,11 @@ class BronzeIngestor:
                     metadata={"eda_lake.files": str(len(group))},
                 )  # fmt: skip
             committed = True
-        except BaseException as exc:
-            # Leave no files of a group that is not in the table; but a commit whose outcome
-            # is unknown (interrupted, its post-commit step failed) may be in: look first.
-            unknown = bool(added) and not isinstance(exc, commits.ConcurrentCommitError)
-            if not committed and not (unknown and referenced(self._table(), added)):
+        except BaseException:
+            # Leave no files of a group that is not in the table; but a commit that raised may
+            # be in (interrupted, its post-commit step failed, or heard refused when the log
+            # write that did land was retried): look first.
+            if not committed and not (added and referenced(self._table(), added)):
                 writer.abort()
             raise
         committed_at = time.time()

@@ -672,20 +672,25 @@ def _holds(table: DeltaTable, schema: pa.Schema) -> bool:
 def _commit_staged(
     table: DeltaTable, stage: _Staged, mode: commits.Mode, inputs: dict[str, int]
 ) -> int:
-    """Add the stage's files to the table in one commit; the new version. A commit whose
-    outcome is unknown (interrupted, its post-commit step failed) may have added them: then
-    they are the table's, and are not deleted."""
+    """Add the stage's files to the table in one commit; the new version.
+
+    A commit that raised may have landed all the same (interrupted, its post-commit step
+    failed, or refused as a conflict when the log write that did land is retried): files the
+    table then holds are never deleted, and a refusal of a commit that landed is its
+    success (a retry would add them twice, or find nothing left to land and delete them)."""
     try:
         version = commits.commit_files(
             table, stage.schema, stage.files, partition_by=[], inputs=inputs,
             app_transactions={}, metadata={}, mode=mode,
         )  # fmt: skip
-    except commits.ConcurrentCommitError:
-        raise
-    except BaseException:
+    except BaseException as exc:
+        stage.committed = True  # until the table is seen not to hold them
         opened = tables.open_table(table.table_uri, stage.layout.storage_options)
         stage.committed = referenced(opened, stage.files)
-        raise
+        if not stage.committed or not isinstance(exc, commits.ConcurrentCommitError):
+            raise
+        assert opened is not None  # it holds the files
+        return opened.version()
     stage.committed = True
     return version
 
