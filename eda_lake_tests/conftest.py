@@ -34,18 +34,22 @@ def _dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+# The developer's own configuration, which no test reads.
+DEVELOPER_VARS = (
+    "EDA_LAKE_TARGET", "EDA_LAKE_SCHEMA_DIR", "EDA_LAKE_NAMESPACE", "EDA_LAKE_PII_KEY",
+    "EDA_LAKE_CAPTURE_ACCOUNT", "EDA_LAKE_CAPTURE_ACCOUNT_KEY", "EDA_LAKE_CAPTURE_CONTAINER",
+    "EDA_LAKE_BLOB_AUTHORITY", "EDA_LAKE_DISCOVERY_QUEUE", "EDA_LAKE_QUEUE_CONNECTION_STRING",
+    "EDA_LAKE_BROKER", "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS", "EDA_LAKE_KAFKA_SECURITY_PROTOCOL",
+    "EDA_LAKE_KAFKA_SASL_MECHANISM", "EDA_LAKE_KAFKA_SASL_USERNAME",
+    "EDA_LAKE_KAFKA_SASL_PASSWORD", "EDA_LAKE_KAFKA_TIMEOUT_SECONDS",
+)  # fmt: skip
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own state or Azure variables."""
     monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "eda_lake_home"))
-    for var in (
-        "EDA_LAKE_TARGET", "EDA_LAKE_SCHEMA_DIR", "EDA_LAKE_NAMESPACE", "EDA_LAKE_PII_KEY",
-        "EDA_LAKE_CAPTURE_ACCOUNT", "EDA_LAKE_CAPTURE_ACCOUNT_KEY", "EDA_LAKE_CAPTURE_CONTAINER",
-        "EDA_LAKE_BLOB_AUTHORITY", "EDA_LAKE_DISCOVERY_QUEUE", "EDA_LAKE_QUEUE_CONNECTION_STRING",
-        "EDA_LAKE_BROKER", "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS", "EDA_LAKE_KAFKA_SECURITY_PROTOCOL",
-        "EDA_LAKE_KAFKA_SASL_MECHANISM", "EDA_LAKE_KAFKA_SASL_USERNAME",
-        "EDA_LAKE_KAFKA_SASL_PASSWORD", "EDA_LAKE_KAFKA_TIMEOUT_SECONDS",
-    ):  # fmt: skip
+    for var in DEVELOPER_VARS:
         monkeypatch.delenv(var, raising=False)
 
 

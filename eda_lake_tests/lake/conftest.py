@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from eda_lake.demo import run_demo
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import AzureStorage, Settings
+from eda_lake_tests.conftest import DEVELOPER_VARS
+from eda_lake_tests.lake.helpers import DEMO_CUSTOMERS, DEMO_SEED, DemoLake
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 
 
@@ -38,6 +41,17 @@ def lake_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 def layout(lake_settings: Settings) -> LakeLayout:
     return LakeLayout.from_settings(lake_settings)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
+    """One local demo lake for the session (a demo takes ~20 s): tests take a copy."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    with pytest.MonkeyPatch.context() as patch:  # before any test's own isolation
+        for var in DEVELOPER_VARS:
+            patch.delenv(var, raising=False)
+        report = run_demo(Settings(home=home), customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+    return DemoLake(home, report)
 
 
 # Schema evolution on Azurite: these promotions represent the storage's part (a free one, a
