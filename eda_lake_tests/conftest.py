@@ -159,13 +159,19 @@ PROCESS_FOLDERS = ("cli", "defs", "kafka")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests = Path(__file__).parent
+    # The tests run in parallel (pytest-xdist, `--dist loadgroup`); on a given Kafka cluster
+    # they share its topics, so one worker runs them all, one after another.
+    shared_kafka = bool(os.environ.get(TEST_KAFKA_VAR))
     for item in items:
         folder = item.path.relative_to(tests).parts[0]
         params = getattr(getattr(item, "callspec", None), "params", {})
+        fixtures = set(getattr(item, "fixturenames", ()))
         if (
-            SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+            SERVER_FIXTURES & fixtures
             or "azurite" in params.values()
             or folder in PROCESS_FOLDERS
             or item.path.name in ("test_cli.py", "test_cli_backbone.py")
         ):
             item.add_marker(pytest.mark.servers)
+        if shared_kafka and "kafka_bootstrap" in fixtures:
+            item.add_marker(pytest.mark.xdist_group("shared-kafka"))
