@@ -89,6 +89,9 @@ AZURITE_EVOLUTIONS = frozenset({"int to double"})
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        if item.path.parent == Path(__file__).parent and uses_demo(item):
+            # One worker runs the tests that copy the demo lake, so it is built once.
+            item.add_marker(pytest.mark.xdist_group("demo-lake"))
         params = getattr(getattr(item, "callspec", None), "params", {})
         if params.get("lake_settings") != "azurite":
             continue
@@ -96,3 +99,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         evolution = item.callspec.id.split("-", 1)[1] if "evolution" in params else None  # type: ignore[attr-defined]
         if name in SLOW_ON_AZURITE or evolution not in (None, *AZURITE_EVOLUTIONS):
             item.add_marker(pytest.mark.slow)
+
+
+def uses_demo(item: pytest.Item) -> bool:
+    """Whether the test copies the session's demo lake (the local variant of demo_lake)."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return "demo" in fixtures or (
+        "demo_lake" in fixtures and params.get("lake_settings") == "local"
+    )

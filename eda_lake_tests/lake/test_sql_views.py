@@ -29,8 +29,9 @@ def _one(engine: LakeSql, sql: str) -> object:
 
 
 @pytest.fixture
-def demo_lake(lake_settings: Settings, demo: DemoLake) -> Settings:
+def demo_lake(lake_settings: Settings, request: pytest.FixtureRequest) -> Settings:
     if lake_settings.storage is None:
+        demo: DemoLake = request.getfixturevalue("demo")
         return demo.copy_to(lake_settings.home)
     run_demo(lake_settings, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
     return lake_settings
