@@ -16,6 +16,12 @@ PII_KEY = EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}"
 
 .PHONY: install demo test test-slow fast lint typecheck unit bench dev clean chromium
 
+# The tests run on every core (pytest-xdist; `PYTEST_WORKERS=0` runs them in this process):
+# each worker has its own temporary directories and starts its own servers on free ports;
+# tests that share a server outside the run name one `xdist_group` (conftest.py).
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+
 AZURITE := .tools/node_modules/.bin/azurite
 
 # The compiled decoder is built by the install: a changed .pyx builds it again.
@@ -42,15 +48,15 @@ $(AZURITE):
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.37.0
 
 unit: install $(AZURITE) chromium
-	$(BIN)/pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # The inner loop's tier: no servers, no whole processes (conftest.py marks those 'servers').
 fast: install
-	$(BIN)/pytest -q -m "not slow and not servers"
+	$(PYTEST) -m "not slow and not servers"
 
 # The slow tier: big files, random trials, whole Dagster deployments. CI runs it after `test`.
 test-slow: install $(AZURITE)
-	$(BIN)/pytest -q -m slow
+	$(PYTEST) -m slow
 
 test: lint typecheck unit
 

@@ -34,18 +34,22 @@ def _dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+# The developer's own configuration, which no test reads.
+DEVELOPER_VARS = (
+    "EDA_LAKE_TARGET", "EDA_LAKE_SCHEMA_DIR", "EDA_LAKE_NAMESPACE", "EDA_LAKE_PII_KEY",
+    "EDA_LAKE_CAPTURE_ACCOUNT", "EDA_LAKE_CAPTURE_ACCOUNT_KEY", "EDA_LAKE_CAPTURE_CONTAINER",
+    "EDA_LAKE_BLOB_AUTHORITY", "EDA_LAKE_DISCOVERY_QUEUE", "EDA_LAKE_QUEUE_CONNECTION_STRING",
+    "EDA_LAKE_BROKER", "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS", "EDA_LAKE_KAFKA_SECURITY_PROTOCOL",
+    "EDA_LAKE_KAFKA_SASL_MECHANISM", "EDA_LAKE_KAFKA_SASL_USERNAME",
+    "EDA_LAKE_KAFKA_SASL_PASSWORD", "EDA_LAKE_KAFKA_TIMEOUT_SECONDS",
+)  # fmt: skip
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own state or Azure variables."""
     monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "eda_lake_home"))
-    for var in (
-        "EDA_LAKE_TARGET", "EDA_LAKE_SCHEMA_DIR", "EDA_LAKE_NAMESPACE", "EDA_LAKE_PII_KEY",
-        "EDA_LAKE_CAPTURE_ACCOUNT", "EDA_LAKE_CAPTURE_ACCOUNT_KEY", "EDA_LAKE_CAPTURE_CONTAINER",
-        "EDA_LAKE_BLOB_AUTHORITY", "EDA_LAKE_DISCOVERY_QUEUE", "EDA_LAKE_QUEUE_CONNECTION_STRING",
-        "EDA_LAKE_BROKER", "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS", "EDA_LAKE_KAFKA_SECURITY_PROTOCOL",
-        "EDA_LAKE_KAFKA_SASL_MECHANISM", "EDA_LAKE_KAFKA_SASL_USERNAME",
-        "EDA_LAKE_KAFKA_SASL_PASSWORD", "EDA_LAKE_KAFKA_TIMEOUT_SECONDS",
-    ):  # fmt: skip
+    for var in DEVELOPER_VARS:
         monkeypatch.delenv(var, raising=False)
 
 
@@ -155,13 +159,19 @@ PROCESS_FOLDERS = ("cli", "defs", "kafka")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests = Path(__file__).parent
+    # The tests run in parallel (pytest-xdist, `--dist loadgroup`); on a given Kafka cluster
+    # they share its topics, so one worker runs them all, one after another.
+    shared_kafka = bool(os.environ.get(TEST_KAFKA_VAR))
     for item in items:
         folder = item.path.relative_to(tests).parts[0]
         params = getattr(getattr(item, "callspec", None), "params", {})
+        fixtures = set(getattr(item, "fixturenames", ()))
         if (
-            SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+            SERVER_FIXTURES & fixtures
             or "azurite" in params.values()
             or folder in PROCESS_FOLDERS
             or item.path.name in ("test_cli.py", "test_cli_backbone.py")
         ):
             item.add_marker(pytest.mark.servers)
+        if shared_kafka and "kafka_bootstrap" in fixtures:
+            item.add_marker(pytest.mark.xdist_group("shared-kafka"))

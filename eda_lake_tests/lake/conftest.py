@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from eda_lake.demo import run_demo
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import AzureStorage, Settings
+from eda_lake_tests.conftest import DEVELOPER_VARS
+from eda_lake_tests.lake.helpers import DEMO_CUSTOMERS, DEMO_SEED, DemoLake
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 
 
@@ -40,15 +43,68 @@ def layout(lake_settings: Settings) -> LakeLayout:
     return LakeLayout.from_settings(lake_settings)
 
 
-# Schema evolution on Azurite: these promotions represent the storage's part (a free one, a
-# rewrite, an added column); the others run on Azurite in the slow tier.
-AZURITE_EVOLUTIONS = frozenset({"int to long", "int to double", "field added with a default"})
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
+    """One local demo lake for the session (a demo takes ~20 s): tests take a copy."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    with pytest.MonkeyPatch.context() as patch:  # before any test's own isolation
+        for var in DEVELOPER_VARS:
+            patch.delenv(var, raising=False)
+        report = run_demo(Settings(home=home), customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
+    return DemoLake(home, report)
+
+
+# On Azurite, `make test` keeps the lake tests whose storage part a local directory does not
+# show: commits racing and killed (bronze, silver, the lock), a table rewrite (a rebuild, a
+# promotion), the change feed, maintenance, quarantine, `eda-lake sql` on Azure Storage. These
+# others repeat that storage part over other lake logic: their Azurite variants run in the slow
+# tier, their local ones in `make test` and `make fast`.
+SLOW_ON_AZURITE = frozenset(
+    {
+        "test_schema_evolution.py::test_a_lake_written_with_32_bit_columns_upgrades_on_its_first_run",
+        "test_schema_evolution.py::test_an_entity_follows_a_promoted_column_of_its_source",
+        "test_schema_evolution.py::test_a_quarantine_retry_first_after_the_change_lands_in_the_promoted_type",
+        "test_schema_evolution.py::test_bytes_that_are_no_text_fail_their_table_in_one_line_and_change_nothing",
+        "test_schema_evolution.py::test_an_added_field_a_producer_sent_before_the_catalogue_knew_it_is_never_defaulted",
+        "test_sql_views.py::test_every_table_by_layer_and_name_on_its_current_snapshot",
+        "test_sql_views.py::test_a_rebuild_replaces_files_and_the_views_count_once",
+        "test_silver_and_gold.py::test_a_partial_recompute_leaves_the_other_touched_days_pending",
+        "test_silver_and_gold.py::test_gold_recomputes_only_the_days_new_events_touch",
+        "test_silver_and_gold.py::test_personal_data_is_masked_past_bronze",
+        "test_silver_and_gold.py::test_duplicates_unknown_schemas_and_bad_bodies",
+        "test_rebuild_beside_writers.py::test_a_silver_run_started_inside_the_rebuild_waits_for_it",
+        "test_rebuild_beside_writers.py::test_a_silver_run_straddling_the_rebuilds_window_loses_nothing",
+        "test_incremental_layers.py::test_a_rebuild_that_lands_quarantined_events_resolves_them",
+        "test_incremental_layers.py::test_gold_run_between_event_tables_and_entities_never_falls_behind",
+        "test_incremental_layers.py::test_entities_replace_only_the_keys_new_events_touch",
+        "test_incremental_layers.py::test_progress_is_recorded_when_a_run_lands_nothing",
+        "test_incremental_layers.py::test_unknown_schema_events_land_once_the_schema_is_registered",
+        "test_incremental_layers.py::test_values_later_layers_cannot_hold_are_quarantined_once_per_event",
+        "test_incremental_layers.py::test_rebuild_refuses_a_schema_the_registry_rejects_and_touches_nothing",
+    }
+)
+# Schema evolution on Azurite in `make test`: a promotion that rewrites the table.
+AZURITE_EVOLUTIONS = frozenset({"int to double"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        if item.path.parent == Path(__file__).parent and uses_demo(item):
+            # One worker runs the tests that copy the demo lake, so it is built once.
+            item.add_marker(pytest.mark.xdist_group("demo-lake"))
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if params.get("lake_settings") != "azurite" or "evolution" not in params:
+        if params.get("lake_settings") != "azurite":
             continue
-        if item.callspec.id.split("-", 1)[1] not in AZURITE_EVOLUTIONS:  # type: ignore[attr-defined]
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        evolution = item.callspec.id.split("-", 1)[1] if "evolution" in params else None  # type: ignore[attr-defined]
+        if name in SLOW_ON_AZURITE or evolution not in (None, *AZURITE_EVOLUTIONS):
             item.add_marker(pytest.mark.slow)
+
+
+def uses_demo(item: pytest.Item) -> bool:
+    """Whether the test copies the session's demo lake (the local variant of demo_lake)."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return "demo" in fixtures or (
+        "demo_lake" in fixtures and params.get("lake_settings") == "local"
+    )

@@ -1,18 +1,22 @@
-"""Capture containers for lake tests: real Azure files under archive-format paths."""
+"""Capture containers for lake tests (real Azure files under archive-format paths), and a
+demo lake to copy."""
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow.fs as pafs
 
 from eda_lake.capture.naming import ArchiveNameFormat
+from eda_lake.demo import DemoReport
 from eda_lake.lake import tables
 from eda_lake.lake.bronze import BronzeIngestor
 from eda_lake.lake.discovery import discover_all
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.settings import Settings
 
 NAMES = ArchiveNameFormat()
 AZURE_FILES = {
@@ -84,3 +88,20 @@ def synthetic_container(
         with path.open("wb") as stream:
             write_capture(stream, events, "null")
     return files * events_per_file
+
+
+@dataclass(frozen=True)
+class DemoLake:
+    """A local demo lake's home, and the demo's report on what it made."""
+
+    home: Path
+    report: DemoReport
+
+    def copy_to(self, home: Path) -> Settings:
+        """A copy of the whole home (the lake's tables hold relative paths), for one test to
+        read or change."""
+        shutil.copytree(self.home, home)
+        return Settings(home=home)
+
+
+DEMO_CUSTOMERS, DEMO_SEED = 80, 3

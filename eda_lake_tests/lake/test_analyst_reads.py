@@ -11,8 +11,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from eda_lake.demo import run_demo
-from eda_lake.settings import REPO_ROOT, Settings
+from eda_lake.settings import REPO_ROOT
+from eda_lake_tests.lake.helpers import DemoLake
 
 
 def _analyst_section() -> str:
@@ -20,14 +20,16 @@ def _analyst_section() -> str:
     return readme.split("### Reading the lake as an analyst\n", 1)[1].split("\n## ", 1)[0]
 
 
-def test_readme_python_reads_give_exact_and_float_revenue(tmp_path: Path, monkeypatch) -> None:
-    report = run_demo(Settings(home=tmp_path / ".eda_lake"), customers=120, seed=2)
+def test_readme_python_reads_give_exact_and_float_revenue(
+    demo: DemoLake, tmp_path: Path, monkeypatch
+) -> None:
+    demo.copy_to(tmp_path / ".eda_lake")
     [snippet] = re.findall(r"```python\n(.*?)```", _analyst_section(), re.DOTALL)
     monkeypatch.chdir(tmp_path)  # the snippet reads ./.eda_lake, the default home
     names: dict[str, Any] = {}
     exec(compile(snippet, "README.md", "exec"), names)
     sales, typed = names["sales"], names["typed"]
-    assert sales["sales"].sum() == report.chain.sales_confirmed
+    assert sales["sales"].sum() == demo.report.chain.sales_confirmed
     assert isinstance(sales["revenue"].iloc[0], Decimal)
     assert sales["revenue_float"].dtype == "float64"
     assert isinstance(names["revenue_by_partner"].iloc[0], Decimal)
@@ -40,10 +42,12 @@ def test_readme_python_reads_give_exact_and_float_revenue(tmp_path: Path, monkey
     assert isinstance(sales, pd.DataFrame)
 
 
-def test_readme_sql_commands_name_real_tables(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_readme_sql_commands_name_real_tables(
+    demo: DemoLake, tmp_path: Path, monkeypatch, capsys
+) -> None:
     from eda_lake.cli import main
 
-    run_demo(Settings(home=tmp_path / "home"), customers=60, seed=4)
+    demo.copy_to(tmp_path / "home")
     monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "home"))
     [block] = re.findall(r"```sh\n(.*?)```", _analyst_section(), re.DOTALL)
     queries = re.findall(r'eda-lake sql (?:--format csv )?"([^"]+)"', block)

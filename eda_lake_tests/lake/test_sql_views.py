@@ -20,6 +20,7 @@ from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import demo_key
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
+from eda_lake_tests.lake.helpers import DEMO_CUSTOMERS, DEMO_SEED, DemoLake
 
 
 def _one(engine: LakeSql, sql: str) -> object:
@@ -28,8 +29,11 @@ def _one(engine: LakeSql, sql: str) -> object:
 
 
 @pytest.fixture
-def demo_lake(lake_settings: Settings) -> Settings:
-    run_demo(lake_settings, customers=80, seed=3)
+def demo_lake(lake_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    if lake_settings.storage is None:
+        demo: DemoLake = request.getfixturevalue("demo")
+        return demo.copy_to(lake_settings.home)
+    run_demo(lake_settings, customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
     return lake_settings
 
 
@@ -39,8 +43,8 @@ def test_every_table_by_layer_and_name_on_its_current_snapshot(demo_lake: Settin
     try:
         names = {t.qualified for t in engine.tables}
         assert {"bronze.events", "silver.customers", "gold.funnel_daily"} <= names
-        assert _one(engine, "SELECT sum(customers) FROM gold.funnel_daily") == 80
-        assert _one(engine, "SELECT count(*) FROM silver.customers") == 80
+        assert _one(engine, "SELECT sum(customers) FROM gold.funnel_daily") == DEMO_CUSTOMERS
+        assert _one(engine, "SELECT count(*) FROM silver.customers") == DEMO_CUSTOMERS
         hubs = _one(engine, "SELECT count(DISTINCT hub) FROM bronze.events")
         assert hubs == 7  # the partition column, typed as the table declares it (a string)
         revenue = _one(engine, "SELECT typeof(revenue) FROM gold.sales_daily LIMIT 1")
@@ -55,13 +59,13 @@ def test_every_table_by_layer_and_name_on_its_current_snapshot(demo_lake: Settin
 
 
 def test_a_rebuild_replaces_files_and_the_views_count_once(demo_lake: Settings) -> None:
-    lake = Lake(demo_lake, pii_key=demo_key(3))
+    lake = Lake(demo_lake, pii_key=demo_key(DEMO_SEED))
     before = len(lake.funnel())
     lake.rebuild()  # gold rewritten: its old files stay on disk until a vacuum
     engine = LakeSql(lake.layout)
     try:
         assert _one(engine, "SELECT count(*) FROM gold.funnel_daily") == before
-        assert _one(engine, "SELECT sum(customers) FROM gold.funnel_daily") == 80
+        assert _one(engine, "SELECT sum(customers) FROM gold.funnel_daily") == DEMO_CUSTOMERS
     finally:
         engine.close()
 
