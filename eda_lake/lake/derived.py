@@ -215,30 +215,37 @@ class DerivedBuilder:
         report.outcome = "committed"
         report.inputs = versions if covers else {}
         report.rows_written = written.rows
-        recomputed = written.values() if chosen is None else chosen.values
-        report.counts[f"{self.unit}_recomputed"] = len(pc.unique(recomputed))
+        recomputed = written.distinct() if chosen is None else len(pc.unique(chosen.values))
+        report.counts[f"{self.unit}_recomputed"] = recomputed
         return report
 
 
 class _Written:
-    """The batches of a recomputation as they go into the commit, counted, with the values
-    of the target column they hold."""
+    """The batches of a recomputation as they go into the commit, counted, with the 64-bit
+    hashes of the target column's values they hold (8 bytes a value, where a million entity
+    keys' text and the table to count them would hold ~150 MB)."""
 
     def __init__(self, reader: pa.RecordBatchReader, column: str) -> None:
         self.reader = reader
         self.column = column
         self.rows = 0
-        self._values: list[pa.Array] = []
+        self._hashes: list[npt.NDArray[np.uint64]] = []
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         for batch in self.reader:
             self.rows += batch.num_rows
-            self._values.append(pc.unique(batch[self.column]))
+            self._hashes.append(np.unique(_hashes(batch[self.column].cast(pa.string()))))
             yield batch
 
-    def values(self) -> pa.ChunkedArray:
-        type_ = self.reader.schema.field(self.column).type
-        return pa.chunked_array(self._values, type_)
+    def distinct(self) -> int:
+        """How many distinct values the batches held (a 64-bit hash each)."""
+        return len(np.unique(np.concatenate(self._hashes))) if self._hashes else 0
+
+
+def _hashes(values: pa.Array) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each text value (null hashes as empty text)."""
+    buffers = text_buffers(values)
+    return _keys.pair_hashes(*buffers, *buffers)
 
 
 def _repeated_keys(source: DeltaTable, name: str, key: str) -> pa.Array | None:
@@ -247,17 +254,13 @@ def _repeated_keys(source: DeltaTable, name: str, key: str) -> pa.Array | None:
     `MAX_LISTED_KEYS`. Two reads of the key column alone, holding 8 bytes per row."""
     sql = f"SELECT CAST({key} AS VARCHAR) AS k FROM {name}"
 
-    def hashed(batch: pa.RecordBatch) -> npt.NDArray[np.uint64]:
-        buffers = text_buffers(batch["k"])
-        return _keys.pair_hashes(*buffers, *buffers)
-
-    hashes = [hashed(b) for b in tables.query_reader(sql, **{name: source})]
+    hashes = [_hashes(b["k"]) for b in tables.query_reader(sql, **{name: source})]
     ordered = np.sort(np.concatenate(hashes)) if hashes else np.array([], np.uint64)
     shared = ordered[1:][ordered[1:] == ordered[:-1]]
     if len(shared) == 0:
         return pa.array([], pa.string())
     keys = [
-        b["k"].filter(pa.array(np.isin(hashed(b), shared)))
+        b["k"].filter(pa.array(np.isin(_hashes(b["k"]), shared)))
         for b in tables.query_reader(sql, **{name: source})
     ]
     repeated = pc.unique(pa.chunked_array(keys, pa.string())).drop_null()

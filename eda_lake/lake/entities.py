@@ -39,7 +39,7 @@ def build_entities(
     """Bring the entities up to date (with `everything`: each recomputed whole)."""
     chosen = ENTITY_TABLES if names is None else tuple(entity(n) for n in names)
     report = EntitiesReport()
-    give_back()  # what ran before in this process (silver's events) is not the entities' peak
     for declared in chosen:
+        give_back()  # what ran before (silver's events, the last entity) is not this one's peak
         report.runs[declared.name] = entity_builder(layout, declared).run(everything=everything)
     return report
