@@ -104,19 +104,27 @@ def _expected_mapping(
     return mapped, content_type, None if key is None else text(key)
 
 
-def _read_content_type(content_type: str | None, properties: dict[str, Any]) -> str | None:
-    """The capture reader's content type: the system one unless empty, else the text of a
-    `content-type` application property (as producers that set it as one do); a second
-    `content-type` header is such a property."""
+def _read_content_type(
+    content_type: str | None, headers: list[tuple[str, bytes | str | None]]
+) -> str | None:
+    """The capture reader's content type: the system one unless empty, else the first
+    `content-type` application property that is UTF-8 text (the binding makes every
+    `content-type` header after the first text one such a property)."""
     if content_type:
         return content_type
-    fallback = properties.get("content-type")
-    if isinstance(fallback, bytes):
+    taken = content_type is None  # no header was taken as the content type
+    for name, value in headers:
+        if name != "content-type" or value is None:
+            continue
         try:
-            return fallback.decode("utf-8")
+            text = value if isinstance(value, str) else value.decode("utf-8")
         except UnicodeDecodeError:
-            return None
-    return fallback if isinstance(fallback, str) else None
+            continue
+        if not taken:
+            taken = True
+            continue
+        return text
+    return None
 
 
 @settings(max_examples=300, deadline=None)
@@ -208,7 +216,7 @@ def test_messages_become_records_the_capture_reader_reads_back(
         properties, content_type, partition_key = _expected_mapping(headers, key)
         assert (event.sequence_number, event.offset) == (offset, str(offset))
         assert event.enqueued_time == EPOCH + timedelta(milliseconds=millis)
-        expected_content_type = _read_content_type(content_type, properties)
+        expected_content_type = _read_content_type(content_type, headers)
         assert (event.partition_key, event.content_type) == (partition_key, expected_content_type)
         assert dict(event.properties) == properties
         assert event.body == (value or b"")
