@@ -19,12 +19,11 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from eda_lake.lake import commits, tables
-from eda_lake.lake.arrow_buffers import text_buffers
 from eda_lake.lake.commits import TableRun, Write
 from eda_lake.lake.declarations import Derived, short
+from eda_lake.lake.key_hashes import repeated, text_hashes
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.table_evolution import schema_differs
-from eda_lake.native import _keys
 
 # Past this many reached keys a predicate listing them costs more than recomputing the table.
 MAX_LISTED_KEYS = 20_000
@@ -234,7 +233,7 @@ class _Written:
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         for batch in self.reader:
             self.rows += batch.num_rows
-            self._hashes.append(np.unique(_hashes(batch[self.column].cast(pa.string()))))
+            self._hashes.append(np.unique(text_hashes(batch[self.column].cast(pa.string()))))
             yield batch
 
     def distinct(self) -> int:
@@ -242,32 +241,24 @@ class _Written:
         return len(np.unique(np.concatenate(self._hashes))) if self._hashes else 0
 
 
-def _hashes(values: pa.Array) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of each text value (null hashes as empty text)."""
-    buffers = text_buffers(values)
-    return _keys.pair_hashes(*buffers, *buffers)
-
-
 def _repeated_keys(source: DeltaTable, name: str, key: str) -> pa.Array | None:
     """The values of `key` that more than one row of the source holds (with any that only
     share a 64-bit hash with another: ranking them too changes nothing), or None past
     `MAX_LISTED_KEYS`. Two reads of the key column alone, holding 8 bytes per row."""
     sql = f"SELECT CAST({key} AS VARCHAR) AS k FROM {name}"
-
-    hashes = [_hashes(b["k"]) for b in tables.query_reader(sql, **{name: source})]
-    ordered = np.sort(np.concatenate(hashes)) if hashes else np.array([], np.uint64)
-    shared = ordered[1:][ordered[1:] == ordered[:-1]]
+    hashes = [text_hashes(b["k"]) for b in tables.query_reader(sql, **{name: source})]
+    shared = repeated(np.concatenate(hashes)) if hashes else np.array([], np.uint64)
     if len(shared) == 0:
         return pa.array([], pa.string())
     keys = [
-        b["k"].filter(pa.array(np.isin(_hashes(b["k"]), shared)))
+        b["k"].filter(pa.array(np.isin(text_hashes(b["k"]), shared)))
         for b in tables.query_reader(sql, **{name: source})
     ]
-    repeated = pc.unique(pa.chunked_array(keys, pa.string())).drop_null()
-    if len(repeated) > MAX_LISTED_KEYS:
+    found = pc.unique(pa.chunked_array(keys, pa.string())).drop_null()
+    if len(found) > MAX_LISTED_KEYS:
         return None
     key_type = tables.plain_type(pa.schema(source.schema().to_arrow()).field(key).type)
-    return repeated.cast(key_type)
+    return found.cast(key_type)
 
 
 def _look_up(

@@ -42,17 +42,16 @@ from deltalake.transaction import AddAction
 from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.lake import commits, tables
-from eda_lake.lake.arrow_buffers import text_buffers
 from eda_lake.lake.avro_arrow import arrow_fields
 from eda_lake.lake.commits import TableRun, Write
 from eda_lake.lake.data_files import ROW_GROUP_ROWS, DataFileWriter, referenced
 from eda_lake.lake.declarations import event_table, qualified
+from eda_lake.lake.key_hashes import pair_hashes, repeated
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker, mask_personal_columns
 from eda_lake.lake.memory import give_back
 from eda_lake.lake.payloads import decode_payloads
 from eda_lake.lake.quarantine import COORDINATES, EVENTS_SCHEMA, Quarantine, now
-from eda_lake.native import _keys
 from eda_lake.progress import Progress, no_progress
 from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaRegistry
 from eda_lake.registry.schema import SchemaDefinitionError
@@ -778,27 +777,17 @@ def _not_in(table: DeltaTable | None, rows: pa.Table) -> pa.Table:
 
 
 def _first_per_key(rows: pa.Table) -> pa.Table:
-    """One row per (event_source, event_id): the first delivered (lowest enqueue time).
-
-    Each key is hashed to 64 bits in compiled code: rows whose hash no other row shares
-    hold a key no other row holds, and only the rows sharing a hash (a run's duplicates, and
-    a rare collision) are compared exactly. A million keys cost 8 MB of hashes, not a hash
-    table of their text."""
+    """One row per (event_source, event_id): the first delivered (lowest enqueue time). Only
+    the rows sharing a key hash (`key_hashes`: a run's duplicates) are compared exactly."""
     if rows.num_rows < 2:
         return rows
     hashes = np.concatenate(
-        [
-            _keys.pair_hashes(
-                *text_buffers(batch["event_source"]), *text_buffers(batch["event_id"])
-            )
-            for batch in rows.to_batches()
-        ]
+        [pair_hashes(b["event_source"], b["event_id"]) for b in rows.to_batches()]
     )
-    ordered = np.sort(hashes)
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
-    if len(repeated) == 0:
+    shared_hashes = repeated(hashes)
+    if len(shared_hashes) == 0:
         return rows  # the usual case: nothing delivered twice
-    shared = pa.array(np.isin(hashes, repeated))
+    shared = pa.array(np.isin(hashes, shared_hashes))
     return pa.concat_tables(
         [rows.filter(pc.invert(shared)), _first_per_key_of(rows.filter(shared))]
     )
