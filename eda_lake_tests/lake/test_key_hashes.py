@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from eda_lake.lake.arrow_buffers import text_buffers
+from eda_lake.lake.key_hashes import distinct, repeated
 from eda_lake.native import _keys
 
 
@@ -40,3 +41,13 @@ def test_buffers_that_do_not_fit_are_refused() -> None:
         _keys.pair_hashes(np.array([0, 2, 1], np.int32), data, fine, data)
     with pytest.raises(ValueError, match="same number of rows"):
         _keys.pair_hashes(fine, data, np.array([0, 1], np.int32), data)
+
+
+def test_distinct_and_repeated_hashes_agree_with_counting_them() -> None:
+    hashes = np.random.default_rng(7).integers(0, 50, 2_000).astype(np.uint64)
+    counts = {int(h): int((hashes == h).sum()) for h in set(hashes.tolist())}
+    assert distinct(hashes).tolist() == sorted(counts)
+    assert repeated(hashes).tolist() == sorted(h for h, n in counts.items() if n > 1)
+    nothing = np.array([], np.uint64)
+    assert len(distinct(nothing)) == 0
+    assert len(repeated(nothing)) == len(repeated(np.array([9], np.uint64))) == 0
