@@ -15,7 +15,9 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +25,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.transaction import AddAction
+
+from eda_lake.lake.commits import ConcurrentCommitError
 
 # How far decoding may run ahead of the writer, and how much a row group holds, in rows and
 # in bytes (whichever comes first; a batch larger than either still goes through whole):
@@ -81,6 +85,7 @@ class DataFileWriter:
         self.bloom_filters = bloom_filters  # column -> Arrow's bloom_filter_options for it
         self.actions: list[AddAction] = []
         self.written: list[str] = []
+        self._kept = False  # the files are (or may be) a table's: never delete them
         self._open: dict[tuple[str, ...], _OpenFile] = {}
         self._bytes: dict[tuple[str, ...], int] = {}
         self._pending: dict[tuple[str, ...], tuple[list[pa.RecordBatch], dict[str, str]]] = {}
@@ -113,12 +118,41 @@ class DataFileWriter:
         self._raise_if_failed()
         return self.actions
 
+    def land(
+        self,
+        commit: Callable[[list[AddAction]], int],
+        current: Callable[[], DeltaTable | None],
+    ) -> int:
+        """Finish, and add the files to a table with `commit`; the table's new version.
+
+        A commit that raised may have landed all the same (interrupted, its post-commit step
+        failed, or refused as a conflict when the log write that did land was retried), so
+        the table as it is now (`current`) is looked at first: files it holds are never
+        deleted, and a refusal of a commit that landed is its success (a retry would add
+        them twice, or find nothing left to land). Otherwise the error is raised and the
+        files are the caller's, to land again or `abort`."""
+        added = self.finish()
+        self._kept = True  # until the table is seen not to hold them
+        try:
+            return commit(added)
+        except BaseException as exc:
+            table = current()
+            self._kept = referenced(table, added)
+            if not self._kept:
+                raise
+            if table is None or not isinstance(exc, ConcurrentCommitError):
+                raise
+            return table.version()
+
     def abort(self) -> None:
-        """Stop and delete what was written (a failed or refused commit)."""
+        """Stop and delete what was written (a failed or refused commit), unless a table
+        holds it."""
         if self._thread.is_alive():
             self._drain()
             self._queue.put(_STOP)
             self._thread.join()
+        if self._kept:
+            return
         for path in self.written:
             with contextlib.suppress(OSError, pa.ArrowException):  # else a vacuum will
                 self.fs.delete_file(f"{self.root}/{path}")
@@ -250,8 +284,12 @@ class DataFileWriter:
         size = self.fs.get_file_info(f"{self.root}/{current.relative}").size
         stats = {
             "numRecords": current.rows,
-            "minValues": {c: s[0] for c, s in current.stats.items() if s[0] is not None},
-            "maxValues": {c: s[1] for c, s in current.stats.items() if s[1] is not None},
+            "minValues": {
+                c: _json(s[0], low=True) for c, s in current.stats.items() if s[0] is not None
+            },
+            "maxValues": {
+                c: _json(s[1], low=False) for c, s in current.stats.items() if s[1] is not None
+            },
             "nullCount": {c: s[2] for c, s in current.stats.items()},
         }
         self.actions.append(
@@ -273,6 +311,38 @@ def referenced(table: DeltaTable | None, added: list[AddAction]) -> bool:
         return False
     files = {uri.rpartition("/")[2] for uri in table.file_uris()}
     return any(action.path.rpartition("/")[2] in files for action in added)
+
+
+def statistics_columns(schema: pa.Schema) -> tuple[str, ...]:
+    """The columns Delta readers skip files by: the first 32 (Delta's default
+    `dataSkippingNumIndexedCols`) whose values Delta's JSON statistics hold exactly
+    (text, integers, booleans, dates, and UTC timestamps)."""
+    indexed = list(schema)[:32]
+    return tuple(f.name for f in indexed if _has_json_statistics(f.type))
+
+
+def _has_json_statistics(type_: pa.DataType) -> bool:
+    if pa.types.is_timestamp(type_):
+        return type_.tz is not None
+    return bool(
+        pa.types.is_string(type_) or pa.types.is_integer(type_)
+        or pa.types.is_boolean(type_) or pa.types.is_date32(type_)
+    )  # fmt: skip
+
+
+def _json(value: object, *, low: bool) -> object:
+    """A statistic as Delta's JSON holds it: a date as `YYYY-MM-DD`, a timestamp in UTC to
+    the millisecond (a minimum rounded down and a maximum up, so the range still holds
+    every value)."""
+    if isinstance(value, datetime):
+        instant = value.astimezone(UTC)
+        millis = instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+        if not low and millis != instant:
+            millis += timedelta(milliseconds=1)
+        return millis.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def _pick(choose: object, old: object, new: object) -> object:

@@ -44,7 +44,7 @@ from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.lake import commits, tables
 from eda_lake.lake.avro_arrow import arrow_fields
 from eda_lake.lake.commits import TableRun, Write
-from eda_lake.lake.data_files import ROW_GROUP_ROWS, DataFileWriter, referenced
+from eda_lake.lake.data_files import ROW_GROUP_ROWS, DataFileWriter
 from eda_lake.lake.declarations import event_table, qualified
 from eda_lake.lake.key_hashes import pair_hashes, repeated
 from eda_lake.lake.layout import LakeLayout
@@ -190,9 +190,8 @@ class _Staged:
         self.staging = staging  # whether rows may be staged (a table that is behind)
         self.layout = layout
         self.root = layout.fs_path("silver", table_name(spec.name))
-        self._writer: DataFileWriter | None = None
+        self.writer: DataFileWriter | None = None
         self.files: list[AddAction] = []  # the staged files, once finished
-        self.committed = False  # the staged files are the table's now: never delete them
         self.quarantine: list[pa.Table] = []  # failed rows not yet quarantined
         self.reset()
 
@@ -202,7 +201,6 @@ class _Staged:
         self._keys: list[pa.Table] = []
         self.staged = 0
         self.files = []
-        self.committed = False
         self.quarantine.clear()
         self.counts = {
             "rows_read": 0, "decoded": 0, "quarantined": 0, "no_schema": 0, "unknown_schema": 0,
@@ -210,9 +208,9 @@ class _Staged:
 
     def close(self) -> None:
         """Delete the staged files, unless a commit made them the table's."""
-        if self._writer is not None and not self.committed:
-            self._writer.abort()
-        self._writer = None
+        if self.writer is not None:
+            self.writer.abort()
+        self.writer = None
 
     def add(self, rows: pa.Table, versions: pa.Array) -> None:
         """Stage decoded rows (the table's schema), read from these bronze versions."""
@@ -220,23 +218,23 @@ class _Staged:
             return
         if not self.staging:
             raise ValueError(f"{self.spec.name}: rows staged for a table that is not behind")
-        if self._writer is None:
-            self._writer = DataFileWriter(
+        if self.writer is None:
+            self.writer = DataFileWriter(
                 self.layout.fs, self.root, self.schema, [], stats_columns=STATS_COLUMNS,
                 target_bytes=commits.TARGET_FILE_BYTES,
                 dictionary_columns=tuple(n for n in self.schema.names if n not in PLAIN_COLUMNS),
                 bloom_filters=BLOOM_FILTERS,
             )  # fmt: skip
         for batch in rows.cast(self.schema).to_batches():
-            self._writer.write(batch, {})
+            self.writer.write(batch, {})
         self._keys.append(rows.select(ORDER_COLUMNS).append_column("_commit_version", versions))
         self.staged += rows.num_rows
         self.counts["decoded"] += rows.num_rows
 
     def finish(self) -> None:
         """Wait for the staged files to be written."""
-        if self._writer is not None and not self.files:
-            self.files = self._writer.finish()
+        if self.writer is not None and not self.files:
+            self.files = self.writer.finish()
 
     def keys_table(self) -> pa.Table:
         """The staged rows' keys, with `_commit_version` and `_staged` (their position)."""
@@ -671,27 +669,22 @@ def _holds(table: DeltaTable, schema: pa.Schema) -> bool:
 def _commit_staged(
     table: DeltaTable, stage: _Staged, mode: commits.Mode, inputs: dict[str, int]
 ) -> int:
-    """Add the stage's files to the table in one commit; the new version.
-
-    A commit that raised may have landed all the same (interrupted, its post-commit step
-    failed, or refused as a conflict when the log write that did land is retried): files the
-    table then holds are never deleted, and a refusal of a commit that landed is its
-    success (a retry would add them twice, or find nothing left to land and delete them)."""
-    try:
-        version = commits.commit_files(
-            table, stage.schema, stage.files, partition_by=[], inputs=inputs,
-            app_transactions={}, metadata={}, mode=mode,
-        )  # fmt: skip
-    except BaseException as exc:
-        stage.committed = True  # until the table is seen not to hold them
-        opened = tables.open_table(table.table_uri, stage.layout.storage_options)
-        stage.committed = referenced(opened, stage.files)
-        if not stage.committed or not isinstance(exc, commits.ConcurrentCommitError):
-            raise
-        assert opened is not None  # it holds the files
-        return opened.version()
-    stage.committed = True
-    return version
+    """Add the stage's files to the table in one commit (`DataFileWriter.land`); the new
+    version."""
+    assert stage.writer is not None  # rows were staged
+    return stage.writer.land(
+        lambda files: commits.commit_files(
+            table,
+            stage.schema,
+            files,
+            partition_by=[],
+            inputs=inputs,
+            app_transactions={},
+            metadata={},
+            mode=mode,
+        ),
+        lambda: tables.open_table(table.table_uri, stage.layout.storage_options),
+    )
 
 
 def _other_type(ce_type: str | None, writer: str, schema_id: str, spec: EventSpec) -> str:

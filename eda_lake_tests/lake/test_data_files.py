@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,7 +12,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from eda_lake.lake import data_files
+from eda_lake.lake import commits, data_files, tables
 from eda_lake.lake.data_files import DataFileWriter
 
 MIB = 1 << 20
@@ -70,3 +72,50 @@ def test_a_batch_of_queue_bytes_is_written_before_write_returns(
     assert returned.wait(timeout=30)
     thread.join()
     assert len(writer.finish()) == 1
+
+
+def test_statistics_are_in_deltas_json_form_and_hold_every_value(tmp_path: Path) -> None:
+    utc = UTC
+    late = datetime(2024, 5, 6, 7, 8, 9, 456789, utc)  # finer than a millisecond
+    schema = pa.schema([
+        ("id", pa.string()), ("n", pa.int64()), ("day", pa.date32()),
+        ("at", pa.timestamp("us", "UTC")), ("amount", pa.float64()),
+        ("tags", pa.list_(pa.string())), ("local", pa.timestamp("us")),
+    ])  # fmt: skip
+    rows = pa.table({
+        "id": ["b", "a", None], "n": [3, 1, 2],
+        "day": [date(2024, 1, 2), date(2024, 1, 1), None],
+        "at": [datetime(2024, 5, 6, 7, 8, 9, 123456, utc), late, None],
+        "amount": [1.5, float("nan"), 2.0], "tags": [["x"], [], None],
+        "local": [datetime(2024, 1, 1), None, None],
+    }, schema=schema)  # fmt: skip
+    assert data_files.statistics_columns(schema) == ("id", "n", "day", "at")
+    uri = str(tmp_path / "t")
+    table = commits.ensure_table(uri, schema)
+    writer = DataFileWriter(
+        pafs.LocalFileSystem(), uri, schema, [],
+        stats_columns=data_files.statistics_columns(schema), target_bytes=1 << 40,
+    )  # fmt: skip
+    writer.write(rows.to_batches()[0], {})
+    [action] = writer.finish()
+    stats = json.loads(action.stats)
+    assert stats["minValues"] == {
+        "id": "a", "n": 1, "day": "2024-01-01", "at": "2024-05-06T07:08:09.123Z"
+    }  # fmt: skip
+    assert stats["maxValues"] == {
+        "id": "b", "n": 3, "day": "2024-01-02", "at": "2024-05-06T07:08:09.457Z"
+    }  # fmt: skip
+    assert stats["nullCount"] == {"id": 1, "n": 0, "day": 1, "at": 1}
+    commits.commit_files(
+        table, schema, [action], partition_by=[], inputs={}, app_transactions={},
+        metadata={}, mode="append",
+    )  # fmt: skip
+    opened = tables.open_table(uri)
+    assert opened is not None
+    # Delta's reader takes the file with these statistics and finds the latest value.
+    found = tables.query(
+        f"SELECT n FROM t WHERE at >= TIMESTAMP '{late.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z' "
+        "AND day <= DATE '2024-01-01'",
+        t=opened,
+    )
+    assert found["n"].to_pylist() == [1]
