@@ -20,10 +20,12 @@ from deltalake import DeltaTable
 
 from eda_lake.lake import commits, tables
 from eda_lake.lake.commits import TableRun, Write
+from eda_lake.lake.data_files import DataFileWriter, statistics_columns
 from eda_lake.lake.declarations import Derived, short
-from eda_lake.lake.key_hashes import repeated, text_hashes
+from eda_lake.lake.key_hashes import distinct, repeated, text_hashes
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.table_evolution import schema_differs
+from eda_lake.names import table_name
 
 # Past this many reached keys a predicate listing them costs more than recomputing the table.
 MAX_LISTED_KEYS = 20_000
@@ -196,27 +198,71 @@ class DerivedBuilder:
                 # A source's column changed type (a promoted event field): rows of the new
                 # type cannot replace some of the table's, so the whole table is recomputed.
                 chosen, covers = None, record
+        inputs = versions if covers else {}
         if chosen is None:
-            reader = tables.query_reader(
+            whole = tables.query_stream(
                 declared.format(self._sql(sources, whole=True)), **registered
             )
-        # Streamed into the commit: the recomputed rows are never all held at once.
-        written = _Written(reader, self.target_column)
-        if chosen is None or target is None:
-            write = Write(reader.schema, written, mode="overwrite")
+            written = _Written(whole, self.target_column)
+            report.version = self._overwrite(target, written, inputs)
+            recomputed = written.distinct()
         else:
-            predicate = tables.in_list(self.target_column, chosen.values)
-            write = Write(reader.schema, written, mode="replace", predicate=predicate)
-        table = target or commits.first_commit_table(
-            self.uri, reader.schema, options=self.options, configuration=tables.CHANGE_FEED
-        )
-        report.version = commits.commit(table, write, versions if covers else {})
+            # Streamed into the commit: the recomputed rows are never all held at once.
+            written = _Written(reader, self.target_column)
+            report.version = self._replace(target, chosen, written, inputs)
+            recomputed = len(pc.unique(chosen.values))
         report.outcome = "committed"
-        report.inputs = versions if covers else {}
+        report.inputs = inputs
         report.rows_written = written.rows
-        recomputed = written.distinct() if chosen is None else len(pc.unique(chosen.values))
         report.counts[f"{self.unit}_recomputed"] = recomputed
         return report
+
+    def _replace(
+        self, target: DeltaTable | None, chosen: Reached, rows: _Written, inputs: dict[str, int]
+    ) -> int:
+        """The rows of the `chosen` values replaced in one commit; the new version."""
+        schema = rows.reader.schema
+        if target is None:
+            write = Write(schema, rows, mode="overwrite")
+        else:
+            predicate = tables.in_list(self.target_column, chosen.values)
+            write = Write(schema, rows, mode="replace", predicate=predicate)
+        table = target or commits.first_commit_table(
+            self.uri, schema, options=self.options, configuration=tables.CHANGE_FEED
+        )
+        return commits.commit(table, write, inputs)
+
+    def _overwrite(self, target: DeltaTable | None, rows: _Written, inputs: dict[str, int]) -> int:
+        """The whole table anew in one commit (its files and schema replaced); the new
+        version. The rows go into data files on a thread of their own while DataFusion
+        computes the next ones (`data_files`), never all held at once."""
+        schema = tables.stored_schema(rows.reader.schema)
+        table = target or commits.first_commit_table(
+            self.uri, schema, options=self.options, configuration=tables.CHANGE_FEED
+        )
+        directory = self.layout.fs_path(self.declared.layer, table_name(self.declared.name))
+        writer = DataFileWriter(
+            self.layout.fs, directory, schema, [], stats_columns=statistics_columns(schema),
+            target_bytes=commits.TARGET_FILE_BYTES, dictionary_columns=tuple(schema.names),
+        )  # fmt: skip
+        try:
+            for batch in rows:
+                writer.write(batch.cast(schema), {})
+            return writer.land(
+                lambda files: commits.commit_files(
+                    table,
+                    schema,
+                    files,
+                    partition_by=[],
+                    inputs=inputs,
+                    app_transactions={},
+                    metadata={},
+                    mode="overwrite",
+                ),
+                lambda: tables.open_table(self.uri, self.options),
+            )
+        finally:
+            writer.abort()  # the files of a commit that did not land
 
 
 class _Written:
@@ -233,12 +279,12 @@ class _Written:
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         for batch in self.reader:
             self.rows += batch.num_rows
-            self._hashes.append(np.unique(text_hashes(batch[self.column].cast(pa.string()))))
+            self._hashes.append(distinct(text_hashes(batch[self.column].cast(pa.string()))))
             yield batch
 
     def distinct(self) -> int:
         """How many distinct values the batches held (a 64-bit hash each)."""
-        return len(np.unique(np.concatenate(self._hashes))) if self._hashes else 0
+        return len(distinct(np.concatenate(self._hashes))) if self._hashes else 0
 
 
 def _repeated_keys(source: DeltaTable, name: str, key: str) -> pa.Array | None:

@@ -168,6 +168,14 @@ def _execute(sql: str, named_tables: dict[str, DeltaTable]) -> Any:
     return builder.execute(sql)
 
 
+def query_stream(sql: str, **named_tables: DeltaTable) -> pa.RecordBatchReader:
+    """`query` as a reader of plain-typed batches straight from DataFusion's stream, for a
+    consumer that is not a Delta write (`query_reader` says why that one cannot be)."""
+    source = pa.RecordBatchReader.from_stream(_execute(sql, named_tables))
+    schema = plain_schema(source.schema)
+    return pa.RecordBatchReader.from_batches(schema, (batch.cast(schema) for batch in source))
+
+
 def query_reader(sql: str, **named_tables: DeltaTable) -> pa.RecordBatchReader:
     """`query` as a reader of plain-typed batches, with the result's schema up front: a
     result larger than memory streams.
@@ -177,14 +185,13 @@ def query_reader(sql: str, **named_tables: DeltaTable) -> pa.RecordBatchReader:
     write pulling DataFusion's stream directly drives one Tokio runtime from inside another:
     delta-rs panics ("Cannot start a runtime from within a runtime"), and read from another
     thread the two can wait on each other for good."""
-    source = pa.RecordBatchReader.from_stream(_execute(sql, named_tables))
-    schema = plain_schema(source.schema)
+    source = query_stream(sql, **named_tables)
     spill = tempfile.TemporaryFile(prefix="eda-lake-query-")  # noqa: SIM115 (the reader owns it)
     try:
         options = pa.ipc.IpcWriteOptions(compression="lz4")
-        with pa.ipc.new_stream(spill, schema, options=options) as writer:
+        with pa.ipc.new_stream(spill, source.schema, options=options) as writer:
             for batch in source:
-                writer.write_batch(batch.cast(schema))
+                writer.write_batch(batch)
         spill.seek(0)
         return pa.ipc.open_stream(spill)  # holds the file: closed (and gone) with the reader
     except BaseException:

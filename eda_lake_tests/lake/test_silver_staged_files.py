@@ -34,14 +34,14 @@ def _lake(settings: Settings) -> Lake:
     return lake
 
 
-def _in_log(lake: Lake) -> set[str]:
-    table = tables.open_table(lake.layout.table_uri("silver", TABLE), lake.layout.storage_options)
+def _in_log(lake: Lake, name: str = TABLE) -> set[str]:
+    table = tables.open_table(lake.layout.table_uri("silver", name), lake.layout.storage_options)
     return {u.rpartition("/")[2] for u in table.file_uris()} if table else set()
 
 
-def _in_directory(lake: Lake) -> set[str]:
+def _in_directory(lake: Lake, name: str = TABLE) -> set[str]:
     listed = lake.layout.fs.get_file_info(
-        pafs.FileSelector(lake.layout.fs_path("silver", TABLE), allow_not_found=True)
+        pafs.FileSelector(lake.layout.fs_path("silver", name), allow_not_found=True)
     )
     return {f.base_name for f in listed if f.extension == "parquet"}
 
@@ -181,6 +181,38 @@ def test_a_table_of_another_nullability_gets_rows_written_anew(
     assert run.inserted["CustomerCreated"] == CUSTOMERS
     assert len(_landed_ids(lake)) == CUSTOMERS
     assert _in_directory(lake) == _in_log(lake)
+
+
+@pytest.mark.parametrize("fault", ["answer lost", "refused", "storage failed"])
+def test_a_whole_entity_build_lands_once_and_leaves_no_stray_files(
+    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    lake = _lake(lake_settings)
+    lake.silver_events(["CustomerCreated"])
+    real = commits.commit_files
+    met: list[str] = []
+
+    def faulty_once(table: Any, *args: Any, **kwargs: Any) -> int:
+        if met or not table.table_uri.rstrip("/").endswith("/customers"):
+            return real(table, *args, **kwargs)
+        met.append(fault)
+        if fault == "answer lost":
+            real(table, *args, **kwargs)
+            raise commits.ConcurrentCommitError("version already exists")
+        if fault == "refused":
+            raise commits.ConcurrentCommitError("another writer committed first")
+        raise OSError("the storage went away")
+
+    monkeypatch.setattr(commits, "commit_files", faulty_once)
+    if fault == "storage failed":  # a fault of the whole lake: the run stops
+        with pytest.raises(OSError, match="storage went away"):
+            lake.entities(["customers"])
+        assert _in_directory(lake, "customers") == _in_log(lake, "customers") == set()
+    assert not lake.entities(["customers"]).runs["customers"].failed
+    assert met == [fault]
+    keys = [r["customer_id"] for r in _rows(lake, "silver", "customers", "SELECT * FROM t")]
+    assert len(keys) == len(set(keys)) == CUSTOMERS
+    assert _in_directory(lake, "customers") == _in_log(lake, "customers")
 
 
 def test_a_bronze_commit_that_landed_but_raised_keeps_its_files(
