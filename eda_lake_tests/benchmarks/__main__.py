@@ -104,7 +104,8 @@ def main() -> int:
     print(
         f"silver    a lake of {silver['foreign']['events']:,.0f} other producers' events only: "
         f"{others['seconds']:.2f} s, {others['share']:.1%} of silver on as many of ours "
-        f"(target < 10%), peak RSS {others['peak_rss_mb']:.0f} MB"
+        f"(target < 10%), peak RSS {others['peak_rss_mb']:.0f} MB; a silver run with nothing "
+        f"new on our lake: {silver['nothing_new']['seconds']:.2f} s"
     )
     if others["share"] >= 0.1:
         failures.append("silver (others only)")
