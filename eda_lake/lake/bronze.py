@@ -143,6 +143,7 @@ class BronzeIngestor:
                 conflicts += 1  # another ingestion committed first: see what it took
                 if conflicts > commits.MAX_CONFLICT_RETRIES:
                     raise
+                commits.pause_after_conflict(conflicts)
                 pending = self._still_pending(pending, report)
                 continue
             resolved = sorted(landed & retried)

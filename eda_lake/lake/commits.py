@@ -13,11 +13,13 @@ second (`ConcurrentCommitError`); `with_retries` then decides again on fresh sna
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 import pyarrow as pa
+import tenacity
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction
@@ -41,12 +43,24 @@ COMMIT_RETRIES = 10
 TARGET_FILE_BYTES = 8 << 20
 WRITER_PROPERTIES = WriterProperties(max_row_group_size=8 * 1024, compression="ZSTD")
 
+# Writers that collided pause a random time up to an exponentially growing bound (full
+# jitter) before deciding again, so that they do not collide again in step.
+CONFLICT_WAIT = tenacity.wait_random_exponential(multiplier=0.02, max=1.0)
+
 T = TypeVar("T")
 Mode = Literal["append", "replace", "overwrite"]
 
 
 class ConcurrentCommitError(Exception):
     """Another writer committed what this commit was about to: decide again, then retry."""
+
+
+def pause_after_conflict(conflicts: int) -> None:
+    """The pause `with_retries` makes after the `conflicts`-th conflict in a row, for a
+    writer that retries in a loop of its own."""
+    state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+    state.attempt_number = conflicts
+    time.sleep(CONFLICT_WAIT(state))
 
 
 def progress_app(input_table: str) -> str:
@@ -210,14 +224,16 @@ def commit_files(
 
 def with_retries(attempt: Callable[[], T], what: str, limit: int = MAX_CONFLICT_RETRIES) -> T:
     """Run `attempt` (which opens fresh snapshots each time) until no concurrent commit
-    gets in its way."""
-    for _ in range(limit):
-        try:
-            return attempt()
-        except ConcurrentCommitError:
-            continue  # another writer committed first: decide again on what it left
+    gets in its way: another writer committed first, so it decides again on what that one
+    left, after a pause (`CONFLICT_WAIT`)."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(ConcurrentCommitError),
+        stop=tenacity.stop_after_attempt(limit + 1),
+        wait=CONFLICT_WAIT,
+        reraise=True,
+    )
     try:
-        return attempt()
+        return retrying(attempt)
     except ConcurrentCommitError as exc:
         raise ConcurrentCommitError(
             f"{what}: still conflicting after {limit} retries; another writer commits "
