@@ -8,13 +8,14 @@ its own lock (each Dagster run is a process of its own).
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock
 
 from eda_lake.owner_only import owner_only_dir
 
@@ -55,12 +56,9 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 @contextmanager
 def exclusive_file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if needed) across processes; a second
-    holder waits for the first. The lock ends with the process, however it ends."""
+    """Hold an exclusive lock on `path` (created owner-only if needed) across processes; a
+    second holder waits for the first. The lock ends with the process, however it ends (an
+    OS lock on the open file, not the file's existence)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with FileLock(path, mode=0o600):
+        yield
