@@ -261,6 +261,7 @@ class DerivedBuilder:
                     mode="overwrite",
                 ),
                 lambda: tables.open_table(self.uri, self.options),
+                since=table.version(),
             )
         finally:
             writer.abort()  # the files of a commit that did not land

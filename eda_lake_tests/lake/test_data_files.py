@@ -171,3 +171,40 @@ def test_an_overwrite_that_brings_a_column_without_time_zone_leaves_the_table_re
         {"id": "a", "at": datetime(2024, 1, 1)}
     ]
     assert len({f.name for f in tmp_path.joinpath("t").glob("*.parquet")}) == 1  # no stray
+
+
+def test_files_of_a_commit_that_landed_are_kept_when_a_later_commit_removed_them(
+    tmp_path: Path,
+) -> None:
+    """An overwrite lands but its answer is lost, and a rebuild beside it replaces every file
+    before `land` looks: the table no longer holds the files, its log's version does."""
+    uri = str(tmp_path / "t")
+    schema = pa.schema([("k", pa.string()), ("n", pa.int64())])
+    table = commits.ensure_table(uri, schema, configuration=tables.CHANGE_FEED)
+    first = commits.commit(
+        table, commits.Write(schema, pa.table({"k": ["a"], "n": [1]}, schema=schema)), {}
+    )
+    writer = DataFileWriter(
+        pafs.LocalFileSystem(), uri, schema, [], stats_columns=("k", "n"), target_bytes=1 << 40
+    )
+    writer.write(pa.record_batch({"k": ["a"], "n": [2]}, schema=schema), {})
+
+    def lands_then_answer_lost(files: list[Any]) -> int:
+        commits.commit_files(
+            table, schema, files, partition_by=[], inputs={"silver.x": 2},
+            app_transactions={}, metadata={}, mode="overwrite",
+        )  # fmt: skip
+        rebuild = tables.open_table(uri)
+        assert rebuild is not None
+        rows = pa.table({"k": ["a"], "n": [3]}, schema=schema)
+        commits.commit(rebuild, commits.Write(schema, rows, mode="overwrite"), {"silver.x": 3})
+        raise commits.ConcurrentCommitError("version already exists")
+
+    try:
+        landed = writer.land(lands_then_answer_lost, lambda: tables.open_table(uri), since=first)
+    finally:
+        writer.abort()
+    assert landed == first + 2  # its refusal was its success
+    opened = tables.open_table(uri)
+    assert opened is not None
+    assert len(tables.all_changes(opened, first, opened.version())) == 4  # both versions read
