@@ -20,7 +20,14 @@ from typing import Literal, TypeVar
 
 import pyarrow as pa
 import tenacity
-from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
+from deltalake import (
+    CommitProperties,
+    DeltaTable,
+    TableFeatures,
+    Transaction,
+    WriterProperties,
+    write_deltalake,
+)
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction
 
@@ -211,6 +218,8 @@ def commit_files(
         custom_metadata=dict(metadata) or None,
         max_commit_retries=COMMIT_RETRIES,
     )
+    if mode == "overwrite":
+        ready_for_schema(table, schema)
     try:
         table.create_write_transaction(
             list(files), mode="overwrite" if mode == "overwrite" else "append", schema=schema,
@@ -220,6 +229,43 @@ def commit_files(
         raise ConcurrentCommitError(str(exc)) from exc
     table.update_incremental()
     return table.version()
+
+
+def ready_for_schema(table: DeltaTable, schema: pa.Schema) -> None:
+    """Make `table`'s protocol able to hold `schema` before an overwrite through
+    `commit_files` gives it that schema.
+
+    delta-rs's `create_write_transaction` replaces the schema but never the protocol (unlike
+    `write_deltalake`): a column without a time zone committed to a table without the
+    `timestampNtz` feature lands, and the table can never be opened again. The feature is
+    enabled in a commit of its own, then ConcurrentCommitError: decide again on the table as
+    it is now."""
+    if not any(_without_zone(f.type) for f in schema):
+        return
+    if "timestampNtz" in (table.protocol().reader_features or []):
+        return
+    features = [TableFeatures.TimestampWithoutTimezone]
+    if table.metadata().configuration.get("delta.enableChangeDataFeed") == "true":
+        # Writer version 7 lists every feature: the change feed a version 4 table implied
+        # would otherwise be dropped from the protocol (delta-rs does not carry it over).
+        features.append(TableFeatures.ChangeDataFeed)
+    table.alter.add_feature(features, allow_protocol_versions_increase=True)
+    raise ConcurrentCommitError(
+        f"{table.table_uri}: the timestampNtz feature enabled for a column without a time "
+        "zone; decide again"
+    )
+
+
+def _without_zone(type_: pa.DataType) -> bool:
+    if pa.types.is_timestamp(type_):
+        return type_.tz is None
+    if pa.types.is_struct(type_):
+        return any(_without_zone(f.type) for f in type_)
+    if pa.types.is_map(type_):
+        return _without_zone(type_.key_type) or _without_zone(type_.item_type)
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+        return _without_zone(type_.value_type)
+    return False
 
 
 def with_retries(attempt: Callable[[], T], what: str, limit: int = MAX_CONFLICT_RETRIES) -> T:

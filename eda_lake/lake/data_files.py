@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -122,27 +123,52 @@ class DataFileWriter:
         self,
         commit: Callable[[list[AddAction]], int],
         current: Callable[[], DeltaTable | None],
+        since: int | None = None,
     ) -> int:
         """Finish, and add the files to a table with `commit`; the table's new version.
 
         A commit that raised may have landed all the same (interrupted, its post-commit step
         failed, or refused as a conflict when the log write that did land was retried), so
-        the table as it is now (`current`) is looked at first: files it holds are never
-        deleted, and a refusal of a commit that landed is its success (a retry would add
-        them twice, or find nothing left to land). Otherwise the error is raised and the
-        files are the caller's, to land again or `abort`."""
+        the table as it is now (`current`) is looked at first, and the log's commits after
+        version `since` (the snapshot `commit` decides on): a later commit may already have
+        removed files that landed (a rebuild beside this writer), and a version of the log
+        still holds them. Files the table holds or held are never deleted, and a refusal of
+        a commit that landed is its success (a retry would add them twice, or find nothing
+        left to land). Otherwise the error is raised and the files are the caller's, to land
+        again or `abort`."""
         added = self.finish()
         self._kept = True  # until the table is seen not to hold them
         try:
             return commit(added)
         except BaseException as exc:
             table = current()
-            self._kept = referenced(table, added)
+            self._kept = referenced(table, added) or (
+                table is not None and since is not None
+                and self._in_log(added, since, table.version())
+            )  # fmt: skip
             if not self._kept:
                 raise
             if table is None or not isinstance(exc, ConcurrentCommitError):
                 raise
             return table.version()
+
+    def _in_log(self, added: list[AddAction], since: int, until: int) -> bool:
+        """Whether a commit of the table's log in (since, until] adds any of these files
+        (a log entry that cannot be read counts as holding them: they are kept)."""
+        names = {action.path.rpartition("/")[2] for action in added}
+        for version in range(since + 1, until + 1):
+            try:
+                with self.fs.open_input_stream(
+                    f"{self.root}/_delta_log/{version:020d}.json"
+                ) as log:
+                    lines = log.read().decode().splitlines()
+            except (OSError, pa.ArrowException):
+                return True
+            for line in lines:
+                path = json.loads(line).get("add", {}).get("path") if line.strip() else None
+                if path is not None and unquote(path).rpartition("/")[2] in names:
+                    return True
+        return False
 
     def abort(self) -> None:
         """Stop and delete what was written (a failed or refused commit), unless a table

@@ -240,6 +240,7 @@ class DerivedBuilder:
         table = target or commits.first_commit_table(
             self.uri, schema, options=self.options, configuration=tables.CHANGE_FEED
         )
+        commits.ready_for_schema(table, schema)  # before the rows are computed, not after
         directory = self.layout.fs_path(self.declared.layer, table_name(self.declared.name))
         writer = DataFileWriter(
             self.layout.fs, directory, schema, [], stats_columns=statistics_columns(schema),
@@ -260,6 +261,7 @@ class DerivedBuilder:
                     mode="overwrite",
                 ),
                 lambda: tables.open_table(self.uri, self.options),
+                since=table.version(),
             )
         finally:
             writer.abort()  # the files of a commit that did not land

@@ -684,6 +684,7 @@ def _commit_staged(
             mode=mode,
         ),
         lambda: tables.open_table(table.table_uri, stage.layout.storage_options),
+        since=table.version(),
     )
 
 

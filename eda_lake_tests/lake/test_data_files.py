@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -119,3 +120,91 @@ def test_statistics_are_in_deltas_json_form_and_hold_every_value(tmp_path: Path)
         t=opened,
     )
     assert found["n"].to_pylist() == [1]
+
+
+def test_an_overwrite_that_brings_a_column_without_time_zone_leaves_the_table_readable(
+    tmp_path: Path,
+) -> None:
+    """delta-rs's create_write_transaction replaces the schema, never the protocol: a
+    timestamp without zone committed to a table without the timestampNtz feature landed, and
+    the table could not be opened again (a silver column read as local-timestamp-micros, a
+    change the registry accepts, makes an entity's next whole build do this)."""
+    uri = str(tmp_path / "t")
+    before = pa.schema([("id", pa.string()), ("at", pa.timestamp("us", "UTC"))])
+    table = commits.ensure_table(uri, before, configuration=tables.CHANGE_FEED)
+    after = pa.schema([("id", pa.string()), ("at", pa.timestamp("us"))])
+    rows = pa.table({"id": ["a"], "at": [datetime(2024, 1, 1)]}, schema=after)
+
+    def overwrite(table: Any) -> int:
+        writer = DataFileWriter(
+            pafs.LocalFileSystem(), uri, after, [],
+            stats_columns=data_files.statistics_columns(after), target_bytes=1 << 40,
+        )  # fmt: skip
+        try:
+            writer.write(rows.to_batches()[0], {})
+            return writer.land(
+                lambda files: commits.commit_files(
+                    table,
+                    after,
+                    files,
+                    partition_by=[],
+                    inputs={"silver.x": 1},
+                    app_transactions={},
+                    metadata={},
+                    mode="overwrite",
+                ),
+                lambda: tables.open_table(uri),
+            )
+        finally:
+            writer.abort()
+
+    with pytest.raises(commits.ConcurrentCommitError):  # the protocol first: decide again
+        overwrite(table)
+    opened = tables.open_table(uri)
+    assert opened is not None
+    overwrite(opened)
+    opened = tables.open_table(uri)
+    assert opened is not None
+    assert {"timestampNtz", "changeDataFeed"} <= set(opened.protocol().writer_features or [])
+    assert opened.metadata().configuration == tables.CHANGE_FEED
+    assert tables.query("SELECT id, at FROM t", t=opened).to_pylist() == [
+        {"id": "a", "at": datetime(2024, 1, 1)}
+    ]
+    assert len({f.name for f in tmp_path.joinpath("t").glob("*.parquet")}) == 1  # no stray
+
+
+def test_files_of_a_commit_that_landed_are_kept_when_a_later_commit_removed_them(
+    tmp_path: Path,
+) -> None:
+    """An overwrite lands but its answer is lost, and a rebuild beside it replaces every file
+    before `land` looks: the table no longer holds the files, its log's version does."""
+    uri = str(tmp_path / "t")
+    schema = pa.schema([("k", pa.string()), ("n", pa.int64())])
+    table = commits.ensure_table(uri, schema, configuration=tables.CHANGE_FEED)
+    first = commits.commit(
+        table, commits.Write(schema, pa.table({"k": ["a"], "n": [1]}, schema=schema)), {}
+    )
+    writer = DataFileWriter(
+        pafs.LocalFileSystem(), uri, schema, [], stats_columns=("k", "n"), target_bytes=1 << 40
+    )
+    writer.write(pa.record_batch({"k": ["a"], "n": [2]}, schema=schema), {})
+
+    def lands_then_answer_lost(files: list[Any]) -> int:
+        commits.commit_files(
+            table, schema, files, partition_by=[], inputs={"silver.x": 2},
+            app_transactions={}, metadata={}, mode="overwrite",
+        )  # fmt: skip
+        rebuild = tables.open_table(uri)
+        assert rebuild is not None
+        rows = pa.table({"k": ["a"], "n": [3]}, schema=schema)
+        commits.commit(rebuild, commits.Write(schema, rows, mode="overwrite"), {"silver.x": 3})
+        raise commits.ConcurrentCommitError("version already exists")
+
+    try:
+        landed = writer.land(lands_then_answer_lost, lambda: tables.open_table(uri), since=first)
+    finally:
+        writer.abort()
+    assert landed == first + 2  # its refusal was its success
+    opened = tables.open_table(uri)
+    assert opened is not None
+    assert len(tables.all_changes(opened, first, opened.version())) == 4  # both versions read
