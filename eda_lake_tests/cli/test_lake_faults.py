@@ -154,13 +154,19 @@ def test_a_full_disk_names_the_area_silver_or_gold_writes(tmp_path: Path) -> Non
             succeeds(command, env=env)
 
 
-def test_a_full_temporary_disk_names_the_folder_silver_stages_in(tmp_path: Path) -> None:
+def test_a_full_temporary_disk_names_the_folder_silver_spills_to(tmp_path: Path) -> None:
     env = home_env(tmp_path / "home")
     small_lake(env)
+    succeeds("silver", env=env)
+    # New customers: the entities recompute theirs, spilling the rows to a temporary file
+    # before they replace them (a whole build streams into the table's own files instead).
+    succeeds("publish", "--customers", "300", "--seed", "7", env=env)
+    succeeds("capture", "run", "--flush", env=env)
+    succeeds("ingest", env=env)
     with tmpfs(tmp_path / "tmp", "1m") as temporary:
         filler = fill(temporary)
         # A page left: the folder passes Python's check that it is writable (a full one is
-        # passed over for /tmp), and the disk fills while silver stages.
+        # passed over for /tmp), and the disk fills while silver spills.
         os.truncate(filler, filler.stat().st_size - 4096)
         full = run(EDA_LAKE, "silver", env={**env, "TMPDIR": str(temporary)})
         assert_one_line(full, "no space left", str(temporary))
