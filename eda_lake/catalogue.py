@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from eda_lake import names
+from eda_lake.errors import UserError
 from eda_lake.registry.schema import AvroSchema, load_schema_file
 
 DATALAKE_CONSUMER_GROUP = "datalake"
 
 
-class CatalogueError(ValueError):
+class CatalogueError(UserError, ValueError):
     """The catalogue file is inconsistent or refers to something missing."""
 
 

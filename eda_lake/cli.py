@@ -244,7 +244,7 @@ def _lake(settings: Settings, *, existing: bool = False) -> Lake:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from eda_lake.console.faults import UserError
+    from eda_lake.errors import UserError
 
     settings = _settings()
     root = args.capture_root
@@ -366,8 +366,8 @@ def _vacuum(args: argparse.Namespace) -> int:
 
 def _sql(args: argparse.Namespace) -> int:
     from eda_lake.analytics.sql import LakeSql, QueryError
-    from eda_lake.console.faults import UserError
     from eda_lake.console.rows import WRITERS
+    from eda_lake.errors import UserError
     from eda_lake.lake.layout import LakeLayout
 
     settings = _settings()

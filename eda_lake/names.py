@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from eda_lake.errors import UserError
+
 # Event hub (entity): 1-256 letters, digits, '.', '-' or '_', starting and ending with a
 # letter or digit.
 _HUB = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,254}[a-z0-9])?$")
@@ -29,7 +31,7 @@ _ENTITY_CHARACTERS = (
 )
 
 
-class InvalidNameError(ValueError):
+class InvalidNameError(UserError, ValueError):
     """A name breaks the rules of the place it is going to be used in."""
 
 

@@ -15,6 +15,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from eda_lake.errors import UserError
 from eda_lake.settings import HOME_VAR
 
 OWNER_ONLY_UMASK = 0o077
@@ -22,7 +23,7 @@ PRIVATE_DIRECTORY = 0o700
 PRIVATE_FILE = 0o600
 
 
-class StateDirectoryError(Exception):
+class StateDirectoryError(UserError):
     """A directory of the state cannot be made where it is asked for."""
 
 

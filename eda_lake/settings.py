@@ -15,6 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from eda_lake.errors import UserError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,7 +35,7 @@ class Broker(StrEnum):
     KAFKA = "kafka"
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """A variable of the environment holds a value that cannot be used."""
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from eda_lake.capture.envelope import FIELD_NAMES
+from eda_lake.errors import UserError
 
 MAGIC = b"Obj\x01"
 ENVELOPE_NAME = "Microsoft.ServiceBus.Messaging.EventData"
@@ -34,7 +35,7 @@ _READ_CHUNK = 1 << 20
 BRANCH_CODES = {"long": 0, "double": 1, "string": 2, "bytes": 3, "null": 4}
 
 
-class CaptureFileError(ValueError):
+class CaptureFileError(UserError, ValueError):
     """A file that is not a readable Capture file; the message names the file and the cause."""
 
 

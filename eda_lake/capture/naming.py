@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from eda_lake import names
+from eda_lake.errors import UserError
 
 DEFAULT_FORMAT = (
     "{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/{Hour}/{Minute}/{Second}"
@@ -41,7 +42,7 @@ TOKEN_PATTERNS = {
 _TOKEN = re.compile(r"\{(\w+)\}")
 
 
-class ArchiveNameError(ValueError):
+class ArchiveNameError(UserError, ValueError):
     """A format without all tokens, or a path that does not fit the format."""
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from eda_lake.capture.embedded import CaptureReport, EmbeddedCapture
 from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.errors import UserError
 from eda_lake.hub.factory import make_kafka_hub, make_local_hub
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.progress import Progress, no_progress
 from eda_lake.settings import BROKER_VAR, Broker, Settings
 
 
-class CaptureNotNeededError(ValueError):
+class CaptureNotNeededError(UserError, ValueError):
     """`capture run` with a backbone whose own service captures (Event Hubs)."""
 
 

@@ -3,8 +3,9 @@
 A command that fails because of its input or its surroundings (a missing sign-in, a full disk,
 a read-only or missing path, an unreachable network) says so in one line that names the thing
 and the fix. Anything else is a programming error and keeps its traceback: this module only
-recognises specific types (and, for the libraries that report a disk or a network fault as a
-generic error, that fault's own wording, listed in `eda_lake.environment`), never a broad
+recognises our own `errors.UserError` (the base of every error a person can act on) and the
+system's and libraries' faults (for those that report a disk or a network fault as a generic
+error, by that fault's own wording, listed in `eda_lake.environment`), never a broad
 `LookupError` or `ValueError`.
 
 Every lake and capture write is atomic (a Delta commit, a capture file renamed into place
@@ -36,6 +37,7 @@ from eda_lake.environment import (
     network_oserror,
     said,
 )
+from eda_lake.errors import UserError
 from eda_lake.settings import STORAGE_KEY_VAR
 
 if TYPE_CHECKING:
@@ -51,53 +53,6 @@ def failed_tables(runs: Sequence[TableRun], command: str) -> list[str]:
     """One line per table whose run failed, after the run finished every other table: the
     table, why, and that running `command` again lands what waits once the cause is fixed."""
     return [f"{run.failure()}; fix the cause, then run `eda-lake {command}` again" for run in runs]
-
-
-class UserError(Exception):
-    """A command's input names something that is not there or cannot be used: the message
-    names it and the fix."""
-
-
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    # Imported here, not at the top: `eda-lake --help` must not load the rooms.
-    from eda_lake.capture.naming import ArchiveNameError
-    from eda_lake.capture.reader import CaptureFileError
-    from eda_lake.capture.runtime import CaptureNotNeededError
-    from eda_lake.catalogue import CatalogueError
-    from eda_lake.hub.base import HubError, HubNotFoundError
-    from eda_lake.lake.layout import NoLakeError
-    from eda_lake.lake.lifecycle import LifecyclePolicyError
-    from eda_lake.lake.maintenance import RetentionError
-    from eda_lake.lake.masking import MissingPiiKeyError
-    from eda_lake.lake.runtime import RebuildRefusedError
-    from eda_lake.lake.table_evolution import TableUpgradeError
-    from eda_lake.names import InvalidNameError
-    from eda_lake.owner_only import StateDirectoryError
-    from eda_lake.registry.base import IncompatibleSchemaError, SchemaGroupNotFoundError
-    from eda_lake.registry.schema import SchemaDefinitionError
-    from eda_lake.settings import SettingsError
-
-    return (
-        UserError,
-        SettingsError,
-        CatalogueError,
-        SchemaDefinitionError,
-        MissingPiiKeyError,
-        InvalidNameError,
-        LifecyclePolicyError,
-        RetentionError,
-        RebuildRefusedError,
-        TableUpgradeError,
-        HubNotFoundError,
-        HubError,  # the broker unreachable or refusing: the work resumes on a rerun
-        SchemaGroupNotFoundError,
-        IncompatibleSchemaError,
-        CaptureFileError,
-        CaptureNotNeededError,
-        ArchiveNameError,
-        NoLakeError,
-        StateDirectoryError,
-    )
 
 
 SIGN_IN = (
@@ -118,7 +73,7 @@ def describe(exc: BaseException, near: Sequence[Path] = ()) -> str | None:
     `near`: the directories the command writes to; a full disk is named by the first of them
     with no space left when the error does not name a file.
     """
-    if isinstance(exc, _user_error_types()):
+    if isinstance(exc, UserError):
         return str(exc)
     chain = causes(exc)
     # Only what the system or a library raised is read for a fault's wording: a bug of ours

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
+from eda_lake.errors import UserError
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Value types an AMQP application property can carry through Event Hubs Capture.
 PropertyValue = int | float | str | bytes | None
 
 
-class HubError(Exception):
+class HubError(UserError):
     """Base of the hub's errors."""
 
 

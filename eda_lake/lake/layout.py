@@ -15,13 +15,14 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 from eda_lake import names
+from eda_lake.errors import UserError
 from eda_lake.owner_only import owner_only_dir
 from eda_lake.settings import HOME_VAR, LAKE_CONTAINER_VAR, AzureStorage, Settings
 
 AREAS = ("capture", "bronze", "silver", "gold", "quarantine")
 
 
-class NoLakeError(Exception):
+class NoLakeError(UserError):
     """A command that reads the lake was pointed at a place that holds none."""
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from eda_lake.capture.naming import path_problem
+from eda_lake.errors import UserError
 from eda_lake.lake.layout import LakeLayout
 
 CAPTURE_CONTAINER = "capture"
@@ -40,7 +41,7 @@ DAYS = "daysAfterModificationGreaterThan"
 _RULE_NAME = re.compile(r"^[A-Za-z0-9-]{1,256}$")
 
 
-class LifecyclePolicyError(ValueError):
+class LifecyclePolicyError(UserError, ValueError):
     """A policy Azure would refuse, or one that would damage the lake."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from eda_lake.errors import UserError
 from eda_lake.lake import tables
 from eda_lake.lake.layout import LakeLayout
 
@@ -18,7 +19,7 @@ DEFAULT_RETENTION_HOURS = 168  # Delta's own default: a week
 MIN_RETENTION_HOURS = 1  # readers mid-query keep their files at least this long
 
 
-class RetentionError(ValueError):
+class RetentionError(UserError, ValueError):
     """A retention that would delete files readers may still be using."""
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from eda_lake.errors import UserError
 from eda_lake.lake.arrow_buffers import text_buffers
 from eda_lake.lake.avro_arrow import collect_named
 from eda_lake.native import _mask
@@ -27,7 +28,7 @@ PREFIX = "pii:"
 MAX_KEY_BYTES = 64  # BLAKE2b's key length
 
 
-class MissingPiiKeyError(RuntimeError):
+class MissingPiiKeyError(UserError, RuntimeError):
     """No key to mask personal data with."""
 
 

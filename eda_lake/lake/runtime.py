@@ -14,6 +14,7 @@ import pyarrow as pa
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.closing import close_all
+from eda_lake.errors import UserError
 from eda_lake.lake import commits, tables
 from eda_lake.lake.bronze import BronzeIngestor, BronzeReport
 from eda_lake.lake.commits import TableRun
@@ -71,7 +72,7 @@ class RetryReport:
     events_still_quarantined: int = 0
 
 
-class RebuildRefusedError(ValueError):
+class RebuildRefusedError(UserError, ValueError):
     """The catalogue's schemas would not read what the registry holds: nothing was touched."""
 
 

@@ -32,6 +32,7 @@ from deltalake import DeltaTable
 from deltalake import Schema as DeltaSchema
 
 from eda_lake.catalogue import Catalogue, EventSpec
+from eda_lake.errors import UserError
 from eda_lake.lake import commits, tables
 from eda_lake.lake.avro_arrow import collect_named
 from eda_lake.lake.commits import Write
@@ -44,7 +45,7 @@ from eda_lake.registry.base import SchemaRegistry
 _NULLABILITY = frozenset({"nullable", "containsNull", "valueContainsNull", "metadata"})
 
 
-class TableUpgradeError(ValueError):
+class TableUpgradeError(UserError, ValueError):
     """A table's rows cannot take its schema's new type: nothing was changed."""
 
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from eda_lake.errors import UserError
 from eda_lake.registry.compatibility import Compatibility
 from eda_lake.registry.schema import AvroSchema
 
@@ -21,11 +22,11 @@ class SchemaNotFoundError(RegistryError, LookupError):
     """No schema with that id (or group, name and version) is registered."""
 
 
-class SchemaGroupNotFoundError(RegistryError, LookupError):
+class SchemaGroupNotFoundError(RegistryError, UserError, LookupError):
     """The schema group does not exist."""
 
 
-class IncompatibleSchemaError(RegistryError):
+class IncompatibleSchemaError(RegistryError, UserError):
     """Registering the schema would break the group's compatibility mode."""
 
     def __init__(self, name: str, mode: Compatibility, problems: list[str]) -> None:

@@ -11,8 +11,10 @@ from typing import Any
 import fastavro
 from fastavro.schema import SchemaParseException, UnknownType
 
+from eda_lake.errors import UserError
 
-class SchemaDefinitionError(ValueError):
+
+class SchemaDefinitionError(UserError, ValueError):
     """A schema text is not a valid Avro record schema."""
 
 

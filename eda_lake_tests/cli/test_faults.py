@@ -4,7 +4,9 @@ no traceback; a bug keeps its traceback; after the fix a re-run completes with n
 from __future__ import annotations
 
 import errno
+import importlib
 import os
+import pkgutil
 import sqlite3
 import subprocess
 import sys
@@ -14,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+import eda_lake
 from eda_lake.cli import main
 from eda_lake.console.faults import describe
+from eda_lake.errors import UserError
 from eda_lake.settings import REPO_ROOT
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY
 
@@ -247,3 +251,25 @@ def test_event_hubs_unreachable(tmp_path: Path) -> None:
     )
     assert_one_line(result, "cannot reach Event Hubs", "Connection refused")
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def _kinds(base: type[UserError]) -> set[type[UserError]]:
+    return {base} | {k for sub in base.__subclasses__() for k in _kinds(sub)}
+
+
+def test_every_user_error_is_one_line_and_any_other_error_keeps_its_traceback() -> None:
+    for found in pkgutil.walk_packages(eda_lake.__path__, "eda_lake."):
+        if not found.name.startswith(("eda_lake.defs", "eda_lake.definitions")):
+            importlib.import_module(found.name)  # every error type the package declares
+
+    class LaterDeclaredError(UserError):
+        """One no list names: recognised by its base alone."""
+
+    kinds = _kinds(UserError)
+    assert len(kinds) > 20, sorted(k.__name__ for k in kinds)
+    for kind in kinds:
+        error = kind.__new__(kind)
+        Exception.__init__(error, f"{kind.__name__}: the thing and its fix")
+        assert describe(error) == f"{kind.__name__}: the thing and its fix"
+    for bug in (ValueError("a bug"), LookupError("a bug"), RuntimeError("a bug")):
+        assert describe(bug) is None
