@@ -1,6 +1,8 @@
 """The one place that reads the environment.
 
-Every other module receives a `Settings` (or the values it holds); nothing else calls
+Every variable is declared once, in `VARIABLES`; `Settings.from_env` reads through that
+table, and `settings_variables` writes a `Settings` back into the variables that reproduce
+it. Every other module receives a `Settings` (or the values it holds); nothing else calls
 `os.environ`. Dagster resources get the same variables through `EnvVar`, see
 `eda_lake.defs.resources`.
 """
