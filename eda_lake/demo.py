@@ -29,29 +29,11 @@ from eda_lake.lake.silver import SilverReport
 from eda_lake.owner_only import owner_only_tree
 from eda_lake.progress import Progress, no_progress
 from eda_lake.settings import (
-    BLOB_AUTHORITY_VAR,
-    BROKER_VAR,
-    CAPTURE_CONTAINER_VAR,
-    GOLD_FIRST_DAY_VAR,
-    HOME_VAR,
-    KAFKA_BOOTSTRAP_VAR,
-    KAFKA_SASL_MECHANISM_VAR,
-    KAFKA_SASL_PASSWORD_PREFIX,
-    KAFKA_SASL_PASSWORD_VAR,
-    KAFKA_SASL_USERNAME_VAR,
-    KAFKA_SECURITY_PROTOCOL_VAR,
-    KAFKA_TIMEOUT_VAR,
-    LAKE_CONTAINER_VAR,
-    LATENESS_VAR,
-    NAMESPACE_VAR,
-    PII_KEY_VAR,
-    SCHEMA_DIR_VAR,
-    STORAGE_ACCOUNT_VAR,
-    STORAGE_KEY_VAR,
     TARGET_VAR,
     Settings,
     SettingsError,
     Target,
+    settings_variables,
     variable,
 )
 from eda_lake.simulation.runtime import ChainReport
@@ -81,39 +63,7 @@ def demo_variables(settings: Settings) -> dict[str, str]:
             f"the demo publishes synthetic events, on the embedded default only: unset "
             f"{TARGET_VAR} (on Azure, use the Dagster UI's jobs)"
         )
-    variables = {
-        HOME_VAR: str(settings.home),
-        SCHEMA_DIR_VAR: str(settings.schema_dir),
-        NAMESPACE_VAR: settings.namespace,
-        LATENESS_VAR: str(settings.capture_lateness_minutes),
-        GOLD_FIRST_DAY_VAR: settings.gold_first_day.isoformat(),
-        PII_KEY_VAR: settings.pii_key or "",
-    }
-    storage = settings.storage
-    if storage is not None:
-        variables |= {
-            STORAGE_ACCOUNT_VAR: storage.account,
-            STORAGE_KEY_VAR: storage.account_key or "",
-            BLOB_AUTHORITY_VAR: storage.blob_authority or "",
-            CAPTURE_CONTAINER_VAR: storage.capture_container or "",
-            LAKE_CONTAINER_VAR: storage.lake_container or "",
-        }
-    variables[BROKER_VAR] = settings.broker.value
-    kafka = settings.kafka
-    if kafka is not None:
-        variables |= {
-            KAFKA_BOOTSTRAP_VAR: kafka.bootstrap_servers,
-            KAFKA_SECURITY_PROTOCOL_VAR: kafka.security_protocol,
-            KAFKA_SASL_MECHANISM_VAR: kafka.sasl_mechanism or "",
-            KAFKA_SASL_USERNAME_VAR: kafka.sasl_username or "",
-            KAFKA_SASL_PASSWORD_VAR: kafka.sasl_password or "",
-            KAFKA_TIMEOUT_VAR: str(kafka.timeout_seconds),
-        }
-        variables |= {
-            KAFKA_SASL_PASSWORD_PREFIX + hub.upper().replace("-", "_"): password
-            for hub, password in kafka.hub_passwords.items()
-        }
-    return {name: value for name, value in variables.items() if value}
+    return settings_variables(settings)
 
 
 def _materialized(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:

@@ -1,6 +1,8 @@
 """The one place that reads the environment.
 
-Every other module receives a `Settings` (or the values it holds); nothing else calls
+Every variable is declared once, in `VARIABLES`; `Settings.from_env` reads through that
+table, and `settings_variables` writes a `Settings` back into the variables that reproduce
+it. Every other module receives a `Settings` (or the values it holds); nothing else calls
 `os.environ`. Dagster resources get the same variables through `EnvVar`, see
 `eda_lake.defs.resources`.
 """
@@ -8,7 +10,7 @@ Every other module receives a `Settings` (or the values it holds); nothing else 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -90,80 +92,248 @@ KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 
 
+# What a variable holds in a Settings, as the text the variable would hold (None: unset); a
+# family's members by their suffix.
+Rendered = str | dict[str, str] | None
+
+
 @dataclass(frozen=True)
 class Variable:
     """One variable of the environment that eda-lake reads.
 
-    `default`: what an unset (or empty) variable means, as the text it would hold; "" for
-    none. `secret`: its value never leaves the environment (Dagster gets an EnvVar, so the
-    UI shows the name). `family`: the name is a prefix, one variable per hub or team.
-    `integer`: a whole number (Dagster's config shows it as an Int).
+    `of`: its value in a `Settings`, as the text `from_env` reads back into the same
+    settings (None: unset). `default`: what an unset (or empty) variable means, as the text
+    it would hold; "" for none. `secret`: its value never leaves the environment (Dagster
+    gets an EnvVar, so the UI shows the name). `family`: the name is a prefix, one variable
+    per hub or team. `integer`: a whole number (Dagster's config shows it as an Int).
+    `provisioning`: read only to create the Azure resources, never by the runtime.
     """
 
     name: str
     description: str
+    of: Callable[[Settings], Rendered]
     default: str = ""
     secret: bool = False
     family: bool = False
     integer: bool = False
+    provisioning: bool = False
 
     def covers(self, name: str) -> bool:
         return name.startswith(self.name) if self.family else name == self.name
 
 
+def _hub_suffixes(by_hub: Mapping[str, str]) -> dict[str, str]:
+    """customer-created -> CUSTOMER_CREATED: a family member's suffix for a hub."""
+    return {hub.upper().replace("-", "_"): value for hub, value in by_hub.items()}
+
+
 # Every variable `Settings.from_env` reads, and so everything the Dagster resource passes on:
 # a variable missing here is refused by `from_env` the first time it is read.
 VARIABLES: tuple[Variable, ...] = (
-    Variable(HOME_VAR, "where the embedded default keeps its state", ".eda_lake"),
-    Variable(TARGET_VAR, "the backend: local (embedded) or azure", "local"),
-    Variable(SCHEMA_DIR_VAR, "catalogue.toml and the .avsc schemas", str(REPO_ROOT / "schemas")),
-    Variable(NAMESPACE_VAR, "the embedded hub's namespace", "eda-lake-local"),
-    Variable(LATENESS_VAR, "how far back (minutes) the capture sensor looks", "120", integer=True),
-    Variable(GOLD_FIRST_DAY_VAR, "the first business day gold has partitions for", "2026-10-01"),
-    Variable(STORAGE_ACCOUNT_VAR, "the Azure Storage account of the lake and Capture"),
-    Variable(STORAGE_KEY_VAR, "that account's key (else Entra ID)", secret=True),
-    Variable(BLOB_AUTHORITY_VAR, "another Blob endpoint (host:port, plain HTTP): Azurite"),
-    Variable(CAPTURE_CONTAINER_VAR, "the container Event Hubs Capture writes into"),
-    Variable(LAKE_CONTAINER_VAR, "the container of the Delta tables"),
-    Variable(EVENTHUB_NAMESPACE_VAR, "the Event Hubs namespace's fully qualified name"),
+    Variable(
+        HOME_VAR,
+        "where the embedded default keeps its state",
+        of=lambda s: str(s.home),
+        default=".eda_lake",
+    ),
+    Variable(
+        TARGET_VAR,
+        "the backend: local (embedded) or azure",
+        of=lambda s: s.target.value,
+        default="local",
+    ),
+    Variable(
+        SCHEMA_DIR_VAR,
+        "catalogue.toml and the .avsc schemas",
+        of=lambda s: str(s.schema_dir),
+        default=str(REPO_ROOT / "schemas"),
+    ),
+    Variable(
+        NAMESPACE_VAR,
+        "the embedded hub's namespace",
+        of=lambda s: s.namespace,
+        default="eda-lake-local",
+    ),
+    Variable(
+        LATENESS_VAR,
+        "how far back (minutes) the capture sensor looks",
+        of=lambda s: str(s.capture_lateness_minutes),
+        default="120",
+        integer=True,
+    ),
+    Variable(
+        GOLD_FIRST_DAY_VAR,
+        "the first business day gold has partitions for",
+        of=lambda s: s.gold_first_day.isoformat(),
+        default="2026-10-01",
+    ),
+    Variable(
+        STORAGE_ACCOUNT_VAR,
+        "the Azure Storage account of the lake and Capture",
+        of=lambda s: s.storage.account if s.storage else None,
+    ),
+    Variable(
+        STORAGE_KEY_VAR,
+        "that account's key (else Entra ID)",
+        of=lambda s: s.storage.account_key if s.storage else None,
+        secret=True,
+    ),
+    Variable(
+        BLOB_AUTHORITY_VAR,
+        "another Blob endpoint (host:port, plain HTTP): Azurite",
+        of=lambda s: s.storage.blob_authority if s.storage else None,
+    ),
+    Variable(
+        CAPTURE_CONTAINER_VAR,
+        "the container Event Hubs Capture writes into",
+        of=lambda s: s.storage.capture_container if s.storage else None,
+    ),
+    Variable(
+        LAKE_CONTAINER_VAR,
+        "the container of the Delta tables",
+        of=lambda s: s.storage.lake_container if s.storage else None,
+    ),
+    Variable(
+        EVENTHUB_NAMESPACE_VAR,
+        "the Event Hubs namespace's fully qualified name",
+        of=lambda s: s.eventhubs.fully_qualified_namespace if s.eventhubs else None,
+    ),
     Variable(
         EVENTHUB_CONNECTION_PREFIX,
         "a hub-scoped SAS connection string per hub (else Entra ID)",
+        of=lambda s: _hub_suffixes(s.eventhubs.hub_connection_strings) if s.eventhubs else None,
         secret=True,
         family=True,
     ),
-    Variable(CHECKPOINT_CONNECTION_VAR, "the checkpoint store's connection string", secret=True),
-    Variable(CHECKPOINT_ACCOUNT_URL_VAR, "the checkpoint store's account URL (Entra ID)"),
-    Variable(CHECKPOINT_CONTAINER_VAR, "the checkpoints' container", "eventhub-checkpoints"),
-    Variable(QUEUE_VAR, "the Storage Queue of CaptureFileCreated notifications"),
-    Variable(QUEUE_CONNECTION_VAR, "that queue's connection string", secret=True),
-    Variable(SUBSCRIPTION_VAR, "the Azure subscription to provision in"),
-    Variable(LOCATION_VAR, "the Azure region to provision in"),
-    Variable(ENVIRONMENT_VAR, "dv, qa or lv: part of every Azure name"),
-    Variable(SUFFIX_VAR, "a short unique suffix of every Azure name"),
-    Variable(PRINCIPAL_PREFIX, "a team's Entra object id, per team", family=True),
-    Variable(PII_KEY_VAR, "the key that masks personal fields", secret=True),
-    Variable(BROKER_VAR, "the event backbone: embedded, eventhubs or kafka (default: by target)"),
-    Variable(KAFKA_BOOTSTRAP_VAR, "the Kafka cluster's host:port list"),
-    Variable(KAFKA_SECURITY_PROTOCOL_VAR, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
-    Variable(KAFKA_SASL_MECHANISM_VAR, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"),
-    Variable(KAFKA_SASL_USERNAME_VAR, "the SASL user ($ConnectionString for Event Hubs)"),
-    Variable(KAFKA_SASL_PASSWORD_VAR, "the SASL password", secret=True),
-    Variable(KAFKA_SASL_PASSWORD_PREFIX, "a SASL password per hub", secret=True, family=True),
-    Variable(KAFKA_TIMEOUT_VAR, "seconds any Kafka request may take", "30", integer=True),
+    Variable(
+        CHECKPOINT_CONNECTION_VAR,
+        "the checkpoint store's connection string",
+        of=lambda s: s.eventhubs.checkpoint_connection_string if s.eventhubs else None,
+        secret=True,
+    ),
+    Variable(
+        CHECKPOINT_ACCOUNT_URL_VAR,
+        "the checkpoint store's account URL (Entra ID)",
+        of=lambda s: s.eventhubs.checkpoint_account_url if s.eventhubs else None,
+    ),
+    Variable(
+        CHECKPOINT_CONTAINER_VAR,
+        "the checkpoints' container",
+        of=lambda s: s.eventhubs.checkpoint_container if s.eventhubs else None,
+        default="eventhub-checkpoints",
+    ),
+    Variable(
+        QUEUE_VAR,
+        "the Storage Queue of CaptureFileCreated notifications",
+        of=lambda s: s.discovery_queue.name if s.discovery_queue else None,
+    ),
+    Variable(
+        QUEUE_CONNECTION_VAR,
+        "that queue's connection string",
+        of=lambda s: s.discovery_queue.connection_string if s.discovery_queue else None,
+        secret=True,
+    ),
+    Variable(
+        SUBSCRIPTION_VAR,
+        "the Azure subscription to provision in",
+        of=lambda s: s.deployment.subscription_id if s.deployment else None,
+        provisioning=True,
+    ),
+    Variable(
+        LOCATION_VAR,
+        "the Azure region to provision in",
+        of=lambda s: s.deployment.location if s.deployment else None,
+        provisioning=True,
+    ),
+    Variable(
+        ENVIRONMENT_VAR,
+        "dv, qa or lv: part of every Azure name",
+        of=lambda s: s.deployment.environment if s.deployment else None,
+        provisioning=True,
+    ),
+    Variable(
+        SUFFIX_VAR,
+        "a short unique suffix of every Azure name",
+        of=lambda s: s.deployment.suffix if s.deployment else None,
+        provisioning=True,
+    ),
+    Variable(
+        PRINCIPAL_PREFIX,
+        "a team's Entra object id, per team",
+        of=lambda s: (
+            {t.upper(): v for t, v in s.deployment.principals.items()} if s.deployment else None
+        ),
+        family=True,
+        provisioning=True,
+    ),
+    Variable(
+        PII_KEY_VAR,
+        "the key that masks personal fields",
+        of=lambda s: s.pii_key,
+        secret=True,
+    ),
+    Variable(
+        BROKER_VAR,
+        "the event backbone: embedded, eventhubs or kafka (default: by target)",
+        of=lambda s: s.broker.value,
+    ),
+    Variable(
+        KAFKA_BOOTSTRAP_VAR,
+        "the Kafka cluster's host:port list",
+        of=lambda s: s.kafka.bootstrap_servers if s.kafka else None,
+    ),
+    Variable(
+        KAFKA_SECURITY_PROTOCOL_VAR,
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+        of=lambda s: s.kafka.security_protocol if s.kafka else None,
+    ),
+    Variable(
+        KAFKA_SASL_MECHANISM_VAR,
+        "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+        of=lambda s: s.kafka.sasl_mechanism if s.kafka else None,
+    ),
+    Variable(
+        KAFKA_SASL_USERNAME_VAR,
+        "the SASL user ($ConnectionString for Event Hubs)",
+        of=lambda s: s.kafka.sasl_username if s.kafka else None,
+    ),
+    Variable(
+        KAFKA_SASL_PASSWORD_VAR,
+        "the SASL password",
+        of=lambda s: s.kafka.sasl_password if s.kafka else None,
+        secret=True,
+    ),
+    Variable(
+        KAFKA_SASL_PASSWORD_PREFIX,
+        "a SASL password per hub",
+        of=lambda s: _hub_suffixes(s.kafka.hub_passwords) if s.kafka else None,
+        secret=True,
+        family=True,
+    ),
+    Variable(
+        KAFKA_TIMEOUT_VAR,
+        "seconds any Kafka request may take",
+        of=lambda s: str(s.kafka.timeout_seconds) if s.kafka else None,
+        default="30",
+        integer=True,
+    ),
     Variable(
         KAFKA_COMPRESSION_VAR,
         "how the producer compresses batches: none, gzip, snappy, lz4 or zstd "
         "(default: lz4; none on Event Hubs' Kafka endpoint, *.servicebus.*)",
+        of=lambda s: s.kafka.compression if s.kafka else None,
     ),
     Variable(
-        DAGSTER_HOME_VAR, "Dagster's instance directory (default: $EDA_LAKE_HOME/dagster_home)"
+        DAGSTER_HOME_VAR,
+        "Dagster's instance directory (default: $EDA_LAKE_HOME/dagster_home)",
+        of=lambda s: str(s.dagster_instance) if s.dagster_instance else None,
     ),
     Variable(
         MAX_EVENT_VAR,
         f"the largest capture event (MiB, at most {MAX_MAX_EVENT_MIB}) bronze lands; a file "
         "holding a larger one is quarantined",
-        str(DEFAULT_MAX_EVENT_MIB),
+        of=lambda s: str(s.max_event_mib),
+        default=str(DEFAULT_MAX_EVENT_MIB),
         integer=True,
     ),
 )
@@ -175,6 +345,11 @@ def variable(name: str) -> Variable:
         if known.covers(name):
             return known
     raise KeyError(f"{name} is not in eda_lake.settings.VARIABLES: add it there")
+
+
+def declared(name: str) -> bool:
+    """Whether the table declares the variable (or the family it belongs to)."""
+    return any(known.covers(name) for known in VARIABLES)
 
 
 def configured_variables(
@@ -192,6 +367,19 @@ def configured_variables(
     }
 
 
+def settings_variables(settings: Settings) -> dict[str, str]:
+    """The variables that `Settings.from_env` reads back into these settings, by the table:
+    what a process or a Dagster run that is to hold them is given (secrets included)."""
+    environment: dict[str, str] = {}
+    for known in VARIABLES:
+        value = known.of(settings)
+        if isinstance(value, dict):
+            environment |= {known.name + suffix: v for suffix, v in value.items() if v}
+        elif value:
+            environment[known.name] = value
+    return environment
+
+
 class _Environment:
     """The environment as `from_env` reads it: only the table's variables, their defaults
     applied, so that nothing is read that the Dagster resource would not pass on."""
@@ -199,20 +387,15 @@ class _Environment:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
 
-    def get(self, name: str, default: str | None = None) -> str | None:
+    def get(self, name: str) -> str:
+        """The variable's value, else the table's default, else "" (unset)."""
         known = variable(name)  # refuses a name outside the table, set or not
-        return self._env.get(name) or known.default or default
-
-    def items(self) -> list[tuple[str, str]]:
-        """The set variables the table knows (members of families included)."""
-        return [(k, v) for k, v in self._env.items() if any(x.covers(k) for x in VARIABLES)]
-
-    def __getitem__(self, name: str) -> str:
-        return self.get(name) or ""
+        return self._env.get(name) or known.default
 
     def family(self, prefix: str) -> dict[str, str]:
         """Suffix -> value of every set member of a family."""
-        variable(prefix)
+        if not variable(prefix).family:
+            raise KeyError(f"{prefix} is no family of eda_lake.settings.VARIABLES")
         return {
             key[len(prefix) :]: value
             for key, value in self._env.items()
@@ -317,20 +500,20 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = _Environment(os.environ if environ is None else environ)
-        target = _member(Target, TARGET_VAR, env[TARGET_VAR].strip().lower(), "target")
+        target = _member(Target, TARGET_VAR, env.get(TARGET_VAR).strip().lower(), "target")
         return cls(
             home=_home(env),
             target=target,
-            schema_dir=Path(env[SCHEMA_DIR_VAR]).resolve(),
-            namespace=env[NAMESPACE_VAR],
-            pii_key=env.get(PII_KEY_VAR),
+            schema_dir=Path(env.get(SCHEMA_DIR_VAR)).resolve(),
+            namespace=env.get(NAMESPACE_VAR),
+            pii_key=env.get(PII_KEY_VAR) or None,
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
             gold_first_day=_day(env, GOLD_FIRST_DAY_VAR),
             storage=_storage(env),
             discovery_queue=_discovery_queue(env),
             eventhubs=_eventhubs(env, target),
             deployment=_deployment(env),
-            dagster_instance=Path(env[DAGSTER_HOME_VAR]).resolve()
+            dagster_instance=Path(env.get(DAGSTER_HOME_VAR)).resolve()
             if env.get(DAGSTER_HOME_VAR)
             else None,
             max_event_mib=_max_event_mib(env),
@@ -369,7 +552,7 @@ class Settings:
 def _home(env: _Environment) -> Path:
     """EDA_LAKE_HOME as a directory that is, or can be made: refused when a file stands at it
     or at one of its parents (its state would be written into, or beside, that file)."""
-    home = Path(env[HOME_VAR]).resolve()
+    home = Path(env.get(HOME_VAR)).resolve()
     existing = next(p for p in (home, *home.parents) if os.path.lexists(p))
     if not existing.is_dir():
         where = "is" if existing == home else f"lies under {existing},"
@@ -381,7 +564,7 @@ def _home(env: _Environment) -> Path:
 
 
 def _positive_int(env: _Environment, name: str) -> int:
-    raw = env[name]
+    raw = env.get(name)
     try:
         value = int(raw)
     except ValueError:
@@ -402,7 +585,7 @@ def _max_event_mib(env: _Environment) -> int:
 
 
 def _day(env: _Environment, name: str) -> date:
-    raw = env[name]
+    raw = env.get(name)
     try:
         return date.fromisoformat(raw)
     except ValueError:
@@ -421,8 +604,8 @@ def _storage(env: _Environment) -> AzureStorage | None:
         return None
     return AzureStorage(
         account=account,
-        account_key=env.get(STORAGE_KEY_VAR),
-        blob_authority=env.get(BLOB_AUTHORITY_VAR),
+        account_key=env.get(STORAGE_KEY_VAR) or None,
+        blob_authority=env.get(BLOB_AUTHORITY_VAR) or None,
         capture_container=containers[0] or None,
         lake_container=containers[1] or None,
     )
@@ -454,8 +637,8 @@ def _eventhubs(env: _Environment, target: Target) -> AzureEventHubs | None:
         hub.lower().replace("_", "-"): value
         for hub, value in env.family(EVENTHUB_CONNECTION_PREFIX).items()
     }
-    checkpoint_connection = env.get(CHECKPOINT_CONNECTION_VAR)
-    checkpoint_url = env.get(CHECKPOINT_ACCOUNT_URL_VAR)
+    checkpoint_connection = env.get(CHECKPOINT_CONNECTION_VAR) or None
+    checkpoint_url = env.get(CHECKPOINT_ACCOUNT_URL_VAR) or None
     if not (checkpoint_connection or checkpoint_url):
         raise SettingsError(
             f"{EVENTHUB_NAMESPACE_VAR} is set but neither {CHECKPOINT_CONNECTION_VAR} nor "
@@ -467,7 +650,7 @@ def _eventhubs(env: _Environment, target: Target) -> AzureEventHubs | None:
         hub_connection_strings=connections,
         checkpoint_connection_string=checkpoint_connection,
         checkpoint_account_url=checkpoint_url,
-        checkpoint_container=env[CHECKPOINT_CONTAINER_VAR],
+        checkpoint_container=env.get(CHECKPOINT_CONTAINER_VAR),
     )
 
 
@@ -483,9 +666,9 @@ def _deployment(env: _Environment) -> AzureDeploymentSettings | None:
         )
     return AzureDeploymentSettings(
         subscription_id=subscription,
-        location=env[LOCATION_VAR],
-        environment=env[ENVIRONMENT_VAR],
-        suffix=env[SUFFIX_VAR],
+        location=env.get(LOCATION_VAR),
+        environment=env.get(ENVIRONMENT_VAR),
+        suffix=env.get(SUFFIX_VAR),
         principals={team.lower(): value for team, value in env.family(PRINCIPAL_PREFIX).items()},
     )
 
@@ -511,7 +694,7 @@ def _member(kind: type[_Member], name: str, raw: str, what: str) -> _Member:
 def _backbone(env: _Environment, target: Target) -> dict[str, Any]:
     """`broker` and `kafka` for Settings: unset, the broker follows the target as before."""
     default = Broker.EVENTHUBS if target is Target.AZURE else Broker.EMBEDDED
-    raw = env[BROKER_VAR].strip().lower() or default.value
+    raw = env.get(BROKER_VAR).strip().lower() or default.value
     broker = _member(Broker, BROKER_VAR, raw, "event backbone")
     if broker is Broker.EVENTHUBS and not env.get(EVENTHUB_NAMESPACE_VAR):
         raise SettingsError(
@@ -522,7 +705,7 @@ def _backbone(env: _Environment, target: Target) -> dict[str, Any]:
 
 
 def _kafka(env: _Environment, broker: Broker) -> KafkaSettings | None:
-    servers = env[KAFKA_BOOTSTRAP_VAR].strip()
+    servers = env.get(KAFKA_BOOTSTRAP_VAR).strip()
     if not servers:
         if broker is Broker.KAFKA:
             raise SettingsError(
@@ -530,22 +713,21 @@ def _kafka(env: _Environment, broker: Broker) -> KafkaSettings | None:
                 "(for example 127.0.0.1:9092, or <namespace>.servicebus.windows.net:9093)"
             )
         return None
-    protocol = env[KAFKA_SECURITY_PROTOCOL_VAR].strip().upper() or "PLAINTEXT"
+    protocol = env.get(KAFKA_SECURITY_PROTOCOL_VAR).strip().upper() or "PLAINTEXT"
     if protocol not in KAFKA_SECURITY_PROTOCOLS:
         raise SettingsError(
             f"{KAFKA_SECURITY_PROTOCOL_VAR}={protocol!r} is not one of "
             f"{', '.join(KAFKA_SECURITY_PROTOCOLS)}"
         )
-    mechanism = env[KAFKA_SASL_MECHANISM_VAR].strip().upper() or None
+    mechanism = env.get(KAFKA_SASL_MECHANISM_VAR).strip().upper() or None
     if mechanism is not None and mechanism not in KAFKA_SASL_MECHANISMS:
         raise SettingsError(
             f"{KAFKA_SASL_MECHANISM_VAR}={mechanism!r} is not one of "
             f"{', '.join(KAFKA_SASL_MECHANISMS)}"
         )
     hub_passwords = {
-        key[len(KAFKA_SASL_PASSWORD_PREFIX) :].lower().replace("_", "-"): value
-        for key, value in env.items()
-        if key.startswith(KAFKA_SASL_PASSWORD_PREFIX) and value
+        hub.lower().replace("_", "-"): value
+        for hub, value in env.family(KAFKA_SASL_PASSWORD_PREFIX).items()
     }
     password = env.get(KAFKA_SASL_PASSWORD_VAR) or None
     username = env.get(KAFKA_SASL_USERNAME_VAR) or None
@@ -573,7 +755,8 @@ def _kafka(env: _Environment, broker: Broker) -> KafkaSettings | None:
         EVENT_HUBS_KAFKA_HOST in server.strip().split(":")[0].lower()
         for server in servers.split(",")
     )
-    compression = env[KAFKA_COMPRESSION_VAR].strip().lower() or ("none" if on_event_hubs else "lz4")
+    compression = env.get(KAFKA_COMPRESSION_VAR).strip().lower()
+    compression = compression or ("none" if on_event_hubs else "lz4")
     if compression not in KAFKA_COMPRESSIONS:
         raise SettingsError(
             f"{KAFKA_COMPRESSION_VAR}={compression!r} is not one of {', '.join(KAFKA_COMPRESSIONS)}"

@@ -12,7 +12,15 @@ import pytest
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.registry.compatibility import Compatibility
 from eda_lake.registry.local import LocalSchemaRegistry
-from eda_lake.settings import REPO_ROOT, Broker, KafkaSettings, Settings
+from eda_lake.settings import (
+    DAGSTER_HOME_VAR,
+    HOME_VAR,
+    REPO_ROOT,
+    Broker,
+    KafkaSettings,
+    Settings,
+    declared,
+)
 from infra_scripts.azurite import BINARY as AZURITE_BINARY
 from infra_scripts.azurite import Azurite, start_azurite
 from infra_scripts.kafka_broker import KafkaBroker, start_kafka_broker
@@ -25,32 +33,32 @@ SHARED = REPO_ROOT.parent / "shared"
 AZURE_CAPTURE = SHARED / "fixtures" / "azure-capture"
 
 
+def remove_configured_variables(patch: pytest.MonkeyPatch) -> list[str]:
+    """Removes every variable of the settings' table from the process environment (members
+    of families included): the developer's own configuration, which no test reads. The
+    names removed."""
+    removed = [name for name in os.environ if declared(name)]
+    for name in removed:
+        patch.delenv(name)
+    return removed
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("dagster_home")
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DAGSTER_HOME", str(home))
-        yield
-
-
-# The developer's own configuration, which no test reads.
-DEVELOPER_VARS = (
-    "EDA_LAKE_TARGET", "EDA_LAKE_SCHEMA_DIR", "EDA_LAKE_NAMESPACE", "EDA_LAKE_PII_KEY",
-    "EDA_LAKE_CAPTURE_ACCOUNT", "EDA_LAKE_CAPTURE_ACCOUNT_KEY", "EDA_LAKE_CAPTURE_CONTAINER",
-    "EDA_LAKE_BLOB_AUTHORITY", "EDA_LAKE_DISCOVERY_QUEUE", "EDA_LAKE_QUEUE_CONNECTION_STRING",
-    "EDA_LAKE_BROKER", "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS", "EDA_LAKE_KAFKA_SECURITY_PROTOCOL",
-    "EDA_LAKE_KAFKA_SASL_MECHANISM", "EDA_LAKE_KAFKA_SASL_USERNAME",
-    "EDA_LAKE_KAFKA_SASL_PASSWORD", "EDA_LAKE_KAFKA_TIMEOUT_SECONDS",
-)  # fmt: skip
+        patch.setenv(DAGSTER_HOME_VAR, str(home))
+        yield home
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads the developer's own state or Azure variables."""
-    monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "eda_lake_home"))
-    for var in DEVELOPER_VARS:
-        monkeypatch.delenv(var, raising=False)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _dagster_home: Path) -> None:
+    """No test reads the developer's own state or Azure variables: each has its own home
+    and the session's Dagster instance."""
+    remove_configured_variables(monkeypatch)
+    monkeypatch.setenv(HOME_VAR, str(tmp_path / "eda_lake_home"))
+    monkeypatch.setenv(DAGSTER_HOME_VAR, str(_dagster_home))
 
 
 @pytest.fixture

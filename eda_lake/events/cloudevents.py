@@ -14,12 +14,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+# The names of CloudEvents 1.0's context attributes that eda-lake writes or reads. In the
+# binary content mode `datacontenttype` is no property of its own: it travels as the
+# message's content type. No extension attribute is written.
+ID = "id"
+SOURCE = "source"
+TYPE = "type"
+SPECVERSION = "specversion"
+TIME = "time"
+SUBJECT = "subject"
+DATASCHEMA = "dataschema"
+REQUIRED = (ID, SOURCE, TYPE, SPECVERSION)
+
+# An attribute's name as an AMQP application property: the binding's current prefix, and
+# the older one readers also accept; as a Kafka header: the Kafka binding's prefix.
 PREFIX = "cloudEvents_"
 LEGACY_PREFIX = "cloudEvents:"
 KAFKA_PREFIX = "ce_"
-_READ_PREFIXES = (PREFIX, LEGACY_PREFIX, KAFKA_PREFIX)
+READ_PREFIXES = (PREFIX, LEGACY_PREFIX, KAFKA_PREFIX)
+
+# The properties publishers write.
+ID_PROPERTY = PREFIX + ID
+SOURCE_PROPERTY = PREFIX + SOURCE
+TYPE_PROPERTY = PREFIX + TYPE
+SPECVERSION_PROPERTY = PREFIX + SPECVERSION
+TIME_PROPERTY = PREFIX + TIME
+SUBJECT_PROPERTY = PREFIX + SUBJECT
+DATASCHEMA_PROPERTY = PREFIX + DATASCHEMA
+
 SPEC_VERSION = "1.0"
-REQUIRED = ("id", "source", "type", "specversion")
 
 
 class CloudEventError(ValueError):
@@ -72,16 +95,16 @@ class CloudEvent:
                 f"not a CloudEvent: missing attribute(s) {missing} (looked for properties "
                 f"{PREFIX}<name>, {LEGACY_PREFIX}<name> and {KAFKA_PREFIX}<name>)"
             )
-        if "time" not in attrs:
-            raise CloudEventError(f"CloudEvent {attrs['id']!r} has no time attribute")
+        if TIME not in attrs:
+            raise CloudEventError(f"CloudEvent {attrs[ID]!r} has no time attribute")
         return cls(
-            id=attrs["id"],
-            source=attrs["source"],
-            type=attrs["type"],
-            time=parse_time(attrs["time"]),
-            subject=attrs.get("subject"),
-            dataschema=attrs.get("dataschema"),
-            specversion=attrs["specversion"],
+            id=attrs[ID],
+            source=attrs[SOURCE],
+            type=attrs[TYPE],
+            time=parse_time(attrs[TIME]),
+            subject=attrs.get(SUBJECT),
+            dataschema=attrs.get(DATASCHEMA),
+            specversion=attrs[SPECVERSION],
         )
 
 
@@ -97,16 +120,16 @@ def binary_mode_properties(
     """The AMQP application properties of an event; publishers call this directly, which
     spares building an envelope object per event."""
     props = {
-        "cloudEvents_id": id,
-        "cloudEvents_source": source,
-        "cloudEvents_type": type,
-        "cloudEvents_specversion": specversion,
-        "cloudEvents_time": format_time(time),
+        ID_PROPERTY: id,
+        SOURCE_PROPERTY: source,
+        TYPE_PROPERTY: type,
+        SPECVERSION_PROPERTY: specversion,
+        TIME_PROPERTY: format_time(time),
     }
     if subject is not None:
-        props["cloudEvents_subject"] = subject
+        props[SUBJECT_PROPERTY] = subject
     if dataschema is not None:
-        props["cloudEvents_dataschema"] = dataschema
+        props[DATASCHEMA_PROPERTY] = dataschema
     return props
 
 
@@ -117,7 +140,7 @@ def attributes(properties: Mapping[str, object]) -> dict[str, str]:
     """
     found: dict[str, str] = {}
     for key, value in properties.items():
-        for prefix in _READ_PREFIXES:
+        for prefix in READ_PREFIXES:
             if key.startswith(prefix) and value is not None:
                 text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
                 found.setdefault(key[len(prefix) :], str(text))

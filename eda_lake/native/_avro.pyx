@@ -21,6 +21,14 @@ from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 
 import_datetime()
 
+# CloudEvents' attribute names and their bindings' prefixes, as declared once (a module of
+# plain Python that imports nothing of eda-lake's).
+from eda_lake.events.cloudevents import (
+    DATASCHEMA as CE_DATASCHEMA, ID as CE_ID, KAFKA_PREFIX as CE_KAFKA_PREFIX,
+    LEGACY_PREFIX as CE_LEGACY_PREFIX, PREFIX as CE_PREFIX, READ_PREFIXES as CE_READ_PREFIXES,
+    SOURCE as CE_SOURCE, TIME as CE_TIME, TYPE as CE_TYPE,
+)
+
 # Branch type codes, as the caller maps each union branch.
 cdef enum:
     T_LONG = 0
@@ -284,16 +292,16 @@ cdef bytes K_ENQUEUED = b"x-opt-enqueued-time"
 cdef bytes K_PARTITION_KEY = b"x-opt-partition-key"
 cdef bytes K_CONTENT_TYPE = b"content-type"
 cdef bytes K_KAFKA_KEY = b"x-opt-kafka-key"  # where Event Hubs' Kafka endpoint puts the key
-# CloudEvents attributes (AMQP binding current and legacy prefix, Kafka binding) and the
-# found[] slot each fills (index // 3) (capture/columnar.py FOUND names the slots).
+# CloudEvents attributes under each prefix readers accept (AMQP binding current and legacy,
+# Kafka binding) and the found[] slot each fills (index // N_CE_PREFIXES) (capture/columnar.py
+# FOUND names the slots).
 cdef list CE_NAMES = [
-    b"cloudEvents_id", b"cloudEvents:id", b"ce_id",
-    b"cloudEvents_type", b"cloudEvents:type", b"ce_type",
-    b"cloudEvents_source", b"cloudEvents:source", b"ce_source",
-    b"cloudEvents_time", b"cloudEvents:time", b"ce_time",
-    b"cloudEvents_dataschema", b"cloudEvents:dataschema", b"ce_dataschema",
+    (prefix + attribute).encode()
+    for attribute in (CE_ID, CE_TYPE, CE_SOURCE, CE_TIME, CE_DATASCHEMA)
+    for prefix in CE_READ_PREFIXES
 ]
 cdef enum:
+    N_CE_PREFIXES = 3
     N_CE_NAMES = 15
     N_FOUND = 9  # ce id, type, source, time, dataschema; partition key; content types; key
     F_PARTITION_KEY = 5
@@ -302,9 +310,16 @@ cdef enum:
     F_KAFKA_KEY = 8
 cdef const char* CE_NAME_PTR[15]
 cdef Py_ssize_t CE_NAME_LEN[15]
+# Whether a property name's first byte may begin an attribute's: most names are passed over
+# on it.
+cdef bint CE_FIRST_BYTE[256]
+cdef Py_ssize_t CE_SHORTEST = min(len(name) for name in CE_NAMES)
+if len(CE_READ_PREFIXES) != N_CE_PREFIXES or len(CE_NAMES) != N_CE_NAMES:
+    raise ImportError("the CloudEvents prefixes or attributes no longer fit the decoder's slots")
 for _i in range(N_CE_NAMES):
     CE_NAME_PTR[_i] = PyBytes_AS_STRING(CE_NAMES[_i])
     CE_NAME_LEN[_i] = PyBytes_GET_SIZE(CE_NAMES[_i])
+    CE_FIRST_BYTE[<uint8_t> CE_NAME_PTR[_i][0]] = True
 
 
 cdef bint is_utf8(const uint8_t* s, Py_ssize_t n):
@@ -423,12 +438,12 @@ cdef Py_ssize_t decode_map(
                 elif key_is(key, key_len, K_CONTENT_TYPE):
                     remember(found_at, found_len, F_PROP_CONTENT_TYPE, buf + pos[0], value_len,
                              is_text)
-                elif key_len > 4 and key[0] == 99:  # 'c': cloudEvents_*, cloudEvents:*, ce_*
+                elif key_len >= CE_SHORTEST and CE_FIRST_BYTE[key[0]]:
                     for slot in range(N_CE_NAMES):
                         if (key_len == CE_NAME_LEN[slot]
                                 and memcmp(key, CE_NAME_PTR[slot], key_len) == 0):
-                            remember(found_at, found_len, slot // 3, buf + pos[0], value_len,
-                                     is_text)
+                            remember(found_at, found_len, slot // N_CE_PREFIXES, buf + pos[0],
+                                     value_len, is_text)
                             break
                 pos[0] += value_len
             else:  # null
@@ -1304,9 +1319,9 @@ cdef object _unscaled(object value, int scale, int precision):
 
 # The CloudEvents Kafka binding (events/kafka_binding.py) ---------------------------------
 
-cdef bytes _CE_HEADER = b"ce_"
-cdef str _CE_PROPERTY = "cloudEvents_"
-cdef str _CE_LEGACY_PROPERTY = "cloudEvents:"
+cdef str _CE_HEADER = CE_KAFKA_PREFIX
+cdef str _CE_PROPERTY = CE_PREFIX
+cdef str _CE_LEGACY_PROPERTY = CE_LEGACY_PREFIX
 cdef str _CONTENT_TYPE_HEADER = "content-type"
 cdef dict _property_keys = {}  # header name -> (its property's Avro string, a CE attribute?)
 
@@ -1325,8 +1340,11 @@ cdef tuple _property_key(str header):
     cached = _property_keys.get(header)
     if cached is not None:
         return <tuple> cached
-    attribute = header.startswith("ce_")
-    cached = (_avro_string(_CE_PROPERTY + header[3:] if attribute else header), attribute)
+    attribute = header.startswith(_CE_HEADER)
+    cached = (
+        _avro_string(_CE_PROPERTY + header[len(_CE_HEADER):] if attribute else header),
+        attribute,
+    )
     if len(_property_keys) < 4096:  # names repeat on every message; bound the cache
         _property_keys[header] = cached
     return <tuple> cached
@@ -1477,9 +1495,9 @@ cdef str _header_name(str name):
     if cached is not None:
         return <str> cached
     if name.startswith(_CE_PROPERTY):
-        header = "ce_" + name[len(_CE_PROPERTY):]
+        header = _CE_HEADER + name[len(_CE_PROPERTY):]
     elif name.startswith(_CE_LEGACY_PROPERTY):
-        header = "ce_" + name[len(_CE_LEGACY_PROPERTY):]
+        header = _CE_HEADER + name[len(_CE_LEGACY_PROPERTY):]
     else:
         header = name
     if len(_header_names) < 4096:

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
+from eda_lake.events import cloudevents
 from eda_lake.events.cloudevents import CloudEvent, CloudEventError, attributes, parse_time
+from eda_lake.settings import REPO_ROOT
+
+# A binding's prefix in a string literal of code (prose writes `cloudEvents_<name>`).
+SPELLED_PREFIX = re.compile(r"""b?["'](?:cloudEvents[_:]|ce_["'])""")
 
 EVENT = CloudEvent(
     id="e-1",
@@ -48,3 +55,24 @@ def test_time_offsets_normalise_to_utc() -> None:
         CloudEvent("i", "s", "t", datetime(2026, 1, 1)).to_properties()
     assert parse_time("2026-11-01T09:30:00Z").tzinfo is not None
     assert datetime(2026, 11, 1, 10, 30, tzinfo=timezone(timedelta(hours=1))) == moment
+
+
+def _spelled_prefixes(text: str) -> list[str]:
+    return SPELLED_PREFIX.findall(text)
+
+
+def test_the_check_below_sees_a_binding_prefix_spelled_in_code() -> None:
+    code = """names = [b"cloudEvents_id", "cloudEvents:type"]\nheader = 'ce_' + name\n"""
+    assert len(_spelled_prefixes(code)) == 3
+    assert _spelled_prefixes('"""`cloudEvents_<name>` or `ce_<name>`; the ce_id column"""') == []
+
+
+def test_the_bindings_names_are_spelled_in_one_module() -> None:
+    declared_in = Path(cloudevents.__file__)
+    package = REPO_ROOT / "eda_lake"
+    spelled = {
+        str(path.relative_to(REPO_ROOT)): found
+        for path in sorted([*package.rglob("*.py"), *package.rglob("*.pyx")])
+        if path != declared_in and (found := _spelled_prefixes(path.read_text()))
+    }
+    assert spelled == {}, "use the names eda_lake.events.cloudevents declares"

@@ -10,8 +10,8 @@ from azure.storage.blob import BlobServiceClient
 
 from eda_lake.demo import run_demo
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.settings import AzureStorage, Settings
-from eda_lake_tests.conftest import DEVELOPER_VARS
+from eda_lake.settings import DAGSTER_HOME_VAR, AzureStorage, Settings
+from eda_lake_tests.conftest import remove_configured_variables
 from eda_lake_tests.lake.helpers import DEMO_CUSTOMERS, DEMO_SEED, DemoLake
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 
@@ -44,12 +44,12 @@ def layout(lake_settings: Settings) -> LakeLayout:
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
+def demo(tmp_path_factory: pytest.TempPathFactory, _dagster_home: Path) -> DemoLake:
     """One local demo lake for the session (a demo takes ~20 s): tests take a copy."""
     home = tmp_path_factory.mktemp("demo") / "home"
     with pytest.MonkeyPatch.context() as patch:  # before any test's own isolation
-        for var in DEVELOPER_VARS:
-            patch.delenv(var, raising=False)
+        remove_configured_variables(patch)
+        patch.setenv(DAGSTER_HOME_VAR, str(_dagster_home))
         report = run_demo(Settings(home=home), customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
     return DemoLake(home, report)
 
