@@ -14,7 +14,7 @@ export DAGSTER_HOME ?= $(EDA_LAKE_HOME)/dagster_home
 DEV_PII_KEY_FILE := $(EDA_LAKE_HOME)/dev-pii-key
 PII_KEY = EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}"
 
-.PHONY: install demo test test-slow fast lint typecheck unit bench dev clean chromium
+.PHONY: install demo test test-slow fast lint check-defs typecheck unit bench dev clean chromium
 
 # The tests run on every core (pytest-xdist; `PYTEST_WORKERS=0` runs them in this process):
 # each worker has its own temporary directories and starts its own servers on free ports;
@@ -36,9 +36,18 @@ install: $(STAMP)
 demo: install $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
 	EDA_LAKE_HOME=$(EDA_LAKE_HOME) $(PII_KEY) $(BIN)/eda-lake demo
 
-lint: install
+lint: install check-defs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# `dg check defs` loads the code location as Dagster does, on a throwaway home and instance
+# configured as the project ships it (telemetry off). VIRTUAL_ENV: dg checks that the venv it
+# runs in is the project's, as an activated shell would say.
+check-defs: install
+	scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
+		cp deploy/dagster.yaml "$$scratch/dagster.yaml" && \
+		EDA_LAKE_HOME="$$scratch/eda_lake" DAGSTER_HOME="$$scratch" VIRTUAL_ENV=$(CURDIR)/$(VENV) \
+		$(BIN)/dg check defs
 
 typecheck: install
 	$(BIN)/mypy eda_lake eda_lake_tests infra_scripts
