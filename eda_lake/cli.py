@@ -392,7 +392,15 @@ def _demo(args: argparse.Namespace) -> int:
 
     settings = _settings()
     with _progress() as progress:
-        report = run_demo(settings, customers=args.customers, seed=args.seed, progress=progress)
+        report = run_demo(
+            settings, customers=args.customers, seed=args.seed, progress=progress,
+            verbose=args.verbose,
+        )  # fmt: skip
+    if report.events_before:
+        print(
+            f"this home already held {count(report.events_before, 'event')} in bronze: the "
+            "lake's totals below include them (a new EDA_LAKE_HOME starts empty)"
+        )
     chain = report.chain
     subscribers = chain.subscribers
     leads = subscribers["conversions"].reactions
@@ -422,7 +430,7 @@ def _demo(args: argparse.Namespace) -> int:
             "set EDA_LAKE_PII_KEY for real data"
         )
     print("\ngold funnel by cohort day (gold.funnel_daily):")
-    print(f"{'cohort':<12}{'customers':>10}{'leads':>8}{'abandoned':>10}{'sales':>7}{'buyers':>8}")
+    print(f"{'cohort':<12}{_cells(FUNNEL_COLUMNS)}")
     totals = [0] * len(WIDTHS)
     for row in report.funnel.to_pylist():
         values = [row[c] for c in FUNNEL_COLUMNS]
@@ -435,14 +443,18 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"silver tables         {lake.area_uri('silver')}")
     print(f"gold tables           {lake.area_uri('gold')}")
     print(home_line(settings))
+    print(
+        "\nnext: `make dev` (or `dagster dev`) shows these runs and every asset in the Dagster "
+        'UI; `eda-lake sql` queries the lake (`eda-lake sql "SELECT * FROM gold.funnel_daily"`)'
+    )
     return 0
 
 
 FUNNEL_COLUMNS = ("customers", "leads", "abandoned", "sales", "purchasers")
-WIDTHS = (10, 8, 10, 7, 8)
+WIDTHS = (10, 8, 10, 7, 11)
 
 
-def _cells(values: Iterable[int]) -> str:
+def _cells(values: Iterable[object]) -> str:
     return "".join(f"{v:>{w}}" for v, w in zip(values, WIDTHS, strict=True))
 
 
@@ -612,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = _command(commands, "demo", "run everything end to end on the embedded default", _demo)
     _population_options(demo)
+    demo.add_argument(
+        "--verbose", action="store_true", help="show Dagster's log of every step (debug level)"
+    )
     return parser
 
 

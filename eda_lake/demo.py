@@ -17,6 +17,7 @@ from unittest import mock
 import pyarrow as pa
 
 from eda_lake.capture.embedded import CaptureReport
+from eda_lake.lake import tables
 from eda_lake.lake.bronze import BronzeReport
 from eda_lake.lake.commits import TableRun
 from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
@@ -24,6 +25,7 @@ from eda_lake.lake.entities import EntitiesReport
 from eda_lake.lake.gold import GoldReport
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import demo_key
+from eda_lake.lake.metadata import row_count
 from eda_lake.lake.runtime import Lake, SilverRun
 from eda_lake.lake.silver import SilverReport
 from eda_lake.owner_only import owner_only_tree
@@ -53,6 +55,7 @@ class DemoReport:
     gold: GoldReport
     funnel: pa.Table
     demo_pii_key: bool
+    events_before: int  # in bronze before the demo ran: a home used before holds them
 
 
 def demo_variables(settings: Settings) -> dict[str, str]:
@@ -88,9 +91,21 @@ def _table_run(name: str, metadata: dict[str, Any] | None) -> TableRun:
     )
 
 
+def _events_in_bronze(layout: LakeLayout) -> int:
+    bronze = tables.open_table(layout.bronze_uri, layout.storage_options)
+    return 0 if bronze is None else row_count(bronze)
+
+
 def run_demo(
-    settings: Settings, *, customers: int, seed: int, progress: Progress = no_progress
+    settings: Settings,
+    *,
+    customers: int,
+    seed: int,
+    progress: Progress = no_progress,
+    verbose: bool = False,
 ) -> DemoReport:
+    """The demo's Dagster runs, each step's events logged to the console only at warning level
+    and above unless `verbose` (a run logs every step's start, output and materialization)."""
     import dagster as dg  # only here: the other commands start without loading Dagster
     from dagster._core.instance.ref import InstanceRef  # the instance at a directory
 
@@ -108,10 +123,16 @@ def run_demo(
     ref = InstanceRef.from_dir(str(owner_only_tree(settings.dagster_home)))
 
     jobs = ("provision_platform", "demo_job", "ingest_job", "gold_job")
+    events_before = _events_in_bronze(LakeLayout.from_settings(demo))
+    loggers = {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}
 
-    def run(job: str, **options: Any) -> dg.ExecuteInProcessResult:
+    def run(
+        job: str, run_config: dict[str, Any] | None = None, **options: Any
+    ) -> dg.ExecuteInProcessResult:
         progress("dagster runs", jobs.index(job), len(jobs), "runs")
-        result = defs.resolve_job_def(job).execute_in_process(instance=instance, **options)
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, run_config={**(run_config or {}), "loggers": loggers}, **options
+        )
         progress("dagster runs", jobs.index(job) + 1, len(jobs), "runs")
         return result
 
@@ -185,4 +206,5 @@ def run_demo(
         ),
         funnel=Lake(demo).funnel(),
         demo_pii_key=settings.pii_key is None,
+        events_before=events_before,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._core.instance.ref import InstanceRef
 
 from eda_lake.demo import run_demo
@@ -20,10 +21,16 @@ def _rows(uri: str) -> int:
     return int(tables.query("SELECT count(*) AS n FROM t", t=table).column("n")[0].as_py())
 
 
-def test_the_demo_is_recorded_in_the_instance_at_dagster_home(tmp_path: Path) -> None:
+def test_the_demo_is_recorded_in_the_instance_at_dagster_home(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     settings = Settings(home=tmp_path / "home")
     report = run_demo(settings, customers=80, seed=3)
     assert report.chain.customers == 80 and report.bronze.rows > 0
+    assert report.events_before == 0
+    said = capfd.readouterr()
+    # Dagster's log of every step is left to --verbose: a person reads the summary.
+    assert "STEP_START" not in said.err + said.out and " - DEBUG - " not in said.err + said.out
     assert settings.dagster_home == tmp_path / "home" / "dagster_home"  # the default
     layout = LakeLayout(settings.lake_dir)
     ref = InstanceRef.from_dir(str(settings.dagster_home))
@@ -44,3 +51,15 @@ def test_the_demo_is_recorded_in_the_instance_at_dagster_home(tmp_path: Path) ->
         assert latest("capture", "files")["events_in_run"] == report.capture.events
         runs = {run.job_name for run in instance.get_runs()}
         assert {"provision_platform", "demo_job", "ingest_job", "gold_job"} <= runs
+
+
+def test_a_second_demo_in_one_home_says_what_it_held_and_verbose_shows_the_steps(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    first = run_demo(settings, customers=10, seed=3)
+    capfd.readouterr()
+    again = run_demo(settings, customers=10, seed=4, verbose=True)
+    assert again.events_before == first.bronze.rows > 0
+    said = capfd.readouterr()
+    assert "STEP_START" in said.err + said.out
