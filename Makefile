@@ -24,16 +24,27 @@ PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 AZURITE := .tools/node_modules/.bin/azurite
 
-# The compiled decoder is built by the install: a changed .pyx builds it again.
-$(STAMP): pyproject.toml setup.py eda_lake/native/_avro.pyx eda_lake/native/_mask.pyx eda_lake/native/_keys.pyx
+# The compiled decoder is built by the install: a changed .pyx builds it again. The demo and
+# the UI need the package alone (RUN_STAMP); the tests and checks also need the dev extras,
+# whose install covers the package's too.
+INSTALLED_FROM := pyproject.toml setup.py eda_lake/native/_avro.pyx eda_lake/native/_mask.pyx eda_lake/native/_keys.pyx
+RUN_STAMP := $(VENV)/.installed-run
+PIP_INSTALL := $(BIN)/pip install --disable-pip-version-check --progress-bar on -e
+$(RUN_STAMP): $(INSTALLED_FROM)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing eda-lake and its dependencies into $(VENV) (a few minutes on a cold pip cache)"
-	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
-	touch $(STAMP)
+	$(PIP_INSTALL) .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(INSTALLED_FROM)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing eda-lake, its dependencies and its test tools into $(VENV) (a few minutes on a cold pip cache)"
+	$(PIP_INSTALL) '.[dev]'
+	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
 
-demo: install $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
+demo: $(RUN_STAMP) $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
 	EDA_LAKE_HOME=$(EDA_LAKE_HOME) $(PII_KEY) $(BIN)/eda-lake demo
 
 lint: install check-defs
@@ -72,7 +83,7 @@ test: lint typecheck unit
 bench: install
 	$(BIN)/python -m eda_lake_tests.benchmarks
 
-$(DEV_PII_KEY_FILE): | $(STAMP)
+$(DEV_PII_KEY_FILE): | $(RUN_STAMP)
 	mkdir -p $(dir $@)
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $@
 
@@ -84,7 +95,7 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 # `exec`: Ctrl-C reaches dagster dev itself, which stops its webserver, daemon and code
 # server before it exits. `umask 077`: every process it starts (webserver, daemon, code
 # server, run workers) creates the instance's databases and logs owner-only.
-dev: install $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
+dev: $(RUN_STAMP) $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
 	umask 077 && EDA_LAKE_HOME=$(EDA_LAKE_HOME) $(PII_KEY) exec $(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 # The browser test drives Debian's chromium; CI runs as root and installs it when missing,
