@@ -34,9 +34,9 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
     files = request.run_config["ops"]["bronze__events"]["config"]["files"]
     assert len(files) == 28  # 7 hubs x 4 partitions, one window
     again = tick(capture_files_sensor, resources, result.cursor)
-    assert (
-        isinstance(again, dg.SensorResult) and not again.run_requests
-    )  # restart-safe: nothing repeated
+    assert isinstance(again, dg.SensorResult) and not again.run_requests  # nothing repeated
+    assert again.skip_reason is not None
+    assert "no new capture file under" in (again.skip_reason.skip_message or "")
 
     job = defs.resolve_job_def("ingest_job")
     run = job.execute_in_process(run_config=request.run_config, resources=resources)
@@ -64,6 +64,8 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
     assert {m.partition for m in materialized} >= set(days)  # each touched day, by partition
     caught_up = tick(gold_days_sensor, resources)
     assert isinstance(caught_up, dg.SensorResult) and not caught_up.run_requests
+    assert caught_up.skip_reason is not None
+    assert "gold is current" in (caught_up.skip_reason.skip_message or "")
 
 
 def test_checks_pass_on_a_healthy_lake(tmp_path: Path) -> None:

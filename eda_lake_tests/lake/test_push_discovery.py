@@ -127,6 +127,11 @@ def test_announced_files_land_once_under_duplicate_and_reordered_notifications(
     )
     assert rerun.success
     assert len(_bronze_keys(layout)) == 2
+    idle = tick(capture_notifications_sensor, {"eda_lake": resource})
+    assert isinstance(idle, dg.SkipReason)  # the queue is empty: it says what it waited for
+    assert "no CaptureFileCreated notification for capture-push in the queue capture-events" in (
+        idle.skip_message or ""
+    )
 
 
 def test_full_discovery_reads_a_blob_container_like_a_directory(

@@ -63,7 +63,10 @@ def capture_files_sensor(
                 tags={"eda_lake/files": str(len(paths)), **WRITER_TAGS},
             )
         )
-    return dg.SensorResult(run_requests=requests, cursor=cursor.to_json())
+    waited = (
+        None if requests else f"no new capture file under {lake.source.root} since the last tick"
+    )
+    return dg.SensorResult(run_requests=requests, cursor=cursor.to_json(), skip_reason=waited)
 
 
 def _take_notifications(
@@ -78,7 +81,11 @@ def _take_notifications(
     for message, reason in batch.poisoned:
         context.log.warning(f"message {message.id} moved to the poison queue: {reason}")
     if not batch.files:
-        return dg.SensorResult(run_requests=[])
+        return dg.SkipReason(
+            f"no CaptureFileCreated notification for {container} in the queue "
+            f"{settings.discovery_queue.name}"
+            + (f" ({len(batch.poisoned)} moved to the poison queue)" if batch.poisoned else "")
+        )
     request = dg.RunRequest(
         run_key=f"notifications:{batch.receipts[0]['pop_receipt']}",
         run_config={
@@ -147,7 +154,9 @@ def gold_days_sensor_for(blocking: list[dg.AssetCheckKey]) -> dg.SensorDefinitio
 def gold_request(eda_lake: EdaLakeResource) -> dg.SensorResult:
     days = sorted(eda_lake.lake().gold_pending_days())
     if not days:
-        return dg.SensorResult(run_requests=[])
+        return dg.SensorResult(
+            skip_reason="no business day has silver rows gold has not counted: gold is current"
+        )
     first, last = days[0].isoformat(), days[-1].isoformat()
     listed = [d.isoformat() for d in days]
     request = dg.RunRequest(
