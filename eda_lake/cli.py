@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eda_lake.console.rows import WRITERS
 from eda_lake.console.summaries import count, fields_of, home_line, print_report
 from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
@@ -319,8 +320,6 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _quarantine_list(args: argparse.Namespace) -> int:
-    from eda_lake.console.rows import WRITERS
-
     settings = _settings()
     quarantine = _lake(settings).quarantine
     kinds = ("files", "events") if args.kind == "all" else (args.kind,)
@@ -366,7 +365,6 @@ def _vacuum(args: argparse.Namespace) -> int:
 
 def _sql(args: argparse.Namespace) -> int:
     from eda_lake.analytics.sql import LakeSql, QueryError
-    from eda_lake.console.rows import WRITERS
     from eda_lake.errors import UserError
     from eda_lake.lake.layout import LakeLayout
 
@@ -573,7 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     listing.add_argument("--kind", choices=["all", "files", "events"], default="all")
     listing.add_argument("--resolved", action="store_true", help="include resolved items")
-    listing.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    listing.add_argument("--format", choices=list(WRITERS), default="table")
     retry = _command(
         quarantine_commands, "retry",
         "reprocess quarantined files and events after a fix; what lands is marked resolved, "
@@ -605,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query", nargs="?", metavar="QUERY", help="one SQL statement")
     sql.add_argument(
         "--format",
-        choices=["table", "csv", "json"],
+        choices=list(WRITERS),
         default="table",
         help="an aligned table, CSV with a header, or JSON (one object per row)",
     )

@@ -21,6 +21,7 @@ import pytest
 from eda_lake.capture.runtime import run_embedded_capture
 from eda_lake.hub.base import EventData
 from eda_lake.lake import silver, tables
+from eda_lake.lake.declarations import event_table
 from eda_lake.lake.runtime import Lake
 from eda_lake.native import _keys as key_hashes
 from eda_lake.settings import Settings
@@ -153,7 +154,7 @@ def test_a_run_dying_between_two_tables_commits_loses_and_doubles_nothing(
         lake.silver_events()
     assert len(landed) >= 2  # the second table's landing died
     # Its staged files were deleted: the table's directory holds only what its log adds.
-    name = silver.table_name(landed[1])
+    name = event_table(landed[1])
     table = tables.open_table(lake.layout.table_uri("silver", name), lake.layout.storage_options)
     in_table = {u.rpartition("/")[2] for u in table.file_uris()} if table else set()
     listed = lake.layout.fs.get_file_info(
@@ -163,14 +164,14 @@ def test_a_run_dying_between_two_tables_commits_loses_and_doubles_nothing(
     monkeypatch.undo()
     after_crash = lake.silver_events()
     names = list(simulation.catalogue.events)
-    by_run = {name: _keys(lake, silver.table_name(name)) for name in names}
+    by_run = {name: _keys(lake, event_table(name)) for name in names}
     assert after_crash.inserted[landed[0]] == 0  # committed before the crash: nothing again
     assert after_crash.inserted[landed[1]] > 0
     lake.rebuild()  # every table again, from all of bronze
     for name in names:
         keys = by_run[name]
         assert len(keys) == len(set(keys)), name
-        assert keys == _keys(lake, silver.table_name(name)), name
+        assert keys == _keys(lake, event_table(name)), name
 
 
 KILLED_WHILE_LANDING = """
