@@ -183,11 +183,11 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 
 def _capture_run(args: argparse.Namespace) -> int:
-    from eda_lake.capture.runtime import run_embedded_capture
+    from eda_lake.capture.runtime import run_capture
 
     settings = _settings()
     with _progress() as progress:
-        report = run_embedded_capture(settings, flush=args.flush, progress=progress)
+        report = run_capture(settings, flush=args.flush, progress=progress)
     print(f"captured {count(report.events, 'event')} into {count(len(report.files), 'file')}")
     print(f"  empty files             {report.empty_files:,}")
     print(f"  expired from the hub    {report.expired:,} (retention, after capture)")

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.hub.base import EventData
 from eda_lake.lake import silver, tables
 from eda_lake.lake.declarations import event_table
@@ -81,7 +81,7 @@ def test_another_producers_hub_is_not_read(
     # Our events beside theirs: exactly ours are read.
     simulation.publish_customers(seed=3, count=25)
     simulation.close()
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     lake.ingest()
     run = lake.silver_events()
     ours = _bronze_rows(lake, "hub <> 'telemetry'")
@@ -100,13 +100,13 @@ def test_events_land_once_when_their_deliveries_are_in_different_batches(
     first = simulation.hub.read(spec.hub, "0", None, 10**6)  # type: ignore[attr-defined]
     assert len(first) > 6
     again = [EventData(e.body, dict(e.properties), e.partition_key, e.content_type) for e in first]
-    run_embedded_capture(lake_settings, flush=True)
+    run_capture(lake_settings, flush=True)
     lake = Lake(lake_settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     simulation.hub.send(spec.hub, again)
     simulation.hub.send(spec.hub, again[: len(again) // 2])
     simulation.close()
-    run_embedded_capture(lake_settings, flush=True)
+    run_capture(lake_settings, flush=True)
     lake.ingest()
     feed = _CountedFeed(monkeypatch, batch_rows=7)
     if hashes == "all colliding":  # every key compared exactly: a collision loses nothing
@@ -137,7 +137,7 @@ def test_a_run_dying_between_two_tables_commits_loses_and_doubles_nothing(
     simulation = provisioned(lake_settings)
     simulation.run_chain(seed=6, customers=30)
     simulation.close()
-    run_embedded_capture(lake_settings, flush=True)
+    run_capture(lake_settings, flush=True)
     lake = Lake(lake_settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     landed: list[str] = []
@@ -197,7 +197,7 @@ def test_a_killed_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     simulation = provisioned(settings)
     simulation.run_chain(seed=7, customers=20)
     simulation.close()
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     Lake(settings, simulation.catalogue, pii_key=KEY).ingest()
     temporary = tmp_path / "tmp"
     temporary.mkdir()
