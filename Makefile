@@ -67,7 +67,7 @@ typecheck: install
 $(AZURITE):
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.37.0
 
-unit: install $(AZURITE) chromium
+unit: install $(AZURITE)
 	$(PYTEST) -m "not slow"
 
 # The inner loop's tier: no servers, no whole processes (conftest.py marks those 'servers').
@@ -98,8 +98,8 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 dev: $(RUN_STAMP) $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
 	umask 077 && EDA_LAKE_HOME=$(EDA_LAKE_HOME) $(PII_KEY) exec $(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
-# The browser test drives Debian's chromium; CI runs as root and installs it when missing,
-# elsewhere the test says how to install it and skips.
+# The browser test drives Debian's chromium, and skips, saying how to install it, without it.
+# Installing it is CI's step (.ci/run, as root), never a side effect of a test target.
 chromium:
 	@test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] || \
 		apt-get install -y --no-install-recommends chromium || \

@@ -6,10 +6,7 @@ and building dictionaries for a generic writer would cost more than the encoding
 
 from __future__ import annotations
 
-import struct
-
 _SMALL = [bytes([n]) for n in range(0x80)]
-_DOUBLE = struct.Struct("<d")
 
 
 def long(value: int) -> bytes:
@@ -32,7 +29,3 @@ def raw(data: bytes) -> bytes:
 
 def string(text: str) -> bytes:
     return raw(text.encode("utf-8"))
-
-
-def double(value: float) -> bytes:
-    return _DOUBLE.pack(value)

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eda_lake.console.rows import WRITERS
 from eda_lake.console.summaries import count, fields_of, home_line, print_report
 from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
@@ -182,11 +183,11 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 
 def _capture_run(args: argparse.Namespace) -> int:
-    from eda_lake.capture.runtime import run_embedded_capture
+    from eda_lake.capture.runtime import run_capture
 
     settings = _settings()
     with _progress() as progress:
-        report = run_embedded_capture(settings, flush=args.flush, progress=progress)
+        report = run_capture(settings, flush=args.flush, progress=progress)
     print(f"captured {count(report.events, 'event')} into {count(len(report.files), 'file')}")
     print(f"  empty files             {report.empty_files:,}")
     print(f"  expired from the hub    {report.expired:,} (retention, after capture)")
@@ -319,8 +320,6 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _quarantine_list(args: argparse.Namespace) -> int:
-    from eda_lake.console.rows import WRITERS
-
     settings = _settings()
     quarantine = _lake(settings).quarantine
     kinds = ("files", "events") if args.kind == "all" else (args.kind,)
@@ -366,7 +365,6 @@ def _vacuum(args: argparse.Namespace) -> int:
 
 def _sql(args: argparse.Namespace) -> int:
     from eda_lake.analytics.sql import LakeSql, QueryError
-    from eda_lake.console.rows import WRITERS
     from eda_lake.errors import UserError
     from eda_lake.lake.layout import LakeLayout
 
@@ -585,7 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     listing.add_argument("--kind", choices=["all", "files", "events"], default="all")
     listing.add_argument("--resolved", action="store_true", help="include resolved items")
-    listing.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    listing.add_argument("--format", choices=list(WRITERS), default="table")
     retry = _command(
         quarantine_commands, "retry",
         "reprocess quarantined files and events after a fix; what lands is marked resolved, "
@@ -617,7 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query", nargs="?", metavar="QUERY", help="one SQL statement")
     sql.add_argument(
         "--format",
-        choices=["table", "csv", "json"],
+        choices=list(WRITERS),
         default="table",
         help="an aligned table, CSV with a header, or JSON (one object per row)",
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.lake.runtime import Lake
 from eda_lake.owner_only import owner_only_dir, owner_only_tree
 from eda_lake.settings import Settings
@@ -30,7 +30,7 @@ def test_a_demo_like_run_leaves_only_owner_only_state(tmp_path: Path, permissive
     settings = Settings(home=home)
     simulation = provisioned(settings)
     simulation.run_chain(seed=4, customers=30)  # partners' files and dead letters included
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     lake = Lake(settings, simulation.catalogue, pii_key="a-test-key-that-is-long-enough")
     lake.ingest()
     lake.silver()

@@ -116,7 +116,6 @@ class ArchiveNameFormat:
                 )
                 seen.add(token)
         self._regex = re.compile(pattern + r"\.avro$")
-        self._literal_prefix = template.split("{", 1)[0]
 
     def render(self, namespace: str, hub: str, partition_id: str, window: datetime) -> str:
         moment = window.astimezone(UTC)

@@ -58,6 +58,4 @@ def run_capture(
         hub.close()
 
 
-# The name the Dagster capture job (eda_lake/defs/capture) and older callers import; it
-# captures whichever backbone is configured.
-run_embedded_capture = run_capture
+run_embedded_capture = run_capture  # the name eda_lake/defs/capture/jobs.py imports

@@ -10,8 +10,6 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, TextIO
 
-FORMATS = ("table", "csv", "json")
-
 
 def _text(value: Any) -> str:
     if value is None:

@@ -4,7 +4,7 @@ Publishers encode one record per event, and fastavro's `schemaless_writer` spend
 its time per call, not per byte. A record of primitives, enums, uuids, timestamps and bytes
 decimals (each optionally in a union with null: every catalogue schema) is encoded by the
 compiled encoder instead, byte for byte as fastavro would; any other schema, and any record
-it is not sure of, is left to fastavro, which then encodes or refuses it as before.
+it is not sure of, is left to fastavro, which then encodes or refuses it itself.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def make_hub_admin(settings: Settings) -> EventHubAdmin:
     if settings.broker is Broker.KAFKA:
         return make_kafka_hub(settings)
     raise NotImplementedError(
-        "managing Event Hubs on Azure (hubs, consumer groups, Capture) goes through "
-        "azure-mgmt-eventhub provisioning, which this version does not have yet: create them "
-        "with your own templates, or provision the embedded default with EDA_LAKE_TARGET=local"
+        "an Event Hubs namespace's hubs, consumer groups and Capture are managed by the Azure "
+        "provisioning over azure-mgmt-eventhub (`eda-lake provision` with EDA_LAKE_TARGET=azure), "
+        "not by the runtime"
     )

@@ -236,19 +236,6 @@ class Quarantine:
 
         return commits.with_retries(attempt, "quarantining events")
 
-    def resolve_landed(self, table: str, landed: pa.Table) -> int:
-        """Resolve the open quarantined events of `table` (qualified) that are among the
-        `landed` rows, by their bronze coordinates; returns how many."""
-        if landed.num_rows == 0:
-            return 0
-        open_rows = self.open_events(table)
-        if open_rows.num_rows == 0:
-            return 0
-        found = open_rows.join(
-            landed.select(COORDINATES), COORDINATES, join_type="left semi", use_threads=False
-        )
-        return self.resolve_events(found["quarantine_id"].to_pylist())
-
     def open_events(self, table: str) -> pa.Table:
         """The quarantine ids and bronze coordinates of `table`'s (qualified) open events."""
         events = tables.open_table(self.events_uri, self.options)

@@ -258,15 +258,6 @@ class Lake:
             return pa.table({})
         return tables.query("SELECT * FROM funnel ORDER BY cohort_date", funnel=table)
 
-    def funnel_markdown(self, limit: int) -> str:
-        rows = self.funnel().to_pylist()[-limit:]
-        if not rows:
-            return "no gold funnel yet"
-        columns = ["cohort_date", "customers", "leads", "abandoned", "sales", "purchasers"]
-        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
-        return "\n".join(lines)
-
     def lifecycle(self, policy_file: Path | None = None) -> tuple[list[Rule], EnforcementReport]:
         """Apply the lifecycle policy (the default, or an Azure policy document) where no
         lifecycle engine runs: the local directory or Azurite."""

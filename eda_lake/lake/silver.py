@@ -58,7 +58,6 @@ from eda_lake.registry.schema import SchemaDefinitionError
 
 BRONZE = "bronze.events"
 NO_KEY = "no CloudEvents id and source: cannot deduplicate"
-OUTCOMES = ("inserted", "duplicates", "quarantined", "no_schema", "unknown_schema")
 META_PASSTHROUGH = (
     "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id", "source_file",
 )  # fmt: skip
@@ -94,11 +93,6 @@ UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
 LATEST = datetime(2261, 12, 31, tzinfo=UTC)
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
-
-
-def table_name(event: str) -> str:
-    """CustomerCreated -> customer_created."""
-    return event_table(event)
 
 
 def event_schema(spec: EventSpec) -> pa.Schema:
@@ -189,7 +183,7 @@ class _Staged:
         self.schema = tables.stored_schema(event_schema(spec))  # as the staged files hold it
         self.staging = staging  # whether rows may be staged (a table that is behind)
         self.layout = layout
-        self.root = layout.fs_path("silver", table_name(spec.name))
+        self.root = layout.fs_path("silver", event_table(spec.name))
         self.writer: DataFileWriter | None = None
         self.files: list[AddAction] = []  # the staged files, once finished
         self.quarantine: list[pa.Table] = []  # failed rows not yet quarantined
@@ -345,7 +339,7 @@ class SilverBuilder:
         self.options = layout.storage_options
 
     def uri(self, spec: EventSpec) -> str:
-        return self.layout.table_uri("silver", table_name(spec.name))
+        return self.layout.table_uri("silver", event_table(spec.name))
 
     def run(
         self, events: Iterable[str] | None = None, progress: Progress = no_progress
@@ -380,8 +374,8 @@ class SilverBuilder:
                 )
                 land = partial(self._attempt, spec, bronze, stage)
                 run = commits.run_table(
-                    qualified("silver", table_name(spec.name)),
-                    partial(commits.with_retries, land, f"silver {table_name(spec.name)}"),
+                    qualified("silver", event_table(spec.name)),
+                    partial(commits.with_retries, land, f"silver {event_table(spec.name)}"),
                 )
                 stage.close()  # landed or failed: its staged rows are not read again
                 report.add(spec, run)
@@ -405,8 +399,8 @@ class SilverBuilder:
             for done, (spec, stage) in enumerate(zip(specs, stages, strict=True)):
                 attempt = partial(self._attempt, spec, bronze, stage, replace=True)
                 run = commits.run_table(
-                    qualified("silver", table_name(spec.name)),
-                    partial(commits.with_retries, attempt, f"rebuilding {table_name(spec.name)}"),
+                    qualified("silver", event_table(spec.name)),
+                    partial(commits.with_retries, attempt, f"rebuilding {event_table(spec.name)}"),
                 )
                 stage.close()
                 report.add(spec, run)
@@ -463,7 +457,7 @@ class SilverBuilder:
                 for i in decoded.unknown
             ]  # fmt: skip
             stage.quarantine.append(
-                _quarantine_rows(rows, reasons, qualified("silver", table_name(spec.name)))
+                _quarantine_rows(rows, reasons, qualified("silver", event_table(spec.name)))
             )
             if sum(len(t) for t in stage.quarantine) >= MAX_HELD_QUARANTINE_ROWS:
                 self._quarantine_held(stage)
@@ -485,7 +479,7 @@ class SilverBuilder:
     ) -> TableRun:
         """Land the staged rows the table has not consumed (with `replace`: replace the table
         by all of them), in one commit recording the bronze version read."""
-        run = TableRun(qualified("silver", table_name(spec.name)))
+        run = TableRun(qualified("silver", event_table(spec.name)))
         target_version = bronze.version()
         table = tables.open_table(self.uri(spec), self.options)
         done = None if replace else commits.consumed(table, [BRONZE])[BRONZE]
@@ -575,7 +569,7 @@ class SilverBuilder:
                 landed: int = new.num_rows
                 return landed
 
-            landed += commits.with_retries(attempt, f"retrying {table_name(spec.name)}")
+            landed += commits.with_retries(attempt, f"retrying {event_table(spec.name)}")
             resolved += [rows["quarantine_id"][i].as_py() for i in ok]
         return landed, resolved
 

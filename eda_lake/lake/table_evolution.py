@@ -36,10 +36,11 @@ from eda_lake.errors import UserError
 from eda_lake.lake import commits, tables
 from eda_lake.lake.avro_arrow import collect_named
 from eda_lake.lake.commits import Write
+from eda_lake.lake.declarations import event_table
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.masking import Masker, mask_personal_columns
 from eda_lake.lake.payloads import reader_default
-from eda_lake.lake.silver import BRONZE, SILVER_WRITER, event_schema, table_name
+from eda_lake.lake.silver import BRONZE, SILVER_WRITER, event_schema
 from eda_lake.registry.base import SchemaRegistry
 
 _NULLABILITY = frozenset({"nullable", "containsNull", "valueContainsNull", "metadata"})
@@ -82,7 +83,7 @@ class Upgrade:
 
     @property
     def table(self) -> str:
-        return f"silver.{table_name(self.spec.name)}"
+        return f"silver.{event_table(self.spec.name)}"
 
 
 def _changes(stored: list[tuple[str, Any]], wanted: list[tuple[str, Any]]) -> tuple[str, ...]:
@@ -103,7 +104,7 @@ def pending_upgrades(
     found = []
     for name in events or catalogue.events:
         spec = catalogue.events[name]
-        uri = layout.table_uri("silver", table_name(spec.name))
+        uri = layout.table_uri("silver", event_table(spec.name))
         table = tables.open_table(uri, layout.storage_options)
         if table is None:
             continue

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -105,16 +107,34 @@ def query(sql: str, **named_tables: DeltaTable) -> pa.Table:
 
 
 class ChangeFeedUnavailableError(Exception):
-    """The change feed of the versions asked for is gone (vacuumed, or never written)."""
+    """The change feed of the versions asked for is gone (vacuumed, or its log cleaned up)."""
 
 
-def _read_change_feed(table: DeltaTable, **arguments: object) -> pa.Table:
-    # delta-rs raises a bare Exception when the files of those versions were vacuumed; the
-    # callers then read the whole snapshot, which is correct either way, only slower.
+# What delta-rs says when the feed of the versions asked for is gone: their log entries were
+# cleaned up after a checkpoint ("Invalid table version: N"), or a vacuum deleted the files
+# they add (object_store's NotFound, worded alike on every storage). It says so as a
+# DeltaError on opening the feed, and while reading it as pyarrow's ArrowInvalid or, through
+# arro3's reader, a bare Exception: the message is what tells. The callers then read the
+# whole snapshot, which is correct either way, only slower; any other failure (storage
+# refused or unreachable, a damaged file) raises as it is.
+_FEED_GONE = re.compile(r"Invalid table version: \d+|Object at location .+ not found")
+
+
+@contextmanager
+def _feed_gone_is_unavailable(table: DeltaTable) -> Iterator[None]:
     try:
-        return pa.table(table.load_cdf(**arguments).read_all())  # type: ignore[arg-type]
+        yield
     except Exception as exc:
+        if _FEED_GONE.search(str(exc)) is None:
+            raise
         raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
+
+
+def _nothing_new(start: int, up_to_version: int) -> bool:
+    """Whether no version is asked for, the one case to pass delta-rs `allow_out_of_range`:
+    it turns that case into an empty feed, but also versions whose log was cleaned up, which
+    must be an error so that the callers read the whole snapshot instead."""
+    return start > up_to_version
 
 
 def inserted_batches(
@@ -129,31 +149,26 @@ def inserted_batches(
     admits (a predicate on partition columns skips the other partitions' files). Compaction
     rewrites no data (dataChange=false), so it adds no rows."""
     start = 0 if after_version is None else after_version + 1
-    # delta-rs raises a bare Exception, on opening or while reading, when the files of those
-    # versions were vacuumed; the callers then read the whole snapshot.
-    try:
+    with _feed_gone_is_unavailable(table):
         reader = pa.RecordBatchReader.from_stream(
             table.load_cdf(
                 starting_version=start,
                 ending_version=up_to_version,
                 columns=[*columns, "_change_type", "_commit_version"],
                 predicate=predicate,
-                allow_out_of_range=True,  # nothing new: no batch
+                allow_out_of_range=_nothing_new(start, up_to_version),
             )
         )
-    except Exception as exc:
-        raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
     schema = plain_schema(reader.schema)
     schema = schema.set(
         schema.get_field_index("_commit_version"), pa.field("_commit_version", pa.int64())
     )
     while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
-        except Exception as exc:
-            raise ChangeFeedUnavailableError(f"{table.table_uri}: {exc}") from exc
+        with _feed_gone_is_unavailable(table):
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
         batch = batch.cast(schema)
         inserted = batch.filter(pc.equal(batch["_change_type"], "insert"))
         if inserted.num_rows:
@@ -203,10 +218,13 @@ def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int
     """Every change in versions (after_version, up_to_version]: inserts, deletes and both
     images of updates, with `_change_type`; a replaced row appears as its delete and insert."""
     start = 0 if after_version is None else after_version + 1
-    rows = _read_change_feed(
-        table, starting_version=start, ending_version=up_to_version, allow_out_of_range=True
-    )
-    return plain(rows)
+    with _feed_gone_is_unavailable(table):
+        feed = table.load_cdf(
+            starting_version=start,
+            ending_version=up_to_version,
+            allow_out_of_range=_nothing_new(start, up_to_version),
+        )
+        return plain(pa.table(feed.read_all()))
 
 
 def plain_type(type_: pa.DataType) -> pa.DataType:

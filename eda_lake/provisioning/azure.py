@@ -7,7 +7,8 @@ what Azure returns. A partial failure leaves a prefix of the steps done; the nex
 resumes, and an apply with nothing left to do writes nothing.
 
 Security: readers get hub-scoped Listen rules and producers hub-scoped Send rules, one per
-team and hub; no namespace-level Listen rule exists (the original project's flaw).
+team and hub; no namespace-level Listen rule exists, since one would let any reader listen
+to every team's hubs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Plan and apply the desired state on the embedded default, idempotently and in order.
 
-Order matters (the original project failed here): the schema group and its schemas first, then
+Order matters, as each step needs the one before: the schema group and its schemas first, then
 the capture destination, then the hubs that capture into it, then their consumer groups.
 """
 

@@ -1,6 +1,6 @@
 """Sales partners' files: the partners drop CSV files, Conversions turns rows into sales.
 
-As in the original project, a partner reports each sold lead as a row `lead_id,purchase_date`.
+A partner reports each sold lead as a row `lead_id,purchase_date`.
 `drop_partner_files` plays the partners (a share of the leads handed to them sell, after a
 plausible delay); `ingest_partner_files` is Conversions' side: every valid row becomes a
 SaleConfirmed event, every bad row a dead letter with its reason, and the file moves to

@@ -51,7 +51,7 @@ def _child(home: Path, schemas: Path, rewrite: bool) -> dict[str, Any]:
 def bench_table_upgrade(customers: int = 200_000) -> dict[str, float]:
     """CustomerCreated's table, then the catalogue adds a field with a default: the whole
     table is rewritten once."""
-    from eda_lake.capture.runtime import run_embedded_capture
+    from eda_lake.capture.runtime import run_capture
     from eda_lake.lake import tables
     from eda_lake.lake.runtime import Lake
     from eda_lake.settings import REPO_ROOT, Settings
@@ -62,7 +62,7 @@ def bench_table_upgrade(customers: int = 200_000) -> dict[str, float]:
         settings = Settings(home=home, pii_key="bench-key-0123456789")
         simulation = provisioned(settings)
         simulation.publish_customers(seed=5, count=customers)
-        run_embedded_capture(settings, flush=True)
+        run_capture(settings, flush=True)
         simulation.close()
         lake = Lake(settings)
         lake.ingest()

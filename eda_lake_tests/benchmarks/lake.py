@@ -125,7 +125,7 @@ def _cli(command: str, home: Path, schema_dir: Path) -> dict[str, float]:
 
 def _captured(home: Path, schema_dir: Path, shape: str, events: int) -> None:
     """A lake at `home` whose capture holds `events` of the shape, not yet ingested."""
-    from eda_lake.capture.runtime import run_embedded_capture
+    from eda_lake.capture.runtime import run_capture
     from eda_lake.settings import Settings
     from eda_lake_tests.simulation.helpers import provisioned
 
@@ -136,7 +136,7 @@ def _captured(home: Path, schema_dir: Path, shape: str, events: int) -> None:
     else:
         simulation.publisher.publish(meter_readings(events))  # type: ignore[arg-type]
     simulation.close()
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
 
 
 def _fastavro_per_s(home: Path, hub: str, schema_file: Path) -> tuple[int, float]:

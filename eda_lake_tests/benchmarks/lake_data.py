@@ -1,4 +1,5 @@
-"""Bench data: capture files shaped like the issue's: 4 partitions, ~400-byte bodies."""
+"""Bench data: capture files of our shape (4 partitions, 7 CloudEvents properties, random
+~400-byte bodies) and a foreign producer's, as the README's Speed table names them."""
 
 from __future__ import annotations
 

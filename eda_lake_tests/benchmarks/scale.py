@@ -21,7 +21,7 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
 from eda_lake.capture.naming import ArchiveNameFormat
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.lake import commits
 from eda_lake.lake.bronze import (
     BRONZE_CHECKPOINT_INTERVAL,
@@ -75,7 +75,7 @@ def bench_lake_growth(small: int = 1_000, factor: int = 200, new: int = 300) -> 
             simulation.publish_customers(seed=77, count=new)
             simulation.subscriber("conversions").run()
             simulation.close()
-            run_embedded_capture(settings, flush=True)
+            run_capture(settings, flush=True)
             figures[f"{label}_new_s"] = _timed(partial(_new_run, lake))
     figures["idle_ratio"] = figures["large_idle_s"] / figures["small_idle_s"]
     figures["new_ratio"] = figures["large_new_s"] / figures["small_new_s"]

@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation.runtime import Simulation
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, make_dev
@@ -102,7 +102,7 @@ def test_the_ui_shows_the_graph_and_materializes_platform_and_lake(ui: Any) -> N
                 simulation.run_chain(seed=4, customers=40)
             finally:
                 simulation.close()
-            run_embedded_capture(settings, flush=True)
+            run_capture(settings, flush=True)
 
             _materialize_job(page, url, "ingest_job", sync_api.TimeoutError)
             page.wait_for_timeout(2000)

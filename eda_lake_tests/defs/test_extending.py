@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.defs.build import build_definitions
 from eda_lake.events.publisher import OutgoingEvent
 from eda_lake.lake import tables
@@ -91,7 +91,7 @@ def test_an_added_event_is_an_asset_and_silver_materializes_with_it(
         assert simulation.publisher.publish(reviews) == 7
     finally:
         simulation.close()
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
 
     result = defs.resolve_job_def("ingest_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral()

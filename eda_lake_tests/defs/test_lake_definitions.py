@@ -5,7 +5,7 @@ from typing import cast
 
 import dagster as dg
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.defs.lake.checks import BLOCKING_CHECKS, quarantine_rate
 from eda_lake.defs.lake.jobs import capture_files_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lake_vacuum, lifecycle_enforcement
@@ -93,7 +93,7 @@ def test_compaction_and_lifecycle_assets(tmp_path: Path) -> None:
         settings = Settings(home=tmp_path)
         simulation = provisioned(settings)
         simulation.publish_customers(seed=seed, count=30)
-        run_embedded_capture(settings, flush=True)
+        run_capture(settings, flush=True)
         Lake(settings, pii_key=KEY).ingest()
     result = dg.materialize([bronze_compaction, lifecycle_enforcement], resources=resources)
     assert result.success

@@ -1,5 +1,5 @@
 """The compiled encoder of flat records gives fastavro's bytes for every record it takes, and
-leaves every other record to fastavro (which then encodes or refuses it, as before)."""
+leaves every other record to fastavro (which then encodes or refuses it itself)."""
 
 from __future__ import annotations
 

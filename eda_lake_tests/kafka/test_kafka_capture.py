@@ -52,6 +52,20 @@ def _files(settings: Settings) -> list[Path]:
     return sorted((settings.lake_dir / "capture").rglob("*.avro"))
 
 
+def _published(settings: Settings) -> dict[str, int]:
+    """Each catalogue topic's messages, as the broker answers."""
+    hub = KafkaEventHub(settings.kafka, settings.namespace)  # type: ignore[arg-type]
+    try:
+        return {
+            spec.hub: sum(
+                hub.progress("nobody", spec.hub, int(p))[1] for p in hub.partition_ids(spec.hub)
+            )
+            for spec in load_catalogue(settings.schema_dir).events.values()
+        }
+    finally:
+        hub.close()
+
+
 def _capture(settings: Settings) -> None:
     run_capture(settings, flush=True)
 
@@ -136,15 +150,28 @@ def test_a_broker_gone_mid_capture_commits_nothing_unwritten(
     settings = _small_windows(kafka_settings, tmp_path)
     provision(settings)
     _publish(settings, seed=8, customers=800)
-    time.sleep(1)  # noida-db saves its state every half second or so
+    published = _published(settings)
+    kafka_broker.wait_until_saved(
+        lambda saved: all(saved.messages(topic) == n for topic, n in published.items())
+    )
     hub = KafkaEventHub(settings.kafka, settings.namespace, timeout=2)  # type: ignore[arg-type]
-    checkpoints = {"n": 0}
+    checkpoints: dict[tuple[str, str], int] = {}  # (topic, partition): its newest checkpoint
     real_checkpoint = hub.checkpoint
 
-    def broker_dies_after_some_files(*args: object) -> None:
-        real_checkpoint(*args)  # type: ignore[arg-type]
-        checkpoints["n"] += 1
-        if checkpoints["n"] == 5:
+    def broker_dies_after_some_files(
+        topic: str, group: str, partition: str, sequence_number: int
+    ) -> None:
+        real_checkpoint(topic, group, partition, sequence_number)
+        key = (topic, partition)
+        checkpoints[key] = max(checkpoints.get(key, -1), sequence_number)
+        if len(checkpoints) == 3:
+            # Saved first, so that what the broker keeps is what was checkpointed.
+            kafka_broker.wait_until_saved(
+                lambda saved: all(
+                    saved.committed.get((group, t), {}).get(int(p), 0) > n
+                    for (t, p), n in checkpoints.items()
+                )
+            )
             kafka_broker.stop()
 
     monkeypatch.setattr(hub, "checkpoint", broker_dies_after_some_files)
@@ -154,15 +181,25 @@ def test_a_broker_gone_mid_capture_commits_nothing_unwritten(
         capture.run(flush=True)
     kafka_broker.start()
     checker = KafkaEventHub(settings.kafka, settings.namespace)  # type: ignore[arg-type]
+    committed, newest_written = {}, {}
     for spec in catalogue.events.values():
         for partition in checker.partition_ids(spec.hub):
-            committed = checker.checkpoint_of(spec.hub, DATALAKE_CONSUMER_GROUP, partition)
-            written = [
-                e.sequence_number
-                for p in (settings.lake_dir / "capture").glob(f"*/{spec.hub}/{partition}/**/*.avro")
-                for e in read_capture(p.open("rb"), str(p))
-            ]
-            assert committed is None or committed <= max(written)  # nothing unwritten
+            key = (spec.hub, partition)
+            offset = checker.checkpoint_of(spec.hub, DATALAKE_CONSUMER_GROUP, partition)
+            if offset is not None:
+                committed[key] = offset
+            newest_written[key] = max(
+                (
+                    e.sequence_number
+                    for p in (settings.lake_dir / "capture").glob(
+                        f"*/{spec.hub}/{partition}/**/*.avro"
+                    )
+                    for e in read_capture(p.open("rb"), str(p))
+                ),
+                default=-1,
+            )
+    assert len(committed) == 3 and committed == checkpoints  # what was checkpointed ...
+    assert all(n <= newest_written[key] for key, n in committed.items())  # ... once written
     checker.close()
     hub.close()
     _capture(settings)

@@ -249,7 +249,9 @@ def test_data_and_offsets_survive_a_broker_restart(kafka_broker: KafkaBroker) ->
     hub.send(topic, _events(300))
     first = _drain(hub, topic)
     hub.close()
-    time.sleep(1)  # noida-db saves its state every half second or so; Kafka fsyncs its log
+    kafka_broker.wait_until_saved(
+        lambda saved: saved.messages(topic) == saved.consumed("billing", topic) == 300
+    )
     kafka_broker.restart()
     hub = _hub(kafka_broker.bootstrap_servers)
     assert _drain(hub, topic) == []  # resumed after the committed offsets
@@ -265,7 +267,7 @@ def test_a_broker_gone_is_one_clear_error_and_nothing_is_committed(
     hub = _hub(kafka_broker.bootstrap_servers, topic, timeout=3)
     hub.send(topic, _events(10), partition_id="0")
     batch = hub.receive(topic, "billing", "0", 100)
-    time.sleep(1)  # the topic saved (noida-db saves every half second or so)
+    kafka_broker.wait_until_saved(lambda saved: saved.messages(topic) == 10)
     kafka_broker.stop()
     with pytest.raises(BrokerUnavailableError, match=r"Kafka at 127\.0\.0\.1:\d+ failed") as err:
         hub.checkpoint(topic, "billing", "0", batch[-1].sequence_number)

@@ -19,7 +19,7 @@ from typing import Any
 
 from deltalake import DeltaTable
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
 from eda_lake.hub.factory import make_local_hub
@@ -69,7 +69,7 @@ def make_home(home: Path) -> dict[str, Any]:
         )
     finally:
         hub.close()
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     damaged = Path(lake.source.root) / DAMAGED_FILE
     damaged.parent.mkdir(parents=True, exist_ok=True)
     damaged.write_bytes(b"Obj\x01 not an avro container")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
 from eda_lake.lake import tables
@@ -39,7 +39,7 @@ def test_damaged_bodies_are_quarantined_and_the_rest_lands(lake_settings: Settin
         envelope = CloudEvent(f"e-{n}", "/eda-lake/customer", spec.cloudevents_type(), world.EPOCH)
         events.append(EventData(body, envelope.to_properties(), "k", payload.content_type))
     simulation.hub.send(spec.hub, events)
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     lake = Lake(settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     run = lake.silver_events()

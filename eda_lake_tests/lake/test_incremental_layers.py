@@ -264,6 +264,26 @@ def test_layers_read_whole_snapshots_once_their_change_feed_is_vacuumed(
     assert _totals(lake) == before
 
 
+def test_a_new_event_table_reads_all_of_bronze_once_its_log_is_cleaned_up(
+    lake_settings: Settings,
+) -> None:
+    _, _, lake = _lake_after_chain(lake_settings, customers=40)
+    table = event_table("CustomerCreated")
+    before = _rows(lake, "silver", table, "SELECT count(*) AS n FROM t")
+    bronze = tables.open_table(lake.layout.bronze_uri, lake.layout.storage_options)
+    assert bronze is not None
+    bronze.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"})
+    bronze.create_checkpoint()
+    bronze.cleanup_metadata()  # the log before the checkpoint, and the feed with it
+    with pytest.raises(tables.ChangeFeedUnavailableError):
+        tables.all_changes(bronze, None, bronze.version())
+    # A table silver has never written (an event new to the catalogue) reads bronze's feed
+    # from version 0: gone, so the whole snapshot, not nothing.
+    lake.layout.fs.delete_dir(lake.layout.fs_path("silver", table))
+    run = lake.silver_events(["CustomerCreated"])
+    assert run.inserted["CustomerCreated"] == before[0]["n"] == 40
+
+
 @pytest.mark.parametrize("ranking", ["repeated keys only", "every key", "every hash shared"])
 def test_a_whole_entity_build_equals_every_key_ranked(
     lake_settings: Settings, monkeypatch: pytest.MonkeyPatch, ranking: str

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.catalogue import load_catalogue
 from eda_lake.events.publisher import OutgoingEvent
 from eda_lake.lake import tables
@@ -119,7 +119,7 @@ def test_personal_fields_at_any_depth_are_masked_in_silver(
     simulation.publisher.publish(
         [OutgoingEvent("ContactsShared", RECORD, "share-1", "/eda-lake/customer", moment)]
     )
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     lake = Lake(settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     report = lake.silver_events()

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
 from eda_lake.lake import tables
@@ -68,7 +68,7 @@ def _lake_with_other_producers(home: Path) -> tuple[Lake, int]:
             del properties["cloudEvents_type"]
         events.append(EventData(payload.body, properties, "k", payload.content_type))
     simulation.hub.send(spec.hub, events)
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     lake = Lake(settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     lake.silver()
@@ -149,7 +149,7 @@ def test_a_writer_schema_the_lake_cannot_parse_quarantines_its_events(tmp_path: 
     envelope = CloudEvent("partner-deep-1", "/partner/crm", spec.schema.full_name, created)
     event = EventData(b"\x02a", envelope.to_properties(), "k", "avro/binary+partner-deep")
     simulation.hub.send(spec.hub, [event])
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     lake = Lake(settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     lake.silver()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.lake import tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.lake.table_evolution import pending_upgrades
@@ -83,7 +83,7 @@ def test_a_released_lake_is_extended_and_rebuilt(
         simulation.subscriber("conversions").run()
     finally:
         simulation.close()
-    run_embedded_capture(lake.settings, flush=True)
+    run_capture(lake.settings, flush=True)
     lake.ingest()
     lake.silver()
     lake.gold()

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
 from eda_lake.lake import tables
@@ -21,7 +21,7 @@ KEY = "a-test-key-that-is-long-enough"
 
 
 def _capture(settings: Settings, simulation: Simulation) -> None:
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
 
 
 def _lake_after_chain(
@@ -193,7 +193,7 @@ def test_a_partial_recompute_leaves_the_other_touched_days_pending(lake_settings
     assert lake.gold_pending_days() == set()
     simulation.publish_customers(seed=77, count=6)
     simulation.subscriber("conversions").run()
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     lake.ingest()
     lake.silver()
     pending = lake.gold_pending_days()

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.lake import commits, silver, tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
@@ -28,7 +28,7 @@ def _lake(settings: Settings) -> Lake:
     simulation = provisioned(settings)
     simulation.publish_customers(seed=5, count=CUSTOMERS)
     simulation.close()
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     lake = Lake(settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     return lake
@@ -221,7 +221,7 @@ def test_a_bronze_commit_that_landed_but_raised_keeps_its_files(
     simulation = provisioned(lake_settings)
     simulation.publish_customers(seed=5, count=CUSTOMERS)
     simulation.close()
-    run_embedded_capture(lake_settings, flush=True)
+    run_capture(lake_settings, flush=True)
     lake = Lake(lake_settings, simulation.catalogue, pii_key=KEY)
     lost = _answer_lost_once(monkeypatch)
     with contextlib.suppress(Exception):

@@ -18,9 +18,10 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.hub.base import EventData
 from eda_lake.lake import silver, tables
+from eda_lake.lake.declarations import event_table
 from eda_lake.lake.runtime import Lake
 from eda_lake.native import _keys as key_hashes
 from eda_lake.settings import Settings
@@ -80,7 +81,7 @@ def test_another_producers_hub_is_not_read(
     # Our events beside theirs: exactly ours are read.
     simulation.publish_customers(seed=3, count=25)
     simulation.close()
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     lake.ingest()
     run = lake.silver_events()
     ours = _bronze_rows(lake, "hub <> 'telemetry'")
@@ -99,13 +100,13 @@ def test_events_land_once_when_their_deliveries_are_in_different_batches(
     first = simulation.hub.read(spec.hub, "0", None, 10**6)  # type: ignore[attr-defined]
     assert len(first) > 6
     again = [EventData(e.body, dict(e.properties), e.partition_key, e.content_type) for e in first]
-    run_embedded_capture(lake_settings, flush=True)
+    run_capture(lake_settings, flush=True)
     lake = Lake(lake_settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     simulation.hub.send(spec.hub, again)
     simulation.hub.send(spec.hub, again[: len(again) // 2])
     simulation.close()
-    run_embedded_capture(lake_settings, flush=True)
+    run_capture(lake_settings, flush=True)
     lake.ingest()
     feed = _CountedFeed(monkeypatch, batch_rows=7)
     if hashes == "all colliding":  # every key compared exactly: a collision loses nothing
@@ -136,7 +137,7 @@ def test_a_run_dying_between_two_tables_commits_loses_and_doubles_nothing(
     simulation = provisioned(lake_settings)
     simulation.run_chain(seed=6, customers=30)
     simulation.close()
-    run_embedded_capture(lake_settings, flush=True)
+    run_capture(lake_settings, flush=True)
     lake = Lake(lake_settings, simulation.catalogue, pii_key=KEY)
     lake.ingest()
     landed: list[str] = []
@@ -153,7 +154,7 @@ def test_a_run_dying_between_two_tables_commits_loses_and_doubles_nothing(
         lake.silver_events()
     assert len(landed) >= 2  # the second table's landing died
     # Its staged files were deleted: the table's directory holds only what its log adds.
-    name = silver.table_name(landed[1])
+    name = event_table(landed[1])
     table = tables.open_table(lake.layout.table_uri("silver", name), lake.layout.storage_options)
     in_table = {u.rpartition("/")[2] for u in table.file_uris()} if table else set()
     listed = lake.layout.fs.get_file_info(
@@ -163,14 +164,14 @@ def test_a_run_dying_between_two_tables_commits_loses_and_doubles_nothing(
     monkeypatch.undo()
     after_crash = lake.silver_events()
     names = list(simulation.catalogue.events)
-    by_run = {name: _keys(lake, silver.table_name(name)) for name in names}
+    by_run = {name: _keys(lake, event_table(name)) for name in names}
     assert after_crash.inserted[landed[0]] == 0  # committed before the crash: nothing again
     assert after_crash.inserted[landed[1]] > 0
     lake.rebuild()  # every table again, from all of bronze
     for name in names:
         keys = by_run[name]
         assert len(keys) == len(set(keys)), name
-        assert keys == _keys(lake, silver.table_name(name)), name
+        assert keys == _keys(lake, event_table(name)), name
 
 
 KILLED_WHILE_LANDING = """
@@ -196,7 +197,7 @@ def test_a_killed_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
     simulation = provisioned(settings)
     simulation.run_chain(seed=7, customers=20)
     simulation.close()
-    run_embedded_capture(settings, flush=True)
+    run_capture(settings, flush=True)
     Lake(settings, simulation.catalogue, pii_key=KEY).ingest()
     temporary = tmp_path / "tmp"
     temporary.mkdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eda_lake.capture.embedded import CaptureReport
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.provisioning.runtime import provision
 from eda_lake.settings import Settings
@@ -25,7 +25,7 @@ def captured_chain(settings: Settings, seed: int, customers: int) -> CaptureRepo
         simulation.run_chain(seed=seed, customers=customers)
     finally:
         simulation.close()
-    return run_embedded_capture(settings, flush=True)
+    return run_capture(settings, flush=True)
 
 
 def published(simulation: Simulation, event: str) -> list[tuple[CloudEvent, dict[str, Any]]]:
