@@ -76,7 +76,7 @@ DEFAULT_MAX_EVENT_MIB = 64
 MAX_MAX_EVENT_MIB = 2047
 
 
-# The event backbone and Kafka's client settings (the Kafka issue's part of this module).
+# The event backbone and Kafka's client settings.
 BROKER_VAR = "EDA_LAKE_BROKER"
 KAFKA_BOOTSTRAP_VAR = "EDA_LAKE_KAFKA_BOOTSTRAP_SERVERS"
 KAFKA_SECURITY_PROTOCOL_VAR = "EDA_LAKE_KAFKA_SECURITY_PROTOCOL"
@@ -692,7 +692,8 @@ def _member(kind: type[_Member], name: str, raw: str, what: str) -> _Member:
 
 
 def _backbone(env: _Environment, target: Target) -> dict[str, Any]:
-    """`broker` and `kafka` for Settings: unset, the broker follows the target as before."""
+    """`broker` and `kafka` for Settings: unset, the broker is the target's own (Event Hubs
+    on Azure, else the embedded hub)."""
     default = Broker.EVENTHUBS if target is Target.AZURE else Broker.EMBEDDED
     raw = env.get(BROKER_VAR).strip().lower() or default.value
     broker = _member(Broker, BROKER_VAR, raw, "event backbone")

@@ -56,6 +56,3 @@ def run_capture(
     finally:
         capture.close()
         hub.close()
-
-
-run_embedded_capture = run_capture  # the name eda_lake/defs/capture/jobs.py imports

@@ -1,4 +1,5 @@
-"""Capture for the embedded hub: what Event Hubs Capture does by itself in Azure."""
+"""eda-lake's own capture of the embedded hub or a Kafka broker: what Event Hubs Capture
+does by itself in Azure."""
 
 from typing import Any
 
@@ -6,7 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from eda_lake.capture.embedded import CaptureReport
-from eda_lake.capture.runtime import run_embedded_capture
+from eda_lake.capture.runtime import run_capture
 from eda_lake.catalogue import Catalogue
 from eda_lake.defs.hubs import CAPTURE_DESCRIPTION, CAPTURE_DESTINATION, CAPTURE_FILES, hub_key
 from eda_lake.defs.resources import EdaLakeResource
@@ -34,13 +35,14 @@ def _metadata(report: CaptureReport) -> dict[str, Any]:
 def capture(
     context: dg.OpExecutionContext, flush: bool, eda_lake: EdaLakeResource
 ) -> CaptureReport:
-    report = run_embedded_capture(eda_lake.settings(), flush=flush)
+    report = run_capture(eda_lake.settings(), flush=flush)
     context.log.info(f"captured {report.events} events into {len(report.files)} file(s)")
     return report
 
 
 @dg.op(
-    description="Write the embedded hub's closed capture windows as Avro files in the lake.",
+    description="Write the broker's closed capture windows (the embedded hub's or Kafka's) as "
+    "Avro files in the lake.",
     ins={"after": dg.In(dg.Nothing)},
 )
 def capture_windows(
@@ -57,7 +59,7 @@ def build(catalogue: Catalogue) -> dg.Definitions:
         deps=[CAPTURE_DESTINATION, *(hub_key(spec) for spec in catalogue.events.values())],
         group_name="capture",
         owners=["team:platform"],
-        description=CAPTURE_DESCRIPTION + " Written by the embedded capture.",
+        description=CAPTURE_DESCRIPTION + " Written by eda-lake's capture (embedded hub or Kafka).",
         tags={"layer": "capture", "domain": "platform"},
         kinds={"python", "avro"},
     )
@@ -70,6 +72,6 @@ def build(catalogue: Catalogue) -> dg.Definitions:
     capture_job = dg.define_asset_job(
         "capture_job",
         selection=[CAPTURE_FILES],
-        description="Capture the embedded hub into lake/capture/.",
+        description="Capture the embedded hub or Kafka into lake/capture/.",
     )
     return dg.Definitions(assets=[capture_files], jobs=[capture_job])
