@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 
 from eda_lake.errors import UserError
@@ -20,7 +21,6 @@ from eda_lake.settings import HOME_VAR
 
 OWNER_ONLY_UMASK = 0o077
 PRIVATE_DIRECTORY = 0o700
-PRIVATE_FILE = 0o600
 
 
 class StateDirectoryError(UserError):
@@ -48,9 +48,36 @@ def owner_only_dir(directory: Path, create: bool = True) -> Path:
                 f"cannot create {path}: {path.parent} takes no directories ({exc.strerror}); "
                 f"point {HOME_VAR} at a writable directory"
             ) from None
-    if directory.stat().st_uid == os.getuid():
+    status = directory.stat()
+    if status.st_uid == os.getuid() and status.st_mode & 0o077:
+        shared = _shared(directory, status)
+        if shared is not None:  # tightening it would lock others out of their own files
+            raise StateDirectoryError(
+                f"{directory} is {shared}: eda-lake keeps its state owner-only and does not "
+                f"tighten it; point {HOME_VAR} (or DAGSTER_HOME) at a folder of its own, "
+                f"such as {directory / 'eda-lake'}"
+            )
         directory.chmod(PRIVATE_DIRECTORY)  # also one made earlier, or by `mkdir -p`
     return directory
+
+
+def _shared(directory: Path, status: os.stat_result) -> str | None:
+    """Why a directory open to others is not eda-lake's to make owner-only: a folder every
+    user writes in (its sticky bit, as /tmp's), the user's home, or one holding others'
+    folders (/home); None when it is. (Another owner's file is no sign: an instance's
+    dagster.yaml mounted from a Kubernetes ConfigMap is root's.)"""
+    if status.st_mode & stat.S_ISVTX:
+        return "a folder shared by every user (its sticky bit is set, as /tmp's is)"
+    if directory.resolve() == Path.home().resolve():
+        return "your home folder"
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if (
+                entry.is_dir(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_uid != status.st_uid
+            ):
+                return f"a folder that holds others' folders ({entry.name})"
+    return None
 
 
 def owner_only_tree(directory: Path, create: bool = True) -> Path:
@@ -66,8 +93,9 @@ def owner_only_tree(directory: Path, create: bool = True) -> Path:
             continue
         # A file on a read-only mount (an instance's dagster.yaml from a Kubernetes
         # ConfigMap) cannot change: it stays as it is, and the rest is still tightened.
+        # Only others' bits go: the owner's own (a script's execute bit) stay.
         with contextlib.suppress(OSError):
-            path.chmod(PRIVATE_DIRECTORY if path.is_dir() else PRIVATE_FILE)
+            path.chmod(stat.S_IMODE(path.lstat().st_mode) & ~0o077)
     return directory
 
 

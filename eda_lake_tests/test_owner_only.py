@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from eda_lake.capture.runtime import run_capture
 from eda_lake.lake.runtime import Lake
-from eda_lake.owner_only import owner_only_dir, owner_only_tree
+from eda_lake.owner_only import StateDirectoryError, owner_only_dir, owner_only_tree
 from eda_lake.settings import Settings
 from eda_lake_tests.simulation.helpers import provisioned
 
@@ -107,3 +108,49 @@ def test_a_file_that_cannot_change_is_left_and_the_rest_tightened(
     assert _modes(loose) == {
         ".": "0o700", "storage": "0o700", "storage/run.log": "0o600", "dagster.yaml": "0o644"
     }  # fmt: skip
+
+
+def test_a_folder_every_user_writes_in_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    shared = tmp_path / "scratch"
+    shared.mkdir()
+    shared.chmod(0o1777)  # as /tmp
+    with pytest.raises(StateDirectoryError, match=r"sticky bit .* point EDA_LAKE_HOME"):
+        owner_only_dir(shared)
+    with pytest.raises(StateDirectoryError, match="sticky bit"):
+        owner_only_tree(shared)  # an instance there: nothing in it is walked either
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    owner_only_dir(shared / "eda-lake")  # a folder of its own inside it is fine
+    assert stat.S_IMODE((shared / "eda-lake").stat().st_mode) == 0o700
+
+
+def test_a_folder_of_others_folders_is_refused(tmp_path: Path) -> None:
+    homes = tmp_path / "homes"
+    (homes / "someone").mkdir(parents=True)
+    homes.chmod(0o755)
+    try:
+        os.chown(homes / "someone", 54321, 54321)  # another user's home, as in /home
+    except PermissionError:
+        pytest.skip("only root can give a folder to another user")
+    with pytest.raises(StateDirectoryError, match=r"others' folders \(someone\)"):
+        owner_only_dir(homes)
+    assert stat.S_IMODE(homes.stat().st_mode) == 0o755
+
+
+def test_the_users_home_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "me"
+    home.mkdir()
+    home.chmod(0o755)
+    monkeypatch.setenv("HOME", str(home))
+    with pytest.raises(StateDirectoryError, match="your home folder"):
+        owner_only_tree(home)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755
+
+
+def test_tightening_a_tree_keeps_the_owners_own_bits(tmp_path: Path, permissive_umask) -> None:
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o755)
+    script = instance / "hook.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    owner_only_tree(instance)
+    assert stat.S_IMODE(script.stat().st_mode) == 0o700  # others' bits gone, its own kept
