@@ -55,7 +55,9 @@ def tmpfs(path: Path, size: str, *, read_only: bool = False) -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs (a real full or read-only disk) needs root")
     path.mkdir(parents=True, exist_ok=True)
-    options = f"size={size}" + (",ro" if read_only else "")
+    # mode: a disk's root as mkfs makes it (a tmpfs root is otherwise sticky and open to all,
+    # as /tmp is, which eda-lake refuses to make its state's folder).
+    options = f"size={size},mode=0755" + (",ro" if read_only else "")
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
         capture_output=True,
