@@ -50,6 +50,7 @@ demo: $(RUN_STAMP) $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
 lint: install check-defs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # `dg check defs` loads the code location as Dagster does, on a throwaway home and instance
 # configured as the project ships it (telemetry off). VIRTUAL_ENV: dg checks that the venv it

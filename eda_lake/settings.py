@@ -534,6 +534,12 @@ class Settings:
         return self.home / "lake"
 
     @property
+    def capture_dir(self) -> Path:
+        """Where eda-lake's own capture (the embedded hub's or Kafka's) writes its files, in
+        the lake folder as Azure's capture container would hold them."""
+        return self.lake_dir / "capture"
+
+    @property
     def hub_dir(self) -> Path:
         """State of the embedded event hub (events, checkpoints, capture progress)."""
         return self.home / "hub"

@@ -10,7 +10,6 @@ from eda_lake.capture.embedded import CaptureReport, EmbeddedCapture
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.errors import UserError
 from eda_lake.hub.factory import make_kafka_hub, make_local_hub
-from eda_lake.lake.layout import LakeLayout
 from eda_lake.progress import Progress, no_progress
 from eda_lake.settings import BROKER_VAR, Broker, Settings
 
@@ -29,7 +28,7 @@ def run_capture(
     """Capture the backbone's closed windows (and open ones with `flush`) into
     `lake/capture/` with the catalogue's capture settings."""
     catalogue = catalogue or load_catalogue(settings.schema_dir)
-    destination = LakeLayout(settings.lake_dir).capture
+    destination = settings.capture_dir
     if settings.broker is Broker.KAFKA:
         from eda_lake.capture.kafka import KafkaCapture
 

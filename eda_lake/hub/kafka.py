@@ -2,7 +2,7 @@
 
 One topic per hub, named as the hub; a consumer group per subscribing team and `datalake`
 for the capture; committed offsets are the checkpoints, and Kafka offsets the sequence
-numbers. Messages follow the CloudEvents Kafka binding (`eda_lake.events.kafka_binding`).
+numbers. Messages follow the CloudEvents Kafka binding (`eda_lake.hub.kafka_binding`).
 
 Sending: an idempotent producer with `acks=all`; `send` returns only once the broker has
 acknowledged every message of the batch, and raises if any failed. Keys are placed with
@@ -43,7 +43,6 @@ from confluent_kafka.admin._config import (  # not re-exported for type checkers
 )
 from confluent_kafka.cimpl import NewTopic
 
-from eda_lake.events.kafka_binding import from_message, to_headers
 from eda_lake.hub.base import (
     Batch,
     ConsumerGroupSpec,
@@ -54,6 +53,7 @@ from eda_lake.hub.base import (
     ReceivedEvent,
     ms_to_datetime,
 )
+from eda_lake.hub.kafka_binding import from_message, to_headers
 from eda_lake.settings import KAFKA_BOOTSTRAP_VAR, KafkaSettings
 
 DAY_MS = 86_400_000

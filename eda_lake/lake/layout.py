@@ -99,8 +99,8 @@ class LakeLayout:
 
     @property
     def capture(self) -> Path:
-        """The embedded hub's capture destination: every hub's files under the archive name
-        format, as Azure's capture container would hold them."""
+        """The capture area of a local lake: where eda-lake's own capture writes
+        (`Settings.capture_dir` of the settings whose lake this is)."""
         return self.root / "capture"
 
     def area_uri(self, area: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
-from eda_lake.lake.layout import LakeLayout, azure_filesystem
+from eda_lake.lake.layout import azure_filesystem
 from eda_lake.settings import Settings
 
 
@@ -25,5 +25,5 @@ def capture_source(settings: Settings, root: str | None = None) -> CaptureSource
     if root is None and storage is not None and storage.capture_container:
         container = storage.capture_container
         return CaptureSource(azure_filesystem(storage), container, container)
-    local = root or str(LakeLayout(settings.lake_dir).capture)
+    local = root or str(settings.capture_dir.resolve())
     return CaptureSource(pafs.LocalFileSystem(), local, "capture")

@@ -1317,7 +1317,7 @@ cdef object _unscaled(object value, int scale, int precision):
     return -unscaled if sign else unscaled
 
 
-# The CloudEvents Kafka binding (events/kafka_binding.py) ---------------------------------
+# The CloudEvents Kafka binding (hub/kafka_binding.py) ---------------------------------
 
 cdef str _CE_HEADER = CE_KAFKA_PREFIX
 cdef str _CE_PROPERTY = CE_PREFIX

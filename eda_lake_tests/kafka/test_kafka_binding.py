@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from eda_lake.capture.columnar import read_capture_batches
 from eda_lake.capture.writer import write_capture
-from eda_lake.events import kafka_binding
 from eda_lake.events.cloudevents import CloudEvent, attributes
-from eda_lake.events.kafka_binding import from_message, to_headers
+from eda_lake.hub import kafka_binding
 from eda_lake.hub.base import ReceivedEvent
+from eda_lake.hub.kafka_binding import from_message, to_headers
 
 EVENT = CloudEvent(
     id="7f0c", source="/eda-lake/customer", type="eda_lake.customer.CustomerCreated",

@@ -1,0 +1,53 @@
+"""The import rules `make lint` checks (.importlinter) hold, and each one catches a breach:
+a copy of the package with one forbidden import fails its contract."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eda_lake.settings import REPO_ROOT
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint(package_parent: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(REPO_ROOT / ".importlinter"), "--no-cache"],
+        cwd=package_parent, capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONPATH": str(package_parent)},
+    )  # fmt: skip
+
+
+def test_the_package_keeps_every_rule() -> None:
+    result = _lint(REPO_ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "breach", "contract"),
+    [
+        ("lake/layout.py", "import dagster", "Only eda_lake.defs imports Dagster"),
+        ("hub/base.py", "import eda_lake.defs.resources", "Only eda_lake.defs imports Dagster"),
+        ("capture/naming.py", "import eda_lake.lake.layout", "Capture never imports the lake"),
+        ("hub/base.py", "import eda_lake.events.cloudevents", "Events over hubs, one direction"),
+    ],
+)
+def test_a_forbidden_import_breaks_its_rule(
+    tmp_path: Path, module: str, breach: str, contract: str
+) -> None:
+    copy = tmp_path / "eda_lake"
+    shutil.copytree(
+        REPO_ROOT / "eda_lake", copy, ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.c")
+    )
+    target = copy / module
+    target.write_text(target.read_text() + f"\n{breach}\n")
+    result = _lint(tmp_path)
+    assert result.returncode != 0
+    assert f"{contract} BROKEN" in " ".join(result.stdout.split())
