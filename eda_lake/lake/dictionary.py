@@ -75,7 +75,9 @@ class TableEntry:
     partition_columns: tuple[str, ...] = ()
 
 
-DERIVED: dict[str, Derived] = {d.qualified_name: d for d in (*ENTITY_TABLES, *GOLD_TABLES)}
+def _derived() -> dict[str, Derived]:
+    """The declared tables by qualified name, entities first (gold reads them)."""
+    return {d.qualified_name: d for d in (*ENTITY_TABLES, *GOLD_TABLES)}
 
 
 def _event_tables(catalogue: Catalogue) -> dict[str, EventSpec]:
@@ -85,7 +87,7 @@ def _event_tables(catalogue: Catalogue) -> dict[str, EventSpec]:
 def table_names(catalogue: Catalogue) -> list[str]:
     """Every table of the lake, layer by layer: bronze, silver's event tables, the entities,
     gold."""
-    return [BRONZE, *_event_tables(catalogue), *DERIVED]
+    return [BRONZE, *_event_tables(catalogue), *_derived()]
 
 
 def _unknown(table: str, catalogue: Catalogue) -> UnknownTableError:
@@ -107,7 +109,7 @@ def _about(table: str, catalogue: Catalogue) -> TableEntry:
     if spec is not None:
         description = event_table_description(spec)
         return TableEntry(table, description, spec.team, (), key=("event_source", "event_id"))
-    declared = DERIVED.get(table)
+    declared = _derived().get(table)
     if declared is None:
         raise _unknown(table, catalogue)
     return TableEntry(
@@ -123,7 +125,7 @@ def column_descriptions(table: str, catalogue: Catalogue) -> dict[str, str]:
     spec = _event_tables(catalogue).get(table)
     if spec is not None:
         return {**META_DESCRIPTIONS, **_field_docs(spec.schema.parsed)}
-    declared = DERIVED.get(table)
+    declared = _derived().get(table)
     if declared is None:
         raise _unknown(table, catalogue)
     inherited: dict[str, str] = {}
@@ -165,7 +167,7 @@ def _schemas(catalogue: Catalogue) -> dict[str, pa.Schema]:
 
         for name, schema in events.items():
             empty(name, schema)
-        for name, declared in DERIVED.items():  # entities first: gold reads them
+        for name, declared in _derived().items():  # entities first: gold reads them
             sources = {short(s): opened[s] for s in declared.sources}
             schemas[name] = tables.query(declared.query(), **sources).schema
             if declared.layer == SILVER:
