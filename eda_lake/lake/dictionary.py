@@ -1,10 +1,11 @@
 """The lake's data dictionary: every table, every column, its type and what it holds.
 
-The descriptions are written once, beside what they describe: bronze's in its schema module,
-silver's metadata columns beside their fields, an event table's payload columns as the `doc`
-of their Avro fields, the entities' and gold tables' in their declarations (a derived column
-a declaration does not describe has its sources' description of that name). This module
-gathers them for Dagster's column schemas, `eda-lake describe` and `docs/tables.md`.
+The descriptions are written once, beside what they describe: bronze's and quarantine's in
+their schema modules, silver's metadata columns beside their fields, an event table's payload
+columns as the `doc` of their Avro fields, the entities' and gold tables' in their
+declarations (a derived column a declaration does not describe has its sources' description
+of that name). This module gathers them for Dagster's column schemas, `eda-lake describe`
+and `docs/tables.md`.
 
 The columns and types of the derived tables are what their SQL answers, asked of empty
 tables of their sources' schemas in a temporary folder: the dictionary needs no lake, and
@@ -29,7 +30,7 @@ from deltalake import DeltaTable, Schema, write_deltalake
 
 from eda_lake.catalogue import Catalogue, EventSpec, load_catalogue
 from eda_lake.errors import UserError
-from eda_lake.lake import tables
+from eda_lake.lake import quarantine, tables
 from eda_lake.lake.avro_arrow import collect_named
 from eda_lake.lake.bronze_schema import BRONZE_DESCRIPTION, BRONZE_SCHEMA, COLUMN_DESCRIPTIONS
 from eda_lake.lake.declarations import (
@@ -46,6 +47,7 @@ from eda_lake.lake.silver import META_DESCRIPTIONS, event_schema, event_table_de
 from eda_lake.settings import REPO_ROOT
 
 BRONZE = "bronze.events"
+QUARANTINED_FILES, QUARANTINED_EVENTS = "quarantine.files", "quarantine.events"
 DOCUMENT = REPO_ROOT / "docs" / "tables.md"
 REGENERATE = "python -m eda_lake.lake.dictionary"
 
@@ -86,8 +88,8 @@ def _event_tables(catalogue: Catalogue) -> dict[str, EventSpec]:
 
 def table_names(catalogue: Catalogue) -> list[str]:
     """Every table of the lake, layer by layer: bronze, silver's event tables, the entities,
-    gold."""
-    return [BRONZE, *_event_tables(catalogue), *_derived()]
+    gold, then what quarantine holds."""
+    return [BRONZE, *_event_tables(catalogue), *_derived(), QUARANTINED_FILES, QUARANTINED_EVENTS]
 
 
 def _unknown(table: str, catalogue: Catalogue) -> UnknownTableError:
@@ -105,6 +107,11 @@ def _about(table: str, catalogue: Catalogue) -> TableEntry:
             key=("hub", "partition_id", "sequence_number", "source_file"),
             partition_columns=("hub", "date"),
         )  # fmt: skip
+    if table == QUARANTINED_FILES:
+        return TableEntry(table, quarantine.FILES_DESCRIPTION, "platform", (), key=("source_file",))
+    if table == QUARANTINED_EVENTS:
+        description = quarantine.EVENTS_DESCRIPTION
+        return TableEntry(table, description, "platform", (), key=("quarantine_id",))
     spec = _event_tables(catalogue).get(table)
     if spec is not None:
         description = event_table_description(spec)
@@ -122,6 +129,10 @@ def column_descriptions(table: str, catalogue: Catalogue) -> dict[str, str]:
     """The described columns of `table` (layer.table), by name."""
     if table == BRONZE:
         return dict(COLUMN_DESCRIPTIONS)
+    if table == QUARANTINED_FILES:
+        return dict(quarantine.FILES_COLUMNS)
+    if table == QUARANTINED_EVENTS:
+        return dict(quarantine.EVENTS_COLUMNS)
     spec = _event_tables(catalogue).get(table)
     if spec is not None:
         return {**META_DESCRIPTIONS, **_field_docs(spec.schema.parsed)}
@@ -156,7 +167,12 @@ def _schemas(catalogue: Catalogue) -> dict[str, pa.Schema]:
     """Every table's Arrow schema: bronze's and the event tables' as declared, the derived
     tables' as their SQL answers over empty sources."""
     events = {name: event_schema(spec) for name, spec in _event_tables(catalogue).items()}
-    schemas = {BRONZE: BRONZE_SCHEMA, **events}
+    schemas = {
+        BRONZE: BRONZE_SCHEMA,
+        **events,
+        QUARANTINED_FILES: quarantine.FILES_SCHEMA,
+        QUARANTINED_EVENTS: quarantine.EVENTS_SCHEMA,
+    }
     with tempfile.TemporaryDirectory(prefix="eda-lake-dictionary-") as root:
         opened: dict[str, DeltaTable] = {}
 
@@ -244,6 +260,7 @@ def markdown(catalogue: Catalogue) -> str:
         "bronze": "Bronze: every captured event as it arrived",
         "silver": "Silver: the events decoded, and the entities built from them",
         "gold": "Gold: figures per business day",
+        "quarantine": "Quarantine: what could not be ingested or decoded, and why",
     }
     out = [
         "# The lake's tables",
