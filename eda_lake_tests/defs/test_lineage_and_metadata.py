@@ -132,15 +132,13 @@ def test_standard_metadata_is_the_whole_table_after_the_commit(
     assert funnel["dagster/partition_row_count"].value == per_day.column("n")[0].as_py()
     assert funnel["dagster/row_count"].value >= funnel["dagster/partition_row_count"].value
     # every column of every table the runs materialized shows its dictionary description
-    described = {**first, **gold_tables}
-    assert {"bronze/events", "silver/customer_created", "silver/leads", "gold/sales_daily"} <= set(
-        described
-    )
+    materialized = {**first, **gold_tables}
+    assert {"bronze/events", "silver/leads", "gold/sales_daily"} <= set(materialized)
     catalogue = load_catalogue(Settings(home=tmp_path).schema_dir)
-    for key, seen in described.items():
+    for key, seen in materialized.items():
         expected = dictionary.column_descriptions(key.replace("/", "."), catalogue)
-        shown = {c.name: c.description for c in seen["dagster/column_schema"].value.columns}
-        assert shown == {name: expected.get(name, "(none)") for name in shown}, key
+        in_ui = {c.name: c.description for c in seen["dagster/column_schema"].value.columns}
+        assert in_ui == {name: expected.get(name, "(none)") for name in in_ui}, key
 
 
 def test_gold_partitions_start_at_the_configured_first_day(tmp_path: Path) -> None:
