@@ -99,50 +99,41 @@ def _unknown(table: str, catalogue: Catalogue) -> UnknownTableError:
     return UnknownTableError(f"no table {table!r} in the lake; {hint}tables: {', '.join(known)}")
 
 
-def _about(table: str, catalogue: Catalogue) -> TableEntry:
-    """What `table` is, its columns aside."""
+def _about(table: str, catalogue: Catalogue) -> tuple[TableEntry, dict[str, str]]:
+    """What `table` is (its columns aside), and its described columns by name."""
     if table == BRONZE:
-        return TableEntry(
+        entry = TableEntry(
             table, BRONZE_DESCRIPTION, "platform", (),
             key=("hub", "partition_id", "sequence_number", "source_file"),
             partition_columns=("hub", "date"),
         )  # fmt: skip
+        return entry, dict(COLUMN_DESCRIPTIONS)
     if table == QUARANTINED_FILES:
-        return TableEntry(table, quarantine.FILES_DESCRIPTION, "platform", (), key=("source_file",))
+        entry = TableEntry(table, quarantine.FILES_DESCRIPTION, "platform", (), ("source_file",))
+        return entry, dict(quarantine.FILES_COLUMNS)
     if table == QUARANTINED_EVENTS:
-        description = quarantine.EVENTS_DESCRIPTION
-        return TableEntry(table, description, "platform", (), key=("quarantine_id",))
+        entry = TableEntry(table, quarantine.EVENTS_DESCRIPTION, "platform", (), ("quarantine_id",))
+        return entry, dict(quarantine.EVENTS_COLUMNS)
     spec = _event_tables(catalogue).get(table)
     if spec is not None:
         description = event_table_description(spec)
-        return TableEntry(table, description, spec.team, (), key=("event_source", "event_id"))
+        entry = TableEntry(table, description, spec.team, (), ("event_source", "event_id"))
+        return entry, {**META_DESCRIPTIONS, **_field_docs(spec.schema.parsed)}
     declared = _derived().get(table)
     if declared is None:
         raise _unknown(table, catalogue)
-    return TableEntry(
-        table, declared.description, declared.owner, (),
-        key=declared.key, day_column=declared.day_column,
-    )  # fmt: skip
+    entry = TableEntry(
+        table, declared.description, declared.owner, (), declared.key, declared.day_column
+    )
+    inherited: dict[str, str] = {}
+    for source in reversed(declared.sources):  # the first source naming a column wins
+        inherited.update(column_descriptions(source, catalogue))
+    return entry, {**inherited, **declared.columns}
 
 
 def column_descriptions(table: str, catalogue: Catalogue) -> dict[str, str]:
     """The described columns of `table` (layer.table), by name."""
-    if table == BRONZE:
-        return dict(COLUMN_DESCRIPTIONS)
-    if table == QUARANTINED_FILES:
-        return dict(quarantine.FILES_COLUMNS)
-    if table == QUARANTINED_EVENTS:
-        return dict(quarantine.EVENTS_COLUMNS)
-    spec = _event_tables(catalogue).get(table)
-    if spec is not None:
-        return {**META_DESCRIPTIONS, **_field_docs(spec.schema.parsed)}
-    declared = _derived().get(table)
-    if declared is None:
-        raise _unknown(table, catalogue)
-    inherited: dict[str, str] = {}
-    for source in reversed(declared.sources):  # the first source naming a column wins
-        inherited.update(column_descriptions(source, catalogue))
-    return {**inherited, **declared.columns}
+    return _about(table, catalogue)[1]
 
 
 def _field_docs(record: dict[str, Any]) -> dict[str, str]:
@@ -196,12 +187,12 @@ def lake_tables(catalogue: Catalogue) -> tuple[TableEntry, ...]:
     schemas = _schemas(catalogue)
     entries = []
     for name in table_names(catalogue):
-        described = column_descriptions(name, catalogue)
+        about, described = _about(name, catalogue)
         stored = Schema.from_arrow(tables.stored_schema(schemas[name]))
         columns = tuple(
             ColumnEntry(f.name, type_name(f.type), described.get(f.name)) for f in stored.fields
         )
-        entries.append(replace(_about(name, catalogue), columns=columns))
+        entries.append(replace(about, columns=columns))
     return tuple(entries)
 
 
@@ -221,7 +212,7 @@ def describe(table: str | None, catalogue: Catalogue, width: int = 100) -> str:
     without a table, every table with what it holds."""
     if table is None:
         names = table_names(catalogue)
-        return _aligned([(n, _about(n, catalogue).description) for n in names], width)
+        return _aligned([(n, _about(n, catalogue)[0].description) for n in names], width)
     if table not in table_names(catalogue):
         raise _unknown(table, catalogue)
     entry = next(e for e in lake_tables(catalogue) if e.name == table)
