@@ -77,7 +77,8 @@ class Derived:
     reach: Mapping[str, Reach]  # qualified source -> how its changes reach this table
     key: tuple[str, ...]
     day_column: str | None = None
-    columns: Mapping[str, str] = field(default_factory=dict)  # column -> description
+    # column -> description; a column not named here has its sources' description of it
+    columns: Mapping[str, str] = field(default_factory=dict)
     first_rows: FirstRows | None = None  # what `{first}` in `sql` reads
 
     @property
@@ -88,6 +89,12 @@ class Derived:
     def sources(self) -> tuple[str, ...]:
         """The qualified tables its SQL reads."""
         return tuple(self.reach)
+
+    def query(self, first: str | None = None) -> str:
+        """Its SQL, `{first}` read as the relation `first` (by default, ranking every row)."""
+        if self.first_rows is None:
+            return self.sql
+        return self.sql.replace("{first}", first or self.first_rows.ranked())
 
 
 def _silver(name: str) -> str:
@@ -106,7 +113,11 @@ ENTITY_TABLES: tuple[Derived, ...] = (
         """,
         {_silver("product_updated"): Reach("product_id")},
         key=("product_id",),
-        columns={"price": "current list price", "active": "still sold"},
+        columns={
+            "price": "Current list price in `currency` (the latest update's).",
+            "active": "False once the product is withdrawn from sale (the latest update's).",
+            "updated_at": "Business time of the product's latest change, UTC.",
+        },
         first_rows=FirstRows("product_updated", "product_id", "updated_at DESC, event_id"),
     ),
     Derived(
@@ -123,9 +134,11 @@ ENTITY_TABLES: tuple[Derived, ...] = (
         key=("customer_id",),
         day_column="cohort_date",
         columns={
-            "cohort_date": "UTC day the customer signed up",
-            "email": "keyed hash of the email address (personal)",
-            "full_name": "keyed hash of the name (personal)",
+            "cohort_date": "UTC day the customer signed up (`created_at`'s date): the cohort "
+            "gold's funnel and conversion times group by.",
+            "email": "Keyed hash of the contact address (personal data, masked): equal "
+            "addresses hash alike, so it still counts and joins.",
+            "full_name": "Keyed hash of the name as given (personal data, masked).",
         },
         first_rows=FirstRows("customer_created", "customer_id", "created_at, event_id"),
     ),
@@ -148,7 +161,16 @@ ENTITY_TABLES: tuple[Derived, ...] = (
         },
         key=("lead_id",),
         day_column="sale_date",
-        columns={"sale_date": "UTC day the partner sold the lead", "amount": "lead's value"},
+        columns={
+            "sale_date": "UTC day the partner sold the lead (`sold_at`'s date).",
+            "customer_id": "The customer the sold lead is about; null while the lead is not "
+            "in silver.lead_generated.",
+            "product_id": "The product the sold lead was for; null while the lead is not in "
+            "silver.lead_generated.",
+            "amount": "Value of the sold lead in `currency`: the product's list price when the "
+            "lead was generated (the lead's `expected_value`); null while the lead is unknown.",
+            "currency": "ISO 4217 currency of `amount`.",
+        },
         first_rows=FirstRows("sale_confirmed", "lead_id", "confirmed_at, sale_id"),
     ),
     Derived(
@@ -164,12 +186,17 @@ ENTITY_TABLES: tuple[Derived, ...] = (
         {_silver("customer_purchased"): Reach("lead_id")},
         key=("lead_id",),
         day_column="purchase_date",
+        columns={
+            "lead_id": "The purchased lead; one row each.",
+            "purchase_date": "UTC day of the purchase (`purchased_at`'s date).",
+        },
         first_rows=FirstRows("customer_purchased", "lead_id", "purchased_at, event_id"),
     ),
     Derived(
         SILVER,
         "leads",
-        "Conversions' decision on each customer (a lead or abandoned) and how far it went.",
+        "Conversions' decision on each customer (a lead or abandoned) and how far it went; "
+        "a lead's columns are null for an abandoned customer, the abandonment's for a lead.",
         "conversions",
         """
         WITH decisions AS (
@@ -214,7 +241,22 @@ ENTITY_TABLES: tuple[Derived, ...] = (
         },
         key=("customer_id",),
         day_column="cohort_date",
-        columns={"outcome": "abandoned, open, sold or purchased"},
+        columns={
+            "customer_id": "The customer Conversions decided on (with a lead or abandoned).",
+            "cohort_date": "UTC day the customer signed up; null while the sign-up is not in "
+            "silver.customer_created.",
+            "created_at": "Business time of the customer's sign-up, UTC (their earliest).",
+            "lead_id": "The lead generated for the customer; null when abandoned.",
+            "generated_at": "Business time the lead was qualified, UTC; null when abandoned.",
+            "abandon_reason": "Why no lead was produced (silver.lead_abandoned's `reason`).",
+            "sale_id": "The lead's first confirmed sale (earliest confirmation); null while "
+            "unsold.",
+            "sold_at": "Sale date the partner reported for that first sale, UTC.",
+            "purchased_at": "The lead's earliest purchase, UTC (the partner's sale date); null "
+            "while not purchased.",
+            "outcome": "How far it went: purchased (a purchase recorded), sold (a confirmed "
+            "sale, no purchase yet), open (a lead not sold yet) or abandoned (no lead).",
+        },
     ),
 )
 
@@ -253,11 +295,21 @@ GOLD_TABLES: tuple[Derived, ...] = (
         key=("cohort_date",),
         day_column="cohort_date",
         columns={
-            "customers": "customers who signed up that day",
-            "undecided": "customers Conversions has not decided on yet",
-            "lead_rate": "leads / customers",
-            "sale_rate": "sales / leads (null without leads)",
-            "purchase_rate": "purchasers / customers",
+            "cohort_date": "UTC day the customers signed up: the cohort every figure of the "
+            "row counts.",
+            "customers": "Customers who signed up that day (silver.customers).",
+            "leads": "Leads generated for the cohort's customers (silver.leads rows with a lead).",
+            "abandoned": "Cohort customers Conversions abandoned (decided no lead).",
+            "undecided": "Cohort customers Conversions has not decided on yet (neither a lead "
+            "nor abandoned).",
+            "sales": "Cohort leads a partner sold (with a confirmed sale).",
+            "purchasers": "Cohort customers with a purchase in silver.purchases.",
+            "lead_rate": "leads / customers: share of the cohort's sign-ups that became a "
+            "lead, 0 to 1.",
+            "sale_rate": "sales / leads: share of the cohort's leads a partner sold, 0 to 1; "
+            "null when the cohort has no leads.",
+            "purchase_rate": "purchasers / customers: share of the cohort's sign-ups that "
+            "purchased, 0 to 1.",
         },
     ),
     Derived(
@@ -278,7 +330,15 @@ GOLD_TABLES: tuple[Derived, ...] = (
         },
         key=("sale_date", "partner_id", "product_id", "currency"),
         day_column="sale_date",
-        columns={"revenue": "sum of the sold leads' values (decimal(12,2) as stored)"},
+        columns={
+            "product_name": "The product's current name in the catalogue (silver.products); "
+            "null while the product is unknown.",
+            "currency": "ISO 4217 currency of `revenue`.",
+            "sales": "Confirmed sales that day of this partner and product, in this currency "
+            "(one per lead).",
+            "revenue": "Sum of the sold leads' values (silver.sales `amount`: the list price "
+            "when each lead was generated) in `currency`.",
+        },
     ),
     Derived(
         GOLD,
@@ -309,6 +369,21 @@ GOLD_TABLES: tuple[Derived, ...] = (
         {_silver("leads"): Reach("cohort_date")},
         key=("cohort_date", "step"),
         day_column="cohort_date",
+        columns={
+            "cohort_date": "UTC day the customers signed up: the cohort whose times are measured.",
+            "step": "Which interval is measured: customer_to_lead (sign-up `created_at` to the "
+            "lead's `generated_at`), lead_to_sale (`generated_at` to the partner's `sold_at` "
+            "of the first sale) or customer_to_purchase (sign-up to the lead's first "
+            "`purchased_at`).",
+            "conversions": "Cohort leads that made the step (one per silver.leads row that has "
+            "both ends): the number of times the figures summarize.",
+            "min_hours": "Shortest time of the step, in hours (fractional: end minus start in "
+            "seconds / 3600).",
+            "p50_hours": "Median time of the step, in hours (interpolated between the two "
+            "middle values).",
+            "p90_hours": "90th percentile time of the step, in hours (continuous: interpolated).",
+            "max_hours": "Longest time of the step, in hours.",
+        },
     ),
     Derived(
         GOLD,
@@ -328,6 +403,11 @@ GOLD_TABLES: tuple[Derived, ...] = (
         },
         key=("customer_id",),
         day_column="cohort_date",
+        columns={
+            "cohort_date": "UTC day the customer signed up.",
+            "customer_id": "The abandoned customer.",
+            "reason": "Why Conversions produced no lead (silver.lead_abandoned's `reason`).",
+        },
     ),
 )
 

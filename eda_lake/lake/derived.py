@@ -100,21 +100,19 @@ class DerivedBuilder:
         the keys with more than one row are ranked, and the other rows are read as they
         are."""
         first = self.declared.first_rows
-        if first is None:
-            return self.declared.sql
-        relation = first.ranked()
-        if whole:
-            source = next(t for n, t in sources.items() if short(n) == first.source)
-            repeated = _repeated_keys(source, first.source, first.key)
-            if repeated is not None and len(repeated) == 0:
-                relation = f"(SELECT * FROM {first.source})"
-            elif repeated is not None:
-                listed = tables.in_list(first.key, repeated)
-                relation = (
-                    f"(SELECT * FROM {first.source} WHERE NOT ({listed}) "
-                    f"UNION ALL SELECT * FROM {first.ranked(f' WHERE {listed}')})"
-                )
-        return self.declared.sql.replace("{first}", relation)
+        if first is None or not whole:
+            return self.declared.query()
+        source = next(t for n, t in sources.items() if short(n) == first.source)
+        repeated = _repeated_keys(source, first.source, first.key)
+        if repeated is None:
+            return self.declared.query()
+        if len(repeated) == 0:
+            return self.declared.query(f"(SELECT * FROM {first.source})")
+        listed = tables.in_list(first.key, repeated)
+        return self.declared.query(
+            f"(SELECT * FROM {first.source} WHERE NOT ({listed}) "
+            f"UNION ALL SELECT * FROM {first.ranked(f' WHERE {listed}')})"
+        )
 
     def _values(self, sources: dict[str, DeltaTable]) -> set[object]:
         registered = {short(n): s for n, s in sources.items()}

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
+from deltalake.schema import ArrayType, MapType, StructType
 
 from eda_lake.lake import tables
 
@@ -39,7 +40,14 @@ class TableFacts:
     columns: tuple[Column, ...]
 
 
-def _type_name(delta_type: Any) -> str:
+def type_name(delta_type: Any) -> str:
+    """Delta's name of a column type: long, decimal(12,2), map<string, struct<long: long>>."""
+    if isinstance(delta_type, MapType):
+        return f"map<{type_name(delta_type.key_type)}, {type_name(delta_type.value_type)}>"
+    if isinstance(delta_type, ArrayType):
+        return f"array<{type_name(delta_type.element_type)}>"
+    if isinstance(delta_type, StructType):
+        return f"struct<{', '.join(f'{f.name}: {type_name(f.type)}' for f in delta_type.fields)}>"
     primitive = getattr(delta_type, "type", None)  # PrimitiveType("long").type == "long"
     return primitive if isinstance(primitive, str) else str(delta_type)
 
@@ -63,7 +71,7 @@ def columns(table: DeltaTable, descriptions: Mapping[str, str] | None = None) ->
     return tuple(
         Column(
             field.name,
-            _type_name(field.type),
+            type_name(field.type),
             field.nullable,
             described.get(field.name) or _comment(field.metadata),
         )

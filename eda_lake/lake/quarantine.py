@@ -67,6 +67,47 @@ EVENTS_SCHEMA = pa.schema(
     ]
 )
 COORDINATES = ["hub", "partition_id", "sequence_number", "source_file"]
+# What each table holds and each column means, for the data dictionary (`lake.dictionary`).
+FILES_DESCRIPTION = (
+    "Capture files bronze could not ingest, one row per file with its latest failure; a copy "
+    "of each file is kept under quarantine/capture/."
+)
+FILES_COLUMNS: dict[str, str] = {
+    "source_file": "Path of the capture file in its container, as bronze would record it.",
+    "reason": "Why the latest attempt to ingest the file failed.",
+    "size": "Size of the file in bytes when it failed; null when unknown.",
+    "modified_at": "When the file was last modified in storage as it failed, UTC; a change "
+    "makes bronze retry it.",
+    "attempts": "Times ingesting the file has failed so far.",
+    "transient": "Whether the latest failure looked transient (a storage error, a refused "
+    f"permission): such a file is retried by itself, up to {MAX_TRANSIENT_ATTEMPTS} attempts.",
+    "quarantined_at": "When the file first failed, UTC.",
+    "resolved_at": "When a retry landed the file in bronze, UTC; null while it is still "
+    "quarantined.",
+}
+EVENTS_DESCRIPTION = (
+    "Events silver could not decode or hold, one row each, with their bronze coordinates, "
+    "body and reason; `eda-lake quarantine retry` lands them after a fix."
+)
+EVENTS_COLUMNS: dict[str, str] = {
+    "quarantine_id": "Identifier of this quarantined event (a random UUID).",
+    "layer": "Layer that refused the event (silver).",
+    "table": "Table the event was bound for, as layer.table (for example silver.customer_created).",
+    "hub": "Event hub the event came from (bronze's `hub`).",
+    "partition_id": "Event hub partition that held the event (bronze's `partition_id`).",
+    "sequence_number": "Position of the event in its hub partition (bronze's `sequence_number`).",
+    "enqueued_time": "When Event Hubs accepted the event, UTC.",
+    "source_file": "Path of the capture file the event came in (bronze's `source_file`).",
+    "schema_id": "Schema registry id the body named; null when it named none.",
+    "ce_source": "CloudEvents `source` of the event; null when absent.",
+    "ce_id": "CloudEvents `id` of the event; null when absent.",
+    "ce_time": "CloudEvents `time` of the event, UTC; null when absent.",
+    "reason": "Why silver refused the event (the decoder's or the check's words).",
+    "body": "Event payload exactly as sent, to retry from (may hold personal data).",
+    "quarantined_at": "When the event was quarantined, UTC.",
+    "resolved_at": "When a retry landed the event in its table, UTC; null while it is still "
+    "quarantined.",
+}
 
 
 @dataclass(frozen=True)

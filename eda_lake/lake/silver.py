@@ -77,6 +77,32 @@ META_FIELDS = [
     pa.field("schema_id", pa.string(), nullable=False),
     pa.field("source_file", pa.string(), nullable=False),
 ]
+# What each metadata column holds, for the data dictionary (`lake.dictionary`).
+META_DESCRIPTIONS: dict[str, str] = {
+    "event_source": "CloudEvents `source` of the event (bronze's `ce_source`): the producing "
+    "team's URI reference; with `event_id` it identifies the event, once in the table.",
+    "event_id": "CloudEvents `id` of the event (bronze's `ce_id`), unique per `event_source`.",
+    "event_time": "CloudEvents `time`: when the producer says it happened, UTC; null when "
+    "the producer sent none.",
+    "hub": "Event hub the event was read from.",
+    "partition_id": "Event hub partition that held the event, as text.",
+    "sequence_number": "Position of the event in its hub partition, assigned by Event Hubs; "
+    "with `hub` and `partition_id` it finds the row in bronze.",
+    "enqueued_time": "When Event Hubs accepted the event (its first delivery, when it was "
+    "sent twice), UTC.",
+    "schema_id": "Schema registry id of the writer schema the body was decoded with.",
+    "source_file": "Path of the capture file the event came in, as in bronze.",
+}
+
+
+def event_table_description(spec: EventSpec) -> str:
+    """What a catalogue event's silver table holds: how it was made, then the .avsc doc."""
+    return (
+        f"{spec.name}, decoded through the schema registry, deduplicated on source + id, "
+        f"personal fields masked: {spec.schema.parsed.get('doc', '')}"
+    )
+
+
 # Rows written anew (a run that dropped duplicates, a quarantine retry): as the staged files.
 SILVER_WRITER = WriterProperties(
     max_row_group_size=64 * 1024,

@@ -112,7 +112,7 @@ def test_a_declared_gold_table_is_an_asset_on_exactly_its_sources(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eda_lake.defs.lake import assets
-    from eda_lake.lake import declarations, gold
+    from eda_lake.lake import declarations, dictionary, gold
     from eda_lake.lake.declarations import GOLD, Derived, Reach
 
     by_country = Derived(
@@ -127,7 +127,7 @@ def test_a_declared_gold_table_is_an_asset_on_exactly_its_sources(
         day_column="cohort_date",
     )
     extended = (*declarations.GOLD_TABLES, by_country)
-    for module in (declarations, gold, assets):  # as if declared in declarations.py
+    for module in (declarations, dictionary, gold, assets):  # as if declared in declarations.py
         monkeypatch.setattr(module, "GOLD_TABLES", extended)
     home = tmp_path / "home"
     for name, value in {"EDA_LAKE_HOME": str(home), "EDA_LAKE_PII_KEY": TEST_PII_KEY}.items():

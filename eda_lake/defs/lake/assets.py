@@ -7,7 +7,7 @@ with their descriptions, its URI and a preview (`metadata.preview`: no raw event
 what one run did is named `..._in_run`.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,12 +15,13 @@ import dagster as dg
 from pydantic import Field
 
 from eda_lake.capture.naming import capture_path
-from eda_lake.catalogue import Catalogue, EventSpec
+from eda_lake.catalogue import Catalogue
 from eda_lake.defs.hubs import CAPTURE_FILES
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake import metadata as facts
 from eda_lake.lake.commits import TableRun
-from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, Derived, event_table
+from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, Derived, event_table, qualified
+from eda_lake.lake.dictionary import column_descriptions
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.notification_queue import StorageNotificationQueue
 from eda_lake.lake.push import acknowledge
@@ -68,10 +69,12 @@ def declared_spec(declared: Derived, **extra: Any) -> dg.AssetSpec:
 
 
 def table_metadata(
-    layout: LakeLayout, area: str, name: str, descriptions: Mapping[str, str] | None = None
+    layout: LakeLayout, catalogue: Catalogue, area: str, name: str
 ) -> dict[str, Any]:
-    """Dagster's standard table metadata for one table, read after its commit."""
+    """Dagster's standard table metadata for one table, read after its commit, its columns
+    described by the lake's data dictionary."""
     uri = layout.bronze_uri if area == "bronze" else layout.table_uri(area, name)
+    descriptions = column_descriptions(qualified(area, name), catalogue)
     found = facts.table_facts(uri, layout.storage_options, descriptions)
     if found is None:
         return {"dagster/uri": uri, "dagster/row_count": 0}
@@ -111,11 +114,6 @@ def failure_of(runs: Iterable[TableRun]) -> dg.Failure | None:
         description="; ".join(run.failure() for run in failed) + "; fix the cause, then run again",
         metadata={FAILED_TABLES: [run.table for run in failed]},
     )
-
-
-def event_descriptions(spec: EventSpec) -> dict[str, str]:
-    """Column descriptions of an event's silver table: the .avsc docs of its fields."""
-    return {str(f["name"]): str(f["doc"]) for f in spec.schema.parsed["fields"] if f.get("doc")}
 
 
 class BronzeConfig(dg.Config):
@@ -167,7 +165,7 @@ def bronze_events(
         deleted = acknowledge(queue, config.acknowledge)
         context.log.info(f"acknowledged {deleted} of {len(config.acknowledge)} notifications")
     metadata: dict[str, dg.RawMetadataValue] = {
-        **table_metadata(lake.layout, "bronze", "events"),
+        **table_metadata(lake.layout, lake.catalogue, "bronze", "events"),
         "files_ingested": report.files_ingested,
         "files_already_ingested": report.files_already_ingested,
         "files_quarantined": report.files_quarantined,
@@ -225,7 +223,7 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
             yield dg.MaterializeResult(
                 asset_key=silver_key(name),
                 metadata={
-                    **table_metadata(lake.layout, "silver", name, event_descriptions(spec)),
+                    **table_metadata(lake.layout, lake.catalogue, "silver", name),
                     "decoded_in_run": report.decoded.get(spec.name, 0),
                     "inserted_in_run": report.inserted.get(spec.name, 0),
                     "bronze_version": report.bronze_version,
@@ -263,7 +261,7 @@ def silver_entities_asset() -> dg.AssetsDefinition:
             yield dg.MaterializeResult(
                 asset_key=silver_key(declared.name),
                 metadata={
-                    **table_metadata(lake.layout, "silver", declared.name, declared.columns),
+                    **table_metadata(lake.layout, lake.catalogue, "silver", declared.name),
                     "outcome_in_run": run.outcome,
                     "rows_written_in_run": run.rows_written,
                     "counts_in_run": dg.MetadataValue.json(run.counts),
@@ -329,7 +327,7 @@ def gold_asset(settings: Settings) -> dg.AssetsDefinition:
             day_column = table.day_column or ""
             by_day = facts.rows_by_day(uri, lake.layout.storage_options, day_column, days)
             metadata: dict[str, dg.RawMetadataValue] = {
-                **table_metadata(lake.layout, "gold", table.name, table.columns),
+                **table_metadata(lake.layout, lake.catalogue, "gold", table.name),
                 "days_recomputed_in_run": report.days_recomputed.get(table.name, 0),
                 "rows_written_in_run": report.rows_written.get(table.name, 0),
             }
