@@ -19,12 +19,14 @@ from eda_lake.catalogue import Catalogue
 from eda_lake.defs.hubs import CAPTURE_FILES
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake import metadata as facts
+from eda_lake.lake.bronze_schema import BRONZE_DESCRIPTION
 from eda_lake.lake.commits import TableRun
 from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, Derived, event_table, qualified
 from eda_lake.lake.dictionary import column_descriptions
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.notification_queue import StorageNotificationQueue
 from eda_lake.lake.push import acknowledge
+from eda_lake.lake.silver import event_table_description
 from eda_lake.settings import Settings
 
 BRONZE = dg.AssetKey(["bronze", "events"])
@@ -141,8 +143,7 @@ class BronzeConfig(dg.Config):
     kinds={"deltalake", "avro"},
     tags={"layer": "bronze", "domain": "platform"},
     pool=WRITER_POOL,  # dagster.yaml limits the steps of this pool across runs
-    description="Every capture file's events, one row each, exactly once per file: any "
-    "namespace and hub, foreign producers included.",
+    description=BRONZE_DESCRIPTION,
 )
 def bronze_events(
     context: dg.AssetExecutionContext, config: BronzeConfig, eda_lake: EdaLakeResource
@@ -194,9 +195,7 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
                 owners=[f"team:{spec.team}"],
                 kinds={"deltalake"},
                 tags={"layer": "silver", "domain": spec.team},
-                description=f"{spec.name}, decoded through the schema registry, deduplicated "
-                f"on source + id, personal fields masked: "
-                f"{spec.schema.parsed.get('doc', '')}",
+                description=event_table_description(spec),
             )
             for spec in events
         ],
