@@ -1,13 +1,12 @@
-"""`eda-lake`: the command line, thin over the rooms of the package.
+"""`eda-lake`: the command line (click), thin over the rooms of the package.
 
-Each handler imports what it needs when it runs, so `eda-lake --help` loads none of the rooms.
+Each command imports what it needs when it runs, so `eda-lake --help` loads none of the rooms.
 A mistake or a fault of the environment ends in one line naming the thing and the fix (see
 `eda_lake.console.faults`); a bug of our own keeps its traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -16,10 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
 
 from eda_lake.console.rows import WRITERS
 from eda_lake.console.summaries import count, fields_of, home_line, print_report
+from eda_lake.registry.modes import Compatibility
 from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from eda_lake.settings import Settings
     from eda_lake.simulation.runtime import Simulation
 
-Command = Callable[[argparse.Namespace], int]
+Handler = TypeVar("Handler", bound=Callable[..., int])
 SIGPIPE_EXIT = 141  # what a shell reports for a writer whose reader left (128 + SIGPIPE)
 
 
@@ -61,35 +63,158 @@ def _simulation() -> Iterator[Simulation]:
         simulation.close()
 
 
-def _registry_check(args: argparse.Namespace) -> int:
-    from eda_lake.registry.compatibility import Compatibility, compatibility_problems
+def _lake(settings: Settings, *, existing: bool = False) -> Lake:
+    """`existing`: the command only reads or extends a lake, so a home or container that
+    holds none is refused rather than taken for an empty lake."""
+    from eda_lake.lake.runtime import Lake
+
+    lake = Lake(settings)
+    if existing:
+        lake.layout.require_lake()
+    return lake
+
+
+def _finished(command: str, *layers: Mapping[str, TableRun]) -> int:
+    """0, or after one line per failed table on stderr, the status of a run some of whose
+    tables failed."""
+    from eda_lake.console.faults import TABLE_FAILED, failed_tables
+    from eda_lake.lake.commits import failed_runs
+
+    lines = failed_tables(failed_runs(*layers), command)
+    for line in lines:
+        print(f"eda-lake: error: {line}", file=sys.stderr)
+    return TABLE_FAILED if lines else 0
+
+
+def _from_partner_file(origin: str) -> bool:
+    from eda_lake.simulation.partners import ORIGIN_PREFIX
+
+    return origin.startswith(ORIGIN_PREFIX)
+
+
+def _summary(command: click.Command) -> str:
+    """A command's whole first paragraph: the list of commands wraps it rather than cut it."""
+    return " ".join((command.help or "").split("\n\n")[0].split())
+
+
+class _Command(click.Command):
+    """A command whose faults end in one line (`console.faults.describe`); a bug keeps its
+    traceback."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _summary(self)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from eda_lake.console.faults import describe, quiet_sign_in_warnings
+
+        quiet_sign_in_warnings()
+        _show_lake_notes()
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader left (`| head`): end quietly, and keep Python from complaining at exit
+            # about the stdout it can no longer flush.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return SIGPIPE_EXIT
+        except Exception as exc:
+            message = describe(exc, near=_state_directories(_top_command(ctx)))
+            if message is None:
+                raise  # a bug of our own: its traceback shows where
+            print(f"eda-lake: error: {message}", file=sys.stderr)
+            return 2
+
+
+def _top_command(ctx: click.Context) -> str:
+    """`capture` for `eda-lake capture run`: the command right under `eda-lake`."""
+    return ctx.find_root().invoked_subcommand or ""
+
+
+class _Group(click.Group):
+    """Commands listed in the order they are declared (the order of a walk through the
+    lake); a group given no command shows its help and succeeds, as `--help` does."""
+
+    command_class = _Command
+    group_class = type  # subgroups are of this class too
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _summary(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
+
+TEAM_HELP = f"TEAM is one of: {', '.join(TEAMS_WITH_SUBSCRIPTIONS)}."
+TEAM = click.Choice(TEAMS_WITH_SUBSCRIPTIONS)
+FORMAT = click.Choice(list(WRITERS))
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
+@click.version_option(package_name="eda-lake", message="%(prog)s %(version)s")
+def commands() -> None:
+    """Event Hubs, Capture and a medallion lake, on a laptop or on Azure. State lives under
+    EDA_LAKE_HOME (default ./.eda_lake)."""
+
+
+@commands.group()
+def registry() -> None:
+    """schema registry tools"""
+
+
+@registry.command("check")
+@click.option(
+    "--mode",
+    required=True,
+    type=click.Choice([mode.value.lower() for mode in Compatibility], case_sensitive=False),
+    help="the schema group's compatibility mode",
+)
+@click.argument("old", metavar="OLD.avsc")
+@click.argument("new", metavar="NEW.avsc")
+def _registry_check(mode: str, old: str, new: str) -> int:
+    """exit 0 if NEW is compatible with OLD in the mode, 1 with the reasons if not"""
+    from eda_lake.registry.compatibility import compatibility_problems
     from eda_lake.registry.schema import load_schema_file
 
-    mode = Compatibility.parse(args.mode)
-    old, new = load_schema_file(Path(args.old)), load_schema_file(Path(args.new))
-    problems = compatibility_problems(mode, new, [old])
+    compatibility = Compatibility.parse(mode)
+    problems = compatibility_problems(
+        compatibility, load_schema_file(Path(new)), [load_schema_file(Path(old))]
+    )
     if problems:
-        print(f"INCOMPATIBLE ({mode.value}): {args.new} against {args.old}")
+        print(f"INCOMPATIBLE ({compatibility.value}): {new} against {old}")
         for problem in problems:
             print(f"  - {problem}")
         return 1
-    print(f"compatible ({mode.value}): {args.new} against {args.old}")
+    print(f"compatible ({compatibility.value}): {new} against {old}")
     return 0
 
 
-def _catalogue_show(args: argparse.Namespace) -> int:
+@commands.command("catalogue")
+def _catalogue_show() -> int:
+    """print the event catalogue (JSON)"""
     from eda_lake.catalogue import describe, load_catalogue
 
     print(describe(load_catalogue(_settings().schema_dir)))
     return 0
 
 
-def _provision(args: argparse.Namespace) -> int:
+@commands.command("provision")
+@click.option("--plan", is_flag=True, help="print what would change and touch nothing")
+def _provision(plan: bool) -> int:
+    """create the schema group, schemas, capture target, hubs and consumer groups"""
     from eda_lake.provisioning.runtime import provision
 
     settings = _settings()
-    actions = provision(settings, plan_only=args.plan)
-    verb = "would change (a plan: nothing was touched)" if args.plan else "changed"
+    actions = provision(settings, plan_only=plan)
+    verb = "would change (a plan: nothing was touched)" if plan else "changed"
     print(f"{count(len(actions), 'resource')} {verb}" + (":" if actions else "; nothing to do"))
     for action in actions:
         print(f"  {action}")
@@ -98,23 +223,35 @@ def _provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def _publish(args: argparse.Namespace) -> int:
+def _population_options(command: Handler) -> Handler:
+    command = click.option("--seed", default=42, help="seed of the synthetic values")(command)
+    return click.option("--customers", default=2000, help="customers to create")(command)
+
+
+@commands.command("publish")
+@_population_options
+def _publish(customers: int, seed: int) -> int:
+    """publish Product's catalogue and Customer's sign-ups"""
     with _simulation() as simulation, _progress() as progress:
-        products = simulation.publish_products(args.seed, progress)
-        customers = simulation.publish_customers(args.seed, args.customers, progress)
+        products = simulation.publish_products(seed, progress)
+        signed_up = simulation.publish_customers(seed, customers, progress)
     print(f"published {count(products, 'ProductUpdated event')}")
-    print(f"published {count(customers, 'CustomerCreated event')}")
+    print(f"published {count(signed_up, 'CustomerCreated event')}")
     print(home_line(simulation.settings))
     return 0
 
 
-def _subscribe(args: argparse.Namespace) -> int:
+@commands.command("subscribe", epilog=TEAM_HELP)
+@click.argument("team", type=TEAM, metavar="TEAM")
+@click.option("--replay", is_flag=True, help="hand the team's hub dead letters back instead")
+def _subscribe(team: str, replay: bool) -> int:
+    """run a team's subscriber over everything new, once"""
     with _simulation() as simulation:
-        subscriber = simulation.subscriber(args.team)
-        report = subscriber.replay_dead_letters() if args.replay else subscriber.run()
-        letters = simulation.dead_letters.list(args.team)
-    if args.replay:
-        print(f"{args.team}: replayed {count(report.replayed, 'dead letter')}")
+        subscriber = simulation.subscriber(team)
+        report = subscriber.replay_dead_letters() if replay else subscriber.run()
+        letters = simulation.dead_letters.list(team)
+    if replay:
+        print(f"{team}: replayed {count(report.replayed, 'dead letter')}")
         print(f"  reactions published     {report.reactions:,}")
         print(f"  still failing           {report.dead_lettered:,} (kept as dead letters)")
         partner_rows = sum(1 for d in letters if _from_partner_file(d.origin))
@@ -124,7 +261,7 @@ def _subscribe(args: argparse.Namespace) -> int:
                 "is fixed by the partner sending a corrected file"
             )
     else:
-        print(f"{args.team}: received {count(report.received, 'event')}")
+        print(f"{team}: received {count(report.received, 'event')}")
         for event, received in sorted(report.by_event.items()):
             print(f"  {event:<24}{received:,}")
         print(f"  reactions published     {report.reactions:,}")
@@ -133,36 +270,53 @@ def _subscribe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _partners(args: argparse.Namespace) -> int:
+@commands.group()
+def partners() -> None:
+    """sales partners' files"""
+
+
+@partners.command("drop")
+def _partners_drop() -> int:
+    """partners write files of the leads they sold"""
     with _simulation() as simulation:
-        if args.partners_command == "drop":
-            drop = simulation.drop_partner_files()
-            print(f"partners dropped {count(len(drop.files), 'file')}")
-            print(f"  leads handed            {drop.leads_handed:,}")
-            print(f"  sales in the files      {drop.sales:,}")
-            print(f"  folder                  {simulation.partner_drops}")
-        else:
-            ingested = simulation.ingest_partner_files()
-            print(f"conversions read {count(ingested.files, 'partner file')}")
-            print(f"  sales confirmed         {ingested.sales_confirmed:,}")
-            print(f"  bad rows                {ingested.bad_rows:,} (dead letters)")
+        drop = simulation.drop_partner_files()
+        print(f"partners dropped {count(len(drop.files), 'file')}")
+        print(f"  leads handed            {drop.leads_handed:,}")
+        print(f"  sales in the files      {drop.sales:,}")
+        print(f"  folder                  {simulation.partner_drops}")
     print(home_line(simulation.settings))
     return 0
 
 
-def _from_partner_file(origin: str) -> bool:
-    from eda_lake.simulation.partners import ORIGIN_PREFIX
+@partners.command("ingest")
+def _partners_ingest() -> int:
+    """Conversions turns the files into SaleConfirmed"""
+    with _simulation() as simulation:
+        ingested = simulation.ingest_partner_files()
+        print(f"conversions read {count(ingested.files, 'partner file')}")
+        print(f"  sales confirmed         {ingested.sales_confirmed:,}")
+        print(f"  bad rows                {ingested.bad_rows:,} (dead letters)")
+    print(home_line(simulation.settings))
+    return 0
 
-    return origin.startswith(ORIGIN_PREFIX)
 
-
-def _dead_letters(args: argparse.Namespace) -> int:
+@commands.command("dead-letters", epilog=TEAM_HELP)
+@click.argument("team", type=TEAM, metavar="[TEAM]", required=False)
+# The option form of TEAM, kept working for the scripts that use it.
+@click.option("--team", "team_option", type=TEAM, hidden=True)
+@click.option("--all", "include_replayed", is_flag=True, help="include replayed letters")
+def _dead_letters(team: str | None, team_option: str | None, include_replayed: bool) -> int:
+    """list dead letters, only TEAM's if given, one JSON object per line ('none' on stderr when
+    there are none)"""
     import json
 
+    if team and team_option and team != team_option:
+        raise click.UsageError(f"two teams given ({team} and --team {team_option}): name one")
+    team = team or team_option
     with _simulation() as simulation:
-        letters = simulation.dead_letters.list(args.team, include_replayed=args.all)
+        letters = simulation.dead_letters.list(team, include_replayed=include_replayed)
     if not letters:
-        scope = f" for team {args.team}" if args.team else ""
+        scope = f" for team {team}" if team else ""
         print(f"dead letters{scope}: none", file=sys.stderr)
     for letter in letters:
         record = {
@@ -182,12 +336,20 @@ def _dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
-def _capture_run(args: argparse.Namespace) -> int:
+@commands.group()
+def capture() -> None:
+    """the embedded hub's Capture files"""
+
+
+@capture.command("run")
+@click.option("--flush", is_flag=True, help="also write the open windows")
+def _capture_run(flush: bool) -> int:
+    """write the closed capture windows; says which are still open and when they close"""
     from eda_lake.capture.runtime import run_capture
 
     settings = _settings()
     with _progress() as progress:
-        report = run_capture(settings, flush=args.flush, progress=progress)
+        report = run_capture(settings, flush=flush, progress=progress)
     print(f"captured {count(report.events, 'event')} into {count(len(report.files), 'file')}")
     print(f"  empty files             {report.empty_files:,}")
     print(f"  expired from the hub    {report.expired:,} (retention, after capture)")
@@ -211,7 +373,10 @@ def _capture_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _capture_inspect(args: argparse.Namespace) -> int:
+@capture.command("inspect")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+def _capture_inspect(files: tuple[str, ...]) -> int:
+    """print one JSON object per event of capture files (Azure's too)"""
     import json
 
     from eda_lake.capture.inspect import describe_event
@@ -219,7 +384,7 @@ def _capture_inspect(args: argparse.Namespace) -> int:
 
     limit = _settings().max_event_bytes
     failed = 0
-    for name in args.files:
+    for name in files:
         try:
             with Path(name).open("rb") as stream:
                 for event in read_capture(stream, name, limit):
@@ -233,22 +398,19 @@ def _capture_inspect(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _lake(settings: Settings, *, existing: bool = False) -> Lake:
-    """`existing`: the command only reads or extends a lake, so a home or container that
-    holds none is refused rather than taken for an empty lake."""
-    from eda_lake.lake.runtime import Lake
-
-    lake = Lake(settings)
-    if existing:
-        lake.layout.require_lake()
-    return lake
-
-
-def _ingest(args: argparse.Namespace) -> int:
+@commands.command("ingest")
+@click.option(
+    "--capture-root",
+    metavar="PATH",
+    help="a local folder of capture files in the archive name format "
+    "(default: the configured capture container, else EDA_LAKE_HOME/lake/capture)",
+)
+def _ingest(capture_root: str | None) -> int:
+    """land every capture file not yet ingested in bronze (full discovery)"""
     from eda_lake.errors import UserError
 
     settings = _settings()
-    root = args.capture_root
+    root = capture_root
     if root is not None and not Path(root).is_dir():
         raise UserError(
             f"--capture-root {root}: no such directory; pass a folder that holds capture files "
@@ -273,19 +435,9 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finished(command: str, *layers: Mapping[str, TableRun]) -> int:
-    """0, or after one line per failed table on stderr, the status of a run some of whose
-    tables failed."""
-    from eda_lake.console.faults import TABLE_FAILED, failed_tables
-    from eda_lake.lake.commits import failed_runs
-
-    lines = failed_tables(failed_runs(*layers), command)
-    for line in lines:
-        print(f"eda-lake: error: {line}", file=sys.stderr)
-    return TABLE_FAILED if lines else 0
-
-
-def _silver(args: argparse.Namespace) -> int:
+@commands.command("silver")
+def _silver() -> int:
+    """decode new bronze events into silver"""
     settings = _settings()
     lake = _lake(settings, existing=True)
     with _progress() as progress:
@@ -297,7 +449,9 @@ def _silver(args: argparse.Namespace) -> int:
     return _finished("silver", run.events.runs, run.entities.runs)
 
 
-def _gold(args: argparse.Namespace) -> int:
+@commands.command("gold")
+def _gold() -> int:
+    """recompute the gold days new events touch"""
     settings = _settings()
     lake = _lake(settings, existing=True)
     with _progress() as progress:
@@ -308,7 +462,9 @@ def _gold(args: argparse.Namespace) -> int:
     return _finished("gold", report.runs)
 
 
-def _rebuild(args: argparse.Namespace) -> int:
+@commands.command("rebuild")
+def _rebuild() -> int:
+    """rebuild silver and gold from bronze (after a decoder fix)"""
     settings = _settings()
     lake = _lake(settings)
     silver, gold = lake.rebuild()
@@ -319,41 +475,69 @@ def _rebuild(args: argparse.Namespace) -> int:
     return _finished("rebuild", silver.events.runs, silver.entities.runs, gold.runs)
 
 
-def _quarantine_list(args: argparse.Namespace) -> int:
+@commands.group()
+def quarantine() -> None:
+    """what the lake could not ingest or decode"""
+
+
+@quarantine.command("list")
+@click.option("--kind", type=click.Choice(["all", "files", "events"]), default="all")
+@click.option("--resolved", is_flag=True, help="include resolved items")
+@click.option("--format", "output", type=FORMAT, default="table")
+def _quarantine_list(kind: str, resolved: bool, output: str) -> int:
+    """list quarantined files and events with their reasons"""
     settings = _settings()
-    quarantine = _lake(settings).quarantine
-    kinds = ("files", "events") if args.kind == "all" else (args.kind,)
-    for kind in kinds:
-        rows = getattr(quarantine, kind)(include_resolved=args.resolved)
+    held = _lake(settings).quarantine
+    kinds = ("files", "events") if kind == "all" else (kind,)
+    for listed in kinds:
+        rows = getattr(held, listed)(include_resolved=resolved)
         # The bytes stay in the table (and the file copies under quarantine/capture/):
         # listed here are where each item came from and why it is held.
         shown = rows.drop_columns([c for c in ("body",) if c in rows.column_names])
         print(
-            f"quarantine/{kind}: " + (count(rows.num_rows, kind[:-1]) if rows.num_rows else "none")
+            f"quarantine/{listed}: "
+            + (count(rows.num_rows, listed[:-1]) if rows.num_rows else "none")
         )
         if rows.num_rows:
             rows_of = zip(*(shown[c].to_pylist() for c in shown.column_names), strict=True)
-            WRITERS[args.format](shown.column_names, rows_of, sys.stdout)
+            WRITERS[output](shown.column_names, rows_of, sys.stdout)
     print(home_line(settings))
     return 0
 
 
-def _quarantine_retry(args: argparse.Namespace) -> int:
+@quarantine.command("retry")
+@click.option("--files", is_flag=True, help="only capture files")
+@click.option("--events", is_flag=True, help="only events")
+@click.option(
+    "--capture-root",
+    metavar="PATH",
+    help="the folder the files were ingested from with `ingest --capture-root`",
+)
+def _quarantine_retry(files: bool, events: bool, capture_root: str | None) -> int:
+    """reprocess quarantined files and events after a fix; what lands is marked resolved,
+    nothing lands twice"""
     settings = _settings()
-    both = not (args.files or args.events)
+    both = not (files or events)
     report = _lake(settings).retry_quarantine(
-        files=both or args.files, events=both or args.events, capture_root=args.capture_root
+        files=both or files, events=both or events, capture_root=capture_root
     )
     print_report("quarantine retry:", report)
     print(home_line(settings))
     return 0
 
 
-def _vacuum(args: argparse.Namespace) -> int:
+@commands.command("vacuum")
+@click.option(
+    "--retention-hours",
+    default=168,
+    help="keep files any version of the last N hours needs (time travel, lagging readers)",
+)
+def _vacuum(retention_hours: int) -> int:
+    """delete the lake's data files that no table version within the retention refers to"""
     settings = _settings()
-    report = _lake(settings).vacuum(args.retention_hours)
+    report = _lake(settings).vacuum(retention_hours)
     print(
-        f"vacuum: {count(report.total, 'file')} deleted (older than {args.retention_hours} h, "
+        f"vacuum: {count(report.total, 'file')} deleted (older than {retention_hours} h, "
         "referenced by no table version within it)"
     )
     for table, deleted in report.files_deleted.items():
@@ -363,7 +547,18 @@ def _vacuum(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sql(args: argparse.Namespace) -> int:
+@commands.command("sql")
+@click.argument("query", required=False, metavar="[QUERY]")
+@click.option(
+    "--format",
+    "output",
+    type=FORMAT,
+    default="table",
+    help="an aligned table, CSV with a header, or JSON (one object per row)",
+)
+def _sql(query: str | None, output: str) -> int:
+    """query the lake's tables with DuckDB (gold.funnel_daily, silver.customers,
+    bronze.events, quarantine.files...); QUERY is one SQL statement, none opens a shell"""
     from eda_lake.analytics.sql import LakeSql, QueryError
     from eda_lake.errors import UserError
     from eda_lake.lake.layout import LakeLayout
@@ -371,28 +566,31 @@ def _sql(args: argparse.Namespace) -> int:
     settings = _settings()
     engine = LakeSql(LakeLayout.from_settings(settings).require_lake())
     try:
-        if args.query is None:
+        if query is None:
             from eda_lake.console.shell import run_shell
 
-            return run_shell(engine, WRITERS[args.format], home_line(settings))
+            return run_shell(engine, WRITERS[output], home_line(settings))
         try:
-            result = engine.query(args.query)
+            result = engine.query(query)
         except QueryError as exc:
             raise UserError(f"{exc}; {home_line(settings)}") from None
-        WRITERS[args.format](result.columns, result.rows, sys.stdout)
+        WRITERS[output](result.columns, result.rows, sys.stdout)
     finally:
         engine.close()
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
+@commands.command("demo")
+@_population_options
+@click.option("--verbose", is_flag=True, help="show Dagster's log of every step (debug level)")
+def _demo(customers: int, seed: int, verbose: bool) -> int:
+    """run everything end to end on the embedded default"""
     from eda_lake.demo import run_demo
 
     settings = _settings()
     with _progress() as progress:
         report = run_demo(
-            settings, customers=args.customers, seed=args.seed, progress=progress,
-            verbose=args.verbose,
+            settings, customers=customers, seed=seed, progress=progress, verbose=verbose,
         )  # fmt: skip
     if report.events_before:
         print(
@@ -424,7 +622,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     if report.demo_pii_key:
         print(
-            f"personal data masked with a demo key derived from seed {args.seed}: "
+            f"personal data masked with a demo key derived from seed {seed}: "
             "set EDA_LAKE_PII_KEY for real data"
         )
     print("\ngold funnel by cohort day (gold.funnel_daily):")
@@ -454,183 +652,6 @@ WIDTHS = (10, 8, 10, 7, 11)
 
 def _cells(values: Iterable[object]) -> str:
     return "".join(f"{v:>{w}}" for v, w in zip(values, WIDTHS, strict=True))
-
-
-class _Formatter(argparse.HelpFormatter):
-    """Subcommand pages show each option's default (argparse lists the choices)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
-            text += " (default: %(default)s)"
-        return text
-
-
-def _command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    summary: str,
-    handler: Command | None = None,
-    description: str | None = None,
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name, help=summary, description=description or summary, formatter_class=_Formatter
-    )
-    if handler is not None:
-        parser.set_defaults(handler=handler)
-    return parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="eda-lake",
-        description="Event Hubs, Capture and a medallion lake, on a laptop or on Azure. "
-        "State lives under EDA_LAKE_HOME (default ./.eda_lake).",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    registry = _command(commands, "registry", "schema registry tools")
-    registry_commands = registry.add_subparsers(dest="registry_command", required=True)
-    check = _command(
-        registry_commands,
-        "check",
-        "exit 0 if NEW is compatible with OLD in the mode, 1 with the reasons if not",
-        _registry_check,
-    )
-    check.add_argument("--mode", required=True, choices=["none", "backward", "forward", "full"])
-    check.add_argument("old", metavar="OLD.avsc")
-    check.add_argument("new", metavar="NEW.avsc")
-
-    _command(commands, "catalogue", "print the event catalogue (JSON)", _catalogue_show)
-
-    provision = _command(
-        commands,
-        "provision",
-        "create the schema group, schemas, capture target, hubs and consumer groups",
-        _provision,
-    )
-    provision.add_argument(
-        "--plan", action="store_true", help="print what would change and touch nothing"
-    )
-
-    publish = _command(
-        commands, "publish", "publish Product's catalogue and Customer's sign-ups", _publish
-    )
-    _population_options(publish)
-
-    subscribe = _command(
-        commands, "subscribe", "run a team's subscriber over everything new, once", _subscribe
-    )
-    subscribe.add_argument("team", choices=TEAMS_WITH_SUBSCRIPTIONS)
-    subscribe.add_argument(
-        "--replay", action="store_true", help="hand the team's hub dead letters back instead"
-    )
-
-    partner_files = _command(commands, "partners", "sales partners' files", _partners)
-    partner_commands = partner_files.add_subparsers(dest="partners_command", required=True)
-    _command(partner_commands, "drop", "partners write files of the leads they sold")
-    _command(partner_commands, "ingest", "Conversions turns the files into SaleConfirmed")
-
-    dead = _command(
-        commands,
-        "dead-letters",
-        "list dead letters, one JSON object per line ('none' on stderr when there are none)",
-        _dead_letters,
-    )
-    dead.add_argument("--team", choices=TEAMS_WITH_SUBSCRIPTIONS, help="only this team's")
-    dead.add_argument("--all", action="store_true", help="include replayed letters")
-
-    capture = _command(commands, "capture", "the embedded hub's Capture files")
-    capture_commands = capture.add_subparsers(dest="capture_command", required=True)
-    capture_run = _command(
-        capture_commands,
-        "run",
-        "write the closed capture windows; says which are still open and when they close",
-        _capture_run,
-    )
-    capture_run.add_argument("--flush", action="store_true", help="also write the open windows")
-    inspect = _command(
-        capture_commands,
-        "inspect",
-        "print one JSON object per event of capture files (Azure's too)",
-        _capture_inspect,
-    )
-    inspect.add_argument("files", nargs="+", metavar="FILE")
-
-    ingest = _command(
-        commands,
-        "ingest",
-        "land every capture file not yet ingested in bronze (full discovery)",
-        _ingest,
-    )
-    ingest.add_argument(
-        "--capture-root",
-        metavar="PATH",
-        help="a local folder of capture files in the archive name format "
-        "(default: the configured capture container, else EDA_LAKE_HOME/lake/capture)",
-    )
-    _command(commands, "silver", "decode new bronze events into silver", _silver)
-    _command(commands, "gold", "recompute the gold days new events touch", _gold)
-    _command(
-        commands, "rebuild", "rebuild silver and gold from bronze (after a decoder fix)", _rebuild
-    )
-
-    quarantine = _command(commands, "quarantine", "what the lake could not ingest or decode")
-    quarantine_commands = quarantine.add_subparsers(dest="quarantine_command", required=True)
-    listing = _command(
-        quarantine_commands, "list", "list quarantined files and events with their reasons",
-        _quarantine_list,
-    )  # fmt: skip
-    listing.add_argument("--kind", choices=["all", "files", "events"], default="all")
-    listing.add_argument("--resolved", action="store_true", help="include resolved items")
-    listing.add_argument("--format", choices=list(WRITERS), default="table")
-    retry = _command(
-        quarantine_commands, "retry",
-        "reprocess quarantined files and events after a fix; what lands is marked resolved, "
-        "nothing lands twice", _quarantine_retry,
-    )  # fmt: skip
-    retry.add_argument("--files", action="store_true", help="only capture files")
-    retry.add_argument("--events", action="store_true", help="only events")
-    retry.add_argument(
-        "--capture-root", metavar="PATH",
-        help="the folder the files were ingested from with `ingest --capture-root`",
-    )  # fmt: skip
-    vacuum = _command(
-        commands, "vacuum",
-        "delete the lake's data files that no table version within the retention refers to",
-        _vacuum,
-    )  # fmt: skip
-    vacuum.add_argument(
-        "--retention-hours", type=int, default=168,
-        help="keep files any version of the last N hours needs (time travel, lagging readers)",
-    )  # fmt: skip
-
-    sql = _command(
-        commands,
-        "sql",
-        "query the lake's tables with DuckDB (gold.funnel_daily, silver.customers, "
-        "bronze.events, quarantine.files...); no QUERY opens a shell",
-        _sql,
-    )
-    sql.add_argument("query", nargs="?", metavar="QUERY", help="one SQL statement")
-    sql.add_argument(
-        "--format",
-        choices=list(WRITERS),
-        default="table",
-        help="an aligned table, CSV with a header, or JSON (one object per row)",
-    )
-
-    demo = _command(commands, "demo", "run everything end to end on the embedded default", _demo)
-    _population_options(demo)
-    demo.add_argument(
-        "--verbose", action="store_true", help="show Dagster's log of every step (debug level)"
-    )
-    return parser
-
-
-def _population_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--customers", type=int, default=2000, help="customers to create")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic values")
 
 
 # The lake areas each command writes (others: capture's and bronze's), named for a full disk.
@@ -696,28 +717,26 @@ class _NotesHandler(logging.Handler):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    handler: Command = args.handler
-    from eda_lake.console.faults import quiet_sign_in_warnings
+    """Run `eda-lake` with `argv` (default: the process's arguments); the exit status.
 
-    quiet_sign_in_warnings()
-    _show_lake_notes()
+    A mistaken command line ends in its usage and one line saying what is wrong (2);
+    `--help`, `--version` and a bare group show what was asked for (0)."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return handler(args)
-    except BrokenPipeError:
-        # The reader left (`| head`): end quietly, and keep Python from complaining at exit
-        # about the stdout it can no longer flush.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return SIGPIPE_EXIT
-    except Exception as exc:
-        from eda_lake.console.faults import describe
-
-        message = describe(exc, near=_state_directories(args.command))
-        if message is None:
-            raise  # a bug of our own: its traceback shows where
-        print(f"eda-lake: error: {message}", file=sys.stderr)
-        return 2
+        with commands.make_context("eda-lake", args) as ctx:
+            status: int = commands.invoke(ctx)
+            return status
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.UsageError as mistake:
+        if mistake.ctx is not None:
+            print(mistake.ctx.get_usage(), file=sys.stderr)
+            hint = f" (`{mistake.ctx.command_path} --help` says more)"
+        else:
+            hint = ""
+        message = " ".join(mistake.format_message().split())
+        print(f"eda-lake: error: {message}{hint}", file=sys.stderr)
+        return mistake.exit_code
 
 
 if __name__ == "__main__":

@@ -66,3 +66,74 @@ def test_registry_check_as_a_process_with_a_bad_file(tmp_path: Path) -> None:
 def test_catalogue_command(capsys) -> None:
     assert main(["catalogue"]) == 0
     assert json.loads(capsys.readouterr().out)["SaleConfirmed"]["hub"] == "sale-confirmed"
+
+
+def _help_of(argv: list[str], capsys) -> str:
+    assert main(argv) == 0
+    shown: str = capsys.readouterr().out
+    return shown
+
+
+def test_a_bare_command_shows_its_help(capsys) -> None:
+    listing = _help_of([], capsys)
+    assert listing == _help_of(["--help"], capsys) == _help_of(["-h"], capsys)
+    assert "Usage: eda-lake [OPTIONS] COMMAND" in listing
+    for command in ("provision", "subscribe", "dead-letters", "ingest", "sql", "demo"):
+        assert f"\n  {command} " in listing
+    # a summary is wrapped, never cut short: the last words of sql's show
+    assert " ".join(listing.split()).count("QUERY is one SQL statement, none opens a shell") == 1
+    assert "Commands:\n  run " in _help_of(["capture"], capsys)
+
+
+def test_version(capsys) -> None:
+    from importlib.metadata import version
+
+    assert _help_of(["--version"], capsys) == f"eda-lake {version('eda-lake')}\n"
+
+
+def test_a_mistyped_command_is_answered_with_the_nearest_in_one_line(capsys) -> None:
+    assert main(["sliver"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "eda-lake: error: No such command 'sliver'. Did you mean 'silver'? "
+        "(`eda-lake --help` says more)"
+    )
+    assert main(["capture", "runn"]) == 2
+    assert "Did you mean 'run'?" in capsys.readouterr().err
+
+
+def test_choices_come_from_their_declarations(capsys) -> None:
+    from eda_lake.console.rows import WRITERS
+    from eda_lake.registry.modes import Compatibility
+    from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
+
+    modes = "|".join(mode.value.lower() for mode in Compatibility)
+    assert f"[{modes}]" in _help_of(["registry", "check", "--help"], capsys)
+    assert f"[{'|'.join(WRITERS)}]" in _help_of(["sql", "--help"], capsys)
+    teams = ", ".join(TEAMS_WITH_SUBSCRIPTIONS)
+    for command in ("subscribe", "dead-letters"):
+        assert f"TEAM is one of: {teams}." in _help_of([command, "--help"], capsys)
+
+
+def test_one_team_at_a_time(capsys) -> None:
+    assert "--team" not in _help_of(["dead-letters", "--help"], capsys)  # the old form, hidden
+    assert main(["dead-letters", "customer", "--team", "conversions"]) == 2
+    assert "two teams given (customer and --team conversions)" in capsys.readouterr().err
+
+
+def test_help_loads_none_of_the_rooms() -> None:
+    """`eda-lake --help` and a command's help start fast: nothing heavy is imported."""
+    script = (
+        "import sys\n"
+        "from eda_lake.cli import main\n"
+        "assert main(['--help']) == 0 and main(['ingest', '--help']) == 0\n"
+        "assert main(['registry', 'check', '--help']) == 0\n"
+        "print('\\n'.join(sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    loaded = {name.split(".")[0] for name in result.stderr.splitlines()}
+    heavy = {"pyarrow", "deltalake", "dagster", "duckdb", "pandas", "fastavro", "azure", "rich"}
+    assert not loaded & heavy, loaded & heavy
+    assert "eda_lake.settings" not in result.stderr.splitlines()

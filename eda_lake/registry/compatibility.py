@@ -10,28 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+# Re-exported: the registries and provisioning name the modes from here.
+from eda_lake.registry.modes import Compatibility as Compatibility
 from eda_lake.registry.schema import PRIMITIVES, AvroSchema, NamedTypes, type_names
 from eda_lake.registry.schema import full_name as _full_name
-
-
-class Compatibility(StrEnum):
-    """Compatibility mode of a schema group (Azure's names; Full exists only locally)."""
-
-    NONE = "None"
-    BACKWARD = "Backward"
-    FORWARD = "Forward"
-    FULL = "Full"
-
-    @classmethod
-    def parse(cls, text: str) -> Compatibility:
-        for mode in cls:
-            if mode.value.lower() == text.strip().lower():
-                return mode
-        choices = ", ".join(m.value for m in cls)
-        raise ValueError(f"unknown compatibility mode {text!r}; use one of: {choices}")
 
 
 @dataclass(frozen=True)
