@@ -14,6 +14,7 @@ from pathlib import Path
 from eda_lake.console.progress import LogLines, TerminalBar, progress_for
 
 EDA_LAKE = str(Path(sys.executable).parent / "eda-lake")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves
 
 
 class Clock:
@@ -42,22 +43,28 @@ def test_log_lines_every_few_seconds_and_at_the_end_with_rates() -> None:
     ]
 
 
-def test_the_bar_redraws_in_place_with_counts_and_rate() -> None:
+def test_the_bars_show_each_stage_with_counts_and_rate() -> None:
     out, clock = io.StringIO(), Clock()
     bar = TerminalBar(out, clock)
     bar("ingest", 0, 400, "files")
-    clock.now += 0.05
-    bar("ingest", 100, 400, "files")  # too soon: not redrawn
     clock.now += 0.5
     bar("ingest", 200, 400, "files")
     clock.now += 0.5
     bar("ingest", 400, 400, "files")
+    bar("capture", 700)  # a new stage: a line of its own, below
+    clock.now += 1.0
+    bar("capture", 900)
     bar.close()
-    frames = out.getvalue().split("\r\x1b[2K")[1:]
-    assert len(frames) == 3
-    assert frames[1] == "ingest [############------------] 200/400 files  364 files/s"
-    assert frames[2].startswith("ingest [########################] 400/400 files")
-    assert out.getvalue().endswith("\n")
+    # The last frame, drawn when the bars close: one line per stage.
+    *_, ingest, capture = ANSI.sub("", out.getvalue()).splitlines()
+    assert re.fullmatch(r"ingest  ━{20} 400/400 files 400 files/s\s*", ingest), ingest
+    assert re.fullmatch(r"capture ━{20} 900 events\s+200 events/s\s*", capture), capture
+
+
+def test_bars_that_were_never_shown_leave_nothing() -> None:
+    out = io.StringIO()
+    TerminalBar(out).close()
+    assert out.getvalue() == ""
 
 
 def test_the_kind_follows_the_stream() -> None:
@@ -70,7 +77,8 @@ def test_a_terminal_sees_a_bar_and_stdout_keeps_only_the_results(tmp_path: Path)
     leader, follower = pty.openpty()
     process = subprocess.Popen(
         [EDA_LAKE, "publish", "--customers", "30000"],
-        env=env,
+        env={**env, "COLUMNS": "72"},  # a narrow terminal: the bar gives way
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=follower,
         text=True,
@@ -91,10 +99,8 @@ def test_a_terminal_sees_a_bar_and_stdout_keeps_only_the_results(tmp_path: Path)
     stdout, _ = process.communicate(timeout=120)
     os.close(leader)
     assert process.returncode == 0
-    shown = terminal.decode()
-    assert re.search(
-        r"publish CustomerCreated \[#+-*\] [\d,]+/30,000 events  [\d,]+ events/s", shown
-    )
+    shown = ANSI.sub("", terminal.decode())
+    assert re.search(r"publish CustomerCreated ━+ [\d,]+/30,000 events [\d,]+ events/s", shown)
     assert "publish CustomerCreated" not in stdout
     assert "published 30,000 CustomerCreated events" in stdout
 
