@@ -558,7 +558,8 @@ def _vacuum(retention_hours: int) -> int:
 )
 def _sql(query: str | None, output: str) -> int:
     """query the lake's tables with DuckDB (gold.funnel_daily, silver.customers,
-    bronze.events, quarantine.files...); QUERY is one SQL statement, none opens a shell"""
+    bronze.events, quarantine.files...); QUERY is one SQL statement or the shell's .tables,
+    none opens a shell"""
     from eda_lake.analytics.sql import LakeSql, QueryError
     from eda_lake.errors import UserError
     from eda_lake.lake.layout import LakeLayout
@@ -566,10 +567,13 @@ def _sql(query: str | None, output: str) -> int:
     settings = _settings()
     engine = LakeSql(LakeLayout.from_settings(settings).require_lake())
     try:
-        if query is None:
-            from eda_lake.console.shell import run_shell
+        from eda_lake.console.shell import TABLES, run_shell, tables_line
 
+        if query is None:
             return run_shell(engine, WRITERS[output], home_line(settings))
+        if query.strip() == TABLES:
+            print(tables_line(engine))
+            return 0
         try:
             result = engine.query(query)
         except QueryError as exc:

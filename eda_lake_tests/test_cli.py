@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eda_lake.cli import main
+from eda_lake.cli import commands, main
 from eda_lake_tests.registry.evolution import STEPS, VERSIONS
 
 
@@ -80,8 +80,9 @@ def test_a_bare_command_shows_its_help(capsys) -> None:
     assert "Usage: eda-lake [OPTIONS] COMMAND" in listing
     for command in ("provision", "subscribe", "dead-letters", "ingest", "sql", "demo"):
         assert f"\n  {command} " in listing
-    # a summary is wrapped, never cut short: the last words of sql's show
-    assert " ".join(listing.split()).count("QUERY is one SQL statement, none opens a shell") == 1
+    # a summary is wrapped, never cut short
+    sql_summary = " ".join((commands.commands["sql"].help or "").split())
+    assert len(sql_summary) > 100 and sql_summary in " ".join(listing.split())
     assert "Commands:\n  run " in _help_of(["capture"], capsys)
 
 

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from eda_lake.analytics.sql import LakeSql, QueryError
 
 Writer = Callable[[Sequence[str], Iterable[Sequence[Any]], TextIO], int]
+TABLES = ".tables"  # also `eda-lake sql .tables`, outside the shell
 
 
 def run_shell(
@@ -29,7 +30,7 @@ def run_shell(
     if interactive:
         with contextlib.suppress(ImportError):  # not on every platform
             import readline  # noqa: F401  (line editing and history for input())
-    out.write(f"{home_line}\n{_tables(engine)}\nend statements with ';'; .tables, .quit\n")
+    out.write(f"{home_line}\n{tables_line(engine)}\nend statements with ';'; .tables, .quit\n")
     pending: list[str] = []
     while True:
         prompt = ("...> " if pending else "lake> ") if interactive else ""
@@ -39,8 +40,8 @@ def run_shell(
         stripped = line.strip()
         if not pending and stripped in (".quit", ".exit"):
             return 0
-        if not pending and stripped == ".tables":
-            out.write(_tables(engine) + "\n")
+        if not pending and stripped == TABLES:
+            out.write(tables_line(engine) + "\n")
             continue
         pending.append(line)
         if not stripped.endswith(";"):
@@ -65,7 +66,7 @@ def _read(stdin: TextIO, prompt: str, out: TextIO, interactive: bool) -> str | N
     return line.rstrip("\n") if line else None
 
 
-def _tables(engine: LakeSql) -> str:
+def tables_line(engine: LakeSql) -> str:
     if not engine.tables:
         return "tables: none yet (run ingest, silver and gold first)"
     listed = ", ".join(f"{t.qualified} (v{t.version})" for t in engine.tables)
