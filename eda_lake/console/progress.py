@@ -29,6 +29,11 @@ def _amount(done: int, total: int | None, unit: str) -> str:
     return f"{done:,}/{total:,} {unit}" if total is not None else f"{done:,} {unit}"
 
 
+def _per_second(rate: float, unit: str) -> str:
+    """`3,100 events/s`; a slow stage's rate keeps two digits (`0.25 runs/s`), not `0`."""
+    return f"{rate:,.0f} {unit}/s" if rate >= 10 else f"{rate:.2g} {unit}/s"
+
+
 class _Amount(ProgressColumn):
     """`1,200/5,000 events`, or `1,200 events` when the total is unknown."""
 
@@ -42,7 +47,7 @@ class _Rate(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        shown = f"{speed:,.0f} {task.fields['unit']}/s" if speed else ""
+        shown = _per_second(speed, task.fields["unit"]) if speed else ""
         return Text(shown, "progress.data.speed")
 
 
@@ -98,7 +103,7 @@ class _Stage:
 
     def rate(self, now: float) -> str:
         elapsed = now - self.started
-        return f"{self.done / elapsed:,.0f} {self.unit}/s" if elapsed > 0 else ""
+        return _per_second(self.done / elapsed, self.unit) if elapsed > 0 else ""
 
     def finished(self) -> bool:
         return self.total is not None and self.done >= self.total

@@ -34,12 +34,16 @@ def test_log_lines_every_few_seconds_and_at_the_end_with_rates() -> None:
     log("publish CustomerCreated", 10_000, 10_000)  # the same end, reported again
     clock.now += 2.0
     log("capture", 700)  # a stage of unknown total: its line comes at close
+    log("dagster runs", 0, 4, "runs")
+    clock.now += 4.0
+    log("dagster runs", 2, 4, "runs")  # a slow stage, its line at close
     log.close()
     lines = out.getvalue().splitlines()
     assert lines == [
         "progress: publish CustomerCreated 5,000/10,000 events (1,000 events/s)",
         "progress: publish CustomerCreated 10,000/10,000 events (1,000 events/s)",
         "progress: capture 700 events",
+        "progress: dagster runs 2/4 runs (0.5 runs/s)",
     ]
 
 
