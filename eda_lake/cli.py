@@ -206,6 +206,20 @@ def _catalogue_show() -> int:
     return 0
 
 
+@commands.command("describe")
+@click.argument("table", required=False, metavar="[TABLE]")
+def _describe(table: str | None) -> int:
+    """what a lake table holds and what each column means (without TABLE: every table)"""
+    import shutil
+
+    from eda_lake.catalogue import load_catalogue
+    from eda_lake.lake.dictionary import describe
+
+    width = shutil.get_terminal_size().columns
+    print(describe(table, load_catalogue(_settings().schema_dir), width=width))
+    return 0
+
+
 @commands.command("provision")
 @click.option("--plan", is_flag=True, help="print what would change and touch nothing")
 def _provision(plan: bool) -> int:

@@ -138,3 +138,21 @@ def test_help_loads_none_of_the_rooms() -> None:
     heavy = {"pyarrow", "deltalake", "dagster", "duckdb", "pandas", "fastavro", "azure", "rich"}
     assert not loaded & heavy, loaded & heavy
     assert "eda_lake.settings" not in result.stderr.splitlines()
+
+
+def test_describe_explains_each_column_and_names_a_mistyped_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from eda_lake.catalogue import load_catalogue
+    from eda_lake.lake.dictionary import lake_tables
+    from eda_lake.settings import Settings
+
+    assert main(["describe", "gold.time_to_convert"]) == 0
+    said = capsys.readouterr().out
+    [table] = [t for t in lake_tables(load_catalogue(Settings.from_env().schema_dir))
+               if t.name == "gold.time_to_convert"]  # fmt: skip
+    for column in table.columns:
+        assert f"\n{column.name} " in said and column.description, column.name
+    assert main(["describe", "gold.funel"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "no table 'gold.funel'" in line and "did you mean gold.funnel_daily?" in line
