@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 Handler = TypeVar("Handler", bound=Callable[..., int])
 SIGPIPE_EXIT = 141  # what a shell reports for a writer whose reader left (128 + SIGPIPE)
+INTERRUPTED_EXIT = 130  # what a shell reports for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 def _settings() -> Settings:
@@ -111,6 +112,15 @@ class _Command(click.Command):
         _show_lake_notes()
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Every write is one atomic commit (a Delta commit, a capture file renamed into
+            # place after its ledger row): what was not committed is done again on a rerun.
+            print(
+                "eda-lake: interrupted: nothing committed is lost; run the command again and it "
+                "resumes where it stopped",
+                file=sys.stderr,
+            )
+            return INTERRUPTED_EXIT
         except BrokenPipeError:
             # The reader left (`| head`): end quietly, and keep Python from complaining at exit
             # about the stdout it can no longer flush.
@@ -237,9 +247,16 @@ def _provision(plan: bool) -> int:
     return 0
 
 
+# The generators hold a run's population in memory (about 1 KB a customer) to order it.
+MAX_CUSTOMERS = 1_000_000
+
+
 def _population_options(command: Handler) -> Handler:
     command = click.option("--seed", default=42, help="seed of the synthetic values")(command)
-    return click.option("--customers", default=2000, help="customers to create")(command)
+    return click.option(
+        "--customers", default=2000, type=click.IntRange(1, MAX_CUSTOMERS),
+        help="customers to create",
+    )(command)  # fmt: skip
 
 
 @commands.command("publish")

@@ -156,3 +156,25 @@ def test_describe_explains_each_column_and_names_a_mistyped_table(
     assert main(["describe", "gold.funel"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "no table 'gold.funel'" in line and "did you mean gold.funnel_daily?" in line
+
+
+def test_ctrl_c_ends_in_one_line_saying_a_rerun_resumes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eda_lake.catalogue
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(eda_lake.catalogue, "load_catalogue", interrupted)
+    assert main(["catalogue"]) == 130
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("eda-lake: interrupted:") and "run the command again" in line
+
+
+@pytest.mark.parametrize("customers", ["0", "-5", "1000001"])
+def test_a_population_out_of_range_is_refused(
+    customers: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["publish", "--customers", customers]) == 2
+    assert "is not in the range 1<=x<=1000000" in capsys.readouterr().err

@@ -133,6 +133,8 @@ class LakeSql:
         ) as exc:
             known = ", ".join(t.qualified for t in self.tables) or "none yet"
             raise QueryError(f"{_first_line(exc)} (the lake's tables: {known})") from None
+        if cursor is None:  # only blanks, semicolons or comments: DuckDB ran nothing
+            raise QueryError("no SQL statement to run: give one query, such as SELECT 1")
         columns = [d[0] for d in cursor.description or []]
 
         def rows() -> Iterator[tuple[Any, ...]]:

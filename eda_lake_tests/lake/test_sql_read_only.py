@@ -160,3 +160,9 @@ def test_the_spill_folder_is_private_and_gone_on_close_or_on_a_failed_open(
     with pytest.raises(DeltaError):
         LakeSql(layout)
     assert list(spills.iterdir()) == []
+
+
+@pytest.mark.parametrize("nothing", ["", "   ", ";", "/* nothing */", "-- a comment"])
+def test_a_query_with_no_statement_says_so(engine: LakeSql, nothing: str) -> None:
+    with pytest.raises(QueryError, match="no SQL statement to run"):
+        engine.query(nothing)
