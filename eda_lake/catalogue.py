@@ -14,9 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from eda_lake import names
-from eda_lake.errors import UserError
 from eda_lake.registry.schema import AvroSchema, load_schema_file
+from eda_lake.shared import names
+from eda_lake.shared.errors import UserError
 
 DATALAKE_CONSUMER_GROUP = "datalake"
 

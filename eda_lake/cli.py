@@ -26,7 +26,7 @@ from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
     from eda_lake.console.progress import LogLines, TerminalBar
-    from eda_lake.lake.commits import TableRun
+    from eda_lake.lake.delta.commits import TableRun
     from eda_lake.lake.runtime import Lake
     from eda_lake.settings import Settings
     from eda_lake.simulation.runtime import Simulation
@@ -79,7 +79,7 @@ def _finished(command: str, *layers: Mapping[str, TableRun]) -> int:
     """0, or after one line per failed table on stderr, the status of a run some of whose
     tables failed."""
     from eda_lake.console.faults import TABLE_FAILED, failed_tables
-    from eda_lake.lake.commits import failed_runs
+    from eda_lake.lake.delta.commits import failed_runs
 
     lines = failed_tables(failed_runs(*layers), command)
     for line in lines:
@@ -438,7 +438,7 @@ def _capture_inspect(files: tuple[str, ...]) -> int:
 )
 def _ingest(capture_root: str | None) -> int:
     """land every capture file not yet ingested in bronze (full discovery)"""
-    from eda_lake.errors import UserError
+    from eda_lake.shared.errors import UserError
 
     settings = _settings()
     root = capture_root
@@ -592,8 +592,8 @@ def _sql(query: str | None, output: str) -> int:
     bronze.events, quarantine.files...); QUERY is one SQL statement or the shell's .tables,
     none opens a shell"""
     from eda_lake.analytics.sql import LakeSql, QueryError
-    from eda_lake.errors import UserError
     from eda_lake.lake.layout import LakeLayout
+    from eda_lake.shared.errors import UserError
 
     settings = _settings()
     engine = LakeSql(LakeLayout.from_settings(settings).require_lake())

@@ -17,19 +17,18 @@ from unittest import mock
 import pyarrow as pa
 
 from eda_lake.capture.embedded import CaptureReport
-from eda_lake.lake import tables
-from eda_lake.lake.bronze import BronzeReport
-from eda_lake.lake.commits import TableRun
-from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
-from eda_lake.lake.entities import EntitiesReport
-from eda_lake.lake.gold import GoldReport
+from eda_lake.embedded.owner_only import owner_only_tree
+from eda_lake.lake.bronze.ingest import BronzeReport
+from eda_lake.lake.delta import tables
+from eda_lake.lake.delta.commits import TableRun
+from eda_lake.lake.delta.metadata import row_count
+from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
+from eda_lake.lake.derived.entities import EntitiesReport
+from eda_lake.lake.derived.gold import GoldReport
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.masking import demo_key
-from eda_lake.lake.metadata import row_count
 from eda_lake.lake.runtime import Lake, SilverRun
-from eda_lake.lake.silver import SilverReport
-from eda_lake.owner_only import owner_only_tree
-from eda_lake.progress import Progress, no_progress
+from eda_lake.lake.silver.event_tables import SilverReport
+from eda_lake.lake.silver.masking import demo_key
 from eda_lake.settings import (
     TARGET_VAR,
     Settings,
@@ -38,6 +37,7 @@ from eda_lake.settings import (
     settings_variables,
     variable,
 )
+from eda_lake.shared.progress import Progress, no_progress
 from eda_lake.simulation.runtime import ChainReport
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from eda_lake.errors import UserError
+from eda_lake.shared.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import pytest
 
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.registry.compatibility import Compatibility
-from eda_lake.registry.local import LocalSchemaRegistry
+from eda_lake.registry.embedded import EmbeddedSchemaRegistry
 from eda_lake.settings import (
     DAGSTER_HOME_VAR,
     HOME_VAR,
@@ -82,8 +82,8 @@ def catalogue() -> Catalogue:
 
 
 @pytest.fixture
-def registry(settings: Settings, catalogue: Catalogue) -> Iterator[LocalSchemaRegistry]:
-    reg = LocalSchemaRegistry(settings.registry_file)
+def registry(settings: Settings, catalogue: Catalogue) -> Iterator[EmbeddedSchemaRegistry]:
+    reg = EmbeddedSchemaRegistry(settings.registry_file)
     reg.ensure_group(catalogue.schema_group, Compatibility.parse(catalogue.compatibility))
     yield reg
     reg.close()

@@ -7,13 +7,13 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from eda_lake import names
 from eda_lake.catalogue import Catalogue, CatalogueError, load_catalogue
-from eda_lake.lake.declarations import event_table
+from eda_lake.lake.derived.declarations import event_table
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.names import InvalidNameError
 from eda_lake.registry.schema import SchemaDefinitionError, load_schema_file
 from eda_lake.settings import REPO_ROOT
+from eda_lake.shared import names
+from eda_lake.shared.names import InvalidNameError
 
 
 def test_four_teams_and_their_events(catalogue: Catalogue) -> None:

@@ -7,7 +7,7 @@ import stat
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-from eda_lake.durable import exclusive_file_lock
+from eda_lake.embedded.durable import exclusive_file_lock
 
 
 def _hold(path: str, entered: Event, release: Event) -> None:

@@ -37,6 +37,14 @@ def test_the_package_keeps_every_rule() -> None:
         ("hub/base.py", "import eda_lake.defs.resources", "Only eda_lake.defs imports Dagster"),
         ("capture/naming.py", "import eda_lake.lake.layout", "Capture never imports the lake"),
         ("hub/base.py", "import eda_lake.events.cloudevents", "Events over hubs, one direction"),
+        (
+            "lake/delta/commits.py",
+            "import eda_lake.lake.silver.masking",
+            "The lake's rooms in layers",
+        ),
+        ("lake/derived/build.py", "import eda_lake.lake.silver", "The lake's rooms in layers"),
+        ("lake/bronze/ingest.py", "import eda_lake.lake.derived", "The lake's rooms in layers"),
+        ("shared/names.py", "import eda_lake.settings", "eda_lake.shared imports no other room"),
     ],
 )
 def test_a_forbidden_import_breaks_its_rule(

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from eda_lake.capture.runtime import run_capture
+from eda_lake.embedded.owner_only import StateDirectoryError, owner_only_dir, owner_only_tree
 from eda_lake.lake.runtime import Lake
-from eda_lake.owner_only import StateDirectoryError, owner_only_dir, owner_only_tree
 from eda_lake.settings import Settings
 from eda_lake_tests.simulation.helpers import provisioned
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from eda_lake.hub.azure import AzureEventHubClient
+from eda_lake.hub.embedded import EmbeddedEventHub
 from eda_lake.hub.factory import make_hub_admin, make_hub_client
-from eda_lake.hub.local import LocalEventHub
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.registry.azure import AzureSchemaRegistry
 from eda_lake.registry.factory import make_registry
@@ -34,7 +34,7 @@ AZURE = {
 def test_local_defaults() -> None:
     settings = Settings.from_env({})
     assert settings.target is Target.LOCAL and settings.storage is None
-    assert isinstance(make_hub_client(settings), LocalEventHub)
+    assert isinstance(make_hub_client(settings), EmbeddedEventHub)
     assert LakeLayout.from_settings(settings).local
 
 

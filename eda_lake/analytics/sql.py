@@ -34,9 +34,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
-from eda_lake import names
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.shared import names
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds

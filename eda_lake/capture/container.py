@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from eda_lake.capture.envelope import FIELD_NAMES
-from eda_lake.errors import UserError
+from eda_lake.shared.errors import UserError
 
 MAGIC = b"Obj\x01"
 ENVELOPE_NAME = "Microsoft.ServiceBus.Messaging.EventData"

@@ -22,10 +22,10 @@ from pathlib import Path
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.capture.writer import encoded, temporary_path, write_durably
 from eda_lake.catalogue import CaptureSettings
-from eda_lake.durable import connect, exclusive_file_lock, write_transaction
+from eda_lake.embedded.durable import connect, exclusive_file_lock, write_transaction
 from eda_lake.hub.base import ReceivedEvent, ms_to_datetime
-from eda_lake.hub.local import LocalEventHub
-from eda_lake.progress import Progress, no_progress
+from eda_lake.hub.embedded import EmbeddedEventHub
+from eda_lake.shared.progress import Progress, no_progress
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS capture_files (
@@ -75,7 +75,7 @@ class EmbeddedCapture:
 
     def __init__(
         self,
-        hub: LocalEventHub,
+        hub: EmbeddedEventHub,
         destination: Path,
         settings: CaptureSettings,
         state_dir: Path,

@@ -40,7 +40,7 @@ from eda_lake.capture.writer import (
     write_durably,
 )
 from eda_lake.catalogue import DATALAKE_CONSUMER_GROUP, CaptureSettings
-from eda_lake.durable import exclusive_file_lock
+from eda_lake.embedded.durable import exclusive_file_lock
 from eda_lake.hub.base import ms_to_datetime
 from eda_lake.hub.kafka import KafkaEventHub, offset_of
 from eda_lake.native import avro as native

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from eda_lake import names
-from eda_lake.errors import UserError
+from eda_lake.shared import names
+from eda_lake.shared.errors import UserError
 
 DEFAULT_FORMAT = (
     "{Namespace}/{EventHub}/{PartitionId}/{Year}/{Month}/{Day}/{Hour}/{Minute}/{Second}"

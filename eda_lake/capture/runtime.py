@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from eda_lake.capture.embedded import CaptureReport, EmbeddedCapture
 from eda_lake.catalogue import Catalogue, load_catalogue
-from eda_lake.errors import UserError
 from eda_lake.hub.factory import make_kafka_hub, make_local_hub
-from eda_lake.progress import Progress, no_progress
 from eda_lake.settings import BROKER_VAR, Broker, Settings
+from eda_lake.shared.errors import UserError
+from eda_lake.shared.progress import Progress, no_progress
 
 
 class CaptureNotNeededError(UserError, ValueError):

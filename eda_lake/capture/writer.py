@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from eda_lake import avro_binary
+from eda_lake.capture import avro_binary
 from eda_lake.capture.envelope import CAPTURE_SCHEMA, format_enqueued_time
 from eda_lake.hub.base import ReceivedEvent, ms_to_datetime
 from eda_lake.hub.properties import encode_properties

@@ -5,7 +5,7 @@ a read-only or missing path, an unreachable network) says so in one line that na
 and the fix. Anything else is a programming error and keeps its traceback: this module only
 recognises our own `errors.UserError` (the base of every error a person can act on) and the
 system's and libraries' faults (for those that report a disk or a network fault as a generic
-error, by that fault's own wording, listed in `eda_lake.environment`), never a broad
+error, by that fault's own wording, listed in `eda_lake.shared.environment`), never a broad
 `LookupError` or `ValueError`.
 
 Every lake and capture write is atomic (a Delta commit, a capture file renamed into place
@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eda_lake.durable import FULL_BELOW_BYTES
-from eda_lake.environment import (
+from eda_lake.embedded.durable import FULL_BELOW_BYTES
+from eda_lake.settings import STORAGE_KEY_VAR
+from eda_lake.shared.environment import (
     DENIED,
     DISK_FULL,
     NOT_A_FOLDER,
@@ -37,11 +38,10 @@ from eda_lake.environment import (
     network_oserror,
     said,
 )
-from eda_lake.errors import UserError
-from eda_lake.settings import STORAGE_KEY_VAR
+from eda_lake.shared.errors import UserError
 
 if TYPE_CHECKING:
-    from eda_lake.lake.commits import TableRun
+    from eda_lake.lake.delta.commits import TableRun
 
 RERUN = "nothing was lost: run the command again once fixed and it resumes where it stopped"
 

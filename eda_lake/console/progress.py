@@ -1,4 +1,4 @@
-"""Renderers of `eda_lake.progress.Progress` for the command line.
+"""Renderers of `eda_lake.shared.progress.Progress` for the command line.
 
 On a terminal rich's bars, one line per stage, redrawn in place ten times a second; elsewhere (a
 log file, CI, a pipe) one line every few seconds and one when a stage ends, so a long run is

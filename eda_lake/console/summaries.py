@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from eda_lake.lake.commits import TableRun
+    from eda_lake.lake.delta.commits import TableRun
     from eda_lake.settings import Settings
 
 
@@ -58,7 +58,7 @@ def table_run(run: TableRun) -> str:
 def print_report(title: str, report: object, skip: tuple[str, ...] = ()) -> None:
     """A lake report's counters by their own names (`files_retried`: `files retried`), then
     what each table's run did."""
-    from eda_lake.lake.commits import TableRun
+    from eda_lake.lake.delta.commits import TableRun
 
     print(title)
     runs: list[TableRun] = []

@@ -20,7 +20,7 @@ from eda_lake.defs.lake import definitions as lake
 from eda_lake.defs.platform import assets as platform
 from eda_lake.defs.resources import eda_lake_resource
 from eda_lake.defs.teams import definitions as teams
-from eda_lake.owner_only import owner_only_tree
+from eda_lake.embedded.owner_only import owner_only_tree
 from eda_lake.settings import Settings, Target
 
 

@@ -12,7 +12,7 @@ from eda_lake.catalogue import Catalogue
 from eda_lake.events.cloudevents import binary_mode_properties
 from eda_lake.events.wire import AvroEncoder
 from eda_lake.hub.base import Batch, EventData, EventHubClient
-from eda_lake.progress import Progress, no_progress
+from eda_lake.shared.progress import Progress, no_progress
 
 # Reaction ids are uuid5 in this namespace, so a replayed reaction carries its first id.
 EVENT_ID_NAMESPACE = uuid.UUID("6b1d3c52-4f0e-4b7a-9a51-2f1f0d1c7e3a")

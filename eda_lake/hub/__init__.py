@@ -1,1 +1,2 @@
-"""Event hub: the interface shaped like Event Hubs, and its adapters (local, later Azure, Kafka)."""
+"""Event hub: the interface shaped like Event Hubs, and its adapters (the embedded one,
+Azure Event Hubs, Kafka)."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
-from eda_lake.errors import UserError
+from eda_lake.shared.errors import UserError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from eda_lake.embedded.owner_only import owner_only_dir
 from eda_lake.hub.base import EventHubAdmin, EventHubClient
-from eda_lake.hub.local import LocalEventHub
-from eda_lake.owner_only import owner_only_dir
+from eda_lake.hub.embedded import EmbeddedEventHub
 from eda_lake.settings import Broker, Settings
 
 if TYPE_CHECKING:  # confluent-kafka is imported only when the broker is Kafka
     from eda_lake.hub.kafka import KafkaEventHub
 
 
-def make_local_hub(settings: Settings) -> LocalEventHub:
+def make_local_hub(settings: Settings) -> EmbeddedEventHub:
     owner_only_dir(settings.home)
-    return LocalEventHub(settings.hub_dir, settings.namespace)
+    return EmbeddedEventHub(settings.hub_dir, settings.namespace)
 
 
 def make_kafka_hub(settings: Settings) -> KafkaEventHub:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 
 

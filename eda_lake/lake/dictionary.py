@@ -29,11 +29,12 @@ import pyarrow as pa
 from deltalake import DeltaTable, Schema, write_deltalake
 
 from eda_lake.catalogue import Catalogue, EventSpec, load_catalogue
-from eda_lake.errors import UserError
-from eda_lake.lake import quarantine, tables
-from eda_lake.lake.avro_arrow import collect_named
-from eda_lake.lake.bronze_schema import BRONZE_DESCRIPTION, BRONZE_SCHEMA, COLUMN_DESCRIPTIONS
-from eda_lake.lake.declarations import (
+from eda_lake.lake import quarantine
+from eda_lake.lake.arrow.avro import collect_named
+from eda_lake.lake.bronze.schema import BRONZE_DESCRIPTION, BRONZE_SCHEMA, COLUMN_DESCRIPTIONS
+from eda_lake.lake.delta import tables
+from eda_lake.lake.delta.metadata import type_name
+from eda_lake.lake.derived.declarations import (
     ENTITY_TABLES,
     GOLD_TABLES,
     SILVER,
@@ -42,9 +43,13 @@ from eda_lake.lake.declarations import (
     qualified,
     short,
 )
-from eda_lake.lake.metadata import type_name
-from eda_lake.lake.silver import META_DESCRIPTIONS, event_schema, event_table_description
+from eda_lake.lake.silver.event_tables import (
+    META_DESCRIPTIONS,
+    event_schema,
+    event_table_description,
+)
 from eda_lake.settings import REPO_ROOT
+from eda_lake.shared.errors import UserError
 
 BRONZE = "bronze.events"
 QUARANTINED_FILES, QUARANTINED_EVENTS = "quarantine.files", "quarantine.events"

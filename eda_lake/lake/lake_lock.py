@@ -35,8 +35,8 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
-from eda_lake.lake import commits, tables
-from eda_lake.lake.commits import Write
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta.commits import Write
 from eda_lake.lake.layout import LakeLayout
 
 log = logging.getLogger(__name__)

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from eda_lake import names
-from eda_lake.errors import UserError
-from eda_lake.owner_only import owner_only_dir
+from eda_lake.embedded.owner_only import owner_only_dir
 from eda_lake.settings import HOME_VAR, LAKE_CONTAINER_VAR, AzureStorage, Settings
+from eda_lake.shared import names
+from eda_lake.shared.errors import LakeWideError
 
 AREAS = ("capture", "bronze", "silver", "gold", "quarantine")
 
 
-class NoLakeError(UserError):
+class NoLakeError(LakeWideError):
     """A command that reads the lake was pointed at a place that holds none."""
 
 

@@ -27,8 +27,8 @@ from deltalake import DeltaTable
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.capture.naming import CapturePathError, capture_path
-from eda_lake.lake import commits, tables
-from eda_lake.lake.commits import Write
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta.commits import Write
 from eda_lake.lake.layout import LakeLayout
 
 COPY_CHUNK = 4 << 20

@@ -13,18 +13,17 @@ import pyarrow as pa
 
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.catalogue import Catalogue, load_catalogue
-from eda_lake.closing import close_all
-from eda_lake.errors import UserError
-from eda_lake.lake import commits, tables
-from eda_lake.lake.bronze import BronzeIngestor, BronzeReport
-from eda_lake.lake.commits import TableRun
-from eda_lake.lake.compaction import CompactionReport, compact_bronze
-from eda_lake.lake.discovery import CaptureFile, discover_all, files_at
-from eda_lake.lake.entities import EntitiesReport, build_entities
-from eda_lake.lake.gold import GoldBuilder, GoldReport
+from eda_lake.lake.bronze.ingest import BronzeIngestor, BronzeReport
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta.commits import TableRun
+from eda_lake.lake.derived.entities import EntitiesReport, build_entities
+from eda_lake.lake.derived.gold import GoldBuilder, GoldReport
+from eda_lake.lake.discovery.listing import CaptureFile, discover_all, files_at
+from eda_lake.lake.discovery.source import CaptureSource, capture_source
 from eda_lake.lake.lake_lock import LakeLock
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.lifecycle import (
+from eda_lake.lake.maintenance.compaction import CompactionReport, compact_bronze
+from eda_lake.lake.maintenance.lifecycle import (
     CAPTURE_CONTAINER,
     LAKE_CONTAINER,
     EnforcementReport,
@@ -35,22 +34,23 @@ from eda_lake.lake.lifecycle import (
     local_containers,
     validate,
 )
-from eda_lake.lake.maintenance import VacuumReport, vacuum_lake
-from eda_lake.lake.masking import Masker
+from eda_lake.lake.maintenance.vacuum import VacuumReport, vacuum_lake
 from eda_lake.lake.quarantine import Quarantine
-from eda_lake.lake.silver import SilverBuilder, SilverReport
-from eda_lake.lake.storage import CaptureSource, capture_source
-from eda_lake.lake.table_evolution import (
+from eda_lake.lake.silver.event_tables import SilverBuilder, SilverReport
+from eda_lake.lake.silver.evolution import (
     TableUpgradeError,
     Upgrade,
     pending_upgrades,
     upgrade_table,
 )
-from eda_lake.progress import Progress, no_progress
+from eda_lake.lake.silver.masking import Masker
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import Settings
+from eda_lake.shared.closing import close_all
+from eda_lake.shared.errors import UserError
+from eda_lake.shared.progress import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class Lake:
 
     def upgrade_silver(self, events: Sequence[str] | None = None) -> list[str]:
         """Rewrite the silver tables (of every catalogue event, or these) whose schema is not
-        their event's any more (`table_evolution`), holding the lake alone; the tables
+        their event's any more (`silver.evolution`), holding the lake alone; the tables
         rewritten. A table that cannot be upgraded raises its one line."""
         runs = self._upgrade_tables(events).values()
         for run in runs:

@@ -31,7 +31,7 @@ def pair_hashes(
     const offset_t[:] second_offsets, const uint8_t[:] second_data,
 ):
     """The hash of each row's (first, second) value: the arrays' offsets and data buffers,
-    sliced to the rows (as `lake.arrow_buffers.text_buffers` gives them); both columns of
+    sliced to the rows (as `lake.arrow.buffers.text_buffers` gives them); both columns of
     one offset width."""
     cdef Py_ssize_t count = first_offsets.shape[0] - 1
     if count < 0 or second_offsets.shape[0] != count + 1:

@@ -20,12 +20,12 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from eda_lake.lake import lifecycle
-from eda_lake.names import consumer_group_name
+from eda_lake.lake.maintenance import lifecycle
 from eda_lake.provisioning.azure_names import AzureNames
 from eda_lake.provisioning.desired import DesiredState
-from eda_lake.provisioning.local import Action
+from eda_lake.provisioning.embedded import Action
 from eda_lake.registry.compatibility import Compatibility
+from eda_lake.shared.names import consumer_group_name
 
 CAPTURE_FILE_CREATED = "Microsoft.EventHub.CaptureFileCreated"
 

@@ -1,13 +1,13 @@
 """Azure resource names: the convention `{env}-{name}-{resource}-{region}-{unique}`, checked
 against each resource type's rules before any call is made (Event Hubs' own names by the
-rules in `eda_lake.names`)."""
+rules in `eda_lake.shared.names`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from eda_lake.names import InvalidNameError, namespace_name
+from eda_lake.shared.names import InvalidNameError, namespace_name
 
 ENVIRONMENTS = ("dv", "qa", "lv")
 _RULES: dict[str, tuple[re.Pattern[str], str]] = {

@@ -8,18 +8,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from eda_lake.catalogue import Catalogue, load_catalogue
-from eda_lake.closing import close_all
 from eda_lake.hub.base import EventHubAdmin
 from eda_lake.hub.factory import make_hub_admin
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.provisioning import local as provisioning
+from eda_lake.provisioning import embedded as provisioning
 from eda_lake.provisioning.azure import AzureClients, AzureDeployment, AzureProvisioner
 from eda_lake.provisioning.azure_names import azure_names
 from eda_lake.provisioning.desired import DesiredState, desired_state
-from eda_lake.provisioning.local import Action
+from eda_lake.provisioning.embedded import Action
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import SUBSCRIPTION_VAR, Settings, SettingsError, Target
+from eda_lake.shared.closing import close_all
 
 
 def provision(

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from eda_lake.errors import UserError
 from eda_lake.registry.compatibility import Compatibility
 from eda_lake.registry.schema import AvroSchema
+from eda_lake.shared.errors import UserError
 
 # Azure's schema ids are 32 hex digits; accept any id made of URI-safe characters.
 _SCHEMA_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")

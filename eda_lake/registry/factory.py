@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from eda_lake.registry.base import SchemaRegistry
-from eda_lake.registry.local import LocalSchemaRegistry
+from eda_lake.registry.embedded import EmbeddedSchemaRegistry
 from eda_lake.settings import Settings, Target
 
 
 def make_registry(settings: Settings) -> SchemaRegistry:
     if settings.target is Target.LOCAL:
-        return LocalSchemaRegistry(settings.registry_file)
+        return EmbeddedSchemaRegistry(settings.registry_file)
     from azure.identity import DefaultAzureCredential
     from azure.schemaregistry import SchemaRegistryClient
 

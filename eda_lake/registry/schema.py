@@ -11,7 +11,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import SchemaParseException, UnknownType
 
-from eda_lake.errors import UserError
+from eda_lake.shared.errors import UserError
 
 
 class SchemaDefinitionError(UserError, ValueError):

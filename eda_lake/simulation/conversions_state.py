@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from eda_lake.durable import connect, write_transaction
+from eda_lake.embedded.durable import connect, write_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from eda_lake.durable import connect, write_transaction
+from eda_lake.embedded.durable import connect, write_transaction
 from eda_lake.hub.base import PropertyValue
 from eda_lake.hub.properties import EncodedProperties, encode_properties
 

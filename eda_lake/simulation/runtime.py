@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from eda_lake.catalogue import Catalogue, load_catalogue
-from eda_lake.closing import close_all
 from eda_lake.events.publisher import Publisher
 from eda_lake.events.wire import AvroDecoder, AvroEncoder
 from eda_lake.hub.base import EventHubClient, HubNotFoundError
 from eda_lake.hub.factory import make_hub_client
-from eda_lake.progress import Progress, no_progress
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import Settings
+from eda_lake.shared.closing import close_all
+from eda_lake.shared.progress import Progress, no_progress
 from eda_lake.simulation import partners, teams
 from eda_lake.simulation.conversions_state import ConversionsState
 from eda_lake.simulation.dead_letters import DeadLetterStore

@@ -52,7 +52,7 @@ def bench_table_upgrade(customers: int = 200_000) -> dict[str, float]:
     """CustomerCreated's table, then the catalogue adds a field with a default: the whole
     table is rewritten once."""
     from eda_lake.capture.runtime import run_capture
-    from eda_lake.lake import tables
+    from eda_lake.lake.delta import tables
     from eda_lake.lake.runtime import Lake
     from eda_lake.settings import REPO_ROOT, Settings
     from eda_lake_tests.simulation.helpers import provisioned

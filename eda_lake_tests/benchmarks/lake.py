@@ -16,7 +16,7 @@ import fastavro
 import pyarrow.fs as pafs
 
 from eda_lake.capture.naming import ArchiveNameFormat
-from eda_lake.lake.watch import WatchCursor, poll
+from eda_lake.lake.discovery.watch import WatchCursor, poll
 from eda_lake_tests.benchmarks.lake_data import (
     meter_readings,
     schemas_with_meter_readings,
@@ -31,8 +31,8 @@ import json, sys, tempfile, time
 from pathlib import Path
 import pyarrow.fs as pafs
 from eda_lake.capture.naming import ArchiveNameFormat
-from eda_lake.lake.bronze import BronzeIngestor
-from eda_lake.lake.discovery import discover_all
+from eda_lake.lake.bronze.ingest import BronzeIngestor
+from eda_lake.lake.discovery.listing import discover_all
 from eda_lake.lake.layout import LakeLayout
 root = sys.argv[1]
 fs = pafs.LocalFileSystem()
@@ -141,7 +141,7 @@ def _captured(home: Path, schema_dir: Path, shape: str, events: int) -> None:
 
 def _fastavro_per_s(home: Path, hub: str, schema_file: Path) -> tuple[int, float]:
     """fastavro's `schemaless_reader` decoding the hub's bronze bodies into dicts."""
-    from eda_lake.lake import tables
+    from eda_lake.lake.delta import tables
     from eda_lake.lake.layout import LakeLayout
     from eda_lake.settings import Settings
 

@@ -22,8 +22,7 @@ from deltalake import DeltaTable
 
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.capture.runtime import run_capture
-from eda_lake.lake import commits
-from eda_lake.lake.bronze import (
+from eda_lake.lake.bronze.ingest import (
     BRONZE_CHECKPOINT_INTERVAL,
     BRONZE_CONFIGURATION,
     STATS_COLUMNS,
@@ -31,10 +30,11 @@ from eda_lake.lake.bronze import (
     _bronze_batch,
     stream_lock,
 )
-from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, PARTITION_COLUMNS
-from eda_lake.lake.commits import Write
-from eda_lake.lake.data_files import DataFileWriter
-from eda_lake.lake.discovery import CaptureFile
+from eda_lake.lake.bronze.schema import BRONZE_SCHEMA, PARTITION_COLUMNS
+from eda_lake.lake.delta import commits
+from eda_lake.lake.delta.commits import Write
+from eda_lake.lake.delta.data_files import DataFileWriter
+from eda_lake.lake.discovery.listing import CaptureFile
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from eda_lake import avro_binary
+from eda_lake.capture import avro_binary
 from eda_lake.capture.envelope import CAPTURE_SCHEMA
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.capture.writer import EnqueuedText, encode_record

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eda_lake import avro_binary
+from eda_lake.capture import avro_binary
 from eda_lake.capture.columnar import read_capture_batches
 from eda_lake.capture.envelope import CAPTURE_SCHEMA
 from eda_lake.capture.reader import CaptureFileError, read_capture

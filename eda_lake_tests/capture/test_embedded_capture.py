@@ -15,7 +15,7 @@ from eda_lake.capture.reader import CaptureEvent, read_capture
 from eda_lake.capture.writer import temporary_path, write_capture
 from eda_lake.catalogue import CaptureSettings
 from eda_lake.hub.base import EventData, HubSpec, ReceivedEvent
-from eda_lake.hub.local import LocalEventHub
+from eda_lake.hub.embedded import EmbeddedEventHub
 
 SETTINGS = CaptureSettings(
     encoding="Avro",
@@ -29,8 +29,8 @@ LATER = datetime.now(UTC) + timedelta(hours=1)
 
 def _setup(
     tmp_path: Path, settings: CaptureSettings = SETTINGS
-) -> tuple[LocalEventHub, EmbeddedCapture]:
-    hub = LocalEventHub(tmp_path / "hub", "eda-lake-test")
+) -> tuple[EmbeddedEventHub, EmbeddedCapture]:
+    hub = EmbeddedEventHub(tmp_path / "hub", "eda-lake-test")
     hub.ensure_hub(HubSpec("orders", 2, 7))
     capture = EmbeddedCapture(hub, tmp_path / "capture", settings, tmp_path / "hub")
     return hub, capture

@@ -19,8 +19,8 @@ import pytest
 import eda_lake
 from eda_lake.cli import main
 from eda_lake.console.faults import describe
-from eda_lake.errors import UserError
 from eda_lake.settings import REPO_ROOT
+from eda_lake.shared.errors import UserError
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY
 
 EDA_LAKE = str(Path(sys.executable).parent / "eda-lake")

@@ -13,7 +13,7 @@ from azure.storage.blob import BlobServiceClient
 
 from eda_lake.defs.build import build_definitions
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY

@@ -22,7 +22,7 @@ from eda_lake.defs.lake.checks import (
     quarantine_rate,
 )
 from eda_lake.defs.teams.checks import dead_letter_rate
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings

@@ -10,7 +10,7 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 
 from eda_lake.demo import run_demo
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 

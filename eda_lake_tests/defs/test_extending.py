@@ -15,7 +15,7 @@ import pytest
 from eda_lake.capture.runtime import run_capture
 from eda_lake.defs.build import build_definitions
 from eda_lake.events.publisher import OutgoingEvent
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 from eda_lake_tests.catalogues import schemas_with_event
@@ -112,8 +112,9 @@ def test_a_declared_gold_table_is_an_asset_on_exactly_its_sources(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eda_lake.defs.lake import assets
-    from eda_lake.lake import declarations, dictionary, gold
-    from eda_lake.lake.declarations import GOLD, Derived, Reach
+    from eda_lake.lake import dictionary
+    from eda_lake.lake.derived import declarations, gold
+    from eda_lake.lake.derived.declarations import GOLD, Derived, Reach
 
     by_country = Derived(
         GOLD,

@@ -11,8 +11,9 @@ import pytest
 
 from eda_lake.catalogue import load_catalogue
 from eda_lake.defs.build import build_definitions
-from eda_lake.lake import dictionary, tables
-from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES
+from eda_lake.lake import dictionary
+from eda_lake.lake.delta import tables
+from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, tick

@@ -29,7 +29,7 @@ from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
 from eda_lake.demo import run_demo
-from eda_lake.lake.masking import demo_key
+from eda_lake.lake.silver.masking import demo_key
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import world
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, make_dev

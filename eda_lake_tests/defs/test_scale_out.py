@@ -16,7 +16,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from eda_lake.defs.lake import jobs
 from eda_lake.defs.lake.assets import BRONZE, WRITER_POOL
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick

@@ -13,8 +13,8 @@ from deltalake.exceptions import SchemaMismatchError
 
 from eda_lake.catalogue import load_catalogue
 from eda_lake.defs.lake.assets import gold_key, silver_events_asset, silver_key
-from eda_lake.lake import commits, tables
-from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource

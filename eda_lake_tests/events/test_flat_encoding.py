@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from eda_lake.catalogue import Catalogue
 from eda_lake.events.flat_encoding import encoding_plan, flat_encoder
 from eda_lake.events.wire import AvroEncoder, PayloadError
-from eda_lake.registry.local import LocalSchemaRegistry
+from eda_lake.registry.embedded import EmbeddedSchemaRegistry
 from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake.simulation import teams
 from eda_lake_tests.avro_records import fastavro_body
@@ -153,7 +153,7 @@ def test_the_publishers_records_take_the_compiled_path(catalogue: Catalogue) -> 
 
 
 def test_a_record_that_does_not_fit_is_still_refused_by_name(
-    catalogue: Catalogue, registry: LocalSchemaRegistry
+    catalogue: Catalogue, registry: EmbeddedSchemaRegistry
 ) -> None:
     spec = catalogue.event("CustomerCreated")
     encoder = AvroEncoder(registry, catalogue.schema_group)

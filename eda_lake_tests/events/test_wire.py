@@ -18,7 +18,7 @@ from eda_lake.events.wire import (
 )
 from eda_lake.registry.base import InvalidSchemaIdError, SchemaNotFoundError
 from eda_lake.registry.compatibility import Compatibility
-from eda_lake.registry.local import LocalSchemaRegistry
+from eda_lake.registry.embedded import EmbeddedSchemaRegistry
 from eda_lake.registry.schema import AvroSchema
 from eda_lake_tests.registry.evolution import V1, V2
 
@@ -44,7 +44,7 @@ def sample(schema: AvroSchema) -> dict[str, Any]:
 
 
 def test_every_catalogue_event_round_trips(
-    catalogue: Catalogue, registry: LocalSchemaRegistry
+    catalogue: Catalogue, registry: EmbeddedSchemaRegistry
 ) -> None:
     encoder = AvroEncoder(registry, catalogue.schema_group)
     decoder = AvroDecoder(registry)
@@ -60,7 +60,7 @@ def test_every_catalogue_event_round_trips(
 
 
 def test_newer_reader_decodes_older_payload(tmp_path: Path) -> None:
-    registry = LocalSchemaRegistry(tmp_path / "r.sqlite3")
+    registry = EmbeddedSchemaRegistry(tmp_path / "r.sqlite3")
     registry.ensure_group("g", Compatibility.BACKWARD)
     old = AvroEncoder(registry, "g").encode({"id": "a", "count": 3, "label": "x"}, V1)
     registry.register("g", V2)
@@ -81,7 +81,7 @@ def test_bad_content_types_are_named() -> None:
 
 
 def test_unknown_schema_id_and_corrupt_body(
-    registry: LocalSchemaRegistry, catalogue: Catalogue
+    registry: EmbeddedSchemaRegistry, catalogue: Catalogue
 ) -> None:
     decoder = AvroDecoder(registry)
     with pytest.raises(SchemaNotFoundError, match="deadbeef"):
@@ -97,7 +97,7 @@ def test_unknown_schema_id_and_corrupt_body(
 
 
 def test_record_that_does_not_fit_is_refused(
-    registry: LocalSchemaRegistry, catalogue: Catalogue
+    registry: EmbeddedSchemaRegistry, catalogue: Catalogue
 ) -> None:
     spec = catalogue.event("CustomerCreated")
     record = sample(spec.schema) | {"channel": "CARRIER_PIGEON"}
@@ -105,7 +105,7 @@ def test_record_that_does_not_fit_is_refused(
         AvroEncoder(registry, catalogue.schema_group).encode(record, spec.schema)
 
 
-def test_payload_bytes_are_plain_schemaless_avro(registry: LocalSchemaRegistry) -> None:
+def test_payload_bytes_are_plain_schemaless_avro(registry: EmbeddedSchemaRegistry) -> None:
     registry.ensure_group("g", Compatibility.NONE)
     payload = AvroEncoder(registry, "g").encode({"id": "a", "count": 1, "label": "b"}, V1)
     # zig-zag varint length-prefixed string "a", zig-zag int 1, string "b": no header, no magic

@@ -15,14 +15,14 @@ from eda_lake.hub.base import (
     HubSpec,
     partition_for_key,
 )
-from eda_lake.hub.local import LocalEventHub
+from eda_lake.hub.embedded import EmbeddedEventHub
 from eda_lake_tests.processes import run_together
 
 NAMESPACE = "eda-lake-test"
 
 
-def _hub(tmp_path: Path, partitions: int = 4) -> LocalEventHub:
-    hub = LocalEventHub(tmp_path / "hub", NAMESPACE)
+def _hub(tmp_path: Path, partitions: int = 4) -> EmbeddedEventHub:
+    hub = EmbeddedEventHub(tmp_path / "hub", NAMESPACE)
     hub.ensure_hub(HubSpec("orders", partitions, 7))
     hub.ensure_consumer_group(ConsumerGroupSpec("orders", "billing", "team: billing"))
     return hub
@@ -101,7 +101,7 @@ def test_retention_removes_expired_events(tmp_path: Path) -> None:
 
 
 def _publish_forever(path: str, acked_file: str, batch: int) -> None:
-    hub = LocalEventHub(Path(path), NAMESPACE)
+    hub = EmbeddedEventHub(Path(path), NAMESPACE)
     acked = 0
     while True:
         hub.send(
@@ -113,7 +113,7 @@ def _publish_forever(path: str, acked_file: str, batch: int) -> None:
 
 
 def _publish_count(path: str, count: int) -> None:
-    hub = LocalEventHub(Path(path), NAMESPACE)
+    hub = EmbeddedEventHub(Path(path), NAMESPACE)
     for _ in range(count // 50):
         hub.send("orders", [EventData(b"e", partition_key=str(i)) for i in range(50)])
 

@@ -12,9 +12,9 @@ import pyarrow.fs as pafs
 
 from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.demo import DemoReport
-from eda_lake.lake import tables
-from eda_lake.lake.bronze import BronzeIngestor
-from eda_lake.lake.discovery import discover_all
+from eda_lake.lake.bronze.ingest import BronzeIngestor
+from eda_lake.lake.delta import tables
+from eda_lake.lake.discovery.listing import discover_all
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 

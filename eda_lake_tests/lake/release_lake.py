@@ -23,7 +23,7 @@ from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
 from eda_lake.hub.factory import make_local_hub
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import world

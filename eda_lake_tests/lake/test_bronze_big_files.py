@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.capture.big_files import capture_path, write_big_capture

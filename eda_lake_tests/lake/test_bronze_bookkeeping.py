@@ -9,9 +9,9 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from eda_lake.lake import tables
-from eda_lake.lake.bronze import BronzeIngestor
-from eda_lake.lake.discovery import discover_all
+from eda_lake.lake.bronze.ingest import BronzeIngestor
+from eda_lake.lake.delta import tables
+from eda_lake.lake.discovery.listing import discover_all
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import MAX_TRANSIENT_ATTEMPTS, Quarantine
 from eda_lake_tests.lake.helpers import NAMES, bronze_rows, ingest, synthetic_container

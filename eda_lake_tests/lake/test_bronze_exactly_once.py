@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 from eda_lake_tests.lake.helpers import ingest, synthetic_container
@@ -27,7 +27,7 @@ def _counts(layout: LakeLayout) -> Counter[tuple[str, int]]:
 
 
 def _ingest_in_child(settings: Settings, root: str) -> None:
-    import eda_lake.lake.bronze as bronze
+    import eda_lake.lake.bronze.ingest as bronze
 
     bronze.MAX_FILES_PER_COMMIT = 2  # many small commits: more moments to be killed in
     ingest(LakeLayout.from_settings(settings), Path(root))

@@ -12,10 +12,10 @@ import pyarrow.fs as pafs
 import pytest
 
 from eda_lake.capture.naming import CapturePathError, capture_path
-from eda_lake.lake.bronze import BronzeIngestor
-from eda_lake.lake.discovery import discover_all
+from eda_lake.lake.bronze.ingest import BronzeIngestor
+from eda_lake.lake.discovery.listing import discover_all
+from eda_lake.lake.discovery.notifications import NotificationError, parse_notification
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.notifications import NotificationError, parse_notification
 from eda_lake.lake.quarantine import Quarantine
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings

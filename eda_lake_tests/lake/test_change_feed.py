@@ -11,8 +11,8 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 
-from eda_lake.lake import tables
-from eda_lake.lake.tables import ChangeFeedUnavailableError, all_changes, inserted_batches
+from eda_lake.lake.delta import tables
+from eda_lake.lake.delta.tables import ChangeFeedUnavailableError, all_changes, inserted_batches
 
 APPENDS = 4  # versions 0..3, two rows each
 

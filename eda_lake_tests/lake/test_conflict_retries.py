@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import tenacity
 
-from eda_lake.lake import commits
+from eda_lake.lake.delta import commits
 
 
 def _recorded_pauses(monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -13,8 +13,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from eda_lake.lake import commits, data_files, tables
-from eda_lake.lake.data_files import DataFileWriter
+from eda_lake.lake.delta import commits, data_files, tables
+from eda_lake.lake.delta.data_files import DataFileWriter
 
 MIB = 1 << 20
 SCHEMA = pa.schema([("part", pa.string()), ("body", pa.binary())])

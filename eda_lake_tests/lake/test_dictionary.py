@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from eda_lake.catalogue import Catalogue, load_catalogue
-from eda_lake.lake import dictionary, metadata, tables
-from eda_lake.lake.bronze_schema import BRONZE_SCHEMA, COLUMN_DESCRIPTIONS
-from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES
+from eda_lake.lake import dictionary
+from eda_lake.lake.bronze.schema import BRONZE_SCHEMA, COLUMN_DESCRIPTIONS
+from eda_lake.lake.delta import metadata, tables
+from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES
 from eda_lake.lake.dictionary import TableEntry, UnknownTableError
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import EVENTS_COLUMNS, FILES_COLUMNS
-from eda_lake.lake.silver import META_DESCRIPTIONS, META_FIELDS
+from eda_lake.lake.silver.event_tables import META_DESCRIPTIONS, META_FIELDS
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake_tests.lake.helpers import DemoLake
 

@@ -12,11 +12,11 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from eda_lake.analytics.sql import LakeSql
-from eda_lake.lake import file_lookup, tables
-from eda_lake.lake.bronze import BronzeIngestor
-from eda_lake.lake.compaction import compact_bronze
-from eda_lake.lake.discovery import CaptureFile, discover_all
+from eda_lake.lake.bronze.ingest import BronzeIngestor
+from eda_lake.lake.delta import file_lookup, tables
+from eda_lake.lake.discovery.listing import CaptureFile, discover_all
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.maintenance.compaction import compact_bronze
 from eda_lake_tests.lake.helpers import NAMES, bronze_rows, ingest, synthetic_container
 
 

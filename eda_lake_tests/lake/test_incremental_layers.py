@@ -16,13 +16,14 @@ from eda_lake.catalogue import load_catalogue
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.events.wire import content_type
 from eda_lake.hub.base import EventData
-from eda_lake.lake import commits, derived, tables
-from eda_lake.lake.declarations import ENTITY_TABLES, event_table, short
-from eda_lake.lake.entities import build_entities
-from eda_lake.lake.gold import GoldBuilder
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.derived import build as derived
+from eda_lake.lake.derived.declarations import ENTITY_TABLES, event_table, short
+from eda_lake.lake.derived.entities import build_entities
+from eda_lake.lake.derived.gold import GoldBuilder
 from eda_lake.lake.runtime import Lake, RebuildRefusedError
 from eda_lake.native import _keys as key_hashes
-from eda_lake.registry.local import LocalSchemaRegistry, local_schema_id
+from eda_lake.registry.embedded import EmbeddedSchemaRegistry, embedded_schema_id
 from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import teams, world
@@ -133,7 +134,7 @@ def quarantined_unknown_schema(lake_settings: Settings) -> tuple[Lake, AvroSchem
     simulation, _, lake = _lake_after_chain(lake_settings, customers=5)
     catalogue = lake.catalogue
     evolved = _evolved_customer_created()
-    schema_id = local_schema_id(catalogue.schema_group, evolved.full_name, evolved.canonical)
+    schema_id = embedded_schema_id(catalogue.schema_group, evolved.full_name, evolved.canonical)
     spec = catalogue.event("CustomerCreated")
     person = world.people(1234, 1)[0]
     record = {
@@ -163,7 +164,7 @@ def quarantined_unknown_schema(lake_settings: Settings) -> tuple[Lake, AvroSchem
 
 
 def register(lake: Lake, schema: AvroSchema) -> None:
-    registry = LocalSchemaRegistry(lake.settings.registry_file)
+    registry = EmbeddedSchemaRegistry(lake.settings.registry_file)
     try:
         registry.register(lake.catalogue.schema_group, schema)
     finally:

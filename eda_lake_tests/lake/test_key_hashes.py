@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from eda_lake.lake.arrow_buffers import text_buffers
-from eda_lake.lake.key_hashes import distinct, repeated
+from eda_lake.lake.arrow.buffers import text_buffers
+from eda_lake.lake.arrow.key_hashes import distinct, repeated
 from eda_lake.native import _keys
 
 

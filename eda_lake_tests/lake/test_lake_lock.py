@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from eda_lake.lake import lake_lock, maintenance
+from eda_lake.lake import lake_lock
 from eda_lake.lake.lake_lock import LakeLock
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.maintenance import vacuum as maintenance
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from eda_lake.lake.masking import PREFIX, Masker, require_key
+from eda_lake.lake.silver.masking import PREFIX, Masker, require_key
 from eda_lake.native import _mask
 
 # Around BLAKE2b's 128-byte block: a value that fills blocks exactly is the edge case.

@@ -16,9 +16,9 @@ import pytest
 from eda_lake.capture.runtime import run_capture
 from eda_lake.catalogue import load_catalogue
 from eda_lake.events.publisher import OutgoingEvent
-from eda_lake.lake import tables
-from eda_lake.lake.masking import HALVED_FROM, Masker, mask_personal_columns
+from eda_lake.lake.delta import tables
 from eda_lake.lake.runtime import Lake
+from eda_lake.lake.silver.masking import HALVED_FROM, Masker, mask_personal_columns
 from eda_lake.registry.schema import SchemaDefinitionError, load_schema_file, parse_schema
 from eda_lake.settings import Settings
 from eda_lake_tests.simulation.helpers import provisioned

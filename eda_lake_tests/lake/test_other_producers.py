@@ -16,7 +16,7 @@ from typing import Any
 from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake.settings import Settings

@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eda_lake.catalogue import load_catalogue
-from eda_lake.lake import payloads
-from eda_lake.lake.payloads import decode_payloads, flat_plan
+from eda_lake.lake.silver import payloads
+from eda_lake.lake.silver.payloads import decode_payloads, flat_plan
 from eda_lake.registry.schema import AvroSchema, SchemaDefinitionError, parse_schema
 from eda_lake_tests.avro_records import fastavro_body, record_schema
 from eda_lake_tests.lake.test_payloads import FIELDS, _records

@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from eda_lake.lake import payloads
-from eda_lake.lake.payloads import decode_payloads, flat_plan
+from eda_lake.lake.silver import payloads
+from eda_lake.lake.silver.payloads import decode_payloads, flat_plan
 from eda_lake.native import avro as native
 from eda_lake.registry.schema import AvroSchema
 from eda_lake_tests.avro_records import fastavro_body, record_schema

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from eda_lake.lake import metadata
-from eda_lake.lake.bronze_schema import BRONZE_SCHEMA
+from eda_lake.lake.bronze.schema import BRONZE_SCHEMA
+from eda_lake.lake.delta import metadata
 
 EMAIL, NAME = "zoe.weber.7@example.org", "Zoe Weber"
 MOMENT = datetime(2026, 10, 3, 12, tzinfo=UTC)

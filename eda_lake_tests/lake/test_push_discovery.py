@@ -16,9 +16,9 @@ from azure.storage.queue import QueueClient
 
 from eda_lake.defs.lake.jobs import capture_notifications_sensor
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
+from eda_lake.lake.discovery.notifications import NotificationError, parse_notification
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.notifications import NotificationError, parse_notification
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick

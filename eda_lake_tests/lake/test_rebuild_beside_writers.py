@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from eda_lake.analytics.sql import LakeSql
-from eda_lake.lake import lake_lock, tables
+from eda_lake.lake import lake_lock
+from eda_lake.lake.delta import tables
 from eda_lake.lake.runtime import Lake
-from eda_lake.lake.silver import SilverBuilder, SilverReport
+from eda_lake.lake.silver.event_tables import SilverBuilder, SilverReport
 from eda_lake.settings import Settings
 from eda_lake_tests.lake.test_silver_and_gold import KEY, _capture, _lake_after_chain
 

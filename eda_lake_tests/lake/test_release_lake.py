@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from eda_lake.capture.runtime import run_capture
-from eda_lake.lake import tables
+from eda_lake.lake.delta import tables
 from eda_lake.lake.runtime import Lake
-from eda_lake.lake.table_evolution import pending_upgrades
+from eda_lake.lake.silver.evolution import pending_upgrades
 from eda_lake.settings import Settings
 from eda_lake.simulation.runtime import Simulation
 from eda_lake_tests.lake.release_lake import (

@@ -21,16 +21,16 @@ from eda_lake.cli import main
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.events.wire import content_type
 from eda_lake.hub.base import EventData
-from eda_lake.lake import commits, tables
-from eda_lake.lake.commits import Write
-from eda_lake.lake.declarations import Derived, Reach
-from eda_lake.lake.derived import Reached
-from eda_lake.lake.entities import entity_builder
-from eda_lake.lake.masking import Masker
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta.commits import Write
+from eda_lake.lake.derived.build import Reached
+from eda_lake.lake.derived.declarations import Derived, Reach
+from eda_lake.lake.derived.entities import entity_builder
 from eda_lake.lake.runtime import Lake
-from eda_lake.lake.silver import BRONZE
-from eda_lake.lake.table_evolution import TableUpgradeError
-from eda_lake.registry.local import LocalSchemaRegistry, local_schema_id
+from eda_lake.lake.silver.event_tables import BRONZE
+from eda_lake.lake.silver.evolution import TableUpgradeError
+from eda_lake.lake.silver.masking import Masker
+from eda_lake.registry.embedded import EmbeddedSchemaRegistry, embedded_schema_id
 from eda_lake.registry.schema import AvroSchema
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import world
@@ -131,7 +131,7 @@ def evolved_catalogue(tmp_path: Path, name: str, field: dict[str, Any] | None) -
 def register(settings: Settings, catalogue: Catalogue) -> AvroSchema:
     """CustomerCreated of `catalogue`, registered as the next writer version."""
     schema = catalogue.event("CustomerCreated").schema
-    registry = LocalSchemaRegistry(settings.registry_file)
+    registry = EmbeddedSchemaRegistry(settings.registry_file)
     try:
         registry.register(catalogue.schema_group, schema)
     finally:
@@ -144,7 +144,7 @@ def send_customers(
 ) -> None:
     """CustomerCreated events written with `writer`, `FIELD` = `value` when it has one."""
     spec = catalogue.event("CustomerCreated")
-    schema_id = local_schema_id(catalogue.schema_group, writer.full_name, writer.canonical)
+    schema_id = embedded_schema_id(catalogue.schema_group, writer.full_name, writer.canonical)
     has_field = any(f["name"] == FIELD for f in writer.parsed["fields"])
     sent = []
     for event_id, person in zip(ids, world.people(777, len(ids)), strict=True):

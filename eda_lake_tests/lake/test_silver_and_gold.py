@@ -8,9 +8,9 @@ import pytest
 from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
-from eda_lake.lake import tables
-from eda_lake.lake.masking import MissingPiiKeyError
+from eda_lake.lake.delta import tables
 from eda_lake.lake.runtime import Lake
+from eda_lake.lake.silver.masking import MissingPiiKeyError
 from eda_lake.settings import Settings
 from eda_lake.simulation import world
 from eda_lake.simulation.runtime import ChainReport, Simulation

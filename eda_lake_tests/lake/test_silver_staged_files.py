@@ -14,8 +14,9 @@ import pyarrow.fs as pafs
 import pytest
 
 from eda_lake.capture.runtime import run_capture
-from eda_lake.lake import commits, silver, tables
+from eda_lake.lake.delta import commits, tables
 from eda_lake.lake.runtime import Lake
+from eda_lake.lake.silver import event_tables as silver
 from eda_lake.settings import Settings
 from eda_lake_tests.lake.test_silver_and_gold import KEY, _rows
 from eda_lake_tests.simulation.helpers import provisioned

@@ -20,9 +20,10 @@ import pytest
 
 from eda_lake.capture.runtime import run_capture
 from eda_lake.hub.base import EventData
-from eda_lake.lake import silver, tables
-from eda_lake.lake.declarations import event_table
+from eda_lake.lake.delta import tables
+from eda_lake.lake.derived.declarations import event_table
 from eda_lake.lake.runtime import Lake
+from eda_lake.lake.silver import event_tables as silver
 from eda_lake.native import _keys as key_hashes
 from eda_lake.settings import Settings
 from eda_lake_tests.benchmarks.lake_data import write_foreign_container
@@ -178,7 +179,7 @@ KILLED_WHILE_LANDING = """
 import os, signal, sys
 from pathlib import Path
 from eda_lake.catalogue import load_catalogue
-from eda_lake.lake import silver
+from eda_lake.lake.silver import event_tables as silver
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 

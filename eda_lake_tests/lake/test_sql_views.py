@@ -17,8 +17,8 @@ from eda_lake.console.rows import WRITERS
 from eda_lake.console.shell import run_shell
 from eda_lake.demo import run_demo
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.masking import demo_key
 from eda_lake.lake.runtime import Lake
+from eda_lake.lake.silver.masking import demo_key
 from eda_lake.settings import Settings
 from eda_lake_tests.lake.helpers import DEMO_CUSTOMERS, DEMO_SEED, DemoLake
 

@@ -14,9 +14,9 @@ import pytest
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, SchemaMismatchError
 
-from eda_lake.lake import commits, tables
-from eda_lake.lake.commits import TableRun
-from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta.commits import TableRun
+from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.simulation.runtime import Simulation

@@ -10,11 +10,13 @@ import pyarrow.fs as pafs
 import pytest
 
 from eda_lake.capture.naming import ArchiveNameFormat
-from eda_lake.lake import bronze, lifecycle, tables
-from eda_lake.lake.compaction import compact_bronze
-from eda_lake.lake.discovery import discover_recent
+from eda_lake.lake.bronze import ingest as bronze
+from eda_lake.lake.delta import tables
+from eda_lake.lake.discovery.listing import discover_recent
+from eda_lake.lake.discovery.watch import WatchCursor, poll
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.watch import WatchCursor, poll
+from eda_lake.lake.maintenance import lifecycle
+from eda_lake.lake.maintenance.compaction import compact_bronze
 from eda_lake_tests.lake.helpers import ingest, synthetic_container
 
 SEED_FORMAT = (

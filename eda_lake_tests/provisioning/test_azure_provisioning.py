@@ -11,11 +11,11 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from eda_lake.catalogue import Catalogue
-from eda_lake.names import InvalidNameError
 from eda_lake.provisioning.azure import AzureClients, AzureDeployment, AzureProvisioner
 from eda_lake.provisioning.azure_names import azure_names
 from eda_lake.provisioning.desired import desired_state
 from eda_lake.registry.compatibility import Compatibility
+from eda_lake.shared.names import InvalidNameError
 from eda_lake_tests.provisioning.fake_arm import FakeArm, FakeCredential
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"

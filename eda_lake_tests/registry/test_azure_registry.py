@@ -19,7 +19,7 @@ from eda_lake.registry.base import (
     SchemaNotFoundError,
 )
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
-from eda_lake.registry.local import LocalSchemaRegistry
+from eda_lake.registry.embedded import EmbeddedSchemaRegistry
 from eda_lake.registry.schema import parse_schema
 from eda_lake_tests.events.test_wire import sample
 from eda_lake_tests.registry.evolution import V1, V2, V3
@@ -125,7 +125,7 @@ def test_service_refusals_become_the_registry_errors() -> None:
 
 
 def test_payload_bytes_equal_the_embedded_registrys(
-    catalogue: Catalogue, registry: LocalSchemaRegistry
+    catalogue: Catalogue, registry: EmbeddedSchemaRegistry
 ) -> None:
     azure = AzureSchemaRegistry(FakeSchemaRegistryClient({catalogue.schema_group}), NAMESPACE)
     for spec in catalogue.events.values():

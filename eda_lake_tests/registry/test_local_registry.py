@@ -13,14 +13,14 @@ from eda_lake.registry.base import (
     SchemaNotFoundError,
 )
 from eda_lake.registry.compatibility import Compatibility
-from eda_lake.registry.local import LocalSchemaRegistry
+from eda_lake.registry.embedded import EmbeddedSchemaRegistry
 from eda_lake_tests.registry.evolution import V1, V2, V3, VERSIONS
 
 GROUP = "evolution"
 
 
-def _registry(tmp_path: Path, mode: Compatibility) -> LocalSchemaRegistry:
-    registry = LocalSchemaRegistry(tmp_path / "registry.sqlite3")
+def _registry(tmp_path: Path, mode: Compatibility) -> EmbeddedSchemaRegistry:
+    registry = EmbeddedSchemaRegistry(tmp_path / "registry.sqlite3")
     registry.ensure_group(GROUP, mode)
     return registry
 
@@ -59,7 +59,7 @@ def test_state_survives_a_new_process_view(tmp_path: Path) -> None:
     registry = _registry(tmp_path, Compatibility.FULL)
     props = registry.register(GROUP, V1)
     registry.close()
-    reopened = LocalSchemaRegistry(tmp_path / "registry.sqlite3")
+    reopened = EmbeddedSchemaRegistry(tmp_path / "registry.sqlite3")
     assert reopened.get(props.id).properties == props
     assert reopened.group_compatibility(GROUP) is Compatibility.FULL
 
@@ -75,7 +75,7 @@ def test_unknown_ids_and_groups(tmp_path: Path) -> None:
 
 
 def _register_in_child(path: str, index: int) -> str:
-    registry = LocalSchemaRegistry(Path(path))
+    registry = EmbeddedSchemaRegistry(Path(path))
     return registry.register(GROUP, VERSIONS[index % 2]).id
 
 
@@ -88,4 +88,4 @@ def test_concurrent_processes_agree_on_ids(tmp_path: Path) -> None:
     with ProcessPoolExecutor(2, mp_context=spawn) as pool:
         ids = list(pool.map(_register_in_child, [path] * 8, range(8)))
     assert len(set(ids)) == 2
-    assert LocalSchemaRegistry(Path(path)).versions(GROUP, "test.evolution.Thing") == [1, 2]
+    assert EmbeddedSchemaRegistry(Path(path)).versions(GROUP, "test.evolution.Thing") == [1, 2]

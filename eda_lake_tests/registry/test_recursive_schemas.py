@@ -14,9 +14,9 @@ import fastavro
 import pytest
 
 from eda_lake.catalogue import load_catalogue
-from eda_lake.lake import payloads
+from eda_lake.lake.silver import payloads
 from eda_lake.registry.compatibility import Compatibility
-from eda_lake.registry.local import LocalSchemaRegistry
+from eda_lake.registry.embedded import EmbeddedSchemaRegistry
 from eda_lake.registry.schema import SchemaDefinitionError, parse_schema, recursion_problem
 from eda_lake.settings import REPO_ROOT
 from eda_lake_tests.cli.test_faults import EDA_LAKE, assert_one_line, run
@@ -96,7 +96,7 @@ def test_the_catalogue_refuses_it(tmp_path: Path) -> None:
 
 
 def test_both_registries_refuse_to_register_it(tmp_path: Path) -> None:
-    local = LocalSchemaRegistry(tmp_path / "registry.sqlite3")
+    local = EmbeddedSchemaRegistry(tmp_path / "registry.sqlite3")
     local.ensure_group("g", Compatibility.NONE)
     for registry in (local, azure_registry()):
         with pytest.raises(SchemaDefinitionError, match=r"field Node\.next refers back"):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from eda_lake.hub.local import LocalEventHub
+from eda_lake.hub.embedded import EmbeddedEventHub
 from eda_lake.settings import Settings
 from eda_lake.simulation.runtime import Simulation
 from eda_lake_tests.simulation.helpers import provisioned, published
@@ -44,16 +44,16 @@ def test_crash_after_publish_before_checkpoint_repeats_with_same_ids(
     simulation.subscriber("conversions").run()  # the catalogue first
     simulation.publish_customers(seed=9, count=300)
 
-    real_checkpoint = LocalEventHub.checkpoint
+    real_checkpoint = EmbeddedEventHub.checkpoint
     calls = {"n": 0}
 
-    def dying_checkpoint(self: LocalEventHub, *args: object) -> None:
+    def dying_checkpoint(self: EmbeddedEventHub, *args: object) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt("killed after publishing, before checkpointing")
         real_checkpoint(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(LocalEventHub, "checkpoint", dying_checkpoint)
+    monkeypatch.setattr(EmbeddedEventHub, "checkpoint", dying_checkpoint)
     with pytest.raises(KeyboardInterrupt):
         simulation.subscriber("conversions").run()
     monkeypatch.undo()

@@ -18,15 +18,21 @@ from eda_lake.capture.naming import capture_path
 from eda_lake.catalogue import Catalogue
 from eda_lake.defs.hubs import CAPTURE_FILES
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake import metadata as facts
-from eda_lake.lake.bronze_schema import BRONZE_DESCRIPTION
-from eda_lake.lake.commits import TableRun
-from eda_lake.lake.declarations import ENTITY_TABLES, GOLD_TABLES, Derived, event_table, qualified
+from eda_lake.lake.bronze.schema import BRONZE_DESCRIPTION
+from eda_lake.lake.delta import metadata as facts
+from eda_lake.lake.delta.commits import TableRun
+from eda_lake.lake.derived.declarations import (
+    ENTITY_TABLES,
+    GOLD_TABLES,
+    Derived,
+    event_table,
+    qualified,
+)
 from eda_lake.lake.dictionary import column_descriptions
+from eda_lake.lake.discovery.push import acknowledge
+from eda_lake.lake.discovery.storage_queue import StorageNotificationQueue
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.notification_queue import StorageNotificationQueue
-from eda_lake.lake.push import acknowledge
-from eda_lake.lake.silver import event_table_description
+from eda_lake.lake.silver.event_tables import event_table_description
 from eda_lake.settings import Settings
 
 BRONZE = dg.AssetKey(["bronze", "events"])

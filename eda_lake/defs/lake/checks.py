@@ -8,9 +8,10 @@ import dagster as dg
 
 from eda_lake.defs.lake.assets import BRONZE, gold_key, silver_key
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake import checks, tables
-from eda_lake.lake import metadata as facts
-from eda_lake.lake.declarations import ENTITY_TABLES
+from eda_lake.lake import checks
+from eda_lake.lake.delta import metadata as facts
+from eda_lake.lake.delta import tables
+from eda_lake.lake.derived.declarations import ENTITY_TABLES
 from eda_lake.lake.layout import LakeLayout
 
 QUARANTINE_THRESHOLD = 0.01

@@ -11,10 +11,10 @@ import dagster as dg
 
 from eda_lake.defs.lake.assets import BRONZE, FAILED_TABLES, SILVER_EVENTS, silver_key
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake.declarations import ENTITY_TABLES
-from eda_lake.lake.notification_queue import StorageNotificationQueue
-from eda_lake.lake.push import take_notifications
-from eda_lake.lake.watch import WatchCursor, poll
+from eda_lake.lake.derived.declarations import ENTITY_TABLES
+from eda_lake.lake.discovery.push import take_notifications
+from eda_lake.lake.discovery.storage_queue import StorageNotificationQueue
+from eda_lake.lake.discovery.watch import WatchCursor, poll
 
 WRITER_TAGS = {"lake": "writer"}
 ingest_job = dg.define_asset_job(

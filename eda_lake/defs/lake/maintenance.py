@@ -7,7 +7,7 @@ from pydantic import Field
 
 from eda_lake.defs.lake.assets import BRONZE
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake.maintenance import DEFAULT_RETENTION_HOURS
+from eda_lake.lake.maintenance.vacuum import DEFAULT_RETENTION_HOURS
 
 
 class LifecycleConfig(dg.Config):

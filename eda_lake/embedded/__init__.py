@@ -1,0 +1,1 @@
+"""The embedded default's own state: SQLite stores, kept owner-only."""

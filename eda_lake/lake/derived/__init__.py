@@ -1,0 +1,1 @@
+"""Tables declared as data and built from others: silver's entities and gold."""

@@ -1,0 +1,1 @@
+"""Keeping the lake small and within its policies: compaction, vacuum, lifecycle."""

@@ -1,0 +1,1 @@
+"""Silver's event tables: bodies decoded through the registry, typed, masked and deduplicated."""
