@@ -498,7 +498,7 @@ def _rebuild() -> int:
     """rebuild silver and gold from bronze (after a decoder fix)"""
     settings = _settings()
     lake = _lake(settings)
-    silver, gold = lake.rebuild()
+    silver, gold = lake.recovery.rebuild()
     print_report("silver events (rebuilt):", silver.events)
     print_report("silver entities (rebuilt):", silver.entities)
     print_report("gold (rebuilt):", gold)
@@ -549,7 +549,7 @@ def _quarantine_retry(files: bool, events: bool, capture_root: str | None) -> in
     nothing lands twice"""
     settings = _settings()
     both = not (files or events)
-    report = _lake(settings).retry_quarantine(
+    report = _lake(settings).recovery.retry_quarantine(
         files=both or files, events=both or events, capture_root=capture_root
     )
     print_report("quarantine retry:", report)
@@ -566,7 +566,7 @@ def _quarantine_retry(files: bool, events: bool, capture_root: str | None) -> in
 def _vacuum(retention_hours: int) -> int:
     """delete the lake's data files that no table version within the retention refers to"""
     settings = _settings()
-    report = _lake(settings).vacuum(retention_hours)
+    report = _lake(settings).upkeep.vacuum(retention_hours)
     print(
         f"vacuum: {count(report.total, 'file')} deleted (older than {retention_hours} h, "
         "referenced by no table version within it)"

@@ -24,9 +24,10 @@ from eda_lake.lake.delta.commits import TableRun
 from eda_lake.lake.delta.metadata import row_count
 from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
 from eda_lake.lake.derived.entities import EntitiesReport
-from eda_lake.lake.derived.gold import GoldReport
+from eda_lake.lake.derived.gold import GoldReport, funnel
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.runtime import Lake, SilverRun
+from eda_lake.lake.parts import SilverRun
+from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver.event_tables import SilverReport
 from eda_lake.lake.silver.masking import demo_key
 from eda_lake.settings import (
@@ -204,7 +205,7 @@ def run_demo(
         gold=GoldReport(
             {d.name: _table_run(d.qualified_name, gold.get(f"gold/{d.name}")) for d in GOLD_TABLES}
         ),
-        funnel=Lake(demo).funnel(),
+        funnel=funnel(Lake(demo).layout),
         demo_pii_key=settings.pii_key is None,
         events_before=events_before,
     )

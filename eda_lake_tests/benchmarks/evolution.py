@@ -22,7 +22,7 @@ home, schemas, rewrite = sys.argv[1], sys.argv[2], sys.argv[3] == "rewrite"
 key = "bench-key-0123456789"
 lake = Lake(Settings(home=Path(home)), load_catalogue(Path(schemas)), pii_key=key)
 started = time.perf_counter()
-upgraded = lake.upgrade_silver() if rewrite else []
+upgraded = lake.recovery.upgrade_silver() if rewrite else []
 seconds = time.perf_counter() - started
 status = Path("/proc/self/status").read_text()
 rss = int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) / 1024
@@ -71,7 +71,7 @@ def bench_table_upgrade(customers: int = 200_000) -> dict[str, float]:
         lake.silver_events()  # nothing new: the check, then a run that lands nothing
         idle_s = time.perf_counter() - started
         started = time.perf_counter()
-        assert lake.upgrade_silver() == []
+        assert lake.recovery.upgrade_silver() == []
         check_s = time.perf_counter() - started
 
         schemas = Path(directory) / "schemas"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from eda_lake.lake.derived.gold import funnel
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import REPO_ROOT, Settings
 
@@ -58,7 +59,7 @@ def test_walkthrough_runs_as_written_from_another_directory(tmp_path: Path) -> N
     assert "purchasers" in result.stdout  # the last line's query answered
     assert not (elsewhere / ".eda_lake").exists()  # the exported home was used, from anywhere
     walkthrough_home = home / "eda-lake-walkthrough"
-    funnel = Lake(Settings(home=walkthrough_home)).funnel().to_pylist()
-    assert sum(row["customers"] for row in funnel) == 1000
-    assert sum(row["purchasers"] for row in funnel) > 0
+    rows = funnel(Lake(Settings(home=walkthrough_home)).layout).to_pylist()
+    assert sum(row["customers"] for row in rows) == 1000
+    assert sum(row["purchasers"] for row in rows) > 0
     assert f"EDA_LAKE_HOME   {walkthrough_home}" in result.stdout

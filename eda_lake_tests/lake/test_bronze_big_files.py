@@ -66,7 +66,7 @@ def test_an_event_over_the_limit_quarantines_its_file_until_the_limit_is_raised(
     assert set(lake.quarantine.quarantined_files()) == {big_path}
     # The same file, retried with the limit raised: it lands and is resolved.
     raised = Lake(Settings(home=home, max_event_mib=4))
-    retried = raised.retry_quarantine(files=True, events=False, capture_root=str(root))
+    retried = raised.recovery.retry_quarantine(files=True, events=False, capture_root=str(root))
     assert retried.files_resolved == 1 and retried.files_still_quarantined == 0
     assert _bronze_bodies(raised) == [
         (small.relative_to(root).as_posix(), 3, 200 + MIB - 300),

@@ -21,7 +21,8 @@ from eda_lake.lake.derived import build as derived
 from eda_lake.lake.derived.declarations import ENTITY_TABLES, event_table, short
 from eda_lake.lake.derived.entities import build_entities
 from eda_lake.lake.derived.gold import GoldBuilder
-from eda_lake.lake.runtime import Lake, RebuildRefusedError
+from eda_lake.lake.recovery import RebuildRefusedError
+from eda_lake.lake.runtime import Lake
 from eda_lake.native import _keys as key_hashes
 from eda_lake.registry.embedded import EmbeddedSchemaRegistry, embedded_schema_id
 from eda_lake.registry.schema import AvroSchema, parse_schema
@@ -175,11 +176,11 @@ def test_unknown_schema_events_land_once_the_schema_is_registered(
     lake_settings: Settings,
 ) -> None:
     lake, evolved = quarantined_unknown_schema(lake_settings)
-    assert lake.retry_quarantine(files=False).events_landed == 0  # still unknown: stays
+    assert lake.recovery.retry_quarantine(files=False).events_landed == 0  # still unknown: stays
     register(lake, evolved)
-    retried = lake.retry_quarantine(files=False)
+    retried = lake.recovery.retry_quarantine(files=False)
     assert (retried.events_landed, retried.events_resolved) == (1, 1)
-    assert lake.retry_quarantine(files=False).events_retried == 0  # resolved: nothing left
+    assert lake.recovery.retry_quarantine(files=False).events_retried == 0  # resolved: nothing left
     ids = [r["event_id"] for r in _rows(lake, "silver", "customer_created")]
     assert ids.count("later-1") == 1
 
@@ -188,13 +189,13 @@ def test_a_rebuild_that_lands_quarantined_events_resolves_them(lake_settings: Se
     lake, evolved = quarantined_unknown_schema(lake_settings)
     assert lake.quarantine.events().num_rows == 1
     register(lake, evolved)
-    silver, _ = lake.rebuild()
+    silver, _ = lake.recovery.rebuild()
     assert silver.events.runs["CustomerCreated"].counts["quarantine_resolved"] == 1
     assert lake.quarantine.events().num_rows == 0  # none open
     assert lake.quarantine.events(include_resolved=True)["resolved_at"][0].is_valid
     ids = [r["event_id"] for r in _rows(lake, "silver", "customer_created")]
     assert ids.count("later-1") == 1
-    assert lake.retry_quarantine(files=False).events_retried == 0
+    assert lake.recovery.retry_quarantine(files=False).events_retried == 0
 
 
 def test_rebuild_refuses_a_schema_the_registry_rejects_and_touches_nothing(
@@ -211,7 +212,7 @@ def test_rebuild_refuses_a_schema_the_registry_rejects_and_touches_nothing(
     silver_before = len(_rows(lake, "silver", "customer_created"))
     gold_version = _version(lake, "gold", "funnel_daily")
     with pytest.raises(RebuildRefusedError, match="loyalty_tier"):
-        broken.rebuild()
+        broken.recovery.rebuild()
     assert len(_rows(lake, "silver", "customer_created")) == silver_before
     assert _version(lake, "gold", "funnel_daily") == gold_version
     assert lake.quarantine.events().num_rows == 0
@@ -257,11 +258,11 @@ def test_layers_read_whole_snapshots_once_their_change_feed_is_vacuumed(
 ) -> None:
     _, _, lake = _lake_after_chain(lake_settings, customers=40)
     before = _totals(lake)
-    lake.compact()
+    lake.upkeep.compact()
     bronze = tables.open_table(lake.layout.bronze_uri, lake.layout.storage_options)
     assert bronze is not None
     bronze.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
-    lake.rebuild()  # silver reads bronze from version 0: its change feed is gone
+    lake.recovery.rebuild()  # silver reads bronze from version 0: its change feed is gone
     assert _totals(lake) == before
 
 

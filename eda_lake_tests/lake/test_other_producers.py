@@ -102,7 +102,7 @@ def test_other_producers_events_are_quarantined_not_counted(tmp_path: Path) -> N
     untyped = [r for r in reasons if r.startswith("no CloudEvents type")]
     assert len(untyped) == PER_KIND and "CustomerCreated" in untyped[0]
     # A retry lands none of them: the type is read again from bronze.
-    retry = lake.retry_quarantine(files=False)
+    retry = lake.recovery.retry_quarantine(files=False)
     assert (retry.events_landed, retry.events_still_quarantined) == (0, 7 * PER_KIND)
     assert len(_rows(lake, "silver", "customer_created")) == customers
 

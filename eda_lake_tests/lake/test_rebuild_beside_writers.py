@@ -81,12 +81,12 @@ def test_a_silver_run_straddling_the_rebuilds_window_loses_nothing(
     runner.start()
     assert read.wait(60)
     lake.lock.waiting = lambda _: window.set()  # the rebuild has begun: the silver run goes on
-    lake.rebuild()
+    lake.recovery.rebuild()
     runner.join()
     assert window.is_set()
     raced = _snapshot(lake)
 
-    lake.rebuild()  # alone
+    lake.recovery.rebuild()  # alone
     assert raced == _snapshot(lake)
     assert len(raced["silver.customer_created"]) == 43
 
@@ -112,13 +112,13 @@ def test_a_silver_run_started_inside_the_rebuild_waits_for_it(
         return replaced
 
     monkeypatch.setattr(SilverBuilder, "rebuild", in_window)
-    lake.rebuild()
+    lake.recovery.rebuild()
     monkeypatch.undo()
     runner.join()
     [after] = reports
     assert after.events.rows_read == 0  # it read the rebuilt tables: nothing left to do
     raced = _snapshot(lake)
-    lake.rebuild()
+    lake.recovery.rebuild()
     assert raced == _snapshot(lake)
 
 
@@ -165,13 +165,14 @@ class Readers:
 @pytest.mark.slow
 def test_rebuilds_beside_writers_and_readers_end_as_a_rebuild_alone(tmp_path: Path) -> None:
     lake = _lake_after_chain(Settings(home=tmp_path / "home"), customers=10)[2]
-    lake.rebuild()
+    lake.recovery.rebuild()
     alone = _snapshot(lake)
     readers = Readers(lake, set(alone) | {"bronze.events"})
     chance = random.Random(15)
     writers: list[Callable[[Lake], object]] = [
         Lake.ingest, Lake.silver_events, Lake.entities, Lake.silver, Lake.gold,
-        Lake.retry_quarantine, Lake.compact, lambda lake: lake.vacuum(168), Lake.rebuild,
+        lambda lake: lake.recovery.retry_quarantine(), lambda lake: lake.upkeep.compact(),
+        lambda lake: lake.upkeep.vacuum(168), lambda lake: lake.recovery.rebuild(),
     ]  # fmt: skip
     reader = threading.Thread(target=readers.poll)
     reader.start()
@@ -186,7 +187,7 @@ def test_rebuilds_beside_writers_and_readers_end_as_a_rebuild_alone(tmp_path: Pa
             for other in others:
                 other.start()
             readers.rebuilding.set()
-            lake.rebuild()
+            lake.recovery.rebuild()
             for other in others:
                 other.join()
             readers.rebuilding.clear()
@@ -206,13 +207,13 @@ def _rebuild_until_killed(home: str, killed_after: int, ready: Any) -> None:
             ready.set()
             threading.Event().wait()  # until killed
 
-    lake.rebuild(progress)
+    lake.recovery.rebuild(progress)
 
 
 def test_a_killed_rebuild_leaves_old_or_new_tables_and_no_lock(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
     lake = _lake_after_chain(settings, customers=20)[2]
-    lake.rebuild()
+    lake.recovery.rebuild()
     alone = _snapshot(lake)
     context = multiprocessing.get_context("spawn")
     for killed_after in (1, 5):
@@ -229,5 +230,5 @@ def test_a_killed_rebuild_leaves_old_or_new_tables_and_no_lock(tmp_path: Path) -
         lake.gold()
         assert lake.lock.leases() == []
         assert _snapshot(lake) == alone  # the sensors' runs carry on from what it committed
-        lake.rebuild()
+        lake.recovery.rebuild()
         assert _snapshot(lake) == alone

@@ -91,7 +91,7 @@ def test_a_released_lake_is_extended_and_rebuilt(
     assert table_counts(lake)["silver.customers"] == customers
     extended = {(area, name): _content(lake, area, name) for area, name in DERIVED}
 
-    lake.rebuild()
+    lake.recovery.rebuild()
     assert {(a, n): _content(lake, a, n) for a, n in DERIVED} == extended
     [open_event] = lake.quarantine.events().to_pylist()  # still undecodable: still open
     assert open_event["ce_id"] == BAD_EVENT_ID

@@ -197,7 +197,7 @@ def test_silver_follows_an_evolved_schema_as_a_rebuild_does(
     lake.gold()
 
     assert run.events.inserted["CustomerCreated"] == 2
-    assert lake.upgrade_silver() == []  # upgraded once: the next run only compares schemas
+    assert lake.recovery.upgrade_silver() == []  # upgraded once: the next run only compares schemas
     rows = _by_id(lake)
     silver = tables.open_table(
         lake.layout.table_uri("silver", "customer_created"), lake.layout.storage_options
@@ -225,7 +225,7 @@ def test_silver_follows_an_evolved_schema_as_a_rebuild_does(
     assert sum(r["customers"] for r in funnel) == len(customers)  # gold is current
 
     incremental = {table: _content(lake, *table) for table in COMPARED}
-    lake.rebuild()
+    lake.recovery.rebuild()
     assert {table: _content(lake, *table) for table in COMPARED} == incremental
 
 
@@ -265,7 +265,7 @@ def test_a_lake_written_with_32_bit_columns_upgrades_on_its_first_run(
     assert run.events.rows_read == 0  # nothing read again
     after = _content(lake, "silver", "customer_created")
     assert after == before  # nothing lost: the same rows, the same values
-    lake.rebuild()
+    lake.recovery.rebuild()
     assert _content(lake, "silver", "customer_created") == after
 
 
@@ -342,7 +342,7 @@ def test_a_quarantine_retry_first_after_the_change_lands_in_the_promoted_type(
     register(lake_settings, new)
 
     lake = Lake(lake_settings, new, pii_key=KEY)
-    retried = lake.retry_quarantine(files=False)
+    retried = lake.recovery.retry_quarantine(files=False)
     assert (retried.events_landed, retried.events_resolved) == (1, 1)
     rows = _by_id(lake)
     assert (rows["old-1"][FIELD], rows["new-1"][FIELD]) == (7.0, 0.5)
@@ -369,7 +369,7 @@ def test_bytes_that_are_no_text_fail_their_table_in_one_line_and_change_nothing(
     lake.ingest()
 
     with pytest.raises(TableUpgradeError, match=r"silver.customer_created: column 'visits'"):
-        lake.upgrade_silver()
+        lake.recovery.upgrade_silver()
     run = lake.silver()  # the table fails on its own: every other table lands
     failed = run.events.runs["CustomerCreated"]
     assert failed.failed and "column 'visits' cannot become string" in failed.failure()
@@ -377,7 +377,7 @@ def test_bytes_that_are_no_text_fail_their_table_in_one_line_and_change_nothing(
     others = {name: r for name, r in run.events.runs.items() if name != "CustomerCreated"}
     assert not any(r.failed for r in others.values())
     assert run.events.inserted["ProductUpdated"] > 0  # and they land
-    lake.rebuild()  # the fix the error names: the event that is no text is quarantined
+    lake.recovery.rebuild()  # the fix the error names: the event that is no text is quarantined
     assert "old-1" not in _by_id(lake)
     assert [r["ce_id"] for r in lake.quarantine.events().to_pylist()] == ["old-1"]
     lake.silver()  # and silver runs again
@@ -401,6 +401,6 @@ def test_an_added_field_a_producer_sent_before_the_catalogue_knew_it_is_never_de
     failed = lake.silver().events.runs["CustomerCreated"]
     assert failed.failed and "'visits'" in failed.failure() and "rebuild" in failed.failure()
     assert _silver_table(lake).version() == version  # not given the default: nothing changed
-    lake.rebuild()  # the fix the line names: the value as the producer sent it
+    lake.recovery.rebuild()  # the fix the line names: the value as the producer sent it
     assert _by_id(lake)["ahead-1"][FIELD] == "gold"
     assert not any(run.failed for run in lake.silver().events.runs.values())

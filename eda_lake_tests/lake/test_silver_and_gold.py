@@ -141,7 +141,7 @@ def test_rebuild_from_bronze_gives_the_same_tables(lake_settings: Settings) -> N
             ("gold", "sales_daily"),
         ]
     }
-    lake.rebuild()
+    lake.recovery.rebuild()
     for name, rows in snapshot.items():
         area = "gold" if name in ("funnel_daily", "sales_daily") else "silver"
         assert sorted(map(str, _rows(lake, area, name))) == rows, name

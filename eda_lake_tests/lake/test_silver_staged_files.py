@@ -82,7 +82,7 @@ def test_a_commit_that_landed_but_raised_keeps_its_files(
     if how == "run":
         lake.silver_events(["CustomerCreated"])
     else:
-        lake.rebuild()
+        lake.recovery.rebuild()
     assert lost  # the commit of staged files landed, and its caller heard it refused
     held = _in_log(lake)
     assert held and held <= _in_directory(lake)  # every file the table holds is there
@@ -149,11 +149,8 @@ def test_two_runs_at_once_land_each_event_once_and_leave_no_staged_files(
     def another_run_first(table: Any, stage: silver._Staged, *args: Any) -> int:
         if not began:  # a second process lands the same events meanwhile
             began.append(True)
-            builder, close = lake._silver_builder()
-            try:
+            with lake.silver_builder() as builder:
                 other_runs.append(builder.run(["CustomerCreated"]).inserted["CustomerCreated"])
-            finally:
-                close()
         return real(table, stage, *args)
 
     monkeypatch.setattr(silver, "_commit_staged", another_run_first)

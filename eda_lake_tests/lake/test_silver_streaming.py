@@ -168,7 +168,7 @@ def test_a_run_dying_between_two_tables_commits_loses_and_doubles_nothing(
     by_run = {name: _keys(lake, event_table(name)) for name in names}
     assert after_crash.inserted[landed[0]] == 0  # committed before the crash: nothing again
     assert after_crash.inserted[landed[1]] > 0
-    lake.rebuild()  # every table again, from all of bronze
+    lake.recovery.rebuild()  # every table again, from all of bronze
     for name in names:
         keys = by_run[name]
         assert len(keys) == len(set(keys)), name

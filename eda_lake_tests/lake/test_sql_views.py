@@ -16,6 +16,7 @@ from eda_lake.cli import main
 from eda_lake.console.rows import WRITERS
 from eda_lake.console.shell import run_shell
 from eda_lake.demo import run_demo
+from eda_lake.lake.derived.gold import funnel
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver.masking import demo_key
@@ -60,8 +61,8 @@ def test_every_table_by_layer_and_name_on_its_current_snapshot(demo_lake: Settin
 
 def test_a_rebuild_replaces_files_and_the_views_count_once(demo_lake: Settings) -> None:
     lake = Lake(demo_lake, pii_key=demo_key(DEMO_SEED))
-    before = len(lake.funnel())
-    lake.rebuild()  # gold rewritten: its old files stay on disk until a vacuum
+    before = len(funnel(lake.layout))
+    lake.recovery.rebuild()  # gold rewritten: its old files stay on disk until a vacuum
     engine = LakeSql(lake.layout)
     try:
         assert _one(engine, "SELECT count(*) FROM gold.funnel_daily") == before

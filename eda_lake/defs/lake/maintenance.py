@@ -27,7 +27,7 @@ class LifecycleConfig(dg.Config):
     description="Small bronze files of a partition-day rewritten as few large ones, atomically.",
 )
 def bronze_compaction(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    report = eda_lake.lake().compact()
+    report = eda_lake.lake().upkeep.compact()
     return dg.MaterializeResult(
         metadata={
             "files_removed": report.files_removed,
@@ -55,7 +55,7 @@ class VacuumConfig(dg.Config):
     "refers to (what compaction and replaced days left behind, and killed writers' leftovers).",
 )
 def lake_vacuum(config: VacuumConfig, eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    report = eda_lake.lake().vacuum(config.retention_hours)
+    report = eda_lake.lake().upkeep.vacuum(config.retention_hours)
     return dg.MaterializeResult(
         metadata={
             "retention_hours": report.retention_hours,
@@ -76,7 +76,7 @@ def lifecycle_enforcement(
     config: LifecycleConfig, eda_lake: EdaLakeResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     policy = Path(config.policy_file) if config.policy_file else None
-    rules, report = eda_lake.lake().lifecycle(policy)
+    rules, report = eda_lake.lake().upkeep.lifecycle(policy)
     return dg.MaterializeResult(
         metadata={
             "rules": [r.name for r in rules],

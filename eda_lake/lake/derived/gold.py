@@ -15,6 +15,7 @@ from datetime import date
 
 import pyarrow as pa
 
+from eda_lake.lake.delta import tables
 from eda_lake.lake.delta.commits import TableRun
 from eda_lake.lake.derived.build import DerivedBuilder, Reached
 from eda_lake.lake.derived.declarations import GOLD_TABLES, Derived, gold_table
@@ -84,3 +85,11 @@ class GoldBuilder:
             )
             report.runs[declared.name] = builder.run(requested, everything=everything)
         return report
+
+
+def funnel(layout: LakeLayout) -> pa.Table:
+    """The gold funnel, one row per cohort day, oldest first (empty before any gold)."""
+    table = tables.open_table(layout.table_uri("gold", "funnel_daily"), layout.storage_options)
+    if table is None:
+        return pa.table({})
+    return tables.query("SELECT * FROM funnel ORDER BY cohort_date", funnel=table)
