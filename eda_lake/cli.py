@@ -655,6 +655,11 @@ def _demo(customers: int, seed: int, verbose: bool) -> int:
         f"silver                {sum(silver.inserted.values())} events, "
         f"{silver.duplicates} duplicates dropped, {silver.quarantined} quarantined"
     )
+    if report.events_before and silver.duplicates and not sum(silver.inserted.values()):
+        print(
+            f"                      the same --seed ({seed}) publishes the same events again, "
+            "and silver keeps each event once: another --seed publishes new ones"
+        )
     if report.demo_pii_key:
         print(
             f"personal data masked with a demo key derived from seed {seed}: "

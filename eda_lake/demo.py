@@ -9,8 +9,15 @@ they recorded.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -31,6 +38,7 @@ from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver.event_tables import SilverReport
 from eda_lake.lake.silver.masking import demo_key
 from eda_lake.settings import (
+    REPO_ROOT,
     TARGET_VAR,
     Settings,
     SettingsError,
@@ -43,6 +51,9 @@ from eda_lake.simulation.runtime import ChainReport
 
 if TYPE_CHECKING:
     import dagster as dg
+
+# The instance configuration the project ships (`make dev` and `make demo` copy it too).
+INSTANCE_CONFIG = REPO_ROOT / "deploy" / "dagster.yaml"
 
 
 @dataclasses.dataclass
@@ -92,6 +103,42 @@ def _table_run(name: str, metadata: dict[str, Any] | None) -> TableRun:
     )
 
 
+def shipped_instance_config(instance_dir: Path) -> None:
+    """An instance without its own configuration gets the one the project ships (as `make
+    demo` and `make dev` copy it): telemetry off, the writers' concurrency limits. One a
+    person wrote is theirs and stays."""
+    target = instance_dir / "dagster.yaml"
+    if target.exists():
+        return
+    # Written aside (owner-only, as tempfile makes it), then linked into place: a reader sees
+    # the whole file or none, and of two demos at once the first one's stays.
+    with tempfile.NamedTemporaryFile(dir=instance_dir, prefix=".dagster.yaml.") as aside:
+        aside.write(INSTANCE_CONFIG.read_bytes())
+        aside.flush()
+        with contextlib.suppress(FileExistsError):
+            os.link(aside.name, target)
+
+
+@contextmanager
+def _terminated_as_interrupted(interrupted: type[BaseException]) -> Iterator[None]:
+    """SIGTERM ends the demo as Ctrl-C does, with the CLI's one line (every write is one
+    atomic commit a rerun resumes): between runs through this handler, within one through
+    Dagster's, which raises its own interruption."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()  # where handlers can be set
+    previous = signal.signal(signal.SIGTERM, interrupt) if main else None
+    try:
+        yield
+    except interrupted as exc:
+        raise KeyboardInterrupt from exc
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def _events_in_bronze(layout: LakeLayout) -> int:
     bronze = tables.open_table(layout.bronze_uri, layout.storage_options)
     return 0 if bronze is None else row_count(bronze)
@@ -108,7 +155,15 @@ def run_demo(
     """The demo's Dagster runs, each step's events logged to the console only at warning level
     and above unless `verbose` (a run logs every step's start, output and materialization)."""
     import dagster as dg  # only here: the other commands start without loading Dagster
-    from dagster._core.instance.ref import InstanceRef  # the instance at a directory
+
+    with _terminated_as_interrupted(dg.DagsterExecutionInterruptedError):
+        return _run_demo(settings, customers, seed, progress, verbose)
+
+
+def _run_demo(
+    settings: Settings, customers: int, seed: int, progress: Progress, verbose: bool
+) -> DemoReport:
+    import dagster as dg
 
     from eda_lake.defs.build import build_definitions
 
@@ -121,7 +176,8 @@ def run_demo(
     secrets = {name: value for name, value in variables.items() if variable(name).secret}
     defs = build_definitions(variables)
     # The instance holds the runs' logs and metadata: owner-only, as the lake's own state.
-    ref = InstanceRef.from_dir(str(owner_only_tree(settings.dagster_home)))
+    instance_dir = owner_only_tree(settings.dagster_home)
+    shipped_instance_config(instance_dir)
 
     jobs = ("provision_platform", "demo_job", "ingest_job", "gold_job")
     events_before = _events_in_bronze(LakeLayout.from_settings(demo))
@@ -137,7 +193,10 @@ def run_demo(
         progress("dagster runs", jobs.index(job) + 1, len(jobs), "runs")
         return result
 
-    with mock.patch.dict(os.environ, secrets), dg.DagsterInstance.from_ref(ref) as instance:
+    with (
+        mock.patch.dict(os.environ, secrets),
+        dg.DagsterInstance.from_config(str(instance_dir)) as instance,
+    ):
         platform = _materialized(run("provision_platform"))
         teams = run(
             "demo_job",
