@@ -14,35 +14,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-# The names of CloudEvents 1.0's context attributes that eda-lake writes or reads. In the
-# binary content mode `datacontenttype` is no property of its own: it travels as the
-# message's content type. No extension attribute is written.
-ID = "id"
-SOURCE = "source"
-TYPE = "type"
-SPECVERSION = "specversion"
-TIME = "time"
-SUBJECT = "subject"
-DATASCHEMA = "dataschema"
-REQUIRED = (ID, SOURCE, TYPE, SPECVERSION)
-
-# An attribute's name as an AMQP application property: the binding's current prefix, and
-# the older one readers also accept; as a Kafka header: the Kafka binding's prefix.
-PREFIX = "cloudEvents_"
-LEGACY_PREFIX = "cloudEvents:"
-KAFKA_PREFIX = "ce_"
-READ_PREFIXES = (PREFIX, LEGACY_PREFIX, KAFKA_PREFIX)
-
-# The properties publishers write.
-ID_PROPERTY = PREFIX + ID
-SOURCE_PROPERTY = PREFIX + SOURCE
-TYPE_PROPERTY = PREFIX + TYPE
-SPECVERSION_PROPERTY = PREFIX + SPECVERSION
-TIME_PROPERTY = PREFIX + TIME
-SUBJECT_PROPERTY = PREFIX + SUBJECT
-DATASCHEMA_PROPERTY = PREFIX + DATASCHEMA
-
-SPEC_VERSION = "1.0"
+from eda_lake.shared.cloudevents_names import (
+    DATASCHEMA,
+    DATASCHEMA_PROPERTY,
+    ID,
+    ID_PROPERTY,
+    KAFKA_PREFIX,
+    LEGACY_PREFIX,
+    PREFIX,
+    READ_PREFIXES,
+    REQUIRED,
+    SOURCE,
+    SOURCE_PROPERTY,
+    SPEC_VERSION,
+    SPECVERSION,
+    SPECVERSION_PROPERTY,
+    SUBJECT,
+    SUBJECT_PROPERTY,
+    TIME,
+    TIME_PROPERTY,
+    TYPE,
+    TYPE_PROPERTY,
+)
 
 
 class CloudEventError(ValueError):

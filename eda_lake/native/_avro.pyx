@@ -23,7 +23,7 @@ import_datetime()
 
 # CloudEvents' attribute names and their bindings' prefixes, as declared once (a module of
 # plain Python that imports nothing of eda-lake's).
-from eda_lake.events.cloudevents import (
+from eda_lake.shared.cloudevents_names import (
     DATASCHEMA as CE_DATASCHEMA, ID as CE_ID, KAFKA_PREFIX as CE_KAFKA_PREFIX,
     LEGACY_PREFIX as CE_LEGACY_PREFIX, PREFIX as CE_PREFIX, READ_PREFIXES as CE_READ_PREFIXES,
     SOURCE as CE_SOURCE, TIME as CE_TIME, TYPE as CE_TYPE,

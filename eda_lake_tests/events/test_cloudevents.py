@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from eda_lake.events import cloudevents
 from eda_lake.events.cloudevents import CloudEvent, CloudEventError, attributes, parse_time
 from eda_lake.settings import REPO_ROOT
+from eda_lake.shared import cloudevents_names
 
 # A binding's prefix in a string literal of code (prose writes `cloudEvents_<name>`).
 SPELLED_PREFIX = re.compile(r"""b?["'](?:cloudEvents[_:]|ce_["'])""")
@@ -68,11 +68,11 @@ def test_the_check_below_sees_a_binding_prefix_spelled_in_code() -> None:
 
 
 def test_the_bindings_names_are_spelled_in_one_module() -> None:
-    declared_in = Path(cloudevents.__file__)
+    declared_in = Path(cloudevents_names.__file__)
     package = REPO_ROOT / "eda_lake"
     spelled = {
         str(path.relative_to(REPO_ROOT)): found
         for path in sorted([*package.rglob("*.py"), *package.rglob("*.pyx")])
         if path != declared_in and (found := _spelled_prefixes(path.read_text()))
     }
-    assert spelled == {}, "use the names eda_lake.events.cloudevents declares"
+    assert spelled == {}, "use the names eda_lake.shared.cloudevents_names declares"
