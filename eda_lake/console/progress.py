@@ -98,6 +98,7 @@ class _Stage:
         self.started = now
         self.shown = now  # the first line comes after `every`, or at the end
         self.done = 0
+        self.said: int | None = None  # `done` as the last line said it
         self.total: int | None = None
         self.unit = ""
 
@@ -137,7 +138,7 @@ class LogLines:
             self._write(current, now)
 
     def _write(self, stage: _Stage, now: float) -> None:
-        stage.shown = now
+        stage.shown, stage.said = now, stage.done
         rate = stage.rate(now)
         self._stream.write(
             f"progress: {stage.name} {_amount(stage.done, stage.total, stage.unit)}"
@@ -149,8 +150,9 @@ class LogLines:
             self._stage, self._ended = None, (stage.name, stage.done)
 
     def close(self) -> None:
-        """Report where an unfinished stage (one of unknown total) ended."""
-        if self._stage is not None and self._stage.done:
+        """Report where an unfinished stage (one of unknown total) ended, unless its last
+        line said so already."""
+        if self._stage is not None and self._stage.done and self._stage.said != self._stage.done:
             self._write(self._stage, self._clock())
         self._stage = None
 

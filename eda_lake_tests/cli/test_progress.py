@@ -47,6 +47,17 @@ def test_log_lines_every_few_seconds_and_at_the_end_with_rates() -> None:
     ]
 
 
+def test_a_stage_whose_last_line_said_where_it_stopped_is_not_said_again_at_close() -> None:
+    out, clock = io.StringIO(), Clock()
+    log = LogLines(out, clock, every=5.0)
+    log("dagster runs", 0, 4, "runs")
+    clock.now += 6.0
+    log("dagster runs", 2, 4, "runs")  # said: the periodic line
+    clock.now += 6.0
+    log.close()  # interrupted there: nothing new to say
+    assert out.getvalue().splitlines() == ["progress: dagster runs 2/4 runs (0.33 runs/s)"]
+
+
 def test_the_bars_show_each_stage_with_counts_and_rate() -> None:
     out, clock = io.StringIO(), Clock()
     bar = TerminalBar(out, clock)
