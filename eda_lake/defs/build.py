@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from eda_lake.catalogue import load_catalogue
-from eda_lake.defs import hubs
+from eda_lake.defs import hubs, properties
 from eda_lake.defs.capture import jobs as capture
 from eda_lake.defs.lake import definitions as lake
 from eda_lake.defs.platform import assets as platform
@@ -43,4 +43,4 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     shared = dg.Definitions(
         resources={"eda_lake": eda_lake_resource(environ)}, executor=dg.in_process_executor
     )
-    return dg.Definitions.merge(*parts, shared)
+    return properties.apply(dg.Definitions.merge(*parts, shared), catalogue)

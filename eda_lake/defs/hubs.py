@@ -34,11 +34,8 @@ def hub_specs(catalogue: Catalogue) -> list[dg.AssetSpec]:
                 hub_key(spec),
                 deps=[EVENT_HUBS],
                 group_name="hubs",
-                owners=[f"team:{spec.team}"],
                 description=f"{_doc(spec)} `{spec.name}` on hub `{spec.hub}`, published by "
                 f"{spec.team}, keyed by `{spec.partition_key}`; read by {readers}.",
-                tags={"layer": "hub", "domain": spec.team},
-                kinds={"eventhubs", "avro"},
                 metadata={
                     "hub": spec.hub,
                     "partitions": spec.partitions,
@@ -62,8 +59,6 @@ def capture_files_spec(catalogue: Catalogue) -> dg.AssetSpec:
         CAPTURE_FILES,
         deps=[CAPTURE_DESTINATION, *(hub_key(spec) for spec in catalogue.events.values())],
         group_name="capture",
-        owners=["team:platform"],
         description=CAPTURE_DESCRIPTION + " Written by Event Hubs Capture.",
-        tags={"layer": "capture", "domain": "platform"},
-        kinds={"azure", "avro"},
+        kinds={"azure"},
     )

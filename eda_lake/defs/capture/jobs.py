@@ -58,10 +58,8 @@ def build(catalogue: Catalogue) -> dg.Definitions:
         key=CAPTURE_FILES,
         deps=[CAPTURE_DESTINATION, *(hub_key(spec) for spec in catalogue.events.values())],
         group_name="capture",
-        owners=["team:platform"],
         description=CAPTURE_DESCRIPTION + " Written by eda-lake's capture (embedded hub or Kafka).",
-        tags={"layer": "capture", "domain": "platform"},
-        kinds={"python", "avro"},
+        kinds={"python"},
     )
     def capture_files(
         context: dg.AssetExecutionContext, config: CaptureConfig, eda_lake: EdaLakeResource

@@ -36,10 +36,6 @@ from eda_lake.lake.silver.event_tables import event_table_description
 from eda_lake.settings import Settings
 
 BRONZE = dg.AssetKey(["bronze", "events"])
-# The sensor and the hourly full discovery keep these fresh; two hours without is a failure.
-FRESH = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
-)
 PREVIEW_ROWS = 10
 FAILED_TABLES = "failed_tables"  # a step's failure metadata: the tables that failed in it
 SILVER_EVENTS = "silver_events"  # the step of the event tables
@@ -59,20 +55,16 @@ def source_key(qualified: str) -> dg.AssetKey:
     return dg.AssetKey(qualified.split("."))
 
 
-def declared_spec(declared: Derived, **extra: Any) -> dg.AssetSpec:
+def declared_spec(declared: Derived) -> dg.AssetSpec:
     """A declared table as an asset: it depends on exactly the tables its SQL reads."""
     return dg.AssetSpec(
         dg.AssetKey([declared.layer, declared.name]),
         deps=[source_key(s) for s in declared.sources],
         group_name=declared.layer,
-        owners=[f"team:{declared.owner}"],
-        kinds={"deltalake"},
-        tags={"layer": declared.layer, "domain": declared.owner},
         description=declared.description
         + (f" Key: {', '.join(declared.key)}." if declared.key else "")
         + (f" Business day: {declared.day_column}." if declared.day_column else ""),
         skippable=True,
-        **extra,
     )
 
 
@@ -144,10 +136,6 @@ class BronzeConfig(dg.Config):
     key=BRONZE,
     deps=[CAPTURE_FILES],
     group_name="bronze",
-    owners=["team:platform"],
-    freshness_policy=FRESH,
-    kinds={"deltalake", "avro"},
-    tags={"layer": "bronze", "domain": "platform"},
     pool=WRITER_POOL,  # dagster.yaml limits the steps of this pool across runs
     description=BRONZE_DESCRIPTION,
 )
@@ -198,9 +186,6 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
                 silver_key(event_table(spec.name)),
                 deps=[BRONZE],
                 group_name="silver",
-                owners=[f"team:{spec.team}"],
-                kinds={"deltalake"},
-                tags={"layer": "silver", "domain": spec.team},
                 description=event_table_description(spec),
             )
             for spec in events
@@ -304,7 +289,7 @@ def gold_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
 def gold_asset(settings: Settings) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="gold_tables",
-        specs=[declared_spec(declared, freshness_policy=FRESH) for declared in GOLD_TABLES],
+        specs=[declared_spec(declared) for declared in GOLD_TABLES],
         can_subset=True,
         partitions_def=gold_partitions(settings),
         backfill_policy=dg.BackfillPolicy.single_run(),

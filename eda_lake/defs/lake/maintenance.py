@@ -20,8 +20,6 @@ class LifecycleConfig(dg.Config):
 
 @dg.asset(
     group_name="maintenance",
-    owners=["team:platform"],
-    tags={"layer": "maintenance", "domain": "platform"},
     deps=[BRONZE],
     kinds={"deltalake"},
     description="Small bronze files of a partition-day rewritten as few large ones, atomically.",
@@ -47,8 +45,6 @@ class VacuumConfig(dg.Config):
 
 @dg.asset(
     group_name="maintenance",
-    owners=["team:platform"],
-    tags={"layer": "maintenance", "domain": "platform"},
     deps=[bronze_compaction],
     kinds={"deltalake"},
     description="Deletes the lake's data files that no table version within the retention "
@@ -67,8 +63,6 @@ def lake_vacuum(config: VacuumConfig, eda_lake: EdaLakeResource) -> dg.Materiali
 
 @dg.asset(
     group_name="maintenance",
-    owners=["team:platform"],
-    tags={"layer": "maintenance", "domain": "platform"},
     kinds={"storage"},
     description="Applies the lifecycle policy where no lifecycle engine runs (local lake).",
 )

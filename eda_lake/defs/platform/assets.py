@@ -16,7 +16,6 @@ from eda_lake.provisioning.desired import DesiredState, desired_state
 from eda_lake.provisioning.runtime import provision_part
 
 GROUP = "platform"
-TAGS = {"layer": "platform", "domain": "platform"}
 
 
 def _result(eda_lake: EdaLakeResource, part: str, **metadata: Any) -> dg.MaterializeResult:  # type: ignore[type-arg]
@@ -37,7 +36,6 @@ def _desired(eda_lake: EdaLakeResource) -> DesiredState:
 
 @dg.asset(
     group_name=GROUP,
-    owners=["team:platform"],
     deps=["capture_destination"],
     kinds={"avro"},
 )
@@ -54,7 +52,7 @@ def schema_registry(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type:
     )
 
 
-@dg.asset(group_name=GROUP, owners=["team:platform"], tags=TAGS, kinds={"storage"})
+@dg.asset(group_name=GROUP, kinds={"storage"})
 def capture_destination(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """Storage for the lake and Capture (on Azure also the resource group): it must exist
     before any hub captures into it."""
@@ -65,7 +63,6 @@ def capture_destination(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # t
 
 @dg.asset(
     group_name=GROUP,
-    owners=["team:platform"],
     deps=[schema_registry, capture_destination],
     kinds={"eventhubs"},
 )
@@ -95,9 +92,7 @@ def event_hubs(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: igno
     )
 
 
-@dg.asset(
-    group_name=GROUP, owners=["team:platform"], tags=TAGS, deps=[event_hubs], kinds={"eventhubs"}
-)
+@dg.asset(group_name=GROUP, deps=[event_hubs], kinds={"eventhubs"})
 def consumer_groups(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ignore[type-arg]
     """A consumer group per subscribing team on each hub, plus `datalake`."""
     groups: dict[str, list[str]] = {}
