@@ -166,6 +166,7 @@ def _run_demo(
     import dagster as dg
 
     from eda_lake.defs.build import build_definitions
+    from eda_lake.defs.lake.assets import GOLD_DAYS_NAME
 
     # Demo data only: without a configured key, one is derived from the seed (and said so).
     demo = dataclasses.replace(settings, pii_key=settings.pii_key or demo_key(seed))
@@ -208,10 +209,12 @@ def _run_demo(
             },
         )
         lake = _materialized(run("ingest_job"))
-        days = sorted(Lake(demo).gold_pending_days())  # as gold_days_sensor asks for them
+        days = sorted(Lake(demo).gold_pending_days())  # as gold_days_sensor finds them
         gold = {}
         if days:
             first, last = days[0].isoformat(), days[-1].isoformat()
+            # gold's partitions are the days with events, added as gold_days_sensor adds them
+            instance.add_dynamic_partitions(GOLD_DAYS_NAME, [d.isoformat() for d in days])
             gold = _materialized(
                 run(
                     "gold_job",

@@ -16,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 
+from eda_lake.defs.lake.assets import GOLD_DAYS_NAME, PENDING_DAYS, PENDING_DAYS_TAG
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.settings import HOME_VAR, PII_KEY_VAR, REPO_ROOT
 
@@ -26,6 +27,20 @@ DEV_STARTUP_S = 120
 def resource(home: Path, **variables: str) -> EdaLakeResource:
     """The resource on `home`, with the test key and any further EDA_LAKE_* variables."""
     return EdaLakeResource.of({HOME_VAR: str(home), PII_KEY_VAR: TEST_PII_KEY, **variables})
+
+
+def add_gold_days(instance: dg.DagsterInstance, days: list[str]) -> None:
+    """Gold partitions for `days`, as gold_days_sensor's request adds them."""
+    instance.add_dynamic_partitions(GOLD_DAYS_NAME, days)
+
+
+def pending_gold_run_tags(days: list[str]) -> dict[str, str]:
+    """A gold run's tags as gold_automation_sensor's backfill gives them, over `days`."""
+    return {
+        "dagster/asset_partition_range_start": days[0],
+        "dagster/asset_partition_range_end": days[-1],
+        PENDING_DAYS_TAG: PENDING_DAYS,
+    }
 
 
 def tick(

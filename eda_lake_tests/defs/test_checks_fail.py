@@ -1,5 +1,5 @@
 """Every check passes on a healthy lake and fails on a lake broken the way it guards against;
-a failed blocking check makes gold wait."""
+a failed blocking check makes gold wait, a passed one lets it go."""
 
 from __future__ import annotations
 
@@ -17,20 +17,25 @@ from deltalake import write_deltalake
 from eda_lake.defs.lake.checks import (
     BLOCKING_CHECKS,
     GOLD_CHECKS,
+    GOLD_RULES,
     KEY_CHECKS,
     REFERENCE_CHECKS,
+    GoldRule,
+    gold_violations,
     quarantine_rate,
 )
 from eda_lake.defs.teams.checks import dead_letter_rate
 from eda_lake.lake.delta import tables
+from eda_lake.lake.derived.declarations import ENTITY_TABLES
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.simulation.dead_letters import DeadLetterStore
-from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, add_gold_days, resource
 from eda_lake_tests.simulation.helpers import captured_chain
 
-ALL_CHECKS = [*KEY_CHECKS, *REFERENCE_CHECKS, quarantine_rate, *GOLD_CHECKS, dead_letter_rate]
+# The checks on the whole of a table; a gold check runs on the days of a gold run's partitions.
+TABLE_CHECKS = [*KEY_CHECKS, *REFERENCE_CHECKS, quarantine_rate, dead_letter_rate]
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +90,33 @@ def _set(rows: pa.Table, column: str, value: Any) -> pa.Table:
     )
 
 
+def _gold_run_checks(home: Path, day: str) -> dict[str, dg.AssetCheckEvaluation]:
+    """The gold checks of a gold_job run of one day's partition, by name (Dagster 1.13 runs a
+    partitioned check only beside its asset: a job of the checks alone has no partitions)."""
+    from eda_lake.definitions import defs
+
+    with dg.instance_for_test() as instance:
+        add_gold_days(instance, [day])
+        run = defs.resolve_job_def("gold_job").execute_in_process(
+            partition_key=day, resources={"eda_lake": resource(home)}, instance=instance
+        )
+    return {evaluation.check_name: evaluation for evaluation in run.get_asset_check_evaluations()}
+
+
 def test_every_check_passes_on_the_healthy_lake(healthy: Path, tmp_path: Path) -> None:
     home = _copy(healthy, tmp_path)
-    for check in ALL_CHECKS:
+    for check in TABLE_CHECKS:
         outcome = _outcome(check, home)
         assert outcome.passed, (_name(check), outcome.description)
+    funnel = _table(home, "gold", "funnel_daily")
+    first = funnel["cohort_date"][0]
+    rows = funnel.filter(pc.equal(funnel["cohort_date"], first)).num_rows
+    day = first.as_py().isoformat()
+    evaluations = _gold_run_checks(home, day)
+    assert set(evaluations) == {_name(check) for check in GOLD_CHECKS}
+    for name, evaluation in evaluations.items():  # on that day's partition, of its rows
+        assert evaluation.passed and evaluation.partition == day, name
+        assert evaluation.description == f"0 of {rows} rows of {day} break it"
 
 
 @pytest.mark.parametrize("check", KEY_CHECKS, ids=_name)
@@ -158,35 +185,59 @@ GOLD_BREAKS: dict[str, Callable[[pa.Table], pa.Table]] = {
 }
 
 
-@pytest.mark.parametrize("check", GOLD_CHECKS, ids=_name)
-def test_an_inconsistent_funnel_fails_gold_checks(
-    check: dg.AssetChecksDefinition, healthy: Path, tmp_path: Path
+@pytest.mark.parametrize("rule", GOLD_RULES, ids=lambda rule: rule.name)
+def test_an_inconsistent_funnel_fails_gold_rules_on_its_day_only(
+    rule: GoldRule, healthy: Path, tmp_path: Path
 ) -> None:
     home = _copy(healthy, tmp_path)
-    rows = _table(home, "gold", "funnel_daily")
-    broken = GOLD_BREAKS[_name(check)](rows.slice(0, 1))
+    rows = _table(home, "gold", "funnel_daily").sort_by("cohort_date")
+    broken = GOLD_BREAKS[rule.name](rows.slice(0, 1))
     _overwrite(home, "gold", "funnel_daily", pa.concat_tables([broken.cast(rows.schema), rows[1:]]))
-    outcome = _outcome(check, home)
-    assert not outcome.passed, outcome.description
+    bad_day, good_day = (rows["cohort_date"][n].as_py() for n in (0, 1))
+    assert bad_day != good_day
+    layout = LakeLayout(home / "lake")
+    failed = gold_violations(layout, rule.table, rule.bad_rows, [bad_day])
+    assert not failed.passed
+    assert failed.description.startswith(f"1 of 1 rows of {bad_day} break it")
+    passed = gold_violations(layout, rule.table, rule.bad_rows, [good_day])
+    assert passed.passed, passed.description  # another day's rows are not that day's
+    both = gold_violations(layout, rule.table, rule.bad_rows, [bad_day, good_day])
+    assert both.description.startswith(f"1 of 2 rows of 2 days {bad_day}..{good_day} break it")
 
 
-def test_gold_waits_while_a_blocking_check_fails(healthy: Path, tmp_path: Path) -> None:
+def test_gold_follows_silver_only_once_its_blocking_checks_pass(
+    healthy: Path, tmp_path: Path
+) -> None:
     from eda_lake.definitions import defs
 
     home = _copy(healthy, tmp_path)
-    rows = _table(home, "silver", "customers")
-    _append(home, "silver", "customers", rows.slice(0, 1))
+    customers = _table(home, "silver", "customers")
+    _append(home, "silver", "customers", customers.slice(0, 1))  # a key twice
     resources = {"eda_lake": resource(home)}
     job = dg.define_asset_job(
         "blocking_checks", selection=dg.AssetSelection.checks(*BLOCKING_CHECKS)
     )
     checks_only = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+    funnel = dg.AssetKey(["gold", "funnel_daily"])
     with dg.instance_for_test() as instance:
-        run = checks_only.resolve_job_def("blocking_checks").execute_in_process(
+        add_gold_days(instance, ["2026-10-01"])
+        evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        for entity in ENTITY_TABLES:  # silver updated, as an ingest run reports it
+            instance.report_runless_asset_event(dg.AssetMaterialization(["silver", entity.name]))
+        checked = checks_only.resolve_job_def("blocking_checks").execute_in_process(
             resources=resources, instance=instance, raise_on_error=False
         )
-        assert not run.success  # the blocking check failed
-        gold_days_sensor = defs.resolve_sensor_def("gold_days_sensor")
-        waiting = tick(gold_days_sensor, resources, instance=instance)
-        assert isinstance(waiting, dg.SkipReason)
-        assert "silver/customers:customer_id_unique_not_null" in (waiting.skip_message or "")
+        assert not checked.success  # the blocking check failed
+        evaluation = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=evaluation.cursor
+        )
+        assert evaluation.get_num_requested(funnel) == 0  # gold waits
+
+        _overwrite(home, "silver", "customers", customers)  # fixed
+        checked = checks_only.resolve_job_def("blocking_checks").execute_in_process(
+            resources=resources, instance=instance
+        )
+        evaluation = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=evaluation.cursor
+        )
+        assert evaluation.get_num_requested(funnel) == 1  # gold goes

@@ -19,7 +19,7 @@ from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 from eda_lake_tests.catalogues import schemas_with_event
-from eda_lake_tests.defs.helpers import TEST_PII_KEY
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, add_gold_days
 from eda_lake_tests.simulation.helpers import captured_chain, provisioned
 
 REVIEW_SCHEMA = {
@@ -144,6 +144,7 @@ def test_a_declared_gold_table_is_an_asset_on_exactly_its_sources(
     instance = dg.DagsterInstance.ephemeral()
     assert defs.resolve_job_def("ingest_job").execute_in_process(instance=instance).success
     day = "2026-10-01"
+    add_gold_days(instance, [day])
     result = defs.resolve_job_def("gold_job").execute_in_process(
         partition_key=day, instance=instance
     )

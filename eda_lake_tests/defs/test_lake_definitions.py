@@ -12,7 +12,13 @@ from eda_lake.defs.lake.maintenance import bronze_compaction, lake_vacuum, lifec
 from eda_lake.defs.teams.checks import dead_letter_rate
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
-from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
+from eda_lake_tests.defs.helpers import (
+    TEST_PII_KEY,
+    add_gold_days,
+    pending_gold_run_tags,
+    resource,
+    tick,
+)
 from eda_lake_tests.simulation.helpers import captured_chain, provisioned
 
 KEY = TEST_PII_KEY
@@ -38,34 +44,52 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
     assert again.skip_reason is not None
     assert "no new capture file under" in (again.skip_reason.skip_message or "")
 
-    job = defs.resolve_job_def("ingest_job")
-    run = job.execute_in_process(run_config=request.run_config, resources=resources)
-    assert run.success
-    bronze = run.asset_materializations_for_node("bronze__events")[0].metadata
-    assert bronze["files_ingested"].value == 28
-    silver = [m for m in run.get_asset_materialization_events() if m.asset_key is not None]
-    assert {m.asset_key.path[0] for m in silver if m.asset_key} == {"bronze", "silver"}
+    with dg.instance_for_test() as instance:
+        # gold's automation, evaluated as it is before any run: nothing to do yet
+        before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert before.total_requested == 0
+        job = defs.resolve_job_def("ingest_job")
+        run = job.execute_in_process(
+            run_config=request.run_config, resources=resources, instance=instance
+        )
+        assert run.success
+        bronze = run.asset_materializations_for_node("bronze__events")[0].metadata
+        assert bronze["files_ingested"].value == 28
+        silver = [m for m in run.get_asset_materialization_events() if m.asset_key is not None]
+        assert {m.asset_key.path[0] for m in silver if m.asset_key} == {"bronze", "silver"}
 
-    # then gold, for exactly the business days the new events touched
-    gold_days_sensor = defs.resolve_sensor_def("gold_days_sensor")
-    gold_request = tick(gold_days_sensor, resources)
-    assert isinstance(gold_request, dg.SensorResult)
-    [gold] = gold_request.run_requests or []
-    days = gold.run_config["ops"]["gold_tables"]["config"]["days"]
-    assert gold.tags["dagster/asset_partition_range_start"] == days[0] == "2026-10-01"
-    gold_run = defs.resolve_job_def("gold_job").execute_in_process(
-        run_config=gold.run_config, tags=gold.tags, resources=resources
-    )
-    assert gold_run.success
-    materialized = gold_run.get_asset_materialization_events()
-    assert {m.asset_key.path[1] for m in materialized if m.asset_key} == {
-        "funnel_daily", "sales_daily", "time_to_convert", "abandoned_customers",
-    }  # fmt: skip
-    assert {m.partition for m in materialized} >= set(days)  # each touched day, by partition
-    caught_up = tick(gold_days_sensor, resources)
-    assert isinstance(caught_up, dg.SensorResult) and not caught_up.run_requests
-    assert caught_up.skip_reason is not None
-    assert "gold is current" in (caught_up.skip_reason.skip_message or "")
+        # then gold: the business days the new events touched become its partitions ...
+        gold_days_sensor = defs.resolve_sensor_def("gold_days_sensor")
+        added = tick(gold_days_sensor, resources, instance=instance)
+        assert isinstance(added, dg.SensorResult) and not added.run_requests
+        [partitions] = added.dynamic_partitions_requests or []
+        assert isinstance(partitions, dg.AddDynamicPartitionsRequest)
+        days = list(partitions.partition_keys)
+        assert days[0] == "2026-10-01" and days == sorted(days)
+        add_gold_days(instance, days)
+        # ... and gold follows silver, over every partition, recomputing the touched days
+        evaluation = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=before.cursor
+        )
+        for table in ("funnel_daily", "sales_daily", "time_to_convert", "abandoned_customers"):
+            assert evaluation.get_num_requested(dg.AssetKey(["gold", table])) == len(days)
+        gold_run = defs.resolve_job_def("gold_job").execute_in_process(
+            tags=pending_gold_run_tags(days), resources=resources, instance=instance
+        )
+        assert gold_run.success
+        materialized = gold_run.get_asset_materialization_events()
+        assert {m.asset_key.path[1] for m in materialized if m.asset_key} == {
+            "funnel_daily", "sales_daily", "time_to_convert", "abandoned_customers",
+        }  # fmt: skip
+        assert {m.partition for m in materialized} == set(days)  # each day, by partition
+        caught_up = tick(gold_days_sensor, resources, instance=instance)
+        assert isinstance(caught_up, dg.SensorResult) and not caught_up.dynamic_partitions_requests
+        assert caught_up.skip_reason is not None
+        assert "gold is current" in (caught_up.skip_reason.skip_message or "")
+        again = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=evaluation.cursor
+        )
+        assert again.total_requested == 0  # nothing changed in silver since
 
 
 def test_checks_pass_on_a_healthy_lake(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ from eda_lake.lake import dictionary
 from eda_lake.lake.delta import tables
 from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
-from eda_lake_tests.defs.helpers import TEST_PII_KEY, tick
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, add_gold_days, tick
 from eda_lake_tests.simulation.helpers import captured_chain
 
 
@@ -122,7 +123,9 @@ def test_standard_metadata_is_the_whole_table_after_the_commit(
 
     gold = defs.resolve_job_def("gold_job")
     day = "2026-10-01"
-    result = gold.execute_in_process(partition_key=day, instance=dg.DagsterInstance.ephemeral())
+    instance = dg.DagsterInstance.ephemeral()
+    add_gold_days(instance, [day])
+    result = gold.execute_in_process(partition_key=day, instance=instance)
     gold_tables = _materializations(result)
     funnel = gold_tables["gold/funnel_daily"]
     funnel_table = tables.open_table(layout.table_uri("gold", "funnel_daily"))
@@ -142,12 +145,25 @@ def test_standard_metadata_is_the_whole_table_after_the_commit(
         assert in_ui == {name: expected.get(name, "(none)") for name in in_ui}, key
 
 
-def test_gold_partitions_start_at_the_configured_first_day(tmp_path: Path) -> None:
-    graph = build_definitions({**_environment(tmp_path), "EDA_LAKE_GOLD_FIRST_DAY": "2026-09-28"})
-    partitions = graph.resolve_asset_graph().get(_key("gold/funnel_daily")).partitions_def
-    assert partitions is not None
-    keys = partitions.get_partition_keys()
-    assert keys[0] == "2026-09-28" and len(keys) < 400
+def test_gold_partitions_are_the_days_with_events(defs: dg.Definitions, tmp_path: Path) -> None:
+    gold_days_sensor = defs.resolve_sensor_def("gold_days_sensor")
+    resources = {"eda_lake": (defs.resources or {})["eda_lake"]}
+    with dg.instance_for_test() as instance:
+        empty = tick(gold_days_sensor, resources, instance=instance)
+        assert not empty.dynamic_partitions_requests  # no events, no day
+        assert "gold is current" in (empty.skip_reason.skip_message or "")
+        _populated(tmp_path)
+        assert defs.resolve_job_def("ingest_job").execute_in_process(instance=instance).success
+        added = tick(gold_days_sensor, resources, instance=instance)
+        [request] = added.dynamic_partitions_requests
+        lake = Lake(Settings(home=tmp_path))
+        days = sorted(lake.gold_pending_days())
+        assert request.partition_keys == [d.isoformat() for d in days]
+        assert (days[-1] - days[0]).days + 1 > len(days)  # a day without events is none
+        add_gold_days(instance, list(request.partition_keys))
+        known = tick(gold_days_sensor, resources, instance=instance)
+        assert not known.dynamic_partitions_requests  # each day once
+        assert "gold partitions already" in (known.skip_reason.skip_message or "")
 
 
 def test_gold_without_a_partition_is_refused_with_the_way_out(defs: dg.Definitions) -> None:
@@ -166,6 +182,10 @@ def test_a_fresh_home_runs_no_failing_default_sensor_or_schedule(defs: dg.Defini
         for sensor in repository.sensor_defs:
             if sensor.default_status is not dg.DefaultSensorStatus.RUNNING:
                 assert sensor.name == "capture_notifications_sensor"  # no queue configured
+                continue
+            if isinstance(sensor, dg.AutomationConditionSensorDefinition):  # the daemon's
+                evaluated = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+                assert evaluated.total_requested == 0, sensor.name  # no silver, no gold
                 continue
             if isinstance(sensor, dg.RunStatusSensorDefinition):  # watches runs' outcomes
                 with dg.build_sensor_context(

@@ -17,7 +17,12 @@ from eda_lake.lake.delta import commits, tables
 from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES, event_table
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
-from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource
+from eda_lake_tests.defs.helpers import (
+    TEST_PII_KEY,
+    add_gold_days,
+    pending_gold_run_tags,
+    resource,
+)
 from eda_lake_tests.lake.test_table_failures import REFUSED, fail_once
 from eda_lake_tests.simulation.helpers import captured_chain
 
@@ -97,7 +102,7 @@ def test_an_ingest_run_with_a_failed_table_is_followed_by_the_entities(
             resources=resources, instance=instance, tags=request.tags, raise_on_error=False
         )
         # Every entity materializes; the leads' blocking reference check fails, rightly: the
-        # new leads' customers are in the failed table (gold_days_sensor waits for its fix).
+        # new leads' customers are in the failed table (gold waits for its fix).
         assert {e.asset_key for e in followed.get_asset_materialization_events()} == entities
         failed_checks = [
             c.check_name for c in followed.get_asset_check_evaluations() if not c.passed
@@ -122,19 +127,20 @@ def test_a_failed_gold_table_fails_its_asset_and_the_others_materialize(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eda_lake.definitions import defs
-    from eda_lake.defs.lake.jobs import gold_request
 
     settings = Settings(home=tmp_path)
     captured_chain(settings, seed=4, customers=20)
     lake = Lake(settings, pii_key=TEST_PII_KEY)
     lake.ingest()
     lake.silver()
-    [request] = gold_request(resource(tmp_path)).run_requests or []
+    days = sorted(d.isoformat() for d in lake.gold_pending_days())
     fail_once(monkeypatch, "gold", "funnel_daily", SchemaMismatchError(REFUSED))
+    instance = dg.DagsterInstance.ephemeral()
+    add_gold_days(instance, days)
     gold = defs.resolve_job_def("gold_job").execute_in_process(
-        run_config=request.run_config,
-        tags=request.tags,
+        tags=pending_gold_run_tags(days),
         resources={"eda_lake": resource(tmp_path)},
+        instance=instance,
         raise_on_error=False,
     )
     assert not gold.success

@@ -8,7 +8,7 @@ what one run did is named `..._in_run`.
 """
 
 from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -33,7 +33,6 @@ from eda_lake.lake.discovery.push import acknowledge
 from eda_lake.lake.discovery.storage_queue import StorageNotificationQueue
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.silver.event_tables import event_table_description
-from eda_lake.settings import Settings
 
 BRONZE = dg.AssetKey(["bronze", "events"])
 PREVIEW_ROWS = 10
@@ -267,55 +266,73 @@ def silver_entities_asset() -> dg.AssetsDefinition:
 class GoldConfig(dg.Config):
     days: list[str] = Field(
         default_factory=list,
-        description="Exactly these days (YYYY-MM-DD) of the run's range, the ones new events "
-        "touched (gold_days_sensor lists them); empty: every day of the range (a backfill).",
+        description="Exactly these days (YYYY-MM-DD); empty: the days of the run's partitions "
+        "(by hand or a backfill), or every day new silver rows touch (gold_automation_sensor).",
     )
 
 
 NO_PARTITION = (
     "gold_job recomputes business days: choose a partition or a range of days (Launchpad: "
-    "'Partition' / Materialize: 'Select partitions'), or let gold_days_sensor launch it for "
-    "the days new events touched"
+    "'Partition' / Materialize: 'Select partitions'), or let gold_automation_sensor run it "
+    "when silver changes"
 )
+# The business days with events, as gold_days_sensor finds them in the lake: a day without
+# events is no partition, so none shows missing that no run could fill.
+GOLD_DAYS_NAME = "gold_days"
+GOLD_DAYS = dg.DynamicPartitionsDefinition(name=GOLD_DAYS_NAME)
+# Gold follows silver: once any table it reads is updated (or a day becomes a partition),
+# when every blocking check on those tables has passed and none of them is being written.
+GOLD_AUTOMATION = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+)
+# On the runs gold_automation_sensor launches: recompute what silver's changes touched.
+PENDING_DAYS_TAG = "eda_lake/gold_days"
+PENDING_DAYS = "pending"
 
 
-def gold_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
-    """Business days from the configured first day (EDA_LAKE_GOLD_FIRST_DAY) to tomorrow."""
-    return dg.DailyPartitionsDefinition(
-        start_date=settings.gold_first_day.isoformat(), timezone="UTC", end_offset=1
-    )
+def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[date]:
+    """The business days of the run's partitions, or the one-line way out without any."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        raise dg.Failure(NO_PARTITION)
+    return sorted(date.fromisoformat(key) for key in context.partition_keys)
 
 
-def gold_asset(settings: Settings) -> dg.AssetsDefinition:
+def gold_asset() -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="gold_tables",
-        specs=[declared_spec(declared) for declared in GOLD_TABLES],
+        specs=[
+            declared_spec(declared).replace_attributes(automation_condition=GOLD_AUTOMATION)
+            for declared in GOLD_TABLES
+        ],
         can_subset=True,
-        partitions_def=gold_partitions(settings),
+        partitions_def=GOLD_DAYS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description="Funnel, sales, conversion times and abandoned customers, by business day.",
     )
     def gold_tables(
         context: dg.AssetExecutionContext, config: GoldConfig, eda_lake: EdaLakeResource
     ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
-        if not (context.has_partition_key or context.has_partition_key_range):
-            raise dg.Failure(NO_PARTITION)
-        window = context.partition_time_window
-        first, last = window.start.date(), window.end.date() - timedelta(days=1)
-        days = {date.fromisoformat(d) for d in config.days} or {
-            first + timedelta(days=n) for n in range((last - first).days + 1)
-        }
-        chosen = [d for d in GOLD_TABLES if gold_key(d.name) in context.selected_asset_keys]
+        requested = partition_days(context)
         lake = eda_lake.lake()
+        days: set[date] | None = set(requested)
+        if config.days:
+            days = {date.fromisoformat(d) for d in config.days}
+        elif context.run.tags.get(PENDING_DAYS_TAG) == PENDING_DAYS:
+            # Every day new silver rows touch, table by table, also one not yet a partition
+            # (its partition, added later, then finds it current).
+            days = None
+        chosen = [d for d in GOLD_TABLES if gold_key(d.name) in context.selected_asset_keys]
         report = lake.gold(days, tables=[d.name for d in chosen])
-        context.log.info(f"recomputed {len(days)} day(s) between {first} and {last}")
-        single = first == last
+        context.log.info(
+            f"{len(requested)} partition(s); days recomputed by table: "
+            + ", ".join(f"{name} {n}" for name, n in sorted(report.days_recomputed.items()))
+        )
         for table in chosen:
             if table.name in report.runs and report.runs[table.name].failed:
                 continue  # failed below, once the others materialized
             uri = lake.layout.table_uri("gold", table.name)
             day_column = table.day_column or ""
-            by_day = facts.rows_by_day(uri, lake.layout.storage_options, day_column, days)
+            by_day = facts.rows_by_day(uri, lake.layout.storage_options, day_column, set(requested))
             metadata: dict[str, dg.RawMetadataValue] = {
                 **table_metadata(lake.layout, lake.catalogue, "gold", table.name),
                 "days_recomputed_in_run": report.days_recomputed.get(table.name, 0),
@@ -325,8 +342,8 @@ def gold_asset(settings: Settings) -> dg.AssetsDefinition:
             if run is not None:
                 metadata["outcome_in_run"] = run.outcome
                 metadata["counts_in_run"] = dg.MetadataValue.json(run.counts)
-            if single:
-                metadata["dagster/partition_row_count"] = by_day.get(first, 0)
+            if len(requested) == 1:
+                metadata["dagster/partition_row_count"] = by_day.get(requested[0], 0)
             else:  # a range: each day's own figures, on that day's partition
                 for day, rows in sorted(by_day.items()):
                     context.log_event(

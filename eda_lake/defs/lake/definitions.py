@@ -12,13 +12,14 @@ from eda_lake.defs.lake.assets import (
     silver_entities_asset,
     silver_events_asset,
 )
-from eda_lake.defs.lake.checks import BLOCKING_CHECKS, LAKE_CHECKS
+from eda_lake.defs.lake.checks import LAKE_CHECKS
 from eda_lake.defs.lake.jobs import (
     capture_files_sensor,
     entities_after_failed_tables,
     entities_job,
     full_discovery_schedule,
-    gold_days_sensor_for,
+    gold_automation_sensor,
+    gold_days_sensor,
     gold_job,
     ingest_job,
     notifications_sensor,
@@ -33,13 +34,12 @@ from eda_lake.settings import Settings
 
 
 def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
-    blocking = [key for check in BLOCKING_CHECKS for key in check.check_keys]
     return dg.Definitions(
         assets=[
             bronze_events,
             silver_events_asset(catalogue),
             silver_entities_asset(),
-            gold_asset(settings),
+            gold_asset(),
             bronze_compaction,
             lake_vacuum,
             lifecycle_enforcement,
@@ -49,7 +49,8 @@ def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
         sensors=[
             capture_files_sensor,
             notifications_sensor(queue_configured=settings.discovery_queue is not None),
-            gold_days_sensor_for(blocking),
+            gold_days_sensor,
+            gold_automation_sensor,
             entities_after_failed_tables,
         ],
         schedules=[full_discovery_schedule, maintenance_schedule],

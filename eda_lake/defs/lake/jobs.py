@@ -4,12 +4,20 @@ Every run that writes bronze is tagged `lake: writer`: the run queue in the proj
 dagster.yaml limits how many of them run at once (see README, "Run it at scale").
 """
 
-import zlib
 from datetime import timedelta
 
 import dagster as dg
 
-from eda_lake.defs.lake.assets import BRONZE, FAILED_TABLES, SILVER_EVENTS, silver_key
+from eda_lake.defs.lake.assets import (
+    BRONZE,
+    FAILED_TABLES,
+    GOLD_DAYS,
+    GOLD_DAYS_NAME,
+    PENDING_DAYS,
+    PENDING_DAYS_TAG,
+    SILVER_EVENTS,
+    silver_key,
+)
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake.derived.declarations import ENTITY_TABLES
 from eda_lake.lake.discovery.push import take_notifications
@@ -20,20 +28,21 @@ WRITER_TAGS = {"lake": "writer"}
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.assets(BRONZE) | dg.AssetSelection.groups("silver"),
-    description="Capture files to bronze, then silver; gold_days_sensor follows with gold.",
+    description="Capture files to bronze, then silver; gold follows (gold_automation_sensor).",
     tags=WRITER_TAGS,
 )
 entities_job = dg.define_asset_job(
     "entities_job",
     selection=dg.AssetSelection.assets(*(silver_key(d.name) for d in ENTITY_TABLES)),
-    description="The silver entities from the event tables as they are (gold_days_sensor "
-    "follows with gold); entities_after_failed_tables launches it.",
+    description="The silver entities from the event tables as they are (gold follows, "
+    "gold_automation_sensor); entities_after_failed_tables launches it.",
     tags=WRITER_TAGS,
 )
 gold_job = dg.define_asset_job(
     "gold_job",
     selection=dg.AssetSelection.groups("gold"),  # partitioned by business day
-    description="Recompute gold for a business day or a range of days (choose a partition).",
+    description="Recompute gold for a business day or a range of days (choose a partition); "
+    "gold_automation_sensor runs it when silver changes.",
 )
 MAX_FILES_PER_RUN = 500
 # Longer than an ingestion run: a message reappears only if its run died.
@@ -116,59 +125,39 @@ def notifications_sensor(queue_configured: bool) -> dg.SensorDefinition:
 capture_notifications_sensor = notifications_sensor(queue_configured=False)
 
 
-def failed_blocking_checks(
-    instance: dg.DagsterInstance, checks: list[dg.AssetCheckKey]
-) -> list[str]:
-    """The blocking checks whose latest evaluation failed: gold waits until they pass."""
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(checks)
-    return sorted(
-        f"{key.asset_key.to_user_string()}:{key.name}"
-        for key, record in latest.items()
-        if record.status.value == "FAILED"
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="The business days new silver rows touch become gold partitions (gold_days): "
+    "only days with events are partitions, so none shows missing that no run could fill. "
+    "gold_automation_sensor then runs gold.",
+)
+def gold_days_sensor(
+    context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
+) -> dg.SensorResult:
+    pending = eda_lake.lake().gold_pending_days()
+    known = set(context.instance.get_dynamic_partitions(GOLD_DAYS_NAME))
+    new = sorted(day.isoformat() for day in pending if day.isoformat() not in known)
+    if new:
+        return dg.SensorResult(dynamic_partitions_requests=[GOLD_DAYS.build_add_request(new)])
+    return dg.SensorResult(
+        skip_reason="no business day has silver rows gold has not counted: gold is current"
+        if not pending
+        else f"the {len(pending)} day(s) new silver rows touch are gold partitions already; "
+        "gold_automation_sensor recomputes them"
     )
 
 
-def gold_days_sensor_for(blocking: list[dg.AssetCheckKey]) -> dg.SensorDefinition:
-    @dg.sensor(
-        name="gold_days_sensor",
-        job=gold_job,
-        minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="The business days new silver rows touch become gold runs of those days "
-        "only; it waits while a blocking check (keys, references) fails on silver.",
-    )
-    def gold_days_sensor(
-        context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
-    ) -> dg.SensorResult | dg.SkipReason:
-        failed = failed_blocking_checks(context.instance, blocking)
-        if failed:
-            return dg.SkipReason(
-                f"gold waits: blocking check(s) {', '.join(failed)} failed; fix silver and run "
-                "ingest_job again (its checks run with it)"
-            )
-        return gold_request(eda_lake)
-
-    return gold_days_sensor
-
-
-def gold_request(eda_lake: EdaLakeResource) -> dg.SensorResult:
-    days = sorted(eda_lake.lake().gold_pending_days())
-    if not days:
-        return dg.SensorResult(
-            skip_reason="no business day has silver rows gold has not counted: gold is current"
-        )
-    first, last = days[0].isoformat(), days[-1].isoformat()
-    listed = [d.isoformat() for d in days]
-    request = dg.RunRequest(
-        # the same pending days, while their run is under way, ask for no second run
-        run_key=f"gold:{first}:{last}:{len(days)}:{zlib.crc32(' '.join(listed).encode())}",
-        run_config={"ops": {"gold_tables": {"config": {"days": listed}}}},
-        tags={
-            "dagster/asset_partition_range_start": first,
-            "dagster/asset_partition_range_end": last,
-        },
-    )
-    return dg.SensorResult(run_requests=[request])
+gold_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "gold_automation_sensor",
+    target=dg.AssetSelection.groups("gold"),
+    run_tags={PENDING_DAYS_TAG: PENDING_DAYS},
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Gold follows silver (each gold table's automation condition): after a table it "
+    "reads is updated or a day becomes a partition, once every blocking check on silver passed, "
+    "it recomputes the days new silver rows touch.",
+)
 
 
 @dg.run_failure_sensor(
@@ -177,7 +166,7 @@ def gold_request(eda_lake: EdaLakeResource) -> dg.SensorResult:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="An ingest run some of whose event tables failed skips the entities (Dagster "
     "runs no step after a failed one): this runs them from the tables that landed, and gold "
-    "follows them (gold_days_sensor), unless a blocking check finds a reference into the "
+    "follows them (gold_automation_sensor), unless a blocking check finds a reference into the "
     "failed table.",
 )
 def entities_after_failed_tables(
