@@ -164,6 +164,11 @@ def test_gold_partitions_are_the_days_with_events(defs: dg.Definitions, tmp_path
         known = tick(gold_days_sensor, resources, instance=instance)
         assert not known.dynamic_partitions_requests  # each day once
         assert "gold partitions already" in (known.skip_reason.skip_message or "")
+    lake.gold()  # counted outside Dagster: nothing is pending any more
+    with dg.instance_for_test() as fresh:  # an instance that never had gold's days
+        held = tick(gold_days_sensor, resources, instance=fresh)
+        [request] = held.dynamic_partitions_requests
+        assert request.partition_keys == [d.isoformat() for d in days]  # the days gold holds
 
 
 def test_gold_without_a_partition_is_refused_with_the_way_out(defs: dg.Definitions) -> None:

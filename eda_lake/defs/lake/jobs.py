@@ -4,7 +4,7 @@ Every run that writes bronze is tagged `lake: writer`: the run queue in the proj
 dagster.yaml limits how many of them run at once (see README, "Run it at scale").
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -19,10 +19,12 @@ from eda_lake.defs.lake.assets import (
     silver_key,
 )
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake.derived.declarations import ENTITY_TABLES
+from eda_lake.lake.delta import tables
+from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES
 from eda_lake.lake.discovery.push import take_notifications
 from eda_lake.lake.discovery.storage_queue import StorageNotificationQueue
 from eda_lake.lake.discovery.watch import WatchCursor, poll
+from eda_lake.lake.layout import LakeLayout
 
 WRITER_TAGS = {"lake": "writer"}
 ingest_job = dg.define_asset_job(
@@ -135,9 +137,13 @@ capture_notifications_sensor = notifications_sensor(queue_configured=False)
 def gold_days_sensor(
     context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
 ) -> dg.SensorResult:
-    pending = eda_lake.lake().gold_pending_days()
+    lake = eda_lake.lake()
+    pending = lake.gold_pending_days()
     known = set(context.instance.get_dynamic_partitions(GOLD_DAYS_NAME))
-    new = sorted(day.isoformat() for day in pending if day.isoformat() not in known)
+    # The days gold holds too: a lake gold counted before its days were partitions (or an
+    # instance started afresh) shows them without waiting for new events on each.
+    days = pending | gold_days_held(lake.layout)
+    new = sorted(day.isoformat() for day in days if day.isoformat() not in known)
     if new:
         return dg.SensorResult(dynamic_partitions_requests=[GOLD_DAYS.build_add_request(new)])
     return dg.SensorResult(
@@ -146,6 +152,19 @@ def gold_days_sensor(
         else f"the {len(pending)} day(s) new silver rows touch are gold partitions already; "
         "gold_automation_sensor recomputes them"
     )
+
+
+def gold_days_held(layout: LakeLayout) -> set[date]:
+    """The business days with rows in any gold table."""
+    days: set[date] = set()
+    for declared in GOLD_TABLES:
+        table = tables.open_table(layout.table_uri("gold", declared.name), layout.storage_options)
+        if table is not None and declared.day_column:
+            held = tables.query(
+                f"SELECT DISTINCT CAST({declared.day_column} AS DATE) AS day FROM t", t=table
+            )
+            days |= {day for day in held.column("day").to_pylist() if day is not None}
+    return days
 
 
 gold_automation_sensor = dg.AutomationConditionSensorDefinition(
