@@ -177,7 +177,7 @@ def _run_demo(
     secrets = {name: value for name, value in variables.items() if variable(name).secret}
     defs = build_definitions(variables)
     # The instance holds the runs' logs and metadata: owner-only, as the lake's own state.
-    instance_dir = owner_only_tree(settings.dagster_home)
+    instance_dir = owner_only_tree(settings.dagster_home, named_by=settings.dagster_home_variable)
     shipped_instance_config(instance_dir)
 
     jobs = ("provision_platform", "demo_job", "ingest_job", "gold_job")

@@ -102,9 +102,9 @@ class Variable:
     """One variable of the environment that eda-lake reads.
 
     `of`: its value in a `Settings`, as the text `from_env` reads back into the same
-    settings (None: unset). `default`: what an unset (or empty) variable means, as the text
-    it would hold; "" for none. `secret`: its value never leaves the environment (Dagster
-    gets an EnvVar, so the UI shows the name). `family`: the name is a prefix, one variable
+    settings (None: unset). `default`: what an unset variable means (one set to nothing is
+    refused), as the text it would hold; "" for none. `secret`: its value never leaves the
+    environment (Dagster gets an EnvVar, so the UI shows the name). `family`: the name is a prefix, one variable
     per hub or team. `integer`: a whole number (Dagster's config shows it as an Int).
     `provisioning`: read only to create the Azure resources, never by the runtime.
     """
@@ -385,6 +385,16 @@ class _Environment:
     applied, so that nothing is read that the Dagster resource would not pass on."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
+        # Every variable of the table, read or not by these settings: a variable set to
+        # nothing (or only blanks) is a mistake, a line of a .env file cut short or a secret
+        # store that answered nothing, where an unset one means its default.
+        for name, value in env.items():
+            if not value.strip() and declared(name):
+                default = variable(name).default
+                raise SettingsError(
+                    f"{name} is set but {'blank' if value else 'empty'}: give it a value, or "
+                    f"unset it for {f'the default, {default}' if default else 'none'}"
+                )
         self._env = env
 
     def get(self, name: str) -> str:
@@ -397,9 +407,7 @@ class _Environment:
         if not variable(prefix).family:
             raise KeyError(f"{prefix} is no family of eda_lake.settings.VARIABLES")
         return {
-            key[len(prefix) :]: value
-            for key, value in self._env.items()
-            if key.startswith(prefix) and value
+            key[len(prefix) :]: value for key, value in self._env.items() if key.startswith(prefix)
         }
 
 
@@ -502,7 +510,7 @@ class Settings:
         env = _Environment(os.environ if environ is None else environ)
         target = _member(Target, TARGET_VAR, env.get(TARGET_VAR).strip().lower(), "target")
         return cls(
-            home=_home(env),
+            home=_directory(env, HOME_VAR),
             target=target,
             schema_dir=Path(env.get(SCHEMA_DIR_VAR)).resolve(),
             namespace=env.get(NAMESPACE_VAR),
@@ -513,9 +521,9 @@ class Settings:
             discovery_queue=_discovery_queue(env),
             eventhubs=_eventhubs(env, target),
             deployment=_deployment(env),
-            dagster_instance=Path(env.get(DAGSTER_HOME_VAR)).resolve()
-            if env.get(DAGSTER_HOME_VAR)
-            else None,
+            dagster_instance=(
+                _directory(env, DAGSTER_HOME_VAR) if env.get(DAGSTER_HOME_VAR) else None
+            ),
             max_event_mib=_max_event_mib(env),
             **_backbone(env, target),
         )
@@ -528,6 +536,11 @@ class Settings:
     def dagster_home(self) -> Path:
         """Where Dagster keeps runs and materializations: DAGSTER_HOME, else in the home."""
         return self.dagster_instance or self.home / "dagster_home"
+
+    @property
+    def dagster_home_variable(self) -> str:
+        """The variable that places `dagster_home`, for an error about that folder to name."""
+        return DAGSTER_HOME_VAR if self.dagster_instance else HOME_VAR
 
     @property
     def lake_dir(self) -> Path:
@@ -555,18 +568,18 @@ class Settings:
         return self.home / "teams"
 
 
-def _home(env: _Environment) -> Path:
-    """EDA_LAKE_HOME as a directory that is, or can be made: refused when a file stands at it
-    or at one of its parents (its state would be written into, or beside, that file)."""
-    home = Path(env.get(HOME_VAR)).resolve()
-    existing = next(p for p in (home, *home.parents) if os.path.lexists(p))
+def _directory(env: _Environment, name: str) -> Path:
+    """The variable's directory, one that is or can be made: refused when a file stands at
+    it or at one of its parents (its state would be written into, or beside, that file)."""
+    directory = Path(env.get(name)).resolve()
+    existing = next(p for p in (directory, *directory.parents) if os.path.lexists(p))
     if not existing.is_dir():
-        where = "is" if existing == home else f"lies under {existing},"
+        where = "is" if existing == directory else f"lies under {existing},"
         raise SettingsError(
-            f"{HOME_VAR}={home} {where} a file, not a directory: point {HOME_VAR} at a "
+            f"{name}={directory} {where} a file, not a directory: point {name} at a "
             "directory (a missing one is created)"
         )
-    return home
+    return directory
 
 
 def _positive_int(env: _Environment, name: str) -> int:

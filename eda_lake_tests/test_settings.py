@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from eda_lake.embedded.owner_only import StateDirectoryError, owner_only_tree
 from eda_lake.hub.azure import AzureEventHubClient
 from eda_lake.hub.embedded import EmbeddedEventHub
 from eda_lake.hub.factory import make_hub_admin, make_hub_client
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.registry.azure import AzureSchemaRegistry
 from eda_lake.registry.factory import make_registry
-from eda_lake.settings import Settings, SettingsError, Target
+from eda_lake.settings import VARIABLES, Settings, SettingsError, Target, Variable
 
 AZURE = {
     "EDA_LAKE_HOME": "/tmp/eda-lake-settings-test",
@@ -73,3 +76,31 @@ def test_azure_configuration_picks_the_azure_adapters() -> None:
 def test_bad_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ)
+
+
+@pytest.mark.parametrize("nothing", ["", "  ", "\t"])
+@pytest.mark.parametrize("known", VARIABLES, ids=lambda known: known.name)
+def test_a_variable_set_to_nothing_is_refused_naming_it(known: Variable, nothing: str) -> None:
+    """Unset is the default; set to nothing is a mistake (a PII key of blanks among them)."""
+    name = known.name + ("CUSTOMER_CREATED" if known.family else "")
+    with pytest.raises(SettingsError, match=rf"^{name} is set but (empty|blank): give it a value"):
+        Settings.from_env({name: nothing})
+
+
+@pytest.mark.parametrize("where", ["the file", "under the file"])
+def test_a_dagster_home_in_a_files_place_names_dagster_home(tmp_path: Path, where: str) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("")
+    instance = a_file if where == "the file" else a_file / "instance"
+    with pytest.raises(SettingsError, match=rf"^DAGSTER_HOME={instance} .*a file") as refused:
+        Settings.from_env({"DAGSTER_HOME": str(instance)})
+    assert "EDA_LAKE_HOME" not in str(refused.value)
+
+
+def test_a_dagster_home_that_cannot_be_made_names_dagster_home() -> None:
+    settings = Settings.from_env({"DAGSTER_HOME": "/proc/eda-lake-instance"})
+    with pytest.raises(StateDirectoryError, match="point DAGSTER_HOME at") as refused:
+        owner_only_tree(settings.dagster_home, named_by=settings.dagster_home_variable)
+    assert "EDA_LAKE_HOME" not in str(refused.value)
+    # Unset, the instance lies in the home, and the home's variable is the one to change.
+    assert Settings.from_env({}).dagster_home_variable == "EDA_LAKE_HOME"

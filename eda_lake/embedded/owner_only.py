@@ -27,10 +27,10 @@ class StateDirectoryError(UserError):
     """A directory of the state cannot be made where it is asked for."""
 
 
-def owner_only_dir(directory: Path, create: bool = True) -> Path:
+def owner_only_dir(directory: Path, create: bool = True, *, named_by: str = HOME_VAR) -> Path:
     """`directory`, created (with its missing parents, unless `create` is false: a plan
     touches nothing) or tightened to 0700; from now on this process creates files 0600 and
-    directories 0700."""
+    directories 0700. `named_by`: the variable that places it, which a refusal names."""
     os.umask(OWNER_ONLY_UMASK)
     missing = []
     node = directory
@@ -46,7 +46,7 @@ def owner_only_dir(directory: Path, create: bool = True) -> Path:
             # Its parent is there yet takes no directory: a virtual file system (/proc, /sys).
             raise StateDirectoryError(
                 f"cannot create {path}: {path.parent} takes no directories ({exc.strerror}); "
-                f"point {HOME_VAR} at a writable directory"
+                f"point {named_by} at a writable directory"
             ) from None
     status = directory.stat()
     if status.st_uid == os.getuid() and status.st_mode & 0o077:
@@ -54,7 +54,7 @@ def owner_only_dir(directory: Path, create: bool = True) -> Path:
         if shared is not None:  # tightening it would lock others out of their own files
             raise StateDirectoryError(
                 f"{directory} is {shared}: eda-lake keeps its state owner-only and does not "
-                f"tighten it; point {HOME_VAR} (or DAGSTER_HOME) at a folder of its own, "
+                f"tighten it; point {named_by} at a folder of its own, "
                 f"such as {directory / 'eda-lake'}"
             )
         directory.chmod(PRIVATE_DIRECTORY)  # also one made earlier, or by `mkdir -p`
@@ -80,14 +80,14 @@ def _shared(directory: Path, status: os.stat_result) -> str | None:
     return None
 
 
-def owner_only_tree(directory: Path, create: bool = True) -> Path:
+def owner_only_tree(directory: Path, create: bool = True, *, named_by: str = HOME_VAR) -> Path:
     """`directory` as `owner_only_dir` makes it, and, when it is this user's and was open to
     others until now (made earlier, or by a tool with a wider umask), every folder and file
     of this user's already in it tightened too. A directory already owner-only is not
     walked: what this process and the others started owner-only add to it is owner-only
     from the start."""
     walk = _ours_and_open(directory)
-    owner_only_dir(directory, create)
+    owner_only_dir(directory, create, named_by=named_by)
     for path in directory.rglob("*") if walk else ():
         if path.is_symlink() or path.lstat().st_uid != os.getuid():
             continue
