@@ -18,7 +18,8 @@ A read-only door: once the views exist, DuckDB may open only the snapshots' data
 (`enable_external_access` off, `allowed_paths` those files, the configuration locked, so no
 `SET` gives access back), and it runs only SELECT and EXPLAIN statements. Both are needed:
 DuckDB's allowed paths are writable too (a `COPY ... TO` one of them overwrites it), and its
-other statements write files (COPY, EXPORT), attach databases or load extensions.
+other statements write files (COPY, EXPORT), attach databases or load extensions. One statement
+a query: of several, DuckDB would run them all and show only the last one's result.
 """
 
 from __future__ import annotations
@@ -58,9 +59,12 @@ _HIVE_TYPES = {
 READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 
 
+# Said after a table DuckDB does not know, rather than every table's name (a lake has a dozen).
+LIST_TABLES_HINT = "`eda-lake sql .tables` lists the lake's tables"
+
+
 class QueryError(Exception):
-    """The query is not valid SQL for these tables, or not a read: DuckDB's reason, with the
-    tables known."""
+    """The query is not one valid SQL read of these tables: DuckDB's reason, or ours."""
 
 
 @dataclass(frozen=True)
@@ -123,16 +127,18 @@ class LakeSql:
 
     def query(self, sql: str, batch_rows: int = 10_000) -> Result:
         try:
-            _refuse_writes(sql)
+            _refuse_all_but_one_read(sql)
             cursor = self.connection.execute(sql)
+        except duckdb.CatalogException as exc:  # a table or column it does not know
+            known = LIST_TABLES_HINT if self.tables else "the lake has no tables yet"
+            raise QueryError(f"{_reason(exc)} ({known})") from None
         except (
-            duckdb.ProgrammingError,  # parser, binder, catalog
+            duckdb.ProgrammingError,  # parser, binder
             duckdb.DataError,
             duckdb.PermissionException,  # a file outside the lake's tables
             duckdb.InvalidInputException,  # a locked setting
         ) as exc:
-            known = ", ".join(t.qualified for t in self.tables) or "none yet"
-            raise QueryError(f"{_first_line(exc)} (the lake's tables: {known})") from None
+            raise QueryError(_reason(exc)) from None
         if cursor is None:  # only blanks, semicolons or comments: DuckDB ran nothing
             raise QueryError("no SQL statement to run: give one query, such as SELECT 1")
         columns = [d[0] for d in cursor.description or []]
@@ -201,15 +207,35 @@ class LakeSql:
         )
 
 
-def _refuse_writes(sql: str) -> None:
-    """Every statement of `sql` a read (DuckDB's own parser says which kind each is)."""
-    for statement in duckdb.extract_statements(sql):
+def _refuse_all_but_one_read(sql: str) -> None:
+    """`sql` one statement at most, and a read (DuckDB's own parser says which kind each is;
+    a write is named first, wherever it stands)."""
+    statements = duckdb.extract_statements(sql)
+    for statement in statements:
         if statement.type not in READ_STATEMENTS:
-            kind = statement.type.name
-            raise duckdb.PermissionException(
-                f"{kind} statements are refused: `eda-lake sql` only reads the lake's tables "
-                "(SELECT or EXPLAIN); write results with --format csv or json to a file"
+            raise QueryError(
+                f"{_leading_keyword(statement.query)} statements are refused: `eda-lake sql` "
+                "only reads the lake's tables (SELECT or EXPLAIN); write results with --format "
+                "csv or json to a file"
             )
+    if len(statements) > 1:
+        raise QueryError(
+            f"one statement at a time: this query holds {len(statements)} (separated by ';'), "
+            "and only the last one's result would show; run each on its own"
+        )
+
+
+def _leading_keyword(statement: str) -> str:
+    """The statement's first word as written: `INSTALL`, which DuckDB counts among its LOAD
+    statements (`FORCE INSTALL` keeps both words)."""
+    tokens = duckdb.tokenize(statement)
+    ends = [offset for offset, _ in tokens[1:]] + [len(statement)]
+    words = [
+        statement[offset:end].strip().upper()
+        for (offset, kind), end in zip(tokens, ends, strict=True)
+        if kind != duckdb.token_type.comment
+    ]
+    return " ".join(words[:2]) if words[0] == "FORCE" else words[0]
 
 
 def _parquet_files(files: list[str], partitions: list[str], schema: pa.Schema) -> str:
@@ -230,6 +256,10 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _first_line(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
+    """DuckDB's reason in one line: its first, and its suggestion when it has one."""
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    suggestion = [line for line in lines[1:2] if line.startswith("Did you mean")]
+    return " ".join([lines[0], *suggestion])

@@ -166,3 +166,36 @@ def test_the_spill_folder_is_private_and_gone_on_close_or_on_a_failed_open(
 def test_a_query_with_no_statement_says_so(engine: LakeSql, nothing: str) -> None:
     with pytest.raises(QueryError, match="no SQL statement to run"):
         engine.query(nothing)
+
+
+@pytest.mark.parametrize(
+    "several", ["SELECT 1; SELECT 2", "SELECT 1;\nSELECT 2;", "SELECT 1; /* and */ SELECT 2"]
+)
+def test_one_statement_at_a_time(engine: LakeSql, several: str) -> None:
+    with pytest.raises(QueryError, match=r"one statement at a time: this query holds 2"):
+        engine.query(several)
+
+
+@pytest.mark.parametrize(
+    ("statement", "named"),
+    [
+        ("INSTALL httpfs", "INSTALL"),
+        ("/* first */ install httpfs", "INSTALL"),
+        ("FORCE INSTALL httpfs", "FORCE INSTALL"),
+        ("LOAD httpfs", "LOAD"),
+        ("RESET enable_external_access", "RESET"),
+    ],
+)
+def test_a_refused_statement_is_named_as_written(
+    engine: LakeSql, statement: str, named: str
+) -> None:
+    with pytest.raises(QueryError, match=rf"^{named} statements are refused"):
+        engine.query(statement)
+
+
+def test_an_unknown_table_says_how_to_list_them_and_not_every_name(engine: LakeSql) -> None:
+    with pytest.raises(QueryError) as refused:
+        engine.query("SELECT * FROM gold.funel")
+    said = str(refused.value)
+    assert 'Did you mean "funnel_daily"?' in said and "`eda-lake sql .tables`" in said
+    assert "gold.funnel_daily" not in said and len(said) < 200
