@@ -75,6 +75,20 @@ def _lake(settings: Settings, *, existing: bool = False) -> Lake:
     return lake
 
 
+def _existing_home(settings: Settings) -> Settings:
+    """`settings`, or an error when their home is not there: a command that only reads state
+    creates no home, so a mistyped one is named rather than read as a new, empty one."""
+    from eda_lake.settings import HOME_VAR
+    from eda_lake.shared.errors import UserError
+
+    if not settings.home.is_dir():
+        raise UserError(
+            f"no home at {settings.home}: {HOME_VAR} names a folder that is not there; export "
+            f"the {HOME_VAR} your state is in (a mistyped one is not created)"
+        )
+    return settings
+
+
 def _finished(command: str, *layers: Mapping[str, TableRun]) -> int:
     """0, or after one line per failed table on stderr, the status of a run some of whose
     tables failed."""
@@ -341,11 +355,13 @@ def _dead_letters(team: str | None, team_option: str | None, include_replayed: b
     there are none)"""
     import json
 
+    from eda_lake.simulation.dead_letters import read_dead_letters
+
     if team and team_option and team != team_option:
         raise click.UsageError(f"two teams given ({team} and --team {team_option}): name one")
     team = team or team_option
-    with _simulation() as simulation:
-        letters = simulation.dead_letters.list(team, include_replayed=include_replayed)
+    settings = _existing_home(_settings())
+    letters = read_dead_letters(settings, team, include_replayed=include_replayed)
     if not letters:
         scope = f" for team {team}" if team else ""
         print(f"dead letters{scope}: none", file=sys.stderr)
@@ -364,6 +380,8 @@ def _dead_letters(team: str | None, team_option: str | None, include_replayed: b
             "replayable": not _from_partner_file(letter.origin),
         }
         print(json.dumps(record))
+    # stdout holds the letters alone (one JSON object a line): the home goes aside.
+    print(home_line(settings), file=sys.stderr)
     return 0
 
 
@@ -518,7 +536,7 @@ def quarantine() -> None:
 def _quarantine_list(kind: str, resolved: bool, output: str) -> int:
     """list quarantined files and events with their reasons"""
     settings = _settings()
-    held = _lake(settings).quarantine
+    held = _lake(settings, existing=True).quarantine
     kinds = ("files", "events") if kind == "all" else (kind,)
     for listed in kinds:
         rows = getattr(held, listed)(include_resolved=resolved)
@@ -604,14 +622,16 @@ def _sql(query: str | None, output: str) -> int:
             return run_shell(engine, WRITERS[output], home_line(settings))
         if query.strip() == TABLES:
             print(tables_line(engine))
-            return 0
-        try:
-            result = engine.query(query)
-        except QueryError as exc:
-            raise UserError(f"{exc}; {home_line(settings)}") from None
-        WRITERS[output](result.columns, result.rows, sys.stdout)
+        else:
+            try:
+                result = engine.query(query)
+            except QueryError as exc:
+                raise UserError(f"{exc}; {home_line(settings)}") from None
+            WRITERS[output](result.columns, result.rows, sys.stdout)
     finally:
         engine.close()
+    # stdout holds the rows alone (a CSV or JSON reader takes it whole): the home goes aside.
+    print(home_line(settings), file=sys.stderr)
     return 0
 
 

@@ -178,3 +178,19 @@ def test_a_population_out_of_range_is_refused(
 ) -> None:
     assert main(["publish", "--customers", customers]) == 2
     assert "is not in the range 1<=x<=1000000" in capsys.readouterr().err
+
+
+def test_dead_letters_read_a_home_and_create_nothing_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("EDA_LAKE_HOME", str(home))
+    assert main(["dead-letters", "customer"]) == 0
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err.splitlines() == [
+        "dead letters for team customer: none",
+        f"EDA_LAKE_HOME   {home}",
+    ]
+    assert list(home.iterdir()) == []

@@ -15,6 +15,7 @@ from pathlib import Path
 from eda_lake.embedded.durable import connect, write_transaction
 from eda_lake.hub.base import PropertyValue
 from eda_lake.hub.properties import EncodedProperties, encode_properties
+from eda_lake.settings import Settings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -113,3 +114,22 @@ class DeadLetterStore:
 
     def count(self, team: str | None = None) -> int:
         return len(self.list(team))
+
+
+def dead_letters_file(settings: Settings) -> Path:
+    """Where the teams keep their dead letters, beside their other state."""
+    return settings.simulation_dir / "dead_letters.sqlite3"
+
+
+def read_dead_letters(
+    settings: Settings, team: str | None = None, *, include_replayed: bool = False
+) -> list[DeadLetter]:
+    """The dead letters kept so far, creating nothing: a home no team has run in holds none."""
+    path = dead_letters_file(settings)
+    if not path.is_file():
+        return []
+    store = DeadLetterStore(path)
+    try:
+        return store.list(team, include_replayed=include_replayed)
+    finally:
+        store.close()

@@ -16,7 +16,7 @@ from eda_lake.shared.closing import close_all
 from eda_lake.shared.progress import Progress, no_progress
 from eda_lake.simulation import partners, teams
 from eda_lake.simulation.conversions_state import ConversionsState
-from eda_lake.simulation.dead_letters import DeadLetterStore
+from eda_lake.simulation.dead_letters import DeadLetterStore, dead_letters_file
 from eda_lake.simulation.subscriber import Subscriber, SubscriberReport
 from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
@@ -44,7 +44,7 @@ class Simulation:
         self.decoder = AvroDecoder(self.registry)
         self.publisher = Publisher(self.hub, self.encoder, self.catalogue)
         state_dir = settings.simulation_dir
-        self.dead_letters = DeadLetterStore(state_dir / "dead_letters.sqlite3")
+        self.dead_letters = DeadLetterStore(dead_letters_file(settings))
         self.conversions_state = ConversionsState(state_dir / "conversions.sqlite3")
         self.partner_drops = state_dir / "partner_drops"
 

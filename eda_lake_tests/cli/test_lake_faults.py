@@ -73,7 +73,6 @@ def test_a_home_where_no_directory_can_be_made(tmp_path: Path) -> None:
     for command in (
         ("provision",),
         ("capture", "run"),
-        ("dead-letters",),
         ("ingest", "--capture-root", str(captured)),
     ):
         result = run(EDA_LAKE, *command, env=env)
@@ -82,9 +81,11 @@ def test_a_home_where_no_directory_can_be_made(tmp_path: Path) -> None:
 
 def test_readers_refuse_a_home_without_a_lake(tmp_path: Path) -> None:
     mistyped = tmp_path / "eda_lake_hoem"
-    for command in (("silver",), ("gold",), ("sql", "SELECT 1")):
+    for command in (("silver",), ("gold",), ("sql", "SELECT 1"), ("quarantine", "list")):
         result = run(EDA_LAKE, *command, env=home_env(mistyped))
         assert_one_line(result, f"no lake at {mistyped / 'lake'}", "EDA_LAKE_HOME")
+    result = run(EDA_LAKE, "dead-letters", env=home_env(mistyped))
+    assert_one_line(result, f"no home at {mistyped}", "EDA_LAKE_HOME")
     assert not mistyped.exists()  # no new empty home
 
     # A fresh home takes capture files from elsewhere; then it holds a lake.

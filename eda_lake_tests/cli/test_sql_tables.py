@@ -14,6 +14,8 @@ def test_tables_outside_the_shell(capsys) -> None:
     layout = LakeLayout.from_settings(Settings.from_env())
     write_deltalake(layout.table_uri("gold", "funnel_daily"), pa.table({"n": [1, 2]}))
     assert main(["sql", " .tables "]) == 0
-    assert capsys.readouterr().out == "tables: gold.funnel_daily (v0)\n"
+    listed = capsys.readouterr()
+    assert listed.out == "tables: gold.funnel_daily (v0)\n"
+    assert listed.err.startswith("EDA_LAKE_HOME ")  # which home was read, beside the rows
     assert main(["sql", ".tabels"]) == 2  # anything else is SQL, and this is not
     assert "eda-lake: error: Parser Error" in capsys.readouterr().err

@@ -148,12 +148,15 @@ def test_sql_command_formats(demo_lake: Settings, monkeypatch, capsys) -> None:
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 2 and isinstance(rows[0]["revenue"], str)  # exact decimal text
     assert main(["sql", "SELECT cohort_date, customers FROM gold.funnel_daily LIMIT 1"]) == 0
-    header, rule, row, count = capsys.readouterr().out.splitlines()
+    shown = capsys.readouterr()
+    header, rule, row, count = shown.out.splitlines()
     assert header.split() == ["cohort_date", "customers"] and set(rule) <= {"-", " "}
     assert len(row) == len(header) and count == "(1 row)"
+    assert shown.err.startswith("EDA_LAKE_HOME ")  # which home was read, beside the rows
     assert main(["sql", "SELECT * FROM gold.nothing"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("eda-lake: error: Catalog Error") and "gold.funnel_daily" in err
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("eda-lake: error: Catalog Error") and "eda-lake sql .tables" in line
+    assert "gold.funnel_daily" not in line  # the tables are listed on asking, not every time
 
 
 def test_the_shell_runs_statements_over_lines_and_survives_a_bad_one(tmp_path: Path) -> None:
