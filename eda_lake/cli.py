@@ -25,6 +25,7 @@ from eda_lake.registry.modes import Compatibility
 from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
+    from eda_lake.catalogue import Catalogue
     from eda_lake.console.progress import LogLines, TerminalBar
     from eda_lake.lake.delta.commits import TableRun
     from eda_lake.lake.runtime import Lake
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from eda_lake.simulation.runtime import Simulation
 
 Handler = TypeVar("Handler", bound=Callable[..., int])
+# What a command that ends in a one-line error exits with, a mistake in what it was given
+# or a fault of the environment, as click exits on a usage error (a finding about sound
+# input, an incompatible schema, is 1).
+ERROR_EXIT = 2
 SIGPIPE_EXIT = 141  # what a shell reports for a writer whose reader left (128 + SIGPIPE)
 INTERRUPTED_EXIT = 130  # what a shell reports for a command stopped by Ctrl-C (128 + SIGINT)
 
@@ -40,6 +45,14 @@ def _settings() -> Settings:
     from eda_lake.settings import Settings
 
     return Settings.from_env()
+
+
+def _catalogue() -> Catalogue:
+    """The catalogue alone: a command that reads nothing else needs no usable home."""
+    from eda_lake.catalogue import load_catalogue
+    from eda_lake.settings import schema_dir_from_env
+
+    return load_catalogue(schema_dir_from_env())
 
 
 @contextmanager
@@ -146,7 +159,7 @@ class _Command(click.Command):
             if message is None:
                 raise  # a bug of our own: its traceback shows where
             print(f"eda-lake: error: {message}", file=sys.stderr)
-            return 2
+            return ERROR_EXIT
 
 
 def _top_command(ctx: click.Context) -> str:
@@ -206,12 +219,20 @@ def registry() -> None:
 def _registry_check(mode: str, old: str, new: str) -> int:
     """exit 0 if NEW is compatible with OLD in the mode, 1 with the reasons if not"""
     from eda_lake.registry.compatibility import compatibility_problems
-    from eda_lake.registry.schema import load_schema_file
+    from eda_lake.registry.schema import AvroSchema, SchemaDefinitionError, load_schema_file
 
+    loaded: list[AvroSchema] = []
+    unreadable: list[str] = []  # every file's problem at once, not the first one's
+    for path in (old, new):
+        try:
+            loaded.append(load_schema_file(Path(path)))
+        except SchemaDefinitionError as exc:
+            unreadable.append(str(exc))
+    if unreadable:
+        raise SchemaDefinitionError("; ".join(unreadable))
     compatibility = Compatibility.parse(mode)
-    problems = compatibility_problems(
-        compatibility, load_schema_file(Path(new)), [load_schema_file(Path(old))]
-    )
+    old_schema, new_schema = loaded
+    problems = compatibility_problems(compatibility, new_schema, [old_schema])
     if problems:
         print(f"INCOMPATIBLE ({compatibility.value}): {new} against {old}")
         for problem in problems:
@@ -224,23 +245,23 @@ def _registry_check(mode: str, old: str, new: str) -> int:
 @commands.command("catalogue")
 def _catalogue_show() -> int:
     """print the event catalogue (JSON)"""
-    from eda_lake.catalogue import describe, load_catalogue
+    from eda_lake.catalogue import describe
 
-    print(describe(load_catalogue(_settings().schema_dir)))
+    print(describe(_catalogue()))
     return 0
 
 
 @commands.command("describe")
 @click.argument("table", required=False, metavar="[TABLE]")
 def _describe(table: str | None) -> int:
-    """what a lake table holds and what each column means (without TABLE: every table)"""
+    """what a lake table holds and what each column means (without TABLE: every table; a
+    layer, such as gold, lists its tables)"""
     import shutil
 
-    from eda_lake.catalogue import load_catalogue
     from eda_lake.lake.dictionary import describe
 
     width = shutil.get_terminal_size().columns
-    print(describe(table, load_catalogue(_settings().schema_dir), width=width))
+    print(describe(table, _catalogue(), width=width))
     return 0
 
 
@@ -425,7 +446,8 @@ def _capture_run(flush: bool) -> int:
 @capture.command("inspect")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 def _capture_inspect(files: tuple[str, ...]) -> int:
-    """print one JSON object per event of capture files (Azure's too)"""
+    """print one JSON object per event of capture files (Azure's too); a file that cannot be
+    read is named on stderr, the others still printed, and the exit status is 2"""
     import json
 
     from eda_lake.capture.inspect import describe_event
@@ -444,7 +466,7 @@ def _capture_inspect(files: tuple[str, ...]) -> int:
         except (CaptureFileError, IsADirectoryError, PermissionError) as exc:
             print(f"eda-lake: error: {exc}", file=sys.stderr)
             failed += 1
-    return 1 if failed else 0
+    return ERROR_EXIT if failed else 0
 
 
 @commands.command("ingest")
@@ -461,9 +483,10 @@ def _ingest(capture_root: str | None) -> int:
     settings = _settings()
     root = capture_root
     if root is not None and not Path(root).is_dir():
+        what = "a file, not a folder" if Path(root).exists() else "no such folder"
         raise UserError(
-            f"--capture-root {root}: no such directory; pass a folder that holds capture files "
-            "in the archive name format (the default is the lake's own capture area)"
+            f"--capture-root {root}: {what}; pass a folder that holds capture files in the "
+            "archive name format (the default is the lake's own capture area)"
         )
     lake = _lake(settings)
     with _progress() as progress:

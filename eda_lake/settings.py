@@ -512,7 +512,7 @@ class Settings:
         return cls(
             home=_directory(env, HOME_VAR),
             target=target,
-            schema_dir=Path(env.get(SCHEMA_DIR_VAR)).resolve(),
+            schema_dir=_schema_dir(env),
             namespace=env.get(NAMESPACE_VAR),
             pii_key=env.get(PII_KEY_VAR) or None,
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
@@ -566,6 +566,16 @@ class Settings:
     def simulation_dir(self) -> Path:
         """The teams' own operational state: partner drops, dead letters."""
         return self.home / "teams"
+
+
+def schema_dir_from_env(environ: Mapping[str, str] | None = None) -> Path:
+    """The catalogue's folder alone: what reads only the catalogue (its listing, the data
+    dictionary) needs no usable home."""
+    return _schema_dir(_Environment(os.environ if environ is None else environ))
+
+
+def _schema_dir(env: _Environment) -> Path:
+    return Path(env.get(SCHEMA_DIR_VAR)).resolve()
 
 
 def _directory(env: _Environment, name: str) -> Path:

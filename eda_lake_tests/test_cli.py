@@ -194,3 +194,46 @@ def test_dead_letters_read_a_home_and_create_nothing_in_it(
         f"EDA_LAKE_HOME   {home}",
     ]
     assert list(home.iterdir()) == []
+
+
+def test_input_mistakes_exit_2_and_name_every_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = [str(tmp_path / "old.avsc"), str(tmp_path / "new.avsc")]
+    assert main(["registry", "check", "--mode", "backward", *missing]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert all(f"{path}: schema file not found" in line for path in missing), line
+    (_, not_capture), unreadable = _write_versions(tmp_path)[:2], tmp_path / "gone.avro"
+    assert main(["capture", "inspect", str(unreadable), str(not_capture)]) == 2
+    said = capsys.readouterr().err
+    assert f"no such capture file: {unreadable}" in said and "thing_v2.avsc" in said
+
+
+def test_a_capture_root_that_is_a_file_is_called_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "capture.avro"
+    a_file.write_bytes(b"")
+    assert main(["ingest", "--capture-root", str(a_file)]) == 2
+    assert f"--capture-root {a_file}: a file, not a folder;" in capsys.readouterr().err
+    assert main(["ingest", "--capture-root", str(tmp_path / "none")]) == 2
+    assert "none: no such folder;" in capsys.readouterr().err
+
+
+def test_describe_takes_sql_spellings_and_layers_and_needs_no_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["describe", "gold.funnel_daily"]) == 0
+    lower = capsys.readouterr().out
+    assert main(["describe", "GOLD.Funnel_Daily"]) == 0
+    assert capsys.readouterr().out == lower
+    assert main(["describe", "gold"]) == 0
+    layer = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line[:1] != " "]
+    assert "gold.funnel_daily" in layer and all(name.startswith("gold.") for name in layer)
+    assert main(["describe", "GOLD.FUNEL"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "did you mean gold.funnel_daily?" in line and len(line) < 200
+    a_file = tmp_path / "home"
+    a_file.write_text("")
+    monkeypatch.setenv("EDA_LAKE_HOME", str(a_file))
+    assert main(["describe", "gold"]) == 0 and main(["catalogue"]) == 0

@@ -98,10 +98,12 @@ def table_names(catalogue: Catalogue) -> list[str]:
 
 
 def _unknown(table: str, catalogue: Catalogue) -> UnknownTableError:
-    known = table_names(catalogue)
-    close = difflib.get_close_matches(table, known, n=1)
+    close = difflib.get_close_matches(table.lower(), table_names(catalogue), n=1)
     hint = f"did you mean {close[0]}? " if close else ""
-    return UnknownTableError(f"no table {table!r} in the lake; {hint}tables: {', '.join(known)}")
+    return UnknownTableError(
+        f"no table {table!r} in the lake; {hint}`eda-lake describe` lists them, "
+        "`eda-lake describe <layer>` one layer's"
+    )
 
 
 def _about(table: str, catalogue: Catalogue) -> tuple[TableEntry, dict[str, str]]:
@@ -214,13 +216,17 @@ def _facts(entry: TableEntry) -> list[str]:
 
 def describe(table: str | None, catalogue: Catalogue, width: int = 100) -> str:
     """`table` (layer.table) as text: what it holds, then each column's type and meaning;
-    without a table, every table with what it holds."""
-    if table is None:
-        names = table_names(catalogue)
-        return _aligned([(n, _about(n, catalogue)[0].description) for n in names], width)
-    if table not in table_names(catalogue):
-        raise _unknown(table, catalogue)
-    entry = next(e for e in lake_tables(catalogue) if e.name == table)
+    without a table, or with a layer (gold), every table of it with what it holds."""
+    names = table_names(catalogue)
+    # SQL's names are case-insensitive: GOLD.FUNNEL_DAILY is gold.funnel_daily; a layer
+    # alone (gold) is its tables.
+    wanted = table.lower() if table is not None else None
+    listed = [n for n in names if wanted in (None, n.split(".")[0])]
+    if listed:
+        return _aligned([(n, _about(n, catalogue)[0].description) for n in listed], width)
+    if wanted not in names:
+        raise _unknown(str(table), catalogue)
+    entry = next(e for e in lake_tables(catalogue) if e.name == wanted)
     heading = [entry.name, *textwrap.wrap(entry.description, width), "; ".join(_facts(entry))]
     name_width = max(len(c.name) for c in entry.columns) + 2
     columns = [

@@ -57,5 +57,5 @@ def test_inspect_cli_reads_azure_files(azure_capture_dir: Path, capsys, tmp_path
     assert '"enqueued_time": "2016-11-16T16:44:11Z"' in lines[0]
     bad = tmp_path / "bad.avro"
     bad.write_bytes(b"Obj\x01garbage")
-    assert main(["capture", "inspect", str(bad)]) == 1
+    assert main(["capture", "inspect", str(bad)]) == 2
     assert "bad.avro" in capsys.readouterr().err

@@ -79,7 +79,7 @@ def grow(path: Path) -> None:
 
 def test_a_missing_capture_root(tmp_path: Path) -> None:
     result = run(EDA_LAKE, "ingest", "--capture-root", "/does/not/exist")
-    assert_one_line(result, "/does/not/exist", "no such directory")
+    assert_one_line(result, "/does/not/exist", "no such folder")
 
 
 def test_an_unknown_team_is_refused_with_the_valid_names(capsys) -> None:
@@ -98,7 +98,7 @@ def test_missing_schema_dir_and_capture_file(tmp_path: Path) -> None:
     result = run(EDA_LAKE, "provision", env={"EDA_LAKE_SCHEMA_DIR": str(tmp_path / "none")})
     assert_one_line(result, "EDA_LAKE_SCHEMA_DIR")
     result = run(EDA_LAKE, "capture", "inspect", str(tmp_path / "nothing.avro"))
-    assert result.returncode == 1 and "no such capture file" in result.stderr
+    assert result.returncode == 2 and "no such capture file" in result.stderr
 
 
 def test_a_programming_error_keeps_its_traceback(monkeypatch) -> None:
