@@ -1,10 +1,11 @@
 """The one place that reads the environment.
 
-Every variable is declared once, in `VARIABLES`; `Settings.from_env` reads through that
-table, and `settings_variables` writes a `Settings` back into the variables that reproduce
-it. Every other module receives a `Settings` (or the values it holds); nothing else calls
-`os.environ`. Dagster resources get the same variables through `EnvVar`, see
-`eda_lake.defs.resources`.
+Every variable is declared once, in `VARIABLES`, as the runtime's or provisioning's:
+`Settings.from_env` reads the runtime's through that table and
+`AzureDeploymentSettings.from_env` provisioning's, neither the other's; `settings_variables`
+and `deployment_variables` write each back into the variables that reproduce it. Every other
+module receives a `Settings` (or the values it holds); nothing else calls `os.environ`.
+Dagster resources get the same variables through `EnvVar`, see `eda_lake.defs.resources`.
 """
 
 from __future__ import annotations
@@ -101,17 +102,19 @@ Rendered = str | dict[str, str] | None
 class Variable:
     """One variable of the environment that eda-lake reads.
 
-    `of`: its value in a `Settings`, as the text `from_env` reads back into the same
-    settings (None: unset). `default`: what an unset variable means (one set to nothing is
-    refused), as the text it would hold; "" for none. `secret`: its value never leaves the
-    environment (Dagster gets an EnvVar, so the UI shows the name). `family`: the name is a prefix, one variable
-    per hub or team. `integer`: a whole number (Dagster's config shows it as an Int).
-    `provisioning`: read only to create the Azure resources, never by the runtime.
+    `of`: its value in the settings of its side, a `Settings` (an `AzureDeploymentSettings`
+    for provisioning's), as the text `from_env` reads back into the same settings (None:
+    unset). `default`: what an unset variable means (one set to nothing is refused), as the
+    text it would hold; "" for none. `secret`: its value never leaves the environment
+    (Dagster gets an EnvVar, so the UI shows the name). `family`: the name is a prefix, one
+    variable per hub or team. `integer`: a whole number (Dagster's config shows it as an Int).
+    `provisioning`: read only to create the Azure resources (`AzureDeploymentSettings`),
+    never by the runtime (`Settings`).
     """
 
     name: str
     description: str
-    of: Callable[[Settings], Rendered]
+    of: Callable[[Any], Rendered]
     default: str = ""
     secret: bool = False
     family: bool = False
@@ -236,33 +239,31 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         SUBSCRIPTION_VAR,
         "the Azure subscription to provision in",
-        of=lambda s: s.deployment.subscription_id if s.deployment else None,
+        of=lambda d: d.subscription_id,
         provisioning=True,
     ),
     Variable(
         LOCATION_VAR,
         "the Azure region to provision in",
-        of=lambda s: s.deployment.location if s.deployment else None,
+        of=lambda d: d.location,
         provisioning=True,
     ),
     Variable(
         ENVIRONMENT_VAR,
         "dv, qa or lv: part of every Azure name",
-        of=lambda s: s.deployment.environment if s.deployment else None,
+        of=lambda d: d.environment,
         provisioning=True,
     ),
     Variable(
         SUFFIX_VAR,
         "a short unique suffix of every Azure name",
-        of=lambda s: s.deployment.suffix if s.deployment else None,
+        of=lambda d: d.suffix,
         provisioning=True,
     ),
     Variable(
         PRINCIPAL_PREFIX,
         "a team's Entra object id, per team",
-        of=lambda s: (
-            {t.upper(): v for t, v in s.deployment.principals.items()} if s.deployment else None
-        ),
+        of=lambda d: {team.upper(): value for team, value in d.principals.items()},
         family=True,
         provisioning=True,
     ),
@@ -370,8 +371,21 @@ def configured_variables(
 def settings_variables(settings: Settings) -> dict[str, str]:
     """The variables that `Settings.from_env` reads back into these settings, by the table:
     what a process or a Dagster run that is to hold them is given (secrets included)."""
+    return _variables_of(settings, provisioning=False)
+
+
+def deployment_variables(deployment: AzureDeploymentSettings) -> dict[str, str]:
+    """The variables that `AzureDeploymentSettings.from_env` reads back into `deployment`."""
+    return _variables_of(deployment, provisioning=True)
+
+
+def _variables_of(
+    settings: Settings | AzureDeploymentSettings, *, provisioning: bool
+) -> dict[str, str]:
     environment: dict[str, str] = {}
     for known in VARIABLES:
+        if known.provisioning != provisioning:
+            continue
         value = known.of(settings)
         if isinstance(value, dict):
             environment |= {known.name + suffix: v for suffix, v in value.items() if v}
@@ -381,30 +395,41 @@ def settings_variables(settings: Settings) -> dict[str, str]:
 
 
 class _Environment:
-    """The environment as `from_env` reads it: only the table's variables, their defaults
-    applied, so that nothing is read that the Dagster resource would not pass on."""
+    """The environment as one side's `from_env` reads it: only the table's variables of that
+    side (the runtime's, or with `provisioning` provisioning's), their defaults applied, so
+    that nothing is read that the Dagster resource would not pass on."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        # Every variable of the table, read or not by these settings: a variable set to
+    def __init__(self, env: Mapping[str, str], *, provisioning: bool = False) -> None:
+        self._env = env
+        self._provisioning = provisioning
+        # Every variable of the side, read or not by these settings: a variable set to
         # nothing (or only blanks) is a mistake, a line of a .env file cut short or a secret
         # store that answered nothing, where an unset one means its default.
         for name, value in env.items():
-            if not value.strip() and declared(name):
+            if not value.strip() and declared(name) and self._known(name):
                 default = variable(name).default
                 raise SettingsError(
                     f"{name} is set but {'blank' if value else 'empty'}: give it a value, or "
                     f"unset it for {f'the default, {default}' if default else 'none'}"
                 )
-        self._env = env
+
+    def _known(self, name: str) -> Variable:
+        """The table's entry for `name`, refused when it is outside the table or the other
+        side's, set or not."""
+        known = variable(name)
+        if known.provisioning != self._provisioning:
+            reader = "the runtime" if self._provisioning else "provisioning"
+            raise KeyError(f"{name} is read by {reader} alone (its Variable's `provisioning`)")
+        return known
 
     def get(self, name: str) -> str:
         """The variable's value, else the table's default, else "" (unset)."""
-        known = variable(name)  # refuses a name outside the table, set or not
+        known = self._known(name)  # refused when not this side's, set or not
         return self._env.get(name) or known.default
 
     def family(self, prefix: str) -> dict[str, str]:
         """Suffix -> value of every set member of a family."""
-        if not variable(prefix).family:
+        if not self._known(prefix).family:
             raise KeyError(f"{prefix} is no family of eda_lake.settings.VARIABLES")
         return {
             key[len(prefix) :]: value for key, value in self._env.items() if key.startswith(prefix)
@@ -447,14 +472,38 @@ class AzureEventHubs:
 
 @dataclass(frozen=True)
 class AzureDeploymentSettings:
-    """Where `infra_scripts.provision` creates the Azure resources, and how it names them:
-    `{environment}-eda-{resource}-{location}-{suffix}`."""
+    """Where provisioning creates the Azure resources, and how it names them:
+    `{environment}-eda-{resource}-{location}-{suffix}`: provisioning's own settings, which
+    the runtime never reads."""
 
     subscription_id: str
     location: str
     environment: str
     suffix: str
     principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AzureDeploymentSettings | None:
+        """Provisioning's variables of the table (None: no subscription named)."""
+        env = _Environment(os.environ if environ is None else environ, provisioning=True)
+        subscription = env.get(SUBSCRIPTION_VAR)
+        if not subscription:
+            return None
+        missing = [v for v in (LOCATION_VAR, ENVIRONMENT_VAR, SUFFIX_VAR) if not env.get(v)]
+        if missing:
+            raise SettingsError(
+                f"{SUBSCRIPTION_VAR} is set; provisioning also needs {', '.join(missing)} "
+                "(location like westeurope, environment dv|qa|lv, a short unique suffix)"
+            )
+        return cls(
+            subscription_id=subscription,
+            location=env.get(LOCATION_VAR),
+            environment=env.get(ENVIRONMENT_VAR),
+            suffix=env.get(SUFFIX_VAR),
+            principals={
+                team.lower(): value for team, value in env.family(PRINCIPAL_PREFIX).items()
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -499,7 +548,6 @@ class Settings:
     storage: AzureStorage | None = None  # None: everything in the local directory
     discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
     eventhubs: AzureEventHubs | None = None  # required with EDA_LAKE_TARGET=azure
-    deployment: AzureDeploymentSettings | None = None  # for provisioning Azure
     dagster_instance: Path | None = None  # None: home/dagster_home
     broker: Broker = Broker.EMBEDDED  # the event backbone
     kafka: KafkaSettings | None = None  # required with EDA_LAKE_BROKER=kafka
@@ -520,7 +568,6 @@ class Settings:
             storage=_storage(env),
             discovery_queue=_discovery_queue(env),
             eventhubs=_eventhubs(env, target),
-            deployment=_deployment(env),
             dagster_instance=(
                 _directory(env, DAGSTER_HOME_VAR) if env.get(DAGSTER_HOME_VAR) else None
             ),
@@ -680,25 +727,6 @@ def _eventhubs(env: _Environment, target: Target) -> AzureEventHubs | None:
         checkpoint_connection_string=checkpoint_connection,
         checkpoint_account_url=checkpoint_url,
         checkpoint_container=env.get(CHECKPOINT_CONTAINER_VAR),
-    )
-
-
-def _deployment(env: _Environment) -> AzureDeploymentSettings | None:
-    subscription = env.get(SUBSCRIPTION_VAR)
-    if not subscription:
-        return None
-    missing = [v for v in (LOCATION_VAR, ENVIRONMENT_VAR, SUFFIX_VAR) if not env.get(v)]
-    if missing:
-        raise SettingsError(
-            f"{SUBSCRIPTION_VAR} is set; provisioning also needs {', '.join(missing)} "
-            "(location like westeurope, environment dv|qa|lv, a short unique suffix)"
-        )
-    return AzureDeploymentSettings(
-        subscription_id=subscription,
-        location=env.get(LOCATION_VAR),
-        environment=env.get(ENVIRONMENT_VAR),
-        suffix=env.get(SUFFIX_VAR),
-        principals={team.lower(): value for team, value in env.family(PRINCIPAL_PREFIX).items()},
     )
 
 

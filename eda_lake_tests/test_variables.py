@@ -4,6 +4,7 @@ the demo's environment and what the package reads all come from it."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import re
 from datetime import date
@@ -13,7 +14,9 @@ import pytest
 
 from eda_lake.demo import demo_variables
 from eda_lake.settings import (
+    HOME_VAR,
     REPO_ROOT,
+    SUBSCRIPTION_VAR,
     TARGET_VAR,
     VARIABLES,
     AzureDeploymentSettings,
@@ -23,7 +26,9 @@ from eda_lake.settings import (
     DiscoveryQueue,
     KafkaSettings,
     Settings,
+    _Environment,
     declared,
+    deployment_variables,
     variable,
 )
 from eda_lake_tests.conftest import remove_configured_variables
@@ -152,9 +157,6 @@ def _every_field_set(home: Path) -> Settings:
             checkpoint_account_url="https://checkpoints.blob.core.windows.net",
             checkpoint_container="checkpoints",
         ),
-        deployment=AzureDeploymentSettings(
-            "subscription", "westeurope", "dv", "x1", principals={"customer": "object-id"}
-        ),
         dagster_instance=(home / "instance").resolve(),
         broker=Broker.KAFKA,
         kafka=KafkaSettings(
@@ -176,7 +178,9 @@ def test_every_variable_of_a_settings_round_trips_through_the_demos_environment(
 ) -> None:
     settings = _every_field_set(tmp_path)
     passed = demo_variables(settings)
-    assert {variable(name).name for name in passed} == {k.name for k in VARIABLES}
+    assert {variable(name).name for name in passed} == {
+        k.name for k in VARIABLES if not k.provisioning
+    }
     # Each value other than its default, so that a variable lost on the way is seen (the
     # demo runs on the default target only).
     defaults = [k.name for k in VARIABLES if k.default and passed[k.name] == k.default]
@@ -188,3 +192,19 @@ def test_the_demos_environment_leaves_unset_what_a_settings_does_not_hold(tmp_pa
     passed = demo_variables(Settings(home=tmp_path))
     assert "EDA_LAKE_STORAGE_ACCOUNT" not in passed and "EDA_LAKE_KAFKA_COMPRESSION" not in passed
     assert Settings.from_env(passed) == Settings(home=tmp_path.resolve())
+
+
+def test_provisionings_variables_round_trip_through_its_own_settings_alone() -> None:
+    deployment = AzureDeploymentSettings(
+        "subscription", "westeurope", "dv", "x1", principals={"customer": "object-id"}
+    )
+    passed = deployment_variables(deployment)
+    assert {variable(name).name for name in passed} == {k.name for k in VARIABLES if k.provisioning}
+    assert AzureDeploymentSettings.from_env(passed) == deployment
+    # Each side reads its own variables, and a read of the other side's is refused.
+    assert "deployment" not in {f.name for f in dataclasses.fields(Settings)}
+    assert Settings.from_env(passed) == Settings.from_env({})
+    with pytest.raises(KeyError, match="EDA_LAKE_AZURE_SUBSCRIPTION_ID is read by provisioning"):
+        _Environment(passed).get(SUBSCRIPTION_VAR)
+    with pytest.raises(KeyError, match="EDA_LAKE_HOME is read by the runtime"):
+        _Environment({}, provisioning=True).get(HOME_VAR)

@@ -1,9 +1,14 @@
-"""Provisioning assembled from settings: what the CLI, infra_scripts and the demo run."""
+"""Provisioning assembled from settings: what the CLI, infra_scripts and the demo run.
+
+The runtime's `Settings` say which target and where the embedded default keeps its state;
+on Azure, where to create the resources and how to name them are provisioning's own
+settings (`AzureDeploymentSettings`), read here from the same variable table.
+"""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,18 +23,29 @@ from eda_lake.provisioning.desired import DesiredState, desired_state
 from eda_lake.provisioning.embedded import Action
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.factory import make_registry
-from eda_lake.settings import SUBSCRIPTION_VAR, Settings, SettingsError, Target
+from eda_lake.settings import (
+    SUBSCRIPTION_VAR,
+    AzureDeploymentSettings,
+    Settings,
+    SettingsError,
+    Target,
+)
 from eda_lake.shared.closing import close_all
 
 
 def provision(
-    settings: Settings, *, plan_only: bool = False, catalogue: Catalogue | None = None
+    settings: Settings,
+    *,
+    plan_only: bool = False,
+    catalogue: Catalogue | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> list[Action]:
     """Plan (touching nothing) or apply the catalogue's desired state on the configured
-    target; the changes, in the order they are (or would be) made."""
+    target; the changes, in the order they are (or would be) made. `environ`: where
+    provisioning's own variables are read on Azure (default: this process's environment)."""
     desired = desired_state(catalogue or load_catalogue(settings.schema_dir))
     if settings.target is Target.AZURE:
-        provisioner = azure_provisioner(settings, desired)
+        provisioner = azure_provisioner(desired, environ)
         return provisioner.plan() if plan_only else provisioner.apply()
     layout = LakeLayout.from_settings(settings)
     if not plan_only:
@@ -50,10 +66,12 @@ def provision(
             close_all(admin, registry)
 
 
-def azure_provisioner(settings: Settings, desired: DesiredState) -> AzureProvisioner:
+def azure_provisioner(
+    desired: DesiredState, environ: Mapping[str, str] | None = None
+) -> AzureProvisioner:
     from azure.identity import DefaultAzureCredential
 
-    target = settings.deployment
+    target = AzureDeploymentSettings.from_env(environ)
     if target is None:
         raise SettingsError(
             f"provisioning Azure needs {SUBSCRIPTION_VAR} and the location, environment and "
@@ -101,12 +119,15 @@ PARTS: dict[str, tuple[set[str], set[str], LocalPart]] = {
 }  # fmt: skip
 
 
-def provision_part(settings: Settings, part: str) -> list[Action]:
-    """Apply one part of the desired state on the configured target; what it changed."""
+def provision_part(
+    settings: Settings, part: str, environ: Mapping[str, str] | None = None
+) -> list[Action]:
+    """Apply one part of the desired state on the configured target; what it changed.
+    `environ`: as for `provision`."""
     desired = desired_state(load_catalogue(settings.schema_dir))
     azure_kinds, local_kinds, apply_locally = PARTS[part]
     if settings.target is Target.AZURE:
-        return azure_provisioner(settings, desired).apply(azure_kinds)
+        return azure_provisioner(desired, environ).apply(azure_kinds)
     layout = LakeLayout.from_settings(settings)
     admin, registry = make_hub_admin(settings), make_registry(settings)
     try:
