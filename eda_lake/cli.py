@@ -536,7 +536,7 @@ def _gold() -> int:
 
 @commands.command("rebuild")
 def _rebuild() -> int:
-    """rebuild silver and gold from bronze (after a decoder fix)"""
+    """rebuild silver and gold from bronze (after a decoder fix, or to mask under a new PII key)"""
     settings = _settings()
     lake = _lake(settings)
     silver, gold = lake.recovery.rebuild()

@@ -110,7 +110,7 @@ class LakeLayout:
 
     def fs_path(self, area: str, *parts: str) -> str:
         """A file's path as `self.fs` names it."""
-        if area not in AREAS and area != "_lifecycle":
+        if area not in AREAS and area not in ("_lifecycle", "_masking"):
             raise ValueError(f"no lake area {area!r}")
         return "/".join([self.fs_root, area, *parts])
 
@@ -118,6 +118,12 @@ class LakeLayout:
     def lifecycle_ledger(self) -> str:
         """Where lifecycle enforcement records the tier each blob would be in."""
         return self.fs_path("_lifecycle", "tiers.json")
+
+    @property
+    def masking_key_record(self) -> str:
+        """Where the lake keeps the fingerprint of the key its personal fields are masked
+        with (`silver.key_fingerprint`)."""
+        return self.fs_path("_masking", "key.json")
 
     @property
     def lock_uri(self) -> str:

@@ -17,6 +17,7 @@ from eda_lake.lake.lake_lock import LakeLock
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import Quarantine
 from eda_lake.lake.silver.event_tables import SilverBuilder, SilverReport
+from eda_lake.lake.silver.key_fingerprint import require_same_key
 from eda_lake.lake.silver.masking import Masker
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.factory import make_registry
@@ -59,8 +60,11 @@ class LakeParts:
         )
 
     def masker(self) -> Masker:
-        """The masker of personal fields: refuses, before any work, without a key."""
-        return Masker(self.pii_key)
+        """The masker of personal fields under the lake's own key: refuses, before any work,
+        without a key or with another than the one the lake masked with."""
+        masker = Masker(self.pii_key)
+        require_same_key(self.layout, masker)
+        return masker
 
     @contextmanager
     def registry(self) -> Iterator[SchemaRegistry]:
@@ -71,8 +75,9 @@ class LakeParts:
             close_all(registry)
 
     @contextmanager
-    def silver_builder(self) -> Iterator[SilverBuilder]:
-        masker = self.masker()
+    def silver_builder(self, masker: Masker | None = None) -> Iterator[SilverBuilder]:
+        """A silver builder masking with `masker` (default: the lake's own, `masker()`)."""
+        masker = masker or self.masker()
         with self.registry() as registry:
             yield SilverBuilder(self.layout, self.catalogue, registry, masker)
 

@@ -20,6 +20,7 @@ from eda_lake.lake.silver.evolution import (
     pending_upgrades,
     upgrade_table,
 )
+from eda_lake.lake.silver.key_fingerprint import keep_fingerprint
 from eda_lake.lake.silver.masking import Masker
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.compatibility import Compatibility, compatibility_problems
@@ -126,14 +127,17 @@ class Recovery:
         return problems
 
     def rebuild(self, progress: Progress = no_progress) -> tuple[SilverRun, GoldReport]:
-        """Silver and gold again from bronze (after a decoder fix): the same tables.
+        """Silver and gold again from bronze (after a decoder fix, or under a new PII key):
+        the same tables.
 
         Refuses, before touching any table, a catalogue the registry's rules reject. Holds
         the lake alone (other writers wait) and replaces each table in one Delta commit, with
         its progress, so a reader sees the old table until the new one is committed, and a
         rebuild killed midway leaves each table old or new, never half of one."""
         parts = self.parts
-        parts.masker()  # refuse before touching anything
+        # Refuses before touching anything without a key; any key will do, since every table
+        # is masked again under it.
+        masker = Masker(parts.pii_key)
         problems = self.rebuild_problems()
         if problems:
             raise RebuildRefusedError(
@@ -142,10 +146,15 @@ class Recovery:
                 + "; ".join(problems)
                 + ". Fix the schema files (or register a compatible version), then rebuild."
             )
-        with parts.silver_builder() as builder, parts.lock.exclusive("rebuild"):
+        with parts.silver_builder(masker) as builder, parts.lock.exclusive("rebuild"):
             events = builder.rebuild(progress)
             entities = build_entities(parts.layout, everything=True)
             gold = GoldBuilder(parts.layout).run(everything=True)
+            # Every event table and entity masked again under this key: it is the lake's
+            # from now on. A table that failed still holds the old key's hashes, so the old
+            # fingerprint stays until a rebuild replaces every one.
+            if not any(run.failed for run in [*events.runs.values(), *entities.runs.values()]):
+                keep_fingerprint(parts.layout, masker)
         progress("gold", len(gold.runs), len(gold.runs), "tables")
         return SilverRun(events, entities), gold
 

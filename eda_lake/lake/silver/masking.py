@@ -51,9 +51,20 @@ def demo_key(seed: int) -> str:
     return hashlib.sha256(f"eda-lake demo pii key {seed}".encode()).hexdigest()
 
 
+# BLAKE2b's personalization of the key's fingerprint: no masked value is hashed with it, so
+# the fingerprint is never one of the lake's hashes.
+FINGERPRINT_PERSON = b"eda-lake-key-fp"
+
+
 class Masker:
     def __init__(self, key: str | None) -> None:
         self._key = require_key(key)
+
+    @property
+    def fingerprint(self) -> str:
+        """Names the key without giving it away: a keyed hash of nothing under it, the same
+        for one key on every machine; the key cannot be recovered from it."""
+        return hashlib.blake2b(key=self._key, digest_size=16, person=FINGERPRINT_PERSON).hexdigest()
 
     def mask(self, value: object) -> str | None:
         if value is None:
