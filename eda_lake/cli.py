@@ -705,7 +705,7 @@ def _demo(customers: int, seed: int, verbose: bool) -> int:
         )
     if report.demo_pii_key:
         print(
-            f"personal data masked with a demo key derived from seed {seed}: "
+            "personal data masked with the demo key (the same for every --seed): "
             "set EDA_LAKE_PII_KEY for real data"
         )
     print("\ngold funnel by cohort day (gold.funnel_daily):")

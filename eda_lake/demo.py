@@ -36,7 +36,7 @@ from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.parts import SilverRun
 from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver.event_tables import SilverReport
-from eda_lake.lake.silver.masking import demo_key
+from eda_lake.lake.silver.masking import DEMO_PII_KEY
 from eda_lake.settings import (
     REPO_ROOT,
     TARGET_VAR,
@@ -169,7 +169,7 @@ def _run_demo(
     from eda_lake.defs.lake.assets import GOLD_DAYS_NAME
 
     # Demo data only: without a configured key, one is derived from the seed (and said so).
-    demo = dataclasses.replace(settings, pii_key=settings.pii_key or demo_key(seed))
+    demo = dataclasses.replace(settings, pii_key=settings.pii_key or DEMO_PII_KEY)
     variables = demo_variables(demo)
     # The runs' resource names its secrets (EnvVar) and reads them from this process's
     # environment while the runs last (patched there, then restored as it was): the

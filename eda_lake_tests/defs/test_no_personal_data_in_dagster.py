@@ -29,7 +29,7 @@ from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
 from eda_lake.demo import run_demo
-from eda_lake.lake.silver.masking import demo_key
+from eda_lake.lake.silver.masking import DEMO_PII_KEY
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import world
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, make_dev
@@ -116,7 +116,7 @@ def test_after_the_demo_dagster_home_holds_no_personal_data_and_is_owner_only(
     assert not_owner_only(dagster_home) == {}  # before the search opens its databases
     people = world.people(SEED, CUSTOMERS)
     personal = {p.email for p in people} | {p.full_name for p in people}
-    secret = demo_key(SEED)  # the key that masks them: no secret in Dagster either
+    secret = DEMO_PII_KEY  # the key that masks them: no secret in Dagster either
     # The search finds them where they are meant to be: raw in the hub's event bodies.
     in_hub = stores_holding(home / "hub", personal)
     assert {p.email for p in people} <= set().union(*in_hub.values())

@@ -19,7 +19,7 @@ from eda_lake.demo import run_demo
 from eda_lake.lake.derived.gold import funnel
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
-from eda_lake.lake.silver.masking import demo_key
+from eda_lake.lake.silver.masking import DEMO_PII_KEY
 from eda_lake.settings import Settings
 from eda_lake_tests.lake.helpers import DEMO_CUSTOMERS, DEMO_SEED, DemoLake
 
@@ -60,7 +60,7 @@ def test_every_table_by_layer_and_name_on_its_current_snapshot(demo_lake: Settin
 
 
 def test_a_rebuild_replaces_files_and_the_views_count_once(demo_lake: Settings) -> None:
-    lake = Lake(demo_lake, pii_key=demo_key(DEMO_SEED))
+    lake = Lake(demo_lake, pii_key=DEMO_PII_KEY)
     before = len(funnel(lake.layout))
     lake.recovery.rebuild()  # gold rewritten: its old files stay on disk until a vacuum
     engine = LakeSql(lake.layout)

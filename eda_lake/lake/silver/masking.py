@@ -36,8 +36,8 @@ def require_key(key: str | None) -> bytes:
     if not key:
         raise MissingPiiKeyError(
             f"personal fields cannot be masked: set {PII_KEY_VAR} to a secret of at least 16 "
-            "characters (for example from your secret store); `eda-lake demo` derives a demo "
-            "key from its seed when none is set"
+            "characters (for example from your secret store); `eda-lake demo` uses a demo key "
+            "when none is set"
         )
     if len(key) < 16:
         raise MissingPiiKeyError(f"{PII_KEY_VAR} is too short: use at least 16 characters")
@@ -46,9 +46,9 @@ def require_key(key: str | None) -> bytes:
     return raw if len(raw) <= MAX_KEY_BYTES else hashlib.sha512(raw).digest()
 
 
-def demo_key(seed: int) -> str:
-    """A key for demo data only, derived from the seed so that two demo runs match."""
-    return hashlib.sha256(f"eda-lake demo pii key {seed}".encode()).hexdigest()
+# The key of demo data only: one for every seed, so that demos of other seeds in one home
+# mask under the lake's one key, and two demo runs match.
+DEMO_PII_KEY = hashlib.sha256(b"eda-lake demo pii key").hexdigest()
 
 
 # BLAKE2b's personalization of the key's fingerprint: no masked value is hashed with it, so
