@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,7 +47,6 @@ TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
 LATENESS_VAR = "EDA_LAKE_CAPTURE_LATENESS_MINUTES"
-GOLD_FIRST_DAY_VAR = "EDA_LAKE_GOLD_FIRST_DAY"
 STORAGE_ACCOUNT_VAR = "EDA_LAKE_STORAGE_ACCOUNT"
 STORAGE_KEY_VAR = "EDA_LAKE_STORAGE_ACCOUNT_KEY"  # the variable's name; the key stays in the env
 BLOB_AUTHORITY_VAR = "EDA_LAKE_BLOB_AUTHORITY"
@@ -163,12 +161,6 @@ VARIABLES: tuple[Variable, ...] = (
         of=lambda s: str(s.capture_lateness_minutes),
         default="120",
         integer=True,
-    ),
-    Variable(
-        GOLD_FIRST_DAY_VAR,
-        "the first business day gold has partitions for",
-        of=lambda s: s.gold_first_day.isoformat(),
-        default="2026-10-01",
     ),
     Variable(
         STORAGE_ACCOUNT_VAR,
@@ -544,7 +536,6 @@ class Settings:
     namespace: str = "eda-lake-local"
     pii_key: str | None = field(default=None, repr=False)  # a secret: never printed
     capture_lateness_minutes: int = 120  # how far back the capture sensor looks
-    gold_first_day: date = date(2026, 10, 1)  # gold's first partition: the simulation's start
     storage: AzureStorage | None = None  # None: everything in the local directory
     discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
     eventhubs: AzureEventHubs | None = None  # required with EDA_LAKE_TARGET=azure
@@ -564,7 +555,6 @@ class Settings:
             namespace=env.get(NAMESPACE_VAR),
             pii_key=env.get(PII_KEY_VAR) or None,
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
-            gold_first_day=_day(env, GOLD_FIRST_DAY_VAR),
             storage=_storage(env),
             discovery_queue=_discovery_queue(env),
             eventhubs=_eventhubs(env, target),
@@ -658,14 +648,6 @@ def _max_event_mib(env: _Environment) -> int:
             "hold one value in under 2 GiB"
         )
     return value
-
-
-def _day(env: _Environment, name: str) -> date:
-    raw = env.get(name)
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} must be a day like 2026-10-01") from None
 
 
 def _storage(env: _Environment) -> AzureStorage | None:

@@ -7,7 +7,6 @@ import ast
 import dataclasses
 import os
 import re
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -141,7 +140,6 @@ def _every_field_set(home: Path) -> Settings:
         namespace="another-namespace",
         pii_key="a-key-of-at-least-16-characters",
         capture_lateness_minutes=30,
-        gold_first_day=date(2026, 9, 1),
         storage=AzureStorage(
             account="account",
             account_key="account-key",

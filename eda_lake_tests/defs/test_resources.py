@@ -25,7 +25,6 @@ def test_every_table_variable_reaches_the_resource_secrets_by_name(tmp_path) -> 
         "EDA_LAKE_TARGET": "local",
         "EDA_LAKE_SCHEMA_DIR": str(Settings.from_env({}).schema_dir),
         "EDA_LAKE_CAPTURE_LATENESS_MINUTES": "30",
-        "EDA_LAKE_GOLD_FIRST_DAY": "2026-10-01",
         "EDA_LAKE_ENVIRONMENT": "dv",
         "EDA_LAKE_BROKER": "kafka",
         "EDA_LAKE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -46,8 +45,6 @@ def test_every_table_variable_reaches_the_resource_secrets_by_name(tmp_path) -> 
 def test_a_broken_environment_is_refused_when_the_definitions_load() -> None:
     with pytest.raises(SettingsError, match="EDA_LAKE_CAPTURE_LATENESS_MINUTES='soon'"):
         eda_lake_resource({"EDA_LAKE_CAPTURE_LATENESS_MINUTES": "soon"})
-    with pytest.raises(SettingsError, match="EDA_LAKE_GOLD_FIRST_DAY"):
-        Settings.from_env({"EDA_LAKE_GOLD_FIRST_DAY": "October"})
 
 
 def test_the_resource_config_is_typed_and_described() -> None:

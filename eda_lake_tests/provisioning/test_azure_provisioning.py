@@ -174,17 +174,12 @@ def test_platform_assets_in_order_provision_everything_on_azure(
         "EDA_LAKE_TARGET": "azure",
         "EDA_LAKE_EVENTHUB_NAMESPACE": "dv-eda-evhns-westeurope-x7k2.servicebus.windows.net",
         "EDA_LAKE_CHECKPOINT_ACCOUNT_URL": "https://dvedackptx7k2.blob.core.windows.net",
-    }
-    # Provisioning's own settings, read from the process's environment as the code
-    # location's runs have it.
-    deployment = {
+        # provisioning's own, which the resource hands to it as to the runtime its own
         "EDA_LAKE_AZURE_SUBSCRIPTION_ID": SUBSCRIPTION,
         "EDA_LAKE_AZURE_LOCATION": "westeurope",
         "EDA_LAKE_ENVIRONMENT": "dv",
         "EDA_LAKE_NAME_SUFFIX": "x7k2",
     }
-    for name, value in deployment.items():
-        monkeypatch.setenv(name, value)
     result = dg.materialize(
         PLATFORM_ASSETS, resources={"eda_lake": EdaLakeResource.of(environment)}
     )
@@ -192,7 +187,9 @@ def test_platform_assets_in_order_provision_everything_on_azure(
     for part in runtime.PARTS:
         [materialization] = result.asset_materializations_for_node(part)
         assert materialization.metadata["changed"].value  # every part had something to create
-    assert runtime.provision(Settings.from_env(environment), plan_only=True) == []
+    assert (
+        runtime.provision(Settings.from_env(environment), plan_only=True, environ=environment) == []
+    )
 
 
 def test_the_fake_arm_refuses_a_child_before_its_parent(catalogue: Catalogue) -> None:

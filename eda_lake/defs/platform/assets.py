@@ -20,7 +20,7 @@ GROUP = "platform"
 
 def _result(eda_lake: EdaLakeResource, part: str, **metadata: Any) -> dg.MaterializeResult:  # type: ignore[type-arg]
     settings = eda_lake.settings()
-    changes = provision_part(settings, part)
+    changes = provision_part(settings, part, eda_lake.variables())
     return dg.MaterializeResult(
         metadata={
             "target": settings.target.value,

@@ -36,7 +36,7 @@ def simulation_tick_job() -> None:
 def simulation_schedule(
     context: dg.ScheduleEvaluationContext, eda_lake: EdaLakeResource
 ) -> dg.RunRequest | dg.SkipReason:
-    pending = provision(eda_lake.settings(), plan_only=True)  # reads, changes nothing
+    pending = provision(eda_lake.settings(), plan_only=True, environ=eda_lake.variables())
     if pending:
         return dg.SkipReason(
             f"the platform is not provisioned yet ({len(pending)} changes pending, first "
