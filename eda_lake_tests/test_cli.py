@@ -89,7 +89,12 @@ def test_a_bare_command_shows_its_help(capsys) -> None:
 def test_version(capsys) -> None:
     from importlib.metadata import version
 
+    import eda_lake
+
     assert _help_of(["--version"], capsys) == f"eda-lake {version('eda-lake')}\n"
+    assert eda_lake.__version__ == version("eda-lake")  # pyproject's, not a copy of it
+    with pytest.raises(AttributeError, match="no attribute 'version'"):
+        eda_lake.version  # noqa: B018
 
 
 def test_a_mistyped_command_is_answered_with_the_nearest_in_one_line(capsys) -> None:
@@ -138,6 +143,7 @@ def test_help_loads_none_of_the_rooms() -> None:
     heavy = {"pyarrow", "deltalake", "dagster", "duckdb", "pandas", "fastavro", "azure", "rich"}
     assert not loaded & heavy, loaded & heavy
     assert "eda_lake.settings" not in result.stderr.splitlines()
+    assert "importlib.metadata" not in result.stderr.splitlines()  # eda_lake.__version__'s
 
 
 def test_describe_explains_each_column_and_names_a_mistyped_table(
