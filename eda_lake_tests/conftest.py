@@ -61,6 +61,20 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _dagster_home
     monkeypatch.setenv(DAGSTER_HOME_VAR, str(_dagster_home))
 
 
+@pytest.fixture(autouse=True)
+def _kept_in_its_group(request: pytest.FixtureRequest) -> None:
+    """On a worker under `--dist loadgroup`, a test of a group carries the group's name in its
+    node id, which is how pytest-xdist keeps the group on one worker: without it, the test
+    would run beside its group's shared state on another worker, silently."""
+    item = request.node
+    if (
+        request.config.getoption("loadgroup", default=False)
+        and item.get_closest_marker("xdist_group")
+        and "@" not in item.nodeid
+    ):
+        pytest.fail("pytest-xdist ignored this test's xdist_group: is pytest newer than allowed?")
+
+
 @pytest.fixture
 def permissive_umask() -> Iterator[None]:
     """Group- and world-readable files by default, as many shells and desktops have."""
@@ -165,6 +179,9 @@ SERVER_FIXTURES = frozenset(
 PROCESS_FOLDERS = ("cli", "defs", "kafka")
 
 
+# tryfirst: pytest-xdist names each test's group in its node id in its own
+# pytest_collection_modifyitems, which must see the groups these hooks give.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests = Path(__file__).parent
     # The tests run in parallel (pytest-xdist, `--dist loadgroup`); on a given Kafka cluster

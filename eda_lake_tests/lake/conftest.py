@@ -87,6 +87,7 @@ SLOW_ON_AZURITE = frozenset(
 AZURITE_EVOLUTIONS = frozenset({"int to double"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (../conftest.py)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.parent == Path(__file__).parent and uses_demo(item):
