@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -10,9 +11,12 @@ from azure.storage.blob import BlobServiceClient
 
 from eda_lake.demo import run_demo
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.runtime import Lake
 from eda_lake.settings import DAGSTER_HOME_VAR, AzureStorage, Settings
+from eda_lake.simulation.runtime import ChainReport, Simulation
 from eda_lake_tests.conftest import remove_configured_variables
-from eda_lake_tests.lake.helpers import DEMO_CUSTOMERS, DEMO_SEED, DemoLake
+from eda_lake_tests.lake.helpers import DEMO_CUSTOMERS, DEMO_SEED, DemoLake, LakeAfterChain
+from eda_lake_tests.lake.test_silver_and_gold import KEY, _lake_after_chain
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
 
 
@@ -52,6 +56,40 @@ def demo(tmp_path_factory: pytest.TempPathFactory, _dagster_home: Path) -> DemoL
         patch.setenv(DAGSTER_HOME_VAR, str(_dagster_home))
         report = run_demo(Settings(home=home), customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
     return DemoLake(home, report)
+
+
+@pytest.fixture(scope="session")
+def _chain_homes() -> dict[tuple[int, int], tuple[Path, ChainReport]]:
+    """The homes `lake_after_chain` built on this worker, by (customers, seed)."""
+    return {}
+
+
+@pytest.fixture
+def lake_after_chain(
+    _chain_homes: dict[tuple[int, int], tuple[Path, ChainReport]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> LakeAfterChain:
+    """`_lake_after_chain` for tests that start from the same small lake: a local one is
+    built once per worker for each (customers, seed) and copied into the test's home (its
+    state holds relative paths only), as a chain, a capture and three layers cost seconds
+    where a copy costs milliseconds. A lake on Azurite is built as asked."""
+
+    def build(
+        settings: Settings, customers: int = 300, seed: int = 5
+    ) -> tuple[Simulation, ChainReport, Lake]:
+        if settings.storage is not None:
+            return _lake_after_chain(settings, customers, seed)
+        if (customers, seed) not in _chain_homes:
+            home = tmp_path_factory.mktemp("chain") / "home"
+            simulation, report, _ = _lake_after_chain(Settings(home=home), customers, seed)
+            simulation.close()
+            _chain_homes[customers, seed] = (home, report)
+        home, report = _chain_homes[customers, seed]
+        shutil.copytree(home, settings.home)
+        simulation = Simulation(settings)
+        return simulation, report, Lake(settings, simulation.catalogue, pii_key=KEY)
+
+    return build
 
 
 # On Azurite, `make test` keeps the lake tests whose storage part a local directory does not

@@ -4,6 +4,7 @@ demo lake to copy."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from eda_lake.lake.bronze.ingest import BronzeIngestor
 from eda_lake.lake.delta import tables
 from eda_lake.lake.discovery.listing import discover_all
 from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
+from eda_lake.simulation.runtime import ChainReport, Simulation
 
 NAMES = ArchiveNameFormat()
 AZURE_FILES = {
@@ -105,3 +108,8 @@ class DemoLake:
 
 
 DEMO_CUSTOMERS, DEMO_SEED = 80, 3
+
+
+# What the `lake_after_chain` fixture gives: (settings, customers=300, seed=5) -> a provisioned
+# simulation after the chain, its report, and the lake with every layer built.
+LakeAfterChain = Callable[..., tuple[Simulation, ChainReport, Lake]]

@@ -29,6 +29,7 @@ from eda_lake.registry.schema import AvroSchema, parse_schema
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import teams, world
 from eda_lake_tests.avro_records import fastavro_body
+from eda_lake_tests.lake.helpers import LakeAfterChain
 from eda_lake_tests.lake.test_silver_and_gold import KEY, _capture, _lake_after_chain, _rows
 
 
@@ -220,8 +221,9 @@ def test_rebuild_refuses_a_schema_the_registry_rejects_and_touches_nothing(
 
 def test_values_later_layers_cannot_hold_are_quarantined_once_per_event(
     lake_settings: Settings,
+    lake_after_chain: LakeAfterChain,
 ) -> None:
-    simulation, _, lake = _lake_after_chain(lake_settings, customers=4)
+    simulation, _, lake = lake_after_chain(lake_settings, customers=4)
     spec = lake.catalogue.event("CustomerCreated")
     person = world.people(4321, 1)[0]
     sent = []
@@ -255,8 +257,9 @@ def test_values_later_layers_cannot_hold_are_quarantined_once_per_event(
 
 def test_layers_read_whole_snapshots_once_their_change_feed_is_vacuumed(
     lake_settings: Settings,
+    lake_after_chain: LakeAfterChain,
 ) -> None:
-    _, _, lake = _lake_after_chain(lake_settings, customers=40)
+    _, _, lake = lake_after_chain(lake_settings, customers=40)
     before = _totals(lake)
     lake.upkeep.compact()
     bronze = tables.open_table(lake.layout.bronze_uri, lake.layout.storage_options)
@@ -268,8 +271,9 @@ def test_layers_read_whole_snapshots_once_their_change_feed_is_vacuumed(
 
 def test_a_new_event_table_reads_all_of_bronze_once_its_log_is_cleaned_up(
     lake_settings: Settings,
+    lake_after_chain: LakeAfterChain,
 ) -> None:
-    _, _, lake = _lake_after_chain(lake_settings, customers=40)
+    _, _, lake = lake_after_chain(lake_settings, customers=40)
     table = event_table("CustomerCreated")
     before = _rows(lake, "silver", table, "SELECT count(*) AS n FROM t")
     bronze = tables.open_table(lake.layout.bronze_uri, lake.layout.storage_options)
@@ -288,9 +292,12 @@ def test_a_new_event_table_reads_all_of_bronze_once_its_log_is_cleaned_up(
 
 @pytest.mark.parametrize("ranking", ["repeated keys only", "every key", "every hash shared"])
 def test_a_whole_entity_build_equals_every_key_ranked(
-    lake_settings: Settings, monkeypatch: pytest.MonkeyPatch, ranking: str
+    lake_settings: Settings,
+    lake_after_chain: LakeAfterChain,
+    monkeypatch: pytest.MonkeyPatch,
+    ranking: str,
 ) -> None:
-    simulation, _, lake = _lake_after_chain(lake_settings, customers=40)
+    simulation, _, lake = lake_after_chain(lake_settings, customers=40)
     # Every product updated, and some customers signing up again under new event ids: their
     # keys repeat, and the first row by each entity's order must win.
     again = [

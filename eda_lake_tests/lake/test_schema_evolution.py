@@ -36,7 +36,8 @@ from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation import world
 from eda_lake.simulation.runtime import Simulation
 from eda_lake_tests.avro_records import fastavro_body
-from eda_lake_tests.lake.test_silver_and_gold import KEY, _capture, _lake_after_chain, _rows
+from eda_lake_tests.lake.helpers import LakeAfterChain
+from eda_lake_tests.lake.test_silver_and_gold import KEY, _capture, _rows
 
 BEYOND_INT32 = 1099511627776  # 2 ** 40: exact in every promoted type, int32 cannot hold it
 FIELD = "visits"
@@ -175,9 +176,9 @@ COMPARED = [("silver", "customer_created"), ("silver", "customers"), ("gold", "f
 
 @pytest.mark.parametrize("evolution", EVOLUTIONS.values(), ids=EVOLUTIONS.keys())
 def test_silver_follows_an_evolved_schema_as_a_rebuild_does(
-    lake_settings: Settings, tmp_path: Path, evolution: Evolution
+    lake_settings: Settings, lake_after_chain: LakeAfterChain, tmp_path: Path, evolution: Evolution
 ) -> None:
-    simulation, _, _ = _lake_after_chain(lake_settings, customers=4)
+    simulation, _, _ = lake_after_chain(lake_settings, customers=4)
     old = evolved_catalogue(tmp_path, "old", evolution.before)
     old_writer = register(lake_settings, old)
     send_customers(simulation, old, old_writer, ["old-1", "old-2"], evolution.old_value)
@@ -236,9 +237,9 @@ def _silver_table(lake: Lake, name: str = "customer_created") -> DeltaTable:
 
 
 def test_a_lake_written_with_32_bit_columns_upgrades_on_its_first_run(
-    lake_settings: Settings, tmp_path: Path
+    lake_settings: Settings, lake_after_chain: LakeAfterChain, tmp_path: Path
 ) -> None:
-    simulation, _, _ = _lake_after_chain(lake_settings, customers=4)
+    simulation, _, _ = lake_after_chain(lake_settings, customers=4)
     catalogue = evolved_catalogue(tmp_path, "schemas", _field("int", 0))
     writer = register(lake_settings, catalogue)
     send_customers(simulation, catalogue, writer, ["old-1", "old-2"], 7)
@@ -270,14 +271,14 @@ def test_a_lake_written_with_32_bit_columns_upgrades_on_its_first_run(
 
 
 def test_an_entity_follows_a_promoted_column_of_its_source(
-    lake_settings: Settings, tmp_path: Path
+    lake_settings: Settings, lake_after_chain: LakeAfterChain, tmp_path: Path
 ) -> None:
     visits = Derived(
         "silver", "customer_visits", "visits per customer", "customer",
         "SELECT customer_id, visits FROM customer_created",
         {"silver.customer_created": Reach("customer_id")}, key=("customer_id",),
     )  # fmt: skip
-    simulation, _, _ = _lake_after_chain(lake_settings, customers=4)
+    simulation, _, _ = lake_after_chain(lake_settings, customers=4)
     old = evolved_catalogue(tmp_path, "old", _field("int", 0))
     send_customers(simulation, old, register(lake_settings, old), ["old-1"], 7)
     _capture(lake_settings, simulation)
@@ -327,9 +328,9 @@ def test_int_promoted_to_long_through_the_provision_and_silver_commands(
 
 
 def test_a_quarantine_retry_first_after_the_change_lands_in_the_promoted_type(
-    lake_settings: Settings, tmp_path: Path
+    lake_settings: Settings, lake_after_chain: LakeAfterChain, tmp_path: Path
 ) -> None:
-    simulation, _, _ = _lake_after_chain(lake_settings, customers=2)
+    simulation, _, _ = lake_after_chain(lake_settings, customers=2)
     old = evolved_catalogue(tmp_path, "old", _field("int", 0))
     send_customers(simulation, old, register(lake_settings, old), ["old-1"], 7)
     new = evolved_catalogue(tmp_path, "new", _field("double", 0.0))
@@ -351,9 +352,9 @@ def test_a_quarantine_retry_first_after_the_change_lands_in_the_promoted_type(
 
 
 def test_bytes_that_are_no_text_fail_their_table_in_one_line_and_change_nothing(
-    lake_settings: Settings, tmp_path: Path
+    lake_settings: Settings, lake_after_chain: LakeAfterChain, tmp_path: Path
 ) -> None:
-    simulation, _, _ = _lake_after_chain(lake_settings, customers=2)
+    simulation, _, _ = lake_after_chain(lake_settings, customers=2)
     old = evolved_catalogue(tmp_path, "old", _field("bytes", "none"))
     send_customers(simulation, old, register(lake_settings, old), ["old-1"], b"\xff\xfe")
     _capture(lake_settings, simulation)
@@ -384,9 +385,9 @@ def test_bytes_that_are_no_text_fail_their_table_in_one_line_and_change_nothing(
 
 
 def test_an_added_field_a_producer_sent_before_the_catalogue_knew_it_is_never_defaulted(
-    lake_settings: Settings, tmp_path: Path
+    lake_settings: Settings, lake_after_chain: LakeAfterChain, tmp_path: Path
 ) -> None:
-    simulation, _, _ = _lake_after_chain(lake_settings, customers=2)
+    simulation, _, _ = lake_after_chain(lake_settings, customers=2)
     old = evolved_catalogue(tmp_path, "old", None)
     new = evolved_catalogue(tmp_path, "new", _field("string", "basic"))
     # The producer registers and sends the new version while the lake reads the old one.
