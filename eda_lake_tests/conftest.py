@@ -177,6 +177,20 @@ SERVER_FIXTURES = frozenset(
     {"azurite", "kafka_broker", "kafka_bootstrap", "kafka_settings", "kafka_env"}
 )
 PROCESS_FOLDERS = ("cli", "defs", "kafka")
+# Tests that SIGKILL spawned processes at chosen or random moments, each a whole process's
+# imports and seconds of work: `make test` runs them, the fast tier their in-process
+# counterparts (named beside each), which interrupt the same work where the kill lands.
+KILLED_PROCESSES = frozenset(
+    {
+        # test_crash_after_publish_before_checkpoint_repeats_with_same_ids
+        "simulation/test_kill_and_restart.py::test_sigkill_at_random_moments_then_restart",
+        # test_an_interrupted_rebuild_leaves_old_or_new_tables_and_no_lock
+        "lake/test_rebuild_beside_writers.py::test_a_killed_rebuild_leaves_old_or_new_tables_and_no_lock",
+        # test_bronze_bookkeeping.py: test_a_group_that_fails_leaves_no_data_files_behind,
+        # test_half_written_file_lands_once_complete_even_after_later_files
+        "lake/test_bronze_exactly_once.py::test_killed_ingestion_then_rerun_gives_each_event_once",
+    }
+)
 
 
 # tryfirst: pytest-xdist names each test's group in its node id in its own
@@ -188,7 +202,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # they share its topics, so one worker runs them all, one after another.
     shared_kafka = bool(os.environ.get(TEST_KAFKA_VAR))
     for item in items:
-        folder = item.path.relative_to(tests).parts[0]
+        relative = item.path.relative_to(tests)
+        folder = relative.parts[0]
+        name = f"{relative.as_posix()}::{getattr(item, 'originalname', item.name)}"
         params = getattr(getattr(item, "callspec", None), "params", {})
         fixtures = set(getattr(item, "fixturenames", ()))
         if (
@@ -196,6 +212,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             or "azurite" in params.values()
             or folder in PROCESS_FOLDERS
             or item.path.name in ("test_cli.py", "test_cli_backbone.py")
+            or name in KILLED_PROCESSES
         ):
             item.add_marker(pytest.mark.servers)
         if shared_kafka and "kafka_bootstrap" in fixtures:

@@ -232,3 +232,33 @@ def test_a_killed_rebuild_leaves_old_or_new_tables_and_no_lock(tmp_path: Path) -
         assert _snapshot(lake) == alone  # the sensors' runs carry on from what it committed
         lake.recovery.rebuild()
         assert _snapshot(lake) == alone
+
+
+def test_an_interrupted_rebuild_leaves_old_or_new_tables_and_no_lock(tmp_path: Path) -> None:
+    """The killed rebuild's in-process counterpart, for the fast tier: Ctrl-C where the
+    SIGKILL lands."""
+    settings = Settings(home=tmp_path / "home")
+    lake = _lake_after_chain(settings, customers=20)[2]
+    lake.rebuild()
+    alone = _snapshot(lake)
+    for interrupted_after in (1, 5):
+
+        def progress(
+            stage: str,
+            done: int,
+            total: int | None = None,
+            unit: str = "",
+            at: int = interrupted_after,
+        ) -> None:
+            if stage == "silver" and done == at:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            lake.rebuild(progress)
+        assert set(_snapshot(lake)) == set(alone)  # no table missing, each readable
+        assert lake.lock.leases() == []
+        lake.silver()
+        lake.gold()
+        assert _snapshot(lake) == alone
+        lake.rebuild()
+        assert _snapshot(lake) == alone
