@@ -21,6 +21,7 @@ from eda_lake.lake.delta import tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver.event_tables import SilverBuilder, SilverReport
 from eda_lake.settings import Settings
+from eda_lake_tests.lake.helpers import LakeAfterChain
 from eda_lake_tests.lake.test_silver_and_gold import KEY, _capture, _lake_after_chain
 
 Snapshot = dict[str, list[str]]
@@ -234,11 +235,13 @@ def test_a_killed_rebuild_leaves_old_or_new_tables_and_no_lock(tmp_path: Path) -
         assert _snapshot(lake) == alone
 
 
-def test_an_interrupted_rebuild_leaves_old_or_new_tables_and_no_lock(tmp_path: Path) -> None:
+def test_an_interrupted_rebuild_leaves_old_or_new_tables_and_no_lock(
+    tmp_path: Path, lake_after_chain: LakeAfterChain
+) -> None:
     """The killed rebuild's in-process counterpart, for the fast tier: Ctrl-C where the
     SIGKILL lands."""
     settings = Settings(home=tmp_path / "home")
-    lake = _lake_after_chain(settings, customers=20)[2]
+    lake = lake_after_chain(settings, customers=20)[2]
     lake.rebuild()
     alone = _snapshot(lake)
     for interrupted_after in (1, 5):

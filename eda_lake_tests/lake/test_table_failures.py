@@ -20,7 +20,8 @@ from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES, event
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.simulation.runtime import Simulation
-from eda_lake_tests.lake.test_silver_and_gold import _capture, _lake_after_chain, _rows
+from eda_lake_tests.lake.helpers import LakeAfterChain
+from eda_lake_tests.lake.test_silver_and_gold import _capture, _rows
 
 NEW_CUSTOMERS = 3
 REFUSED = "Cannot cast schema, number of fields does not match: 11 vs 12"
@@ -96,10 +97,10 @@ def customers_landed(lake: Lake) -> tuple[int, int]:
 
 
 @pytest.fixture
-def lake_with_new_customers(tmp_path: Path) -> tuple[Lake, int]:
+def lake_with_new_customers(tmp_path: Path, lake_after_chain: LakeAfterChain) -> tuple[Lake, int]:
     """A lake whose layers are current, then new events in bronze; the customers before."""
     settings = Settings(home=tmp_path / "home")
-    simulation, report, lake = _lake_after_chain(settings, customers=20)
+    simulation, report, lake = lake_after_chain(settings, customers=20)
     new_customers(settings, simulation, lake)
     return lake, report.customers
 
