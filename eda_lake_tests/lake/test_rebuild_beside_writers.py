@@ -242,7 +242,7 @@ def test_an_interrupted_rebuild_leaves_old_or_new_tables_and_no_lock(
     SIGKILL lands."""
     settings = Settings(home=tmp_path / "home")
     lake = lake_after_chain(settings, customers=20)[2]
-    lake.rebuild()
+    lake.recovery.rebuild()
     alone = _snapshot(lake)
     for interrupted_after in (1, 5):
 
@@ -257,11 +257,11 @@ def test_an_interrupted_rebuild_leaves_old_or_new_tables_and_no_lock(
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            lake.rebuild(progress)
+            lake.recovery.rebuild(progress)
         assert set(_snapshot(lake)) == set(alone)  # no table missing, each readable
         assert lake.lock.leases() == []
         lake.silver()
         lake.gold()
         assert _snapshot(lake) == alone
-        lake.rebuild()
+        lake.recovery.rebuild()
         assert _snapshot(lake) == alone
