@@ -398,7 +398,11 @@ class _Environment:
         # nothing (or only blanks) is a mistake, a line of a .env file cut short or a secret
         # store that answered nothing, where an unset one means its default.
         for name, value in env.items():
-            if not value.strip() and declared(name) and self._known(name):
+            if (
+                not value.strip()
+                and declared(name)
+                and variable(name).provisioning == self._provisioning
+            ):
                 default = variable(name).default
                 raise SettingsError(
                     f"{name} is set but {'blank' if value else 'empty'}: give it a value, or "

@@ -96,6 +96,25 @@ def test_a_variable_set_to_nothing_is_refused_naming_it(known: Variable, nothing
         reader({name: nothing})
 
 
+@pytest.mark.parametrize("known", VARIABLES, ids=lambda known: known.name)
+def test_a_variable_of_the_other_side_set_to_nothing_is_left_to_that_side(known: Variable) -> None:
+    """A blank deployment variable is provisioning's mistake to name, not a runtime crash
+    (and the reverse): each side reads on."""
+    name = known.name + ("CUSTOMER_CREATED" if known.family else "")
+    other = Settings.from_env if known.provisioning else AzureDeploymentSettings.from_env
+    required = (
+        {}
+        if known.provisioning
+        else {
+            "EDA_LAKE_AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
+            "EDA_LAKE_AZURE_LOCATION": "westeurope",
+            "EDA_LAKE_ENVIRONMENT": "dv",
+            "EDA_LAKE_NAME_SUFFIX": "x7k2",
+        }
+    )
+    other({**required, name: ""})
+
+
 @pytest.mark.parametrize("where", ["the file", "under the file"])
 def test_a_dagster_home_in_a_files_place_names_dagster_home(tmp_path: Path, where: str) -> None:
     a_file = tmp_path / "notes.txt"

@@ -120,10 +120,10 @@ class LakeLayout:
         return self.fs_path("_lifecycle", "tiers.json")
 
     @property
-    def masking_key_record(self) -> str:
+    def masking_key_uri(self) -> str:
         """Where the lake keeps the fingerprint of the key its personal fields are masked
-        with (`silver.key_fingerprint`)."""
-        return self.fs_path("_masking", "key.json")
+        with (`silver.key_fingerprint`): a Delta table beside the areas, as the lock."""
+        return f"{self.uri}/_masking"
 
     @property
     def lock_uri(self) -> str:

@@ -67,6 +67,16 @@ class LakeParts:
         return masker
 
     @contextmanager
+    def masking_lease(
+        self, operation: str, masker: Masker, *, exclusive: bool = False
+    ) -> Iterator[None]:
+        """The lake's lease for a run that masks, its key checked again once the lease is
+        held: a rebuild under a new key may have run while this run waited for it."""
+        with (self.lock.exclusive if exclusive else self.lock.shared)(operation):
+            require_same_key(self.layout, masker)
+            yield
+
+    @contextmanager
     def registry(self) -> Iterator[SchemaRegistry]:
         registry = make_registry(self.settings)
         try:

@@ -69,7 +69,10 @@ class Recovery:
             return {}
         masker = parts.masker()
         runs = {}
-        with parts.registry() as registry, parts.lock.exclusive("silver schema upgrade"):
+        with (
+            parts.registry() as registry,
+            parts.masking_lease("silver schema upgrade", masker, exclusive=True),
+        ):
             for upgrade in pending_upgrades(parts.layout, parts.catalogue, events):  # alone
                 log.info("upgrading %s: %s", upgrade.table, "; ".join(upgrade.changes))
                 upgraded = partial(_upgrade_run, parts.layout, upgrade, masker, registry)

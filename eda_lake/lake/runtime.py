@@ -59,7 +59,10 @@ class Lake(LakeParts):
         chosen = [name for name in events or self.catalogue.events if name not in not_upgraded]
         report = SilverReport()
         if chosen:
-            with self.silver_builder() as builder, self.lock.shared("silver"):
+            with (
+                self.silver_builder() as builder,
+                self.masking_lease("silver", builder.masker),
+            ):
                 report = builder.run(chosen, progress)
         for name, run in not_upgraded.items():
             report.add(self.catalogue.events[name], run)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from eda_lake.lake.delta import tables
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta.commits import ConcurrentCommitError
 from eda_lake.lake.runtime import Lake
+from eda_lake.lake.silver import key_fingerprint
 from eda_lake.lake.silver.key_fingerprint import PiiKeyChangedError, recorded_fingerprint
 from eda_lake.lake.silver.masking import Masker
 from eda_lake.settings import Settings
@@ -35,9 +37,8 @@ def test_a_changed_key_is_refused_until_a_rebuild_masks_the_lake_under_it(
     lake.ingest()
     lake.silver()
     assert recorded_fingerprint(lake.layout) == Masker(KEY).fingerprint
-    assert (
-        KEY not in Path(lake.layout.masking_key_record).read_text()
-    )  # a fingerprint, never the key
+    kept = [p.read_bytes() for p in Path(lake.layout.masking_key_uri).rglob("*") if p.is_file()]
+    assert kept and not any(KEY.encode() in content for content in kept)  # never the key
     before = _versions(lake)
 
     rotated = Lake(settings, pii_key=NEW_KEY)
@@ -53,3 +54,35 @@ def test_a_changed_key_is_refused_until_a_rebuild_masks_the_lake_under_it(
     rotated.silver()  # the new key is the lake's now
     with pytest.raises(PiiKeyChangedError):
         Lake(settings, pii_key=KEY).silver()  # and the old one is refused in turn
+
+
+def test_a_run_that_waited_behind_a_rebuild_under_a_new_key_is_refused_once_leased(
+    settings: Settings,
+) -> None:
+    captured_chain(settings, seed=3, customers=5)
+    old = Lake(settings, pii_key=KEY)
+    old.ingest()
+    old.silver()
+    with old.silver_builder() as builder:  # the key checked: the lake's, so far
+        Lake(settings, pii_key=NEW_KEY).recovery.rebuild()  # meanwhile, the lake rotates
+        with pytest.raises(PiiKeyChangedError), old.masking_lease("silver", builder.masker):
+            builder.run(["CustomerCreated"])  # never reached: refused once it holds the lease
+
+
+def test_of_two_first_runs_with_different_keys_one_records_and_the_other_is_refused(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = Lake(settings, pii_key=KEY).layout
+    # The second run read "nothing recorded" before the first one recorded its key.
+    table = commits.first_commit_table(layout.masking_key_uri, key_fingerprint.SCHEMA)
+    key_fingerprint.require_same_key(layout, Masker(KEY))
+    with pytest.raises(ConcurrentCommitError):  # Delta refuses the stale first record
+        commits.commit(table, key_fingerprint._write(Masker(NEW_KEY), sequence=1), {})
+    seen_nothing = iter([None])
+    real = key_fingerprint.recorded_fingerprint
+    monkeypatch.setattr(
+        key_fingerprint, "recorded_fingerprint", lambda lay: next(seen_nothing, real(lay))
+    )
+    with pytest.raises(PiiKeyChangedError):  # it reads the key recorded first, and refuses
+        key_fingerprint.require_same_key(layout, Masker(NEW_KEY))
+    assert real(layout) == Masker(KEY).fingerprint

@@ -3,20 +3,28 @@
 A hash is only comparable with hashes under the same key: masking new events under another
 key would leave one silver column holding two keys' hashes, which no join or count can tell
 apart. The lake keeps the fingerprint of the key it first masked with (never the key), each
-masking run checks it first, and only a rebuild, which masks everything again, takes a new
-key's.
+masking run checks it once it holds the lake's lease, and only a rebuild, which masks
+everything again, takes a new key's.
+
+The fingerprint is a one-row Delta table beside the lake's areas (`<lake>/_masking`): every
+change of it is one commit that also increments one application transaction, so of two
+first runs with different keys, on any storage, Delta's conflict check lets one record its
+key and the other then reads that one.
 """
 
 from __future__ import annotations
 
-import json
+import pyarrow as pa
 
-import pyarrow.fs as pafs
-
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta.commits import ConcurrentCommitError, Write
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.silver.masking import Masker
 from eda_lake.settings import PII_KEY_VAR
 from eda_lake.shared.errors import LakeWideError
+
+SCHEMA = pa.schema([pa.field("fingerprint", pa.string(), nullable=False)])
+KEY_APP = "masking:key"
 
 
 class PiiKeyChangedError(LakeWideError):
@@ -25,21 +33,20 @@ class PiiKeyChangedError(LakeWideError):
 
 def recorded_fingerprint(layout: LakeLayout) -> str | None:
     """The fingerprint the lake keeps (None: it has masked nothing yet)."""
-    record = layout.masking_key_record
-    if layout.fs.get_file_info(record).type != pafs.FileType.File:
+    table = tables.open_table(layout.masking_key_uri, layout.storage_options)
+    if table is None:
         return None
-    with layout.fs.open_input_stream(record) as stream:
-        fingerprint: str = json.loads(stream.read())["fingerprint"]
-    return fingerprint
+    rows = tables.query("SELECT fingerprint FROM k", k=table).column("fingerprint").to_pylist()
+    return rows[0] if rows else None
 
 
 def require_same_key(layout: LakeLayout, masker: Masker) -> None:
     """Refuses a key other than the lake's; a lake that has masked nothing yet keeps this
-    key's fingerprint from now on."""
+    key's fingerprint from now on (or another's, recorded first by a run at the same time)."""
     recorded = recorded_fingerprint(layout)
     if recorded is None:
-        keep_fingerprint(layout, masker)
-    elif recorded != masker.fingerprint:
+        recorded = _record_first(layout, masker)
+    if recorded != masker.fingerprint:
         raise PiiKeyChangedError(
             f"{PII_KEY_VAR} is not the key this lake's personal fields are masked with: "
             "their hashes and the new ones would not match; set the key it was masked with, "
@@ -47,10 +54,27 @@ def require_same_key(layout: LakeLayout, masker: Masker) -> None:
         )
 
 
+def _record_first(layout: LakeLayout, masker: Masker) -> str | None:
+    try:
+        table = commits.first_commit_table(
+            layout.masking_key_uri, SCHEMA, options=layout.storage_options
+        )
+        commits.commit(table, _write(masker, sequence=1), {})
+    except ConcurrentCommitError:
+        pass  # another run recorded its key first: that one is the lake's
+    return recorded_fingerprint(layout)
+
+
 def keep_fingerprint(layout: LakeLayout, masker: Masker) -> None:
     """Record `masker`'s key as the lake's (a rebuild's, replacing the one before)."""
-    record = layout.masking_key_record
-    layout.fs.create_dir(record.rsplit("/", 1)[0], recursive=True)
-    content = json.dumps({"fingerprint": masker.fingerprint}).encode()
-    with layout.fs.open_output_stream(record) as stream:
-        stream.write(content)
+
+    def attempt() -> None:
+        table = commits.ensure_table(layout.masking_key_uri, SCHEMA, options=layout.storage_options)
+        commits.commit(table, _write(masker, (table.transaction_version(KEY_APP) or 0) + 1), {})
+
+    commits.with_retries(attempt, "recording the lake's masking key")
+
+
+def _write(masker: Masker, sequence: int) -> Write:
+    rows = pa.table({"fingerprint": [masker.fingerprint]}, SCHEMA)
+    return Write(SCHEMA, rows, mode="replace", app_transactions={KEY_APP: sequence})
