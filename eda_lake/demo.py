@@ -15,7 +15,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,6 +139,13 @@ def _terminated_as_interrupted(interrupted: type[BaseException]) -> Iterator[Non
             signal.signal(signal.SIGTERM, previous)
 
 
+def spanning(keys: Sequence[str], days: Sequence[str]) -> tuple[str, str]:
+    """The first and last of `keys` (in their order, which is the order they were added) of
+    a range that holds every one of `days`."""
+    held = [i for i, key in enumerate(keys) if key in set(days)]
+    return keys[held[0]], keys[held[-1]]
+
+
 def _events_in_bronze(layout: LakeLayout) -> int:
     bronze = tables.open_table(layout.bronze_uri, layout.storage_options)
     return 0 if bronze is None else row_count(bronze)
@@ -171,6 +178,9 @@ def _run_demo(
     # Demo data only: without a configured key, one is derived from the seed (and said so).
     demo = dataclasses.replace(settings, pii_key=settings.pii_key or DEMO_PII_KEY)
     variables = demo_variables(demo)
+    # A lake masked under another key (`make demo` and `make dev` use the checkout's own) is
+    # refused here, in one line, rather than by silver after the teams have published.
+    Lake(demo).masker()
     # The runs' resource names its secrets (EnvVar) and reads them from this process's
     # environment while the runs last (patched there, then restored as it was): the
     # instance records names, never a secret's value.
@@ -212,9 +222,11 @@ def _run_demo(
         days = sorted(Lake(demo).gold_pending_days())  # as gold_days_sensor finds them
         gold = {}
         if days:
-            first, last = days[0].isoformat(), days[-1].isoformat()
-            # gold's partitions are the days with events, added as gold_days_sensor adds them
-            instance.add_dynamic_partitions(GOLD_DAYS_NAME, [d.isoformat() for d in days])
+            # gold's partitions are the days with events, added as gold_days_sensor adds them;
+            # a range runs over them in the order they were added, not by date
+            listed = [d.isoformat() for d in days]
+            instance.add_dynamic_partitions(GOLD_DAYS_NAME, listed)
+            first, last = spanning(instance.get_dynamic_partitions(GOLD_DAYS_NAME), listed)
             gold = _materialized(
                 run(
                     "gold_job",

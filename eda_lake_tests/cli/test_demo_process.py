@@ -15,6 +15,10 @@ import pytest
 
 from eda_lake.cli import main
 from eda_lake.demo import INSTANCE_CONFIG, shipped_instance_config
+from eda_lake.lake.runtime import Lake
+from eda_lake.lake.silver.key_fingerprint import require_same_key
+from eda_lake.lake.silver.masking import Masker
+from eda_lake.settings import Settings
 
 EDA_LAKE = Path(sys.executable).with_name("eda-lake")
 
@@ -67,3 +71,16 @@ def test_a_second_demo_with_the_same_seed_says_why_silver_kept_nothing_new(
     [silver] = [i for i, line in enumerate(again) if line.startswith("silver  ")]
     assert again[silver].startswith("silver                0 events")
     assert "the same --seed (7) publishes the same events again" in again[silver + 1]
+
+
+def test_a_demo_on_a_lake_masked_under_another_key_is_refused_before_it_publishes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("EDA_LAKE_HOME", str(home))
+    lake = Lake(Settings(home=home), pii_key="the-checkouts-own-dev-key")
+    require_same_key(lake.layout, Masker("the-checkouts-own-dev-key"))  # as a silver run does
+    assert main(["demo", "--customers", "5"]) == 2  # no key given: the demo's own
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "EDA_LAKE_PII_KEY is not the key this lake" in line
+    assert not (home / "hub").exists() and not Lake(Settings(home=home)).layout.existing_tables()

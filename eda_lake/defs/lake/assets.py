@@ -294,6 +294,11 @@ def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCon
     """The business days of the run's partitions, or the one-line way out without any."""
     if not (context.has_partition_key or context.has_partition_key_range):
         raise dg.Failure(NO_PARTITION)
+    if not context.partition_keys:  # a range whose end was added before its start
+        raise dg.Failure(
+            f"the partition range holds no day: gold_days keeps its days in the order they "
+            f"were added, not by date; choose the days themselves. {NO_PARTITION}"
+        )
     return sorted(date.fromisoformat(key) for key in context.partition_keys)
 
 
