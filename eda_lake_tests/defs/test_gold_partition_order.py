@@ -36,3 +36,18 @@ def test_a_range_that_holds_no_day_fails_in_one_line(tmp_path: Path) -> None:
     [failure] = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.error.message if failure.step_failure_data.error else ""
     assert "holds no day" in message and "order they were added" in message
+
+
+def test_gold_runs_by_hand_or_automation_are_queued_one_at_a_time(tmp_path: Path) -> None:
+    import yaml
+
+    from eda_lake.defs.lake.jobs import GOLD_TAGS, gold_automation_sensor
+    from eda_lake.settings import REPO_ROOT
+
+    defs = build_definitions({"EDA_LAKE_HOME": str(tmp_path / "home")})
+    assert GOLD_TAGS.items() <= defs.resolve_job_def("gold_job").tags.items()
+    assert GOLD_TAGS.items() <= (gold_automation_sensor.run_tags or {}).items()
+    shipped = yaml.safe_load((REPO_ROOT / "deploy" / "dagster.yaml").read_text())
+    [(key, value)] = GOLD_TAGS.items()
+    limits = shipped["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert {"key": key, "value": value, "limit": 1} in limits

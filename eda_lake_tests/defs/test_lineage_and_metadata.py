@@ -169,6 +169,9 @@ def test_gold_partitions_are_the_days_with_events(defs: dg.Definitions, tmp_path
         held = tick(gold_days_sensor, resources, instance=fresh)
         [request] = held.dynamic_partitions_requests
         assert request.partition_keys == [d.isoformat() for d in days]  # the days gold holds
+        # after its first tick, new days come only from new silver rows: no scan of gold
+        later = tick(gold_days_sensor, resources, cursor=held.cursor, instance=fresh)
+        assert held.cursor and not later.dynamic_partitions_requests
 
 
 def test_gold_without_a_partition_is_refused_with_the_way_out(defs: dg.Definitions) -> None:

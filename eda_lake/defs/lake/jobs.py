@@ -4,7 +4,7 @@ Every run that writes bronze is tagged `lake: writer`: the run queue in the proj
 dagster.yaml limits how many of them run at once (see README, "Run it at scale").
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
@@ -19,14 +19,16 @@ from eda_lake.defs.lake.assets import (
     silver_key,
 )
 from eda_lake.defs.resources import EdaLakeResource
-from eda_lake.lake.delta import tables
-from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES
+from eda_lake.lake.derived.declarations import ENTITY_TABLES
+from eda_lake.lake.derived.gold import held_days
 from eda_lake.lake.discovery.push import take_notifications
 from eda_lake.lake.discovery.storage_queue import StorageNotificationQueue
 from eda_lake.lake.discovery.watch import WatchCursor, poll
-from eda_lake.lake.layout import LakeLayout
 
 WRITER_TAGS = {"lake": "writer"}
+# Gold's runs, by hand or from its automation, one at a time (deploy/dagster.yaml): each
+# recomputes every pending day, so a second at once would only do the same work again.
+GOLD_TAGS = {"lake": "gold"}
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.assets(BRONZE) | dg.AssetSelection.groups("silver"),
@@ -45,6 +47,7 @@ gold_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("gold"),  # partitioned by business day
     description="Recompute gold for a business day or a range of days (choose a partition); "
     "gold_automation_sensor runs it when silver changes.",
+    tags=GOLD_TAGS,
 )
 MAX_FILES_PER_RUN = 500
 # Longer than an ingestion run: a message reappears only if its run died.
@@ -127,6 +130,9 @@ def notifications_sensor(queue_configured: bool) -> dg.SensorDefinition:
 capture_notifications_sensor = notifications_sensor(queue_configured=False)
 
 
+HELD_SEEN = "held days added"  # the sensor's cursor once it has added gold's held days
+
+
 @dg.sensor(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -140,37 +146,28 @@ def gold_days_sensor(
     lake = eda_lake.lake()
     pending = lake.gold_pending_days()
     known = set(context.instance.get_dynamic_partitions(GOLD_DAYS_NAME))
-    # The days gold holds too: a lake gold counted before its days were partitions (or an
-    # instance started afresh) shows them without waiting for new events on each.
-    days = pending | gold_days_held(lake.layout)
+    # On its first tick in an instance, the days gold holds too: a lake gold counted before
+    # its days were partitions (or an instance started afresh) shows them without waiting
+    # for new events on each; after that, new days come only from new silver rows.
+    days = pending if context.cursor else pending | held_days(lake.layout)
     new = sorted(day.isoformat() for day in days if day.isoformat() not in known)
     if new:
-        return dg.SensorResult(dynamic_partitions_requests=[GOLD_DAYS.build_add_request(new)])
+        return dg.SensorResult(
+            dynamic_partitions_requests=[GOLD_DAYS.build_add_request(new)], cursor=HELD_SEEN
+        )
     return dg.SensorResult(
+        cursor=HELD_SEEN,
         skip_reason="no business day has silver rows gold has not counted: gold is current"
         if not pending
         else f"the {len(pending)} day(s) new silver rows touch are gold partitions already; "
-        "gold_automation_sensor recomputes them"
+        "gold_automation_sensor recomputes them",
     )
-
-
-def gold_days_held(layout: LakeLayout) -> set[date]:
-    """The business days with rows in any gold table."""
-    days: set[date] = set()
-    for declared in GOLD_TABLES:
-        table = tables.open_table(layout.table_uri("gold", declared.name), layout.storage_options)
-        if table is not None and declared.day_column:
-            held = tables.query(
-                f"SELECT DISTINCT CAST({declared.day_column} AS DATE) AS day FROM t", t=table
-            )
-            days |= {day for day in held.column("day").to_pylist() if day is not None}
-    return days
 
 
 gold_automation_sensor = dg.AutomationConditionSensorDefinition(
     "gold_automation_sensor",
     target=dg.AssetSelection.groups("gold"),
-    run_tags={PENDING_DAYS_TAG: PENDING_DAYS},
+    run_tags={PENDING_DAYS_TAG: PENDING_DAYS, **GOLD_TAGS},
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Gold follows silver (each gold table's automation condition): after a table it "

@@ -93,3 +93,16 @@ def funnel(layout: LakeLayout) -> pa.Table:
     if table is None:
         return pa.table({})
     return tables.query("SELECT * FROM funnel ORDER BY cohort_date", funnel=table)
+
+
+def held_days(layout: LakeLayout) -> set[date]:
+    """The business days with rows in any gold table."""
+    days: set[date] = set()
+    for declared in GOLD_TABLES:
+        table = tables.open_table(layout.table_uri("gold", declared.name), layout.storage_options)
+        if table is not None and declared.day_column:
+            held = tables.query(
+                f"SELECT DISTINCT CAST({declared.day_column} AS DATE) AS day FROM t", t=table
+            )
+            days |= {day for day in held.column("day").to_pylist() if day is not None}
+    return days
