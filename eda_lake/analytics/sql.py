@@ -212,7 +212,7 @@ def _refuse_all_but_one_read(sql: str) -> None:
     a write is named first, wherever it stands)."""
     statements = duckdb.extract_statements(sql)
     for statement in statements:
-        if statement.type not in READ_STATEMENTS:
+        if not _reads(statement):
             raise QueryError(
                 f"{_leading_keyword(statement.query)} statements are refused: `eda-lake sql` "
                 "only reads the lake's tables (SELECT or EXPLAIN); write results with --format "
@@ -225,16 +225,47 @@ def _refuse_all_but_one_read(sql: str) -> None:
         )
 
 
-def _leading_keyword(statement: str) -> str:
-    """The statement's first word as written: `INSTALL`, which DuckDB counts among its LOAD
-    statements (`FORCE INSTALL` keeps both words)."""
-    tokens = duckdb.tokenize(statement)
-    ends = [offset for offset, _ in tokens[1:]] + [len(statement)]
-    words = [
-        statement[offset:end].strip().upper()
+def _reads(statement: duckdb.Statement) -> bool:
+    """A SELECT, or an EXPLAIN of one: `EXPLAIN ANALYZE` runs the statement it explains, so
+    what an EXPLAIN explains is held to the same rule."""
+    if statement.type is duckdb.StatementType.SELECT:
+        return True
+    if statement.type is not duckdb.StatementType.EXPLAIN:
+        return False
+    explained = duckdb.extract_statements(_explained(statement.query))
+    return len(explained) == 1 and _reads(explained[0])
+
+
+def _explained(query: str) -> str:
+    """The statement an EXPLAIN explains: after `EXPLAIN`, `ANALYZE` and `(options)`."""
+    depth = 0
+    for offset, word in _words(query)[1:]:  # past EXPLAIN
+        if word == "(":
+            depth += 1
+        elif word == ")":
+            depth -= 1
+        elif depth == 0 and word not in ("ANALYZE", "ANALYSE"):
+            return query[offset:]
+    return ""
+
+
+def _words(query: str) -> list[tuple[int, str]]:
+    """(offset, upper-cased text) of each token of `query` but its comments."""
+    tokens = duckdb.tokenize(query)
+    ends = [offset for offset, _ in tokens[1:]] + [len(query)]
+    return [
+        (offset, query[offset:end].strip().upper())
         for (offset, kind), end in zip(tokens, ends, strict=True)
         if kind != duckdb.token_type.comment
     ]
+
+
+def _leading_keyword(statement: str) -> str:
+    """The statement's first word as written: `INSTALL`, which DuckDB counts among its LOAD
+    statements (`FORCE INSTALL` keeps both words)."""
+    words = [word for _, word in _words(statement)]
+    if words[0] == "EXPLAIN":
+        return f"EXPLAIN of {_leading_keyword(_explained(statement))}"
     return " ".join(words[:2]) if words[0] == "FORCE" else words[0]
 
 

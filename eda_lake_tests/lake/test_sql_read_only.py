@@ -176,6 +176,26 @@ def test_one_statement_at_a_time(engine: LakeSql, several: str) -> None:
         engine.query(several)
 
 
+def test_an_explain_is_held_to_what_it_explains(engine: LakeSql, layout: LakeLayout) -> None:
+    """`EXPLAIN ANALYZE` runs the statement it explains: of a write, it would have written
+    over a table's own data file, which the lake's tables are allowed to be read from."""
+    table = DeltaTable(
+        layout.table_uri("gold", "funnel_daily"), storage_options=layout.storage_options
+    )
+    [data_file] = table.file_uris()
+    for statement in [
+        f"EXPLAIN ANALYZE COPY (SELECT 1 AS customers) TO '{data_file}' (FORMAT parquet)",
+        f"explain /* a comment */ analyse copy (select 1) to '{data_file}'",
+        f"EXPLAIN (FORMAT json) COPY (SELECT 1) TO '{data_file}'",
+        "EXPLAIN ANALYZE INSTALL httpfs",
+    ]:
+        with pytest.raises(QueryError, match=r"^EXPLAIN of (COPY|INSTALL) statements are refused"):
+            engine.query(statement)
+    _funnel_intact(layout, engine)
+    for read in ["EXPLAIN ANALYZE SELECT count(*) FROM gold.funnel_daily", "EXPLAIN SELECT 1"]:
+        assert list(engine.query(read).rows)  # a plan
+
+
 @pytest.mark.parametrize(
     ("statement", "named"),
     [
