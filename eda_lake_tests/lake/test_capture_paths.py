@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -13,7 +14,7 @@ import pytest
 
 from eda_lake.capture.naming import CapturePathError, capture_path
 from eda_lake.lake.bronze.ingest import BronzeIngestor
-from eda_lake.lake.discovery.listing import discover_all
+from eda_lake.lake.discovery.listing import discover_all, discover_recent, files_at
 from eda_lake.lake.discovery.notifications import NotificationError, parse_notification
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import Quarantine
@@ -184,3 +185,30 @@ def test_quarantine_neither_reads_nor_writes_outside_for_a_path_out_of_the_root(
     assert row["source_file"] == path and "leaves its root" in row["reason"]
     assert not (layout.root / "outside").exists()
     assert sorted(p.name for p in layout.root.iterdir()) == ["capture", "quarantine"]
+
+
+def test_a_link_out_of_a_local_capture_root_is_never_listed_nor_read(tmp_path: Path) -> None:
+    """A symbolic link in the local capture folder, to a file or a folder, may lead anywhere
+    on the machine: what it leads to outside the root is skipped by every listing (a link
+    within the root is an ordinary file)."""
+    root, outside = tmp_path / "capture", tmp_path / "elsewhere"
+    own = root / FILE
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b"Obj\x01")
+    (outside / "2026/11/01/00/00").mkdir(parents=True)
+    (outside / "2026/11/01/00/00/00.avro").write_bytes(b"secret")
+    (root / "shop-ns/orders/1").symlink_to(outside, target_is_directory=True)  # a folder
+    linked = root / "shop-ns/orders/2/2026/11/01/00/00/00.avro"
+    linked.parent.mkdir(parents=True)
+    linked.symlink_to(outside / "2026/11/01/00/00/00.avro")  # a file
+    within = root / "shop-ns/orders/3/2026/11/01/00/00/00.avro"
+    within.parent.mkdir(parents=True)
+    within.symlink_to(own)
+    fs, names = pafs.LocalFileSystem(), NAMES
+    expected = [FILE, "shop-ns/orders/3/2026/11/01/00/00/00.avro"]
+    assert [f.path for f in discover_all(fs, str(root), names)] == expected
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    assert [f.path for f in discover_recent(fs, str(root), names, since)] == expected
+    asked = [p.replace(str(root) + "/", "") for p in map(str, (linked, within))]
+    asked.append("shop-ns/orders/1/2026/11/01/00/00/00.avro")
+    assert [f.path for f in files_at(fs, str(root), names, asked)] == expected[1:]

@@ -7,6 +7,8 @@ walks the layout level by level and skips every directory whose time range ends 
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from eda_lake.capture.naming import (
 )
 
 _TOKEN = re.compile(r"\{(\w+)\}")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,19 @@ def _visible(path: str) -> bool:
     return not any(part.startswith(".") and part.strip(".") for part in path.split("/"))
 
 
+def _inside(fs: pafs.FileSystem, root: str, full_path: str) -> bool:
+    """Whether a listed file is the capture root's own: on a local folder, a symbolic link
+    (of the file or a folder above it) may lead anywhere on the machine, and what it leads to
+    outside the root is never read nor copied into quarantine. Blob storage has no links."""
+    if not isinstance(fs, pafs.LocalFileSystem):
+        return True
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(full_path)]) == real_root:
+        return True
+    log.warning("skipped %s: a link out of the capture root %s, never read", full_path, root)
+    return False
+
+
 def discover_all(fs: pafs.FileSystem, root: str, names: ArchiveNameFormat) -> list[CaptureFile]:
     """Every capture file below `root`; files that do not fit the format carry the problem."""
     try:
@@ -73,8 +89,8 @@ def discover_all(fs: pafs.FileSystem, root: str, names: ArchiveNameFormat) -> li
         if info.type != pafs.FileType.File:
             continue
         path = info.path[len(prefix) :] if info.path.startswith(prefix) else info.path
-        if not _visible(path):
-            continue  # capture's temporary files
+        if not _visible(path) or not _inside(fs, root, info.path):
+            continue  # capture's temporary files, or a link out of the root
         files.append(capture_file(path, info.size or 0, _modified(info), names))
     return sorted(files, key=lambda f: f.path)
 
@@ -88,7 +104,7 @@ def files_at(
     checked = [capture_path(p) for p in paths]
     files = []
     for path, info in zip(checked, fs.get_file_info([prefix + p for p in checked]), strict=True):
-        if info.type == pafs.FileType.File:
+        if info.type == pafs.FileType.File and _inside(fs, root, info.path):
             files.append(capture_file(path, info.size or 0, _modified(info), names))
     return sorted(files, key=lambda f: f.path)
 
@@ -114,8 +130,9 @@ def _latest_possible(values: dict[str, str]) -> datetime | None:
 class _Segments:
     """The archive name format split at '/', each segment a pattern over its tokens."""
 
-    def __init__(self, names: ArchiveNameFormat) -> None:
+    def __init__(self, names: ArchiveNameFormat, root: str) -> None:
         self.names = names
+        self.root = root
         parts = names.template.split("/")
         parts[-1] += ".avro"
         self.patterns: list[re.Pattern[str]] = []
@@ -161,7 +178,8 @@ class _Segments:
             if latest is not None and latest < since:
                 continue  # everything below is older than what we look for
             if last:
-                yield info.path, info.size or 0, _modified(info)
+                if _inside(fs, self.root, info.path):
+                    yield info.path, info.size or 0, _modified(info)
             else:
                 yield from self.walk(fs, info.path, level + 1, found, since)
 
@@ -172,7 +190,7 @@ def discover_recent(
     """Capture files whose window may be at or after `since`, listing only such prefixes."""
     prefix = root.rstrip("/") + "/"
     files = []
-    for path, size, modified in _Segments(names).walk(fs, root.rstrip("/"), 0, {}, since):
+    for path, size, modified in _Segments(names, root).walk(fs, root.rstrip("/"), 0, {}, since):
         file = capture_file(path[len(prefix) :], size, modified, names)
         if file.archive is not None and file.archive.window_time >= since - timedelta(seconds=1):
             files.append(file)
