@@ -93,6 +93,24 @@ def ingest_partner_files(
             rows = _rows(path)
         except FileNotFoundError:
             continue  # another ingestion took it: its events carry the same ids
+        except (UnicodeDecodeError, csv.Error) as exc:
+            # Unreadable as a whole: one dead letter holds the file's bytes and why, and it
+            # moves on with the others, so the files after it still land.
+            report.bad_rows += 1
+            with contextlib.suppress(FileNotFoundError):
+                dead_letters.add(
+                    team="conversions",
+                    origin=ORIGIN_PREFIX + path.name,
+                    partition_id="0",
+                    sequence_number=0,
+                    reason=f"{path.name}: not a UTF-8 CSV file ({exc}); ask the partner to "
+                    "send it again as UTF-8",
+                    body=path.read_bytes(),
+                    properties={"partner_file": path.name, "line": 0},
+                )
+                path.replace(processed / path.name)
+            report.files += 1
+            continue
         prepared = []
         for line, row, problem in rows:
             try:

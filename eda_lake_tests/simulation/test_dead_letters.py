@@ -106,6 +106,28 @@ def test_bad_partner_rows_are_dead_lettered_and_good_rows_flow(settings: Setting
     assert len(list((simulation.partner_drops / "processed").glob("*.csv"))) == 2
 
 
+def test_a_partner_file_that_is_no_utf8_csv_is_one_dead_letter_and_the_rest_flow(
+    settings: Settings,
+) -> None:
+    simulation = provisioned(settings)
+    simulation.publish_products(seed=4)
+    simulation.publish_customers(seed=4, count=90)
+    simulation.subscriber("conversions").run()
+    lead = simulation.conversions_state.leads_not_dropped()[0]
+    incoming = simulation.partner_drops / "incoming"
+    incoming.mkdir(parents=True)
+    unreadable = b"lead_id,purchase_date\n\xff\xfe,2026\n"
+    (incoming / "aaa-00100.csv").write_bytes(unreadable)  # sorts first
+    (incoming / f"{lead.partner_id}-00099.csv").write_text(
+        f"lead_id,purchase_date\n{lead.lead_id},2027-01-01 10:00:00\n"
+    )
+    report = simulation.ingest_partner_files()
+    assert (report.files, report.sales_confirmed, report.bad_rows) == (2, 1, 1)
+    [letter] = simulation.dead_letters.list("conversions")
+    assert "aaa-00100.csv: not a UTF-8 CSV file" in letter.reason and letter.body == unreadable
+    assert not list(incoming.glob("*.csv"))  # neither blocks the next run
+
+
 def _ingest_partner_files(settings: Settings) -> None:
     from eda_lake.simulation.runtime import Simulation
 
