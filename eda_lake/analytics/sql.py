@@ -24,6 +24,7 @@ a query: of several, DuckDB would run them all and show only the last one's resu
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -104,11 +105,17 @@ class LakeSql:
         )
         self.tables: list[LakeTable] = []
         self._files: list[str] = []
+        # Tables whose files DuckDB cannot read (one deleted, or of other columns): named
+        # when a query reads them, while every other table is served.
+        self.unreadable: dict[str, str] = {}
         try:
             for layer, name, uri, root in self._table_locations():
                 table = tables.open_table(uri, layout.storage_options)
                 if table is not None:
-                    self._define(layer, name, uri, root, table)
+                    try:
+                        self._define(layer, name, uri, root, table)
+                    except (duckdb.IOException, duckdb.BinderException) as exc:
+                        self.unreadable[f"{layer}.{name}"] = _reason(exc)
             self._close_the_door()
         except BaseException:
             self.close()
@@ -130,8 +137,16 @@ class LakeSql:
             _refuse_all_but_one_read(sql)
             cursor = self.connection.execute(sql)
         except duckdb.CatalogException as exc:  # a table or column it does not know
+            for table, reason in self.unreadable.items():
+                if re.search(rf"\b{re.escape(table.split('.')[1])}\b", sql):
+                    raise QueryError(
+                        f"{table} cannot be read ({reason}): its files are damaged or gone; "
+                        "`eda-lake rebuild` writes silver and gold again from bronze"
+                    ) from None
             known = LIST_TABLES_HINT if self.tables else "the lake has no tables yet"
             raise QueryError(f"{_reason(exc)} ({known})") from None
+        except duckdb.IOException as exc:  # a file gone since the views were made
+            raise QueryError(_reason(exc)) from None
         except (
             duckdb.ProgrammingError,  # parser, binder
             duckdb.DataError,

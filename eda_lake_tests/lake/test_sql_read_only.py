@@ -219,3 +219,22 @@ def test_an_unknown_table_says_how_to_list_them_and_not_every_name(engine: LakeS
     said = str(refused.value)
     assert 'Did you mean "funnel_daily"?' in said and "`eda-lake sql .tables`" in said
     assert "gold.funnel_daily" not in said and len(said) < 200
+
+
+def test_a_table_whose_file_is_gone_is_named_and_the_others_are_served(
+    layout: LakeLayout,
+) -> None:
+    if not layout.local:
+        pytest.skip("a local lake's data file is deleted by hand here")
+    write_deltalake(layout.table_uri("gold", "funnel_daily"), FUNNEL)
+    write_deltalake(layout.table_uri("gold", "sales_daily"), pa.table({"sale_date": [1]}))
+    [data] = DeltaTable(layout.table_uri("gold", "sales_daily")).file_uris()
+    Path(data).unlink()
+    engine = LakeSql(layout)
+    try:
+        with pytest.raises(QueryError, match=r"^gold\.sales_daily cannot be read \(") as refused:
+            engine.query("SELECT * FROM gold.sales_daily")
+        assert "\n" not in str(refused.value) and "eda-lake rebuild" in str(refused.value)
+        assert list(engine.query("SELECT sum(customers) FROM gold.funnel_daily").rows) == [(7,)]
+    finally:
+        engine.close()
