@@ -48,7 +48,7 @@ def test_provision_publish_subscribe_capture_by_command(capsys, tmp_path: Path) 
     assert main(["dead-letters"]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.strip() == "dead letters: none"
+    assert captured.err.splitlines() == ["dead letters: none", f"EDA_LAKE_HOME   {home}"]
     assert main(["capture", "run", "--flush"]) == 0
     out = capsys.readouterr().out
     assert "windows still open      none" in out
@@ -107,6 +107,6 @@ def test_dead_letters_say_which_can_be_replayed(capsys, tmp_path: Path) -> None:
     assert "conversions: replayed no dead letters" in out
     assert "partner-file rows       1 not replayable" in out
     assert main(["dead-letters", "customer"]) == 0
-    assert capsys.readouterr().err.strip() == "dead letters for team customer: none"
+    assert capsys.readouterr().err.splitlines()[0] == "dead letters for team customer: none"
     assert main(["dead-letters", "--team", "customer"]) == 0  # the option form still works
-    assert capsys.readouterr().err.strip() == "dead letters for team customer: none"
+    assert capsys.readouterr().err.splitlines()[0] == "dead letters for team customer: none"
