@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from functools import cached_property
 
-from eda_lake.catalogue import Catalogue
 from eda_lake.lake.bronze.ingest import BronzeReport
 from eda_lake.lake.delta.commits import TableRun
 from eda_lake.lake.derived.entities import EntitiesReport, build_entities
@@ -16,21 +16,17 @@ from eda_lake.lake.parts import LakeParts, SilverRun
 from eda_lake.lake.recovery import Recovery
 from eda_lake.lake.silver.event_tables import SilverReport
 from eda_lake.lake.upkeep import Upkeep
-from eda_lake.settings import Settings
 from eda_lake.shared.progress import Progress, no_progress
 
 
 class Lake(LakeParts):
-    def __init__(
-        self,
-        settings: Settings,
-        catalogue: Catalogue | None = None,
-        *,
-        pii_key: str | None = None,
-    ) -> None:
-        super().__init__(settings, catalogue, pii_key=pii_key)
-        self.recovery = Recovery(self)
-        self.upkeep = Upkeep(self)
+    @cached_property
+    def recovery(self) -> Recovery:
+        return Recovery(self)
+
+    @cached_property
+    def upkeep(self) -> Upkeep:
+        return Upkeep(self)
 
     def ingest(
         self,

@@ -97,20 +97,13 @@ def ingest_partner_files(
             # Unreadable as a whole: one dead letter holds the file's bytes and why, and it
             # moves on with the others, so the files after it still land.
             report.bad_rows += 1
+            reason = (
+                f"{path.name}: not a UTF-8 CSV file ({exc}); ask the partner to send it again "
+                "as UTF-8"
+            )
             with contextlib.suppress(FileNotFoundError):
-                dead_letters.add(
-                    team="conversions",
-                    origin=ORIGIN_PREFIX + path.name,
-                    partition_id="0",
-                    sequence_number=0,
-                    reason=f"{path.name}: not a UTF-8 CSV file ({exc}); ask the partner to "
-                    "send it again as UTF-8",
-                    body=path.read_bytes(),
-                    properties={"partner_file": path.name, "line": 0},
-                )
-                path.replace(processed / path.name)
-            report.files += 1
-            continue
+                _dead_letter(dead_letters, path.name, 0, reason, path.read_bytes())
+            rows = []
         prepared = []
         for line, row, problem in rows:
             try:
@@ -119,21 +112,28 @@ def ingest_partner_files(
                 prepared.append(publisher.prepare(_sale(catalogue, state, path.name, line, row)))
             except (PartnerRowError, PayloadError) as exc:
                 report.bad_rows += 1
-                dead_letters.add(
-                    team="conversions",
-                    origin=ORIGIN_PREFIX + path.name,
-                    partition_id="0",
-                    sequence_number=line,
-                    reason=str(exc),
-                    body=",".join(row).encode(),
-                    properties={"partner_file": path.name, "line": line},
-                )
+                _dead_letter(dead_letters, path.name, line, str(exc), ",".join(row).encode())
         report.sales_confirmed += publisher.send(prepared)
         # A concurrent ingestion may have moved it first; both published the same events.
         with contextlib.suppress(FileNotFoundError):
             path.replace(processed / path.name)
         report.files += 1
     return report
+
+
+def _dead_letter(
+    dead_letters: DeadLetterStore, file: str, line: int, reason: str, body: bytes
+) -> None:
+    """A partner file's row (or, at line 0, the whole file) that cannot become an event."""
+    dead_letters.add(
+        team="conversions",
+        origin=ORIGIN_PREFIX + file,
+        partition_id="0",
+        sequence_number=line,
+        reason=reason,
+        body=body,
+        properties={"partner_file": file, "line": line},
+    )
 
 
 def _rows(path: Path) -> list[tuple[int, list[str], str | None]]:
