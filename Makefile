@@ -14,7 +14,7 @@ export DAGSTER_HOME ?= $(EDA_LAKE_HOME)/dagster_home
 DEV_PII_KEY_FILE := $(EDA_LAKE_HOME)/dev-pii-key
 PII_KEY = EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}"
 
-.PHONY: install demo test test-slow fast lint check-defs typecheck unit bench dev clean chromium
+.PHONY: install demo test test-slow fast lint check-defs typecheck unit bench dev clean chromium postgres
 
 # The tests run on every core (pytest-xdist; `PYTEST_WORKERS=0` runs them in this process):
 # each worker has its own temporary directories and starts its own servers on free ports;
@@ -109,6 +109,13 @@ chromium:
 	@test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] || \
 		apt-get install -y --no-install-recommends chromium || \
 		(apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The production instance's tests start Debian's PostgreSQL as the postgres user, through
+# nss_wrapper where only root may read /etc/passwd; they skip, naming this, without them.
+postgres:
+	@test -e /usr/lib/postgresql/15/bin/initdb -a -n "$$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null)" || \
+		[ "$$(id -u)" != 0 ] || apt-get install -y --no-install-recommends postgresql libnss-wrapper || \
+		(apt-get update && apt-get install -y --no-install-recommends postgresql libnss-wrapper)
 
 clean:
 	rm -rf .eda_lake .tools

@@ -174,7 +174,7 @@ def kafka_env(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
 # What makes a test leave the fast tier (`make fast`): a server it starts (Azurite, a Kafka
 # broker), a lake on Azurite, or whole processes (the CLI, Dagster's, a browser).
 SERVER_FIXTURES = frozenset(
-    {"azurite", "kafka_broker", "kafka_bootstrap", "kafka_settings", "kafka_env"}
+    {"azurite", "kafka_broker", "kafka_bootstrap", "kafka_settings", "kafka_env", "postgres_server"}
 )
 PROCESS_FOLDERS = ("cli", "defs", "kafka")
 # Tests that SIGKILL spawned processes at chosen or random moments, each a whole process's
