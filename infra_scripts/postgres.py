@@ -73,6 +73,8 @@ def start_postgres() -> Postgres:
         passwd, group = workdir / "passwd", workdir / "group"
         passwd.write_text(f"postgres:x:{owner.pw_uid}:{owner.pw_gid}::{workdir}:/bin/sh\n")
         group.write_text(f"postgres:x:{owner.pw_gid}:\n")
+        for listed in (passwd, group):  # read by the postgres user, whatever the umask
+            listed.chmod(0o644)
         environment |= {
             "LD_PRELOAD": _nss_wrapper() or "",
             "NSS_WRAPPER_PASSWD": str(passwd),
