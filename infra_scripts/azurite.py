@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eda_lake.settings import REPO_ROOT
+from infra_scripts.ports import free_port
 
 BINARY = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite"
 # Azurite's documented development account (public, the same in every installation).
@@ -23,12 +24,6 @@ ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(port: int, process: subprocess.Popen[bytes], seconds: float) -> None:
@@ -83,7 +78,7 @@ def start_azurite(workdir: Path, binary: Path = BINARY) -> Azurite:
             "`npm install --prefix .tools azurite`)"
         )
     workdir.mkdir(parents=True, exist_ok=True)
-    blob, queue, table = _free_port(), _free_port(), _free_port()
+    blob, queue, table = free_port(), free_port(), free_port()
     log = (workdir / "azurite.log").open("wb")
     process = subprocess.Popen(
         [

@@ -23,13 +23,9 @@ from typing import Any
 
 import noida_db
 
+from infra_scripts.ports import free_port
+
 BINARY = Path(noida_db.__file__).resolve().parent / "noida-db"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra_scripts.kafka_broker import free_port
+from infra_scripts.ports import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 USER = "eda"  # the cluster's superuser, trusted on loopback: a throwaway for tests

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -19,6 +18,7 @@ import dagster as dg
 from eda_lake.defs.lake.assets import GOLD_DAYS_NAME, PENDING_DAYS, PENDING_DAYS_TAG
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.settings import HOME_VAR, PII_KEY_VAR, REPO_ROOT
+from infra_scripts.ports import free_port
 
 TEST_PII_KEY = "a-test-key-that-is-long-enough"
 DEV_STARTUP_S = 120
@@ -61,12 +61,6 @@ def tick(
 @contextmanager
 def _kept(instance: dg.DagsterInstance) -> Iterator[dg.DagsterInstance]:
     yield instance
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

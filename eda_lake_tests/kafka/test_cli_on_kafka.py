@@ -8,7 +8,7 @@ import pytest
 
 from eda_lake.cli import main
 from eda_lake.settings import Settings
-from infra_scripts.kafka_broker import free_port
+from infra_scripts.ports import free_port
 
 
 def test_commands_run_unchanged_on_kafka(capsys, kafka_env: Settings) -> None:
