@@ -47,6 +47,7 @@ TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
 LATENESS_VAR = "EDA_LAKE_CAPTURE_LATENESS_MINUTES"
+FILES_PER_RUN_VAR = "EDA_LAKE_FILES_PER_RUN"
 STORAGE_ACCOUNT_VAR = "EDA_LAKE_STORAGE_ACCOUNT"
 STORAGE_KEY_VAR = "EDA_LAKE_STORAGE_ACCOUNT_KEY"  # the variable's name; the key stays in the env
 BLOB_AUTHORITY_VAR = "EDA_LAKE_BLOB_AUTHORITY"
@@ -160,6 +161,14 @@ VARIABLES: tuple[Variable, ...] = (
         "how far back (minutes) the capture sensor looks",
         of=lambda s: str(s.capture_lateness_minutes),
         default="120",
+        integer=True,
+    ),
+    Variable(
+        FILES_PER_RUN_VAR,
+        "the most capture files one ingestion run from a sensor takes (fewer: more runs at "
+        "once, as the run queue allows)",
+        of=lambda s: str(s.files_per_run),
+        default="500",
         integer=True,
     ),
     Variable(
@@ -540,6 +549,7 @@ class Settings:
     namespace: str = "eda-lake-local"
     pii_key: str | None = field(default=None, repr=False)  # a secret: never printed
     capture_lateness_minutes: int = 120  # how far back the capture sensor looks
+    files_per_run: int = 500  # the most capture files a sensor's run takes
     storage: AzureStorage | None = None  # None: everything in the local directory
     discovery_queue: DiscoveryQueue | None = None  # None: no push discovery
     eventhubs: AzureEventHubs | None = None  # required with EDA_LAKE_TARGET=azure
@@ -559,6 +569,7 @@ class Settings:
             namespace=env.get(NAMESPACE_VAR),
             pii_key=env.get(PII_KEY_VAR) or None,
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
+            files_per_run=_positive_int(env, FILES_PER_RUN_VAR),
             storage=_storage(env),
             discovery_queue=_discovery_queue(env),
             eventhubs=_eventhubs(env, target),

@@ -140,6 +140,7 @@ def _every_field_set(home: Path) -> Settings:
         namespace="another-namespace",
         pii_key="a-key-of-at-least-16-characters",
         capture_lateness_minutes=30,
+        files_per_run=50,
         storage=AzureStorage(
             account="account",
             account_key="account-key",

@@ -52,8 +52,8 @@ def test_several_writer_runs_at_once_under_the_pool_limit_land_everything_once(
     settings = Settings(home=home)
     captured = captured_chain(settings, seed=6, customers=60)
 
-    monkeypatch.setattr(jobs, "MAX_FILES_PER_RUN", 10)  # 28 files: 3 runs
-    result = tick(jobs.capture_files_sensor, {"eda_lake": resource(home)})
+    per_run = {"EDA_LAKE_FILES_PER_RUN": "10"}  # 28 files: 3 runs
+    result = tick(jobs.capture_files_sensor, {"eda_lake": resource(home, **per_run)})
     requests = [{"run_config": r.run_config, "tags": r.tags} for r in result.run_requests or []]
     assert len(requests) == 3 and all(r["tags"]["lake"] == "writer" for r in requests)
     requests.append(requests[0])  # a redelivered request: the same files twice

@@ -16,6 +16,7 @@ from eda_lake.defs.lake.assets import (
     PENDING_DAYS,
     PENDING_DAYS_TAG,
     SILVER_EVENTS,
+    WRITER_TAGS,
     silver_key,
 )
 from eda_lake.defs.resources import EdaLakeResource
@@ -25,7 +26,6 @@ from eda_lake.lake.discovery.push import take_notifications
 from eda_lake.lake.discovery.storage_queue import StorageNotificationQueue
 from eda_lake.lake.discovery.watch import WatchCursor, poll
 
-WRITER_TAGS = {"lake": "writer"}
 # Gold's runs, by hand or from its automation, one at a time (deploy/dagster.yaml): each
 # recomputes every pending day, so a second at once would only do the same work again.
 GOLD_TAGS = {"lake": "gold"}
@@ -49,7 +49,6 @@ gold_job = dg.define_asset_job(
     "gold_automation_sensor runs it when silver changes.",
     tags=GOLD_TAGS,
 )
-MAX_FILES_PER_RUN = 500
 # Longer than an ingestion run: a message reappears only if its run died.
 VISIBILITY_TIMEOUT_S = 30 * 60
 
@@ -68,8 +67,9 @@ def capture_files_sensor(
     cursor = WatchCursor.from_json(context.cursor)
     new, cursor = poll(lake.source.fs, lake.source.root, lake.names, cursor, lateness=lateness)
     requests = []
-    for start in range(0, len(new), MAX_FILES_PER_RUN):
-        paths = [f.path for f in new[start : start + MAX_FILES_PER_RUN]]
+    per_run = lake.settings.files_per_run
+    for start in range(0, len(new), per_run):
+        paths = [f.path for f in new[start : start + per_run]]
         requests.append(
             dg.RunRequest(
                 run_key=f"capture:{paths[0]}:{len(paths)}:{paths[-1]}",
@@ -91,7 +91,7 @@ def _take_notifications(
         return dg.SkipReason("no discovery queue configured (EDA_LAKE_DISCOVERY_QUEUE)")
     queue = StorageNotificationQueue.from_settings(settings.discovery_queue)
     container = eda_lake.lake().source.container
-    batch = take_notifications(queue, container, MAX_FILES_PER_RUN, VISIBILITY_TIMEOUT_S)
+    batch = take_notifications(queue, container, settings.files_per_run, VISIBILITY_TIMEOUT_S)
     for message, reason in batch.poisoned:
         context.log.warning(f"message {message.id} moved to the poison queue: {reason}")
     if not batch.files:
