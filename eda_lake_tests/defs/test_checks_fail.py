@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from dagster._core.test_utils import create_run_for_test
 from deltalake import write_deltalake
 
 from eda_lake.defs.lake.checks import (
@@ -56,8 +58,16 @@ def _copy(healthy: Path, tmp_path: Path) -> Path:
     return home
 
 
-def _outcome(check: dg.AssetChecksDefinition, home: Path) -> dg.AssetCheckResult:
-    return cast(dg.AssetCheckResult, check(eda_lake=resource(home)))
+def _outcome(
+    check: dg.AssetChecksDefinition, home: Path, instance: dg.DagsterInstance | None = None
+) -> dg.AssetCheckResult:
+    """The check as a run evaluates it, in `instance` (an empty one by default)."""
+    if check in (quarantine_rate, dead_letter_rate):  # they read the lake alone
+        return cast(dg.AssetCheckResult, check(eda_lake=resource(home)))
+    with ExitStack() as stack:
+        on = instance or stack.enter_context(dg.instance_for_test())
+        context = dg.build_asset_check_context(resources={"eda_lake": resource(home)}, instance=on)
+        return cast(dg.AssetCheckResult, check(context))
 
 
 def _name(check: dg.AssetChecksDefinition) -> str:
@@ -144,6 +154,28 @@ def test_a_dangling_reference_fails_its_check(
     _append(home, "silver", child, _set(rows, column, "00000000-0000-4000-8000-00000000dead"))
     outcome = _outcome(check, home)
     assert not outcome.passed, outcome.description
+    assert outcome.severity == dg.AssetCheckSeverity.ERROR  # the run fails: nothing can land it
+
+
+def test_a_dangling_reference_warns_while_other_writer_runs_may_land_it(
+    healthy: Path, tmp_path: Path
+) -> None:
+    home = _copy(healthy, tmp_path)
+    check = next(c for c in REFERENCE_CHECKS if _name(c) == "sale_id_refers_to_sales")
+    purchases = _table(home, "silver", "purchases")
+    _append(home, "silver", "purchases", _set(purchases.slice(0, 2), "sale_id", "not-landed-yet"))
+    with dg.instance_for_test() as instance:
+        started = dg.DagsterRunStatus.STARTED
+        create_run_for_test(instance, "ingest_job", status=started, tags={"lake": "gold"})
+        alone = _outcome(check, home, instance)  # a run of another kind lands no sales
+        assert alone.severity == dg.AssetCheckSeverity.ERROR
+        create_run_for_test(instance, "ingest_job", status=started, tags={"lake": "writer"})
+        waiting = _outcome(check, home, instance)
+    assert not waiting.passed  # gold still waits for it
+    assert waiting.severity == dg.AssetCheckSeverity.WARN  # but this run succeeds
+    assert waiting.description == (
+        "2 purchases row(s) refer to a missing sales, for now: 1 other lake writer run(s) in flight"
+    )
 
 
 def test_undecodable_events_fail_the_quarantine_rate(healthy: Path, tmp_path: Path) -> None:

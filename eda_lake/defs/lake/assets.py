@@ -39,6 +39,9 @@ PREVIEW_ROWS = 10
 FAILED_TABLES = "failed_tables"  # a step's failure metadata: the tables that failed in it
 SILVER_EVENTS = "silver_events"  # the step of the event tables
 WRITER_POOL = "lake_writer"
+# Every run that writes the lake's tables from capture files: the run queue limits them
+# (deploy/dagster.yaml), and a reference check waits for those in flight.
+WRITER_TAGS = {"lake": "writer"}
 
 
 def silver_key(name: str) -> dg.AssetKey:
