@@ -159,7 +159,7 @@ class AzureProvisioner:
             *self._account_steps(n.lake_account, hns=True, tags=tags),
             *(
                 self._container_step(n.lake_account, container)
-                for container in (n.capture_container, n.lake_container)
+                for container in (n.capture_container, n.lake_container, n.compute_logs_container)
             ),
             Step(
                 "storage queue", f"{n.lake_account}/{n.discovery_queue}", {},

@@ -44,6 +44,8 @@ class AzureNames:
     capture_container: str = "capture"
     lake_container: str = "lake"
     checkpoint_container: str = "eventhub-checkpoints"
+    # Dagster's step logs (deploy/dagster-production.yaml names it), in the lake's account
+    compute_logs_container: str = "dagster-compute-logs"
     discovery_queue: str = "capture-events"
 
 
@@ -71,7 +73,7 @@ def azure_names(environment: str, region: str, unique: str, name: str = "eda") -
     check("Event Grid system topic", names.system_topic)
     for container in (
         names.capture_container, names.lake_container, names.checkpoint_container,
-        names.discovery_queue,
+        names.compute_logs_container, names.discovery_queue,
     ):  # fmt: skip
         check("container or queue", container)
     return names

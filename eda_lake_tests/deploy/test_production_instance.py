@@ -4,7 +4,6 @@ environment only; its limits are the shipped ones."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,14 @@ import dagster as dg
 import pytest
 import yaml
 
-from eda_lake.settings import REPO_ROOT
+from eda_lake.defs.compute_logs import BlobComputeLogManager
+from eda_lake.provisioning.azure_names import AzureNames
+from eda_lake.settings import REPO_ROOT, STORAGE_ACCOUNT_VAR
 from infra_scripts import postgres
-from infra_scripts.postgres import Postgres, start_postgres
+from infra_scripts.postgres import Postgres
 
 PRODUCTION = REPO_ROOT / "deploy" / "dagster-production.yaml"
 SHIPPED = REPO_ROOT / "deploy" / "dagster.yaml"
-
-
-@pytest.fixture(scope="module")
-def postgres_server() -> Iterator[Postgres]:
-    why = postgres.missing()
-    if why:
-        pytest.skip(why)
-    started = start_postgres()
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -43,12 +32,30 @@ def test_the_production_limits_are_the_shipped_ones() -> None:
     assert connection["password"] == {"env": "DAGSTER_PG_PASSWORD"}  # never in the file
 
 
+def test_step_logs_go_to_the_container_provisioning_creates_with_entra_id() -> None:
+    logs = _load(PRODUCTION)["compute_logs"]
+    assert logs["class"] == BlobComputeLogManager.__name__
+    assert logs["config"]["container"] == AzureNames.compute_logs_container
+    assert logs["config"]["storage_account"] == {"env": STORAGE_ACCOUNT_VAR}
+    assert "access_key_or_sas_token" not in logs["config"]  # the pods' workload identity
+
+
+def test_a_plain_http_blob_endpoint_without_a_key_is_refused_in_one_line() -> None:
+    with pytest.raises(ValueError, match=r"blob_authority 127\.0\.0\.1:1 is plain HTTP") as refused:
+        BlobComputeLogManager(
+            storage_account="lake", container="logs", blob_authority="127.0.0.1:1"
+        )
+    assert "\n" not in str(refused.value)
+
+
 def test_a_run_lands_in_postgres_from_the_environment(
     postgres_server: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_bytes(PRODUCTION.read_bytes())
+    config = _load(PRODUCTION)
+    del config["compute_logs"]  # in Blob Storage: test_dagster_topology.py, on Azurite
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     for name, value in {
         "DAGSTER_PG_HOST": "127.0.0.1",
         "DAGSTER_PG_PORT": str(postgres_server.port),

@@ -35,7 +35,7 @@ def test_plan_on_an_empty_subscription_lists_every_resource(catalogue: Catalogue
     kinds = Counter(a.kind for a in actions)
     assert all(a.change == "create" for a in actions)
     assert kinds["resource group"] == kinds["namespace"] == kinds["schema group"] == 1
-    assert kinds["storage account"] == 2 and kinds["blob container"] == 3
+    assert kinds["storage account"] == 2 and kinds["blob container"] == 4
     assert kinds["event hub"] == len(catalogue.events)
     assert kinds["consumer group"] == sum(len(e.consumer_groups) for e in catalogue.events.values())
     assert kinds["lifecycle policy"] == kinds["storage queue"] == 1
