@@ -65,6 +65,9 @@ LOCATION_VAR = "EDA_LAKE_AZURE_LOCATION"
 ENVIRONMENT_VAR = "EDA_LAKE_ENVIRONMENT"
 SUFFIX_VAR = "EDA_LAKE_NAME_SUFFIX"
 PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
+# The family's member for the identity the Dagster pods run as (the code location, the daemon,
+# the webserver and the run pods), not a team: EDA_LAKE_PRINCIPAL__LAKE.
+LAKE_PRINCIPAL = "lake"
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
 DAGSTER_HOME_VAR = "DAGSTER_HOME"  # Dagster's own: the instance the UI and `eda-lake demo` share
@@ -254,8 +257,8 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         PRINCIPAL_PREFIX,
-        "a team's Entra object id, per team",
-        of=lambda d: {team.upper(): value for team, value in d.principals.items()},
+        "a team's Entra object id, per team; __LAKE: the Dagster pods' workload identity's",
+        of=lambda d: {name.upper(): value for name, value in d.identities().items()},
         family=True,
         provisioning=True,
     ),
@@ -477,6 +480,12 @@ class AzureDeploymentSettings:
     environment: str
     suffix: str
     principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
+    lake_principal: str | None = None  # the Dagster pods' workload identity's object id
+
+    def identities(self) -> dict[str, str]:
+        """Every Entra object id given, by the suffix of its variable (lower case)."""
+        lake = {LAKE_PRINCIPAL: self.lake_principal} if self.lake_principal else {}
+        return {**self.principals, **lake}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AzureDeploymentSettings | None:
@@ -491,14 +500,14 @@ class AzureDeploymentSettings:
                 f"{SUBSCRIPTION_VAR} is set; provisioning also needs {', '.join(missing)} "
                 "(location like westeurope, environment dv|qa|lv, a short unique suffix)"
             )
+        principals = {name.lower(): value for name, value in env.family(PRINCIPAL_PREFIX).items()}
         return cls(
             subscription_id=subscription,
             location=env.get(LOCATION_VAR),
             environment=env.get(ENVIRONMENT_VAR),
             suffix=env.get(SUFFIX_VAR),
-            principals={
-                team.lower(): value for team, value in env.family(PRINCIPAL_PREFIX).items()
-            },
+            lake_principal=principals.pop(LAKE_PRINCIPAL, None),
+            principals=principals,
         )
 
 

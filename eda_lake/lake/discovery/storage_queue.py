@@ -17,6 +17,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.storage.queue import QueueClient
 
 from eda_lake.settings import DiscoveryQueue
+from eda_lake.shared.names import poison_queue_name
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class StorageNotificationQueue:
     def from_settings(cls, settings: DiscoveryQueue) -> StorageNotificationQueue:
         connection = settings.connection_string
         queue = QueueClient.from_connection_string(connection, settings.name)
-        poison = QueueClient.from_connection_string(connection, f"{settings.name}-poison")
+        poison = QueueClient.from_connection_string(connection, poison_queue_name(settings.name))
         return cls(queue, poison)
 
     def receive(self, max_messages: int, visibility_timeout: int) -> list[QueuedMessage]:
