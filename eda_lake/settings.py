@@ -513,10 +513,13 @@ class AzureDeploymentSettings:
 
 @dataclass(frozen=True)
 class DiscoveryQueue:
-    """The Storage Queue that Event Grid fills with CaptureFileCreated notifications."""
+    """The Storage Queue that Event Grid fills with CaptureFileCreated notifications: reached
+    with its connection string, or else with Entra ID (the environment's identity) at
+    `account_url`, the lake account's queue endpoint."""
 
     name: str
-    connection_string: str = field(repr=False)
+    connection_string: str | None = field(default=None, repr=False)
+    account_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -569,7 +572,7 @@ class Settings:
             pii_key=env.get(PII_KEY_VAR) or None,
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
             storage=_storage(env),
-            discovery_queue=_discovery_queue(env),
+            discovery_queue=_discovery_queue(env, _storage(env)),
             eventhubs=_eventhubs(env, target),
             dagster_instance=(
                 _directory(env, DAGSTER_HOME_VAR) if env.get(DAGSTER_HOME_VAR) else None
@@ -682,17 +685,26 @@ def _storage(env: _Environment) -> AzureStorage | None:
     )
 
 
-def _discovery_queue(env: _Environment) -> DiscoveryQueue | None:
+def _discovery_queue(env: _Environment, storage: AzureStorage | None) -> DiscoveryQueue | None:
+    """The queue by its connection string, or else in the lake's account with Entra ID, as
+    the lake's blobs are reached without a key (Azurite's and a keyed account's queues need
+    the connection string)."""
     name = env.get(QUEUE_VAR)
     if not name:
         return None
     connection = env.get(QUEUE_CONNECTION_VAR)
-    if not connection:
+    if connection:
+        return DiscoveryQueue(name=name, connection_string=connection)
+    if storage is None or storage.account_key or storage.blob_authority:
         raise SettingsError(
             f"{QUEUE_VAR}={name!r} is set but {QUEUE_CONNECTION_VAR} is not: set the queue's "
-            "connection string (from your secret store), or unset the queue name"
+            f"connection string (from your secret store), or reach it with Entra ID in the "
+            f"lake's account ({STORAGE_ACCOUNT_VAR} without {STORAGE_KEY_VAR} or "
+            f"{BLOB_AUTHORITY_VAR}), or unset the queue name"
         )
-    return DiscoveryQueue(name=name, connection_string=connection)
+    return DiscoveryQueue(
+        name=name, account_url=f"https://{storage.account}.queue.core.windows.net"
+    )
 
 
 def _eventhubs(env: _Environment, target: Target) -> AzureEventHubs | None:

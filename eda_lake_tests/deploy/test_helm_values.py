@@ -226,6 +226,11 @@ def test_the_config_map_holds_the_runtimes_settings_for_what_provisioning_names(
     assert settings.eventhubs is not None
     assert settings.eventhubs.fully_qualified_namespace.split(".")[0] == NAMES.namespace
     assert f"//{NAMES.checkpoint_account}." in str(settings.eventhubs.checkpoint_account_url)
+    assert settings.discovery_queue is not None
+    assert settings.discovery_queue.name == NAMES.discovery_queue
+    assert settings.discovery_queue.account_url == (
+        f"https://{NAMES.lake_account}.queue.core.windows.net"
+    )
 
 
 # The chart's own schema -----------------------------------------------------------------
