@@ -66,6 +66,9 @@ LOCATION_VAR = "EDA_LAKE_AZURE_LOCATION"
 ENVIRONMENT_VAR = "EDA_LAKE_ENVIRONMENT"
 SUFFIX_VAR = "EDA_LAKE_NAME_SUFFIX"
 PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
+# The family's member for the identity the Dagster pods run as (the code location, the daemon,
+# the webserver and the run pods), not a team: EDA_LAKE_PRINCIPAL__LAKE.
+LAKE_PRINCIPAL = "lake"
 QUEUE_CONNECTION_VAR = "EDA_LAKE_QUEUE_CONNECTION_STRING"
 PII_KEY_VAR = "EDA_LAKE_PII_KEY"  # the name of the variable, never the key itself
 DAGSTER_HOME_VAR = "DAGSTER_HOME"  # Dagster's own: the instance the UI and `eda-lake demo` share
@@ -263,8 +266,8 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         PRINCIPAL_PREFIX,
-        "a team's Entra object id, per team",
-        of=lambda d: {team.upper(): value for team, value in d.principals.items()},
+        "a team's Entra object id, per team; __LAKE: the Dagster pods' workload identity's",
+        of=lambda d: {name.upper(): value for name, value in d.identities().items()},
         family=True,
         provisioning=True,
     ),
@@ -486,6 +489,12 @@ class AzureDeploymentSettings:
     environment: str
     suffix: str
     principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
+    lake_principal: str | None = None  # the Dagster pods' workload identity's object id
+
+    def identities(self) -> dict[str, str]:
+        """Every Entra object id given, by the suffix of its variable (lower case)."""
+        lake = {LAKE_PRINCIPAL: self.lake_principal} if self.lake_principal else {}
+        return {**self.principals, **lake}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AzureDeploymentSettings | None:
@@ -500,23 +509,26 @@ class AzureDeploymentSettings:
                 f"{SUBSCRIPTION_VAR} is set; provisioning also needs {', '.join(missing)} "
                 "(location like westeurope, environment dv|qa|lv, a short unique suffix)"
             )
+        principals = {name.lower(): value for name, value in env.family(PRINCIPAL_PREFIX).items()}
         return cls(
             subscription_id=subscription,
             location=env.get(LOCATION_VAR),
             environment=env.get(ENVIRONMENT_VAR),
             suffix=env.get(SUFFIX_VAR),
-            principals={
-                team.lower(): value for team, value in env.family(PRINCIPAL_PREFIX).items()
-            },
+            lake_principal=principals.pop(LAKE_PRINCIPAL, None),
+            principals=principals,
         )
 
 
 @dataclass(frozen=True)
 class DiscoveryQueue:
-    """The Storage Queue that Event Grid fills with CaptureFileCreated notifications."""
+    """The Storage Queue that Event Grid fills with CaptureFileCreated notifications: reached
+    with its connection string, or else with Entra ID (the environment's identity) at
+    `account_url`, the lake account's queue endpoint."""
 
     name: str
-    connection_string: str = field(repr=False)
+    connection_string: str | None = field(default=None, repr=False)
+    account_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -571,7 +583,7 @@ class Settings:
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
             files_per_run=_positive_int(env, FILES_PER_RUN_VAR),
             storage=_storage(env),
-            discovery_queue=_discovery_queue(env),
+            discovery_queue=_discovery_queue(env, _storage(env)),
             eventhubs=_eventhubs(env, target),
             dagster_instance=(
                 _directory(env, DAGSTER_HOME_VAR) if env.get(DAGSTER_HOME_VAR) else None
@@ -684,17 +696,26 @@ def _storage(env: _Environment) -> AzureStorage | None:
     )
 
 
-def _discovery_queue(env: _Environment) -> DiscoveryQueue | None:
+def _discovery_queue(env: _Environment, storage: AzureStorage | None) -> DiscoveryQueue | None:
+    """The queue by its connection string, or else in the lake's account with Entra ID, as
+    the lake's blobs are reached without a key (Azurite's and a keyed account's queues need
+    the connection string)."""
     name = env.get(QUEUE_VAR)
     if not name:
         return None
     connection = env.get(QUEUE_CONNECTION_VAR)
-    if not connection:
+    if connection:
+        return DiscoveryQueue(name=name, connection_string=connection)
+    if storage is None or storage.account_key or storage.blob_authority:
         raise SettingsError(
             f"{QUEUE_VAR}={name!r} is set but {QUEUE_CONNECTION_VAR} is not: set the queue's "
-            "connection string (from your secret store), or unset the queue name"
+            f"connection string (from your secret store), or reach it with Entra ID in the "
+            f"lake's account ({STORAGE_ACCOUNT_VAR} without {STORAGE_KEY_VAR} or "
+            f"{BLOB_AUTHORITY_VAR}), or unset the queue name"
         )
-    return DiscoveryQueue(name=name, connection_string=connection)
+    return DiscoveryQueue(
+        name=name, account_url=f"https://{storage.account}.queue.core.windows.net"
+    )
 
 
 def _eventhubs(env: _Environment, target: Target) -> AzureEventHubs | None:

@@ -10,6 +10,7 @@ from eda_lake.embedded.owner_only import StateDirectoryError, owner_only_tree
 from eda_lake.hub.azure import AzureEventHubClient
 from eda_lake.hub.embedded import EmbeddedEventHub
 from eda_lake.hub.factory import make_hub_admin, make_hub_client
+from eda_lake.lake.discovery.storage_queue import StorageNotificationQueue
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.registry.azure import AzureSchemaRegistry
 from eda_lake.registry.factory import make_registry
@@ -82,6 +83,32 @@ def test_azure_configuration_picks_the_azure_adapters() -> None:
 )
 def test_bad_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environ)
+
+
+def test_a_discovery_queue_without_a_connection_string_is_reached_with_entra_id() -> None:
+    queue = Settings.from_env({**AZURE, "EDA_LAKE_DISCOVERY_QUEUE": "capture-events"})
+    assert queue.discovery_queue is not None and queue.discovery_queue.connection_string is None
+    notifications = StorageNotificationQueue.from_settings(queue.discovery_queue)
+    for client, name in ((notifications._queue, "capture-events"),
+                         (notifications._poison, "capture-events-poison")):  # fmt: skip
+        assert client.url == f"https://lakeacct.queue.core.windows.net/{name}"
+        assert hasattr(client.credential, "get_token")  # a token credential, no account key
+
+
+@pytest.mark.parametrize(
+    "storage",
+    [
+        {"EDA_LAKE_STORAGE_ACCOUNT_KEY": "cGxhY2Vob2xkZXI="},  # keyed: its connection string
+        {"EDA_LAKE_BLOB_AUTHORITY": "127.0.0.1:10000"},  # Azurite: queues on another port
+    ],
+)
+def test_a_discovery_queue_needs_its_connection_string_where_entra_id_cannot_reach_it(
+    storage: dict[str, str],
+) -> None:
+    """A queue name with no lake account at all is refused as well (the bad settings above)."""
+    environ = {**AZURE, "EDA_LAKE_DISCOVERY_QUEUE": "capture-events", **storage}
+    with pytest.raises(SettingsError, match="EDA_LAKE_QUEUE_CONNECTION_STRING is not"):
         Settings.from_env(environ)
 
 

@@ -195,8 +195,9 @@ def test_the_demos_environment_leaves_unset_what_a_settings_does_not_hold(tmp_pa
 
 def test_provisionings_variables_round_trip_through_its_own_settings_alone() -> None:
     deployment = AzureDeploymentSettings(
-        "subscription", "westeurope", "dv", "x1", principals={"customer": "object-id"}
-    )
+        "subscription", "westeurope", "dv", "x1",
+        principals={"customer": "object-id"}, lake_principal="the lake's object id",
+    )  # fmt: skip
     passed = deployment_variables(deployment)
     assert {variable(name).name for name in passed} == {k.name for k in VARIABLES if k.provisioning}
     assert AzureDeploymentSettings.from_env(passed) == deployment

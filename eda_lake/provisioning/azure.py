@@ -35,6 +35,9 @@ CAPTURE_FILE_CREATED = "Microsoft.EventHub.CaptureFileCreated"
 SENDER, RECEIVER = "Azure Event Hubs Data Sender", "Azure Event Hubs Data Receiver"
 REGISTRY_CONTRIBUTOR = "Schema Registry Contributor (Preview)"
 REGISTRY_READER = "Schema Registry Reader (Preview)"
+BLOB_READER, BLOB_CONTRIBUTOR = "Storage Blob Data Reader", "Storage Blob Data Contributor"
+QUEUE_PROCESSOR = "Storage Queue Data Message Processor"
+QUEUE_CONTRIBUTOR = "Storage Queue Data Contributor"
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f7d2a-6a55-4f71-9e26-1a3c6b9c8d41")
 
 
@@ -46,6 +49,7 @@ class AzureDeployment:
     names: AzureNames
     throughput_units: int = 1
     principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
+    lake_principal: str | None = None  # the Dagster pods' workload identity's object id
 
 
 @dataclass(frozen=True)
@@ -159,13 +163,10 @@ class AzureProvisioner:
             *self._account_steps(n.lake_account, hns=True, tags=tags),
             *(
                 self._container_step(n.lake_account, container)
-                for container in (n.capture_container, n.lake_container, n.compute_logs_container)
+                for container in (n.capture_container, n.lake_container, n.compute_log_container)
             ),
-            Step(
-                "storage queue", f"{n.lake_account}/{n.discovery_queue}", {},
-                lambda: c.storage.queue.get(rg, n.lake_account, n.discovery_queue),
-                lambda body: c.storage.queue.create(rg, n.lake_account, n.discovery_queue, body),
-            ),
+            *(self._queue_step(n.lake_account, queue)
+              for queue in (n.discovery_queue, n.poison_queue)),
             Step(
                 "lifecycle policy", f"{n.lake_account}/default",
                 {"properties": {"policy": self._lifecycle_policy()}},
@@ -260,6 +261,14 @@ class AzureProvisioner:
             lambda body: c.storage.blob_containers.create(rg, account, container, body),
         )  # fmt: skip
 
+    def _queue_step(self, account: str, queue: str) -> Step:
+        c, rg = self.clients, self.deployment.names.resource_group
+        return Step(
+            "storage queue", f"{account}/{queue}", {},
+            lambda: c.storage.queue.get(rg, account, queue),
+            lambda body: c.storage.queue.create(rg, account, queue, body),
+        )  # fmt: skip
+
     def _hub_step(self, hub: str, partitions: int, retention_days: int) -> Step:
         n, c, capture = self.deployment.names, self.clients, self.desired.capture
         body = {"properties": {
@@ -316,7 +325,8 @@ class AzureProvisioner:
 
     def _role_steps(self) -> list[Step]:
         """With Entra ID: each team's identity gets the data roles its hubs need, and the
-        Schema Registry role its side needs (it accepts Entra ID only)."""
+        Schema Registry role its side needs (it accepts Entra ID only); the lake's identity
+        the roles of `_lake_roles`."""
         principals = self.deployment.principals
         wanted: list[tuple[str, str, str]] = []  # scope, principal, role name
         for hub in self.desired.hubs:
@@ -330,7 +340,33 @@ class AzureProvisioner:
         for team, principal in sorted(principals.items()):
             role = REGISTRY_CONTRIBUTOR if team in producers else REGISTRY_READER
             wanted.append((self._namespace_id(), principal, role))
+        lake = self.deployment.lake_principal
+        if lake:
+            wanted += [(scope, lake, role) for scope, role in self._lake_roles()]
         return [self._role_step(scope, principal, role) for scope, principal, role in wanted]
+
+    def _lake_roles(self) -> list[tuple[str, str]]:
+        """What the Dagster pods' identity needs, each at the narrowest scope Azure allows.
+
+        With `EDA_LAKE_TARGET=azure` the code location holds the lake alone (the teams' jobs
+        exist on the embedded default only), so it needs no Event Hubs role: it reads the
+        files Capture writes, never a hub. It reads every schema it decodes by id (the
+        registry's ids are namespace-wide), writes the lake's tables and Dagster's compute
+        logs, takes and deletes the capture notifications, and sends the messages that are no
+        notifications to the poison queue: its create-if-missing there needs the queue's write
+        permission, which only the Contributor role holds (on that one queue).
+        """
+        n = self.deployment.names
+        container = f"{self._account_id(n.lake_account)}/blobServices/default/containers"
+        queue = f"{self._account_id(n.lake_account)}/queueServices/default/queues"
+        return [
+            (f"{container}/{n.capture_container}", BLOB_READER),
+            (f"{container}/{n.lake_container}", BLOB_CONTRIBUTOR),
+            (f"{container}/{n.compute_log_container}", BLOB_CONTRIBUTOR),
+            (f"{queue}/{n.discovery_queue}", QUEUE_PROCESSOR),
+            (f"{queue}/{n.poison_queue}", QUEUE_CONTRIBUTOR),
+            (self._namespace_id(), REGISTRY_READER),
+        ]
 
     def _hub_id(self, hub: str) -> str:
         return f"{self._namespace_id()}/eventhubs/{hub}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from eda_lake.shared.names import InvalidNameError, namespace_name
+from eda_lake.shared.names import InvalidNameError, namespace_name, poison_queue_name
 
 ENVIRONMENTS = ("dv", "qa", "lv")
 _RULES: dict[str, tuple[re.Pattern[str], str]] = {
@@ -44,9 +44,13 @@ class AzureNames:
     capture_container: str = "capture"
     lake_container: str = "lake"
     checkpoint_container: str = "eventhub-checkpoints"
-    # Dagster's step logs (deploy/dagster-production.yaml names it), in the lake's account
-    compute_logs_container: str = "dagster-compute-logs"
     discovery_queue: str = "capture-events"
+    # Dagster's compute logs (stdout and stderr of each step), kept apart from the lake's data.
+    compute_log_container: str = "dagster-compute-logs"
+
+    @property
+    def poison_queue(self) -> str:
+        return poison_queue_name(self.discovery_queue)
 
 
 def azure_names(environment: str, region: str, unique: str, name: str = "eda") -> AzureNames:
@@ -73,7 +77,7 @@ def azure_names(environment: str, region: str, unique: str, name: str = "eda") -
     check("Event Grid system topic", names.system_topic)
     for container in (
         names.capture_container, names.lake_container, names.checkpoint_container,
-        names.compute_logs_container, names.discovery_queue,
+        names.discovery_queue, names.poison_queue, names.compute_log_container,
     ):  # fmt: skip
         check("container or queue", container)
     return names

@@ -84,6 +84,7 @@ def azure_provisioner(
         target.environment,
         names,
         principals=target.principals,
+        lake_principal=target.lake_principal,
     )
     clients = AzureClients.create(DefaultAzureCredential(), target.subscription_id)
     return AzureProvisioner(deployment, desired, clients)

@@ -41,6 +41,11 @@ def _check(pattern: re.Pattern[str], kind: str, name: str, rule: str) -> str:
     return name
 
 
+def poison_queue_name(queue: str) -> str:
+    """The queue that holds a discovery queue's messages that are no notifications."""
+    return f"{queue}-poison"
+
+
 def hub_name(name: str) -> str:
     return _check(_HUB, "event hub", name, f"use 1-256 {_ENTITY_CHARACTERS}")
 

@@ -35,7 +35,7 @@ def test_the_production_limits_are_the_shipped_ones() -> None:
 def test_step_logs_go_to_the_container_provisioning_creates_with_entra_id() -> None:
     logs = _load(PRODUCTION)["compute_logs"]
     assert logs["class"] == BlobComputeLogManager.__name__
-    assert logs["config"]["container"] == AzureNames.compute_logs_container
+    assert logs["config"]["container"] == AzureNames.compute_log_container
     assert logs["config"]["storage_account"] == {"env": STORAGE_ACCOUNT_VAR}
     assert "access_key_or_sas_token" not in logs["config"]  # the pods' workload identity
 

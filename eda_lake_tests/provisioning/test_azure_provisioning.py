@@ -38,7 +38,7 @@ def test_plan_on_an_empty_subscription_lists_every_resource(catalogue: Catalogue
     assert kinds["storage account"] == 2 and kinds["blob container"] == 4
     assert kinds["event hub"] == len(catalogue.events)
     assert kinds["consumer group"] == sum(len(e.consumer_groups) for e in catalogue.events.values())
-    assert kinds["lifecycle policy"] == kinds["storage queue"] == 1
+    assert kinds["lifecycle policy"] == 1 and kinds["storage queue"] == 2  # and its poison queue
     assert kinds["event grid topic"] == kinds["event subscription"] == 1
     rules = [a.name for a in actions if a.kind == "hub access rule"]
     assert (
@@ -118,25 +118,51 @@ def test_full_compatibility_and_bad_names_are_refused(catalogue: Catalogue) -> N
         azure_names("dv", "westeurope", "Way-Too-Long")
 
 
-def test_entra_role_assignments_for_teams_with_identities(catalogue: Catalogue) -> None:
-    arm = FakeArm()
+BUILT_IN_ROLES = (
+    "Azure Event Hubs Data Sender", "Azure Event Hubs Data Receiver",
+    "Schema Registry Contributor (Preview)", "Schema Registry Reader (Preview)",
+    "Storage Blob Data Reader", "Storage Blob Data Contributor",
+    "Storage Queue Data Message Processor", "Storage Queue Data Contributor",
+)  # fmt: skip
+LAKE = "33333333-3333-3333-3333-333333333333"
+
+
+def _with_identities(
+    catalogue: Catalogue, arm: FakeArm, *, principals: dict[str, str], lake: str | None = None
+) -> AzureProvisioner:
+    """A provisioner given Entra identities, on an ARM that knows the built-in roles."""
     definitions = f"/subscriptions/{SUBSCRIPTION}/providers/microsoft.authorization/roledefinitions"
     arm.resources[definitions] = {
         "value": [
             {"id": f"{definitions}/{i}", "name": str(i), "properties": {"roleName": role}}
-            for i, role in enumerate(
-                ["Azure Event Hubs Data Sender", "Azure Event Hubs Data Receiver",
-                 "Schema Registry Contributor (Preview)", "Schema Registry Reader (Preview)"]
-            )
+            for i, role in enumerate(BUILT_IN_ROLES)
         ]
-    }  # fmt: skip
+    }
     deployment = AzureDeployment(
         SUBSCRIPTION, "westeurope", "dv", azure_names("dv", "westeurope", "x7k2"),
+        principals=principals, lake_principal=lake,
+    )  # fmt: skip
+    clients = AzureClients.create(FakeCredential(), SUBSCRIPTION, transport=arm)
+    return AzureProvisioner(deployment, desired_state(catalogue), clients)
+
+
+def _assignments(arm: FakeArm, principal: str) -> dict[str, str]:
+    """The principal's role assignments in the ARM: scope (lower case, as ARM keys it) ->
+    the id of the role's definition."""
+    found = {}
+    for key, resource in arm.resources.items():
+        scope, assignment, _ = key.partition("/providers/microsoft.authorization/roleassignments/")
+        if assignment and resource["properties"]["principalId"] == principal:
+            found[scope] = resource["properties"]["roleDefinitionId"]
+    return found
+
+
+def test_entra_role_assignments_for_teams_with_identities(catalogue: Catalogue) -> None:
+    provisioner = _with_identities(
+        catalogue, FakeArm(),
         principals={"customer": "11111111-1111-1111-1111-111111111111",
                     "conversions": "22222222-2222-2222-2222-222222222222"},
     )  # fmt: skip
-    clients = AzureClients.create(FakeCredential(), SUBSCRIPTION, transport=arm)
-    provisioner = AzureProvisioner(deployment, desired_state(catalogue), clients)
     roles = [a.name for a in provisioner.apply() if a.kind == "role assignment"]
     assert (
         "Azure Event Hubs Data Sender for 11111111-1111-1111-1111-111111111111 on customer-created"
@@ -146,6 +172,61 @@ def test_entra_role_assignments_for_teams_with_identities(catalogue: Catalogue) 
     assert f"{receiver} on customer-created" in roles
     assert sum("Schema Registry Contributor" in r for r in roles) == 2  # both produce events
     assert provisioner.apply() == []
+
+
+def test_the_lakes_identity_gets_its_data_roles_on_the_containers_queues_and_registry(
+    catalogue: Catalogue,
+) -> None:
+    arm = FakeArm()
+    provisioner = _with_identities(catalogue, arm, principals={}, lake=LAKE)
+    provisioner.apply()
+    role = {  # role name -> the id of its definition in this ARM
+        name: f"/subscriptions/{SUBSCRIPTION}/providers/microsoft.authorization/roledefinitions/{i}"
+        for i, name in enumerate(BUILT_IN_ROLES)
+    }
+    account = (
+        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
+        "microsoft.storage/storageaccounts/dvedalakex7k2"
+    )
+    namespace = (
+        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
+        "microsoft.eventhub/namespaces/dv-eda-evhns-westeurope-x7k2"
+    )
+    assert _assignments(arm, LAKE) == {
+        # capture read only; the lake's and the compute logs' containers, not the account
+        f"{account}/blobservices/default/containers/capture": role["Storage Blob Data Reader"],
+        f"{account}/blobservices/default/containers/lake": role["Storage Blob Data Contributor"],
+        f"{account}/blobservices/default/containers/dagster-compute-logs": role[
+            "Storage Blob Data Contributor"
+        ],
+        f"{account}/queueservices/default/queues/capture-events": role[
+            "Storage Queue Data Message Processor"
+        ],
+        f"{account}/queueservices/default/queues/capture-events-poison": role[
+            "Storage Queue Data Contributor"
+        ],
+        # the lake reads the files Capture writes, so no Event Hubs role on any hub
+        namespace: role["Schema Registry Reader (Preview)"],
+    }
+    every_scope = set(_assignments(arm, LAKE))
+    for scope in every_scope:  # each assignment is on a resource apply created
+        assert scope in arm.resources
+    writes = len(arm.writes())
+    assert provisioner.apply() == [] and len(arm.writes()) == writes  # a second apply: nothing
+
+
+def test_no_lake_identity_given_assigns_it_no_role(catalogue: Catalogue) -> None:
+    arm = FakeArm()
+    team = "11111111-1111-1111-1111-111111111111"
+    applied = _with_identities(catalogue, arm, principals={"customer": team}).apply()
+    assert not any(a.kind == "role assignment" and team not in a.name for a in applied)
+    granted = {
+        key for key in arm.resources if "/providers/microsoft.authorization/roleassignments/" in key
+    }
+    assert granted and granted == {
+        key for key in granted if arm.resources[key]["properties"]["principalId"] == team
+    }
+    assert not any("/containers/" in key or "/queues/" in key for key in granted)
 
 
 def test_platform_assets_in_order_provision_everything_on_azure(

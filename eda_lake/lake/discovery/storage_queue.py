@@ -17,6 +17,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.storage.queue import QueueClient
 
 from eda_lake.settings import DiscoveryQueue
+from eda_lake.shared.names import poison_queue_name
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,16 @@ class StorageNotificationQueue:
 
     @classmethod
     def from_settings(cls, settings: DiscoveryQueue) -> StorageNotificationQueue:
-        connection = settings.connection_string
-        queue = QueueClient.from_connection_string(connection, settings.name)
-        poison = QueueClient.from_connection_string(connection, f"{settings.name}-poison")
+        names = (settings.name, poison_queue_name(settings.name))
+        if settings.connection_string:
+            connection = settings.connection_string
+            queue, poison = (QueueClient.from_connection_string(connection, n) for n in names)
+            return cls(queue, poison)
+        from azure.identity import DefaultAzureCredential
+
+        assert settings.account_url is not None  # Settings gives one or the other
+        credential = DefaultAzureCredential()
+        queue, poison = (QueueClient(settings.account_url, n, credential=credential) for n in names)
         return cls(queue, poison)
 
     def receive(self, max_messages: int, visibility_timeout: int) -> list[QueuedMessage]:
