@@ -34,6 +34,14 @@ class Upkeep:
         with self.parts.lock.shared("vacuum"):
             return vacuum_lake(self.parts.layout, retention_hours)
 
+    @property
+    def azure_enforces_lifecycle(self) -> bool:
+        """On Azure's own Blob endpoint the account's lifecycle management enforces the policy
+        provisioning applied; enforcing it again would race it (and the lake's identity only
+        reads the capture container)."""
+        storage = self.parts.settings.storage
+        return not self.parts.layout.local and storage is not None and not storage.blob_authority
+
     def lifecycle(self, policy_file: Path | None = None) -> tuple[list[Rule], EnforcementReport]:
         """Apply the lifecycle policy (the default, or an Azure policy document) where no
         lifecycle engine runs: the local directory or Azurite."""

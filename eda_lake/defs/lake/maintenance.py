@@ -10,6 +10,12 @@ from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake.maintenance.vacuum import DEFAULT_RETENTION_HOURS
 
 
+AZURE_LIFECYCLE = (
+    "Azure Storage lifecycle management, with the account's policy `default` that "
+    "`eda-lake provision` applies"
+)
+
+
 class LifecycleConfig(dg.Config):
     policy_file: str = Field(
         default="",
@@ -64,13 +70,18 @@ def lake_vacuum(config: VacuumConfig, eda_lake: EdaLakeResource) -> dg.Materiali
 @dg.asset(
     group_name="maintenance",
     kinds={"storage"},
-    description="Applies the lifecycle policy where no lifecycle engine runs (local lake).",
+    description="Applies the lifecycle policy where no lifecycle engine runs (a local lake, "
+    "Azurite); on Azure the storage account's lifecycle management does, with the policy "
+    "provisioning applied.",
 )
 def lifecycle_enforcement(
     config: LifecycleConfig, eda_lake: EdaLakeResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    upkeep = eda_lake.lake().upkeep
+    if upkeep.azure_enforces_lifecycle:
+        return dg.MaterializeResult(metadata={"enforced_by": AZURE_LIFECYCLE, "deleted": 0})
     policy = Path(config.policy_file) if config.policy_file else None
-    rules, report = eda_lake.lake().upkeep.lifecycle(policy)
+    rules, report = upkeep.lifecycle(policy)
     return dg.MaterializeResult(
         metadata={
             "rules": [r.name for r in rules],
