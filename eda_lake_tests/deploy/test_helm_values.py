@@ -239,7 +239,10 @@ def test_the_config_map_holds_the_runtimes_settings_for_what_provisioning_names(
 def _chart() -> tuple[dict[str, Any], dict[str, Any]]:
     """The chart's default values and its values schema."""
     if not (CHART / "values.schema.json").is_file():
-        pytest.skip(f"Dagster's chart 1.13.27 not found at {CHART} (../shared absent)")
+        pytest.skip(
+            f"Dagster's chart 1.13.27 is not unpacked at {CHART}: `helm pull dagster --repo "
+            "https://dagster-io.github.io/helm --version 1.13.27 --untar` there"
+        )
     return _load(CHART / "values.yaml"), json.loads((CHART / "values.schema.json").read_text())
 
 
