@@ -6,6 +6,7 @@ names."""
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from eda_lake_tests.conftest import SHARED
 
 HELM = REPO_ROOT / "deploy" / "helm"
 VALUES = HELM / "values.yaml"
+PRODUCTION = REPO_ROOT / "deploy" / "dagster-production.yaml"
 CONFIG_MAP = HELM / "eda-lake-config.yaml"
 SECRET_PROVIDERS = HELM / "secret-provider-class.yaml"
 SHIPPED = REPO_ROOT / "deploy" / "dagster.yaml"
@@ -198,11 +200,26 @@ def test_compute_logs_go_to_the_container_provisioning_makes_with_the_pods_ident
     assert manager["type"] == "CustomComputeLogManager"
     config = manager["config"]["customComputeLogManager"]["config"]
     _compute_log_manager(config)  # dagster-azure's class, whose schema accepts it
-    assert config == {
-        "storage_account": NAMES.lake_account,
-        "container": NAMES.compute_log_container,
-        "default_azure_credential": {},  # Entra ID: no key, no client secret
-    }
+    production = _load(PRODUCTION)["compute_logs"]["config"]
+    # as deploy/dagster-production.yaml, for provisioning's account: Entra ID, no key
+    assert config == {**production, "storage_account": NAMES.lake_account}
+    assert config["container"] == NAMES.compute_log_container
+    assert config["default_azure_credential"] == {}
+
+
+def test_dagster_storage_uses_the_driver_the_image_holds() -> None:
+    production = _load(PRODUCTION)["storage"]["postgres"]["postgres_db"]
+    assert _load(VALUES)["postgresql"]["postgresqlScheme"] == production["scheme"]
+    assert production["scheme"] == "postgresql+psycopg2"
+    importlib.import_module("psycopg2")
+
+
+def test_every_module_the_charts_instance_names_is_installed() -> None:
+    values = _load(VALUES)
+    custom = values["computeLogManager"]["config"]["customComputeLogManager"]
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    for module in (custom["module"], "dagster_k8s.launcher", "dagster_postgres.run_storage"):
+        importlib.import_module(module)  # the webserver and daemon run the same image
 
 
 def test_a_misspelt_compute_log_setting_is_refused_by_dagster_azure() -> None:

@@ -9,7 +9,6 @@ from eda_lake.defs.lake.assets import BRONZE
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake.maintenance.vacuum import DEFAULT_RETENTION_HOURS
 
-
 AZURE_LIFECYCLE = (
     "Azure Storage lifecycle management, with the account's policy `default` that "
     "`eda-lake provision` applies"
