@@ -27,17 +27,21 @@ class BlobComputeLogManager(AzureBlobComputeLogManager):
     """dagster-azure's compute log manager, with an optional `blob_authority`."""
 
     def __init__(self, blob_authority: str | None = None, **config: Any) -> None:
+        key = str(config.get("access_key_or_sas_token") or "")
+        if blob_authority is not None and not key:
+            raise ValueError(BLOB_AUTHORITY_NEEDS_KEY.format(authority=blob_authority))
         super().__init__(**config)
         self._blob_authority = blob_authority
+        self._sas = "sig=" in key  # a SAS signs itself; an account key signs each request
         if blob_authority is None:
             return
-        if not self._access_key_or_sas_token:
-            raise ValueError(BLOB_AUTHORITY_NEEDS_KEY.format(authority=blob_authority))
-        # On a loopback or IP address the SDK takes the account from the path and a string
-        # credential as that account's key (or a SAS, which carries its own signature).
+        # The account named outright: the SDK finds it in the path of loopback addresses only
+        # (azurite:10000 would be refused), and a SAS travels as the address's query.
+        credential: str | dict[str, str] = (
+            key if self._sas else {"account_name": self._storage_account, "account_key": key}
+        )
         self._blob_client = BlobServiceClient(
-            f"http://{blob_authority}/{self._storage_account}",
-            credential=self._access_key_or_sas_token,
+            f"http://{blob_authority}/{self._storage_account}", credential=credential
         )
         self._container_client = self._blob_client.get_container_client(self._container)
 
@@ -56,5 +60,12 @@ class BlobComputeLogManager(AzureBlobComputeLogManager):
 
     def display_path_for_type(self, log_key: Sequence[str], io_type: ComputeIOType) -> str:
         if self._blob_authority is not None and self.is_capture_complete(log_key):
-            return f"{self._container_client.url}/{self._blob_key(log_key, io_type)}"
+            # built by hand: the client's address carries a SAS, which the UI must not show
+            where = f"{self._storage_account}/{self._container}/{self._blob_key(log_key, io_type)}"
+            return f"http://{self._blob_authority}/{where}"
         return super().display_path_for_type(log_key, io_type)
+
+    def download_url_for_type(self, log_key: Sequence[str], io_type: ComputeIOType) -> str | None:
+        if self._sas:
+            return None  # a link would hand out the configured SAS, with its write rights
+        return super().download_url_for_type(log_key, io_type)

@@ -40,14 +40,6 @@ def test_step_logs_go_to_the_container_provisioning_creates_with_entra_id() -> N
     assert "access_key_or_sas_token" not in logs["config"]  # the pods' workload identity
 
 
-def test_a_plain_http_blob_endpoint_without_a_key_is_refused_in_one_line() -> None:
-    with pytest.raises(ValueError, match=r"blob_authority 127\.0\.0\.1:1 is plain HTTP") as refused:
-        BlobComputeLogManager(
-            storage_account="lake", container="logs", blob_authority="127.0.0.1:1"
-        )
-    assert "\n" not in str(refused.value)
-
-
 def test_a_run_lands_in_postgres_from_the_environment(
     postgres_server: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
