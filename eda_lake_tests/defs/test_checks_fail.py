@@ -4,7 +4,7 @@ a failed blocking check makes gold wait, a passed one lets it go."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, cast
@@ -13,9 +13,10 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from dagster._core.test_utils import create_run_for_test
+from dagster._core.events import DagsterEvent, DagsterEventType
 from deltalake import write_deltalake
 
+from eda_lake.defs.lake.assets import silver_key
 from eda_lake.defs.lake.checks import (
     BLOCKING_CHECKS,
     GOLD_CHECKS,
@@ -165,17 +166,47 @@ def test_a_dangling_reference_warns_while_other_writer_runs_may_land_it(
     purchases = _table(home, "silver", "purchases")
     _append(home, "silver", "purchases", _set(purchases.slice(0, 2), "sale_id", "not-landed-yet"))
     with dg.instance_for_test() as instance:
-        started = dg.DagsterRunStatus.STARTED
-        create_run_for_test(instance, "ingest_job", status=started, tags={"lake": "gold"})
-        alone = _outcome(check, home, instance)  # a run of another kind lands no sales
-        assert alone.severity == dg.AssetCheckSeverity.ERROR
-        create_run_for_test(instance, "ingest_job", status=started, tags={"lake": "writer"})
+        _running(instance, {"lake": "gold"}, materialized=[])  # lands no sales
+        _running(instance, {"lake": "writer"}, materialized=["orders"])  # sales still to come
         waiting = _outcome(check, home, instance)
-    assert not waiting.passed  # gold still waits for it
-    assert waiting.severity == dg.AssetCheckSeverity.WARN  # but this run succeeds
-    assert waiting.description == (
-        "2 purchases row(s) refer to a missing sales, for now: 1 other lake writer run(s) in flight"
-    )
+        assert not waiting.passed  # gold still waits for it
+        assert waiting.severity == dg.AssetCheckSeverity.WARN  # but this run succeeds
+        assert waiting.description == (
+            "2 purchases row(s) refer to a missing sales, for now: 1 other lake writer run(s) "
+            "in flight may still land silver/sales"
+        )
+
+
+def test_a_dangling_reference_fails_once_no_writer_in_flight_can_land_it(
+    healthy: Path, tmp_path: Path
+) -> None:
+    home = _copy(healthy, tmp_path)
+    check = next(c for c in REFERENCE_CHECKS if _name(c) == "sale_id_refers_to_sales")
+    purchases = _table(home, "silver", "purchases")
+    _append(home, "silver", "purchases", _set(purchases.slice(0, 2), "sale_id", "not-landed-yet"))
+    with dg.instance_for_test() as instance:
+        _running(instance, {"lake": "writer"}, materialized=["sales"])  # past its sales
+        finished = instance.get_run_by_id(_running(instance, {"lake": "writer"}, materialized=[]))
+        assert finished is not None
+        instance.report_run_canceled(finished)  # no longer in flight
+        last = _outcome(check, home, instance)
+    assert last.severity == dg.AssetCheckSeverity.ERROR  # the last to check fails its run
+
+
+def _running(instance: dg.DagsterInstance, tags: dict[str, str], materialized: list[str]) -> str:
+    """A run in flight in `instance`, tagged `tags`, that has materialized the silver tables
+    `materialized` so far (or an asset of no lake table)."""
+    keys = [silver_key(name) for name in materialized] or [dg.AssetKey("unrelated")]
+
+    @dg.multi_asset(specs=[dg.AssetSpec(key) for key in keys])
+    def step() -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+        for key in keys:
+            yield dg.MaterializeResult(asset_key=key)
+
+    result = dg.materialize([step], instance=instance, tags=tags)
+    start = DagsterEvent(DagsterEventType.RUN_START.value, job_name=result.dagster_run.job_name)
+    instance.run_storage.handle_run_event(result.run_id, start)  # running again
+    return result.run_id
 
 
 def test_undecodable_events_fail_the_quarantine_rate(healthy: Path, tmp_path: Path) -> None:

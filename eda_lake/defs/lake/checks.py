@@ -46,12 +46,25 @@ def _result(
     )
 
 
-def _writers_in_flight(context: dg.AssetCheckExecutionContext) -> int:
-    """The other lake writer runs queued or running: what they land may hold the rows a
-    reference is missing (a backlog's capture files are split across runs at once)."""
+def _writers_in_flight(context: dg.AssetCheckExecutionContext, parent: dg.AssetKey) -> int:
+    """The other lake writer runs, queued or running, that may still land rows of `parent`:
+    those that have not materialized it yet (a backlog's capture files are split across runs
+    at once). One past that cannot add to it, so the last writer to check reports an error."""
     records = context.instance.get_run_records(dg.RunsFilter(statuses=IN_FLIGHT, tags=WRITER_TAGS))
     own = context.op_execution_context.run_id
-    return sum(1 for record in records if record.dagster_run.run_id != own)
+    return sum(
+        1
+        for record in records
+        if record.dagster_run.run_id != own
+        and not _materialized_in(context.instance, record.dagster_run.run_id, parent)
+    )
+
+
+def _materialized_in(instance: dg.DagsterInstance, run_id: str, asset: dg.AssetKey) -> bool:
+    materialized = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return any(record.asset_key == asset for record in materialized)
 
 
 def _check(
@@ -61,11 +74,11 @@ def _check(
     run: Callable[[LakeLayout], checks.CheckOutcome],
     *,
     blocking: bool = False,
-    waits_for_writers: bool = False,
+    waits_for: dg.AssetKey | None = None,
 ) -> dg.AssetChecksDefinition:
-    """`waits_for_writers`: while other lake writer runs are in flight, a failure is a
-    warning (the run succeeds; gold still waits, as for any failed blocking check), since
-    they may land what is missing; the last of them to check reports an error."""
+    """`waits_for`: while other lake writer runs that may still land that asset's rows are in
+    flight, a failure is a warning (the run succeeds; gold still waits, as for any failed
+    blocking check); the last of them to check reports an error."""
 
     @dg.asset_check(asset=asset, name=name, description=description, blocking=blocking)
     def the_check(
@@ -76,9 +89,14 @@ def _check(
         if table is not None and table.rows == 0:  # a lake fed by no team yet: nothing wrong
             return _result(checks.CheckOutcome(True, f"{asset.to_user_string()} has no rows yet"))
         outcome = run(layout)
-        others = 0 if outcome.passed or not waits_for_writers else _writers_in_flight(context)
+        if outcome.passed or waits_for is None:
+            return _result(outcome)
+        others = _writers_in_flight(context, waits_for)
         if others:
-            pending = f"{outcome.description}, for now: {others} other lake writer run(s) in flight"
+            pending = (
+                f"{outcome.description}, for now: {others} other lake writer run(s) in flight "
+                f"may still land {waits_for.to_user_string()}"
+            )
             return _result(replace(outcome, description=pending), dg.AssetCheckSeverity.WARN)
         return _result(outcome)
 
@@ -115,7 +133,7 @@ REFERENCE_CHECKS = [
             _reference_check, child=child, column=column, parent=parent, parent_column=parent_column
         ),
         blocking=True,
-        waits_for_writers=True,
+        waits_for=silver_key(parent),
     )
     for child, column, parent, parent_column in (
         ("leads", "customer_id", "customers", "customer_id"),
