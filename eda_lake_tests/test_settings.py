@@ -77,6 +77,7 @@ def test_azure_configuration_picks_the_azure_adapters() -> None:
         ({"EDA_LAKE_LAKE_CONTAINER": "lake"}, "EDA_LAKE_STORAGE_ACCOUNT"),
         ({"EDA_LAKE_DISCOVERY_QUEUE": "q"}, "EDA_LAKE_QUEUE_CONNECTION_STRING"),
         ({"EDA_LAKE_CAPTURE_LATENESS_MINUTES": "soon"}, "positive whole number"),
+        ({"EDA_LAKE_FILES_PER_RUN": "0"}, "EDA_LAKE_FILES_PER_RUN='0' must be a positive"),
         ({"EDA_LAKE_MAX_EVENT_MIB": "0"}, "EDA_LAKE_MAX_EVENT_MIB='0' must be a positive"),
         ({"EDA_LAKE_MAX_EVENT_MIB": "2048"}, "EDA_LAKE_MAX_EVENT_MIB=2048 must be at most 2047"),
     ],

@@ -27,6 +27,19 @@ def test_on_azures_endpoint_the_accounts_lifecycle_management_enforces_it(tmp_pa
     assert metadata["enforced_by"] == dg.TextMetadataValue(AZURE_LIFECYCLE)  # no blob touched
 
 
+def test_a_policy_file_for_azures_own_lake_is_refused_naming_where_it_goes(
+    tmp_path: Path,
+) -> None:
+    result = dg.materialize(
+        [lifecycle_enforcement],
+        resources={"eda_lake": resource(tmp_path, **AZURE_LAKE)},
+        run_config={"ops": {"lifecycle_enforcement": {"config": {"policy_file": "mine.json"}}}},
+        raise_on_error=False,
+    )
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "az storage account management-policy create" in str(failure.step_failure_data.error)
+
+
 def test_on_azurite_or_a_local_lake_it_enforces_the_policy_itself(tmp_path: Path) -> None:
     emulated = resource(tmp_path, **AZURE_LAKE, EDA_LAKE_BLOB_AUTHORITY="127.0.0.1:1")
     assert resource(tmp_path).lake().upkeep.azure_enforces_lifecycle is False

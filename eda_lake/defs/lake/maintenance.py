@@ -78,7 +78,13 @@ def lifecycle_enforcement(
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     upkeep = eda_lake.lake().upkeep
     if upkeep.azure_enforces_lifecycle:
-        return dg.MaterializeResult(metadata={"enforced_by": AZURE_LIFECYCLE, "deleted": 0})
+        if config.policy_file:
+            raise dg.Failure(
+                f"policy_file {config.policy_file}: on Azure the account's lifecycle management "
+                "enforces the policy; apply it there (az storage account management-policy "
+                "create --policy @FILE)"
+            )
+        return dg.MaterializeResult(metadata={"enforced_by": AZURE_LIFECYCLE})
     policy = Path(config.policy_file) if config.policy_file else None
     rules, report = upkeep.lifecycle(policy)
     return dg.MaterializeResult(
