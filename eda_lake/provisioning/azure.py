@@ -38,6 +38,9 @@ REGISTRY_READER = "Schema Registry Reader (Preview)"
 BLOB_READER, BLOB_CONTRIBUTOR = "Storage Blob Data Reader", "Storage Blob Data Contributor"
 QUEUE_PROCESSOR = "Storage Queue Data Message Processor"
 QUEUE_CONTRIBUTOR = "Storage Queue Data Contributor"
+# Only the right to ask for a user delegation key, which Azure grants at the account alone: the
+# UI's link to a step's log is signed with one, and reaches no more than the data roles do.
+BLOB_DELEGATOR = "Storage Blob Delegator"
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f7d2a-6a55-4f71-9e26-1a3c6b9c8d41")
 
 
@@ -366,6 +369,7 @@ class AzureProvisioner:
             (f"{queue}/{n.discovery_queue}", QUEUE_PROCESSOR),
             (f"{queue}/{n.poison_queue}", QUEUE_CONTRIBUTOR),
             (self._namespace_id(), REGISTRY_READER),
+            (self._account_id(n.lake_account), BLOB_DELEGATOR),
         ]
 
     def _hub_id(self, hub: str) -> str:

@@ -123,6 +123,7 @@ BUILT_IN_ROLES = (
     "Schema Registry Contributor (Preview)", "Schema Registry Reader (Preview)",
     "Storage Blob Data Reader", "Storage Blob Data Contributor",
     "Storage Queue Data Message Processor", "Storage Queue Data Contributor",
+    "Storage Blob Delegator",
 )  # fmt: skip
 LAKE = "33333333-3333-3333-3333-333333333333"
 
@@ -207,6 +208,8 @@ def test_the_lakes_identity_gets_its_data_roles_on_the_containers_queues_and_reg
         ],
         # the lake reads the files Capture writes, so no Event Hubs role on any hub
         namespace: role["Schema Registry Reader (Preview)"],
+        # on the account, no data role: only the delegation key that signs the UI's log links
+        account: role["Storage Blob Delegator"],
     }
     every_scope = set(_assignments(arm, LAKE))
     for scope in every_scope:  # each assignment is on a resource apply created
