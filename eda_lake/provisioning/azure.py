@@ -37,7 +37,7 @@ REGISTRY_CONTRIBUTOR = "Schema Registry Contributor (Preview)"
 REGISTRY_READER = "Schema Registry Reader (Preview)"
 BLOB_READER, BLOB_CONTRIBUTOR = "Storage Blob Data Reader", "Storage Blob Data Contributor"
 QUEUE_PROCESSOR = "Storage Queue Data Message Processor"
-QUEUE_CONTRIBUTOR = "Storage Queue Data Contributor"
+QUEUE_SENDER = "Storage Queue Data Message Sender"
 # Only the right to ask for a user delegation key, which Azure grants at the account alone: the
 # UI's link to a step's log is signed with one, and reaches no more than the data roles do.
 BLOB_DELEGATOR = "Storage Blob Delegator"
@@ -367,7 +367,7 @@ class AzureProvisioner:
             (f"{container}/{n.lake_container}", BLOB_CONTRIBUTOR),
             (f"{container}/{n.compute_log_container}", BLOB_CONTRIBUTOR),
             (f"{queue}/{n.discovery_queue}", QUEUE_PROCESSOR),
-            (f"{queue}/{n.poison_queue}", QUEUE_CONTRIBUTOR),
+            (f"{queue}/{n.poison_queue}", QUEUE_SENDER),
             (self._namespace_id(), REGISTRY_READER),
             (self._account_id(n.lake_account), BLOB_DELEGATOR),
         ]

@@ -122,7 +122,7 @@ BUILT_IN_ROLES = (
     "Azure Event Hubs Data Sender", "Azure Event Hubs Data Receiver",
     "Schema Registry Contributor (Preview)", "Schema Registry Reader (Preview)",
     "Storage Blob Data Reader", "Storage Blob Data Contributor",
-    "Storage Queue Data Message Processor", "Storage Queue Data Contributor",
+    "Storage Queue Data Message Processor", "Storage Queue Data Message Sender",
     "Storage Blob Delegator",
 )  # fmt: skip
 LAKE = "33333333-3333-3333-3333-333333333333"
@@ -204,7 +204,7 @@ def test_the_lakes_identity_gets_its_data_roles_on_the_containers_queues_and_reg
             "Storage Queue Data Message Processor"
         ],
         f"{account}/queueservices/default/queues/capture-events-poison": role[
-            "Storage Queue Data Contributor"
+            "Storage Queue Data Message Sender"
         ],
         # the lake reads the files Capture writes, so no Event Hubs role on any hub
         namespace: role["Schema Registry Reader (Preview)"],

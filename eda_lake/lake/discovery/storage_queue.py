@@ -82,7 +82,11 @@ class StorageNotificationQueue:
         return True
 
     def poison(self, message: QueuedMessage, reason: str) -> None:
-        with contextlib.suppress(ResourceExistsError):
-            self._poison.create_queue()
-        self._poison.send_message(json.dumps({"reason": reason, "message": message.text}))
+        poisoned = json.dumps({"reason": reason, "message": message.text})
+        try:
+            self._poison.send_message(poisoned)
+        except ResourceNotFoundError:  # no poison queue yet (provisioning makes one on Azure)
+            with contextlib.suppress(ResourceExistsError):
+                self._poison.create_queue()
+            self._poison.send_message(poisoned)
         self.delete(message.id, message.pop_receipt)
