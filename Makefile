@@ -14,7 +14,7 @@ export DAGSTER_HOME ?= $(EDA_LAKE_HOME)/dagster_home
 DEV_PII_KEY_FILE := $(EDA_LAKE_HOME)/dev-pii-key
 PII_KEY = EDA_LAKE_PII_KEY="$${EDA_LAKE_PII_KEY:-$$(cat $(DEV_PII_KEY_FILE))}"
 
-.PHONY: install demo test test-slow fast lint check-defs typecheck unit bench dev clean chromium postgres
+.PHONY: install demo test test-slow fast lint check-defs typecheck unit bench dev clean chromium postgres podman
 
 # The tests run on every core (pytest-xdist; `PYTEST_WORKERS=0` runs them in this process):
 # each worker has its own temporary directories and starts its own servers on free ports;
@@ -116,6 +116,14 @@ postgres:
 	@test -e /usr/lib/postgresql/15/bin/initdb -a -n "$$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null)" || \
 		[ "$$(id -u)" != 0 ] || apt-get install -y --no-install-recommends postgresql libnss-wrapper || \
 		(apt-get update && apt-get install -y --no-install-recommends postgresql libnss-wrapper)
+
+# The image test builds the code location's image with Debian's podman, runs it with runc
+# (podman's default crun cannot start containers here) and makes its base image from Debian's
+# packages with debootstrap; it skips, naming this, without them.
+podman:
+	@test -x /usr/bin/podman -a -x /usr/sbin/runc -a -x /usr/sbin/debootstrap || \
+		[ "$$(id -u)" != 0 ] || apt-get install -y --no-install-recommends podman runc debootstrap || \
+		(apt-get update && apt-get install -y --no-install-recommends podman runc debootstrap)
 
 clean:
 	rm -rf .eda_lake .tools
