@@ -126,4 +126,4 @@ podman:
 		(apt-get update && apt-get install -y --no-install-recommends podman runc debootstrap)
 
 clean:
-	rm -rf .eda_lake .tools
+	rm -rf .eda_lake .tools wheelhouse
