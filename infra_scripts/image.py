@@ -44,6 +44,8 @@ UNSHIPPED = (
     "usr/share/locale/*",
 )
 RUNC = Path("/usr/sbin/runc")
+# debootstrap is in /usr/sbin, which a user's PATH may leave out.
+SEARCHED = ("/usr/sbin", "/sbin")
 LIMITS = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
 INSTALL = "make podman (as root: apt-get install podman runc debootstrap)"
 
@@ -55,7 +57,7 @@ def podman(*arguments: str) -> list[str]:
 
 def missing() -> str | None:
     """Why the image cannot be built here (None: it can), naming the install command."""
-    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    search = os.pathsep.join([os.environ.get("PATH", ""), *SEARCHED])
     absent = [tool for tool in ("podman", "debootstrap") if not shutil.which(tool, path=search)]
     if not RUNC.exists():
         absent.append("runc")
