@@ -33,6 +33,8 @@ CONSTRAINTS = ROOT / "deploy" / "image-constraints.txt"
 WHEELHOUSE = ROOT / "wheelhouse"
 BASE_IMAGE = "localhost/eda-lake-base:bookworm"
 IMAGE = "localhost/eda-lake:latest"
+# pyproject's extra the image installs beside the dependencies (Dagster on Kubernetes).
+EXTRA = "k8s"
 SUITE = "bookworm"
 # What the base holds beyond a minimal Debian: what python:3.11-slim-bookworm holds.
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -129,9 +131,9 @@ def ensure_wheelhouse(wheelhouse: Path = WHEELHOUSE) -> Path:
     return wheelhouse
 
 
-def _image_id(tag: str) -> str | None:
+def _inspect(image: str, field: str) -> str | None:
     found = subprocess.run(
-        podman("image", "inspect", "--format", "{{.Id}}", tag),
+        podman("image", "inspect", "--format", f"{{{{{field}}}}}", image),
         check=False, capture_output=True, text=True,
     )  # fmt: skip
     return found.stdout.strip() if found.returncode == 0 else None
@@ -139,8 +141,9 @@ def _image_id(tag: str) -> str | None:
 
 def build_image(tag: str = IMAGE) -> str:
     """Builds the image from the repository under `tag`, reusing the layer cache; the image
-    the tag held before is removed (a gigabyte each time the project changes)."""
-    previous = _image_id(tag)
+    the tag held before is removed unless another tag names it (a gigabyte each time the
+    project changes)."""
+    previous = _inspect(tag, ".Id")
     subprocess.run(
         podman("build", "--network=host", *LIMITS,
                "--build-arg", f"BASE={ensure_base_image()}",
@@ -148,8 +151,8 @@ def build_image(tag: str = IMAGE) -> str:
                "--file", str(DOCKERFILE), "--tag", tag, str(ROOT)),
         check=True,
     )  # fmt: skip
-    if previous and previous != _image_id(tag):
-        # Kept if a container still uses it.
+    if previous and previous != _inspect(tag, ".Id") and _inspect(previous, ".RepoTags") == "[]":
+        # Kept while another tag names it or a container uses it.
         subprocess.run(podman("image", "rm", previous), check=False, capture_output=True)
     return tag
 
@@ -174,11 +177,12 @@ def pin() -> None:
     """Writes the constraints: pyproject's dependencies and build requirements, resolved."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     project = canonicalize_name(pyproject["project"]["name"])
-    runtime = {k: v for k, v in _resolved(["."]).items() if k != project}
+    runtime = {k: v for k, v in _resolved([f".[{EXTRA}]"]).items() if k != project}
     build = _resolved(pyproject["build-system"]["requires"])
     lines = [
-        "# What the image installs: pyproject.toml's dependencies and build requirements,",
-        "# resolved for CPython 3.11 on Linux. Written by `python -m infra_scripts.image pin`.",
+        f"# What the image installs: pyproject.toml's dependencies, its {EXTRA} extra and its",
+        "# build requirements, resolved for CPython 3.11 on Linux.",
+        "# Written by `python -m infra_scripts.image pin`.",
         *(f"{name}=={version}" for name, version in sorted((runtime | build).items())),
     ]
     CONSTRAINTS.write_text("\n".join(lines) + "\n")

@@ -70,7 +70,12 @@ def constraint_problems(pyproject: dict[str, Any], constraints: str) -> list[str
         if entry and not re.fullmatch(r"[A-Za-z0-9._-]+==[A-Za-z0-9.+!-]+", entry):
             problems.append(f"not pinned to one version: {entry}")
     pins = image.pinned(constraints)
-    wanted = [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
+    project = pyproject["project"]
+    wanted = [
+        *project["dependencies"],
+        *project["optional-dependencies"][image.EXTRA],
+        *pyproject["build-system"]["requires"],
+    ]
     for requirement in map(Requirement, wanted):
         version = pins.get(canonicalize_name(requirement.name))
         if version is None:
@@ -114,6 +119,7 @@ def test_the_image_installs_what_pyproject_allows_each_pinned() -> None:
     [
         ("dagster==1.13.27", "dagster==1.13.26", "outside pyproject's range"),
         ("duckdb==", "# duckdb==", "not pinned: duckdb"),
+        ("dagster-k8s==", "# dagster-k8s==", "not pinned: dagster-k8s"),
         ("cython==", "# cython==", "not pinned: Cython"),
         ("click==8.5.1", "click>=8.4", "not pinned to one version"),
     ],

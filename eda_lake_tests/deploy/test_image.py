@@ -17,7 +17,7 @@ from dagster._grpc.types import ListRepositoriesResponse
 from dagster._serdes import deserialize_value
 
 from infra_scripts import image
-from infra_scripts.kafka_broker import free_port
+from infra_scripts.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("image")]
 
@@ -55,6 +55,20 @@ def test_dagster_in_the_image_lists_the_definitions_as_a_user_not_root(built_ima
     # What `dagster asset list` lists: every asset but the external ones (the hubs).
     here = dg.AssetSelection.all().resolve(defs.resolve_asset_graph())
     assert set(assets) == {key.to_user_string() for key in here}
+
+
+def test_the_image_holds_what_dagster_on_kubernetes_loads(built_image: str) -> None:
+    """The webserver, the daemon and the runs use this image: the instance they load names
+    dagster-k8s's run launcher, Postgres storage and the lake's compute log manager."""
+    loaded = _run(
+        built_image, "python", "-c",
+        "from dagster_k8s import K8sRunLauncher;"
+        "from dagster_postgres import PostgresRunStorage;"
+        "from eda_lake.defs.compute_logs import BlobComputeLogManager",
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    for command in ("dagster-webserver", "dagster-daemon"):
+        assert _run(built_image, command, "--help").returncode == 0, command
 
 
 @pytest.fixture
