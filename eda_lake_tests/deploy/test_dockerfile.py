@@ -1,7 +1,7 @@
 """What the image promises, read from its Dockerfile and constraints without building it:
-the base a build argument, no compiler and no root at run time, the served port the exposed
-one, and every distribution pinned where pyproject.toml allows. Each check is also shown
-failing on a Dockerfile or constraints that break it."""
+the base a build argument, no BuildKit-only syntax, no compiler and no root at run time, the
+served port the exposed one, and every distribution pinned where pyproject.toml allows. Each
+check is also shown failing on a Dockerfile or constraints that break it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_name
 from infra_scripts import image
 
 PYPROJECT = tomllib.loads((image.ROOT / "pyproject.toml").read_text())
+BUILDKIT_ONLY = ("--mount", "--link", "--network", "--security", "--parents", "--exclude")
 COMPILERS = ("gcc", "g++", "clang", "build-essential", "python3-dev", "apt-get install")
 
 
@@ -45,6 +46,9 @@ def dockerfile_problems(dockerfile: str) -> list[str]:
     for i in froms:
         if instructions[i][1].split()[0] != "${BASE}":
             problems.append(f"a stage not built on the BASE argument: FROM {instructions[i][1]}")
+    for keyword, arguments in instructions:
+        if arguments.startswith(BUILDKIT_ONLY) or "<<" in arguments:
+            problems.append(f"needs BuildKit, which az acr build lacks: {keyword} {arguments}")
     runtime = instructions[froms[-1] + 1 :]
     users = [a for k, a in runtime if k == "USER"]
     user = users[-1].split(":")[0] if users else "root"
@@ -99,6 +103,7 @@ def test_the_dockerfile_keeps_its_promises() -> None:
         ("USER 10001", "RUN apt-get install -y gcc\nUSER 10001", "build tools"),
         ("EXPOSE 4000", "EXPOSE 4001", "exposed"),
         ('"-m", "eda_lake.definitions", ', "", "serve"),
+        ("RUN set -eu;", "RUN --mount=type=cache,target=/root/.cache set -eu;", "BuildKit"),
     ],
 )
 def test_a_dockerfile_that_breaks_a_promise_is_refused(
