@@ -140,20 +140,31 @@ def _inspect(image: str, field: str) -> str | None:
 
 
 def build_image(tag: str = IMAGE) -> str:
-    """Builds the image from the repository under `tag`, reusing the layer cache; the image
-    the tag held before is removed unless another tag names it (a gigabyte each time the
-    project changes)."""
-    previous = _inspect(tag, ".Id")
-    subprocess.run(
-        podman("build", "--network=host", *LIMITS,
-               "--build-arg", f"BASE={ensure_base_image()}",
-               "--build-arg", f"WHEELS={ensure_wheelhouse().relative_to(ROOT)}",
-               "--file", str(DOCKERFILE), "--tag", tag, str(ROOT)),
-        check=True,
-    )  # fmt: skip
-    if previous and previous != _inspect(tag, ".Id") and _inspect(previous, ".RepoTags") == "[]":
-        # Kept while another tag names it or a container uses it.
-        subprocess.run(podman("image", "rm", previous), check=False, capture_output=True)
+    """Builds the image from the repository under `tag`, reusing the layer cache.
+
+    The builder stage is tagged too (`<name>-builder:<tag>`): each build replaces the images
+    both tags held before, which are removed with their layers unless another tag names them
+    (nearly 3 GB each time the project changes, left behind otherwise).
+    """
+    name, _, version = tag.rpartition(":")
+    stages = {"builder": f"{name}-builder:{version}", None: tag}
+    base, wheels = ensure_base_image(), ensure_wheelhouse().relative_to(ROOT)
+    for target, stage_tag in stages.items():
+        previous = _inspect(stage_tag, ".Id")
+        subprocess.run(
+            podman("build", "--network=host", *LIMITS,
+                   "--build-arg", f"BASE={base}", "--build-arg", f"WHEELS={wheels}",
+                   *(["--target", target] if target else []),
+                   "--file", str(DOCKERFILE), "--tag", stage_tag, str(ROOT)),
+            check=True,
+        )  # fmt: skip
+        if (
+            previous is not None
+            and previous != _inspect(stage_tag, ".Id")
+            and _inspect(previous, ".RepoTags") == "[]"
+        ):
+            # Kept while a container uses it.
+            subprocess.run(podman("image", "rm", previous), check=False, capture_output=True)
     return tag
 
 
