@@ -404,7 +404,9 @@ class AzureProvisioner:
 
     def _lifecycle_policy(self) -> dict[str, Any]:
         names = self.deployment.names
-        return lifecycle.default_policy(names.capture_container, names.lake_container)
+        return lifecycle.default_policy(
+            names.capture_container, names.lake_container, names.compute_log_container
+        )
 
     # plan and apply -----------------------------------------------------------------------
 

@@ -66,6 +66,13 @@ def test_apply_then_apply_again_is_a_no_op(catalogue: Catalogue) -> None:
     ]
     capture = hub["properties"]["captureDescription"]
     assert capture["destination"]["properties"]["blobContainer"] == "capture"
+    policy = arm.resources[
+        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
+        "microsoft.storage/storageaccounts/dvedalakex7k2/managementpolicies/default"
+    ]
+    rules = {r["name"]: r for r in policy["properties"]["policy"]["rules"]}
+    step_logs = rules["step-logs-retention"]["definition"]  # Dagster's logs do not pile up
+    assert step_logs["filters"]["prefixMatch"] == ["dagster-compute-logs/"]
     assert capture["encoding"] == "Avro" and hub["properties"]["partitionCount"] == 4
     writes_before = len(arm.writes())
     assert _provisioner(catalogue, arm).apply() == []

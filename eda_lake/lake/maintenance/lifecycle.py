@@ -57,16 +57,20 @@ def _rule(name: str, prefix: str, **actions: int) -> dict[str, Any]:
     }
 
 
-def default_policy(capture: str = CAPTURE_CONTAINER, lake: str = LAKE_CONTAINER) -> dict[str, Any]:
-    """The `default` policy for an account whose containers are `capture` and `lake`."""
-    return {
-        "rules": [
-            _rule("capture-short-lived", f"{capture}/", delete=7),
-            _rule("bronze-tiering", f"{lake}/bronze/", tierToCool=30, tierToCold=90),
-            _rule("silver-tiering", f"{lake}/silver/", tierToCool=30, tierToCold=90),
-            _rule("quarantine-retention", f"{lake}/quarantine/", tierToCool=30, delete=365),
-        ]
-    }
+def default_policy(
+    capture: str = CAPTURE_CONTAINER, lake: str = LAKE_CONTAINER, compute_logs: str | None = None
+) -> dict[str, Any]:
+    """The `default` policy for an account whose containers are `capture` and `lake`, and
+    `compute_logs` where Dagster keeps its step logs (an Azure deployment's)."""
+    rules = [
+        _rule("capture-short-lived", f"{capture}/", delete=7),
+        _rule("bronze-tiering", f"{lake}/bronze/", tierToCool=30, tierToCold=90),
+        _rule("silver-tiering", f"{lake}/silver/", tierToCool=30, tierToCold=90),
+        _rule("quarantine-retention", f"{lake}/quarantine/", tierToCool=30, delete=365),
+    ]
+    if compute_logs:  # as long as Dagster's UI is likely to be asked for a run's logs
+        rules.append(_rule("step-logs-retention", f"{compute_logs}/", delete=90))
+    return {"rules": rules}
 
 
 @dataclass(frozen=True)
