@@ -22,6 +22,7 @@ from eda_lake.settings import (
     Target,
     Variable,
 )
+from eda_lake.shared.azure_identity import azure_credential
 
 AZURE = {
     "EDA_LAKE_HOME": "/tmp/eda-lake-settings-test",
@@ -95,6 +96,9 @@ def test_a_discovery_queue_without_a_connection_string_is_reached_with_entra_id(
                          (notifications._poison, "capture-events-poison")):  # fmt: skip
         assert client.url == f"https://lakeacct.queue.core.windows.net/{name}"
         assert hasattr(client.credential, "get_token")  # a token credential, no account key
+    again = StorageNotificationQueue.from_settings(queue.discovery_queue)  # the next tick
+    # one credential per process: its cached token serves every tick, no sign-in per tick
+    assert again._queue.credential is notifications._poison.credential is azure_credential()
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from eda_lake.embedded.owner_only import owner_only_dir
 from eda_lake.hub.base import EventHubAdmin, EventHubClient
 from eda_lake.hub.embedded import EmbeddedEventHub
 from eda_lake.settings import Broker, Settings
+from eda_lake.shared.azure_identity import azure_credential
 
 if TYPE_CHECKING:  # confluent-kafka is imported only when the broker is Kafka
     from eda_lake.hub.kafka import KafkaEventHub
@@ -32,13 +33,12 @@ def make_hub_client(settings: Settings) -> EventHubClient:
     if settings.broker is Broker.KAFKA:
         return make_kafka_hub(settings)
     from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
-    from azure.identity import DefaultAzureCredential
 
     from eda_lake.hub.azure import AzureEventHubClient, EventHubsConnection
 
     hubs = settings.eventhubs
     assert hubs is not None  # Settings refuses EDA_LAKE_BROKER=eventhubs without it
-    credential = DefaultAzureCredential()
+    credential = azure_credential()
     if hubs.checkpoint_connection_string:
         store = BlobCheckpointStore.from_connection_string(
             hubs.checkpoint_connection_string, hubs.checkpoint_container

@@ -17,6 +17,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.storage.queue import QueueClient
 
 from eda_lake.settings import DiscoveryQueue
+from eda_lake.shared.azure_identity import azure_credential
 from eda_lake.shared.names import poison_queue_name
 
 
@@ -49,10 +50,8 @@ class StorageNotificationQueue:
             connection = settings.connection_string
             queue, poison = (QueueClient.from_connection_string(connection, n) for n in names)
             return cls(queue, poison)
-        from azure.identity import DefaultAzureCredential
-
         assert settings.account_url is not None  # Settings gives one or the other
-        credential = DefaultAzureCredential()
+        credential = azure_credential()
         queue, poison = (QueueClient(settings.account_url, n, credential=credential) for n in names)
         return cls(queue, poison)
 
