@@ -574,6 +574,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = _Environment(os.environ if environ is None else environ)
         target = _member(Target, TARGET_VAR, env.get(TARGET_VAR).strip().lower(), "target")
+        storage = _storage(env)
         return cls(
             home=_directory(env, HOME_VAR),
             target=target,
@@ -582,8 +583,8 @@ class Settings:
             pii_key=env.get(PII_KEY_VAR) or None,
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
             files_per_run=_positive_int(env, FILES_PER_RUN_VAR),
-            storage=_storage(env),
-            discovery_queue=_discovery_queue(env, _storage(env)),
+            storage=storage,
+            discovery_queue=_discovery_queue(env, storage),
             eventhubs=_eventhubs(env, target),
             dagster_instance=(
                 _directory(env, DAGSTER_HOME_VAR) if env.get(DAGSTER_HOME_VAR) else None

@@ -4,7 +4,7 @@
 Postgres refuses to run as root, and CI runs as root: the cluster is made and started as the
 `postgres` user. Where `/etc/passwd` is readable by root only (as here), that user's own
 processes cannot look themselves up, so they run through nss_wrapper with a passwd and group
-file of their own (`libnss-wrapper`, which `make test` installs).
+file of their own (`libnss-wrapper`, which `make postgres` installs).
 """
 
 from __future__ import annotations
