@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -18,3 +21,14 @@ def run_together(
     for worker in workers:
         worker.join(timeout)
         assert worker.exitcode == 0, f"{target.__name__} exited with {worker.exitcode}"
+
+
+def stop_group(process: subprocess.Popen[bytes], first: signal.Signals) -> None:
+    """Stop a process started in a session of its own, and everything it started: `first`
+    to its group (SIGINT as Ctrl-C, SIGTERM as a pod's end), then SIGKILL if it lingers."""
+    os.killpg(process.pid, first)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)

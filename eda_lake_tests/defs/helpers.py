@@ -17,7 +17,10 @@ import dagster as dg
 
 from eda_lake.defs.lake.assets import GOLD_DAYS_NAME, PENDING_DAYS, PENDING_DAYS_TAG
 from eda_lake.defs.resources import EdaLakeResource
+from eda_lake.lake.delta import tables
+from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import HOME_VAR, PII_KEY_VAR, REPO_ROOT
+from eda_lake_tests.processes import stop_group
 from infra_scripts.ports import free_port
 
 TEST_PII_KEY = "a-test-key-that-is-long-enough"
@@ -95,9 +98,17 @@ def make_dev(home: Path, dagster_home: Path, log: Path, **variables: str) -> Ite
                     time.sleep(0.5)
             yield url
         finally:
-            os.killpg(server.pid, signal.SIGINT)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(10)
+            stop_group(server, signal.SIGINT)
+
+
+def bronze_event_counts(layout: LakeLayout) -> tuple[int, int]:
+    """Bronze's rows and its distinct events (capture file and sequence number): equal when
+    every event landed once."""
+    bronze = tables.open_table(layout.bronze_uri, layout.storage_options)
+    assert bronze is not None
+    counts = tables.query(
+        "SELECT count(*) AS n, count(DISTINCT source_file || ':' || CAST(sequence_number AS "
+        "VARCHAR)) AS distinct_events FROM b",
+        b=bronze,
+    ).to_pylist()[0]
+    return int(counts["n"]), int(counts["distinct_events"])

@@ -161,10 +161,7 @@ def test_a_dangling_reference_fails_its_check(
 def test_a_dangling_reference_warns_while_other_writer_runs_may_land_it(
     healthy: Path, tmp_path: Path
 ) -> None:
-    home = _copy(healthy, tmp_path)
-    check = next(c for c in REFERENCE_CHECKS if _name(c) == "sale_id_refers_to_sales")
-    purchases = _table(home, "silver", "purchases")
-    _append(home, "silver", "purchases", _set(purchases.slice(0, 2), "sale_id", "not-landed-yet"))
+    home, check = _purchases_of_sales_not_landed(healthy, tmp_path)
     with dg.instance_for_test() as instance:
         _running(instance, {"lake": "gold"}, materialized=[])  # lands no sales
         _running(instance, {"lake": "writer"}, materialized=["orders"])  # sales still to come
@@ -180,10 +177,7 @@ def test_a_dangling_reference_warns_while_other_writer_runs_may_land_it(
 def test_a_dangling_reference_fails_once_no_writer_in_flight_can_land_it(
     healthy: Path, tmp_path: Path
 ) -> None:
-    home = _copy(healthy, tmp_path)
-    check = next(c for c in REFERENCE_CHECKS if _name(c) == "sale_id_refers_to_sales")
-    purchases = _table(home, "silver", "purchases")
-    _append(home, "silver", "purchases", _set(purchases.slice(0, 2), "sale_id", "not-landed-yet"))
+    home, check = _purchases_of_sales_not_landed(healthy, tmp_path)
     with dg.instance_for_test() as instance:
         _running(instance, {"lake": "writer"}, materialized=["sales"])  # past its sales
         finished = instance.get_run_by_id(_running(instance, {"lake": "writer"}, materialized=[]))
@@ -191,6 +185,18 @@ def test_a_dangling_reference_fails_once_no_writer_in_flight_can_land_it(
         instance.report_run_canceled(finished)  # no longer in flight
         last = _outcome(check, home, instance)
     assert last.severity == dg.AssetCheckSeverity.ERROR  # the last to check fails its run
+
+
+def _purchases_of_sales_not_landed(
+    healthy: Path, tmp_path: Path
+) -> tuple[Path, dg.AssetChecksDefinition]:
+    """A copy of the healthy lake with two purchases of a sale silver does not hold, and the
+    check that finds them."""
+    home = _copy(healthy, tmp_path)
+    check = next(c for c in REFERENCE_CHECKS if _name(c) == "sale_id_refers_to_sales")
+    purchases = _table(home, "silver", "purchases")
+    _append(home, "silver", "purchases", _set(purchases.slice(0, 2), "sale_id", "not-landed-yet"))
+    return home, check
 
 
 def _running(instance: dg.DagsterInstance, tags: dict[str, str], materialized: list[str]) -> str:

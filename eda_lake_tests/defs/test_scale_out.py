@@ -16,10 +16,9 @@ from dagster._core.instance.ref import InstanceRef
 
 from eda_lake.defs.lake import jobs
 from eda_lake.defs.lake.assets import BRONZE, WRITER_POOL
-from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import REPO_ROOT, Settings
-from eda_lake_tests.defs.helpers import TEST_PII_KEY, resource, tick
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, bronze_event_counts, resource, tick
 from eda_lake_tests.simulation.helpers import captured_chain
 
 
@@ -72,15 +71,8 @@ def test_several_writer_runs_at_once_under_the_pool_limit_land_everything_once(
         instance.event_log_storage.set_concurrency_slots(WRITER_POOL, limit)
     _run_all(str(instance_dir), str(requests_file), len(requests))
 
-    layout = LakeLayout(settings.lake_dir)
-    bronze = tables.open_table(layout.bronze_uri)
-    assert bronze is not None
-    counts = tables.query(
-        "SELECT count(*) AS n, count(DISTINCT source_file || ':' || CAST(sequence_number AS "
-        "VARCHAR)) AS distinct_events FROM b",
-        b=bronze,
-    ).to_pylist()[0]
-    assert counts["n"] == counts["distinct_events"] == captured.events  # exactly once
+    rows, events = bronze_event_counts(LakeLayout(settings.lake_dir))
+    assert rows == events == captured.events  # exactly once
 
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(instance_dir))) as instance:
         runs = instance.get_runs()

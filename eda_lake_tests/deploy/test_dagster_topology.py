@@ -24,10 +24,10 @@ from azure.storage.blob import BlobServiceClient
 from dagster._grpc.client import DagsterGrpcClient
 
 from eda_lake.defs.lake.assets import BRONZE
-from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import REPO_ROOT, Settings
-from eda_lake_tests.defs.helpers import TEST_PII_KEY
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, bronze_event_counts
+from eda_lake_tests.processes import stop_group
 from eda_lake_tests.simulation.helpers import captured_chain
 from infra_scripts import postgres
 from infra_scripts.azurite import ACCOUNT, ACCOUNT_KEY, Azurite
@@ -90,12 +90,7 @@ def _process(
         try:
             yield process
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+            stop_group(process, signal.SIGTERM)
 
 
 def _serving(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -233,12 +228,5 @@ def test_the_daemon_runs_the_lake_from_a_grpc_code_server_on_postgres_with_logs_
         assert any(run_id in name and name.endswith(".err") for name in logged), run_id
 
     settings = Settings.from_env(env)
-    layout = LakeLayout.from_settings(settings)
-    bronze = tables.open_table(layout.bronze_uri, layout.storage_options)
-    assert bronze is not None
-    counts = tables.query(
-        "SELECT count(*) AS n, count(DISTINCT source_file || ':' || CAST(sequence_number AS "
-        "VARCHAR)) AS distinct_events FROM b",
-        b=bronze,
-    ).to_pylist()[0]
-    assert counts["n"] == counts["distinct_events"] == captured.events  # exactly once
+    landed, distinct = bronze_event_counts(LakeLayout.from_settings(settings))
+    assert landed == distinct == captured.events  # exactly once

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import EventData
 from eda_lake.settings import Settings
 from eda_lake.simulation import world
+from eda_lake.simulation.conversions_state import Lead
+from eda_lake.simulation.runtime import Simulation
 from eda_lake_tests.processes import run_together
 from eda_lake_tests.simulation.helpers import provisioned, published
 
@@ -77,7 +81,9 @@ def test_dead_letter_replay_after_the_cause_is_fixed(settings: Settings) -> None
     assert len(published(simulation, "LeadGenerated")) == leads_wanted
 
 
-def test_bad_partner_rows_are_dead_lettered_and_good_rows_flow(settings: Settings) -> None:
+def _a_lead_handed_to_a_partner(settings: Settings) -> tuple[Simulation, Lead, Path]:
+    """A simulation whose Conversions team has handed leads to partners, one such lead, and
+    the empty folder partners drop their files into."""
     simulation = provisioned(settings)
     simulation.publish_products(seed=4)
     simulation.publish_customers(seed=4, count=90)
@@ -85,6 +91,11 @@ def test_bad_partner_rows_are_dead_lettered_and_good_rows_flow(settings: Setting
     lead = simulation.conversions_state.leads_not_dropped()[0]
     incoming = simulation.partner_drops / "incoming"
     incoming.mkdir(parents=True)
+    return simulation, lead, incoming
+
+
+def test_bad_partner_rows_are_dead_lettered_and_good_rows_flow(settings: Settings) -> None:
+    simulation, lead, incoming = _a_lead_handed_to_a_partner(settings)
     (incoming / f"{lead.partner_id}-00099.csv").write_text(
         "lead_id,purchase_date\n"
         f"{lead.lead_id},2027-01-01 10:00:00\n"
@@ -109,13 +120,7 @@ def test_bad_partner_rows_are_dead_lettered_and_good_rows_flow(settings: Setting
 def test_a_partner_file_that_is_no_utf8_csv_is_one_dead_letter_and_the_rest_flow(
     settings: Settings,
 ) -> None:
-    simulation = provisioned(settings)
-    simulation.publish_products(seed=4)
-    simulation.publish_customers(seed=4, count=90)
-    simulation.subscriber("conversions").run()
-    lead = simulation.conversions_state.leads_not_dropped()[0]
-    incoming = simulation.partner_drops / "incoming"
-    incoming.mkdir(parents=True)
+    simulation, lead, incoming = _a_lead_handed_to_a_partner(settings)
     unreadable = b"lead_id,purchase_date\n\xff\xfe,2026\n"
     (incoming / "aaa-00100.csv").write_bytes(unreadable)  # sorts first
     (incoming / f"{lead.partner_id}-00099.csv").write_text(
