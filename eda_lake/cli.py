@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from eda_lake.console.progress import LogLines, TerminalBar
     from eda_lake.lake.delta.commits import TableRun
     from eda_lake.lake.runtime import Lake
+    from eda_lake.provisioning.runtime import Mode
     from eda_lake.settings import Settings
     from eda_lake.simulation.runtime import Simulation
 
@@ -266,20 +268,114 @@ def _describe(table: str | None) -> int:
 
 
 @commands.command("provision")
+@click.option(
+    "--target",
+    type=click.Choice(["local", "azure"]),
+    help="the embedded default (local) or Azure; default: EDA_LAKE_TARGET, else local",
+)
 @click.option("--plan", is_flag=True, help="print what would change and touch nothing")
-def _provision(plan: bool) -> int:
-    """create the schema group, schemas, capture target, hubs and consumer groups"""
-    from eda_lake.provisioning.runtime import provision
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="with --plan on Azure: the whole desired state, with no sign-in and nothing read "
+    "(needs only the location, environment and name suffix)",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="compare what exists with the desired state; exit 1 naming each difference",
+)
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+def _provision(target: str | None, plan: bool, offline: bool, verify: bool, output: str) -> int:
+    """create (or plan, or verify) the platform: on the embedded default the schema group,
+    schemas, capture target, hubs and consumer groups; on Azure every resource, lock, role
+    assignment, diagnostic setting and alert, then the runtime's variables as export lines"""
+    from eda_lake.provisioning.runtime import Mode
+    from eda_lake.settings import target_from_env
 
-    settings = _settings()
-    actions = provision(settings, plan_only=plan)
-    verb = "would change (a plan: nothing was touched)" if plan else "changed"
-    print(f"{count(len(actions), 'resource')} {verb}" + (":" if actions else "; nothing to do"))
+    if plan and verify:
+        raise click.UsageError("--plan and --verify: choose one")
+    if offline and not plan:
+        raise click.UsageError("--offline is a kind of plan: add --plan")
+    target = target or target_from_env().value
+    if offline and target != "azure":
+        raise click.UsageError("--offline plans Azure: add --target azure")
+    mode = (
+        Mode.OFFLINE_PLAN if offline else Mode.PLAN if plan
+        else Mode.VERIFY if verify else Mode.APPLY
+    )  # fmt: skip
+    if target == "azure":
+        return _provision_azure(mode, output)
+    return _provision_locally(mode, output)
+
+
+def _provision_azure(mode: Mode, output: str) -> int:
+    import json
+
+    from eda_lake.provisioning.runtime import Mode, provision_azure
+
+    done = provision_azure(_catalogue(), mode)
+    drift = mode is Mode.VERIFY and bool(done.actions)
+    if output == "json":
+        print(json.dumps({
+            "target": "azure", "mode": mode.value,
+            "subscription": done.subscription_id, "resource_group": done.names.resource_group,
+            "changes": [a.as_json() for a in done.actions],
+            **({"drift": drift} if mode is Mode.VERIFY else {}),
+            **({"exports": done.exports} if mode is Mode.APPLY else {}),
+        }, indent=2))  # fmt: skip
+        return 1 if drift else 0
+    # After apply the output is a shell script: its report as comments, then the exports.
+    mark = "# " if mode is Mode.APPLY else ""
+    print(mark + _provision_headline(mode, len(done.actions)))
+    for action in done.actions:
+        print(f"{mark}  {action}")
+        for difference in action.differences:
+            print(f"{mark}      {difference}")
+    print(f"{mark}target          azure: subscription {done.subscription_id}, resource group "
+          f"{done.names.resource_group}")  # fmt: skip
+    if mode is Mode.APPLY:
+        print("# the runtime's variables (secrets by their Key Vault reference, no value):")
+        for name, value in done.exports.items():
+            print(f"export {name}={shlex.quote(value)}")
+    return 1 if drift else 0
+
+
+def _provision_locally(mode: Mode, output: str) -> int:
+    import json
+
+    from eda_lake.provisioning.runtime import Mode, provision
+    from eda_lake.settings import TARGET_VAR, Settings
+
+    settings = Settings.from_env({**os.environ, TARGET_VAR: "local"})
+    actions = provision(settings, plan_only=mode is not Mode.APPLY)
+    drift = mode is Mode.VERIFY and bool(actions)
+    if output == "json":
+        print(json.dumps({
+            "target": "local", "mode": mode.value, "home": str(settings.home),
+            "changes": [a.as_json() for a in actions],
+            **({"drift": drift} if mode is Mode.VERIFY else {}),
+        }, indent=2))  # fmt: skip
+        return 1 if drift else 0
+    print(_provision_headline(mode, len(actions)))
     for action in actions:
         print(f"  {action}")
-    print(f"target          {settings.target.value}")
+    print("target          local")
     print(home_line(settings))
-    return 0
+    return 1 if drift else 0
+
+
+def _provision_headline(mode: Mode, changes: int) -> str:
+    from eda_lake.provisioning.runtime import Mode
+
+    if mode is Mode.VERIFY:
+        if not changes:
+            return "no drift: everything matches the desired state"
+        return f"drift: {count(changes, 'resource')} differ from the desired state:"
+    if mode is Mode.OFFLINE_PLAN:
+        return f"{count(changes, 'resource')} in the desired state (an offline plan: nothing read):"
+    verb = "changed" if mode is Mode.APPLY else "would change (a plan: nothing was touched)"
+    return f"{count(changes, 'resource')} {verb}" + (":" if changes else "; nothing to do")
 
 
 # The generators hold a run's population in memory (about 1 KB a customer) to order it.

@@ -11,6 +11,7 @@ Dagster resources get the same variables through `EnvVar`, see `eda_lake.defs.re
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -66,6 +67,15 @@ LOCATION_VAR = "EDA_LAKE_AZURE_LOCATION"
 ENVIRONMENT_VAR = "EDA_LAKE_ENVIRONMENT"
 SUFFIX_VAR = "EDA_LAKE_NAME_SUFFIX"
 PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
+ALERT_EMAILS_VAR = "EDA_LAKE_ALERT_EMAILS"
+MAX_THROUGHPUT_UNITS_VAR = "EDA_LAKE_MAX_THROUGHPUT_UNITS"
+STORAGE_SKU_VAR = "EDA_LAKE_STORAGE_SKU"
+STORAGE_SKUS = ("Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS",
+                "Standard_RAGRS", "Standard_RAGZRS")  # fmt: skip
+SHARED_KEY_ACCESS_VAR = "EDA_LAKE_SHARED_KEY_ACCESS"
+LOG_RETENTION_VAR = "EDA_LAKE_LOG_RETENTION_DAYS"
+# What an Azure plan made offline (no sign-in, nothing read) shows where the subscription goes.
+UNNAMED_SUBSCRIPTION = "<subscription>"
 # The family's member for the identity the Dagster pods run as (the code location, the daemon,
 # the webserver and the run pods), not a team: EDA_LAKE_PRINCIPAL__LAKE.
 LAKE_PRINCIPAL = "lake"
@@ -269,6 +279,44 @@ VARIABLES: tuple[Variable, ...] = (
         "a team's Entra object id, per team; __LAKE: the Dagster pods' workload identity's",
         of=lambda d: {name.upper(): value for name, value in d.identities().items()},
         family=True,
+        provisioning=True,
+    ),
+    Variable(
+        ALERT_EMAILS_VAR,
+        "comma-separated e-mail addresses the alerts notify (unset: alerts fire, unsent)",
+        of=lambda d: ",".join(d.alert_emails),
+        provisioning=True,
+    ),
+    Variable(
+        MAX_THROUGHPUT_UNITS_VAR,
+        "the most throughput units the namespace's auto-inflate may reach",
+        of=lambda d: str(d.max_throughput_units),
+        default="10",
+        integer=True,
+        provisioning=True,
+    ),
+    Variable(
+        STORAGE_SKU_VAR,
+        f"both storage accounts' redundancy: {', '.join(STORAGE_SKUS)}",
+        of=lambda d: d.storage_sku,
+        default="Standard_ZRS",
+        provisioning=True,
+    ),
+    Variable(
+        SHARED_KEY_ACCESS_VAR,
+        "on or off: storage account keys (default: off with EDA_LAKE_PRINCIPAL__LAKE, "
+        "whose Entra ID needs none; on without it)",
+        of=lambda d: (
+            None if d.shared_key_access is None else ("on" if d.shared_key_access else "off")
+        ),
+        provisioning=True,
+    ),
+    Variable(
+        LOG_RETENTION_VAR,
+        "days the Log Analytics workspace keeps logs and metrics",
+        of=lambda d: str(d.log_retention_days),
+        default="30",
+        integer=True,
         provisioning=True,
     ),
     Variable(
@@ -490,6 +538,11 @@ class AzureDeploymentSettings:
     suffix: str
     principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
     lake_principal: str | None = None  # the Dagster pods' workload identity's object id
+    alert_emails: tuple[str, ...] = ()
+    max_throughput_units: int = 10
+    storage_sku: str = "Standard_ZRS"
+    shared_key_access: bool | None = None  # None: off with the lake's Entra ID, else on
+    log_retention_days: int = 30
 
     def identities(self) -> dict[str, str]:
         """Every Entra object id given, by the suffix of its variable (lower case)."""
@@ -497,26 +550,49 @@ class AzureDeploymentSettings:
         return {**self.principals, **lake}
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> AzureDeploymentSettings | None:
-        """Provisioning's variables of the table (None: no subscription named)."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, offline: bool = False
+    ) -> AzureDeploymentSettings:
+        """Provisioning's variables of the table; every missing one named at once.
+        `offline`: for a plan that signs in nowhere, which needs the names alone (the
+        subscription shows as `UNNAMED_SUBSCRIPTION`)."""
         env = _Environment(os.environ if environ is None else environ, provisioning=True)
-        subscription = env.get(SUBSCRIPTION_VAR)
-        if not subscription:
-            return None
-        missing = [v for v in (LOCATION_VAR, ENVIRONMENT_VAR, SUFFIX_VAR) if not env.get(v)]
+        required = (LOCATION_VAR, ENVIRONMENT_VAR, SUFFIX_VAR)
+        missing = [v for v in ((() if offline else (SUBSCRIPTION_VAR,)) + required)
+                   if not env.get(v)]  # fmt: skip
         if missing:
             raise SettingsError(
-                f"{SUBSCRIPTION_VAR} is set; provisioning also needs {', '.join(missing)} "
-                "(location like westeurope, environment dv|qa|lv, a short unique suffix)"
+                f"provisioning Azure needs {', '.join(missing)} (location like westeurope, "
+                "environment dv|qa|lv, a short unique suffix; see README, 'Run it against Azure')"
             )
         principals = {name.lower(): value for name, value in env.family(PRINCIPAL_PREFIX).items()}
+        emails = tuple(e.strip() for e in env.get(ALERT_EMAILS_VAR).split(",") if e.strip())
+        for email in emails:
+            if not re.fullmatch(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+", email):
+                raise SettingsError(
+                    f"{ALERT_EMAILS_VAR}: {email!r} is no e-mail address; separate addresses "
+                    "with commas"
+                )
+        shared_keys = env.get(SHARED_KEY_ACCESS_VAR).strip().lower()
+        if shared_keys not in ("", "on", "off"):
+            raise SettingsError(f"{SHARED_KEY_ACCESS_VAR}={shared_keys!r}: set it to on or off")
+        sku = env.get(STORAGE_SKU_VAR)
+        if sku not in STORAGE_SKUS:
+            raise SettingsError(
+                f"{STORAGE_SKU_VAR}={sku!r}: set it to one of {', '.join(STORAGE_SKUS)}"
+            )
         return cls(
-            subscription_id=subscription,
+            subscription_id=env.get(SUBSCRIPTION_VAR) or UNNAMED_SUBSCRIPTION,
             location=env.get(LOCATION_VAR),
             environment=env.get(ENVIRONMENT_VAR),
             suffix=env.get(SUFFIX_VAR),
             lake_principal=principals.pop(LAKE_PRINCIPAL, None),
             principals=principals,
+            alert_emails=emails,
+            max_throughput_units=_bounded_int(env, MAX_THROUGHPUT_UNITS_VAR, 1, 40, "Standard"),
+            storage_sku=sku,
+            shared_key_access=None if not shared_keys else shared_keys == "on",
+            log_retention_days=_bounded_int(env, LOG_RETENTION_VAR, 30, 730, "Log Analytics"),
         )
 
 
@@ -573,7 +649,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = _Environment(os.environ if environ is None else environ)
-        target = _member(Target, TARGET_VAR, env.get(TARGET_VAR).strip().lower(), "target")
+        target = _target(env)
         storage = _storage(env)
         return cls(
             home=_directory(env, HOME_VAR),
@@ -639,6 +715,16 @@ def schema_dir_from_env(environ: Mapping[str, str] | None = None) -> Path:
     return _schema_dir(_Environment(os.environ if environ is None else environ))
 
 
+def target_from_env(environ: Mapping[str, str] | None = None) -> Target:
+    """The target alone: what provisions Azure reads none of the runtime's other variables
+    (they name resources it may not have made yet)."""
+    return _target(_Environment(os.environ if environ is None else environ))
+
+
+def _target(env: _Environment) -> Target:
+    return _member(Target, TARGET_VAR, env.get(TARGET_VAR).strip().lower(), "target")
+
+
 def _schema_dir(env: _Environment) -> Path:
     return Path(env.get(SCHEMA_DIR_VAR)).resolve()
 
@@ -665,6 +751,13 @@ def _positive_int(env: _Environment, name: str) -> int:
         value = -1
     if value <= 0:
         raise SettingsError(f"{name}={raw!r} must be a positive whole number")
+    return value
+
+
+def _bounded_int(env: _Environment, name: str, low: int, high: int, whose: str) -> int:
+    value = _positive_int(env, name)
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} must be from {low} to {high}, as {whose} allows")
     return value
 
 

@@ -13,6 +13,7 @@ to every team's hubs.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +81,16 @@ class AzureClients:
         )
 
 
+class _NoClients:
+    """The clients of a provisioner that lists the desired state alone: any use is a bug."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"an offline plan reads and writes nothing (it used {name!r})")
+
+
+_NO_CLIENTS: Any = _NoClients()
+
+
 @dataclass(frozen=True)
 class Step:
     kind: str
@@ -125,8 +136,10 @@ def _get(body: dict[str, Any], path: str) -> Any:
 
 class AzureProvisioner:
     def __init__(
-        self, deployment: AzureDeployment, desired: DesiredState, clients: AzureClients
+        self, deployment: AzureDeployment, desired: DesiredState, clients: AzureClients | None
     ) -> None:
+        """`clients` None: a provisioner that only lists the desired state (`offline_plan`),
+        reading and writing nothing: no step touches the clients until it reads or writes."""
         if desired.compatibility is Compatibility.FULL:
             raise ValueError(
                 f"schema group {desired.schema_group!r} asks for Full compatibility, which Azure "
@@ -136,7 +149,7 @@ class AzureProvisioner:
             consumer_group_name(group.name)
         self.deployment = deployment
         self.desired = desired
-        self.clients = clients
+        self.clients: AzureClients = clients or _NO_CLIENTS
 
     # ids ----------------------------------------------------------------------------------
 
@@ -317,11 +330,13 @@ class AzureProvisioner:
         return rules
 
     def _rule_step(self, hub: str, rule: str, right: str) -> Step:
-        n, hubs = self.deployment.names, self.clients.eventhub.event_hubs
+        n, c = self.deployment.names, self.clients
         return Step(
             "hub access rule", f"{hub}/{rule}", {"properties": {"rights": [right]}},
-            lambda: hubs.get_authorization_rule(n.resource_group, n.namespace, hub, rule),
-            lambda body: hubs.create_or_update_authorization_rule(
+            lambda: c.eventhub.event_hubs.get_authorization_rule(
+                n.resource_group, n.namespace, hub, rule
+            ),
+            lambda body: c.eventhub.event_hubs.create_or_update_authorization_rule(
                 n.resource_group, n.namespace, hub, rule, body
             ),
         )  # fmt: skip
@@ -376,19 +391,19 @@ class AzureProvisioner:
         return f"{self._namespace_id()}/eventhubs/{hub}"
 
     def _role_step(self, scope: str, principal: str, role: str) -> Step:
-        assignments = self.clients.authorization.role_assignments
+        c = self.clients
         name = str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope}|{principal}|{role}"))
 
         def write(body: dict[str, Any]) -> Any:
             role_id = self._role_definition_id(role)
             properties = {"roleDefinitionId": role_id, "principalId": principal,
                           "principalType": "ServicePrincipal"}  # fmt: skip
-            return assignments.create(scope, name, {"properties": properties})
+            return c.authorization.role_assignments.create(scope, name, {"properties": properties})
 
         return Step(
             "role assignment", f"{role} for {principal} on {scope.rsplit('/', 1)[-1]}",
             {"properties": {"principalId": principal}},
-            lambda: assignments.get(scope, name),
+            lambda: c.authorization.role_assignments.get(scope, name),
             write,
         )  # fmt: skip
 
@@ -410,11 +425,11 @@ class AzureProvisioner:
 
     # plan and apply -----------------------------------------------------------------------
 
-    def _change(self, step: Step) -> str | None:
+    def _change(self, step: Step) -> Action | None:
         try:
             existing = _as_dict(step.read())
         except ResourceNotFoundError:
-            return "create"
+            return Action(step.kind, step.name, "create")
         if _same(existing, step.desired):
             return None
         for path in step.immutable:
@@ -424,25 +439,45 @@ class AzureProvisioner:
                     f"{_get(existing, path)!r} and cannot change to {_get(step.desired, path)!r} "
                     "on an existing resource; create a new one instead"
                 )
-        return "update"
+        return Action(step.kind, step.name, "update", tuple(_differences(existing, step.desired)))
 
     def _selected(self, kinds: set[str] | None) -> list[Step]:
         return [s for s in self.steps() if kinds is None or s.kind in kinds]
 
+    def offline_plan(self) -> list[Action]:
+        """Every resource of the desired state with its body, in the order `apply` makes
+        them: what a plan on an empty subscription shows, read from nothing."""
+        return [Action(s.kind, s.name, "create", desired=s.desired) for s in self.steps()]
+
     def plan(self, kinds: set[str] | None = None) -> list[Action]:
-        """What `apply` would change (of the given kinds of resource only, if given)."""
-        actions = []
-        for step in self._selected(kinds):
-            change = self._change(step)
-            if change:
-                actions.append(Action(step.kind, step.name, change))
-        return actions
+        """What `apply` would change (of the given kinds of resource only, if given), each
+        update with its differences: also what `--verify` reports as drift."""
+        return [a for a in map(self._change, self._selected(kinds)) if a is not None]
 
     def apply(self, kinds: set[str] | None = None) -> list[Action]:
         actions = []
         for step in self._selected(kinds):
-            change = self._change(step)
-            if change:
+            action = self._change(step)
+            if action is not None:
                 step.write(step.desired)
-                actions.append(Action(step.kind, step.name, change))
+                actions.append(action)
         return actions
+
+
+def _differences(existing: Any, desired: Any, path: str = "") -> list[str]:
+    """Each desired value the existing resource does not hold: its property path, what it
+    is and what it should be."""
+    if isinstance(desired, dict) and isinstance(existing, dict):
+        return [
+            difference
+            for key, value in desired.items()
+            for difference in _differences(existing.get(key), value, f"{path}.{key}".lstrip("."))
+        ]
+    if _same(existing, desired):
+        return []
+    return [f"{path or 'the resource'} is {_shown(existing)}, should be {_shown(desired)}"]
+
+
+def _shown(value: Any, width: int = 80) -> str:
+    text = "absent" if value is None else json.dumps(value, sort_keys=True)
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -20,6 +20,10 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
         re.compile(r"^[A-Za-z0-9-]{3,128}$"),
         "3-128 letters, digits or hyphens",
     ),
+    "key vault": (
+        re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,23}$"),
+        "3-24 letters, digits and single hyphens, starting with a letter",
+    ),
     "container or queue": (
         re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$"),
         "3-63 lower-case letters, digits and single hyphens",
@@ -41,6 +45,7 @@ class AzureNames:
     lake_account: str
     checkpoint_account: str
     system_topic: str
+    key_vault: str
     capture_container: str = "capture"
     lake_container: str = "lake"
     checkpoint_container: str = "eventhub-checkpoints"
@@ -69,12 +74,14 @@ def azure_names(environment: str, region: str, unique: str, name: str = "eda") -
         lake_account=f"{environment}{name}lake{unique}",
         checkpoint_account=f"{environment}{name}ckpt{unique}",
         system_topic=f"{environment}-{name}-evgt-{region}-{unique}",
+        key_vault=f"{environment}-{name}-kv-{unique}",  # at most 24 characters: no region
     )
     check("resource group", names.resource_group)
     namespace_name(names.namespace)
     check("storage account", names.lake_account)
     check("storage account", names.checkpoint_account)
     check("Event Grid system topic", names.system_topic)
+    check("key vault", names.key_vault)
     for container in (
         names.capture_container, names.lake_container, names.checkpoint_container,
         names.discovery_queue, names.poison_queue, names.compute_log_container,

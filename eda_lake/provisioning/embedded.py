@@ -6,7 +6,8 @@ the capture destination, then the hubs that capture into it, then their consumer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from eda_lake.hub.base import EventHubAdmin
 from eda_lake.lake.layout import LakeLayout
@@ -16,14 +17,26 @@ from eda_lake.registry.base import SchemaGroupNotFoundError, SchemaRegistry
 
 @dataclass(frozen=True)
 class Action:
-    """One change: `kind` of resource, its `name`, and what would be done."""
+    """One change: `kind` of resource, its `name`, and what would be done; for an update,
+    the `differences` found (each a property, what it is and what it should be); in a plan
+    made offline, the `desired` body."""
 
     kind: str
     name: str
     change: str
+    differences: tuple[str, ...] = ()
+    desired: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.change:<7} {self.kind:<15} {self.name}"
+
+    def as_json(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"kind": self.kind, "name": self.name, "change": self.change}
+        if self.differences:
+            shown["differences"] = list(self.differences)
+        if self.desired is not None:
+            shown["desired"] = self.desired
+        return shown
 
 
 def plan(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
 from eda_lake.catalogue import Catalogue, load_catalogue
@@ -18,18 +19,22 @@ from eda_lake.hub.factory import make_hub_admin
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.provisioning import embedded as provisioning
 from eda_lake.provisioning.azure import AzureClients, AzureDeployment, AzureProvisioner
-from eda_lake.provisioning.azure_names import azure_names
+from eda_lake.provisioning.azure_names import AzureNames, azure_names
 from eda_lake.provisioning.desired import DesiredState, desired_state
 from eda_lake.provisioning.embedded import Action
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import (
-    SUBSCRIPTION_VAR,
     AzureDeploymentSettings,
+    AzureEventHubs,
+    AzureStorage,
+    Broker,
+    DiscoveryQueue,
     Settings,
-    SettingsError,
     Target,
+    settings_variables,
 )
+from eda_lake.shared.azure_identity import azure_credential
 from eda_lake.shared.closing import close_all
 
 
@@ -43,10 +48,12 @@ def provision(
     """Plan (touching nothing) or apply the catalogue's desired state on the configured
     target; the changes, in the order they are (or would be) made. `environ`: where
     provisioning's own variables are read on Azure (default: this process's environment)."""
-    desired = desired_state(catalogue or load_catalogue(settings.schema_dir))
     if settings.target is Target.AZURE:
-        provisioner = azure_provisioner(desired, environ)
-        return provisioner.plan() if plan_only else provisioner.apply()
+        mode = Mode.PLAN if plan_only else Mode.APPLY
+        return provision_azure(
+            catalogue or load_catalogue(settings.schema_dir), mode, environ
+        ).actions
+    desired = desired_state(catalogue or load_catalogue(settings.schema_dir))
     layout = LakeLayout.from_settings(settings)
     if not plan_only:
         admin, registry = make_hub_admin(settings), make_registry(settings)
@@ -66,28 +73,99 @@ def provision(
             close_all(admin, registry)
 
 
-def azure_provisioner(
-    desired: DesiredState, environ: Mapping[str, str] | None = None
-) -> AzureProvisioner:
-    from azure.identity import DefaultAzureCredential
-
-    target = AzureDeploymentSettings.from_env(environ)
-    if target is None:
-        raise SettingsError(
-            f"provisioning Azure needs {SUBSCRIPTION_VAR} and the location, environment and "
-            "name suffix variables (see README, 'Run it against Azure')"
-        )
-    names = azure_names(target.environment, target.location, target.suffix)
-    deployment = AzureDeployment(
+def azure_deployment(
+    environ: Mapping[str, str] | None = None, *, offline: bool = False
+) -> AzureDeployment:
+    """Where and how provisioning creates the Azure resources, from its variables (every
+    missing one named at once; `offline`: the names alone)."""
+    target = AzureDeploymentSettings.from_env(environ, offline=offline)
+    return AzureDeployment(
         target.subscription_id,
         target.location,
         target.environment,
-        names,
+        azure_names(target.environment, target.location, target.suffix),
         principals=target.principals,
         lake_principal=target.lake_principal,
     )
-    clients = AzureClients.create(DefaultAzureCredential(), target.subscription_id)
+
+
+def azure_provisioner(
+    desired: DesiredState, environ: Mapping[str, str] | None = None, *, offline: bool = False
+) -> AzureProvisioner:
+    """`offline`: one that lists the desired state and neither signs in nor reads Azure."""
+    deployment = azure_deployment(environ, offline=offline)
+    if offline:
+        return AzureProvisioner(deployment, desired, None)
+    clients = AzureClients.create(azure_credential(), deployment.subscription_id)
     return AzureProvisioner(deployment, desired, clients)
+
+
+# The Key Vault secret that holds the PII key on Azure, named in the handover.
+PII_KEY_SECRET = "eda-lake-pii-key"
+
+
+def key_vault_reference(vault: str, secret: str) -> str:
+    return f"@Microsoft.KeyVault(VaultName={vault};SecretName={secret})"
+
+
+def handover(names: AzureNames) -> dict[str, str]:
+    """The runtime's variables for the resources `apply` made, as `Settings.from_env` reads
+    them (by the variable table), with Entra ID throughout and the PII key by its Key Vault
+    reference: no secret value."""
+    runtime = Settings(
+        home=Path(),
+        target=Target.AZURE,
+        broker=Broker.EVENTHUBS,
+        storage=AzureStorage(
+            names.lake_account,
+            capture_container=names.capture_container,
+            lake_container=names.lake_container,
+        ),
+        eventhubs=AzureEventHubs(
+            f"{names.namespace}.servicebus.windows.net",
+            checkpoint_account_url=f"https://{names.checkpoint_account}.blob.core.windows.net",
+            checkpoint_container=names.checkpoint_container,
+        ),
+        discovery_queue=DiscoveryQueue(names.discovery_queue),
+        pii_key=key_vault_reference(names.key_vault, PII_KEY_SECRET),
+    )
+    local = settings_variables(Settings(home=runtime.home))
+    return {k: v for k, v in settings_variables(runtime).items() if local.get(k) != v}
+
+
+class Mode(StrEnum):
+    PLAN = "plan"
+    OFFLINE_PLAN = "offline plan"
+    APPLY = "apply"
+    VERIFY = "verify"
+
+
+@dataclass(frozen=True)
+class AzureProvisioning:
+    """What one provisioning command did on Azure: its `actions` (for `verify`, the drift),
+    and after `apply` the runtime's variables to hand over."""
+
+    mode: Mode
+    names: AzureNames
+    subscription_id: str
+    actions: list[Action]
+    exports: dict[str, str] = field(default_factory=dict)
+
+
+def provision_azure(
+    catalogue: Catalogue, mode: Mode, environ: Mapping[str, str] | None = None
+) -> AzureProvisioning:
+    """Plan (offline, or against Azure), apply, or verify the catalogue's desired state on
+    Azure; reads provisioning's variables alone, never the runtime's."""
+    desired = desired_state(catalogue)
+    provisioner = azure_provisioner(desired, environ, offline=mode is Mode.OFFLINE_PLAN)
+    d = provisioner.deployment
+    if mode is Mode.OFFLINE_PLAN:
+        return AzureProvisioning(mode, d.names, d.subscription_id, provisioner.offline_plan())
+    if mode is Mode.APPLY:
+        actions = provisioner.apply()
+        return AzureProvisioning(mode, d.names, d.subscription_id, actions, handover(d.names))
+    return AzureProvisioning(mode, d.names, d.subscription_id, provisioner.plan())
 
 
 LocalPart = Callable[[DesiredState, EventHubAdmin, SchemaRegistry, LakeLayout], object]

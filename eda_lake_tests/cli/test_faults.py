@@ -177,15 +177,30 @@ AZURE_HUBS = {
 
 
 def test_the_azure_plan_without_a_sign_in(tmp_path: Path) -> None:
+    """A plan against Azure signs in; it needs provisioning's variables alone, never the
+    runtime's (which name resources the plan has not made yet)."""
     env = {**AZURE_DEPLOYMENT, "EDA_LAKE_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
-    for command in (
-        (sys.executable, "-m", "infra_scripts.provision", "plan", "--target", "azure"),
-        (EDA_LAKE, "provision", "--plan"),
+    for command, extra in (
+        ((EDA_LAKE, "provision", "--target", "azure", "--plan"), {}),
+        ((EDA_LAKE, "provision", "--plan"), {"EDA_LAKE_TARGET": "azure"}),
+        ((EDA_LAKE, "provision", "--verify"), {"EDA_LAKE_TARGET": "azure"}),
     ):
-        result = run(*command, env={**env, **AZURE_HUBS} if command[0] == EDA_LAKE else env)
+        result = run(*command, env={**env, **extra})
         assert_one_line(result, "no Azure sign-in", "az login")
         assert result.stderr.count("\n") == 1, result.stderr  # not the SDK's warning too
     assert not (tmp_path / "home").exists()  # a plan touches nothing
+
+
+def test_every_missing_provisioning_variable_is_named_at_once(tmp_path: Path) -> None:
+    env = {"EDA_LAKE_HOME": str(tmp_path / "home"), "EDA_LAKE_ENVIRONMENT": "dv"}
+    result = run(EDA_LAKE, "provision", "--target", "azure", "--plan", env=env)
+    assert_one_line(
+        result, "EDA_LAKE_AZURE_SUBSCRIPTION_ID, EDA_LAKE_AZURE_LOCATION, EDA_LAKE_NAME_SUFFIX"
+    )
+    result = run(EDA_LAKE, "provision", "--target", "azure", "--plan", "--offline", env=env)
+    assert_one_line(result, "needs EDA_LAKE_AZURE_LOCATION, EDA_LAKE_NAME_SUFFIX")
+    result = run(EDA_LAKE, "provision", "--plan", "--offline", env=env)  # local: no such plan
+    assert result.returncode == 2 and "add --target azure" in result.stderr
 
 
 def test_the_schema_registry_needs_entra_id_even_with_connection_strings(tmp_path: Path) -> None:
