@@ -40,7 +40,7 @@ class AzureSchemaRegistry:
         if self.groups is None:
             raise SchemaGroupNotFoundError(
                 "schema groups on Azure are created by provisioning: run "
-                "`python -m infra_scripts.provision apply` with EDA_LAKE_TARGET=azure"
+                "`eda-lake provision --target azure`"
             )
         return self.groups
 

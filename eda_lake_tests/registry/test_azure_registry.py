@@ -118,7 +118,7 @@ def test_service_refusals_become_the_registry_errors() -> None:
         registry.register("missing", V1)
     with pytest.raises(SchemaNotFoundError, match="abc"):
         registry.get("abc")
-    with pytest.raises(SchemaGroupNotFoundError, match=r"infra_scripts\.provision"):
+    with pytest.raises(SchemaGroupNotFoundError, match=r"eda-lake provision --target azure"):
         registry.ensure_group("g", Compatibility.BACKWARD)
     with pytest.raises(ValueError, match="not Full"):
         registry.ensure_group("g", Compatibility.FULL)
