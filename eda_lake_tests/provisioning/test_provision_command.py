@@ -189,3 +189,21 @@ def test_the_deployments_settings_are_refused_naming_the_variable_and_the_fix() 
     ):
         with pytest.raises(SettingsError, match=rf"^{variable}.*{words}"):
             read(**{variable: value})
+
+
+def test_verify_on_the_embedded_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same modes locally: a fresh home is all drift; `--target local` wins over
+    EDA_LAKE_TARGET=azure, and reads none of the Azure variables."""
+    monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("EDA_LAKE_TARGET", "azure")
+    assert main(["provision", "--target", "local", "--verify", "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["drift"] is True and report["target"] == "local"
+    assert {"event hub", "consumer group", "schema"} <= {c["kind"] for c in report["changes"]}
+    assert main(["provision", "--target", "local"]) == 0
+    capsys.readouterr()
+    assert main(["provision", "--target", "local", "--verify"]) == 0
+    assert capsys.readouterr().out.startswith("no drift: ")
+    assert main(["provision", "--target", "local", "--plan", "--verify"]) == 2
