@@ -36,11 +36,12 @@ def _image(values: dict[str, Any], *keys: str | int) -> dict[str, Any]:
         try:
             found = found[key]
         except (KeyError, IndexError, TypeError):
-            where = ".".join(str(k) for k in (*keys, "image"))
-            raise ValuesError(f"the values hold no {where}: restore it from the project's") from None
-    if not isinstance(found, dict):
-        raise ValuesError(f"{'.'.join(str(k) for k in keys)}.image is not a mapping")
-    return found
+            break
+    else:
+        if isinstance(found, dict):
+            return found
+    where = ".".join(str(key) for key in (*keys, "image"))
+    raise ValuesError(f"the values hold no {where} (repository, tag): add it as the project's has")
 
 
 def _placeholders(node: Any, where: str = "") -> list[str]:
@@ -48,7 +49,7 @@ def _placeholders(node: Any, where: str = "") -> list[str]:
     if isinstance(node, dict):
         return [p for key, value in node.items() for p in _placeholders(value, f"{where}.{key}")]
     if isinstance(node, list):
-        return [p for index, item in enumerate(node) for p in _placeholders(item, f"{where}[{index}]")]
+        return [p for i, item in enumerate(node) for p in _placeholders(item, f"{where}[{i}]")]
     if isinstance(node, str) and PLACEHOLDER.match(node):
         return [f"{where.lstrip('.')} ({node})"]
     return []
@@ -58,7 +59,7 @@ def release_values(values: dict[str, Any], image: str, tag: str) -> dict[str, An
     """`values` with every Dagster image set to `image:tag`."""
     deployments = values.get("dagster-user-deployments", {}).get("deployments") or []
     if not deployments:
-        raise ValuesError("the values hold no dagster-user-deployments.deployments: no code location")
+        raise ValuesError("the values hold no dagster-user-deployments.deployments: no code server")
     images = [_image(values, "dagsterWebserver"), _image(values, "dagsterDaemon")]
     images += [
         _image(values, "dagster-user-deployments", "deployments", index)

@@ -116,7 +116,9 @@ def _eda_lake_problems(arguments: list[str]) -> list[str]:
     for argument in arguments:
         if argument.startswith("-"):
             option = argument.split("=", 1)[0]
-            known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+            known = {
+                opt for param in command.params for opt in (*param.opts, *param.secondary_opts)
+            }
             if option not in known:
                 return [f"{path} has no option {option}"]
         elif isinstance(command, click.Group):
@@ -149,7 +151,12 @@ def _secrets_in(text: str) -> list[str]:
 
 def test_the_pipelines_run_the_project_commands() -> None:
     found = [line for _, line in _all_commands()]
-    for expected in ("make test", "eda-lake provision", "infra_scripts.schema_gate", "helm upgrade"):
+    for expected in (
+        "make test",
+        "eda-lake provision",
+        "infra_scripts.schema_gate",
+        "helm upgrade",
+    ):
         assert any(expected in line for line in found), expected
 
 

@@ -52,7 +52,7 @@ def test_a_placeholder_left_is_refused_naming_where() -> None:
 def test_values_without_a_code_location_are_refused() -> None:
     values = _filled()
     values["dagster-user-deployments"]["deployments"] = []
-    with pytest.raises(ValuesError, match="no dagster-user-deployments.deployments"):
+    with pytest.raises(ValuesError, match=r"no dagster-user-deployments\.deployments"):
         release_values(values, IMAGE, "0a1b2c3")
 
 
