@@ -244,6 +244,21 @@ def test_only_the_deployment_changes_azure_in_its_environment_one_at_a_time() ->
     assert provisions and all("--plan" in line for line in provisions)
 
 
+def test_both_deployments_install_one_helm_version() -> None:
+    [github] = [
+        step["with"]["version"]
+        for step in _load(GITHUB / "deploy.yml")["jobs"]["deploy"]["steps"]
+        if step.get("uses", "").startswith("azure/setup-helm@")
+    ]
+    [azure] = [
+        step["inputs"]["helmVersionToInstall"]
+        for job in _azure_job_list(_load(AZURE_PIPELINES / "deploy.yml"))
+        for step in _azure_steps(job)
+        if step.get("task") == "HelmInstaller@1"
+    ]
+    assert github == f"v{azure}"
+
+
 def test_the_pin_check_refuses_a_tag() -> None:
     assert not PINNED.match("azure/login@v2")
     assert PINNED.match("azure/login@a457da9ea143d694b1b9c7c869ebb04ebe844ef5")
