@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from eda_lake.catalogue import load_catalogue
+from eda_lake.catalogue import CatalogueError, load_catalogue
 
 SCHEMAS = "schemas"
 # The console script installed beside this interpreter: the project's own command.
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         root = Path(_git("rev-parse", "--show-toplevel", cwd=Path.cwd()).strip())
         return check(arguments.base, root)
-    except GateError as exc:
+    except (GateError, CatalogueError) as exc:
         print(f"schema gate: error: {exc}", file=sys.stderr)
         return 2
 

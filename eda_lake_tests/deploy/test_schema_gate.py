@@ -87,3 +87,13 @@ def test_a_base_not_fetched_is_one_line_naming_it(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "origin/main names no commit in this clone: fetch the base branch" in err
+
+
+def test_an_unreadable_catalogue_is_one_line(
+    clone: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (clone / "schemas" / "catalogue.toml").write_text('schema_group = "eda-lake"\n')
+    assert main(["base"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("schema gate: error: ")
+    assert "catalogue" in err
