@@ -32,15 +32,20 @@ ROLE_DEFINITIONS = (
 )
 
 
-def provisioner(catalogue: Catalogue, arm: FakeArm, **deployment: Any) -> AzureProvisioner:
-    """A provisioner of the dv deployment in westeurope (with `deployment`'s fields of
-    `AzureDeployment`), on `arm`, which it teaches the built-in roles."""
+def teach_roles(arm: FakeArm) -> None:
+    """Give `arm` the built-in roles' definitions, which role assignments name."""
     arm.resources[ROLE_DEFINITIONS] = {
         "value": [
             {"id": f"{ROLE_DEFINITIONS}/{i}", "name": str(i), "properties": {"roleName": role}}
             for i, role in enumerate(BUILT_IN_ROLES)
         ]
     }
+
+
+def provisioner(catalogue: Catalogue, arm: FakeArm, **deployment: Any) -> AzureProvisioner:
+    """A provisioner of the dv deployment in westeurope (with `deployment`'s fields of
+    `AzureDeployment`), on `arm`, which it teaches the built-in roles."""
+    teach_roles(arm)
     names = azure_names("dv", "westeurope", "x7k2")
     target = AzureDeployment(SUBSCRIPTION, "westeurope", "dv", names, **deployment)
     clients = AzureClients.create(FakeCredential(), SUBSCRIPTION, transport=arm)

@@ -25,6 +25,7 @@ from eda_lake_tests.provisioning.arm_setup import (
     assignments,
     provisioner,
     role_id,
+    teach_roles,
 )
 from eda_lake_tests.provisioning.fake_arm import FakeArm, FakeCredential
 
@@ -200,6 +201,7 @@ def test_platform_assets_in_order_provision_everything_on_azure(
     from eda_lake.settings import Settings
 
     arm = FakeArm()
+    teach_roles(arm)
     real_create = AzureClients.create
 
     def on_fake_arm(
@@ -218,6 +220,9 @@ def test_platform_assets_in_order_provision_everything_on_azure(
         "EDA_LAKE_AZURE_LOCATION": "westeurope",
         "EDA_LAKE_ENVIRONMENT": "dv",
         "EDA_LAKE_NAME_SUFFIX": "x7k2",
+        # the lake's identity: its roles, and shared keys off, so Capture's and Event Grid's
+        # managed identities get theirs
+        "EDA_LAKE_PRINCIPAL__LAKE": LAKE,
     }
     result = dg.materialize(
         PLATFORM_ASSETS, resources={"eda_lake": EdaLakeResource.of(environment)}
