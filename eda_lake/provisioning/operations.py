@@ -73,15 +73,18 @@ def workspace(location: str, tags: dict[str, str], retention_days: int) -> dict[
     }}  # fmt: skip
 
 
-def diagnostic_setting(workspace_id: str, *, logs: bool) -> dict[str, Any]:
+def diagnostic_setting(workspace_id: str, *, logs: bool, dedicated: bool) -> dict[str, Any]:
     """Every log (category group allLogs, where the resource has logs) and every metric to
-    the workspace, into resource-specific tables (`AZMSArchiveLogs`, `StorageBlobLogs`)."""
-    return {"properties": {
+    the workspace. `dedicated`: into the resource's own tables (Event Hubs' `AZMSArchiveLogs`)
+    rather than `AzureDiagnostics`; Storage has its own tables only (`StorageBlobLogs`)."""
+    body: dict[str, Any] = {"properties": {
         "workspaceId": workspace_id,
-        "logAnalyticsDestinationType": "Dedicated",
         "logs": [{"categoryGroup": "allLogs", "enabled": True}] if logs else [],
         "metrics": [{"category": "AllMetrics", "enabled": True}],
     }}  # fmt: skip
+    if dedicated:
+        body["properties"]["logAnalyticsDestinationType"] = "Dedicated"
+    return body
 
 
 def action_group(tags: dict[str, str], emails: tuple[str, ...]) -> dict[str, Any]:
@@ -199,7 +202,7 @@ _WRITES = '"PutBlob", "PutBlockList", "CopyBlob", "FlushFile", "RenameFile"'
 
 
 def log_alerts(paths: LakePaths) -> tuple[LogAlert, ...]:
-    writes = f"StorageBlobLogs | where StatusCode < 300 and OperationName in ({_WRITES})"
+    writes = f'StorageBlobLogs | where StatusText == "Success" and OperationName in ({_WRITES})'
     return (
         LogAlert(
             "capture-failures",
@@ -221,7 +224,7 @@ def log_alerts(paths: LakePaths) -> tuple[LogAlert, ...]:
             f'| where ObjectKey startswith "{paths.captured}" | count);\n'
             f"let committed = toscalar({writes} "
             f'| where ObjectKey startswith "{paths.bronze_commits}" | count);\n'
-            "print captured, committed | where captured > 0 and committed == 0",
+            "print files = captured, commits = committed | where files > 0 and commits == 0",
             severity=2,
         ),
         LogAlert(

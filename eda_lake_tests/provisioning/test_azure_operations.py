@@ -59,6 +59,11 @@ def test_apply_creates_the_baseline_after_what_it_depends_on(catalogue: Catalogu
     ]["properties"]
     assert blob_logs["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
     assert blob_logs["workspaceId"].lower() == WORKSPACE
+    namespace_logs = arm.resources[
+        f"{NAMESPACE}/providers/microsoft.insights/diagnosticsettings/to-log-analytics"
+    ]["properties"]
+    # Capture's failures in AZMSArchiveLogs, where the capture-failures alert reads them
+    assert namespace_logs["logAnalyticsDestinationType"] == "Dedicated"
     [receiver] = arm.resources[ACTION_GROUP]["properties"]["emailReceivers"]
     assert receiver["emailAddress"] == "ops@example.com"
     backlog = arm.resources[f"{INSIGHTS}/metricalerts/capture-backlog"]["properties"]
