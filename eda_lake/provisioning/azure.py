@@ -56,7 +56,7 @@ CAPTURE_WRITER = BLOB_CONTRIBUTOR
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f7d2a-6a55-4f71-9e26-1a3c6b9c8d41")
 
 
-MAX_THROUGHPUT_UNITS = 40  # a Standard namespace's
+MAX_THROUGHPUT_UNITS = 40  # the most a Standard namespace can inflate to
 STORAGE_SKUS = (
     "Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS", "Standard_GZRS",
     "Standard_RAGZRS",
@@ -91,10 +91,11 @@ class AzureDeployment:
                 f"storage sku {self.storage_sku!r} is not one of {', '.join(STORAGE_SKUS)}: "
                 "set EDA_LAKE_STORAGE_SKU to one"
             )
-        if self.log_retention_days not in operations.LOG_RETENTION_RANGE:
+        retention = operations.LOG_RETENTION_RANGE
+        if self.log_retention_days not in retention:
             raise ValueError(
-                f"log retention of {self.log_retention_days} days is outside 30 to 730: set "
-                "EDA_LAKE_LOG_RETENTION_DAYS within them"
+                f"log retention of {self.log_retention_days} days is outside {retention[0]} to "
+                f"{retention[-1]}: set EDA_LAKE_LOG_RETENTION_DAYS within them"
             )
         for email in self.alert_emails:
             if not EMAIL.fullmatch(email):
