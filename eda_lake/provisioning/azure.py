@@ -83,25 +83,24 @@ class AzureDeployment:
         if not self.throughput_units <= self.max_throughput_units <= MAX_THROUGHPUT_UNITS:
             raise ValueError(
                 f"maximum throughput units {self.max_throughput_units} must be between the "
-                f"throughput units ({self.throughput_units}) and {MAX_THROUGHPUT_UNITS}: set "
-                "EDA_LAKE_MAX_THROUGHPUT_UNITS within them"
+                f"throughput units ({self.throughput_units}) and {MAX_THROUGHPUT_UNITS}: set the "
+                "maximum within them"
             )
         if self.storage_sku not in STORAGE_SKUS:
             raise ValueError(
                 f"storage sku {self.storage_sku!r} is not one of {', '.join(STORAGE_SKUS)}: "
-                "set EDA_LAKE_STORAGE_SKU to one"
+                "set the storage sku to one"
             )
         retention = operations.LOG_RETENTION_RANGE
         if self.log_retention_days not in retention:
             raise ValueError(
                 f"log retention of {self.log_retention_days} days is outside {retention[0]} to "
-                f"{retention[-1]}: set EDA_LAKE_LOG_RETENTION_DAYS within them"
+                f"{retention[-1]}: set the retention within them"
             )
         for email in self.alert_emails:
             if not EMAIL.fullmatch(email):
                 raise ValueError(
-                    f"alert e-mail {email!r} is no e-mail address: fix it in "
-                    "EDA_LAKE_ALERT_EMAILS (comma-separated addresses)"
+                    f"alert e-mail {email!r} is no e-mail address: fix it in the alert e-mails"
                 )
 
     @property
@@ -384,9 +383,9 @@ class AzureProvisioner:
             sku = _as_dict(found).get("sku", {}).get("name")
             if sku is not None and sku.lower() != d.storage_sku.lower():
                 raise ValueError(
-                    f"storage account {account} is {sku}, not {d.storage_sku}: set "
-                    f"EDA_LAKE_STORAGE_SKU={sku} to keep it, or convert the account to "
-                    f"{d.storage_sku} (Azure portal, Redundancy) first"
+                    f"storage account {account} is {sku}, not {d.storage_sku}: set the storage "
+                    f"sku to {sku} to keep it, or convert the account to {d.storage_sku} "
+                    "(Azure portal, the account's Redundancy) first"
                 )
             return found
 

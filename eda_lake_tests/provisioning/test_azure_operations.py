@@ -4,6 +4,7 @@ settings and alerts, storage redundancy, and shared keys off with managed identi
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pyarrow.fs as pafs
@@ -171,8 +172,8 @@ def test_an_account_of_another_redundancy_is_refused_not_converted(catalogue: Ca
     writes = len(arm.writes())
     with pytest.raises(
         ValueError,
-        match="storage account dvedalakex7k2 is Standard_LRS, not Standard_ZRS: set "
-        "EDA_LAKE_STORAGE_SKU=Standard_LRS to keep it, or convert the account",
+        match="storage account dvedalakex7k2 is Standard_LRS, not Standard_ZRS: set the storage "
+        "sku to Standard_LRS to keep it, or convert the account to Standard_ZRS",
     ):
         provisioner(catalogue, arm).apply()
     assert len(arm.writes()) == writes
@@ -198,6 +199,7 @@ def test_the_steps_build_without_clients_and_read_nothing(catalogue: Catalogue) 
         (s.kind, s.name, s.desired) for s in online
     ]
     assert {"lock", "key vault", "managed identity role", "log alert"} <= {s.kind for s in steps}
+    assert json.loads(json.dumps([s.desired for s in steps])) == [s.desired for s in steps]
     with pytest.raises(ValueError, match="no Azure clients: an offline plan"):
         steps[0].read()
 
