@@ -20,7 +20,7 @@ API_VERSIONS = {
     "microsoft.insights/diagnosticsettings": "2021-05-01-preview",  # category groups
     "microsoft.insights/actiongroups": "2023-01-01",
     "microsoft.insights/metricalerts": "2018-03-01",
-    "microsoft.insights/scheduledqueryrules": "2022-06-15",
+    "microsoft.insights/scheduledqueryrules": "2021-08-01",
     "subscriptions": "2022-12-01",  # the subscription itself, for its tenant
 }
 
