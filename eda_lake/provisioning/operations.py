@@ -162,10 +162,10 @@ def metric_alert(
 
 @dataclass(frozen=True)
 class LakePaths:
-    """Where the alerts look in `StorageBlobLogs`, whose `ObjectKey` is
-    `/<account>/<container>/<blob>`: as `LakeLayout` lays out the lake container, bronze's
-    one table is its area, and the quarantine's tables are `quarantine/files` and
-    `quarantine/events`."""
+    """Where the alerts look in `StorageBlobLogs`, whose `ObjectKey` holds
+    `/<account>/<container>/<blob>` (matched with `contains`: Azure documents it as quoted):
+    as `LakeLayout` lays out the lake container, bronze's one table is its area, and the
+    quarantine's tables are `quarantine/files` and `quarantine/events`."""
 
     account: str
     capture_container: str
@@ -221,20 +221,21 @@ def log_alerts(paths: LakePaths) -> tuple[LogAlert, ...]:
             "(capture_notifications_sensor, capture_files_sensor), the discovery and poison "
             "queues, and the lake identity's roles; `eda-lake ingest` lands what is waiting.",
             f"let captured = toscalar({writes} "
-            f'| where ObjectKey startswith "{paths.captured}" | count);\n'
+            f'| where ObjectKey contains "{paths.captured}" | count);\n'
             f"let committed = toscalar({writes} "
-            f'| where ObjectKey startswith "{paths.bronze_commits}" | count);\n'
+            f'| where ObjectKey contains "{paths.bronze_commits}" | count);\n'
             "print files = captured, commits = committed | where files > 0 and commits == 0",
             severity=2,
         ),
         LogAlert(
             "quarantine-rate",
-            "The lake quarantined files or events more than 10 times in the last hour: a "
-            "producer sends what its schema does not describe, or files cannot be read. "
+            "The quarantine tables took more than 10 commits in the last hour (each batch "
+            "that quarantines files or events commits once, as does each retry): a producer "
+            "sends what its schema does not describe, or capture files cannot be read. "
             "`eda-lake quarantine list` shows each reason; after the fix, `eda-lake "
             "quarantine retry` lands them.",
             f"{writes} "
-            f'| where ObjectKey startswith "{paths.quarantine}" and ObjectKey has "_delta_log"',
+            f'| where ObjectKey contains "{paths.quarantine}" and ObjectKey has "_delta_log"',
             severity=3,
             threshold=10,
         ),
