@@ -371,7 +371,8 @@ def _provision_headline(mode: Mode, changes: int) -> str:
     if mode is Mode.VERIFY:
         if not changes:
             return "no drift: everything matches the desired state"
-        return f"drift: {count(changes, 'resource')} differ from the desired state:"
+        verb = "differs" if changes == 1 else "differ"
+        return f"drift: {count(changes, 'resource')} {verb} from the desired state:"
     if mode is Mode.OFFLINE_PLAN:
         return f"{count(changes, 'resource')} in the desired state (an offline plan: nothing read):"
     verb = "changed" if mode is Mode.APPLY else "would change (a plan: nothing was touched)"

@@ -70,6 +70,13 @@ PRINCIPAL_PREFIX = "EDA_LAKE_PRINCIPAL__"  # + team: the team's Entra object id
 ALERT_EMAILS_VAR = "EDA_LAKE_ALERT_EMAILS"
 MAX_THROUGHPUT_UNITS_VAR = "EDA_LAKE_MAX_THROUGHPUT_UNITS"
 STORAGE_SKU_VAR = "EDA_LAKE_STORAGE_SKU"
+# What Azure allows, and the deployment's defaults: one source for the variables' table, their
+# checks and the provisioning code's own defaults.
+MAX_THROUGHPUT_UNITS = 40  # the most a Standard namespace can inflate to
+DEFAULT_MAX_THROUGHPUT_UNITS = 10
+DEFAULT_STORAGE_SKU = "Standard_ZRS"
+LOG_RETENTION_DAYS = (30, 730)  # PerGB2018's interactive retention
+DEFAULT_LOG_RETENTION_DAYS = 30  # PerGB2018 includes 31 days at no retention charge
 STORAGE_SKUS = ("Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS",
                 "Standard_RAGRS", "Standard_RAGZRS")  # fmt: skip
 SHARED_KEY_ACCESS_VAR = "EDA_LAKE_SHARED_KEY_ACCESS"
@@ -291,7 +298,7 @@ VARIABLES: tuple[Variable, ...] = (
         MAX_THROUGHPUT_UNITS_VAR,
         "the most throughput units the namespace's auto-inflate may reach",
         of=lambda d: str(d.max_throughput_units),
-        default="10",
+        default=str(DEFAULT_MAX_THROUGHPUT_UNITS),
         integer=True,
         provisioning=True,
     ),
@@ -299,7 +306,7 @@ VARIABLES: tuple[Variable, ...] = (
         STORAGE_SKU_VAR,
         f"both storage accounts' redundancy: {', '.join(STORAGE_SKUS)}",
         of=lambda d: d.storage_sku,
-        default="Standard_ZRS",
+        default=DEFAULT_STORAGE_SKU,
         provisioning=True,
     ),
     Variable(
@@ -315,7 +322,7 @@ VARIABLES: tuple[Variable, ...] = (
         LOG_RETENTION_VAR,
         "days the Log Analytics workspace keeps logs and metrics",
         of=lambda d: str(d.log_retention_days),
-        default="30",
+        default=str(DEFAULT_LOG_RETENTION_DAYS),
         integer=True,
         provisioning=True,
     ),
@@ -539,10 +546,10 @@ class AzureDeploymentSettings:
     principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
     lake_principal: str | None = None  # the Dagster pods' workload identity's object id
     alert_emails: tuple[str, ...] = ()
-    max_throughput_units: int = 10
-    storage_sku: str = "Standard_ZRS"
+    max_throughput_units: int = DEFAULT_MAX_THROUGHPUT_UNITS
+    storage_sku: str = DEFAULT_STORAGE_SKU
     shared_key_access: bool | None = None  # None: off with the lake's Entra ID, else on
-    log_retention_days: int = 30
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
 
     def identities(self) -> dict[str, str]:
         """Every Entra object id given, by the suffix of its variable (lower case)."""
@@ -589,10 +596,14 @@ class AzureDeploymentSettings:
             lake_principal=principals.pop(LAKE_PRINCIPAL, None),
             principals=principals,
             alert_emails=emails,
-            max_throughput_units=_bounded_int(env, MAX_THROUGHPUT_UNITS_VAR, 1, 40, "Standard"),
+            max_throughput_units=_bounded_int(
+                env, MAX_THROUGHPUT_UNITS_VAR, 1, MAX_THROUGHPUT_UNITS, "a Standard namespace"
+            ),
             storage_sku=sku,
             shared_key_access=None if not shared_keys else shared_keys == "on",
-            log_retention_days=_bounded_int(env, LOG_RETENTION_VAR, 30, 730, "Log Analytics"),
+            log_retention_days=_bounded_int(
+                env, LOG_RETENTION_VAR, *LOG_RETENTION_DAYS, "Log Analytics"
+            ),
         )
 
 

@@ -8,7 +8,14 @@ resumes, and an apply with nothing left to do writes nothing.
 
 Security: readers get hub-scoped Listen rules and producers hub-scoped Send rules, one per
 team and hub; no namespace-level Listen rule exists, since one would let any reader listen
-to every team's hubs.
+to every team's hubs. The resource group and the lake's account carry CanNotDelete locks;
+`apply` never deletes, so it proceeds under them. With Entra ID, the storage accounts refuse
+shared keys, and Capture and Event Grid reach the lake's account as their resources' managed
+identities. The operations baseline (`operations`): a Key Vault, logs and metrics in a Log
+Analytics workspace, alerts to an action group.
+
+Steps only describe: building them touches no client (an offline plan lists them with none),
+and only their `read` and `write` call Azure.
 """
 
 from __future__ import annotations
@@ -22,10 +29,17 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from eda_lake.lake.maintenance import lifecycle
+from eda_lake.provisioning import operations
 from eda_lake.provisioning.azure_names import AzureNames
 from eda_lake.provisioning.desired import DesiredState
 from eda_lake.provisioning.embedded import Action
 from eda_lake.registry.compatibility import Compatibility
+from eda_lake.settings import (
+    DEFAULT_LOG_RETENTION_DAYS,
+    DEFAULT_MAX_THROUGHPUT_UNITS,
+    DEFAULT_STORAGE_SKU,
+    STORAGE_SKU_VAR,
+)
 from eda_lake.shared.names import consumer_group_name
 
 CAPTURE_FILE_CREATED = "Microsoft.EventHub.CaptureFileCreated"
@@ -42,6 +56,9 @@ QUEUE_SENDER = "Storage Queue Data Message Sender"
 # Only the right to ask for a user delegation key, which Azure grants at the account alone: the
 # UI's link to a step's log is signed with one, and reaches no more than the data roles do.
 BLOB_DELEGATOR = "Storage Blob Delegator"
+KEY_VAULT_SECRETS_USER = "Key Vault Secrets User"
+# What Azure documents for Capture's managed identity on its destination.
+CAPTURE_WRITER = BLOB_CONTRIBUTOR
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f7d2a-6a55-4f71-9e26-1a3c6b9c8d41")
 
 
@@ -54,6 +71,18 @@ class AzureDeployment:
     throughput_units: int = 1
     principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
     lake_principal: str | None = None  # the Dagster pods' workload identity's object id
+    alert_emails: tuple[str, ...] = ()  # the action group's receivers
+    max_throughput_units: int = DEFAULT_MAX_THROUGHPUT_UNITS  # auto-inflate's ceiling
+    storage_sku: str = DEFAULT_STORAGE_SKU  # both storage accounts' redundancy
+    shared_key_access: bool | None = None  # None: off when lake_principal is given
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+
+    @property
+    def shared_keys(self) -> bool:
+        """Do the storage accounts accept shared keys (else Entra ID only)?"""
+        if self.shared_key_access is None:
+            return self.lake_principal is None
+        return self.shared_key_access
 
 
 @dataclass(frozen=True)
@@ -79,16 +108,6 @@ class AzureClients:
             EventGridManagementClient(credential, subscription_id, **client_options),
             AuthorizationManagementClient(credential, subscription_id, **client_options),
         )
-
-
-class _NoClients:
-    """The clients of a provisioner that lists the desired state alone: any use is a bug."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(f"an offline plan reads and writes nothing (it used {name!r})")
-
-
-_NO_CLIENTS: Any = _NoClients()
 
 
 @dataclass(frozen=True)
@@ -128,6 +147,15 @@ def _same(existing: Any, desired: Any) -> bool:
     return bool(existing == desired)
 
 
+def _system_identity(found: Any, resource: str) -> str:
+    """The principal id of a resource's system-assigned identity, which Azure gives it when
+    the resource is written with one: absent before, as a role step on it reads."""
+    principal = (_as_dict(found).get("identity") or {}).get("principalId")
+    if not principal:
+        raise ResourceNotFoundError(f"{resource} has no system-assigned identity yet")
+    return str(principal)
+
+
 def _get(body: dict[str, Any], path: str) -> Any:
     for key in path.split("."):
         body = body.get(key, {}) if isinstance(body, dict) else {}
@@ -138,8 +166,7 @@ class AzureProvisioner:
     def __init__(
         self, deployment: AzureDeployment, desired: DesiredState, clients: AzureClients | None
     ) -> None:
-        """`clients` None: a provisioner that only lists the desired state (`offline_plan`),
-        reading and writing nothing: no step touches the clients until it reads or writes."""
+        """`clients` None: the steps can be listed, not read nor written (an offline plan)."""
         if desired.compatibility is Compatibility.FULL:
             raise ValueError(
                 f"schema group {desired.schema_group!r} asks for Full compatibility, which Azure "
@@ -149,7 +176,13 @@ class AzureProvisioner:
             consumer_group_name(group.name)
         self.deployment = deployment
         self.desired = desired
-        self.clients: AzureClients = clients or _NO_CLIENTS
+        self._clients = clients
+
+    @property
+    def clients(self) -> AzureClients:
+        if self._clients is None:
+            raise ValueError("no Azure clients: an offline plan lists the steps, reads none")
+        return self._clients
 
     # ids ----------------------------------------------------------------------------------
 
@@ -164,19 +197,46 @@ class AzureProvisioner:
         namespace = self.deployment.names.namespace
         return f"{self._rg_id()}/providers/Microsoft.EventHub/namespaces/{namespace}"
 
+    def _vault_id(self) -> str:
+        return (
+            f"{self._rg_id()}/providers/Microsoft.KeyVault/vaults/{self.deployment.names.key_vault}"
+        )
+
+    def _workspace_id(self) -> str:
+        workspace = self.deployment.names.log_workspace
+        return f"{self._rg_id()}/providers/Microsoft.OperationalInsights/workspaces/{workspace}"
+
+    def _action_group_id(self) -> str:
+        group = self.deployment.names.action_group
+        return f"{self._rg_id()}/providers/Microsoft.Insights/actionGroups/{group}"
+
+    def _container_id(self, container: str) -> str:
+        account = self._account_id(self.deployment.names.lake_account)
+        return f"{account}/blobServices/default/containers/{container}"
+
+    def _queue_id(self, queue: str) -> str:
+        account = self._account_id(self.deployment.names.lake_account)
+        return f"{account}/queueServices/default/queues/{queue}"
+
+    def _hub_id(self, hub: str) -> str:
+        return f"{self._namespace_id()}/eventhubs/{hub}"
+
     # steps --------------------------------------------------------------------------------
 
     def steps(self) -> list[Step]:
-        d, n, c = self.deployment, self.deployment.names, self.clients
+        """Every resource, each after what it depends on; building them calls no client."""
+        d, n = self.deployment, self.deployment.names
         rg, ns = n.resource_group, n.namespace
         tags = {"team": "platform", "environment": d.environment}
-        steps = [
+        return [
             Step(
                 "resource group", rg, {"location": d.location, "tags": tags},
-                lambda: c.resources.resource_groups.get(rg),
-                lambda body: c.resources.resource_groups.create_or_update(rg, body),
+                lambda: self.clients.resources.resource_groups.get(rg),
+                lambda body: self.clients.resources.resource_groups.create_or_update(rg, body),
             ),
-            *self._account_steps(n.lake_account, hns=True, tags=tags),
+            self._lock_step(self._rg_id(), f"resource group {rg}"),
+            self._account_step(n.lake_account, hns=True, tags=tags),
+            self._lock_step(self._account_id(n.lake_account), f"storage account {n.lake_account}"),
             *(
                 self._container_step(n.lake_account, container)
                 for container in (n.capture_container, n.lake_container, n.compute_log_container)
@@ -186,36 +246,52 @@ class AzureProvisioner:
             Step(
                 "lifecycle policy", f"{n.lake_account}/default",
                 {"properties": {"policy": self._lifecycle_policy()}},
-                lambda: c.storage.management_policies.get(rg, n.lake_account, "default"),
-                lambda body: c.storage.management_policies.create_or_update(
+                lambda: self.clients.storage.management_policies.get(
+                    rg, n.lake_account, "default"
+                ),
+                lambda body: self.clients.storage.management_policies.create_or_update(
                     rg, n.lake_account, "default", body
                 ),
             ),
-            *self._account_steps(n.checkpoint_account, hns=False, tags=tags),
+            self._account_step(n.checkpoint_account, hns=False, tags=tags),
             Step(
                 "blob service", f"{n.checkpoint_account}/default",
                 # Event Hubs checkpoints need plain blobs: no soft delete, no versioning.
                 {"properties": {"deleteRetentionPolicy": {"enabled": False},
                                 "isVersioningEnabled": False}},
-                lambda: c.storage.blob_services.get_service_properties(rg, n.checkpoint_account),
-                lambda body: c.storage.blob_services.set_service_properties(
+                lambda: self.clients.storage.blob_services.get_service_properties(
+                    rg, n.checkpoint_account
+                ),
+                lambda body: self.clients.storage.blob_services.set_service_properties(
                     rg, n.checkpoint_account, body
                 ),
             ),
             self._container_step(n.checkpoint_account, n.checkpoint_container),
-            Step(
-                "namespace", ns,
-                {"location": d.location, "tags": tags,
-                 "sku": {"name": "Standard", "tier": "Standard", "capacity": d.throughput_units}},
-                lambda: c.eventhub.namespaces.get(rg, ns),
-                lambda body: c.eventhub.namespaces.begin_create_or_update(rg, ns, body).result(),
+            self._by_id_step(
+                "key vault", n.key_vault, self._vault_id(),
+                operations.key_vault(d.location, tags),
+                complete=lambda body: operations.with_tenant(body, self._tenant()),
             ),
+            self._by_id_step(
+                "log analytics workspace", n.log_workspace, self._workspace_id(),
+                operations.workspace(d.location, tags, d.log_retention_days),
+            ),
+            Step(
+                "namespace", ns, self._namespace_body(tags),
+                lambda: self.clients.eventhub.namespaces.get(rg, ns),
+                lambda body: self.clients.eventhub.namespaces.begin_create_or_update(
+                    rg, ns, body
+                ).result(),
+            ),
+            *self._capture_identity_steps(),
             Step(
                 "schema group", f"{ns}/{self.desired.schema_group}",
                 {"properties": {"schemaCompatibility": self.desired.compatibility.value,
                                 "schemaType": "Avro", "groupProperties": {}}},
-                lambda: c.eventhub.schema_registry.get(rg, ns, self.desired.schema_group),
-                lambda body: c.eventhub.schema_registry.create_or_update(
+                lambda: self.clients.eventhub.schema_registry.get(
+                    rg, ns, self.desired.schema_group
+                ),
+                lambda body: self.clients.eventhub.schema_registry.create_or_update(
                     rg, ns, self.desired.schema_group, body
                 ),
             ),
@@ -224,69 +300,134 @@ class AzureProvisioner:
               for g in self.desired.consumer_groups),
             *self._rule_steps(),
             *self._role_steps(),
-            Step(
-                "event grid topic", n.system_topic,
-                {"location": d.location, "tags": tags,
-                 "properties": {"source": self._namespace_id(),
-                                "topicType": "Microsoft.EventHub.Namespaces"}},
-                lambda: c.eventgrid.system_topics.get(rg, n.system_topic),
-                lambda body: c.eventgrid.system_topics.begin_create_or_update(
-                    rg, n.system_topic, body
-                ).result(),
-            ),
-            Step(
-                "event subscription", f"{n.system_topic}/capture-file-created",
-                {"properties": {
-                    "destination": {"endpointType": "StorageQueue", "properties": {
-                        "resourceId": self._account_id(n.lake_account),
-                        "queueName": n.discovery_queue}},
-                    "filter": {"includedEventTypes": [CAPTURE_FILE_CREATED]},
-                    "eventDeliverySchema": "EventGridSchema"}},
-                lambda: c.eventgrid.system_topic_event_subscriptions.get(
-                    rg, n.system_topic, "capture-file-created"
-                ),
-                lambda body: c.eventgrid.system_topic_event_subscriptions.begin_create_or_update(
-                    rg, n.system_topic, "capture-file-created", body
-                ).result(),
-            ),
+            *self._notification_steps(tags),
+            *self._diagnostic_steps(),
+            *self._alert_steps(tags),
         ]  # fmt: skip
-        return steps
 
-    def _account_steps(self, account: str, *, hns: bool, tags: dict[str, str]) -> list[Step]:
-        d, c, rg = self.deployment, self.clients, self.deployment.names.resource_group
+    def _by_id_step(
+        self, kind: str, name: str, resource_id: str, desired: dict[str, Any],
+        complete: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Step:  # fmt: skip
+        """A resource read and written by id, at its api-version (`operations.API_VERSIONS`).
+        `complete`: what the body needs at write time that no plan can know."""
+        version = operations.api_version(resource_id)
+
+        def write(body: dict[str, Any]) -> Any:
+            resources = self.clients.resources.resources
+            full = complete(body) if complete else body
+            return resources.begin_create_or_update_by_id(
+                resource_id, full, api_version=version
+            ).result()
+
+        return Step(
+            kind, name, desired,
+            lambda: self.clients.resources.resources.get_by_id(resource_id, api_version=version),
+            write,
+        )  # fmt: skip
+
+    def _tenant(self) -> str:
+        """The subscription's Entra tenant, read from Azure: nothing about it is configured."""
+        subscription = f"/subscriptions/{self.deployment.subscription_id}"
+        found = self.clients.resources.resources.get_by_id(
+            subscription, api_version=operations.api_version(subscription)
+        )
+        return str(_as_dict(found)["tenantId"])
+
+    def _lock_step(self, scope: str, label: str) -> Step:
+        lock_id = f"{scope}/providers/Microsoft.Authorization/locks/{operations.LOCK_NAME}"
+        return self._by_id_step(
+            "lock", f"{operations.LOCK_NAME} on {label}", lock_id, operations.lock(label)
+        )
+
+    def _account_step(self, account: str, *, hns: bool, tags: dict[str, str]) -> Step:
+        d, rg = self.deployment, self.deployment.names.resource_group
         body = {
             "location": d.location, "kind": "StorageV2", "tags": tags,
-            "sku": {"name": "Standard_LRS"},
+            "sku": {"name": d.storage_sku},
             "properties": {"isHnsEnabled": hns, "minimumTlsVersion": "TLS1_2",
-                           "allowBlobPublicAccess": False, "supportsHttpsTrafficOnly": True},
+                           "allowBlobPublicAccess": False, "supportsHttpsTrafficOnly": True,
+                           "allowSharedKeyAccess": d.shared_keys},
         }  # fmt: skip
-        return [
-            Step(
-                "storage account", account, body,
-                lambda: c.storage.storage_accounts.get_properties(rg, account),
-                lambda b: c.storage.storage_accounts.begin_create(rg, account, b).result(),
-                immutable=("properties.isHnsEnabled",),
-            )
-        ]  # fmt: skip
+
+        def read() -> Any:
+            """The account, refused if its redundancy is not the one asked for: changing it
+            is a conversion (a migration of the data), never a side effect of provisioning."""
+            found = self.clients.storage.storage_accounts.get_properties(rg, account)
+            sku = _as_dict(found).get("sku", {}).get("name")
+            if sku is not None and sku.lower() != d.storage_sku.lower():
+                raise ValueError(
+                    f"storage account {account} is {sku}, not {d.storage_sku}: set "
+                    f"{STORAGE_SKU_VAR}={sku} to keep it, or convert the account to "
+                    f"{d.storage_sku} (Azure portal, the account's Redundancy) first"
+                )
+            return found
+
+        return Step(
+            "storage account", account, body, read,
+            lambda b: self.clients.storage.storage_accounts.begin_create(rg, account, b).result(),
+            immutable=("properties.isHnsEnabled",),
+        )  # fmt: skip
 
     def _container_step(self, account: str, container: str) -> Step:
-        c, rg = self.clients, self.deployment.names.resource_group
+        rg = self.deployment.names.resource_group
         return Step(
             "blob container", f"{account}/{container}", {"properties": {"publicAccess": "None"}},
-            lambda: c.storage.blob_containers.get(rg, account, container),
-            lambda body: c.storage.blob_containers.create(rg, account, container, body),
+            lambda: self.clients.storage.blob_containers.get(rg, account, container),
+            lambda body: self.clients.storage.blob_containers.create(
+                rg, account, container, body
+            ),
         )  # fmt: skip
 
     def _queue_step(self, account: str, queue: str) -> Step:
-        c, rg = self.clients, self.deployment.names.resource_group
+        rg = self.deployment.names.resource_group
         return Step(
             "storage queue", f"{account}/{queue}", {},
-            lambda: c.storage.queue.get(rg, account, queue),
-            lambda body: c.storage.queue.create(rg, account, queue, body),
+            lambda: self.clients.storage.queue.get(rg, account, queue),
+            lambda body: self.clients.storage.queue.create(rg, account, queue, body),
         )  # fmt: skip
 
+    def _namespace_body(self, tags: dict[str, str]) -> dict[str, Any]:
+        """Standard, inflating from the throughput units to the maximum under load; with no
+        shared keys on storage, a system-assigned identity for Capture to write with."""
+        d = self.deployment
+        body: dict[str, Any] = {
+            "location": d.location, "tags": tags,
+            "sku": {"name": "Standard", "tier": "Standard", "capacity": d.throughput_units},
+            "properties": {"isAutoInflateEnabled": True,
+                           "maximumThroughputUnits": d.max_throughput_units},
+        }  # fmt: skip
+        if not d.shared_keys:
+            body["identity"] = {"type": "SystemAssigned"}
+        return body
+
+    def _capture_identity_steps(self) -> list[Step]:
+        """Without shared keys: the namespace's identity may write the capture container."""
+        if self.deployment.shared_keys:
+            return []
+        n = self.deployment.names
+
+        def namespace_identity() -> str:
+            found = self.clients.eventhub.namespaces.get(n.resource_group, n.namespace)
+            return _system_identity(found, f"namespace {n.namespace}")
+
+        return [
+            self._role_step(
+                self._container_id(n.capture_container), CAPTURE_WRITER, namespace_identity,
+                "the namespace's managed identity", kind="managed identity role",
+            )
+        ]  # fmt: skip
+
     def _hub_step(self, hub: str, partitions: int, retention_days: int) -> Step:
-        n, c, capture = self.deployment.names, self.clients, self.desired.capture
+        n, capture = self.deployment.names, self.desired.capture
+        destination: dict[str, Any] = {
+            "name": "EventHubArchive.AzureBlockBlob", "properties": {
+                "storageAccountResourceId": self._account_id(n.lake_account),
+                "blobContainer": n.capture_container,
+                "archiveNameFormat": capture.archive_name_format},
+        }  # fmt: skip
+        if not self.deployment.shared_keys:
+            destination["identity"] = {"type": "SystemAssigned"}
         body = {"properties": {
             "partitionCount": partitions,
             "messageRetentionInDays": retention_days,
@@ -295,25 +436,26 @@ class AzureProvisioner:
                 "intervalInSeconds": capture.window_seconds,
                 "sizeLimitInBytes": capture.window_bytes,
                 "skipEmptyArchives": capture.skip_empty_archives,
-                "destination": {"name": "EventHubArchive.AzureBlockBlob", "properties": {
-                    "storageAccountResourceId": self._account_id(n.lake_account),
-                    "blobContainer": n.capture_container,
-                    "archiveNameFormat": capture.archive_name_format}},
+                "destination": destination,
             },
         }}  # fmt: skip
         return Step(
             "event hub", hub, body,
-            lambda: c.eventhub.event_hubs.get(n.resource_group, n.namespace, hub),
-            lambda b: c.eventhub.event_hubs.create_or_update(n.resource_group, n.namespace, hub, b),
+            lambda: self.clients.eventhub.event_hubs.get(n.resource_group, n.namespace, hub),
+            lambda b: self.clients.eventhub.event_hubs.create_or_update(
+                n.resource_group, n.namespace, hub, b
+            ),
             immutable=("properties.partitionCount",),
         )  # fmt: skip
 
     def _group_step(self, hub: str, group: str, metadata: str) -> Step:
-        n, c = self.deployment.names, self.clients
+        n = self.deployment.names
         return Step(
             "consumer group", f"{hub}/{group}", {"properties": {"userMetadata": metadata}},
-            lambda: c.eventhub.consumer_groups.get(n.resource_group, n.namespace, hub, group),
-            lambda body: c.eventhub.consumer_groups.create_or_update(
+            lambda: self.clients.eventhub.consumer_groups.get(
+                n.resource_group, n.namespace, hub, group
+            ),
+            lambda body: self.clients.eventhub.consumer_groups.create_or_update(
                 n.resource_group, n.namespace, hub, group, body
             ),
         )  # fmt: skip
@@ -330,13 +472,13 @@ class AzureProvisioner:
         return rules
 
     def _rule_step(self, hub: str, rule: str, right: str) -> Step:
-        n, c = self.deployment.names, self.clients
+        n = self.deployment.names
         return Step(
             "hub access rule", f"{hub}/{rule}", {"properties": {"rights": [right]}},
-            lambda: c.eventhub.event_hubs.get_authorization_rule(
+            lambda: self.clients.eventhub.event_hubs.get_authorization_rule(
                 n.resource_group, n.namespace, hub, rule
             ),
-            lambda body: c.eventhub.event_hubs.create_or_update_authorization_rule(
+            lambda body: self.clients.eventhub.event_hubs.create_or_update_authorization_rule(
                 n.resource_group, n.namespace, hub, rule, body
             ),
         )  # fmt: skip
@@ -361,7 +503,9 @@ class AzureProvisioner:
         lake = self.deployment.lake_principal
         if lake:
             wanted += [(scope, lake, role) for scope, role in self._lake_roles()]
-        return [self._role_step(scope, principal, role) for scope, principal, role in wanted]
+        return [
+            self._role_step(scope, role, principal, principal) for scope, principal, role in wanted
+        ]
 
     def _lake_roles(self) -> list[tuple[str, str]]:
         """What the Dagster pods' identity needs, each at the narrowest scope Azure allows.
@@ -372,38 +516,49 @@ class AzureProvisioner:
         registry's ids are namespace-wide), writes the lake's tables and Dagster's compute
         logs, takes and deletes the capture notifications, and sends the messages that are no
         notifications to the poison queue: its create-if-missing there needs the queue's write
-        permission, which only the Contributor role holds (on that one queue).
+        permission, which only the Contributor role holds (on that one queue). It reads the
+        Key Vault's secrets (the Postgres password, the PII key) and nothing else there.
         """
         n = self.deployment.names
-        container = f"{self._account_id(n.lake_account)}/blobServices/default/containers"
-        queue = f"{self._account_id(n.lake_account)}/queueServices/default/queues"
         return [
-            (f"{container}/{n.capture_container}", BLOB_READER),
-            (f"{container}/{n.lake_container}", BLOB_CONTRIBUTOR),
-            (f"{container}/{n.compute_log_container}", BLOB_CONTRIBUTOR),
-            (f"{queue}/{n.discovery_queue}", QUEUE_PROCESSOR),
-            (f"{queue}/{n.poison_queue}", QUEUE_SENDER),
+            (self._container_id(n.capture_container), BLOB_READER),
+            (self._container_id(n.lake_container), BLOB_CONTRIBUTOR),
+            (self._container_id(n.compute_log_container), BLOB_CONTRIBUTOR),
+            (self._queue_id(n.discovery_queue), QUEUE_PROCESSOR),
+            (self._queue_id(n.poison_queue), QUEUE_SENDER),
             (self._namespace_id(), REGISTRY_READER),
             (self._account_id(n.lake_account), BLOB_DELEGATOR),
+            (self._vault_id(), KEY_VAULT_SECRETS_USER),
         ]
 
-    def _hub_id(self, hub: str) -> str:
-        return f"{self._namespace_id()}/eventhubs/{hub}"
+    def _role_step(
+        self, scope: str, role: str, principal: str | Callable[[], str], holder: str,
+        kind: str = "role assignment",
+    ) -> Step:  # fmt: skip
+        """`role` for `principal` on `scope`. A managed identity's principal id exists once
+        its resource does: for one, `principal` is a function that reads it, called only when
+        the step is read or written. `holder`: who it is, as the plan names it."""
 
-    def _role_step(self, scope: str, principal: str, role: str) -> Step:
-        c = self.clients
-        name = str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope}|{principal}|{role}"))
+        def principal_id() -> str:
+            return principal() if callable(principal) else principal
+
+        def name() -> str:
+            return str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope}|{principal_id()}|{role}"))
 
         def write(body: dict[str, Any]) -> Any:
-            role_id = self._role_definition_id(role)
-            properties = {"roleDefinitionId": role_id, "principalId": principal,
-                          "principalType": "ServicePrincipal"}  # fmt: skip
-            return c.authorization.role_assignments.create(scope, name, {"properties": properties})
+            properties = {
+                "roleDefinitionId": self._role_definition_id(role),
+                "principalId": principal_id(),
+                "principalType": "ServicePrincipal",
+            }
+            return self.clients.authorization.role_assignments.create(
+                scope, name(), {"properties": properties}
+            )
 
         return Step(
-            "role assignment", f"{role} for {principal} on {scope.rsplit('/', 1)[-1]}",
-            {"properties": {"principalId": principal}},
-            lambda: c.authorization.role_assignments.get(scope, name),
+            kind, f"{role} for {holder} on {scope.rsplit('/', 1)[-1]}",
+            {"properties": {"principalType": "ServicePrincipal"}},
+            lambda: self.clients.authorization.role_assignments.get(scope, name()),
             write,
         )  # fmt: skip
 
@@ -416,6 +571,119 @@ class AzureProvisioner:
             if _as_dict(definition).get("properties", {}).get("roleName") == role:
                 return str(definition.id)
         raise ValueError(f"no built-in role named {role!r} in the subscription")
+
+    def _notification_steps(self, tags: dict[str, str]) -> list[Step]:
+        """Event Grid's system topic on the namespace and its subscription that puts each
+        CaptureFileCreated on the discovery queue; without shared keys, the topic's own
+        identity sends them, allowed on that queue alone."""
+        d, n = self.deployment, self.deployment.names
+        rg, topic, subscription = n.resource_group, n.system_topic, "capture-file-created"
+        topic_body: dict[str, Any] = {
+            "location": d.location, "tags": tags,
+            "properties": {"source": self._namespace_id(),
+                           "topicType": "Microsoft.EventHub.Namespaces"},
+        }  # fmt: skip
+        queue = {"endpointType": "StorageQueue", "properties": {
+            "resourceId": self._account_id(n.lake_account), "queueName": n.discovery_queue,
+        }}  # fmt: skip
+        delivery: dict[str, Any] = {"destination": queue}
+        identity_steps = []
+        if not d.shared_keys:
+            topic_body["identity"] = {"type": "SystemAssigned"}
+            delivery = {"deliveryWithResourceIdentity": {
+                "identity": {"type": "SystemAssigned"}, "destination": queue}}  # fmt: skip
+
+            def topic_identity() -> str:
+                found = self.clients.eventgrid.system_topics.get(rg, topic)
+                return _system_identity(found, f"Event Grid system topic {topic}")
+
+            identity_steps.append(self._role_step(
+                self._queue_id(n.discovery_queue), QUEUE_SENDER, topic_identity,
+                "the system topic's managed identity", kind="managed identity role",
+            ))  # fmt: skip
+        return [
+            Step(
+                "event grid topic", topic, topic_body,
+                lambda: self.clients.eventgrid.system_topics.get(rg, topic),
+                lambda body: self.clients.eventgrid.system_topics.begin_create_or_update(
+                    rg, topic, body
+                ).result(),
+            ),
+            *identity_steps,
+            Step(
+                "event subscription", f"{topic}/{subscription}",
+                {"properties": {**delivery,
+                                "filter": {"includedEventTypes": [CAPTURE_FILE_CREATED]},
+                                "eventDeliverySchema": "EventGridSchema"}},
+                lambda: self.clients.eventgrid.system_topic_event_subscriptions.get(
+                    rg, topic, subscription
+                ),
+                lambda body: self.clients.eventgrid.system_topic_event_subscriptions
+                .begin_create_or_update(rg, topic, subscription, body)
+                .result(),
+            ),
+        ]  # fmt: skip
+
+    def _diagnostic_steps(self) -> list[Step]:
+        """The namespace's and the storage accounts' logs and metrics to the workspace. A
+        storage account has metrics only; its logs are its services' (the checkpoint
+        account's queue service holds no queue, so it has none to send)."""
+        n = self.deployment.names
+        lake, checkpoints = self._account_id(n.lake_account), self._account_id(n.checkpoint_account)
+        # resource, as the plan names it, has logs, into its own tables (Storage: always)
+        targets = [
+            (self._namespace_id(), f"namespace {n.namespace}", True, True),
+            (lake, f"storage account {n.lake_account}", False, False),
+            (f"{lake}/blobServices/default", f"{n.lake_account} blobs", True, False),
+            (f"{lake}/queueServices/default", f"{n.lake_account} queues", True, False),
+            (checkpoints, f"storage account {n.checkpoint_account}", False, False),
+            (f"{checkpoints}/blobServices/default", f"{n.checkpoint_account} blobs", True, False),
+        ]
+        name, workspace = operations.DIAGNOSTIC_SETTING_NAME, self._workspace_id()
+        return [
+            self._by_id_step(
+                "diagnostic setting",
+                f"{name} on {label}",
+                f"{target}/providers/Microsoft.Insights/diagnosticSettings/{name}",
+                operations.diagnostic_setting(workspace, logs=logs, dedicated=dedicated),
+            )
+            for target, label, logs, dedicated in targets
+        ]
+
+    def _alert_steps(self, tags: dict[str, str]) -> list[Step]:
+        """The action group, then the namespace's metric alerts and the log alerts over the
+        workspace (the lake's own signals and Capture's failures), each sent to it."""
+        d, n = self.deployment, self.deployment.names
+        receivers = ", ".join(d.alert_emails) or "no receivers: alerts reach nobody"
+        group = self._action_group_id()
+        insights = f"{self._rg_id()}/providers/Microsoft.Insights"
+        paths = operations.LakePaths(n.lake_account, n.capture_container, n.lake_container)
+        return [
+            self._by_id_step(
+                "action group",
+                f"{n.action_group} ({receivers})",
+                group,
+                operations.action_group(tags, d.alert_emails),
+            ),
+            *(
+                self._by_id_step(
+                    "metric alert",
+                    alert.name,
+                    f"{insights}/metricAlerts/{alert.name}",
+                    operations.metric_alert(alert, self._namespace_id(), group, tags),
+                )
+                for alert in operations.METRIC_ALERTS
+            ),
+            *(
+                self._by_id_step(
+                    "log alert",
+                    alert.name,
+                    f"{insights}/scheduledQueryRules/{alert.name}",
+                    operations.log_alert(alert, self._workspace_id(), group, d.location, tags),
+                )
+                for alert in operations.log_alerts(paths)
+            ),
+        ]
 
     def _lifecycle_policy(self) -> dict[str, Any]:
         names = self.deployment.names
@@ -472,6 +740,12 @@ def _differences(existing: Any, desired: Any, path: str = "") -> list[str]:
             difference
             for key, value in desired.items()
             for difference in _differences(existing.get(key), value, f"{path}.{key}".lstrip("."))
+        ]
+    if isinstance(desired, list) and isinstance(existing, list) and len(desired) == len(existing):
+        return [
+            difference
+            for index, (there, wanted) in enumerate(zip(existing, desired, strict=True))
+            for difference in _differences(there, wanted, f"{path}[{index}]")
         ]
     if _same(existing, desired):
         return []

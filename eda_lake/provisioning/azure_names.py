@@ -20,9 +20,17 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
         re.compile(r"^[A-Za-z0-9-]{3,128}$"),
         "3-128 letters, digits or hyphens",
     ),
-    "key vault": (
+    "Key Vault": (
         re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,23}$"),
         "3-24 letters, digits and single hyphens, starting with a letter",
+    ),
+    "Log Analytics workspace": (
+        re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$"),
+        "4-63 letters, digits or hyphens, starting and ending with a letter or digit",
+    ),
+    "action group": (
+        re.compile(r"^[A-Za-z0-9_.()-]{1,260}$"),
+        "1-260 letters, digits, '_', '.', '-', '(' or ')'",
     ),
     "container or queue": (
         re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$"),
@@ -45,7 +53,9 @@ class AzureNames:
     lake_account: str
     checkpoint_account: str
     system_topic: str
-    key_vault: str
+    key_vault: str  # globally unique, as storage accounts
+    log_workspace: str
+    action_group: str
     capture_container: str = "capture"
     lake_container: str = "lake"
     checkpoint_container: str = "eventhub-checkpoints"
@@ -74,14 +84,18 @@ def azure_names(environment: str, region: str, unique: str, name: str = "eda") -
         lake_account=f"{environment}{name}lake{unique}",
         checkpoint_account=f"{environment}{name}ckpt{unique}",
         system_topic=f"{environment}-{name}-evgt-{region}-{unique}",
-        key_vault=f"{environment}-{name}-kv-{unique}",  # at most 24 characters: no region
+        key_vault=f"{environment}-{name}-kv-{unique}",  # 24 characters at most: no region
+        log_workspace=f"{environment}-{name}-log-{region}-{unique}",
+        action_group=f"{environment}-{name}-ag-{region}-{unique}",
     )
     check("resource group", names.resource_group)
     namespace_name(names.namespace)
     check("storage account", names.lake_account)
     check("storage account", names.checkpoint_account)
     check("Event Grid system topic", names.system_topic)
-    check("key vault", names.key_vault)
+    check("Key Vault", names.key_vault)
+    check("Log Analytics workspace", names.log_workspace)
+    check("action group", names.action_group)
     for container in (
         names.capture_container, names.lake_container, names.checkpoint_container,
         names.discovery_queue, names.poison_queue, names.compute_log_container,

@@ -86,6 +86,11 @@ def azure_deployment(
         azure_names(target.environment, target.location, target.suffix),
         principals=target.principals,
         lake_principal=target.lake_principal,
+        alert_emails=target.alert_emails,
+        max_throughput_units=target.max_throughput_units,
+        storage_sku=target.storage_sku,
+        shared_key_access=target.shared_key_access,
+        log_retention_days=target.log_retention_days,
     )
 
 
@@ -172,11 +177,12 @@ LocalPart = Callable[[DesiredState, EventHubAdmin, SchemaRegistry, LakeLayout], 
 # The platform's parts, in the order the Dagster `platform` assets provision them: on Azure
 # each part's resources have their parents from the parts before (the resource group from
 # the capture destination, the namespace, which holds the schema registry, before its hubs).
-# Per part: the kinds of resource it changes on Azure and on the embedded default.
+# Per part: the kinds of resource it changes on Azure and on the embedded default (on Azure,
+# the monitoring comes last, once everything it watches exists).
 PARTS: dict[str, tuple[set[str], set[str], LocalPart]] = {
     "capture_destination": (
         {"resource group", "storage account", "blob container", "storage queue",
-         "lifecycle policy", "blob service"},
+         "lifecycle policy", "blob service", "lock", "key vault", "log analytics workspace"},
         {"capture target"},
         lambda desired, admin, registry, layout: provisioning.apply_capture_target(layout),
     ),
@@ -186,12 +192,14 @@ PARTS: dict[str, tuple[set[str], set[str], LocalPart]] = {
         lambda desired, admin, registry, layout: provisioning.apply_registry(desired, registry),
     ),
     "event_hubs": (
-        {"event hub", "hub access rule", "role assignment"},
+        {"managed identity role", "event hub", "hub access rule", "role assignment",
+         "event grid topic"},
         {"event hub"},
         lambda desired, admin, registry, layout: provisioning.apply_hubs(desired, admin),
     ),
     "consumer_groups": (
-        {"consumer group", "event grid topic", "event subscription"},
+        {"consumer group", "event subscription", "diagnostic setting", "action group",
+         "metric alert", "log alert"},
         {"consumer group"},
         lambda desired, admin, registry, layout: provisioning.apply_consumer_groups(desired, admin),
     ),

@@ -1,17 +1,24 @@
 """An in-memory Azure Resource Manager behind the management clients' HTTP transport.
 
 The real `azure-mgmt-*` clients build real requests; this transport answers them as ARM
-does for the shapes provisioning uses: GET returns the stored resource or 404, PUT stores
-and returns it with `provisioningState: Succeeded` (so long-running operations finish at
-once). As ARM does, a PUT whose parent does not exist (a namespace before its resource group,
-a schema group before its namespace) or a system topic whose source does not exist is
-refused with 404 `ParentResourceNotFound`. Failures can be injected for one path to test a
-half-done apply.
+does for the shapes provisioning uses: GET returns the stored resource or 404 (and the
+subscription itself, with its tenant), PUT stores and returns it with `provisioningState:
+Succeeded` (so long-running operations finish at once), giving a resource written with a
+system-assigned identity its `principalId`. As ARM does, a PUT whose parent does not exist (a
+namespace before its resource group, a schema group before its namespace, an extension
+resource such as a lock or a diagnostic setting before the resource it extends) or that names
+a resource which does not exist (a system topic's source, a diagnostic setting's workspace,
+an alert's scopes and action groups) is refused with 404 `ParentResourceNotFound`; a DELETE of
+a resource, or of anything in it, under a `CanNotDelete` lock is refused with 409
+`ScopeLocked`, and otherwise deletes it with everything in it. Failures can be injected for
+one path to test a half-done apply.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
@@ -88,8 +95,34 @@ def parent_of(key: str) -> str | None:
     return "/" + "/".join(parent) if len(parent) > 2 else None
 
 
+# Body properties that name another resource by id, which must exist when the body is written.
+REFERENCES = {
+    "source", "workspaceId", "scopes", "actionGroupId", "actionGroups", "resourceId",
+    "storageAccountResourceId",
+}  # fmt: skip
+LOCKS = "/providers/microsoft.authorization/locks/"
+TENANT = "44444444-4444-4444-4444-444444444444"
+
+
+def references(body: Any) -> Iterator[str]:
+    """Every resource id `body` names under a `REFERENCES` key, at any depth."""
+    if isinstance(body, dict):
+        for key, value in body.items():
+            ids = value if isinstance(value, list) else [value]
+            if key in REFERENCES:
+                yield from (
+                    i for i in ids if isinstance(i, str) and i.startswith("/subscriptions/")
+                )
+            else:
+                yield from references(value)
+    elif isinstance(body, list):
+        for item in body:
+            yield from references(item)
+
+
 class FakeArm(HttpTransport):  # type: ignore[type-arg]
     def __init__(self) -> None:
+        self.tenant_id = TENANT
         self.resources: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self.fail_once: set[str] = set()
@@ -117,6 +150,12 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
             self.fail_once = {f for f in self.fail_once if not key.endswith(f)}
             error = {"error": {"code": "Conflict", "message": "injected failure"}}
             return _Response(request, 409, error)  # not retried by the clients
+        if request.method == "GET" and re.fullmatch(r"/subscriptions/[^/]+", key):
+            subscription = key.rsplit("/", 1)[-1]
+            return _Response(request, 200, {
+                "id": key, "subscriptionId": subscription, "tenantId": self.tenant_id,
+                "state": "Enabled",
+            })  # fmt: skip
         if request.method == "GET":
             stored = self.resources.get(key)
             if stored is None:
@@ -135,7 +174,12 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
                 }
                 return _Response(request, 404, error)
             created = key not in self.resources
-            stored = {**self.resources.get(key, {}), **body}
+            before = self.resources.get(key, {})
+            stored = {**before, **body}
+            if "SystemAssigned" in str(body.get("identity", {}).get("type", "")):
+                principal = (before.get("identity") or {}).get("principalId") or str(uuid.uuid4())
+                stored["identity"] = {**body["identity"], "principalId": principal,
+                                      "tenantId": self.tenant_id}  # fmt: skip
             stored["id"] = key
             stored["name"] = key.rsplit("/", 1)[-1]
             stored.setdefault("properties", {})["provisioningState"] = "Succeeded"
@@ -144,7 +188,15 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
             status = 201 if created and "/eventsubscriptions/" in key else 200
             return _Response(request, status, stored)
         if request.method == "DELETE":
-            self.resources.pop(key, None)
+            lock = self._lock_over(key)
+            if lock is not None:
+                error = {"error": {"code": "ScopeLocked", "message": (
+                    f"The scope '{key}' cannot perform delete operation because following "
+                    f"scope(s) are locked: '{lock}'. Please remove the lock and try again."
+                )}}  # fmt: skip
+                return _Response(request, 409, error)
+            for gone in [k for k in self.resources if k == key or k.startswith(key + "/")]:
+                del self.resources[gone]
             return _Response(request, 200, None)
         return _Response(request, 200, {"value": []})
 
@@ -152,9 +204,21 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
         parent = parent_of(key)
         if parent is not None and parent not in self.resources:
             return parent
-        source = body.get("properties", {}).get("source")  # an Event Grid system topic's
-        if isinstance(source, str) and self.key(source) not in self.resources:
-            return self.key(source)
+        for named in references(body):
+            if self.key(named) not in self.resources:
+                return self.key(named)
+        return None
+
+    def _lock_over(self, key: str) -> str | None:
+        """The scope of a CanNotDelete lock on `key` or on a resource it is in (a lock itself
+        is deleted under its own scope's lock: that is how a lock is removed)."""
+        if LOCKS in key:
+            return None
+        for lock_key, lock in self.resources.items():
+            scope, locked, _ = lock_key.partition(LOCKS)
+            covered = key == scope or key.startswith(scope + "/")
+            if locked and covered and lock.get("properties", {}).get("level") == "CanNotDelete":
+                return scope
         return None
 
     def writes(self) -> list[str]:

@@ -16,22 +16,23 @@ from eda_lake.provisioning.azure_names import azure_names
 from eda_lake.provisioning.desired import desired_state
 from eda_lake.registry.compatibility import Compatibility
 from eda_lake.shared.names import InvalidNameError
+from eda_lake_tests.provisioning.arm_setup import (
+    LAKE,
+    LAKE_ACCOUNT,
+    NAMESPACE,
+    SUBSCRIPTION,
+    VAULT,
+    assignments,
+    provisioner,
+    role_id,
+    teach_roles,
+)
 from eda_lake_tests.provisioning.fake_arm import FakeArm, FakeCredential
-
-SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-
-
-def _provisioner(catalogue: Catalogue, arm: FakeArm) -> AzureProvisioner:
-    deployment = AzureDeployment(
-        SUBSCRIPTION, "westeurope", "dv", azure_names("dv", "westeurope", "x7k2")
-    )
-    clients = AzureClients.create(FakeCredential(), SUBSCRIPTION, transport=arm)
-    return AzureProvisioner(deployment, desired_state(catalogue), clients)
 
 
 def test_plan_on_an_empty_subscription_lists_every_resource(catalogue: Catalogue) -> None:
     arm = FakeArm()
-    actions = _provisioner(catalogue, arm).plan()
+    actions = provisioner(catalogue, arm).plan()
     kinds = Counter(a.kind for a in actions)
     assert all(a.change == "create" for a in actions)
     assert kinds["resource group"] == kinds["namespace"] == kinds["schema group"] == 1
@@ -40,6 +41,12 @@ def test_plan_on_an_empty_subscription_lists_every_resource(catalogue: Catalogue
     assert kinds["consumer group"] == sum(len(e.consumer_groups) for e in catalogue.events.values())
     assert kinds["lifecycle policy"] == 1 and kinds["storage queue"] == 2  # and its poison queue
     assert kinds["event grid topic"] == kinds["event subscription"] == 1
+    assert kinds["lock"] == 2  # the resource group and the lake's account
+    assert kinds["key vault"] == kinds["log analytics workspace"] == kinds["action group"] == 1
+    # the namespace, each account, and the services whose logs Storage keeps apart
+    assert kinds["diagnostic setting"] == 6
+    assert kinds["metric alert"] == 3 and kinds["log alert"] == 3
+    assert kinds["managed identity role"] == 0  # shared keys: Capture and Event Grid use them
     rules = [a.name for a in actions if a.kind == "hub access rule"]
     assert (
         "customer-created/customer-send" in rules and "customer-created/conversions-listen" in rules
@@ -58,54 +65,45 @@ def test_plan_on_an_empty_subscription_lists_every_resource(catalogue: Catalogue
 
 def test_apply_then_apply_again_is_a_no_op(catalogue: Catalogue) -> None:
     arm = FakeArm()
-    created = _provisioner(catalogue, arm).apply()
-    assert len(created) == len(_provisioner(catalogue, FakeArm()).plan())
-    hub = arm.resources[
-        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
-        "microsoft.eventhub/namespaces/dv-eda-evhns-westeurope-x7k2/eventhubs/customer-created"
-    ]
+    created = provisioner(catalogue, arm).apply()
+    assert len(created) == len(provisioner(catalogue, FakeArm()).plan())
+    hub = arm.resources[f"{NAMESPACE}/eventhubs/customer-created"]
     capture = hub["properties"]["captureDescription"]
     assert capture["destination"]["properties"]["blobContainer"] == "capture"
-    policy = arm.resources[
-        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
-        "microsoft.storage/storageaccounts/dvedalakex7k2/managementpolicies/default"
-    ]
+    policy = arm.resources[f"{LAKE_ACCOUNT}/managementpolicies/default"]
     rules = {r["name"]: r for r in policy["properties"]["policy"]["rules"]}
     step_logs = rules["step-logs-retention"]["definition"]  # Dagster's logs do not pile up
     assert step_logs["filters"]["prefixMatch"] == ["dagster-compute-logs/"]
     assert capture["encoding"] == "Avro" and hub["properties"]["partitionCount"] == 4
     writes_before = len(arm.writes())
-    assert _provisioner(catalogue, arm).apply() == []
+    assert provisioner(catalogue, arm).apply() == []
     assert len(arm.writes()) == writes_before  # nothing written the second time
-    assert _provisioner(catalogue, arm).plan() == []
+    assert provisioner(catalogue, arm).plan() == []
 
 
 def test_partial_failure_then_rerun_completes(catalogue: Catalogue) -> None:
     arm = FakeArm()
     arm.fail_once = {"/eventhubs/lead-generated"}
     with pytest.raises(HttpResponseError, match="injected failure"):
-        _provisioner(catalogue, arm).apply()
-    remaining = _provisioner(catalogue, arm).plan()
+        provisioner(catalogue, arm).apply()
+    remaining = provisioner(catalogue, arm).plan()
     assert remaining and remaining[0].name == "lead-generated"  # resumes where it stopped
     assert all(a.change == "create" for a in remaining)
-    assert len(_provisioner(catalogue, arm).apply()) == len(remaining)
-    assert _provisioner(catalogue, arm).plan() == []
+    assert len(provisioner(catalogue, arm).apply()) == len(remaining)
+    assert provisioner(catalogue, arm).plan() == []
 
 
 def test_drift_is_updated_and_immutable_changes_refused(catalogue: Catalogue) -> None:
     arm = FakeArm()
-    provisioner = _provisioner(catalogue, arm)
-    provisioner.apply()
-    prefix = (
-        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
-        "microsoft.eventhub/namespaces/dv-eda-evhns-westeurope-x7k2/eventhubs/"
-    )
+    deployment = provisioner(catalogue, arm)
+    deployment.apply()
+    prefix = f"{NAMESPACE}/eventhubs/"
     arm.resources[prefix + "sale-confirmed"]["properties"]["messageRetentionInDays"] = 1
-    [action] = provisioner.plan()
+    [action] = deployment.plan()
     assert (action.kind, action.name, action.change) == ("event hub", "sale-confirmed", "update")
     arm.resources[prefix + "sale-confirmed"]["properties"]["partitionCount"] = 2
     with pytest.raises(ValueError, match="partitionCount is 2 and cannot change to 4"):
-        provisioner.plan()
+        deployment.plan()
 
 
 def test_full_compatibility_and_bad_names_are_refused(catalogue: Catalogue) -> None:
@@ -125,53 +123,13 @@ def test_full_compatibility_and_bad_names_are_refused(catalogue: Catalogue) -> N
         azure_names("dv", "westeurope", "Way-Too-Long")
 
 
-BUILT_IN_ROLES = (
-    "Azure Event Hubs Data Sender", "Azure Event Hubs Data Receiver",
-    "Schema Registry Contributor (Preview)", "Schema Registry Reader (Preview)",
-    "Storage Blob Data Reader", "Storage Blob Data Contributor",
-    "Storage Queue Data Message Processor", "Storage Queue Data Message Sender",
-    "Storage Blob Delegator",
-)  # fmt: skip
-LAKE = "33333333-3333-3333-3333-333333333333"
-
-
-def _with_identities(
-    catalogue: Catalogue, arm: FakeArm, *, principals: dict[str, str], lake: str | None = None
-) -> AzureProvisioner:
-    """A provisioner given Entra identities, on an ARM that knows the built-in roles."""
-    definitions = f"/subscriptions/{SUBSCRIPTION}/providers/microsoft.authorization/roledefinitions"
-    arm.resources[definitions] = {
-        "value": [
-            {"id": f"{definitions}/{i}", "name": str(i), "properties": {"roleName": role}}
-            for i, role in enumerate(BUILT_IN_ROLES)
-        ]
-    }
-    deployment = AzureDeployment(
-        SUBSCRIPTION, "westeurope", "dv", azure_names("dv", "westeurope", "x7k2"),
-        principals=principals, lake_principal=lake,
-    )  # fmt: skip
-    clients = AzureClients.create(FakeCredential(), SUBSCRIPTION, transport=arm)
-    return AzureProvisioner(deployment, desired_state(catalogue), clients)
-
-
-def _assignments(arm: FakeArm, principal: str) -> dict[str, str]:
-    """The principal's role assignments in the ARM: scope (lower case, as ARM keys it) ->
-    the id of the role's definition."""
-    found = {}
-    for key, resource in arm.resources.items():
-        scope, assignment, _ = key.partition("/providers/microsoft.authorization/roleassignments/")
-        if assignment and resource["properties"]["principalId"] == principal:
-            found[scope] = resource["properties"]["roleDefinitionId"]
-    return found
-
-
 def test_entra_role_assignments_for_teams_with_identities(catalogue: Catalogue) -> None:
-    provisioner = _with_identities(
+    teams = provisioner(
         catalogue, FakeArm(),
         principals={"customer": "11111111-1111-1111-1111-111111111111",
                     "conversions": "22222222-2222-2222-2222-222222222222"},
     )  # fmt: skip
-    roles = [a.name for a in provisioner.apply() if a.kind == "role assignment"]
+    roles = [a.name for a in teams.apply() if a.kind == "role assignment"]
     assert (
         "Azure Event Hubs Data Sender for 11111111-1111-1111-1111-111111111111 on customer-created"
         in roles
@@ -179,56 +137,47 @@ def test_entra_role_assignments_for_teams_with_identities(catalogue: Catalogue) 
     receiver = "Azure Event Hubs Data Receiver for 22222222-2222-2222-2222-222222222222"
     assert f"{receiver} on customer-created" in roles
     assert sum("Schema Registry Contributor" in r for r in roles) == 2  # both produce events
-    assert provisioner.apply() == []
+    assert teams.apply() == []
 
 
 def test_the_lakes_identity_gets_its_data_roles_on_the_containers_queues_and_registry(
     catalogue: Catalogue,
 ) -> None:
     arm = FakeArm()
-    provisioner = _with_identities(catalogue, arm, principals={}, lake=LAKE)
-    provisioner.apply()
-    role = {  # role name -> the id of its definition in this ARM
-        name: f"/subscriptions/{SUBSCRIPTION}/providers/microsoft.authorization/roledefinitions/{i}"
-        for i, name in enumerate(BUILT_IN_ROLES)
-    }
-    account = (
-        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
-        "microsoft.storage/storageaccounts/dvedalakex7k2"
-    )
-    namespace = (
-        f"/subscriptions/{SUBSCRIPTION}/resourcegroups/dv-eda-rg-westeurope-x7k2/providers/"
-        "microsoft.eventhub/namespaces/dv-eda-evhns-westeurope-x7k2"
-    )
-    assert _assignments(arm, LAKE) == {
+    lake = provisioner(catalogue, arm, lake_principal=LAKE)
+    lake.apply()
+    account, namespace = LAKE_ACCOUNT, NAMESPACE
+    assert assignments(arm, LAKE) == {
         # capture read only; the lake's and the compute logs' containers, not the account
-        f"{account}/blobservices/default/containers/capture": role["Storage Blob Data Reader"],
-        f"{account}/blobservices/default/containers/lake": role["Storage Blob Data Contributor"],
-        f"{account}/blobservices/default/containers/dagster-compute-logs": role[
+        f"{account}/blobservices/default/containers/capture": role_id("Storage Blob Data Reader"),
+        f"{account}/blobservices/default/containers/lake": role_id("Storage Blob Data Contributor"),
+        f"{account}/blobservices/default/containers/dagster-compute-logs": role_id(
             "Storage Blob Data Contributor"
-        ],
-        f"{account}/queueservices/default/queues/capture-events": role[
+        ),
+        f"{account}/queueservices/default/queues/capture-events": role_id(
             "Storage Queue Data Message Processor"
-        ],
-        f"{account}/queueservices/default/queues/capture-events-poison": role[
+        ),
+        f"{account}/queueservices/default/queues/capture-events-poison": role_id(
             "Storage Queue Data Message Sender"
-        ],
+        ),
         # the lake reads the files Capture writes, so no Event Hubs role on any hub
-        namespace: role["Schema Registry Reader (Preview)"],
+        namespace: role_id("Schema Registry Reader (Preview)"),
         # on the account, no data role: only the delegation key that signs the UI's log links
-        account: role["Storage Blob Delegator"],
+        account: role_id("Storage Blob Delegator"),
+        # the vault's secrets (the Postgres password, the PII key), none of its keys
+        VAULT: role_id("Key Vault Secrets User"),
     }
-    every_scope = set(_assignments(arm, LAKE))
+    every_scope = set(assignments(arm, LAKE))
     for scope in every_scope:  # each assignment is on a resource apply created
         assert scope in arm.resources
     writes = len(arm.writes())
-    assert provisioner.apply() == [] and len(arm.writes()) == writes  # a second apply: nothing
+    assert lake.apply() == [] and len(arm.writes()) == writes  # a second apply: nothing
 
 
 def test_no_lake_identity_given_assigns_it_no_role(catalogue: Catalogue) -> None:
     arm = FakeArm()
     team = "11111111-1111-1111-1111-111111111111"
-    applied = _with_identities(catalogue, arm, principals={"customer": team}).apply()
+    applied = provisioner(catalogue, arm, principals={"customer": team}).apply()
     assert not any(a.kind == "role assignment" and team not in a.name for a in applied)
     granted = {
         key for key in arm.resources if "/providers/microsoft.authorization/roleassignments/" in key
@@ -252,6 +201,7 @@ def test_platform_assets_in_order_provision_everything_on_azure(
     from eda_lake.settings import Settings
 
     arm = FakeArm()
+    teach_roles(arm)
     real_create = AzureClients.create
 
     def on_fake_arm(
@@ -270,6 +220,9 @@ def test_platform_assets_in_order_provision_everything_on_azure(
         "EDA_LAKE_AZURE_LOCATION": "westeurope",
         "EDA_LAKE_ENVIRONMENT": "dv",
         "EDA_LAKE_NAME_SUFFIX": "x7k2",
+        # the lake's identity: its roles, and shared keys off, so Capture's and Event Grid's
+        # managed identities get theirs
+        "EDA_LAKE_PRINCIPAL__LAKE": LAKE,
     }
     result = dg.materialize(
         PLATFORM_ASSETS, resources={"eda_lake": EdaLakeResource.of(environment)}
@@ -287,15 +240,27 @@ def test_the_fake_arm_refuses_a_child_before_its_parent(catalogue: Catalogue) ->
     from azure.core.exceptions import ResourceNotFoundError
 
     arm = FakeArm()
-    provisioner = _provisioner(catalogue, arm)
-    steps = {step.kind: step for step in provisioner.steps()}
+    steps = {f"{step.kind}:{step.name}": step for step in provisioner(catalogue, arm).steps()}
+
+    def write(step: str) -> None:
+        steps[step].write(steps[step].desired)
+
     with pytest.raises(ResourceNotFoundError, match="ParentResourceNotFound"):
-        steps["namespace"].write(steps["namespace"].desired)  # no resource group yet
-    steps["resource group"].write(steps["resource group"].desired)
+        write("namespace:dv-eda-evhns-westeurope-x7k2")  # no resource group yet
+    write("resource group:dv-eda-rg-westeurope-x7k2")
     with pytest.raises(ResourceNotFoundError, match="namespaces/dv-eda-evhns-westeurope-x7k2 does"):
-        steps["schema group"].write(steps["schema group"].desired)  # no namespace yet
+        write("schema group:dv-eda-evhns-westeurope-x7k2/eda-lake")  # no namespace yet
     with pytest.raises(ResourceNotFoundError, match="ParentResourceNotFound"):
-        steps["event grid topic"].write(steps["event grid topic"].desired)  # no source yet
-    steps["namespace"].write(steps["namespace"].desired)
-    steps["schema group"].write(steps["schema group"].desired)
+        write("event grid topic:dv-eda-evgt-westeurope-x7k2")  # no source yet
+    with pytest.raises(ResourceNotFoundError, match="storageaccounts/dvedalakex7k2 does"):
+        write("lock:do-not-delete on storage account dvedalakex7k2")  # nothing to lock yet
+    write("namespace:dv-eda-evhns-westeurope-x7k2")
+    write("schema group:dv-eda-evhns-westeurope-x7k2/eda-lake")
     assert any(path.endswith("/schemagroups/eda-lake") for path in arm.writes())
+    # ids in bodies: a diagnostic setting's workspace, an alert's action group
+    with pytest.raises(ResourceNotFoundError, match="workspaces/dv-eda-log-westeurope-x7k2 does"):
+        write("diagnostic setting:to-log-analytics on namespace dv-eda-evhns-westeurope-x7k2")
+    with pytest.raises(ResourceNotFoundError, match="actiongroups/dv-eda-ag-westeurope-x7k2 does"):
+        write("metric alert:server-errors")
+    write("action group:dv-eda-ag-westeurope-x7k2 (no receivers: alerts reach nobody)")
+    write("metric alert:server-errors")
