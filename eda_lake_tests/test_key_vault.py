@@ -306,3 +306,18 @@ def _refused(read, environment: dict[str, str]) -> str:
     chain = "".join(traceback.format_exception(raised.value))
     assert PII_KEY not in chain and HUB_PASSWORD not in chain and "lakeacct" not in chain
     return line
+
+
+LIVE_VAULT = "EDA_LAKE_LIVE_KEY_VAULT"
+
+
+@pytest.mark.live
+@pytest.mark.skipif(
+    not os.environ.get(LIVE_VAULT),
+    reason=f"live Key Vault test: set {LIVE_VAULT} to a vault whose eda-lake-pii-key secret "
+    "your Azure sign-in may read",
+)
+def test_live_pii_key_read_from_a_vault(tmp_path) -> None:  # pragma: no cover - a real vault
+    named = reference(os.environ[LIVE_VAULT], "eda-lake-pii-key")
+    settings = Settings.from_env({"EDA_LAKE_HOME": str(tmp_path), PII_KEY_VAR: named})
+    assert settings.pii_key is not None and len(settings.pii_key) >= 16
