@@ -6,8 +6,9 @@ does, with its challenge-based sign-in: a request without a valid bearer token g
 `WWW-Authenticate: Bearer authorization="https://login.microsoftonline.com/<tenant>",
 resource="https://vault.azure.net"`, and only a token issued for that tenant and the scope
 `https://vault.azure.net/.default` (the client derives both from the challenge) is accepted.
-A missing secret is 404 `SecretNotFound`, an identity without a role on a vault 403
-`Forbidden`/`ForbiddenByRbac`, and a vault not in the fake does not resolve, as the real
+A missing secret is 404 `SecretNotFound`; an identity without a role on a vault, a network
+the vault's firewall refuses and a disabled secret are 403 `Forbidden` with the inner code
+saying which; an outage is 503; and a vault not in the fake does not resolve, as the real
 transport reports a name that no DNS knows.
 """
 
@@ -48,7 +49,9 @@ class FakeVault:
     signed-in identity holds a role that reads them."""
 
     secrets: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    readable: bool = True
+    readable: bool = True  # the identity holds "Key Vault Secrets User"
+    reachable_from_here: bool = True  # the vault's firewall lets this network in
+    available: bool = True  # not in an outage
     disabled: set[str] = field(default_factory=set)
 
     def set(self, name: str, value: str) -> str:
@@ -102,6 +105,14 @@ class FakeKeyVault(HttpTransport):  # type: ignore[type-arg]
                 'resource="https://vault.azure.net"'
             )
             return response
+        if not vault.available:
+            return _error(request, 503, "ServiceUnavailable", "The service is unavailable.")
+        if not vault.reachable_from_here:
+            return _error(
+                request, 403, "Forbidden",
+                "Client address is not authorized and caller is not a trusted service.",
+                inner="ForbiddenByFirewall",
+            )  # fmt: skip
         parts = path.strip("/").split("/")
         if request.method != "GET" or parts[0] != "secrets" or len(parts) not in (2, 3):
             return _error(request, 400, "BadParameter", "not a secret's address")

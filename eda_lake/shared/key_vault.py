@@ -72,10 +72,10 @@ class SecretReference:
 
 
 def parse_reference(variable: str, value: str) -> SecretReference:
-    """The secret a reference names, or an error naming the variable and the syntax (never
-    the value, which may be a secret pasted into the wrong form)."""
+    """The secret a reference (`is_reference`) names, or an error naming the variable and the
+    syntax (never the value, which may be a secret pasted into the wrong form)."""
     text = value.strip()
-    if not (is_reference(text) and text.endswith(")")):
+    if not text.endswith(")"):
         raise _malformed(variable, "it does not end with `)`")
     fields: dict[str, str] = {}
     for part in text[len(REFERENCE_START) : -1].split(";"):
@@ -236,7 +236,10 @@ def _fix(exc: HttpResponseError, reference: SecretReference) -> str:
             f'"$(az keyvault show --name {vault} --query id -o tsv)/secrets/{reference.secret}"` '
             "(it takes a minute or two to apply)"
         )
-    return "Key Vault refused the request: try again, or see the vault's status in the portal"
+    return (
+        f"Key Vault did not serve it: try again, and check the vault (`az keyvault show --name "
+        f"{vault}`)"
+    )
 
 
 @cache
