@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
+from eda_lake.cli import ERROR_EXIT, main
 from eda_lake.console.faults import describe
 from eda_lake.defs.resources import EdaLakeResource, eda_lake_resource
 from eda_lake.settings import (
@@ -153,6 +154,19 @@ def test_a_secret_that_cannot_be_read_is_one_line_naming_it_and_the_fix(
         {"EDA_LAKE_HOME": str(tmp_path), PII_KEY_VAR: reference("kv-lake", "pii")},
     )
     assert line.startswith(f"{PII_KEY_VAR}: secret pii of Key Vault kv-lake ") and said in line
+
+
+def test_a_command_whose_secret_cannot_be_read_ends_in_one_line(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vault.service.vault("kv-lake").readable = False
+    monkeypatch.setenv(PII_KEY_VAR, reference("kv-lake", "pii"))
+    assert main(["silver"]) == ERROR_EXIT
+    said = capsys.readouterr().err
+    assert said.startswith(f"eda-lake: error: {PII_KEY_VAR}: secret pii of Key Vault kv-lake ")
+    assert said.count("\n") == 1 and "Traceback" not in said
+    # Asked once: reporting the error reads no settings again.
+    assert [status for _, _, status in vault.service.requests if status == 403] == [403]
 
 
 def test_a_vault_that_does_not_resolve_is_one_line(vault: Vault, tmp_path) -> None:
