@@ -8,7 +8,7 @@ references, which Azure users know:
 
 `Vaults.read` reads the secret with the process's Entra ID identity, through one
 `SecretClient` per vault, once per process: the value stays in this process's memory, never
-on disk, in a log or in an error, each of which names the variable, the vault and the secret.
+on disk, in a log or in an error (an error names the variable, the vault and the secret).
 """
 
 from __future__ import annotations
