@@ -136,6 +136,7 @@ class _Command(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         from eda_lake.console.faults import describe, quiet_sign_in_warnings
+        from eda_lake.shared.errors import UserError
 
         quiet_sign_in_warnings()
         _show_lake_notes()
@@ -157,7 +158,11 @@ class _Command(click.Command):
             os.dup2(devnull, sys.stdout.fileno())
             return SIGPIPE_EXIT
         except Exception as exc:
-            message = describe(exc, near=_state_directories(_top_command(ctx)))
+            # A person's error names its own thing: no settings read again to find the
+            # folders a fault of the disk would name (a Key Vault secret would be asked for
+            # again).
+            near = [] if isinstance(exc, UserError) else _state_directories(_top_command(ctx))
+            message = describe(exc, near=near)
             if message is None:
                 raise  # a bug of our own: its traceback shows where
             print(f"eda-lake: error: {message}", file=sys.stderr)
@@ -848,11 +853,11 @@ AREAS_WRITTEN = {
 def _state_directories(command: str) -> list[Path]:
     """Where `command` writes, deepest first: a full disk is named by the first one full (on
     one file system, the area the command writes, not another that shares the disk)."""
-    from eda_lake.settings import SettingsError
+    from eda_lake.shared.errors import UserError
 
     try:
         settings = _settings()
-    except SettingsError:  # the settings' own error is the one reported
+    except UserError:  # the settings' own error (a variable's, a Key Vault secret's) is reported
         return []
     lake = settings.lake_dir
     areas = [lake / area for area in AREAS_WRITTEN.get(command, ("capture", "bronze"))]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from eda_lake.shared.errors import UserError
+from eda_lake.shared.key_vault import is_reference, resolved
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -463,17 +464,21 @@ class _Environment:
         self._provisioning = provisioning
         # Every variable of the side, read or not by these settings: a variable set to
         # nothing (or only blanks) is a mistake, a line of a .env file cut short or a secret
-        # store that answered nothing, where an unset one means its default.
+        # store that answered nothing, where an unset one means its default; a Key Vault
+        # reference is read for a secret only.
         for name, value in env.items():
-            if (
-                not value.strip()
-                and declared(name)
-                and variable(name).provisioning == self._provisioning
-            ):
+            if not declared(name) or variable(name).provisioning != self._provisioning:
+                continue
+            if not value.strip():
                 default = variable(name).default
                 raise SettingsError(
                     f"{name} is set but {'blank' if value else 'empty'}: give it a value, or "
                     f"unset it for {f'the default, {default}' if default else 'none'}"
+                )
+            if is_reference(value) and not variable(name).secret:
+                raise SettingsError(
+                    f"{name} holds a Key Vault reference, but only secret variables are read "
+                    f"from Key Vault: set {name} to its value"
                 )
 
     def _known(self, name: str) -> Variable:
@@ -486,16 +491,19 @@ class _Environment:
         return known
 
     def get(self, name: str) -> str:
-        """The variable's value, else the table's default, else "" (unset)."""
+        """The variable's value (a secret's Key Vault reference: the secret it names), else
+        the table's default, else "" (unset)."""
         known = self._known(name)  # refused when not this side's, set or not
-        return self._env.get(name) or known.default
+        return resolved(name, self._env.get(name) or known.default)
 
     def family(self, prefix: str) -> dict[str, str]:
         """Suffix -> value of every set member of a family."""
         if not self._known(prefix).family:
             raise KeyError(f"{prefix} is no family of eda_lake.settings.VARIABLES")
         return {
-            key[len(prefix) :]: value for key, value in self._env.items() if key.startswith(prefix)
+            key[len(prefix) :]: resolved(key, value)
+            for key, value in self._env.items()
+            if key.startswith(prefix)
         }
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from eda_lake.embedded.durable import FULL_BELOW_BYTES
 from eda_lake.settings import STORAGE_KEY_VAR
+from eda_lake.shared.azure_identity import SIGN_IN
 from eda_lake.shared.environment import (
     DENIED,
     DISK_FULL,
@@ -53,12 +54,6 @@ def failed_tables(runs: Sequence[TableRun], command: str) -> list[str]:
     """One line per table whose run failed, after the run finished every other table: the
     table, why, and that running `command` again lands what waits once the cause is fixed."""
     return [f"{run.failure()}; fix the cause, then run `eda-lake {command}` again" for run in runs]
-
-
-SIGN_IN = (
-    "sign in to Azure first: `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
-    "AZURE_CLIENT_SECRET (a service principal), or run where a managed identity is assigned"
-)
 
 
 def quiet_sign_in_warnings() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from eda_lake.shared import key_vault
 from eda_lake.shared.names import InvalidNameError, namespace_name, poison_queue_name
 
 ENVIRONMENTS = ("dv", "qa", "lv")
@@ -21,7 +22,7 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
         "3-128 letters, digits or hyphens",
     ),
     "Key Vault": (
-        re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,23}$"),
+        key_vault.VAULT_NAME,
         "3-24 letters, digits and single hyphens, starting with a letter",
     ),
     "Log Analytics workspace": (

@@ -34,6 +34,7 @@ from eda_lake.settings import (
     Target,
     settings_variables,
 )
+from eda_lake.shared import key_vault
 from eda_lake.shared.azure_identity import azure_credential
 from eda_lake.shared.closing import close_all
 
@@ -109,10 +110,6 @@ def azure_provisioner(
 PII_KEY_SECRET = "eda-lake-pii-key"
 
 
-def key_vault_reference(vault: str, secret: str) -> str:
-    return f"@Microsoft.KeyVault(VaultName={vault};SecretName={secret})"
-
-
 def handover(names: AzureNames) -> dict[str, str]:
     """The runtime's variables for the resources `apply` made, as `Settings.from_env` reads
     them (by the variable table), with Entra ID throughout and the PII key by its Key Vault
@@ -132,7 +129,7 @@ def handover(names: AzureNames) -> dict[str, str]:
             checkpoint_container=names.checkpoint_container,
         ),
         discovery_queue=DiscoveryQueue(names.discovery_queue),
-        pii_key=key_vault_reference(names.key_vault, PII_KEY_SECRET),
+        pii_key=key_vault.reference(names.key_vault, PII_KEY_SECRET),
     )
     local = settings_variables(Settings(home=runtime.home))
     return {k: v for k, v in settings_variables(runtime).items() if local.get(k) != v}

@@ -8,6 +8,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from azure.identity import DefaultAzureCredential
 
+# What a command that found no identity to sign in with tells its user to do.
+SIGN_IN = (
+    "sign in to Azure first: `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
+    "AZURE_CLIENT_SECRET (a service principal), or run where a managed identity is assigned"
+)
+
 
 @cache
 def azure_credential() -> DefaultAzureCredential:
