@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
+import pytest
 from hypothesis import given, strategies
 
 from eda_lake.events.cloudevents import CloudEvent
@@ -61,7 +62,7 @@ def _not_before(
     ]
 
 
-@hypothesis.settings(max_examples=6, deadline=None)
+@hypothesis.settings(max_examples=25, deadline=None)
 @given(seed=strategies.integers(min_value=0, max_value=2**31))
 def test_every_reaction_happens_at_or_after_its_cause(seed: int) -> None:
     chain, file_times = _chain(seed, customers=60)
@@ -114,6 +115,13 @@ def test_a_partner_files_sales_are_confirmed_after_its_latest_sale(settings: Set
     assert written_at + timedelta(hours=confirmation.min_hours) <= sale["confirmed_at"]
     assert sale["confirmed_at"] <= written_at + timedelta(hours=confirmation.max_hours)
     assert all(r["confirmed_at"] >= written_at for _, r in confirmed.values())
+
+
+def test_a_business_time_that_is_no_datetime_is_refused_naming_the_field() -> None:
+    moment = datetime(2026, 10, 2, tzinfo=UTC)
+    assert timing.business_time("SaleConfirmed", {"confirmed_at": moment}) == moment
+    with pytest.raises(TypeError, match=r"SaleConfirmed\.confirmed_at is '2026-10-02'"):
+        timing.business_time("SaleConfirmed", {"confirmed_at": "2026-10-02"})
 
 
 # The README's tables: the events' (last column: the business time) and the delays'.
