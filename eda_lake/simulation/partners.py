@@ -1,11 +1,14 @@
 """Sales partners' files: the partners drop CSV files, Conversions turns rows into sales.
 
-A partner reports each sold lead as a row `lead_id,purchase_date`.
+A partner reports each sold lead as a row `lead_id,purchase_date`, in a file named after the
+partner (its code, up to the name's first `-`). A file is written after the last sale it
+reports: its time is its latest purchase date (no clock: the same file has the same time at
+every reading). The simulated partners write one file per day they sold on.
 `drop_partner_files` plays the partners (a share of the leads handed to them sell, after a
 plausible delay); `ingest_partner_files` is Conversions' side: every valid row becomes a
-SaleConfirmed event, every bad row a dead letter with its reason, and the file moves to
-`processed/` once its events are published. A crash before the move republishes the same
-events with the same ids.
+SaleConfirmed event, confirmed after the file's time, every bad row a dead letter with its
+reason, and the file moves to `processed/` once its events are published. A crash before the
+move republishes the same events with the same ids and times.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ import csv
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from eda_lake.catalogue import Catalogue
 from eda_lake.events.publisher import OutgoingEvent, Publisher, derived_event_id
 from eda_lake.events.wire import PayloadError
-from eda_lake.simulation import world
+from eda_lake.simulation import timing, world
 from eda_lake.simulation.conversions_state import ConversionsState
 from eda_lake.simulation.dead_letters import DeadLetterStore
 
@@ -49,19 +52,22 @@ class PartnerIngestReport:
 
 
 def drop_partner_files(state: ConversionsState, drops_dir: Path) -> PartnerDropReport:
-    """Each partner writes one file with the sales of the leads handed to it since last time."""
+    """Each partner writes the sales of the leads handed to it since last time: one file per
+    day of sales, so that a sale waits for its file at most until the end of its day."""
     leads = state.leads_not_dropped()
     drop = state.next_drop()
-    by_partner: dict[str, list[tuple[str, datetime]]] = {}
+    by_file: dict[tuple[str, date], list[tuple[str, datetime]]] = {}
     for lead in leads:
         if world.partner_sells(lead.lead_id):
-            sold_at = world.later(lead.generated_at, f"sale/{lead.lead_id}", 24, 240)
-            by_partner.setdefault(lead.partner_id, []).append((lead.lead_id, sold_at))
+            sold_at = timing.PARTNER_SALE.after(lead.generated_at, f"sale/{lead.lead_id}")
+            by_file.setdefault((lead.partner_id, sold_at.date()), []).append(
+                (lead.lead_id, sold_at)
+            )
     incoming = drops_dir / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     files = []
-    for partner, rows in sorted(by_partner.items()):
-        name = f"{partner}-{drop:05d}.csv"
+    for (partner, day), rows in sorted(by_file.items()):
+        name = f"{partner}-{drop:05d}-{day:%Y%m%d}.csv"
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(HEADER)
@@ -69,7 +75,7 @@ def drop_partner_files(state: ConversionsState, drops_dir: Path) -> PartnerDropR
         _write_atomically(incoming / name, buffer.getvalue())
         files.append(name)
     state.mark_dropped([lead.lead_id for lead in leads], drop)
-    return PartnerDropReport(files, len(leads), sum(len(r) for r in by_partner.values()))
+    return PartnerDropReport(files, len(leads), sum(len(r) for r in by_file.values()))
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -105,11 +111,13 @@ def ingest_partner_files(
                 _dead_letter(dead_letters, path.name, 0, reason, path.read_bytes())
             rows = []
         prepared = []
+        written_at = _file_time(rows)
         for line, row, problem in rows:
             try:
                 if problem is not None:
                     raise PartnerRowError(problem)
-                prepared.append(publisher.prepare(_sale(catalogue, state, path.name, line, row)))
+                sale = _sale(catalogue, state, path.name, written_at, line, row)
+                prepared.append(publisher.prepare(sale))
             except (PartnerRowError, PayloadError) as exc:
                 report.bad_rows += 1
                 _dead_letter(dead_letters, path.name, line, str(exc), ",".join(row).encode())
@@ -150,25 +158,41 @@ def _rows(path: Path) -> list[tuple[int, list[str], str | None]]:
     return result
 
 
+def _purchase_date(cell: str) -> datetime | None:
+    try:
+        return datetime.strptime(cell.strip(), DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _file_time(rows: list[tuple[int, list[str], str | None]]) -> datetime | None:
+    """When the partner wrote the file: its latest purchase date (None without one)."""
+    dates = [_purchase_date(row[1]) for _, row, _ in rows if len(row) == 2]
+    return max((d for d in dates if d is not None), default=None)
+
+
 def _sale(
-    catalogue: Catalogue, state: ConversionsState, file: str, line: int, row: list[str]
+    catalogue: Catalogue,
+    state: ConversionsState,
+    file: str,
+    written_at: datetime | None,
+    line: int,
+    row: list[str],
 ) -> OutgoingEvent:
-    """The SaleConfirmed event for a row; PartnerRowError says why a row is refused."""
+    """The SaleConfirmed event for a row of a file written at `written_at`; PartnerRowError
+    says why a row is refused."""
     where = f"{file} line {line}"
     try:
         lead_id = str(uuid.UUID(row[0].strip()))
     except ValueError:
         raise PartnerRowError(f"{where}: lead_id {row[0]!r} is not a UUID") from None
-    try:
-        sold_at = datetime.strptime(row[1].strip(), DATE_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        raise PartnerRowError(
-            f"{where}: purchase_date {row[1]!r} is not 'YYYY-MM-DD HH:MM:SS'"
-        ) from None
+    sold_at = _purchase_date(row[1])
+    if sold_at is None or written_at is None:  # a file without a date has no time either
+        raise PartnerRowError(f"{where}: purchase_date {row[1]!r} is not 'YYYY-MM-DD HH:MM:SS'")
     lead = state.lead(lead_id)
     if lead is None:
         raise PartnerRowError(f"{where}: lead {lead_id} was never handed to a partner")
-    partner = file.rsplit("-", 1)[0]
+    partner = file.split("-", 1)[0]
     if partner != lead.partner_id:
         raise PartnerRowError(
             f"{where}: lead {lead_id} belongs to partner {lead.partner_id}, not {partner}"
@@ -176,18 +200,18 @@ def _sale(
     if sold_at < lead.generated_at.replace(microsecond=0):
         raise PartnerRowError(f"{where}: purchase_date {row[1]} is before the lead was generated")
     source = catalogue.source("conversions")
-    confirmed_at = world.later(sold_at, f"confirm/{lead_id}", 2, 24)
+    record: dict[str, object] = {
+        "sale_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sale/{file}/{lead_id}")),
+        "confirmed_at": timing.SALE_CONFIRMATION.after(written_at, f"confirm/{file}/{lead_id}"),
+        "lead_id": lead_id,
+        "partner_id": lead.partner_id,
+        "sold_at": sold_at,
+        "partner_file": file,
+    }
     return OutgoingEvent(
         event="SaleConfirmed",
-        record={
-            "sale_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sale/{file}/{lead_id}")),
-            "confirmed_at": confirmed_at,
-            "lead_id": lead_id,
-            "partner_id": lead.partner_id,
-            "sold_at": sold_at,
-            "partner_file": file,
-        },
+        record=record,
         id=derived_event_id(source, "SaleConfirmed", file, lead_id),
         source=source,
-        time=confirmed_at,
+        time=timing.business_time("SaleConfirmed", record),
     )

@@ -3,19 +3,19 @@
 Product publishes its catalogue; Customer publishes sign-ups and reacts to purchased leads;
 Conversions follows the catalogue, turns new customers into leads (about one in three) or
 abandoned customers, and turns confirmed sales into purchased leads. Every reaction's id is
-derived from its cause, so a replayed cause produces the very same reaction.
+derived from its cause and its business time is the cause's plus its stage's delay
+(`timing`), so a replayed cause produces the very same reaction, never before its cause.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
 from decimal import Decimal
 
 from eda_lake.catalogue import Catalogue
 from eda_lake.events.publisher import OutgoingEvent, derived_event_id
-from eda_lake.simulation import world
+from eda_lake.simulation import timing, world
 from eda_lake.simulation.conversions_state import ConversionsState, KnownProduct, Lead
 from eda_lake.simulation.subscriber import Handler, Incoming, ReactionError
 
@@ -26,21 +26,22 @@ def product_catalogue(catalogue: Catalogue, seed: int) -> Iterator[OutgoingEvent
     """ProductUpdated for every product of the seeded catalogue."""
     source = catalogue.source("product")
     for product in world.products(seed):
+        record: dict[str, object] = {
+            "product_id": product.product_id,
+            "updated_at": world.EPOCH,
+            "sku": product.sku,
+            "name": product.name,
+            "category": product.category,
+            "price": product.price.quantize(CENT),
+            "currency": product.currency,
+            "active": True,
+        }
         yield OutgoingEvent(
             event="ProductUpdated",
-            record={
-                "product_id": product.product_id,
-                "updated_at": world.EPOCH,
-                "sku": product.sku,
-                "name": product.name,
-                "category": product.category,
-                "price": product.price.quantize(CENT),
-                "currency": product.currency,
-                "active": True,
-            },
+            record=record,
             id=derived_event_id(source, "ProductUpdated", product.product_id, "v1"),
             source=source,
-            time=world.EPOCH,
+            time=timing.business_time("ProductUpdated", record),
         )
 
 
@@ -48,19 +49,20 @@ def customer_signups(catalogue: Catalogue, seed: int, count: int) -> Iterator[Ou
     """CustomerCreated for `count` seeded customers, in business-time order."""
     source = catalogue.source("customer")
     for person in world.people(seed, count):
+        record: dict[str, object] = {
+            "customer_id": person.customer_id,
+            "created_at": person.created_at,
+            "email": person.email,
+            "full_name": person.full_name,
+            "country": person.country,
+            "channel": person.channel,
+        }
         yield OutgoingEvent(
             event="CustomerCreated",
-            record={
-                "customer_id": person.customer_id,
-                "created_at": person.created_at,
-                "email": person.email,
-                "full_name": person.full_name,
-                "country": person.country,
-                "channel": person.channel,
-            },
+            record=record,
             id=derived_event_id(source, "CustomerCreated", person.customer_id),
             source=source,
-            time=person.created_at,
+            time=timing.business_time("CustomerCreated", record),
         )
 
 
@@ -70,14 +72,13 @@ def _reaction(
     event: str,
     cause: Incoming,
     record: dict[str, object],
-    time: datetime,
 ) -> OutgoingEvent:
     return OutgoingEvent(
         event=event,
         record=record,
         id=derived_event_id(cause.envelope.source, cause.envelope.id, event),
         source=catalogue.source(team),
-        time=time,
+        time=timing.business_time(event, record),
     )
 
 
@@ -97,9 +98,7 @@ def customer_handlers(catalogue: Catalogue) -> dict[str, Handler]:
             "amount": r["amount"],
             "currency": r["currency"],
         }
-        return [
-            _reaction(catalogue, "customer", "CustomerPurchased", cause, record, r["purchased_at"])
-        ]
+        return [_reaction(catalogue, "customer", "CustomerPurchased", cause, record)]
 
     return {"LeadPurchased": on_lead_purchased}
 
@@ -115,15 +114,12 @@ def conversions_handlers(catalogue: Catalogue, state: ConversionsState) -> dict[
         customer_id = _uuid(cause.record["customer_id"])
         created_at = cause.record["created_at"]
         if not world.becomes_lead(customer_id):
-            abandoned_at = world.later(created_at, customer_id, 1, 72)
             record = {
                 "customer_id": customer_id,
-                "abandoned_at": abandoned_at,
+                "abandoned_at": timing.ABANDON_DECISION.after(created_at, customer_id),
                 "reason": world.pick(world.ABANDON_REASONS, "abandon", customer_id),
             }
-            return [
-                _reaction(catalogue, "conversions", "LeadAbandoned", cause, record, abandoned_at)
-            ]
+            return [_reaction(catalogue, "conversions", "LeadAbandoned", cause, record)]
         products = tuple(state.active_products())
         if not products:
             raise ReactionError(
@@ -138,7 +134,7 @@ def conversions_handlers(catalogue: Catalogue, state: ConversionsState) -> dict[
             partner_id=world.pick(world.PARTNERS, "partner", customer_id),
             amount=product.price.quantize(CENT),
             currency=product.currency,
-            generated_at=world.later(created_at, customer_id, 0.5, 48),
+            generated_at=timing.LEAD_DECISION.after(created_at, customer_id),
         )
         state.add_lead(lead)
         record = {
@@ -150,26 +146,25 @@ def conversions_handlers(catalogue: Catalogue, state: ConversionsState) -> dict[
             "expected_value": lead.amount,
             "currency": lead.currency,
         }
-        return [
-            _reaction(catalogue, "conversions", "LeadGenerated", cause, record, lead.generated_at)
-        ]
+        return [_reaction(catalogue, "conversions", "LeadGenerated", cause, record)]
 
     def on_sale_confirmed(cause: Incoming) -> list[OutgoingEvent]:
         lead_id = _uuid(cause.record["lead_id"])
-        sold_at: datetime = cause.record["sold_at"]
+        sale_id = _uuid(cause.record["sale_id"])
+        confirmed_at = timing.business_time("SaleConfirmed", cause.record)
         lead = state.lead(lead_id)
         if lead is None:
             raise ReactionError(f"sale confirmed for unknown lead {lead_id}")
         record = {
             "lead_id": lead_id,
-            "purchased_at": sold_at,
+            "purchased_at": timing.PURCHASE.after(confirmed_at, f"purchase/{sale_id}"),
             "customer_id": lead.customer_id,
-            "sale_id": _uuid(cause.record["sale_id"]),
+            "sale_id": sale_id,
             "product_id": lead.product_id,
             "amount": lead.amount,
             "currency": lead.currency,
         }
-        return [_reaction(catalogue, "conversions", "LeadPurchased", cause, record, sold_at)]
+        return [_reaction(catalogue, "conversions", "LeadPurchased", cause, record)]
 
     return {
         "ProductUpdated": on_product_updated,

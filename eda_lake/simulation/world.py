@@ -120,11 +120,5 @@ def becomes_lead(customer_id: str) -> bool:
     return fraction("lead", customer_id) < 1 / LEAD_SHARE
 
 
-def later(moment: datetime, cause: str, min_hours: float, max_hours: float) -> datetime:
-    """A plausible, stable delay after `moment` for the step named by `cause`."""
-    hours = min_hours + fraction("delay", cause) * (max_hours - min_hours)
-    return moment + timedelta(hours=hours)
-
-
 def partner_sells(lead_id: str) -> bool:
     return fraction("sale", lead_id) * 100 < SALE_PERCENT

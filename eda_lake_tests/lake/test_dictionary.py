@@ -165,7 +165,7 @@ def test_describe_explains_each_column_of_a_table(catalogue: Catalogue) -> None:
     entry = next(e for e in dictionary.lake_tables(catalogue) if e.name == "gold.time_to_convert")
     for column in entry.columns:
         assert re.search(rf"^{column.name}\s+{re.escape(column.type)}\s+\S", text, re.M)
-    for step in ("customer_to_lead", "lead_to_sale", "customer_to_purchase"):
+    for step in ("customer_to_lead", "lead_to_sale", "sale_to_purchase", "customer_to_purchase"):
         assert step in text
     assert "hours" in text and "one row per cohort_date, step" in text
 

@@ -12,7 +12,7 @@ from eda_lake.lake.delta import tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver.masking import MissingPiiKeyError
 from eda_lake.settings import Settings
-from eda_lake.simulation import world
+from eda_lake.simulation import timing, world
 from eda_lake.simulation.runtime import ChainReport, Simulation
 from eda_lake_tests.processes import run_together
 from eda_lake_tests.simulation.helpers import provisioned, published
@@ -58,8 +58,24 @@ def test_gold_funnel_matches_what_the_publishers_report(lake_settings: Settings)
     revenue = sum(r["revenue"] for r in _rows(lake, "gold", "sales_daily"))
     assert revenue == sum(r["amount"] for _, r in published(simulation, "LeadPurchased"))
     steps = {r["step"] for r in _rows(lake, "gold", "time_to_convert")}
-    assert steps == {"customer_to_lead", "lead_to_sale", "customer_to_purchase"}
+    assert steps == {"customer_to_lead", "lead_to_sale", "sale_to_purchase", "customer_to_purchase"}
     assert len(_rows(lake, "gold", "abandoned_customers")) == report.customers - generated
+
+
+def test_time_to_convert_measures_each_stage_from_its_own_times(lake_settings: Settings) -> None:
+    _, _, lake = _lake_after_chain(lake_settings)
+    stages = _rows(lake, "gold", "time_to_convert")
+    assert stages and all(r["min_hours"] >= 0 for r in stages)
+    # A purchase follows its sale's confirmation, which follows the partner's file.
+    least = timing.SALE_CONFIRMATION.min_hours + timing.PURCHASE.min_hours
+    after_sale = [r for r in stages if r["step"] == "sale_to_purchase"]
+    assert after_sale and min(r["min_hours"] for r in after_sale) >= least
+    # each lead's stages add up to its whole way: per cohort, their extremes bound the whole's
+    whole = {r["cohort_date"]: r for r in stages if r["step"] == "customer_to_purchase"}
+    for cohort, row in whole.items():
+        parts = [r for r in stages if r["cohort_date"] == cohort and r["step"] != row["step"]]
+        assert row["max_hours"] <= sum(r["max_hours"] for r in parts) + 1e-6
+        assert row["min_hours"] >= sum(r["min_hours"] for r in parts) - 1e-6
 
 
 def test_personal_data_is_masked_past_bronze(lake_settings: Settings) -> None:

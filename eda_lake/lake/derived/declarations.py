@@ -252,8 +252,8 @@ ENTITY_TABLES: tuple[Derived, ...] = (
             "sale_id": "The lead's first confirmed sale (earliest confirmation); null while "
             "unsold.",
             "sold_at": "Sale date the partner reported for that first sale, UTC.",
-            "purchased_at": "The lead's earliest purchase, UTC (the partner's sale date); null "
-            "while not purchased.",
+            "purchased_at": "The lead's earliest purchase, UTC (after its sale's confirmation); "
+            "null while not purchased.",
             "outcome": "How far it went: purchased (a purchase recorded), sold (a confirmed "
             "sale, no purchase yet), open (a lead not sold yet) or abandoned (no lead).",
         },
@@ -343,7 +343,8 @@ GOLD_TABLES: tuple[Derived, ...] = (
     Derived(
         GOLD,
         "time_to_convert",
-        "Hours from sign-up to lead, lead to sale and sign-up to purchase, per cohort day.",
+        "Hours of each stage from sign-up to purchase (sign-up to lead, lead to sale, sale to "
+        "purchase) and of the whole way, per cohort day.",
         "conversions",
         f"""
         SELECT cohort_date, step, count(*) AS conversions,
@@ -360,6 +361,10 @@ GOLD_TABLES: tuple[Derived, ...] = (
                    {_HOURS.format(end="sold_at", start="generated_at")}
             FROM leads WHERE sale_id IS NOT NULL
             UNION ALL
+            SELECT cohort_date, 'sale_to_purchase',
+                   {_HOURS.format(end="purchased_at", start="sold_at")}
+            FROM leads WHERE purchased_at IS NOT NULL AND sale_id IS NOT NULL
+            UNION ALL
             SELECT cohort_date, 'customer_to_purchase',
                    {_HOURS.format(end="purchased_at", start="created_at")}
             FROM leads WHERE purchased_at IS NOT NULL
@@ -371,10 +376,11 @@ GOLD_TABLES: tuple[Derived, ...] = (
         day_column="cohort_date",
         columns={
             "cohort_date": "UTC day the customers signed up: the cohort whose times are measured.",
-            "step": "Which interval is measured: customer_to_lead (sign-up `created_at` to the "
-            "lead's `generated_at`), lead_to_sale (`generated_at` to the partner's `sold_at` "
-            "of the first sale) or customer_to_purchase (sign-up to the lead's first "
-            "`purchased_at`).",
+            "step": "Which interval is measured, each from its own two times: customer_to_lead "
+            "(sign-up `created_at` to the lead's `generated_at`), lead_to_sale (`generated_at` "
+            "to the partner's `sold_at` of the first sale), sale_to_purchase (that `sold_at` "
+            "to the lead's first `purchased_at`) or customer_to_purchase (sign-up to that "
+            "`purchased_at`: the whole way, the three stages together).",
             "conversions": "Cohort leads that made the step (one per silver.leads row that has "
             "both ends): the number of times the figures summarize.",
             "min_hours": "Shortest time of the step, in hours (fractional: end minus start in "
