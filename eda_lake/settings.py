@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from eda_lake.shared.errors import UserError
 from eda_lake.shared.key_vault import is_reference, resolved
@@ -559,15 +559,21 @@ class AzureDeploymentSettings:
     shared_key_access: bool | None = None  # None: off with the lake's Entra ID, else on
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
 
+    @property
+    def shared_keys(self) -> bool:
+        """Do the storage accounts accept shared keys (else Entra ID only)? Unset: not when
+        the lake signs in with Entra ID, which needs none."""
+        if self.shared_key_access is None:
+            return self.lake_principal is None
+        return self.shared_key_access
+
     def identities(self) -> dict[str, str]:
         """Every Entra object id given, by the suffix of its variable (lower case)."""
         lake = {LAKE_PRINCIPAL: self.lake_principal} if self.lake_principal else {}
         return {**self.principals, **lake}
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, offline: bool = False
-    ) -> AzureDeploymentSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, offline: bool = False) -> Self:
         """Provisioning's variables of the table; every missing one named at once.
         `offline`: for a plan that signs in nowhere, which needs the names alone (the
         subscription shows as `UNNAMED_SUBSCRIPTION`)."""

@@ -23,23 +23,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
 from eda_lake.lake.maintenance import lifecycle
 from eda_lake.provisioning import operations
-from eda_lake.provisioning.azure_names import AzureNames
+from eda_lake.provisioning.azure_names import AzureNames, azure_names
 from eda_lake.provisioning.desired import DesiredState
 from eda_lake.provisioning.embedded import Action
 from eda_lake.registry.compatibility import Compatibility
-from eda_lake.settings import (
-    DEFAULT_LOG_RETENTION_DAYS,
-    DEFAULT_MAX_THROUGHPUT_UNITS,
-    DEFAULT_STORAGE_SKU,
-    STORAGE_SKU_VAR,
-)
+from eda_lake.settings import STORAGE_SKU_VAR, AzureDeploymentSettings
 from eda_lake.shared.names import consumer_group_name
 
 CAPTURE_FILE_CREATED = "Microsoft.EventHub.CaptureFileCreated"
@@ -63,26 +59,14 @@ ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f7d2a-6a55-4f71-9e26-1a3c6b9c8d41")
 
 
 @dataclass(frozen=True)
-class AzureDeployment:
-    subscription_id: str
-    location: str
-    environment: str
-    names: AzureNames
-    throughput_units: int = 1
-    principals: dict[str, str] = field(default_factory=dict)  # team -> Entra object id
-    lake_principal: str | None = None  # the Dagster pods' workload identity's object id
-    alert_emails: tuple[str, ...] = ()  # the action group's receivers
-    max_throughput_units: int = DEFAULT_MAX_THROUGHPUT_UNITS  # auto-inflate's ceiling
-    storage_sku: str = DEFAULT_STORAGE_SKU  # both storage accounts' redundancy
-    shared_key_access: bool | None = None  # None: off when lake_principal is given
-    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+class AzureDeployment(AzureDeploymentSettings):
+    """Provisioning's settings and what follows from them: every resource's name."""
 
-    @property
-    def shared_keys(self) -> bool:
-        """Do the storage accounts accept shared keys (else Entra ID only)?"""
-        if self.shared_key_access is None:
-            return self.lake_principal is None
-        return self.shared_key_access
+    throughput_units: int = 1
+
+    @cached_property
+    def names(self) -> AzureNames:
+        return azure_names(self.environment, self.location, self.suffix)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,12 @@ from eda_lake.hub.factory import make_hub_admin
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.provisioning import embedded as provisioning
 from eda_lake.provisioning.azure import AzureClients, AzureDeployment, AzureProvisioner
-from eda_lake.provisioning.azure_names import AzureNames, azure_names
+from eda_lake.provisioning.azure_names import AzureNames
 from eda_lake.provisioning.desired import DesiredState, desired_state
 from eda_lake.provisioning.embedded import Action
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.registry.factory import make_registry
 from eda_lake.settings import (
-    AzureDeploymentSettings,
     AzureEventHubs,
     AzureStorage,
     Broker,
@@ -74,32 +73,11 @@ def provision(
             close_all(admin, registry)
 
 
-def azure_deployment(
-    environ: Mapping[str, str] | None = None, *, offline: bool = False
-) -> AzureDeployment:
-    """Where and how provisioning creates the Azure resources, from its variables (every
-    missing one named at once; `offline`: the names alone)."""
-    target = AzureDeploymentSettings.from_env(environ, offline=offline)
-    return AzureDeployment(
-        target.subscription_id,
-        target.location,
-        target.environment,
-        azure_names(target.environment, target.location, target.suffix),
-        principals=target.principals,
-        lake_principal=target.lake_principal,
-        alert_emails=target.alert_emails,
-        max_throughput_units=target.max_throughput_units,
-        storage_sku=target.storage_sku,
-        shared_key_access=target.shared_key_access,
-        log_retention_days=target.log_retention_days,
-    )
-
-
 def azure_provisioner(
     desired: DesiredState, environ: Mapping[str, str] | None = None, *, offline: bool = False
 ) -> AzureProvisioner:
     """`offline`: one that lists the desired state and neither signs in nor reads Azure."""
-    deployment = azure_deployment(environ, offline=offline)
+    deployment = AzureDeployment.from_env(environ, offline=offline)
     if offline:
         return AzureProvisioner(deployment, desired, None)
     clients = AzureClients.create(azure_credential(), deployment.subscription_id)

@@ -7,7 +7,6 @@ from typing import Any
 
 from eda_lake.catalogue import Catalogue
 from eda_lake.provisioning.azure import AzureClients, AzureDeployment, AzureProvisioner
-from eda_lake.provisioning.azure_names import azure_names
 from eda_lake.provisioning.desired import desired_state
 from eda_lake_tests.provisioning.fake_arm import FakeArm, FakeCredential
 
@@ -46,8 +45,7 @@ def provisioner(catalogue: Catalogue, arm: FakeArm, **deployment: Any) -> AzureP
     """A provisioner of the dv deployment in westeurope (with `deployment`'s fields of
     `AzureDeployment`), on `arm`, which it teaches the built-in roles."""
     teach_roles(arm)
-    names = azure_names("dv", "westeurope", "x7k2")
-    target = AzureDeployment(SUBSCRIPTION, "westeurope", "dv", names, **deployment)
+    target = AzureDeployment(SUBSCRIPTION, "westeurope", "dv", "x7k2", **deployment)
     clients = AzureClients.create(FakeCredential(), SUBSCRIPTION, transport=arm)
     return AzureProvisioner(target, desired_state(catalogue), clients)
 

@@ -190,8 +190,7 @@ def test_no_alert_email_the_plan_says_the_alerts_reach_nobody(catalogue: Catalog
 
 def test_the_steps_build_without_clients_and_read_nothing(catalogue: Catalogue) -> None:
     """An offline plan lists every step, with its body, from no clients at all."""
-    names = azure_names("dv", "westeurope", "x7k2")
-    deployment = AzureDeployment(SUBSCRIPTION, "westeurope", "dv", names, lake_principal=LAKE)
+    deployment = AzureDeployment(SUBSCRIPTION, "westeurope", "dv", "x7k2", lake_principal=LAKE)
     offline = AzureProvisioner(deployment, desired_state(catalogue), None)
     steps = offline.steps()
     online = provisioner(catalogue, FakeArm(), lake_principal=LAKE).steps()

@@ -108,9 +108,7 @@ def test_drift_is_updated_and_immutable_changes_refused(catalogue: Catalogue) ->
 
 def test_full_compatibility_and_bad_names_are_refused(catalogue: Catalogue) -> None:
     desired = dataclasses.replace(desired_state(catalogue), compatibility=Compatibility.FULL)
-    deployment = AzureDeployment(
-        SUBSCRIPTION, "westeurope", "dv", azure_names("dv", "westeurope", "x7k2")
-    )
+    deployment = AzureDeployment(SUBSCRIPTION, "westeurope", "dv", "x7k2")
     with pytest.raises(ValueError, match="Full compatibility"):
         AzureProvisioner(
             deployment,
