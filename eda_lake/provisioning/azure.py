@@ -614,24 +614,29 @@ class AzureProvisioner:
         account's queue service holds no queue, so it has none to send)."""
         n = self.deployment.names
         lake, checkpoints = self._account_id(n.lake_account), self._account_id(n.checkpoint_account)
-        # resource, as the plan names it, has logs, into its own tables (Storage: always)
+        # resource, as the plan names it, has logs, into its own tables (Storage: always),
+        # its metric category
+        storage = operations.STORAGE_TRANSACTIONS
         targets = [
-            (self._namespace_id(), f"namespace {n.namespace}", True, True),
-            (lake, f"storage account {n.lake_account}", False, False),
-            (f"{lake}/blobServices/default", f"{n.lake_account} blobs", True, False),
-            (f"{lake}/queueServices/default", f"{n.lake_account} queues", True, False),
-            (checkpoints, f"storage account {n.checkpoint_account}", False, False),
-            (f"{checkpoints}/blobServices/default", f"{n.checkpoint_account} blobs", True, False),
-        ]
+            (self._namespace_id(), f"namespace {n.namespace}", True, True, operations.ALL_METRICS),
+            (lake, f"storage account {n.lake_account}", False, False, storage),
+            (f"{lake}/blobServices/default", f"{n.lake_account} blobs", True, False, storage),
+            (f"{lake}/queueServices/default", f"{n.lake_account} queues", True, False, storage),
+            (checkpoints, f"storage account {n.checkpoint_account}", False, False, storage),
+            (f"{checkpoints}/blobServices/default", f"{n.checkpoint_account} blobs", True, False,
+             storage),
+        ]  # fmt: skip
         name, workspace = operations.DIAGNOSTIC_SETTING_NAME, self._workspace_id()
         return [
             self._by_id_step(
                 "diagnostic setting",
                 f"{name} on {label}",
                 f"{target}/providers/Microsoft.Insights/diagnosticSettings/{name}",
-                operations.diagnostic_setting(workspace, logs=logs, dedicated=dedicated),
+                operations.diagnostic_setting(
+                    workspace, logs=logs, dedicated=dedicated, metrics=metrics
+                ),
             )
-            for target, label, logs, dedicated in targets
+            for target, label, logs, dedicated, metrics in targets
         ]
 
     def _alert_steps(self, tags: dict[str, str]) -> list[Step]:

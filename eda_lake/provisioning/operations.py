@@ -71,14 +71,23 @@ def workspace(location: str, tags: dict[str, str], retention_days: int) -> dict[
     }}  # fmt: skip
 
 
-def diagnostic_setting(workspace_id: str, *, logs: bool, dedicated: bool) -> dict[str, Any]:
-    """Every log (category group allLogs, where the resource has logs) and every metric to
-    the workspace. `dedicated`: into the resource's own tables (Event Hubs' `AZMSArchiveLogs`)
-    rather than `AzureDiagnostics`; Storage has its own tables only (`StorageBlobLogs`)."""
+# The metric category that holds every metric of a resource; Storage refuses it (its
+# categories are Capacity and Transaction) and is sent its transactions, which its
+# availability, latency and error figures are.
+ALL_METRICS, STORAGE_TRANSACTIONS = "AllMetrics", "Transaction"
+
+
+def diagnostic_setting(
+    workspace_id: str, *, logs: bool, dedicated: bool, metrics: str
+) -> dict[str, Any]:
+    """Every log (category group allLogs, where the resource has logs) and the `metrics`
+    category to the workspace. `dedicated`: into the resource's own tables (Event Hubs'
+    `AZMSArchiveLogs`) rather than `AzureDiagnostics`; Storage has its own tables only
+    (`StorageBlobLogs`)."""
     body: dict[str, Any] = {"properties": {
         "workspaceId": workspace_id,
         "logs": [{"categoryGroup": "allLogs", "enabled": True}] if logs else [],
-        "metrics": [{"category": "AllMetrics", "enabled": True}],
+        "metrics": [{"category": metrics, "enabled": True}],
     }}  # fmt: skip
     if dedicated:
         body["properties"]["logAnalyticsDestinationType"] = "Dedicated"

@@ -120,6 +120,23 @@ def references(body: Any) -> Iterator[str]:
             yield from references(item)
 
 
+# Storage's metric categories, the only ones a diagnostic setting on Storage may name.
+STORAGE_METRICS = {"capacity", "transaction"}
+
+
+def _refused_metrics(key: str, body: dict[str, Any]) -> str | None:
+    """ARM's answer to a diagnostic setting on Storage naming another metric category."""
+    if "/microsoft.storage/" not in key or "/diagnosticsettings/" not in key:
+        return None
+    for metric in body.get("properties", {}).get("metrics", []):
+        if str(metric.get("category", "")).lower() not in STORAGE_METRICS:
+            return (
+                f"Metric category '{metric.get('category')}' is not supported, supported "
+                "categories are: 'Capacity;Transaction'"
+            )
+    return None
+
+
 class FakeArm(HttpTransport):  # type: ignore[type-arg]
     def __init__(self) -> None:
         self.tenant_id = TENANT
@@ -164,6 +181,11 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
             return _Response(request, 200, stored)
         if request.method in ("PUT", "PATCH"):
             body = json.loads(request.body or b"{}") if request.body else {}
+            refused = _refused_metrics(key, body)
+            if refused is not None:
+                return _Response(
+                    request, 400, {"error": {"code": "BadRequest", "message": refused}}
+                )
             missing = self._missing_parent(key, body)
             if missing is not None:
                 error = {

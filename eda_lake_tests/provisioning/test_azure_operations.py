@@ -228,3 +228,25 @@ def test_key_vault_and_workspace_names_follow_azures_rules() -> None:
         check("Key Vault", "dv-eda-kv-westeurope-x7k2")  # 25 characters
     with pytest.raises(InvalidNameError, match="invalid Log Analytics workspace name"):
         check("Log Analytics workspace", "dv-")
+
+
+def test_storage_is_sent_the_metric_category_it_accepts(catalogue: Catalogue) -> None:
+    """Azure refuses a diagnostic setting naming AllMetrics on Storage, as fake_arm does:
+    the storage targets are sent their transactions, the namespace every metric."""
+    arm = FakeArm()
+    deployment = provisioner(catalogue, arm)
+    deployment.apply()
+    settings = {
+        key: body["properties"]["metrics"]
+        for key, body in arm.resources.items()
+        if "/diagnosticsettings/" in key
+    }
+    assert {"microsoft.storage" in key for key in settings} == {True, False}
+    for key, metrics in settings.items():
+        category = "Transaction" if "/microsoft.storage/" in key else "AllMetrics"
+        assert metrics == [{"category": category, "enabled": True}], key
+    step = next(s for s in deployment.steps() if s.name.endswith(" blobs"))
+    all_metrics = json.loads(json.dumps(step.desired))
+    all_metrics["properties"]["metrics"] = [{"category": "AllMetrics", "enabled": True}]
+    with pytest.raises(HttpResponseError, match="AllMetrics' is not supported"):
+        step.write(all_metrics)
