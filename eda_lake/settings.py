@@ -611,7 +611,11 @@ class AzureDeploymentSettings:
             principals=principals,
             alert_emails=emails,
             max_throughput_units=_bounded_int(
-                env, MAX_THROUGHPUT_UNITS_VAR, 1, MAX_THROUGHPUT_UNITS, "a Standard namespace"
+                env,
+                MAX_THROUGHPUT_UNITS_VAR,
+                2,
+                MAX_THROUGHPUT_UNITS,
+                "a Standard namespace of 1 throughput unit allows auto-inflate",
             ),
             storage_sku=sku,
             shared_key_access=None if not shared_keys else shared_keys == "on",

@@ -20,6 +20,7 @@ and only their `read` and `write` call Azure.
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Callable
@@ -102,6 +103,9 @@ class Step:
     read: Callable[[], Any]  # raises ResourceNotFoundError when absent
     write: Callable[[dict[str, Any]], Any]
     immutable: tuple[str, ...] = ()  # property paths that cannot change once created
+    # Property paths Azure changes on its own (auto-inflate's capacity): written on create,
+    # then neither compared nor overwritten (an update writes back what Azure holds).
+    kept: tuple[str, ...] = ()
 
 
 def _as_dict(resource: Any) -> dict[str, Any]:
@@ -114,19 +118,25 @@ def _as_dict(resource: Any) -> dict[str, Any]:
     return dict(resource.as_dict())  # typespec models
 
 
-def _same(existing: Any, desired: Any) -> bool:
+# Properties whose case is meaning, compared exactly: an alert's query (KQL is case-sensitive),
+# its description, an e-mail address. Everything else ARM may return in another case (ids,
+# locations, enum values), so it is compared without case.
+_CASE_KEPT = frozenset({"query", "description", "emailAddress"})
+
+
+def _same(existing: Any, desired: Any, key: str = "") -> bool:
     """Does the existing resource hold every desired value (ARM adds read-only fields)?"""
     if isinstance(desired, dict):
         return isinstance(existing, dict) and all(
-            _same(existing.get(key), value) for key, value in desired.items()
+            _same(existing.get(k), value, k) for k, value in desired.items()
         )
     if isinstance(desired, list):
         return (
             isinstance(existing, list)
             and len(existing) == len(desired)
-            and all(_same(e, d) for e, d in zip(existing, desired, strict=True))
+            and all(_same(e, d, key) for e, d in zip(existing, desired, strict=True))
         )
-    if isinstance(desired, str) and isinstance(existing, str):
+    if isinstance(desired, str) and isinstance(existing, str) and key not in _CASE_KEPT:
         return desired.lower() == existing.lower()
     return bool(existing == desired)
 
@@ -266,6 +276,7 @@ class AzureProvisioner:
                 lambda body: self.clients.eventhub.namespaces.begin_create_or_update(
                     rg, ns, body
                 ).result(),
+                kept=("sku.capacity",),  # auto-inflate raises it under load
             ),
             *self._capture_identity_steps(),
             Step(
@@ -682,12 +693,14 @@ class AzureProvisioner:
 
     # plan and apply -----------------------------------------------------------------------
 
-    def _change(self, step: Step) -> Action | None:
+    def _change(self, step: Step) -> tuple[Action, dict[str, Any]] | None:
+        """What to do to the step's resource, and the body to write; None: nothing."""
         try:
             existing = _as_dict(step.read())
         except ResourceNotFoundError:
-            return Action(step.kind, step.name, "create")
-        if _same(existing, step.desired):
+            return Action(step.kind, step.name, "create"), step.desired
+        compared = _without(step.desired, step.kept)
+        if _same(existing, compared):
             return None
         for path in step.immutable:
             if not _same(_get(existing, path), _get(step.desired, path)):
@@ -696,7 +709,9 @@ class AzureProvisioner:
                     f"{_get(existing, path)!r} and cannot change to {_get(step.desired, path)!r} "
                     "on an existing resource; create a new one instead"
                 )
-        return Action(step.kind, step.name, "update", tuple(_differences(existing, step.desired)))
+        differences = tuple(_differences(existing, compared))
+        body = _with_existing(step.desired, existing, step.kept)
+        return Action(step.kind, step.name, "update", differences), body
 
     def _selected(self, kinds: set[str] | None) -> list[Step]:
         return [s for s in self.steps() if kinds is None or s.kind in kinds]
@@ -709,16 +724,45 @@ class AzureProvisioner:
     def plan(self, kinds: set[str] | None = None) -> list[Action]:
         """What `apply` would change (of the given kinds of resource only, if given), each
         update with its differences: also what `--verify` reports as drift."""
-        return [a for a in map(self._change, self._selected(kinds)) if a is not None]
+        return [change[0] for change in map(self._change, self._selected(kinds)) if change]
 
     def apply(self, kinds: set[str] | None = None) -> list[Action]:
         actions = []
         for step in self._selected(kinds):
-            action = self._change(step)
-            if action is not None:
-                step.write(step.desired)
+            change = self._change(step)
+            if change is not None:
+                action, body = change
+                step.write(body)
                 actions.append(action)
         return actions
+
+
+def _without(body: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
+    """`body` without the values at `paths` (dotted)."""
+    body = copy.deepcopy(body)
+    for path in paths:
+        *parents, last = path.split(".")
+        _parent(body, parents).pop(last, None)
+    return body
+
+
+def _with_existing(
+    body: dict[str, Any], existing: dict[str, Any], paths: tuple[str, ...]
+) -> dict[str, Any]:
+    """`body` with the existing resource's values at `paths`, where it holds them."""
+    body = copy.deepcopy(body)
+    for path in paths:
+        value = _get(existing, path)
+        if value != {}:
+            *parents, last = path.split(".")
+            _parent(body, parents)[last] = value
+    return body
+
+
+def _parent(body: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    for key in keys:
+        body = body.setdefault(key, {})
+    return body
 
 
 def _differences(existing: Any, desired: Any, path: str = "") -> list[str]:
@@ -736,7 +780,7 @@ def _differences(existing: Any, desired: Any, path: str = "") -> list[str]:
             for index, (there, wanted) in enumerate(zip(existing, desired, strict=True))
             for difference in _differences(there, wanted, f"{path}[{index}]")
         ]
-    if _same(existing, desired):
+    if _same(existing, desired, path.rsplit(".", 1)[-1].split("[", 1)[0]):
         return []
     return [f"{path or 'the resource'} is {_shown(existing)}, should be {_shown(desired)}"]
 

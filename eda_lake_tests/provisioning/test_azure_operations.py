@@ -250,3 +250,37 @@ def test_storage_is_sent_the_metric_category_it_accepts(catalogue: Catalogue) ->
     all_metrics["properties"]["metrics"] = [{"category": "AllMetrics", "enabled": True}]
     with pytest.raises(HttpResponseError, match="AllMetrics' is not supported"):
         step.write(all_metrics)
+
+
+def test_auto_inflated_capacity_is_neither_drift_nor_scaled_back(catalogue: Catalogue) -> None:
+    """Azure raises the namespace's throughput units under load: a plan sees no drift in
+    that, and an update for another reason writes back what Azure holds, not 1."""
+    arm = FakeArm()
+    provisioner(catalogue, arm).apply()
+    key = next(k for k in arm.resources if k.endswith("/namespaces/dv-eda-evhns-westeurope-x7k2"))
+    namespace = arm.resources[key]
+    assert namespace["sku"]["capacity"] == 1
+    namespace["sku"]["capacity"] = 6
+    assert provisioner(catalogue, arm).plan() == []
+    namespace["tags"]["team"] = "someone else"
+    [update] = provisioner(catalogue, arm).apply()
+    assert update.differences == ('tags.team is "someone else", should be "platform"',)
+    assert arm.resources[key]["sku"]["capacity"] == 6
+    assert arm.resources[key]["tags"]["team"] == "platform"
+
+
+def test_a_query_changed_in_case_alone_is_drift_where_an_id_is_not(catalogue: Catalogue) -> None:
+    """KQL is case-sensitive: a log alert's query edited to other case matches other rows.
+    ARM returns ids in its own case: that is no difference."""
+    arm = FakeArm()
+    provisioner(catalogue, arm).apply()
+    key = next(k for k in arm.resources if k.endswith("/scheduledqueryrules/bronze-freshness"))
+    criterion = arm.resources[key]["properties"]["criteria"]["allOf"][0]
+    criterion["query"] = criterion["query"].lower()
+    workspace = arm.resources[key]["properties"]["scopes"]
+    arm.resources[key]["properties"]["scopes"] = [scope.upper() for scope in workspace]
+    [update] = provisioner(catalogue, arm).plan()
+    assert (update.kind, update.name) == ("log alert", "bronze-freshness")
+    assert [d.split(" is ")[0] for d in update.differences] == [
+        "properties.criteria.allOf[0].query"
+    ]

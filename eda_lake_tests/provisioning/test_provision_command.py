@@ -188,7 +188,8 @@ def test_the_deployments_settings_are_refused_naming_the_variable_and_the_fix() 
         ("EDA_LAKE_MAX_THROUGHPUT_UNITS", "0", "positive whole number"),
         ("EDA_LAKE_LOG_RETENTION_DAYS", "a month", "positive whole number"),
         ("EDA_LAKE_LOG_RETENTION_DAYS", "7", "from 30 to 730, as Log Analytics allows"),
-        ("EDA_LAKE_MAX_THROUGHPUT_UNITS", "41", "from 1 to 40, as a Standard namespace allows"),
+        ("EDA_LAKE_MAX_THROUGHPUT_UNITS", "41", "from 2 to 40, as a Standard namespace"),
+        ("EDA_LAKE_MAX_THROUGHPUT_UNITS", "1", "from 2 to 40, as a Standard namespace"),
     ):
         with pytest.raises(SettingsError, match=rf"^{variable}.*{words}"):
             read(**{variable: value})
