@@ -106,6 +106,9 @@ class Step:
     # Property paths Azure changes on its own (auto-inflate's capacity): written on create,
     # then neither compared nor overwritten (an update writes back what Azure holds).
     kept: tuple[str, ...] = ()
+    # The body as an offline plan shows it, where what is written holds more than `desired`
+    # (what only Azure can tell, as placeholders); None: `desired`.
+    shown: dict[str, Any] | None = None
 
 
 def _as_dict(resource: Any) -> dict[str, Any]:
@@ -265,6 +268,9 @@ class AzureProvisioner:
                 "key vault", n.key_vault, self._vault_id(),
                 operations.key_vault(d.location, tags),
                 complete=lambda body: operations.with_tenant(body, self._tenant()),
+                shown=operations.with_tenant(
+                    operations.key_vault(d.location, tags), "<the subscription's tenant>"
+                ),
             ),
             self._by_id_step(
                 "log analytics workspace", n.log_workspace, self._workspace_id(),
@@ -303,9 +309,11 @@ class AzureProvisioner:
     def _by_id_step(
         self, kind: str, name: str, resource_id: str, desired: dict[str, Any],
         complete: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        shown: dict[str, Any] | None = None,
     ) -> Step:  # fmt: skip
         """A resource read and written by id, at its api-version (`operations.API_VERSIONS`).
-        `complete`: what the body needs at write time that no plan can know."""
+        `complete`: what the body needs at write time that no plan can know; `shown`: the
+        body with placeholders there, for an offline plan."""
         version = operations.api_version(resource_id)
 
         def write(body: dict[str, Any]) -> Any:
@@ -318,7 +326,7 @@ class AzureProvisioner:
         return Step(
             kind, name, desired,
             lambda: self.clients.resources.resources.get_by_id(resource_id, api_version=version),
-            write,
+            write, shown=shown,
         )  # fmt: skip
 
     def _tenant(self) -> str:
@@ -540,14 +548,15 @@ class AzureProvisioner:
         def name() -> str:
             return str(uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope}|{principal_id()}|{role}"))
 
-        def write(body: dict[str, Any]) -> Any:
-            properties = {
-                "roleDefinitionId": self._role_definition_id(role),
-                "principalId": principal_id(),
+        def properties(role_id: str, principal_id: str) -> dict[str, Any]:
+            return {"properties": {
+                "roleDefinitionId": role_id, "principalId": principal_id,
                 "principalType": "ServicePrincipal",
-            }
+            }}  # fmt: skip
+
+        def write(body: dict[str, Any]) -> Any:
             return self.clients.authorization.role_assignments.create(
-                scope, name(), {"properties": properties}
+                scope, name(), properties(self._role_definition_id(role), principal_id())
             )
 
         return Step(
@@ -555,6 +564,10 @@ class AzureProvisioner:
             {"properties": {"principalType": "ServicePrincipal"}},
             lambda: self.clients.authorization.role_assignments.get(scope, name()),
             write,
+            shown={"scope": scope, **properties(
+                f"<the built-in role {role!r}>",
+                principal if isinstance(principal, str) else f"<{holder}>",
+            )},
         )  # fmt: skip
 
     def _role_definition_id(self, role: str) -> str:
@@ -719,7 +732,10 @@ class AzureProvisioner:
     def offline_plan(self) -> list[Action]:
         """Every resource of the desired state with its body, in the order `apply` makes
         them: what a plan on an empty subscription shows, read from nothing."""
-        return [Action(s.kind, s.name, "create", desired=s.desired) for s in self.steps()]
+        return [
+            Action(s.kind, s.name, "create", desired=s.desired if s.shown is None else s.shown)
+            for s in self.steps()
+        ]
 
     def plan(self, kinds: set[str] | None = None) -> list[Action]:
         """What `apply` would change (of the given kinds of resource only, if given), each
