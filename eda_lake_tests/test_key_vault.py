@@ -245,6 +245,14 @@ def test_an_empty_secret_is_refused(vault: Vault, tmp_path) -> None:
             "@Microsoft.KeyVault(SecretUri=https://kv-lake.vault.azure.net/keys/pii)",
             "SecretUri is not",
         ),
+        (
+            "@Microsoft.KeyVault(VaultName=kv-lake;SecretName=pii;vaultname=kv-other)",
+            "vaultname is given twice",
+        ),
+        (
+            "@Microsoft.KeyVault(SecretUri=https://kv-lake.vault.azure.net/secrets/pii#hunter2)",
+            "SecretUri is not",
+        ),
     ],
 )
 def test_a_malformed_reference_is_one_line_without_the_value(

@@ -37,6 +37,7 @@ from eda_lake.provisioning.desired import DesiredState
 from eda_lake.provisioning.embedded import Action
 from eda_lake.registry.compatibility import Compatibility
 from eda_lake.settings import STORAGE_SKU_VAR, AzureDeploymentSettings
+from eda_lake.shared import key_vault
 from eda_lake.shared.names import consumer_group_name
 
 CAPTURE_FILE_CREATED = "Microsoft.EventHub.CaptureFileCreated"
@@ -53,7 +54,6 @@ QUEUE_SENDER = "Storage Queue Data Message Sender"
 # Only the right to ask for a user delegation key, which Azure grants at the account alone: the
 # UI's link to a step's log is signed with one, and reaches no more than the data roles do.
 BLOB_DELEGATOR = "Storage Blob Delegator"
-KEY_VAULT_SECRETS_USER = "Key Vault Secrets User"
 # What Azure documents for Capture's managed identity on its destination.
 CAPTURE_WRITER = BLOB_CONTRIBUTOR
 ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f7d2a-6a55-4f71-9e26-1a3c6b9c8d41")
@@ -531,7 +531,7 @@ class AzureProvisioner:
             (self._queue_id(n.poison_queue), QUEUE_SENDER),
             (self._namespace_id(), REGISTRY_READER),
             (self._account_id(n.lake_account), BLOB_DELEGATOR),
-            (self._vault_id(), KEY_VAULT_SECRETS_USER),
+            (self._vault_id(), key_vault.READER_ROLE),
         ]
 
     def _role_step(

@@ -89,6 +89,8 @@ def parse_reference(variable: str, value: str) -> SecretReference:
         key, equals, field_value = part.partition("=")
         if not equals or not field_value.strip():
             raise _malformed(variable, "a field has no `=<value>`")
+        if key.strip().lower() in fields:
+            raise _malformed(variable, f"{key.strip()} is given twice")
         fields[key.strip().lower()] = field_value.strip()
     if set(fields) == {"secreturi"}:
         return _from_uri(variable, fields["secreturi"])
@@ -111,6 +113,7 @@ def _from_uri(variable: str, uri: str) -> SecretReference:
         or domain not in VAULT_DOMAINS
         or not VAULT_NAME.fullmatch(vault)
         or parsed.query
+        or parsed.fragment
         or len(path) not in (2, 3)
         or path[0] != "secrets"
     ):
