@@ -82,6 +82,9 @@ STORAGE_SKUS = ("Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS",
                 "Standard_RAGRS", "Standard_RAGZRS")  # fmt: skip
 SHARED_KEY_ACCESS_VAR = "EDA_LAKE_SHARED_KEY_ACCESS"
 LOG_RETENTION_VAR = "EDA_LAKE_LOG_RETENTION_DAYS"
+# An address an action group can send to: a plain local part and a dotted domain, nothing a
+# shell, a mail header or a comment line could read otherwise.
+EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # What an Azure plan made offline (no sign-in, nothing read) shows where the subscription goes.
 UNNAMED_SUBSCRIPTION = "<subscription>"
 # The family's member for the identity the Dagster pods run as (the code location, the daemon,
@@ -579,17 +582,23 @@ class AzureDeploymentSettings:
         subscription shows as `UNNAMED_SUBSCRIPTION`)."""
         env = _Environment(os.environ if environ is None else environ, provisioning=True)
         required = (LOCATION_VAR, ENVIRONMENT_VAR, SUFFIX_VAR)
+        meaning = {
+            SUBSCRIPTION_VAR: "its id",
+            LOCATION_VAR: "like westeurope",
+            ENVIRONMENT_VAR: "dv, qa or lv",
+            SUFFIX_VAR: "2-8 lower-case letters and digits",
+        }
         missing = [v for v in ((() if offline else (SUBSCRIPTION_VAR,)) + required)
                    if not env.get(v)]  # fmt: skip
         if missing:
             raise SettingsError(
-                f"provisioning Azure needs {', '.join(missing)} (location like westeurope, "
-                "environment dv|qa|lv, a short unique suffix; see README, 'Run it against Azure')"
+                f"provisioning Azure needs {', '.join(f'{v} ({meaning[v]})' for v in missing)}: "
+                "see README, 'Run it against Azure'"
             )
         principals = {name.lower(): value for name, value in env.family(PRINCIPAL_PREFIX).items()}
         emails = tuple(e.strip() for e in env.get(ALERT_EMAILS_VAR).split(",") if e.strip())
         for email in emails:
-            if not re.fullmatch(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+", email):
+            if not EMAIL_ADDRESS.fullmatch(email):
                 raise SettingsError(
                     f"{ALERT_EMAILS_VAR}: {email!r} is no e-mail address; separate addresses "
                     "with commas"

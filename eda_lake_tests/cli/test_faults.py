@@ -194,11 +194,13 @@ def test_the_azure_plan_without_a_sign_in(tmp_path: Path) -> None:
 def test_every_missing_provisioning_variable_is_named_at_once(tmp_path: Path) -> None:
     env = {"EDA_LAKE_HOME": str(tmp_path / "home"), "EDA_LAKE_ENVIRONMENT": "dv"}
     result = run(EDA_LAKE, "provision", "--target", "azure", "--plan", env=env)
-    assert_one_line(
-        result, "EDA_LAKE_AZURE_SUBSCRIPTION_ID, EDA_LAKE_AZURE_LOCATION, EDA_LAKE_NAME_SUFFIX"
+    line = assert_one_line(
+        result, "EDA_LAKE_AZURE_SUBSCRIPTION_ID (its id), EDA_LAKE_AZURE_LOCATION (like "
     )
+    assert "EDA_LAKE_NAME_SUFFIX (2-8" in line and "EDA_LAKE_ENVIRONMENT" not in line
     result = run(EDA_LAKE, "provision", "--target", "azure", "--plan", "--offline", env=env)
-    assert_one_line(result, "needs EDA_LAKE_AZURE_LOCATION, EDA_LAKE_NAME_SUFFIX")
+    line = assert_one_line(result, "needs EDA_LAKE_AZURE_LOCATION (like westeurope), ")
+    assert "SUBSCRIPTION" not in line
     result = run(EDA_LAKE, "provision", "--plan", "--offline", env=env)  # local: no such plan
     assert result.returncode == 2 and "add --target azure" in result.stderr
 

@@ -183,6 +183,7 @@ def test_the_deployments_settings_are_refused_naming_the_variable_and_the_fix() 
     )  # fmt: skip
     for variable, value, words in (
         ("EDA_LAKE_ALERT_EMAILS", "ops@example.com;oncall", "separate addresses with commas"),
+        ("EDA_LAKE_ALERT_EMAILS", "o'`id`@example.com", "is no e-mail address"),
         ("EDA_LAKE_SHARED_KEY_ACCESS", "maybe", "set it to on or off"),
         ("EDA_LAKE_STORAGE_SKU", "Premium_LRS", "Standard_ZRS"),
         ("EDA_LAKE_MAX_THROUGHPUT_UNITS", "0", "positive whole number"),
