@@ -52,9 +52,9 @@ def provision(
     if settings.target is Target.AZURE:
         mode = Mode.PLAN if plan_only else Mode.APPLY
         return provision_azure(
-            catalogue or load_catalogue(settings.schema_dir), mode, environ
+            catalogue or load_catalogue(settings.schema_dir, settings.catalogue_file), mode, environ
         ).actions
-    desired = desired_state(catalogue or load_catalogue(settings.schema_dir))
+    desired = desired_state(catalogue or load_catalogue(settings.schema_dir, settings.catalogue_file))
     layout = LakeLayout.from_settings(settings)
     if not plan_only:
         admin, registry = make_hub_admin(settings), make_registry(settings)
@@ -208,7 +208,7 @@ def provision_part(
 ) -> list[Action]:
     """Apply one part of the desired state on the configured target; what it changed.
     `environ`: as for `provision`."""
-    desired = desired_state(load_catalogue(settings.schema_dir))
+    desired = desired_state(load_catalogue(settings.schema_dir, settings.catalogue_file))
     azure_kinds, local_kinds, apply_locally = PARTS[part]
     if settings.target is Target.AZURE:
         return azure_provisioner(desired, environ).apply(azure_kinds)

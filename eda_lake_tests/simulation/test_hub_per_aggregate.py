@@ -1,0 +1,73 @@
+"""A hub per aggregate or per event: the same seed gives the same silver events and gold.
+
+Both catalogues carry the same events with the same schemas; the per-aggregate one puts
+them on fewer hubs, so a capture file holds several types, bronze lands them together and
+silver splits them by type into each event's own typed table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+
+from eda_lake.lake.derived.declarations import event_table
+from eda_lake.lake.runtime import Lake
+from eda_lake.lake.silver.event_tables import event_schema
+from eda_lake.settings import Settings
+from eda_lake_tests.simulation.helpers import captured_chain
+
+KEY = "one-key-for-both-lakes"
+PER_AGGREGATE = "catalogue-per-aggregate.toml"
+# Where an event sat (hub, partition, position, capture file): the hubs' layout's, not the
+# event's, so the two lakes differ there and only there.
+PLACEMENT = ("hub", "partition_id", "sequence_number", "enqueued_time", "source_file")
+
+
+def _lake(settings: Settings) -> Lake:
+    captured_chain(settings, seed=7, customers=60)
+    lake = Lake(settings, pii_key=KEY)
+    lake.ingest()
+    lake.silver()
+    lake.gold()
+    return lake
+
+
+def _rows(uri: str, drop: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    table = DeltaTable(uri).to_pyarrow_table()
+    table = table.drop_columns([c for c in drop if c in table.column_names])
+    return sorted(tuple(str(v) for v in row.values()) for row in table.to_pylist())
+
+
+def test_per_aggregate_hubs_give_the_same_silver_events_and_gold_as_per_event(
+    tmp_path: Path,
+) -> None:
+    per_event = _lake(Settings(home=tmp_path / "per-event"))
+    per_aggregate = _lake(
+        replace(Settings(home=tmp_path / "per-aggregate"), catalogue_file=PER_AGGREGATE)
+    )
+    catalogue = per_aggregate.catalogue
+    assert len(catalogue.hubs) < len(catalogue.events)
+
+    # A shared hub's capture files hold several types; bronze lands them as they came.
+    bronze = DeltaTable(per_aggregate.layout.bronze_uri).to_pyarrow_table(
+        columns=["hub", "source_file", "ce_type"]
+    )
+    types = bronze.group_by("source_file").aggregate([("ce_type", "count_distinct")])
+    assert pc.max(types["ce_type_count_distinct"]).as_py() > 1
+    assert set(pc.unique(bronze["hub"]).to_pylist()) == set(catalogue.hubs)
+
+    tables = per_aggregate.layout.existing_tables()
+    expected = per_event.layout.existing_tables()
+    assert tables.keys() == expected.keys()
+    for spec in catalogue.events.values():  # each event its own table, typed by its schema
+        landed = DeltaTable(tables[f"silver.{event_table(spec.name)}"]).to_pyarrow_table()
+        assert landed.num_rows > 0, spec.name
+        assert landed.schema.equals(event_schema(spec), check_metadata=False), spec.name
+        assert pc.unique(landed["hub"]).to_pylist() == [spec.hub]
+    compared = [t for t in tables if t.startswith(("silver.", "gold."))]
+    assert any(t.startswith("gold.") for t in compared)
+    for table in compared:
+        assert _rows(tables[table], PLACEMENT) == _rows(expected[table], PLACEMENT), table
