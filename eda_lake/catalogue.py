@@ -263,7 +263,7 @@ def load_catalogue(schema_dir: Path, file: str = names.CATALOGUE_FILE) -> Catalo
     except FileNotFoundError:
         raise CatalogueError(
             f"no catalogue at {path}; set EDA_LAKE_SCHEMA_DIR to the folder holding it and "
-            f"EDA_LAKE_CATALOGUE to its file name ({names.CATALOGUE_FILE} unless set)"
+            f"EDA_LAKE_CATALOGUE_FILE to its file name ({names.CATALOGUE_FILE} unless set)"
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{path}: not valid TOML: {exc}") from None

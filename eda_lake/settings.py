@@ -48,7 +48,7 @@ class SettingsError(UserError, ValueError):
 HOME_VAR = "EDA_LAKE_HOME"
 TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
-CATALOGUE_VAR = "EDA_LAKE_CATALOGUE"
+CATALOGUE_FILE_VAR = "EDA_LAKE_CATALOGUE_FILE"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
 LATENESS_VAR = "EDA_LAKE_CAPTURE_LATENESS_MINUTES"
 FILES_PER_RUN_VAR = "EDA_LAKE_FILES_PER_RUN"
@@ -174,7 +174,7 @@ VARIABLES: tuple[Variable, ...] = (
         default=str(REPO_ROOT / "schemas"),
     ),
     Variable(
-        CATALOGUE_VAR,
+        CATALOGUE_FILE_VAR,
         "the catalogue file in EDA_LAKE_SCHEMA_DIR: catalogue.toml (a hub per event) or "
         "catalogue-per-aggregate.toml (a hub per aggregate)",
         of=lambda s: s.catalogue_file,
@@ -762,9 +762,9 @@ def _schema_dir(env: _Environment) -> Path:
 
 def _catalogue_file(env: _Environment) -> str:
     try:
-        return names.catalogue_file_name(env.get(CATALOGUE_VAR))
+        return names.catalogue_file_name(env.get(CATALOGUE_FILE_VAR))
     except names.InvalidNameError as exc:
-        raise SettingsError(f"{CATALOGUE_VAR}: {exc}") from None
+        raise SettingsError(f"{CATALOGUE_FILE_VAR}: {exc}") from None
 
 
 def _directory(env: _Environment, name: str) -> Path:

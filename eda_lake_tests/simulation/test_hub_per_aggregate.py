@@ -68,6 +68,6 @@ def test_per_aggregate_hubs_give_the_same_silver_events_and_gold_as_per_event(
         assert landed.schema.equals(event_schema(spec), check_metadata=False), spec.name
         assert pc.unique(landed["hub"]).to_pylist() == [spec.hub]
     compared = [t for t in tables if t.startswith(("silver.", "gold."))]
-    assert any(t.startswith("gold.") for t in compared)
+    assert any(_rows(tables[t]) for t in compared if t.startswith("gold."))
     for table in compared:
         assert _rows(tables[table], PLACEMENT) == _rows(expected[table], PLACEMENT), table
