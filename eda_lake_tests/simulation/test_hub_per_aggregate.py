@@ -13,11 +13,14 @@ from pathlib import Path
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
+from eda_lake.events.cloudevents import CloudEvent
+from eda_lake.hub.base import EventData
 from eda_lake.lake.derived.declarations import event_table
 from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver.event_tables import event_schema
 from eda_lake.settings import Settings
-from eda_lake_tests.simulation.helpers import captured_chain
+from eda_lake.simulation import world
+from eda_lake_tests.simulation.helpers import captured_chain, provisioned
 
 KEY = "one-key-for-both-lakes"
 PER_AGGREGATE = "catalogue-per-aggregate.toml"
@@ -71,3 +74,37 @@ def test_per_aggregate_hubs_give_the_same_silver_events_and_gold_as_per_event(
     assert any(_rows(tables[t]) for t in compared if t.startswith("gold."))
     for table in compared:
         assert _rows(tables[table], PLACEMENT) == _rows(expected[table], PLACEMENT), table
+
+
+def test_a_subscriber_skips_its_hubs_other_events_by_type_before_decoding(
+    settings: Settings,
+) -> None:
+    simulation = provisioned(replace(settings, catalogue_file=PER_AGGREGATE))
+    simulation.publish_products(seed=1)
+    simulation.publish_customers(seed=1, count=30)
+    catalogue = simulation.catalogue
+    purchased = catalogue.event("CustomerPurchased")
+    assert purchased.hub == catalogue.event("CustomerCreated").hub == "customer"
+    # Neither body decodes: the first is the hub's other event, which conversions does not
+    # read, so it is never decoded; the second is a type the hub does not carry at all.
+    strangers = [
+        _event(purchased.cloudevents_type(), b"\xff\xff\xff"),
+        _event("com.other.Thing", b"\xff\xff\xff"),
+    ]
+    simulation.hub.send("customer", strangers, partition_id="0")
+
+    report = simulation.subscriber("conversions").run()
+    assert (report.skipped, report.dead_lettered) == (1, 1)
+    assert report.by_event["CustomerCreated"] == 30
+    [letter] = simulation.dead_letters.list("conversions")
+    assert letter.origin == "customer"
+    assert letter.reason == (
+        "ReactionError: event type 'com.other.Thing' on hub customer, which carries "
+        "'eda_lake.customer.CustomerCreated', 'eda_lake.customer.CustomerPurchased'"
+    )
+    assert simulation.subscriber("conversions").run().received == 0  # checkpointed past both
+
+
+def _event(type_: str, body: bytes) -> EventData:
+    envelope = CloudEvent("stranger-" + type_, "/elsewhere", type_, world.EPOCH)
+    return EventData(body, envelope.to_properties(), partition_key="p")
