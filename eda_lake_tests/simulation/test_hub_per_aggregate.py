@@ -108,3 +108,16 @@ def test_a_subscriber_skips_its_hubs_other_events_by_type_before_decoding(
 def _event(type_: str, body: bytes) -> EventData:
     envelope = CloudEvent("stranger-" + type_, "/elsewhere", type_, world.EPOCH)
     return EventData(body, envelope.to_properties(), partition_key="p")
+
+
+def test_silver_for_one_event_of_a_shared_hub_leaves_the_others_to_their_own_runs(
+    settings: Settings,
+) -> None:
+    settings = replace(settings, catalogue_file=PER_AGGREGATE)
+    captured_chain(settings, seed=3, customers=30)
+    lake = Lake(settings, pii_key=KEY)
+    lake.ingest()
+    created = lake.silver_events(["CustomerCreated"])
+    assert (created.quarantined, created.inserted) == (0, {"CustomerCreated": 30})
+    purchased = lake.silver_events(["CustomerPurchased"])
+    assert purchased.quarantined == 0 and purchased.inserted["CustomerPurchased"] > 0
