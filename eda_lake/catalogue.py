@@ -125,9 +125,13 @@ class Catalogue:
             carried.setdefault(spec.hub, []).append(spec)
         return {
             name: Hub(
-                name, on[0].team, on[0].partition_key, on[0].partitions, on[0].retention_days,
-                tuple(on),
-            )  # fmt: skip
+                name,
+                team=on[0].team,
+                partition_key=on[0].partition_key,
+                partitions=on[0].partitions,
+                retention_days=on[0].retention_days,
+                events=tuple(on),
+            )
             for name, on in carried.items()
         }
 

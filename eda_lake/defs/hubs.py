@@ -47,9 +47,7 @@ def hub_specs(catalogue: Catalogue) -> list[dg.AssetSpec]:
                 "events": dg.MetadataValue.json({e.name: e.cloudevents_type() for e in hub.events}),
                 "partitions": hub.partitions,
                 "retention_days": hub.retention_days,
-                "schemas": dg.MetadataValue.json(
-                    {e.name: str(e.schema_path) for e in hub.events}
-                ),
+                "schemas": dg.MetadataValue.json({e.name: str(e.schema_path) for e in hub.events}),
             },
         )
         for hub in catalogue.hubs.values()

@@ -95,7 +95,9 @@ class Subscriber:
     def _read_hubs(self) -> list[Hub]:
         """The hubs carrying an event the team handles."""
         return [
-            h for h in self.catalogue.hubs.values() if any(e.name in self.handlers for e in h.events)
+            h
+            for h in self.catalogue.hubs.values()
+            if any(e.name in self.handlers for e in h.events)
         ]
 
     def _run_batch(self, hub: Hub, partition: str, report: SubscriberReport) -> bool:
@@ -130,7 +132,9 @@ class Subscriber:
         spec = hub.carrying(ce_type)
         if spec is None:
             carried = ", ".join(repr(e.cloudevents_type()) for e in hub.events)
-            raise ReactionError(f"event type {ce_type!r} on hub {hub.name}, which carries {carried}")
+            raise ReactionError(
+                f"event type {ce_type!r} on hub {hub.name}, which carries {carried}"
+            )
         return spec
 
     def _react(self, spec: EventSpec, event: ReceivedEvent) -> list[tuple[str, EventData]]:

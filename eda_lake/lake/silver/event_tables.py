@@ -650,8 +650,15 @@ class SilverBuilder:
             in_group = pc.and_(in_group, keyed)
             other_type = pc.and_(in_group, pc.invert(typed))  # usually none
             failures += [
-                (i, _other_type(rows["ce_type"][i].as_py(), writer.full_name, schema_id,
-                                self.catalogue.hubs[spec.hub]))  # fmt: skip
+                (
+                    i,
+                    _other_type(
+                        rows["ce_type"][i].as_py(),
+                        writer.full_name,
+                        schema_id,
+                        self.catalogue.hubs[spec.hub],
+                    ),
+                )
                 for i in pc.indices_nonzero(other_type).to_pylist()
             ]
             indices = pc.indices_nonzero(pc.and_(in_group, typed))
