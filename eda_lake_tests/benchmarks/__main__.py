@@ -60,7 +60,10 @@ def main() -> int:
     )
     if kafka_capture["ratio"] > 1.5:
         failures.append("kafka capture")
-    print(f"hubs      the seeded chain of {hub_layout.CUSTOMERS:,} customers on each catalogue")
+    print(
+        f"hubs      the seeded chain of {hub_layout.CUSTOMERS:,} customers on each catalogue, "
+        f"median of {hub_layout.ROUNDS}"
+    )
     print(hub_layout.table(hub_layout.bench_hub_layouts()))
     for label, (files, partitions, shape) in {
         "ours, 8 files": (2, 4, "ours"),
