@@ -145,10 +145,6 @@ class Catalogue:
     def subscriptions_of(self, team: str) -> list[EventSpec]:
         return [e for e in self.events.values() if team in e.subscribers]
 
-    def subscribed_hubs(self, team: str) -> list[Hub]:
-        """The hubs a team reads: those carrying an event it subscribes to."""
-        return [h for h in self.hubs.values() if team in h.subscribers]
-
     def source(self, team: str) -> str:
         """CloudEvents `source` of the events a team publishes."""
         return f"{self.source_prefix}/{team}"
@@ -210,12 +206,17 @@ def _shared_hubs(raw: dict[str, Any], defaults: dict[str, Any], path: Path) -> d
                 f"{where}: unknown key(s) {sorted(unknown)}; a hub's table holds "
                 f"{', '.join(HUB_SETTINGS)}"
             )
-        shared[hub] = {
-            "partition_key": str(_require(body, "partition_key", where)),
-            "partitions": int(body.get("partitions", defaults.get("partitions", 4))),
-            "retention_days": int(body.get("retention_days", defaults.get("retention_days", 7))),
-        }
+        shared[hub] = _hub_values(body, defaults, where)
     return shared
+
+
+def _hub_values(body: dict[str, Any], defaults: dict[str, Any], where: str) -> dict[str, Any]:
+    """A hub's settings from the table that declares them, `[hub_defaults]` filling in."""
+    return {
+        "partition_key": str(_require(body, "partition_key", where)),
+        "partitions": int(body.get("partitions", defaults.get("partitions", 4))),
+        "retention_days": int(body.get("retention_days", defaults.get("retention_days", 7))),
+    }
 
 
 def _hub_settings(
@@ -230,11 +231,7 @@ def _hub_settings(
                 f"declares; set them in [hubs.{hub}] only"
             )
         return dict(shared[hub])
-    return {
-        "partition_key": str(_require(body, "partition_key", where)),
-        "partitions": int(body.get("partitions", defaults.get("partitions", 4))),
-        "retention_days": int(body.get("retention_days", defaults.get("retention_days", 7))),
-    }
+    return _hub_values(body, defaults, where)
 
 
 def _check_hub_sharing(

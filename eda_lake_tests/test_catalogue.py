@@ -188,8 +188,8 @@ def test_the_per_aggregate_catalogue_puts_each_aggregates_events_on_its_hub(
     )  # fmt: skip
     assert lead.carrying("eda_lake.conversions.LeadPurchased") is aggregates.event("LeadPurchased")
     assert lead.carrying("eda_lake.customer.CustomerCreated") is None
-    assert [h.name for h in aggregates.subscribed_hubs("customer")] == ["lead"]
-    assert [h.name for h in catalogue.subscribed_hubs("customer")] == ["lead-purchased"]
+    read_by_customer = [h.name for h in aggregates.hubs.values() if "customer" in h.subscribers]
+    assert read_by_customer == ["lead"]
 
 
 def _per_aggregate(tmp_path: Path, old: str, new: str) -> Path:
