@@ -1,8 +1,13 @@
 """The event catalogue: teams, events, their hubs, keys, schemas and subscribers.
 
-Read from `schemas/catalogue.toml` and the `.avsc` files beside it. Everything that needs to
-know which events exist (provisioning, publishers, subscribers, the lake's silver layer)
-asks the catalogue, so adding an event is one entry and one schema file.
+Read from a catalogue file (`schemas/catalogue.toml` by default) and the `.avsc` files beside
+it. Everything that needs to know which events exist (provisioning, publishers, subscribers,
+the lake's silver layer) asks the catalogue, so adding an event is one entry and one schema
+file.
+
+A hub carries one event (its settings on the event's entry) or several events of one
+aggregate (a `[hubs.<name>]` table holds the hub's partition key, partitions and retention;
+the events name it). One team owns a hub: every event on it is that team's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from eda_lake.shared import names
 from eda_lake.shared.errors import UserError
 
 DATALAKE_CONSUMER_GROUP = "datalake"
+# Settings a shared hub's `[hubs.<name>]` table holds, never its events' entries.
+HUB_SETTINGS = ("partition_key", "partitions", "retention_days")
 
 
 class CatalogueError(UserError, ValueError):
@@ -49,7 +56,8 @@ class CaptureSettings:
 
 @dataclass(frozen=True)
 class EventSpec:
-    """One event type: its owner, its hub and its schema."""
+    """One event type: its owner, its hub (with that hub's key, partitions and retention)
+    and its schema."""
 
     name: str
     team: str
@@ -75,6 +83,32 @@ class EventSpec:
 
 
 @dataclass(frozen=True)
+class Hub:
+    """One hub: its owner, its settings and the events it carries, in catalogue order."""
+
+    name: str
+    team: str
+    partition_key: str
+    partitions: int
+    retention_days: int
+    events: tuple[EventSpec, ...]
+
+    @property
+    def subscribers(self) -> tuple[str, ...]:
+        """The teams subscribed to any of its events: one consumer group each."""
+        return tuple(dict.fromkeys(team for e in self.events for team in e.subscribers))
+
+    @property
+    def consumer_groups(self) -> tuple[str, ...]:
+        """The subscribing teams' groups, then the lake's."""
+        return (*self.subscribers, DATALAKE_CONSUMER_GROUP)
+
+    def carrying(self, cloudevents_type: str) -> EventSpec | None:
+        """The event of this CloudEvents type on this hub, if it carries one."""
+        return next((e for e in self.events if e.cloudevents_type() == cloudevents_type), None)
+
+
+@dataclass(frozen=True)
 class Catalogue:
     schema_group: str
     compatibility: str
@@ -83,15 +117,30 @@ class Catalogue:
     events: dict[str, EventSpec]
     capture: CaptureSettings
 
+    @cached_property
+    def hubs(self) -> dict[str, Hub]:
+        """Every hub, in the order of its first event, with the events it carries."""
+        carried: dict[str, list[EventSpec]] = {}
+        for spec in self.events.values():
+            carried.setdefault(spec.hub, []).append(spec)
+        return {
+            name: Hub(
+                name,
+                team=on[0].team,
+                partition_key=on[0].partition_key,
+                partitions=on[0].partitions,
+                retention_days=on[0].retention_days,
+                events=tuple(on),
+            )
+            for name, on in carried.items()
+        }
+
     def event(self, name: str) -> EventSpec:
         try:
             return self.events[name]
         except KeyError:
             known = ", ".join(sorted(self.events))
             raise CatalogueError(f"unknown event {name!r}; the catalogue has: {known}") from None
-
-    def by_hub(self, hub: str) -> EventSpec | None:
-        return next((e for e in self.events.values() if e.hub == hub), None)
 
     def subscriptions_of(self, team: str) -> list[EventSpec]:
         return [e for e in self.events.values() if team in e.subscribers]
@@ -142,20 +191,87 @@ def _schema_path(schema_dir: Path, relative: str, where: str) -> Path:
     return path
 
 
-def load_catalogue(schema_dir: Path) -> Catalogue:
-    """Load and validate `catalogue.toml` in `schema_dir`, including every schema it names."""
-    path = schema_dir / "catalogue.toml"
+def _shared_hubs(raw: dict[str, Any], defaults: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The `[hubs.<name>]` tables: each hub's partition key, partitions and retention."""
+    shared: dict[str, Any] = {}
+    for name, body in raw.get("hubs", {}).items():
+        where = f"{path} [hubs.{name}]"
+        try:
+            hub = names.hub_name(name)
+        except names.InvalidNameError as exc:
+            raise names.InvalidNameError(f"{where}: {exc}") from None
+        unknown = set(body) - set(HUB_SETTINGS)
+        if unknown:
+            raise CatalogueError(
+                f"{where}: unknown key(s) {sorted(unknown)}; a hub's table holds "
+                f"{', '.join(HUB_SETTINGS)}"
+            )
+        shared[hub] = _hub_values(body, defaults, where)
+    return shared
+
+
+def _hub_values(body: dict[str, Any], defaults: dict[str, Any], where: str) -> dict[str, Any]:
+    """A hub's settings from the table that declares them, `[hub_defaults]` filling in."""
+    return {
+        "partition_key": str(_require(body, "partition_key", where)),
+        "partitions": int(body.get("partitions", defaults.get("partitions", 4))),
+        "retention_days": int(body.get("retention_days", defaults.get("retention_days", 7))),
+    }
+
+
+def _hub_settings(
+    body: dict[str, Any], hub: str, shared: dict[str, Any], defaults: dict[str, Any], where: str
+) -> dict[str, Any]:
+    """An event's hub settings: its shared hub's table, else its own entry."""
+    if hub in shared:
+        own = [key for key in HUB_SETTINGS if key in body]
+        if own:
+            raise CatalogueError(
+                f"{where}: {', '.join(own)} set on an event of hub {hub!r}, which [hubs.{hub}] "
+                f"declares; set them in [hubs.{hub}] only"
+            )
+        return dict(shared[hub])
+    return _hub_values(body, defaults, where)
+
+
+def _check_hub_sharing(
+    spec: EventSpec, hub_events: dict[str, EventSpec], shared: dict[str, Any], where: str
+) -> None:
+    """A second event on a hub only when `[hubs.<hub>]` declares it, and of the same team."""
+    first = hub_events.get(spec.hub)
+    if first is None:
+        return
+    if spec.hub not in shared:
+        raise CatalogueError(
+            f"{where}: events {first.name!r} and {spec.name!r} are both on hub {spec.hub!r}; "
+            f"declare [hubs.{spec.hub}] with its partition_key, partitions and retention_days "
+            "to share it, or give each event its own hub"
+        )
+    if first.team != spec.team:
+        raise CatalogueError(
+            f"{where}: hub {spec.hub!r} would be owned by team {first.team!r} ({first.name}) "
+            f"and team {spec.team!r} ({spec.name}); one team owns a hub: give "
+            f"{spec.name} a hub of its team's"
+        )
+
+
+def load_catalogue(schema_dir: Path, file: str = names.CATALOGUE_FILE) -> Catalogue:
+    """Load and validate the catalogue `file` in `schema_dir`, including every schema it
+    names."""
+    path = schema_dir / names.catalogue_file_name(file)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CatalogueError(
-            f"no catalogue at {path}; set EDA_LAKE_SCHEMA_DIR to the folder holding catalogue.toml"
+            f"no catalogue at {path}; set EDA_LAKE_SCHEMA_DIR to the folder holding it and "
+            f"EDA_LAKE_CATALOGUE_FILE to its file name ({names.CATALOGUE_FILE} unless set)"
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"{path}: not valid TOML: {exc}") from None
 
     teams = _teams(_require(raw, "teams", str(path)), f"{path} [teams]")
     defaults = raw.get("hub_defaults", {})
+    shared = _shared_hubs(raw, defaults, path)
     cap = _require(raw, "capture", str(path))
     capture = CaptureSettings(
         encoding=str(cap.get("encoding", "Avro")),
@@ -170,25 +286,24 @@ def load_catalogue(schema_dir: Path) -> Catalogue:
         )
 
     events: dict[str, EventSpec] = {}
-    hubs: set[str] = set()
+    hub_events: dict[str, EventSpec] = {}  # each hub's first event
     for index, body in enumerate(_require(raw, "events", str(path))):
         where = f"{path} events[{index}]"
         name, team, hub, subscribers = _entry_names(body, where)
         for member in (team, *subscribers):
             if member not in teams:
                 raise CatalogueError(f"{where} ({name}): team {member!r} is not in [teams]")
-        if name in events or hub in hubs:
-            raise CatalogueError(f"{where}: event {name!r} or hub {hub!r} appears twice")
+        if name in events:
+            raise CatalogueError(f"{where}: event {name!r} appears twice")
         spec = EventSpec(
             name=name,
             team=team,
             hub=hub,
-            partition_key=str(_require(body, "partition_key", where)),
             schema_path=_schema_path(schema_dir, str(_require(body, "schema", where)), where),
             subscribers=subscribers,
-            partitions=int(body.get("partitions", defaults.get("partitions", 4))),
-            retention_days=int(body.get("retention_days", defaults.get("retention_days", 7))),
+            **_hub_settings(body, hub, shared, defaults, where),
         )
+        _check_hub_sharing(spec, hub_events, shared, where)
         field_names = {f["name"] for f in spec.schema.parsed["fields"]}
         if spec.partition_key not in field_names:
             raise CatalogueError(
@@ -196,8 +311,14 @@ def load_catalogue(schema_dir: Path) -> Catalogue:
                 f"{spec.schema_path.name}; fields are {sorted(field_names)}"
             )
         events[name] = spec
-        hubs.add(hub)
+        hub_events.setdefault(hub, spec)
 
+    empty = sorted(set(shared) - set(hub_events))
+    if empty:
+        raise CatalogueError(
+            f"{path} [hubs.{empty[0]}]: no event names hub {empty[0]!r}; remove the table or "
+            "place events on it"
+        )
     return Catalogue(
         schema_group=str(_require(raw, "schema_group", str(path))),
         compatibility=str(raw.get("compatibility", "Backward")),

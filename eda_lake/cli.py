@@ -52,9 +52,9 @@ def _settings() -> Settings:
 def _catalogue() -> Catalogue:
     """The catalogue alone: a command that reads nothing else needs no usable home."""
     from eda_lake.catalogue import load_catalogue
-    from eda_lake.settings import schema_dir_from_env
+    from eda_lake.settings import catalogue_from_env
 
-    return load_catalogue(schema_dir_from_env())
+    return load_catalogue(*catalogue_from_env())
 
 
 @contextmanager
@@ -432,6 +432,8 @@ def _subscribe(team: str, replay: bool) -> int:
         print(f"{team}: received {count(report.received, 'event')}")
         for event, received in sorted(report.by_event.items()):
             print(f"  {event:<24}{received:,}")
+        if report.skipped:
+            print(f"  other events skipped    {report.skipped:,} (by type, never decoded)")
         print(f"  reactions published     {report.reactions:,}")
         print(f"  dead-lettered           {report.dead_lettered:,}")
     print(home_line(simulation.settings))

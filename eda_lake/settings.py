@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from eda_lake.shared import names
 from eda_lake.shared.errors import UserError
 from eda_lake.shared.key_vault import is_reference, resolved
 
@@ -47,6 +48,7 @@ class SettingsError(UserError, ValueError):
 HOME_VAR = "EDA_LAKE_HOME"
 TARGET_VAR = "EDA_LAKE_TARGET"
 SCHEMA_DIR_VAR = "EDA_LAKE_SCHEMA_DIR"
+CATALOGUE_FILE_VAR = "EDA_LAKE_CATALOGUE_FILE"
 NAMESPACE_VAR = "EDA_LAKE_NAMESPACE"
 LATENESS_VAR = "EDA_LAKE_CAPTURE_LATENESS_MINUTES"
 FILES_PER_RUN_VAR = "EDA_LAKE_FILES_PER_RUN"
@@ -173,6 +175,13 @@ VARIABLES: tuple[Variable, ...] = (
         "catalogue.toml and the .avsc schemas",
         of=lambda s: str(s.schema_dir),
         default=str(REPO_ROOT / "schemas"),
+    ),
+    Variable(
+        CATALOGUE_FILE_VAR,
+        "the catalogue file in EDA_LAKE_SCHEMA_DIR: catalogue.toml (a hub per event) or "
+        "catalogue-per-aggregate.toml (a hub per aggregate)",
+        of=lambda s: s.catalogue_file,
+        default=names.CATALOGUE_FILE,
     ),
     Variable(
         NAMESPACE_VAR,
@@ -672,6 +681,7 @@ class Settings:
     home: Path
     target: Target = Target.LOCAL
     schema_dir: Path = REPO_ROOT / "schemas"
+    catalogue_file: str = names.CATALOGUE_FILE  # in schema_dir
     namespace: str = "eda-lake-local"
     pii_key: str | None = field(default=None, repr=False)  # a secret: never printed
     capture_lateness_minutes: int = 120  # how far back the capture sensor looks
@@ -693,6 +703,7 @@ class Settings:
             home=_directory(env, HOME_VAR),
             target=target,
             schema_dir=_schema_dir(env),
+            catalogue_file=_catalogue_file(env),
             namespace=env.get(NAMESPACE_VAR),
             pii_key=env.get(PII_KEY_VAR) or None,
             capture_lateness_minutes=_positive_int(env, LATENESS_VAR),
@@ -747,10 +758,11 @@ class Settings:
         return self.home / "teams"
 
 
-def schema_dir_from_env(environ: Mapping[str, str] | None = None) -> Path:
-    """The catalogue's folder alone: what reads only the catalogue (its listing, the data
-    dictionary) needs no usable home."""
-    return _schema_dir(_Environment(os.environ if environ is None else environ))
+def catalogue_from_env(environ: Mapping[str, str] | None = None) -> tuple[Path, str]:
+    """The catalogue's folder and file alone: what reads only the catalogue (its listing,
+    the data dictionary) needs no usable home."""
+    env = _Environment(os.environ if environ is None else environ)
+    return _schema_dir(env), _catalogue_file(env)
 
 
 def target_from_env(environ: Mapping[str, str] | None = None) -> Target:
@@ -765,6 +777,13 @@ def _target(env: _Environment) -> Target:
 
 def _schema_dir(env: _Environment) -> Path:
     return Path(env.get(SCHEMA_DIR_VAR)).resolve()
+
+
+def _catalogue_file(env: _Environment) -> str:
+    try:
+        return names.catalogue_file_name(env.get(CATALOGUE_FILE_VAR))
+    except names.InvalidNameError as exc:
+        raise SettingsError(f"{CATALOGUE_FILE_VAR}: {exc}") from None
 
 
 def _directory(env: _Environment, name: str) -> Path:

@@ -159,3 +159,108 @@ def test_silver_with_a_hostile_event_name_stops_in_one_line_before_any_table(
     assert err.startswith("eda-lake: error: ") and err.count("\n") == 1
     assert "invalid event name '../../../Evil'" in err
     assert not (tmp_path / "Evil").exists() and not (tmp_path / "home" / "lake" / "silver").exists()
+
+
+PER_AGGREGATE = "catalogue-per-aggregate.toml"
+
+
+def test_the_per_aggregate_catalogue_puts_each_aggregates_events_on_its_hub(
+    catalogue: Catalogue,
+) -> None:
+    aggregates = load_catalogue(REPO_ROOT / "schemas", PER_AGGREGATE)
+    carried = {h.name: [e.name for e in h.events] for h in aggregates.hubs.values()}
+    assert carried == {
+        "product": ["ProductUpdated"],
+        "customer": ["CustomerCreated", "CustomerPurchased"],
+        "lead": ["LeadGenerated", "LeadAbandoned", "LeadPurchased"],
+        "sale": ["SaleConfirmed"],
+    }
+    assert len(aggregates.hubs) < len(aggregates.events) == len(catalogue.events)
+    # The same events, schemas, owners, keys and readers as one hub per event.
+    for name, spec in aggregates.events.items():
+        per_event = catalogue.event(name)
+        assert (spec.team, spec.schema_path, spec.partition_key, spec.subscribers) == (
+            per_event.team, per_event.schema_path, per_event.partition_key, per_event.subscribers
+        )  # fmt: skip
+    lead = aggregates.hubs["lead"]
+    assert (lead.team, lead.partition_key, lead.consumer_groups) == (
+        "conversions", "customer_id", ("customer", "datalake")
+    )  # fmt: skip
+    assert lead.carrying("eda_lake.conversions.LeadPurchased") is aggregates.event("LeadPurchased")
+    assert lead.carrying("eda_lake.customer.CustomerCreated") is None
+    read_by_customer = [h.name for h in aggregates.hubs.values() if "customer" in h.subscribers]
+    assert read_by_customer == ["lead"]
+
+
+def _per_aggregate(tmp_path: Path, old: str, new: str) -> Path:
+    schemas = _copy_schemas(tmp_path)
+    toml = schemas / PER_AGGREGATE
+    text = toml.read_text()
+    assert old in text
+    toml.write_text(text.replace(old, new, 1))
+    return schemas
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "refused"),
+    [
+        # A second team's event on a hub: two owners.
+        (
+            'team = "customer"\nhub = "customer"',
+            'team = "customer"\nhub = "lead"',
+            r"hub 'lead' would be owned by team 'customer' \(CustomerCreated\) and team "
+            r"'conversions' \(LeadGenerated\); one team owns a hub",
+        ),
+        # A hub's settings on one of its events, where they could disagree with the hub's.
+        (
+            'hub = "customer"\n',
+            'hub = "customer"\npartitions = 8\n',
+            r"partitions set on an event of hub 'customer', which \[hubs.customer\] declares",
+        ),
+        # A hub no event names.
+        (
+            "[hubs.sale]",
+            '[hubs.x]\npartition_key = "lead_id"\n\n[hubs.sale]',
+            r"\[hubs.x\]: no event names hub 'x'",
+        ),
+        # A hub's partition key missing from one of its events.
+        (
+            "[hubs.customer]                  # CustomerCreated, CustomerPurchased: one customer's "
+            'in order\npartition_key = "customer_id"',
+            '[hubs.customer]\npartition_key = "email"',
+            r"\(CustomerPurchased\): partition_key 'email' is not a field",
+        ),
+        (
+            '[hubs.product]\npartition_key = "product_id"',
+            '[hubs.product]\npartition_key = "product_id"\nconsumer_groups = 2',
+            r"\[hubs.product\]: unknown key\(s\) \['consumer_groups'\]",
+        ),
+        ("[hubs.product]", '[hubs."Product Hub"]', "invalid event hub name"),
+    ],
+)
+def test_a_shared_hub_is_refused_naming_what_disagrees(
+    tmp_path: Path, old: str, new: str, refused: str
+) -> None:
+    schemas = _per_aggregate(tmp_path, old, new)
+    with pytest.raises((CatalogueError, InvalidNameError), match=refused) as error:
+        load_catalogue(schemas, PER_AGGREGATE)
+    assert PER_AGGREGATE in str(error.value) and "\n" not in str(error.value)
+
+
+def test_two_events_on_a_hub_no_hub_table_declares_are_refused(tmp_path: Path) -> None:
+    schemas = _copy_schemas(tmp_path)
+    toml = schemas / "catalogue.toml"
+    toml.write_text(toml.read_text().replace('hub = "lead-abandoned"', 'hub = "lead-generated"'))
+    with pytest.raises(
+        CatalogueError,
+        match=r"events 'LeadGenerated' and 'LeadAbandoned' are both on hub 'lead-generated'; "
+        r"declare \[hubs.lead-generated\] with its partition_key",
+    ):
+        load_catalogue(schemas)
+
+
+def test_a_catalogue_file_outside_the_schema_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(
+        InvalidNameError, match=r"invalid catalogue file name '\.\./catalogue\.toml'"
+    ):
+        load_catalogue(REPO_ROOT / "schemas", "../catalogue.toml")

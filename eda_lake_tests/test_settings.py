@@ -164,3 +164,12 @@ def test_a_dagster_home_that_cannot_be_made_names_dagster_home() -> None:
     assert "EDA_LAKE_HOME" not in str(refused.value)
     # Unset, the instance lies in the home, and the home's variable is the one to change.
     assert Settings.from_env({}).dagster_home_variable == "EDA_LAKE_HOME"
+
+
+@pytest.mark.parametrize("file", ["../catalogue.toml", "catalogue.yaml", "sub/catalogue.toml"])
+def test_a_catalogue_file_that_is_no_toml_file_name_is_refused(tmp_path: Path, file: str) -> None:
+    env = {"EDA_LAKE_HOME": str(tmp_path), "EDA_LAKE_CATALOGUE_FILE": file}
+    with pytest.raises(SettingsError, match=r"^EDA_LAKE_CATALOGUE_FILE: invalid catalogue file"):
+        Settings.from_env(env)
+    env["EDA_LAKE_CATALOGUE_FILE"] = "catalogue-per-aggregate.toml"
+    assert Settings.from_env(env).catalogue_file == "catalogue-per-aggregate.toml"

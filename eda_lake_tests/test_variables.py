@@ -137,6 +137,7 @@ def _every_field_set(home: Path) -> Settings:
     return Settings(
         home=home.resolve(),
         schema_dir=(home / "schemas").resolve(),
+        catalogue_file="catalogue-per-aggregate.toml",
         namespace="another-namespace",
         pii_key="a-key-of-at-least-16-characters",
         capture_lateness_minutes=30,

@@ -27,7 +27,7 @@ def run_capture(
 ) -> CaptureReport:
     """Capture the backbone's closed windows (and open ones with `flush`) into
     `lake/capture/` with the catalogue's capture settings."""
-    catalogue = catalogue or load_catalogue(settings.schema_dir)
+    catalogue = catalogue or load_catalogue(settings.schema_dir, settings.catalogue_file)
     destination = settings.capture_dir
     if settings.broker is Broker.KAFKA:
         from eda_lake.capture.kafka import KafkaCapture
@@ -37,7 +37,7 @@ def run_capture(
             kafka_capture = KafkaCapture(kafka, destination, catalogue.capture, settings.hub_dir)
             # The catalogue's topics only, as Capture is enabled on the catalogue's hubs: a
             # shared cluster's other topics are not the lake's.
-            return kafka_capture.run([e.hub for e in catalogue.events.values()], flush=flush)
+            return kafka_capture.run(list(catalogue.hubs), flush=flush)
         finally:
             kafka.close()
     if settings.broker is Broker.EVENTHUBS:

@@ -30,7 +30,7 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
     # Code servers and run workers load these definitions before they write to Dagster's
     # instance (event logs, compute logs): from here on they create it owner-only.
     owner_only_tree(settings.dagster_home, create=False, named_by=settings.dagster_home_variable)
-    catalogue = load_catalogue(settings.schema_dir)
+    catalogue = load_catalogue(settings.schema_dir, settings.catalogue_file)
     parts = [
         platform.defs,
         dg.Definitions(assets=hubs.hub_specs(catalogue)),

@@ -51,8 +51,9 @@ LAYERS: Mapping[str, Layer] = {  # by group
 def owning_teams(catalogue: Catalogue) -> dict[dg.AssetKey, str]:
     """The team answering for each asset that is not the platform's."""
     teams: dict[dg.AssetKey, str] = {}
+    for hub in catalogue.hubs.values():
+        teams[hub_key(hub)] = hub.team
     for event in catalogue.events.values():
-        teams[hub_key(event)] = event.team
         teams[dg.AssetKey(["silver", declarations.event_table(event.name)])] = event.team
     for declared in (*declarations.ENTITY_TABLES, *declarations.GOLD_TABLES):
         teams[dg.AssetKey([declared.layer, declared.name])] = declared.owner

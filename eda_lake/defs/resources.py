@@ -72,7 +72,8 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return Simulation(self.settings())
 
     def catalogue(self) -> Catalogue:
-        return load_catalogue(self.settings().schema_dir)
+        settings = self.settings()
+        return load_catalogue(settings.schema_dir, settings.catalogue_file)
 
     def layout(self) -> LakeLayout:
         return LakeLayout.from_settings(self.settings())

@@ -34,7 +34,7 @@ class LakeParts:
         pii_key: str | None = None,
     ) -> None:
         self.settings = settings
-        self.catalogue = catalogue or load_catalogue(settings.schema_dir)
+        self.catalogue = catalogue or load_catalogue(settings.schema_dir, settings.catalogue_file)
         self.layout = LakeLayout.from_settings(settings)
         self.source = capture_source(settings)
         self.names = ArchiveNameFormat(self.catalogue.capture.archive_name_format)

@@ -22,17 +22,19 @@ class DesiredState:
 
 
 def desired_state(catalogue: Catalogue) -> DesiredState:
-    events = list(catalogue.events.values())
+    """Each hub once, whatever number of events it carries: its consumer groups are one per
+    team subscribed to any of them, and the lake's."""
+    hubs = list(catalogue.hubs.values())
     return DesiredState(
         schema_group=catalogue.schema_group,
         compatibility=Compatibility.parse(catalogue.compatibility),
-        schemas=tuple(e.schema for e in events),
-        hubs=tuple(HubSpec(e.hub, e.partitions, e.retention_days) for e in events),
+        schemas=tuple(e.schema for e in catalogue.events.values()),
+        hubs=tuple(HubSpec(h.name, h.partitions, h.retention_days) for h in hubs),
         consumer_groups=tuple(
-            ConsumerGroupSpec(e.hub, group, f"team: {group}")
-            for e in events
-            for group in e.consumer_groups
+            ConsumerGroupSpec(h.name, group, f"team: {group}")
+            for h in hubs
+            for group in h.consumer_groups
         ),
         capture=catalogue.capture,
-        owners={e.hub: e.team for e in events},
+        owners={h.name: h.team for h in hubs},
     )

@@ -48,12 +48,11 @@ def provision(
     """Plan (touching nothing) or apply the catalogue's desired state on the configured
     target; the changes, in the order they are (or would be) made. `environ`: where
     provisioning's own variables are read on Azure (default: this process's environment)."""
+    catalogue = catalogue or load_catalogue(settings.schema_dir, settings.catalogue_file)
     if settings.target is Target.AZURE:
         mode = Mode.PLAN if plan_only else Mode.APPLY
-        return provision_azure(
-            catalogue or load_catalogue(settings.schema_dir), mode, environ
-        ).actions
-    desired = desired_state(catalogue or load_catalogue(settings.schema_dir))
+        return provision_azure(catalogue, mode, environ).actions
+    desired = desired_state(catalogue)
     layout = LakeLayout.from_settings(settings)
     if not plan_only:
         admin, registry = make_hub_admin(settings), make_registry(settings)
@@ -186,7 +185,7 @@ def provision_part(
 ) -> list[Action]:
     """Apply one part of the desired state on the configured target; what it changed.
     `environ`: as for `provision`."""
-    desired = desired_state(load_catalogue(settings.schema_dir))
+    desired = desired_state(load_catalogue(settings.schema_dir, settings.catalogue_file))
     azure_kinds, local_kinds, apply_locally = PARTS[part]
     if settings.target is Target.AZURE:
         return azure_provisioner(desired, environ).apply(azure_kinds)

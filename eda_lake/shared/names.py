@@ -26,6 +26,9 @@ _TEAM = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 # view: PascalCase ASCII, which maps to exactly one snake_case table name.
 _EVENT = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 _TABLE = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
+# A catalogue is a TOML file in the schemas' folder, named without a folder.
+_CATALOGUE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,122}\.toml$")
+CATALOGUE_FILE = "catalogue.toml"  # the catalogue read unless another file is named
 _ENTITY_CHARACTERS = (
     "lower-case letters, digits, '.', '-' or '_', starting and ending with a letter or digit"
 )
@@ -39,6 +42,15 @@ def _check(pattern: re.Pattern[str], kind: str, name: str, rule: str) -> str:
     if not isinstance(name, str) or not pattern.fullmatch(name):
         raise InvalidNameError(f"invalid {kind} name {name!r}: {rule}")
     return name
+
+
+def catalogue_file_name(name: str) -> str:
+    return _check(
+        _CATALOGUE_FILE,
+        "catalogue file",
+        name,
+        "name a .toml file in the schemas' folder, without a folder (e.g. catalogue.toml)",
+    )
 
 
 def poison_queue_name(queue: str) -> str:

@@ -37,7 +37,7 @@ class ChainReport:
 class Simulation:
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None) -> None:
         self.settings = settings
-        self.catalogue = catalogue or load_catalogue(settings.schema_dir)
+        self.catalogue = catalogue or load_catalogue(settings.schema_dir, settings.catalogue_file)
         self.hub: EventHubClient = make_hub_client(settings)
         self.registry: SchemaRegistry = make_registry(settings)
         self.encoder = AvroEncoder(self.registry, self.catalogue.schema_group)

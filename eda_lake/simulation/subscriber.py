@@ -1,6 +1,9 @@
 """A team's subscriber: read its consumer group, react, publish, then checkpoint.
 
-Per partition and batch: decode each event and run the team's handler; a poison event
+The team reads each hub carrying an event it handles. A hub may carry several events of one
+aggregate: an event of a type the team does not handle is skipped by its CloudEvents `type`
+property, before anything is decoded. Per partition and batch: decode each event of a
+handled type and run the team's handler; a poison event
 (no CloudEvents envelope, unknown schema id, undecodable body, a reaction that fails
 validation) goes to dead letters and the batch goes on. The reactions of the whole batch are
 published, and only then is the partition checkpointed. A subscriber killed in between
@@ -13,12 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from eda_lake.catalogue import Catalogue, EventSpec
-from eda_lake.events.cloudevents import CloudEvent, CloudEventError
+from eda_lake.catalogue import Catalogue, EventSpec, Hub
+from eda_lake.events.cloudevents import CloudEvent, CloudEventError, attributes
 from eda_lake.events.publisher import OutgoingEvent, Publisher
 from eda_lake.events.wire import AvroDecoder, PayloadError
 from eda_lake.hub.base import EventData, EventHubClient, PropertyValue, ReceivedEvent
 from eda_lake.registry.base import RegistryError
+from eda_lake.shared.cloudevents_names import TYPE
 from eda_lake.simulation.dead_letters import DeadLetter, DeadLetterStore
 
 
@@ -44,6 +48,7 @@ class SubscriberReport:
     reactions: int = 0
     dead_lettered: int = 0
     replayed: int = 0
+    skipped: int = 0  # other events of a read hub's aggregate, never decoded
     by_event: dict[str, int] = field(default_factory=dict)
 
 
@@ -79,31 +84,58 @@ class Subscriber:
             )
 
     def run(self) -> SubscriberReport:
-        """Process everything available in every subscribed partition, batch by batch."""
+        """Process everything available in every read hub's partitions, batch by batch."""
         report = SubscriberReport()
-        for name in self.handlers:
-            spec = self.catalogue.event(name)
-            for partition in self.hub.partition_ids(spec.hub):
-                while self._run_batch(spec, partition, report):
+        for hub in self._read_hubs():
+            for partition in self.hub.partition_ids(hub.name):
+                while self._run_batch(hub, partition, report):
                     pass
         return report
 
-    def _run_batch(self, spec: EventSpec, partition: str, report: SubscriberReport) -> bool:
-        events = self.hub.receive(spec.hub, self.team, partition, self.batch_size)
+    def _read_hubs(self) -> list[Hub]:
+        """The hubs carrying an event the team handles."""
+        return [
+            h
+            for h in self.catalogue.hubs.values()
+            if any(e.name in self.handlers for e in h.events)
+        ]
+
+    def _run_batch(self, hub: Hub, partition: str, report: SubscriberReport) -> bool:
+        events = self.hub.receive(hub.name, self.team, partition, self.batch_size)
         if not events:
             return False
         prepared: list[tuple[str, EventData]] = []
+        skipped = 0
         for event in events:
             try:
+                spec = self._event_of(hub, event.properties)
+                if spec.name not in self.handlers:
+                    skipped += 1
+                    continue
+                report.by_event[spec.name] = report.by_event.get(spec.name, 0) + 1
                 prepared += self._react(spec, event)
             except _POISON as exc:
-                self._dead_letter(spec.hub, event, exc)
+                self._dead_letter(hub.name, event, exc)
                 report.dead_lettered += 1
-        report.received += len(events)
-        report.by_event[spec.name] = report.by_event.get(spec.name, 0) + len(events)
+        report.received += len(events) - skipped
+        report.skipped += skipped
         report.reactions += self.publisher.send(prepared)
-        self.hub.checkpoint(spec.hub, self.team, partition, events[-1].sequence_number)
+        self.hub.checkpoint(hub.name, self.team, partition, events[-1].sequence_number)
         return True
+
+    @staticmethod
+    def _event_of(hub: Hub, properties: Mapping[str, PropertyValue]) -> EventSpec:
+        """The hub's event of this CloudEvents `type`, read from the properties alone."""
+        ce_type = attributes(properties).get(TYPE)
+        if not ce_type:
+            raise CloudEventError(f"not a CloudEvent: no type attribute (on hub {hub.name})")
+        spec = hub.carrying(ce_type)
+        if spec is None:
+            carried = ", ".join(repr(e.cloudevents_type()) for e in hub.events)
+            raise ReactionError(
+                f"event type {ce_type!r} on hub {hub.name}, which carries {carried}"
+            )
+        return spec
 
     def _react(self, spec: EventSpec, event: ReceivedEvent) -> list[tuple[str, EventData]]:
         return self._handle(
@@ -151,17 +183,20 @@ class Subscriber:
     def replay_dead_letters(self) -> SubscriberReport:
         """Hand the team's stored letters from hubs back to its handlers (after a fix)."""
         report = SubscriberReport()
+        read = {h.name: h for h in self._read_hubs()}
         for letter in self.dead_letters.list(self.team):
-            spec = self.catalogue.by_hub(letter.origin)
-            if spec is None or spec.name not in self.handlers:
+            if letter.origin not in read:
                 continue
-            if self._replay(spec, letter, report):
+            if self._replay(read[letter.origin], letter, report):
                 self.dead_letters.mark_replayed(letter.id)
                 report.replayed += 1
         return report
 
-    def _replay(self, spec: EventSpec, letter: DeadLetter, report: SubscriberReport) -> bool:
+    def _replay(self, hub: Hub, letter: DeadLetter, report: SubscriberReport) -> bool:
         try:
+            spec = self._event_of(hub, letter.properties)
+            if spec.name not in self.handlers:
+                raise ReactionError(f"team {self.team} has no handler for {spec.name}")
             prepared = self._handle(
                 spec, letter.properties, letter.content_type, letter.body, "dead-letter"
             )

@@ -11,6 +11,7 @@ from eda_lake_tests.benchmarks import (
     cli,
     dagster_runs,
     evolution,
+    hub_layout,
     kafka,
     lake,
     scale,
@@ -59,6 +60,11 @@ def main() -> int:
     )
     if kafka_capture["ratio"] > 1.5:
         failures.append("kafka capture")
+    print(
+        f"hubs      the seeded chain of {hub_layout.CUSTOMERS:,} customers on each catalogue, "
+        f"median of {hub_layout.ROUNDS}"
+    )
+    print(hub_layout.table(hub_layout.bench_hub_layouts()))
     for label, (files, partitions, shape) in {
         "ours, 8 files": (2, 4, "ours"),
         "ours, 1 file": (1, 1, "ours"),

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from eda_lake.lake.derived.gold import funnel
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import REPO_ROOT, Settings
@@ -32,11 +34,17 @@ def test_every_line_is_one_complete_command() -> None:
     assert ["eda-lake", "ingest"] in commands and ["eda-lake", "gold"] in commands
 
 
-def test_walkthrough_runs_as_written_from_another_directory(tmp_path: Path) -> None:
+@pytest.mark.parametrize("catalogue_file", [None, "catalogue-per-aggregate.toml"])
+def test_walkthrough_runs_as_written_from_another_directory(
+    tmp_path: Path, catalogue_file: str | None
+) -> None:
+    """On the default catalogue (a hub per event), and with a hub per aggregate."""
     home, elsewhere = tmp_path / "user", tmp_path / "somewhere" / "else"
     home.mkdir()
     elsewhere.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDA_LAKE_")}
+    if catalogue_file is not None:
+        env["EDA_LAKE_CATALOGUE_FILE"] = catalogue_file
     env["HOME"] = str(home)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     script = []
@@ -57,6 +65,7 @@ def test_walkthrough_runs_as_written_from_another_directory(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "purchasers" in result.stdout  # the last line's query answered
+    assert '"sequence_number"' in result.stdout  # capture inspect found files
     assert not (elsewhere / ".eda_lake").exists()  # the exported home was used, from anywhere
     walkthrough_home = home / "eda-lake-walkthrough"
     rows = funnel(Lake(Settings(home=walkthrough_home)).layout).to_pylist()

@@ -133,3 +133,23 @@ def test_a_changed_dependency_changes_the_snapshot(tmp_path: Path) -> None:
     assert after["assets"][funnel]["deps"] == sorted([*before["assets"][funnel]["deps"], products])
     after["assets"][funnel]["deps"] = before["assets"][funnel]["deps"]
     assert after == before  # the dependency, and nothing else, is what changed
+
+
+def test_a_hub_per_aggregate_is_one_hub_asset_carrying_its_events(tmp_path: Path) -> None:
+    defs = build_definitions(
+        {HOME_VAR: str(tmp_path), PII_KEY_VAR: TEST_PII_KEY,
+         "EDA_LAKE_CATALOGUE_FILE": "catalogue-per-aggregate.toml"}
+    )  # fmt: skip
+    graph = defs.resolve_asset_graph()
+    hubs = {k for k in graph.get_all_asset_keys() if k.path[0] == "hub"}
+    assert hubs == {dg.AssetKey(["hub", name]) for name in ("product", "customer", "lead", "sale")}
+    key = dg.AssetKey(["hub", "lead"])
+    lead = defs.resolve_assets_def(key).specs_by_key[key]
+    assert lead.metadata["events"].data == {
+        "LeadGenerated": "eda_lake.conversions.LeadGenerated",
+        "LeadAbandoned": "eda_lake.conversions.LeadAbandoned",
+        "LeadPurchased": "eda_lake.conversions.LeadPurchased",
+    }
+    assert lead.owners == ["team:conversions"]
+    capture = graph.get(dg.AssetKey(["capture", "files"]))
+    assert hubs <= set(capture.parent_keys)

@@ -24,6 +24,7 @@ def test_every_table_variable_reaches_the_resource_secrets_by_name(tmp_path) -> 
         "EDA_LAKE_HOME": str(tmp_path),
         "EDA_LAKE_TARGET": "local",
         "EDA_LAKE_SCHEMA_DIR": str(Settings.from_env({}).schema_dir),
+        "EDA_LAKE_CATALOGUE_FILE": "catalogue-per-aggregate.toml",
         "EDA_LAKE_CAPTURE_LATENESS_MINUTES": "30",
         "EDA_LAKE_FILES_PER_RUN": "50",
         "EDA_LAKE_ENVIRONMENT": "dv",

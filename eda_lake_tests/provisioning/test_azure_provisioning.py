@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from eda_lake.catalogue import Catalogue
+from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.provisioning.azure import AzureClients, AzureDeployment, AzureProvisioner
 from eda_lake.provisioning.azure_names import azure_names
 from eda_lake.provisioning.desired import desired_state
 from eda_lake.registry.compatibility import Compatibility
+from eda_lake.settings import REPO_ROOT
 from eda_lake.shared.names import InvalidNameError
 from eda_lake_tests.provisioning.arm_setup import (
     LAKE,
@@ -262,3 +263,21 @@ def test_the_fake_arm_refuses_a_child_before_its_parent(catalogue: Catalogue) ->
         write("metric alert:server-errors")
     write("action group:dv-eda-ag-westeurope-x7k2 (no receivers: alerts reach nobody)")
     write("metric alert:server-errors")
+
+
+def test_a_hub_per_aggregate_is_provisioned_once_with_a_group_per_reading_team() -> None:
+    aggregates = load_catalogue(REPO_ROOT / "schemas", "catalogue-per-aggregate.toml")
+    arm = FakeArm()
+    actions = provisioner(aggregates, arm).plan()
+    hubs = [a.name for a in actions if a.kind == "event hub"]
+    assert hubs == ["product", "customer", "lead", "sale"]
+    groups = sorted(a.name for a in actions if a.kind == "consumer group")
+    assert groups == [
+        "customer/conversions", "customer/datalake", "lead/customer", "lead/datalake",
+        "product/conversions", "product/datalake", "sale/conversions", "sale/datalake",
+    ]  # fmt: skip
+    rules = {a.name for a in actions if a.kind == "hub access rule"}
+    assert {"lead/conversions-send", "lead/customer-listen"} <= rules
+    assert not any(r.startswith("lead/customer-send") for r in rules)  # one owner sends
+    provisioner(aggregates, arm).apply()
+    assert provisioner(aggregates, arm).plan() == []

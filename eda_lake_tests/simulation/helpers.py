@@ -29,12 +29,15 @@ def captured_chain(settings: Settings, seed: int, customers: int) -> CaptureRepo
 
 
 def published(simulation: Simulation, event: str) -> list[tuple[CloudEvent, dict[str, Any]]]:
+    """The event's own on its hub, which may carry other events of its aggregate."""
     spec = simulation.catalogue.event(event)
     hub = simulation.hub
     result = []
     for partition in hub.partition_ids(spec.hub):
         for received in hub.read(spec.hub, partition, None, 10**7):  # type: ignore[attr-defined]
             envelope = CloudEvent.from_properties(received.properties)
+            if envelope.type != spec.cloudevents_type():
+                continue
             record = simulation.decoder.decode(received.body, content_type=received.content_type)
             result.append((envelope, record))
     return result

@@ -56,7 +56,7 @@ def capture_windows(
 def build(catalogue: Catalogue) -> dg.Definitions:
     @dg.asset(
         key=CAPTURE_FILES,
-        deps=[CAPTURE_DESTINATION, *(hub_key(spec) for spec in catalogue.events.values())],
+        deps=[CAPTURE_DESTINATION, *(hub_key(hub) for hub in catalogue.hubs.values())],
         group_name="capture",
         description=CAPTURE_DESCRIPTION + " Written by eda-lake's capture (embedded hub or Kafka).",
         kinds={"python"},

@@ -64,12 +64,12 @@ def team_run(context: dg.OpExecutionContext, eda_lake: EdaLakeResource) -> Itera
         yield simulation
     finally:
         simulation.close()
-    for hub, events in sorted(counting.sent.items()):
-        spec = simulation.catalogue.by_hub(hub)
-        if spec is not None:
+    for name, events in sorted(counting.sent.items()):
+        hub = simulation.catalogue.hubs.get(name)
+        if hub is not None:
             context.log_event(
                 dg.AssetMaterialization(
-                    hub_key(spec), metadata={"events_in_run": events, "published_by": spec.team}
+                    hub_key(hub), metadata={"events_in_run": events, "published_by": hub.team}
                 )
             )
 

@@ -40,7 +40,7 @@ from deltalake import BloomFilterProperties, ColumnProperties, DeltaTable, Write
 from deltalake.transaction import AddAction
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
-from eda_lake.catalogue import Catalogue, EventSpec
+from eda_lake.catalogue import Catalogue, EventSpec, Hub
 from eda_lake.lake.arrow.avro import arrow_fields
 from eda_lake.lake.arrow.key_hashes import pair_hashes, repeated
 from eda_lake.lake.arrow.memory import give_back
@@ -318,16 +318,20 @@ def _released(stages: list[_Staged]) -> Iterator[None]:
 
 class _Route:
     """Which table each bronze row belongs to: the catalogue event of its hub (any case)
-    and CloudEvents type, else the hub's event (which quarantines another type, naming it)."""
+    and CloudEvents type; a type the hub does not carry goes to the hub's first event (which
+    quarantines it, naming it). A hub may carry several events: a row of one this run does
+    not build waits for that event's run."""
 
-    def __init__(self, specs: list[EventSpec]) -> None:
-        self.by_type: dict[tuple[str, str], int] = {}
+    def __init__(self, specs: list[EventSpec], catalogue: Catalogue) -> None:
+        self.by_type: dict[tuple[str, str], int | None] = {}
         self.by_hub: dict[str, int] = {}
-        for index, spec in enumerate(specs):
-            hub = spec.hub.lower()
-            self.by_hub.setdefault(hub, index)
-            for name in spec.schema.names:
-                self.by_type.setdefault((hub, name), index)
+        staged = {spec.name: index for index, spec in enumerate(specs)}
+        for hub in catalogue.hubs.values():
+            for spec in hub.events:
+                for name in spec.schema.names:
+                    self.by_type.setdefault((hub.name.lower(), name), staged.get(spec.name))
+            if hub.events[0].name in staged:
+                self.by_hub[hub.name.lower()] = staged[hub.events[0].name]
 
     def targets(self, batch: pa.RecordBatch) -> pa.Array:
         """Each row's table (an index into the specs), or null: split once per batch."""
@@ -338,7 +342,8 @@ class _Route:
         target = []
         for pair in distinct.to_pylist():
             hub, _, ce_type = pair.partition("\n")
-            target.append(self.by_type.get((hub, ce_type), self.by_hub.get(hub)))
+            key = (hub, ce_type)
+            target.append(self.by_type[key] if key in self.by_type else self.by_hub.get(hub))
         return pc.take(pa.array(target, pa.int32()), pc.index_in(pairs, value_set=distinct))
 
 
@@ -454,7 +459,7 @@ class SilverBuilder:
     def _stage(self, batches: Iterable[pa.RecordBatch], stages: list[_Staged]) -> None:
         """Decode each batch's rows into the stage of their table: each batch is split once
         by (hub, CloudEvents type)."""
-        route = _Route([stage.spec for stage in stages])
+        route = _Route([stage.spec for stage in stages], self.catalogue)
         for batch in batches:
             targets = route.targets(batch)
             for index, stage in enumerate(stages):
@@ -601,7 +606,7 @@ class SilverBuilder:
 
     def _with_types(self, quarantined: pa.Table) -> pa.Table:
         """Quarantined events with their CloudEvents `type`, read from their bronze rows (the
-        quarantine keeps the body, not the type): a retry lands only the hub's own type."""
+        quarantine keeps the body, not the type): a retry lands only each event's own type."""
         bronze = tables.open_table(self.layout.bronze_uri, self.options)
         if bronze is None:  # no bronze, no type: nothing lands
             return quarantined.append_column("ce_type", pa.nulls(len(quarantined), pa.string()))
@@ -645,7 +650,15 @@ class SilverBuilder:
             in_group = pc.and_(in_group, keyed)
             other_type = pc.and_(in_group, pc.invert(typed))  # usually none
             failures += [
-                (i, _other_type(rows["ce_type"][i].as_py(), writer.full_name, schema_id, spec))
+                (
+                    i,
+                    _other_type(
+                        rows["ce_type"][i].as_py(),
+                        writer.full_name,
+                        schema_id,
+                        self.catalogue.hubs[spec.hub],
+                    ),
+                )
                 for i in pc.indices_nonzero(other_type).to_pylist()
             ]
             indices = pc.indices_nonzero(pc.and_(in_group, typed))
@@ -708,18 +721,18 @@ def _commit_staged(
     )
 
 
-def _other_type(ce_type: str | None, writer: str, schema_id: str, spec: EventSpec) -> str:
-    """Why an event whose CloudEvents `type` is not the hub's event does not land."""
+def _other_type(ce_type: str | None, writer: str, schema_id: str, hub: Hub) -> str:
+    """Why an event whose CloudEvents `type` is none of its hub's events does not land."""
+    carried = " or ".join(e.schema.full_name for e in hub.events)
     if ce_type is None:
         return (
             f"no CloudEvents type (writer's type {writer}, schema {schema_id}): the event hub "
-            f"{spec.hub} carries {spec.schema.full_name}; send events of that type as "
-            "CloudEvents"
+            f"{hub.name} carries {carried}; send events of that type as CloudEvents"
         )
     return (
         f"CloudEvents type {ce_type!r} (writer's type {writer}, schema {schema_id}) is not "
-        f"{spec.schema.full_name}, the event hub {spec.hub} carries: another producer's "
-        "events belong on their own hub"
+        f"{carried}, what the event hub {hub.name} carries: another producer's events belong "
+        "on their own hub"
     )
 
 
