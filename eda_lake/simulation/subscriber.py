@@ -1,10 +1,13 @@
-"""A team's subscriber: read its consumer group, react, publish, then checkpoint.
+"""A team's subscriber: read its consumer group, react, store, checkpoint, then relay.
 
 Per partition and batch: decode each event and run the team's handler; a poison event
 (no CloudEvents envelope, unknown schema id, undecodable body, a reaction that fails
-validation) goes to dead letters and the batch goes on. The reactions of the whole batch are
-published, and only then is the partition checkpointed. A subscriber killed in between
-reprocesses the batch after restart and publishes the same reactions with the same ids.
+validation) goes to dead letters, its half-made changes undone, and the batch goes on. The
+team's state changes and the reactions of the whole batch are stored in one transaction of
+the team's store (the reactions in its outbox), and only then is the partition checkpointed;
+the relay sends the outbox once the subscribed partitions are read. A subscriber killed
+before the checkpoint reprocesses the batch after restart: the same reactions have the same
+ids, and the outbox stores each once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from eda_lake.events.wire import AvroDecoder, PayloadError
 from eda_lake.hub.base import EventData, EventHubClient, PropertyValue, ReceivedEvent
 from eda_lake.registry.base import RegistryError
 from eda_lake.simulation.dead_letters import DeadLetter, DeadLetterStore
+from eda_lake.simulation.outbox import AFTER_REACTIONS_STORED, StepHook, TeamStore, no_hook
+from eda_lake.simulation.relay import Relay
 
 
 class ReactionError(ValueError):
@@ -60,7 +65,9 @@ class Subscriber:
         publisher: Publisher,
         dead_letters: DeadLetterStore,
         handlers: Mapping[str, Handler],
+        store: TeamStore,
         batch_size: int = 500,
+        on_step: StepHook = no_hook,
     ) -> None:
         self.team = team
         self.catalogue = catalogue
@@ -69,7 +76,10 @@ class Subscriber:
         self.publisher = publisher
         self.dead_letters = dead_letters
         self.handlers = handlers
+        self.store = store
+        self.relay = Relay(store, publisher, dead_letters, on_step)
         self.batch_size = batch_size
+        self.on_step = on_step
         subscribed = {e.name for e in catalogue.subscriptions_of(team)}
         unknown = set(handlers) - subscribed
         if unknown:
@@ -86,6 +96,7 @@ class Subscriber:
             for partition in self.hub.partition_ids(spec.hub):
                 while self._run_batch(spec, partition, report):
                     pass
+        self.relay.run()
         return report
 
     def _run_batch(self, spec: EventSpec, partition: str, report: SubscriberReport) -> bool:
@@ -93,15 +104,18 @@ class Subscriber:
         if not events:
             return False
         prepared: list[tuple[str, EventData]] = []
-        for event in events:
-            try:
-                prepared += self._react(spec, event)
-            except _POISON as exc:
-                self._dead_letter(spec.hub, event, exc)
-                report.dead_lettered += 1
+        with self.store.transaction():
+            for event in events:
+                try:
+                    with self.store.savepoint():
+                        prepared += self._react(spec, event)
+                except _POISON as exc:
+                    self._dead_letter(spec.hub, event, exc)
+                    report.dead_lettered += 1
+            report.reactions += self.store.enqueue(prepared)
         report.received += len(events)
         report.by_event[spec.name] = report.by_event.get(spec.name, 0) + len(events)
-        report.reactions += self.publisher.send(prepared)
+        self.on_step(AFTER_REACTIONS_STORED)
         self.hub.checkpoint(spec.hub, self.team, partition, events[-1].sequence_number)
         return True
 
@@ -158,15 +172,17 @@ class Subscriber:
             if self._replay(spec, letter, report):
                 self.dead_letters.mark_replayed(letter.id)
                 report.replayed += 1
+        self.relay.run()
         return report
 
     def _replay(self, spec: EventSpec, letter: DeadLetter, report: SubscriberReport) -> bool:
         try:
-            prepared = self._handle(
-                spec, letter.properties, letter.content_type, letter.body, "dead-letter"
-            )
+            with self.store.transaction():
+                prepared = self._handle(
+                    spec, letter.properties, letter.content_type, letter.body, "dead-letter"
+                )
+                report.reactions += self.store.enqueue(prepared)
         except _POISON:
             report.dead_lettered += 1
             return False
-        report.reactions += self.publisher.send(prepared)
         return True
