@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS abandoned (
     abandoned_at_us INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS purchased (
+    sale_id TEXT PRIMARY KEY,
+    lead_id TEXT NOT NULL,
+    purchased_at_us INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sales (
     sale_id TEXT PRIMARY KEY,
     lead_id TEXT NOT NULL,
@@ -123,6 +128,13 @@ class ConversionsState:
             conn.execute(
                 "INSERT INTO sales VALUES (?, ?, ?, ?) ON CONFLICT(sale_id) DO NOTHING",
                 (sale_id, lead_id, partner_file, _micros(confirmed_at)),
+            )
+
+    def add_purchase(self, sale_id: str, lead_id: str, purchased_at: datetime) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO purchased VALUES (?, ?, ?) ON CONFLICT(sale_id) DO NOTHING",
+                (sale_id, lead_id, _micros(purchased_at)),
             )
 
     def lead(self, lead_id: str) -> Lead | None:

@@ -156,9 +156,11 @@ def conversions_handlers(catalogue: Catalogue, state: ConversionsState) -> dict[
         lead = state.lead(lead_id)
         if lead is None:
             raise ReactionError(f"sale confirmed for unknown lead {lead_id}")
+        purchased_at = timing.PURCHASE.after(confirmed_at, f"purchase/{sale_id}")
+        state.add_purchase(sale_id, lead_id, purchased_at)
         record = {
             "lead_id": lead_id,
-            "purchased_at": timing.PURCHASE.after(confirmed_at, f"purchase/{sale_id}"),
+            "purchased_at": purchased_at,
             "customer_id": lead.customer_id,
             "sale_id": sale_id,
             "product_id": lead.product_id,
