@@ -23,7 +23,7 @@ import click
 from eda_lake.console.rows import WRITERS
 from eda_lake.console.summaries import count, fields_of, home_line, print_report
 from eda_lake.registry.modes import Compatibility
-from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
+from eda_lake.simulation.team_names import TEAMS_WITH_STORES, TEAMS_WITH_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
     from eda_lake.catalogue import Catalogue
@@ -196,6 +196,7 @@ class _Group(click.Group):
 
 TEAM_HELP = f"TEAM is one of: {', '.join(TEAMS_WITH_SUBSCRIPTIONS)}."
 TEAM = click.Choice(TEAMS_WITH_SUBSCRIPTIONS)
+STORE_TEAM = click.Choice(TEAMS_WITH_STORES)
 FORMAT = click.Choice(list(WRITERS))
 
 
@@ -505,6 +506,39 @@ def _dead_letters(team: str | None, team_option: str | None, include_replayed: b
         print(json.dumps(record))
     # stdout holds the letters alone (one JSON object a line): the home goes aside.
     print(home_line(settings), file=sys.stderr)
+    return 0
+
+
+@commands.command("outbox")
+@click.argument("team", type=STORE_TEAM, metavar="[TEAM]", required=False)
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+def _outbox(team: str | None, output: str) -> int:
+    """show each team's outbox (only TEAM's if given): events stored and not yet sent, the
+    age of the oldest, and those sent or refused by the hub"""
+    import json
+    import time
+
+    from eda_lake.simulation.outbox import read_summary
+
+    settings = _existing_home(_settings())
+    now_ms = int(time.time() * 1000)
+    summaries = [
+        read_summary(settings.simulation_dir, t) for t in ([team] if team else TEAMS_WITH_STORES)
+    ]
+    if output == "json":
+        print(json.dumps([
+            {"team": s.team, "pending": s.pending,
+             "oldest_pending_age_s": s.oldest_age_seconds(now_ms),
+             "sent": s.sent, "refused": s.refused}
+            for s in summaries
+        ], indent=2))  # fmt: skip
+        return 0
+    print(f"{'team':<14}{'pending':>9}  {'oldest pending':<16}{'sent':>9}{'refused':>9}")
+    for s in summaries:
+        age = s.oldest_age_seconds(now_ms)
+        oldest = "-" if age is None else f"{age:,.1f} s"
+        print(f"{s.team:<14}{s.pending:>9,}  {oldest:<16}{s.sent:>9,}{s.refused:>9,}")
+    print(home_line(settings))
     return 0
 
 

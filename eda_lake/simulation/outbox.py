@@ -203,3 +203,15 @@ class TeamStore:
             "COUNT(sent_at_ms), COUNT(refused_at_ms) FROM outbox"
         ).fetchone()
         return OutboxSummary(self.team, pending, oldest, sent, refused)
+
+
+def read_summary(teams_dir: Path, team: str) -> OutboxSummary:
+    """A team's outbox as it stands, making no store: a team that never ran has nothing."""
+    path = team_store_file(teams_dir, team)
+    if not path.is_file():
+        return OutboxSummary(team, 0, None, 0, 0)
+    store = TeamStore(team, path)
+    try:
+        return store.summary()
+    finally:
+        store.close()
