@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from eda_lake.embedded.durable import exclusive_file_lock
 from eda_lake.events.publisher import Publisher
 from eda_lake.hub.base import EventRefusedError
 from eda_lake.shared.progress import Progress, no_progress
@@ -53,8 +54,10 @@ class Relay:
         """Send everything pending; then prune rows sent longer ago than the retention."""
         report = RelayReport()
         stage = f"{stage} ({self.store.team})"
-        while rows := self.store.pending(ROWS_PER_ROUND):
-            self._send(rows, report, progress, stage)
+        # One relay of a team at a time: two would send the same rows, each key's in turn.
+        with exclusive_file_lock(self.store.path.with_name(f".{self.store.path.name}.relay")):
+            while rows := self.store.pending(ROWS_PER_ROUND):
+                self._send(rows, report, progress, stage)
         progress(stage, report.sent, None)
         retention_ms = SENT_RETENTION // timedelta(milliseconds=1)
         report.pruned = self.store.prune_sent(int(time.time() * 1000) - retention_ms)
