@@ -12,10 +12,13 @@ import signal
 import sqlite3
 from collections import defaultdict
 from multiprocessing.synchronize import Event
-from pathlib import Path
+from typing import Any
 
 import pytest
 
+from eda_lake.events.cloudevents import CloudEvent
+from eda_lake.hub.kafka import KafkaEventHub, offset_of, to_received
+from eda_lake.provisioning.runtime import provision
 from eda_lake.settings import Settings
 from eda_lake.simulation.outbox import (
     AFTER_ACK,
@@ -24,7 +27,7 @@ from eda_lake.simulation.outbox import (
     team_store_file,
 )
 from eda_lake.simulation.runtime import Simulation
-from eda_lake_tests.simulation.helpers import provisioned, published
+from eda_lake_tests.simulation.helpers import published
 
 KILLED = 86  # the exit status of a worker ended at its step
 CUSTOMERS = 600
@@ -46,7 +49,7 @@ CHANGES = {
 
 
 def _teams_at_work(
-    home: str, seed: int, kill_at: str | None, nth: int, ready: Event | None
+    settings: Settings, seed: int, kill_at: str | None, nth: int, ready: Event | None
 ) -> None:
     """The whole chain once; with `kill_at`, the process ends at that step's `nth` time."""
     reached: dict[str, int] = defaultdict(int)
@@ -56,7 +59,7 @@ def _teams_at_work(
         if step == kill_at and reached[step] == nth:
             os._exit(KILLED)
 
-    simulation = Simulation(Settings(home=Path(home)), on_step=on_step)
+    simulation = Simulation(settings, on_step=on_step)
     if ready is not None:
         ready.set()
     simulation.publish_products(seed=5)
@@ -71,12 +74,36 @@ def _teams_at_work(
     simulation.close()
 
 
-def _in_a_process(home: Path, seed: int, kill_at: str | None = None, nth: int = 0) -> int:
+def _in_a_process(settings: Settings, seed: int, kill_at: str | None = None, nth: int = 0) -> int:
     ctx = multiprocessing.get_context("spawn")
-    worker = ctx.Process(target=_teams_at_work, args=(str(home), seed, kill_at, nth, None))
+    worker = ctx.Process(target=_teams_at_work, args=(settings, seed, kill_at, nth, None))
     worker.start()
     worker.join(300)
     return worker.exitcode or 0
+
+
+def _on_the_hub(
+    settings: Settings, simulation: Simulation, event: str
+) -> list[tuple[CloudEvent, dict[str, Any]]]:
+    if settings.kafka is None:
+        return published(simulation, event)
+    hub = KafkaEventHub(settings.kafka, settings.namespace)
+    topic = simulation.catalogue.event(event).hub
+    found = []
+    try:
+        for partition in range(len(hub.partition_ids(topic))):
+            start, end = hub.progress("test-reader", topic, partition)
+            while start < end:
+                messages = hub.read("test-reader", topic, partition, start, end, 5000)
+                for received in map(to_received, messages):
+                    record = simulation.decoder.decode(
+                        received.body, content_type=received.content_type
+                    )
+                    found.append((CloudEvent.from_properties(received.properties), record))
+                start = offset_of(messages[-1]) + 1
+    finally:
+        hub.close()
+    return found
 
 
 def _assert_changes_and_events_correspond(settings: Settings) -> int:
@@ -96,7 +123,7 @@ def _assert_changes_and_events_correspond(settings: Settings) -> int:
                 stored = {str(row[0]) for row in store.execute(f"SELECT {key} FROM {table}")}
                 ids_by_key: dict[str, set[str]] = defaultdict(set)
                 copies = 0
-                for envelope, record in published(simulation, event):
+                for envelope, record in _on_the_hub(settings, simulation, event):
                     ids_by_key[str(record[key])].add(envelope.id)
                     copies += 1
                 assert set(ids_by_key) == stored, f"{event} on the hub and {team}.{table} differ"
@@ -120,31 +147,28 @@ def _assert_changes_and_events_correspond(settings: Settings) -> int:
     ],
 )
 def test_killed_at_a_step_then_restarted(settings: Settings, step: str, nth: int) -> None:
-    provisioned(settings).close()
-    assert _in_a_process(settings.home, seed=5, kill_at=step, nth=nth) == KILLED
-    assert _in_a_process(settings.home, seed=5) == 0  # the restart runs to the end
+    provision(settings)
+    assert _in_a_process(settings, seed=5, kill_at=step, nth=nth) == KILLED
+    assert _in_a_process(settings, seed=5) == 0  # the restart runs to the end
     repeats = _assert_changes_and_events_correspond(settings)
     if step == AFTER_ACK:
         assert repeats > 0  # the acknowledged batch went again, with its ids
 
 
 def test_nothing_killed_sends_each_event_once(settings: Settings) -> None:
-    provisioned(settings).close()
-    assert _in_a_process(settings.home, seed=5) == 0
+    provision(settings)
+    assert _in_a_process(settings, seed=5) == 0
     assert _assert_changes_and_events_correspond(settings) == 0
 
 
-@pytest.mark.slow
-def test_sigkill_at_random_moments_on_the_embedded_hub(settings: Settings) -> None:
-    provisioned(settings).close()
+def _killed_at_random_moments(settings: Settings) -> None:
+    provision(settings)
     ctx = multiprocessing.get_context("spawn")
     rng = random.Random(20)
     killed = rounds = 0
     while killed < 32 and rounds < 64:
         ready = ctx.Event()
-        worker = ctx.Process(
-            target=_teams_at_work, args=(str(settings.home), 100 + rounds, None, 0, ready)
-        )
+        worker = ctx.Process(target=_teams_at_work, args=(settings, 100 + rounds, None, 0, ready))
         worker.start()
         ready.wait(120)
         worker.join(rng.uniform(0, 1.0))  # somewhere in storing, relaying or reacting
@@ -154,5 +178,27 @@ def test_sigkill_at_random_moments_on_the_embedded_hub(settings: Settings) -> No
         worker.join()
         rounds += 1
     assert killed >= 30, f"only {killed} workers were still at work when killed"
-    assert _in_a_process(settings.home, seed=999) == 0  # the last restart runs to the end
+    assert _in_a_process(settings, seed=999) == 0  # the last restart runs to the end
     _assert_changes_and_events_correspond(settings)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_on_the_embedded_hub(settings: Settings) -> None:
+    _killed_at_random_moments(settings)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_on_kafka(kafka_settings: Settings) -> None:
+    _killed_at_random_moments(kafka_settings)
+
+
+@pytest.mark.parametrize(("step", "nth"), [(AFTER_ACK, 3), (AFTER_REACTIONS_STORED, 2)])
+def test_killed_at_a_step_on_kafka_then_restarted(
+    kafka_settings: Settings, step: str, nth: int
+) -> None:
+    provision(kafka_settings)
+    assert _in_a_process(kafka_settings, seed=5, kill_at=step, nth=nth) == KILLED
+    assert _in_a_process(kafka_settings, seed=5) == 0
+    repeats = _assert_changes_and_events_correspond(kafka_settings)
+    if step == AFTER_ACK:
+        assert repeats > 0
