@@ -115,3 +115,20 @@ def test_a_failed_change_stores_none_of_its_events(simulation: Simulation) -> No
         store.enqueue([(_hub(simulation), _event(1))])
         conn.execute("INSERT INTO customers (customer_id) VALUES ('no other columns')")
     assert store.summary().pending == 0
+
+
+def test_on_kafka_a_refused_event_is_dead_lettered_and_the_rows_behind_it_go(
+    kafka_settings: Settings,
+) -> None:
+    provision(kafka_settings)
+    simulation = Simulation(kafka_settings)
+    try:
+        events = [_event(n) for n in range(4)]
+        events[1] = _event(1, size=2 * MAX_EVENT_BYTES)  # over the producer's message.max.bytes
+        _store(simulation, events)
+        report = simulation.relay("customer")
+        assert (report.sent, report.refused) == (3, 1)
+        (letter,) = simulation.dead_letters.list("customer")
+        assert "refuses an event" in letter.reason and letter.sequence_number == 2
+    finally:
+        simulation.close()
