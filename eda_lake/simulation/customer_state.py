@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eda_lake.simulation.outbox import TeamStore
+
+_IDS_PER_QUERY = 500  # SQLite's bound parameters per statement stay well under its limit
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -32,16 +34,34 @@ class CustomerState:
     def __init__(self, store: TeamStore) -> None:
         self.store = store
 
-    def add_customer(self, record: Mapping[str, Any]) -> bool:
-        """Store a signed-up customer; False if it was stored already."""
+    def add_customers(self, records: Sequence[Mapping[str, Any]]) -> list[bool]:
+        """Store signed-up customers; for each, whether it is new to the store (False: it
+        was stored already)."""
+        ids = [str(r["customer_id"]) for r in records]
         with self.store.transaction() as conn:
-            cursor = conn.execute(
+            known: set[str] = set()
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                part = ids[start : start + _IDS_PER_QUERY]
+                known.update(
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT customer_id FROM customers WHERE customer_id IN "
+                        f"({','.join('?' * len(part))})",
+                        part,
+                    )
+                )
+            new = [i not in known for i in ids]
+            conn.executemany(
                 "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(customer_id) DO NOTHING",
-                (str(record["customer_id"]), record["created_at"].isoformat(), record["email"],
-                 record["full_name"], record["country"], record["channel"]),
+                (
+                    (i, r["created_at"].isoformat(), r["email"], r["full_name"], r["country"],
+                     r["channel"])
+                    for i, r, is_new in zip(ids, records, new, strict=True)
+                    if is_new
+                ),
             )  # fmt: skip
-            return cursor.rowcount == 1
+        return new
 
     def add_purchase(self, record: Mapping[str, Any]) -> None:
         with self.store.transaction() as conn:

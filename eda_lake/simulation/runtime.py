@@ -27,7 +27,7 @@ from eda_lake.simulation.subscriber import Subscriber, SubscriberReport
 from eda_lake.simulation.team_names import TEAMS_WITH_STORES, TEAMS_WITH_SUBSCRIPTIONS
 
 # Changes stored per transaction when a team makes many at once (a population's sign-ups).
-CHANGES_PER_TRANSACTION = 1000
+CHANGES_PER_TRANSACTION = 5000
 _SCHEMAS = {
     "product": product_state.SCHEMA,
     "customer": customer_state.SCHEMA,
@@ -87,14 +87,22 @@ class Simulation:
         return relay.run(progress, "relay")
 
     def _store_changes(
-        self, team: str, events: Iterable[OutgoingEvent], change: Callable[[OutgoingEvent], bool]
+        self,
+        team: str,
+        events: Iterable[OutgoingEvent],
+        changes: Callable[[list[OutgoingEvent]], list[bool]],
     ) -> int:
-        """Store each event's change (`change` says whether there was one) with the event in
-        the team's outbox, CHANGES_PER_TRANSACTION to a transaction; returns the changes."""
+        """Store the changes the events report (`changes` stores a chunk's and says which
+        were changes) with those events in the team's outbox, CHANGES_PER_TRANSACTION to a
+        transaction; returns how many were changes."""
         store, stored, remaining = self.stores[team], 0, iter(events)
         while chunk := list(itertools.islice(remaining, CHANGES_PER_TRANSACTION)):
             with store.transaction():
-                stored += store.enqueue(self.publisher.prepare(e) for e in chunk if change(e))
+                changed = changes(chunk)
+                prepared = (
+                    self.publisher.prepare(e) for e, c in zip(chunk, changed, strict=True) if c
+                )
+                stored += store.enqueue(prepared)
         return stored
 
     def subscriber(self, team: str) -> Subscriber:
@@ -139,7 +147,9 @@ class Simulation:
         """Product stores its seeded catalogue, then relays; returns the products changed."""
         events = teams.product_catalogue(self.catalogue, seed)
         changed = self._store_changes(
-            "product", events, lambda e: self.product_state.update_product(e.record)
+            "product",
+            events,
+            lambda chunk: [self.product_state.update_product(e.record) for e in chunk],
         )
         self.relay("product", progress)
         return changed
@@ -149,7 +159,9 @@ class Simulation:
         its store."""
         events = teams.customer_signups(self.catalogue, seed, count)
         created = self._store_changes(
-            "customer", events, lambda e: self.customer_state.add_customer(e.record)
+            "customer",
+            events,
+            lambda chunk: self.customer_state.add_customers([e.record for e in chunk]),
         )
         self.relay("customer", progress)
         return created
