@@ -512,7 +512,8 @@ def _dead_letters(team: str | None, team_option: str | None, include_replayed: b
 @commands.command("outbox")
 @click.argument("team", type=STORE_TEAM, metavar="[TEAM]", required=False)
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
-def _outbox(team: str | None, output: str) -> int:
+@click.option("--relay", is_flag=True, help="send what is pending first")
+def _outbox(team: str | None, output: str, relay: bool) -> int:
     """show each team's outbox (only TEAM's if given): events stored and not yet sent, the
     age of the oldest, and those sent or refused by the hub"""
     import json
@@ -521,6 +522,10 @@ def _outbox(team: str | None, output: str) -> int:
     from eda_lake.simulation.outbox import read_summary
 
     settings = _existing_home(_settings())
+    if relay:
+        with _simulation() as simulation:
+            for each in [team] if team else TEAMS_WITH_STORES:
+                simulation.relay(each)
     now_ms = int(time.time() * 1000)
     summaries = [
         read_summary(settings.simulation_dir, t) for t in ([team] if team else TEAMS_WITH_STORES)

@@ -284,6 +284,9 @@ def test_outbox_shows_what_is_pending_and_its_age(
     assert product.split()[:3] == ["product", "0", "-"]
     assert customer.split()[:2] == ["customer", "7"]
     assert customer.split()[3] == "s"  # the age of the oldest, in seconds
+    assert main(["outbox", "customer", "--relay", "--format", "json"]) == 0
+    [sent] = json.loads(capsys.readouterr().out)
+    assert (sent["pending"], sent["sent"]) == (0, 7)
     assert main(["publish", "--customers", "3", "--seed", "2"]) == 0  # its relay sends all
     assert main(["publish", "--customers", "3", "--seed", "2"]) == 0  # the same people
     assert "published no CustomerCreated events" in capsys.readouterr().out

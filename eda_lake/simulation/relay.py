@@ -80,8 +80,9 @@ class Relay:
                 progress(stage, report.sent, None)
                 current = []
         except EventRefusedError:
-            # The first batch not acknowledged holds the refused row: send it alone, row by
-            # row, to find it. Later batches are read again in the next round.
+            # The refused row is in the first batch not acknowledged, or behind it (a producer
+            # refuses a later batch before sending it): that batch goes row by row, and what
+            # follows is read again in the next round, until the refused row is found.
             _hub, current = next(unacknowledged)
             self._send_one_by_one(current, report)
         except Exception:
