@@ -122,6 +122,14 @@ def _from_partner_file(origin: str) -> bool:
     return origin.startswith(ORIGIN_PREFIX)
 
 
+def _from_a_hub(origin: str) -> bool:
+    """A letter a subscriber read from a hub (not a partner's row, nor an event its own
+    team's hub refused): what `subscribe TEAM --replay` hands back."""
+    from eda_lake.simulation.relay import OUTBOX_ORIGIN_PREFIX
+
+    return not (_from_partner_file(origin) or origin.startswith(OUTBOX_ORIGIN_PREFIX))
+
+
 def _summary(command: click.Command) -> str:
     """A command's whole first paragraph: the list of commands wraps it rather than cut it."""
     return " ".join((command.help or "").split("\n\n")[0].split())
@@ -500,8 +508,9 @@ def _dead_letters(team: str | None, team_option: str | None, include_replayed: b
             "body_size": len(letter.body),
             "replayed": letter.replayed,
             # A hub's event goes back through `subscribe TEAM --replay`; a partner's row
-            # only comes back in a corrected file from the partner.
-            "replayable": not _from_partner_file(letter.origin),
+            # only comes back in a corrected file from the partner, a refused event of the
+            # team's own as a change stored again.
+            "replayable": _from_a_hub(letter.origin),
         }
         print(json.dumps(record))
     # stdout holds the letters alone (one JSON object a line): the home goes aside.

@@ -3,12 +3,14 @@ not send, prunes what was sent long ago."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from eda_lake.cli import main
 from eda_lake.hub.base import EventData, HubNotFoundError
 from eda_lake.hub.embedded import MAX_EVENT_BYTES
 from eda_lake.provisioning.runtime import provision
@@ -51,7 +53,10 @@ def _on_hub(simulation: Simulation) -> list[str]:
 
 
 def test_a_refused_event_is_dead_lettered_and_the_rows_behind_it_go(
-    settings: Settings, simulation: Simulation
+    settings: Settings,
+    simulation: Simulation,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     provision(settings)
     events = [_event(n) for n in range(6)]
@@ -68,6 +73,10 @@ def test_a_refused_event_is_dead_lettered_and_the_rows_behind_it_go(
     assert len(letter.body) == MAX_EVENT_BYTES + 1
     summary = store.summary()
     assert (summary.pending, summary.sent, summary.refused) == (0, 5, 1)
+    monkeypatch.setenv("EDA_LAKE_HOME", str(settings.home))
+    assert main(["dead-letters", "customer"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["replayable"] is False  # no subscriber reads it back: the team stores it again
 
 
 def test_a_hub_out_of_reach_leaves_the_rows_pending_for_the_next_run(
