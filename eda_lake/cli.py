@@ -848,10 +848,11 @@ def _demo(customers: int, seed: int, verbose: bool) -> int:
         f"silver                {sum(silver.inserted.values())} events, "
         f"{silver.duplicates} duplicates dropped, {silver.quarantined} quarantined"
     )
-    if report.events_before and silver.duplicates and not sum(silver.inserted.values()):
+    if report.events_before and not sum(silver.inserted.values()):
         print(
-            f"                      the same --seed ({seed}) publishes the same events again, "
-            "and silver keeps each event once: another --seed publishes new ones"
+            f"                      the same --seed ({seed}) changes nothing: the teams' stores "
+            "hold its products and customers already (an event sent again, silver keeps once); "
+            "another --seed publishes new ones"
         )
     if report.demo_pii_key:
         print(
