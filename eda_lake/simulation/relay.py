@@ -53,18 +53,23 @@ class Relay:
     def run(self, progress: Progress = no_progress, stage: str = "relay") -> RelayReport:
         """Send everything pending; then prune rows sent longer ago than the retention."""
         report = RelayReport()
-        stage = f"{stage} ({self.store.team})"
         # One relay of a team at a time: two would send the same rows, each key's in turn.
         with exclusive_file_lock(self.store.path.with_name(f".{self.store.path.name}.relay")):
+            total = self.store.summary().pending
             while rows := self.store.pending(ROWS_PER_ROUND):
-                self._send(rows, report, progress, stage)
-        progress(stage, report.sent, None)
+                self._send(rows, report, progress, stage, total)
+        progress(stage, report.sent, total)
         retention_ms = SENT_RETENTION // timedelta(milliseconds=1)
         report.pruned = self.store.prune_sent(int(time.time() * 1000) - retention_ms)
         return report
 
     def _send(
-        self, rows: list[OutboxRow], report: RelayReport, progress: Progress, stage: str
+        self,
+        rows: list[OutboxRow],
+        report: RelayReport,
+        progress: Progress,
+        stage: str,
+        total: int,
     ) -> None:
         batches = list(self._batches(rows))
         unacknowledged = iter(batches)
@@ -77,7 +82,7 @@ class Relay:
                 self.on_step(AFTER_ACK)
                 self.store.mark_sent(row.position for row in current)
                 report.sent += len(current)
-                progress(stage, report.sent, None)
+                progress(stage, report.sent, total)
                 current = []
         except EventRefusedError:
             # The refused row is in the first batch not acknowledged, or behind it (a producer

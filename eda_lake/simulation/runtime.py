@@ -81,21 +81,26 @@ class Simulation:
     def close(self) -> None:
         close_all(self.hub, self.registry, self.dead_letters, *self.stores.values())
 
-    def relay(self, team: str, progress: Progress = no_progress) -> RelayReport:
+    def relay(
+        self, team: str, progress: Progress = no_progress, stage: str | None = None
+    ) -> RelayReport:
         """Send the team's pending outbox rows."""
         relay = Relay(self.stores[team], self.publisher, self.dead_letters, self.on_step)
-        return relay.run(progress, "relay")
+        return relay.run(progress, stage or f"relay {team}")
 
     def _store_changes(
         self,
         team: str,
         events: Iterable[OutgoingEvent],
         changes: Callable[[list[OutgoingEvent]], list[bool]],
+        progress: Progress,
+        stage: str,
+        total: int | None = None,
     ) -> int:
         """Store the changes the events report (`changes` stores a chunk's and says which
         were changes) with those events in the team's outbox, CHANGES_PER_TRANSACTION to a
         transaction; returns how many were changes."""
-        store, stored, remaining = self.stores[team], 0, iter(events)
+        store, stored, read, remaining = self.stores[team], 0, 0, iter(events)
         while chunk := list(itertools.islice(remaining, CHANGES_PER_TRANSACTION)):
             with store.transaction():
                 changed = changes(chunk)
@@ -103,6 +108,8 @@ class Simulation:
                     self.publisher.prepare(e) for e, c in zip(chunk, changed, strict=True) if c
                 )
                 stored += store.enqueue(prepared)
+            read += len(chunk)
+            progress(stage, read, total)
         return stored
 
     def subscriber(self, team: str) -> Subscriber:
@@ -150,8 +157,10 @@ class Simulation:
             "product",
             events,
             lambda chunk: [self.product_state.update_product(e.record) for e in chunk],
+            progress,
+            "store ProductUpdated",
         )
-        self.relay("product", progress)
+        self.relay("product", progress, "publish ProductUpdated")
         return changed
 
     def publish_customers(self, seed: int, count: int, progress: Progress = no_progress) -> int:
@@ -162,8 +171,11 @@ class Simulation:
             "customer",
             events,
             lambda chunk: self.customer_state.add_customers([e.record for e in chunk]),
+            progress,
+            "store CustomerCreated",
+            count,
         )
-        self.relay("customer", progress)
+        self.relay("customer", progress, "publish CustomerCreated")
         return created
 
     def drop_partner_files(self) -> partners.PartnerDropReport:
