@@ -23,7 +23,7 @@ import click
 from eda_lake.console.rows import WRITERS
 from eda_lake.console.summaries import count, fields_of, home_line, print_report
 from eda_lake.registry.modes import Compatibility
-from eda_lake.simulation.team_names import TEAMS_WITH_SUBSCRIPTIONS
+from eda_lake.simulation.team_names import TEAMS_WITH_STORES, TEAMS_WITH_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
     from eda_lake.catalogue import Catalogue
@@ -122,6 +122,14 @@ def _from_partner_file(origin: str) -> bool:
     return origin.startswith(ORIGIN_PREFIX)
 
 
+def _from_a_hub(origin: str) -> bool:
+    """A letter a subscriber read from a hub (not a partner's row, nor an event its own
+    team's hub refused): what `subscribe TEAM --replay` hands back."""
+    from eda_lake.simulation.relay import OUTBOX_ORIGIN_PREFIX
+
+    return not (_from_partner_file(origin) or origin.startswith(OUTBOX_ORIGIN_PREFIX))
+
+
 def _summary(command: click.Command) -> str:
     """A command's whole first paragraph: the list of commands wraps it rather than cut it."""
     return " ".join((command.help or "").split("\n\n")[0].split())
@@ -196,6 +204,7 @@ class _Group(click.Group):
 
 TEAM_HELP = f"TEAM is one of: {', '.join(TEAMS_WITH_SUBSCRIPTIONS)}."
 TEAM = click.Choice(TEAMS_WITH_SUBSCRIPTIONS)
+STORE_TEAM = click.Choice(TEAMS_WITH_STORES)
 FORMAT = click.Choice(list(WRITERS))
 
 
@@ -501,12 +510,51 @@ def _dead_letters(team: str | None, team_option: str | None, include_replayed: b
             "body_size": len(letter.body),
             "replayed": letter.replayed,
             # A hub's event goes back through `subscribe TEAM --replay`; a partner's row
-            # only comes back in a corrected file from the partner.
-            "replayable": not _from_partner_file(letter.origin),
+            # only comes back in a corrected file from the partner, a refused event of the
+            # team's own as a change stored again.
+            "replayable": _from_a_hub(letter.origin),
         }
         print(json.dumps(record))
     # stdout holds the letters alone (one JSON object a line): the home goes aside.
     print(home_line(settings), file=sys.stderr)
+    return 0
+
+
+@commands.command("outbox")
+@click.argument("team", type=STORE_TEAM, metavar="[TEAM]", required=False)
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+@click.option("--relay", is_flag=True, help="send what is pending first")
+def _outbox(team: str | None, output: str, relay: bool) -> int:
+    """show each team's outbox (only TEAM's if given): events stored and not yet sent, the
+    age of the oldest, and those sent or refused by the hub"""
+    import json
+    import time
+
+    from eda_lake.simulation.outbox import read_summary
+
+    settings = _existing_home(_settings())
+    if relay:
+        with _simulation() as simulation:
+            for each in [team] if team else TEAMS_WITH_STORES:
+                simulation.relay(each)
+    now_ms = int(time.time() * 1000)
+    summaries = [
+        read_summary(settings.simulation_dir, t) for t in ([team] if team else TEAMS_WITH_STORES)
+    ]
+    if output == "json":
+        print(json.dumps([
+            {"team": s.team, "pending": s.pending,
+             "oldest_pending_age_s": s.oldest_age_seconds(now_ms),
+             "sent": s.sent, "refused": s.refused}
+            for s in summaries
+        ], indent=2))  # fmt: skip
+        return 0
+    print(f"{'team':<14}{'pending':>9}  {'oldest pending':<16}{'sent':>9}{'refused':>9}")
+    for s in summaries:
+        age = s.oldest_age_seconds(now_ms)
+        oldest = "-" if age is None else f"{age:,.1f} s"
+        print(f"{s.team:<14}{s.pending:>9,}  {oldest:<16}{s.sent:>9,}{s.refused:>9,}")
+    print(home_line(settings))
     return 0
 
 
@@ -802,10 +850,11 @@ def _demo(customers: int, seed: int, verbose: bool) -> int:
         f"silver                {sum(silver.inserted.values())} events, "
         f"{silver.duplicates} duplicates dropped, {silver.quarantined} quarantined"
     )
-    if report.events_before and silver.duplicates and not sum(silver.inserted.values()):
+    if report.events_before and not sum(silver.inserted.values()):
         print(
-            f"                      the same --seed ({seed}) publishes the same events again, "
-            "and silver keeps each event once: another --seed publishes new ones"
+            f"                      the same --seed ({seed}) changes nothing: the teams' stores "
+            "hold its products and customers already (an event sent again, silver keeps once); "
+            "another --seed publishes new ones"
         )
     if report.demo_pii_key:
         print(

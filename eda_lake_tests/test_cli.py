@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from eda_lake.cli import commands, main
+from eda_lake.settings import Settings
+from eda_lake.simulation.runtime import Simulation
+from eda_lake.simulation.teams import customer_signups
 from eda_lake_tests.registry.evolution import STEPS, VERSIONS
 
 
@@ -243,3 +246,50 @@ def test_describe_takes_sql_spellings_and_layers_and_needs_no_home(
     a_file.write_text("")
     monkeypatch.setenv("EDA_LAKE_HOME", str(a_file))
     assert main(["describe", "gold"]) == 0 and main(["catalogue"]) == 0
+
+
+def test_outbox_reads_a_home_and_creates_nothing_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("EDA_LAKE_HOME", str(home))
+    assert main(["outbox", "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(t["team"], t["pending"], t["oldest_pending_age_s"]) for t in shown] == [
+        ("product", 0, None),
+        ("customer", 0, None),
+        ("conversions", 0, None),
+    ]
+    assert list(home.iterdir()) == []
+    assert main(["outbox", "nosuchteam"]) == 2
+
+
+def test_outbox_shows_what_is_pending_and_its_age(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EDA_LAKE_HOME", str(tmp_path / "home"))
+    assert main(["provision"]) == 0
+    simulation = Simulation(Settings.from_env())
+    store = simulation.stores["customer"]
+    with store.transaction():  # stored by a Customer that was killed before its relay ran
+        store.enqueue(
+            simulation.publisher.prepare(e) for e in customer_signups(simulation.catalogue, 1, 7)
+        )
+    simulation.close()
+    capsys.readouterr()
+    assert main(["outbox"]) == 0
+    header, product, customer = capsys.readouterr().out.splitlines()[:3]
+    assert header.split() == ["team", "pending", "oldest", "pending", "sent", "refused"]
+    assert product.split()[:3] == ["product", "0", "-"]
+    assert customer.split()[:2] == ["customer", "7"]
+    assert customer.split()[3] == "s"  # the age of the oldest, in seconds
+    assert main(["outbox", "customer", "--relay", "--format", "json"]) == 0
+    [sent] = json.loads(capsys.readouterr().out)
+    assert (sent["pending"], sent["sent"]) == (0, 7)
+    assert main(["publish", "--customers", "3", "--seed", "2"]) == 0  # its relay sends all
+    assert main(["publish", "--customers", "3", "--seed", "2"]) == 0  # the same people
+    assert "published no CustomerCreated events" in capsys.readouterr().out
+    assert main(["outbox", "--format", "json"]) == 0
+    shown = {t["team"]: t for t in json.loads(capsys.readouterr().out)}
+    assert (shown["customer"]["pending"], shown["customer"]["sent"]) == (0, 10)

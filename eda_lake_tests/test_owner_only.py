@@ -44,6 +44,9 @@ def test_a_demo_like_run_leaves_only_owner_only_state(tmp_path: Path, permissive
         "hub",
         "registry.sqlite3",
         "teams/dead_letters.sqlite3",
+        "teams/product.sqlite3",
+        "teams/customer.sqlite3",
+        "teams/conversions.sqlite3",
     }
     assert expected <= set(modes), sorted(modes)
     wrong = {

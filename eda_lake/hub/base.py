@@ -25,6 +25,11 @@ class HubNotFoundError(HubError, LookupError):
     """The event hub (or consumer group) does not exist in the namespace."""
 
 
+class EventRefusedError(HubError):
+    """The hub refuses an event as it is (larger than it takes, malformed): sending it again
+    cannot succeed, unlike a hub out of reach."""
+
+
 @dataclass(frozen=True)
 class HubSpec:
     name: str

@@ -17,6 +17,7 @@ from eda_lake.hub.base import (
     Batch,
     ConsumerGroupSpec,
     EventData,
+    EventRefusedError,
     HubNotFoundError,
     HubSpec,
     ReceivedEvent,
@@ -26,6 +27,9 @@ from eda_lake.hub.base import (
 )
 from eda_lake.hub.properties import EncodedProperties, encode_properties
 from eda_lake.shared import names
+
+# Event Hubs' largest event (Standard and Premium tiers), body and properties together.
+MAX_EVENT_BYTES = 1 << 20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hubs (
@@ -196,6 +200,14 @@ class EmbeddedEventHub:
         encoded = {
             p: [(e, encode_properties(e.properties)) for e in batch] for p, batch in routed.items()
         }
+        for batch in encoded.values():
+            for event, props in batch:
+                if len(event.body) + len(props) > MAX_EVENT_BYTES:
+                    raise EventRefusedError(
+                        f"an event of {len(event.body) + len(props):,} bytes to hub {hub} is "
+                        f"over the {MAX_EVENT_BYTES:,} bytes an event hub takes; "
+                        "send a smaller event (a reference to the data instead of the data)"
+                    )
         with write_transaction(self._conn) as conn:
             enqueued_ms = int(time.time() * 1000)
             for partition, batch in encoded.items():

@@ -47,6 +47,7 @@ from eda_lake.hub.base import (
     Batch,
     ConsumerGroupSpec,
     EventData,
+    EventRefusedError,
     HubError,
     HubNotFoundError,
     HubSpec,
@@ -66,6 +67,10 @@ _log = logging.getLogger("eda_lake.kafka")
 
 class BrokerUnavailableError(HubError):
     """The Kafka cluster did not answer in time, or refused what was asked."""
+
+
+# Answers that refuse a message as it is: sending it again cannot succeed.
+_REFUSALS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD})
 
 
 def client_config(
@@ -353,7 +358,7 @@ class KafkaEventHub:
             # answers to what was handed over, so that nothing is still in flight once this
             # returns; the error that ended the sending is the one raised.
             for delivery in unsettled:
-                with contextlib.suppress(BrokerUnavailableError):
+                with contextlib.suppress(BrokerUnavailableError, EventRefusedError):
                     self._acknowledged(delivery)
 
     def _produce(
@@ -377,6 +382,13 @@ class KafkaEventHub:
                     break
                 except BufferError:  # the local queue is full: let deliveries drain
                     producer.poll(0.05)
+                except KafkaException as exc:
+                    if exc.args[0].code() in _REFUSALS:
+                        raise EventRefusedError(
+                            f"topic {hub} refuses an event of {len(event.body):,} bytes: "
+                            f"{exc.args[0].str()}"
+                        ) from exc
+                    raise
         return delivery
 
     def _acknowledged(self, delivery: _Delivery) -> int:
@@ -386,6 +398,12 @@ class KafkaEventHub:
         deadline = time.monotonic() + self.timeout + 5
         while delivery.answered < delivery.expected and time.monotonic() < deadline:
             delivery.producer.poll(0.01)
+        refusals = [f for f in delivery.failures if f.code() in _REFUSALS]
+        if refusals:
+            raise EventRefusedError(
+                f"topic {delivery.hub} refuses {len(refusals)} of {delivery.expected} events: "
+                f"{refusals[0].str()}"
+            )
         if delivery.failures or delivery.delivered != delivery.expected:
             missing = delivery.expected - delivery.delivered
             reason = (

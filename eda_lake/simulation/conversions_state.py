@@ -1,7 +1,9 @@
-"""Conversions' own operational store: the product price list it follows, and its leads.
+"""Conversions' own store: the product price list it follows, its leads, the customers it
+gave up on, and the sales partners confirmed.
 
 A team keeps what it needs to react in its own store (here SQLite), fed by the events it
-subscribes to; it never reads another team's database.
+subscribes to; it never reads another team's database. Its changes share a transaction with
+the events that report them (`outbox`).
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-from eda_lake.embedded.durable import connect, write_transaction
+from eda_lake.simulation.outbox import TeamStore
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
     product_id TEXT PRIMARY KEY,
     sku TEXT NOT NULL,
@@ -31,6 +32,22 @@ CREATE TABLE IF NOT EXISTS leads (
     currency TEXT NOT NULL,
     generated_at_us INTEGER NOT NULL,
     partner_drop INTEGER
+);
+CREATE TABLE IF NOT EXISTS abandoned (
+    customer_id TEXT PRIMARY KEY,
+    abandoned_at_us INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS purchased (
+    sale_id TEXT PRIMARY KEY,
+    lead_id TEXT NOT NULL,
+    purchased_at_us INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sales (
+    sale_id TEXT PRIMARY KEY,
+    lead_id TEXT NOT NULL,
+    partner_file TEXT NOT NULL,
+    confirmed_at_us INTEGER NOT NULL
 );
 """
 
@@ -66,16 +83,13 @@ def _from_micros(micros: int) -> datetime:
 
 
 class ConversionsState:
-    def __init__(self, path: Path) -> None:
-        self._conn = connect(path)
-        self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self._conn.close()
+    def __init__(self, store: TeamStore) -> None:
+        self.store = store
+        self._conn = store.conn
 
     def upsert_product(self, product: KnownProduct, active: bool, updated_at: datetime) -> None:
         """Keep the newest state of a product (events may arrive out of order)."""
-        with write_transaction(self._conn) as conn:
+        with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO products VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(product_id) DO UPDATE "
                 "SET sku = excluded.sku, price = excluded.price, currency = excluded.currency, "
@@ -92,13 +106,36 @@ class ConversionsState:
         return [KnownProduct(r[0], r[1], Decimal(r[2]), r[3]) for r in rows]
 
     def add_lead(self, lead: Lead) -> None:
-        with write_transaction(self._conn) as conn:
+        with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO leads VALUES (?, ?, ?, ?, ?, ?, ?, NULL) "
                 "ON CONFLICT(lead_id) DO NOTHING",
                 (lead.lead_id, lead.customer_id, lead.product_id, lead.partner_id,
                  str(lead.amount), lead.currency, _micros(lead.generated_at)),
             )  # fmt: skip
+
+    def add_abandoned(self, customer_id: str, abandoned_at: datetime, reason: str) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO abandoned VALUES (?, ?, ?) ON CONFLICT(customer_id) DO NOTHING",
+                (customer_id, _micros(abandoned_at), reason),
+            )
+
+    def add_sale(
+        self, sale_id: str, lead_id: str, partner_file: str, confirmed_at: datetime
+    ) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sales VALUES (?, ?, ?, ?) ON CONFLICT(sale_id) DO NOTHING",
+                (sale_id, lead_id, partner_file, _micros(confirmed_at)),
+            )
+
+    def add_purchase(self, sale_id: str, lead_id: str, purchased_at: datetime) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO purchased VALUES (?, ?, ?) ON CONFLICT(sale_id) DO NOTHING",
+                (sale_id, lead_id, _micros(purchased_at)),
+            )
 
     def lead(self, lead_id: str) -> Lead | None:
         row = self._conn.execute(
@@ -117,7 +154,7 @@ class ConversionsState:
         return [self._lead(r) for r in rows]
 
     def mark_dropped(self, lead_ids: list[str], drop: int) -> None:
-        with write_transaction(self._conn) as conn:
+        with self.store.transaction() as conn:
             conn.executemany(
                 "UPDATE leads SET partner_drop = ? WHERE lead_id = ?",
                 [(drop, lead_id) for lead_id in lead_ids],

@@ -7,8 +7,9 @@ every reading). The simulated partners write one file per day they sold on.
 `drop_partner_files` plays the partners (a share of the leads handed to them sell, after a
 plausible delay); `ingest_partner_files` is Conversions' side: every valid row becomes a
 SaleConfirmed event, confirmed after the file's time, every bad row a dead letter with its
-reason, and the file moves to `processed/` once its events are published. A crash before the
-move republishes the same events with the same ids and times.
+reason. A file's sales and their events are stored in one transaction of Conversions' store
+(the events in its outbox), and the file moves to `processed/` after; a crash before the move
+stores nothing twice (the same sales, the same event ids). The relay sends them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from eda_lake.catalogue import Catalogue
 from eda_lake.events.publisher import OutgoingEvent, Publisher, derived_event_id
 from eda_lake.events.wire import PayloadError
+from eda_lake.hub.base import EventData
 from eda_lake.simulation import timing, world
 from eda_lake.simulation.conversions_state import ConversionsState
 from eda_lake.simulation.dead_letters import DeadLetterStore
@@ -110,18 +112,24 @@ def ingest_partner_files(
             with contextlib.suppress(FileNotFoundError):
                 _dead_letter(dead_letters, path.name, 0, reason, path.read_bytes())
             rows = []
-        prepared = []
+        prepared: list[tuple[str, EventData]] = []
         written_at = _file_time(rows)
-        for line, row, problem in rows:
-            try:
-                if problem is not None:
-                    raise PartnerRowError(problem)
-                sale = _sale(catalogue, state, path.name, written_at, line, row)
-                prepared.append(publisher.prepare(sale))
-            except (PartnerRowError, PayloadError) as exc:
-                report.bad_rows += 1
-                _dead_letter(dead_letters, path.name, line, str(exc), ",".join(row).encode())
-        report.sales_confirmed += publisher.send(prepared)
+        with state.store.transaction():
+            for line, row, problem in rows:
+                try:
+                    if problem is not None:
+                        raise PartnerRowError(problem)
+                    with state.store.savepoint():
+                        sale = _sale(catalogue, state, path.name, written_at, line, row)
+                        state.add_sale(
+                            str(sale.record["sale_id"]), str(sale.record["lead_id"]), path.name,
+                            sale.time,
+                        )  # fmt: skip
+                        prepared.append(publisher.prepare(sale))
+                except (PartnerRowError, PayloadError) as exc:
+                    report.bad_rows += 1
+                    _dead_letter(dead_letters, path.name, line, str(exc), ",".join(row).encode())
+            report.sales_confirmed += state.store.enqueue(prepared)
         # A concurrent ingestion may have moved it first; both published the same events.
         with contextlib.suppress(FileNotFoundError):
             path.replace(processed / path.name)

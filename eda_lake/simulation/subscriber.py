@@ -1,13 +1,16 @@
-"""A team's subscriber: read its consumer group, react, publish, then checkpoint.
+"""A team's subscriber: read its consumer group, react, store, checkpoint, then relay.
 
 The team reads each hub carrying an event it handles. A hub may carry several events of one
 aggregate: an event of a type the team does not handle is skipped by its CloudEvents `type`
 property, before anything is decoded. Per partition and batch: decode each event of a
 handled type and run the team's handler; a poison event
 (no CloudEvents envelope, unknown schema id, undecodable body, a reaction that fails
-validation) goes to dead letters and the batch goes on. The reactions of the whole batch are
-published, and only then is the partition checkpointed. A subscriber killed in between
-reprocesses the batch after restart and publishes the same reactions with the same ids.
+validation) goes to dead letters, its half-made changes undone, and the batch goes on. The
+team's state changes and the reactions of the whole batch are stored in one transaction of
+the team's store (the reactions in its outbox), and only then is the partition checkpointed;
+the relay sends the outbox once the subscribed partitions are read. A subscriber killed
+before the checkpoint reprocesses the batch after restart: the same reactions have the same
+ids, and the outbox stores each once.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from eda_lake.hub.base import EventData, EventHubClient, PropertyValue, Received
 from eda_lake.registry.base import RegistryError
 from eda_lake.shared.cloudevents_names import TYPE
 from eda_lake.simulation.dead_letters import DeadLetter, DeadLetterStore
+from eda_lake.simulation.outbox import AFTER_REACTIONS_STORED, StepHook, TeamStore, no_hook
+from eda_lake.simulation.relay import Relay
 
 
 class ReactionError(ValueError):
@@ -65,7 +70,9 @@ class Subscriber:
         publisher: Publisher,
         dead_letters: DeadLetterStore,
         handlers: Mapping[str, Handler],
+        store: TeamStore,
         batch_size: int = 500,
+        on_step: StepHook = no_hook,
     ) -> None:
         self.team = team
         self.catalogue = catalogue
@@ -74,7 +81,10 @@ class Subscriber:
         self.publisher = publisher
         self.dead_letters = dead_letters
         self.handlers = handlers
+        self.store = store
+        self.relay = Relay(store, publisher, dead_letters, on_step)
         self.batch_size = batch_size
+        self.on_step = on_step
         subscribed = {e.name for e in catalogue.subscriptions_of(team)}
         unknown = set(handlers) - subscribed
         if unknown:
@@ -90,6 +100,7 @@ class Subscriber:
             for partition in self.hub.partition_ids(hub.name):
                 while self._run_batch(hub, partition, report):
                     pass
+        self.relay.run()
         return report
 
     def _read_hubs(self) -> list[Hub]:
@@ -106,20 +117,23 @@ class Subscriber:
             return False
         prepared: list[tuple[str, EventData]] = []
         skipped = 0
-        for event in events:
-            try:
-                spec = self._event_of(hub, event.properties)
-                if spec.name not in self.handlers:
-                    skipped += 1
-                    continue
-                report.by_event[spec.name] = report.by_event.get(spec.name, 0) + 1
-                prepared += self._react(spec, event)
-            except _POISON as exc:
-                self._dead_letter(hub.name, event, exc)
-                report.dead_lettered += 1
+        with self.store.transaction():
+            for event in events:
+                try:
+                    spec = self._event_of(hub, event.properties)
+                    if spec.name not in self.handlers:
+                        skipped += 1
+                        continue
+                    report.by_event[spec.name] = report.by_event.get(spec.name, 0) + 1
+                    with self.store.savepoint():
+                        prepared += self._react(spec, event)
+                except _POISON as exc:
+                    self._dead_letter(hub.name, event, exc)
+                    report.dead_lettered += 1
+            report.reactions += self.store.enqueue(prepared)
         report.received += len(events) - skipped
         report.skipped += skipped
-        report.reactions += self.publisher.send(prepared)
+        self.on_step(AFTER_REACTIONS_STORED)
         self.hub.checkpoint(hub.name, self.team, partition, events[-1].sequence_number)
         return True
 
@@ -190,6 +204,7 @@ class Subscriber:
             if self._replay(read[letter.origin], letter, report):
                 self.dead_letters.mark_replayed(letter.id)
                 report.replayed += 1
+        self.relay.run()
         return report
 
     def _replay(self, hub: Hub, letter: DeadLetter, report: SubscriberReport) -> bool:
@@ -197,11 +212,12 @@ class Subscriber:
             spec = self._event_of(hub, letter.properties)
             if spec.name not in self.handlers:
                 raise ReactionError(f"team {self.team} has no handler for {spec.name}")
-            prepared = self._handle(
-                spec, letter.properties, letter.content_type, letter.body, "dead-letter"
-            )
+            with self.store.transaction():
+                prepared = self._handle(
+                    spec, letter.properties, letter.content_type, letter.body, "dead-letter"
+                )
+                report.reactions += self.store.enqueue(prepared)
         except _POISON:
             report.dead_lettered += 1
             return False
-        report.reactions += self.publisher.send(prepared)
         return True

@@ -17,6 +17,7 @@ from eda_lake.catalogue import Catalogue
 from eda_lake.events.publisher import OutgoingEvent, derived_event_id
 from eda_lake.simulation import timing, world
 from eda_lake.simulation.conversions_state import ConversionsState, KnownProduct, Lead
+from eda_lake.simulation.customer_state import CustomerState
 from eda_lake.simulation.subscriber import Handler, Incoming, ReactionError
 
 CENT = Decimal("0.01")
@@ -86,7 +87,7 @@ def _uuid(value: object) -> str:
     return str(value) if isinstance(value, uuid.UUID) else str(uuid.UUID(str(value)))
 
 
-def customer_handlers(catalogue: Catalogue) -> dict[str, Handler]:
+def customer_handlers(catalogue: Catalogue, state: CustomerState) -> dict[str, Handler]:
     def on_lead_purchased(cause: Incoming) -> list[OutgoingEvent]:
         r = cause.record
         record = {
@@ -98,6 +99,7 @@ def customer_handlers(catalogue: Catalogue) -> dict[str, Handler]:
             "amount": r["amount"],
             "currency": r["currency"],
         }
+        state.add_purchase(record)
         return [_reaction(catalogue, "customer", "CustomerPurchased", cause, record)]
 
     return {"LeadPurchased": on_lead_purchased}
@@ -114,11 +116,10 @@ def conversions_handlers(catalogue: Catalogue, state: ConversionsState) -> dict[
         customer_id = _uuid(cause.record["customer_id"])
         created_at = cause.record["created_at"]
         if not world.becomes_lead(customer_id):
-            record = {
-                "customer_id": customer_id,
-                "abandoned_at": timing.ABANDON_DECISION.after(created_at, customer_id),
-                "reason": world.pick(world.ABANDON_REASONS, "abandon", customer_id),
-            }
+            abandoned_at = timing.ABANDON_DECISION.after(created_at, customer_id)
+            reason = world.pick(world.ABANDON_REASONS, "abandon", customer_id)
+            state.add_abandoned(customer_id, abandoned_at, reason)
+            record = {"customer_id": customer_id, "abandoned_at": abandoned_at, "reason": reason}
             return [_reaction(catalogue, "conversions", "LeadAbandoned", cause, record)]
         products = tuple(state.active_products())
         if not products:
@@ -155,9 +156,11 @@ def conversions_handlers(catalogue: Catalogue, state: ConversionsState) -> dict[
         lead = state.lead(lead_id)
         if lead is None:
             raise ReactionError(f"sale confirmed for unknown lead {lead_id}")
+        purchased_at = timing.PURCHASE.after(confirmed_at, f"purchase/{sale_id}")
+        state.add_purchase(sale_id, lead_id, purchased_at)
         record = {
             "lead_id": lead_id,
-            "purchased_at": timing.PURCHASE.after(confirmed_at, f"purchase/{sale_id}"),
+            "purchased_at": purchased_at,
             "customer_id": lead.customer_id,
             "sale_id": sale_id,
             "product_id": lead.product_id,

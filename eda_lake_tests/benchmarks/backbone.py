@@ -32,7 +32,8 @@ def fastavro_record(event: ReceivedEvent) -> dict[str, object]:
 
 def bench_publish() -> dict[str, float]:
     """CustomerCreated for a seeded population: generation, Avro encoding, CloudEvents
-    envelope, batching and the durable write, in one process."""
+    envelope, Customer's store and outbox, the relay's batches and the hub's durable write,
+    in one process."""
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home))
         simulation = provisioned(settings)

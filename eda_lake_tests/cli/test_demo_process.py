@@ -70,7 +70,7 @@ def test_a_second_demo_with_the_same_seed_says_why_silver_kept_nothing_new(
     assert again[0].startswith("this home already held")
     [silver] = [i for i, line in enumerate(again) if line.startswith("silver  ")]
     assert again[silver].startswith("silver                0 events")
-    assert "the same --seed (7) publishes the same events again" in again[silver + 1]
+    assert "the same --seed (7) changes nothing: the teams' stores hold" in again[silver + 1]
 
 
 def test_a_demo_on_a_lake_masked_under_another_key_is_refused_before_it_publishes(

@@ -58,6 +58,8 @@ def test_simulation_tick_runs_the_chain_and_captures(tmp_path: Path) -> None:
     }
     assert materialized["hub/customer_created"]["events_in_run"].value == 120
     assert materialized["hub/product_updated"]["published_by"].value == "product"
+    assert materialized["hub/customer_created"]["outbox_pending"].value == 0  # all relayed
+    assert materialized["hub/customer_created"]["outbox_oldest_pending_age_s"].value == 0.0
     assert "hub/lead_generated" in materialized and "capture/files" in materialized
 
 

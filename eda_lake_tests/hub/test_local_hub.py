@@ -11,11 +11,12 @@ import pytest
 from eda_lake.hub.base import (
     ConsumerGroupSpec,
     EventData,
+    EventRefusedError,
     HubNotFoundError,
     HubSpec,
     partition_for_key,
 )
-from eda_lake.hub.embedded import EmbeddedEventHub
+from eda_lake.hub.embedded import MAX_EVENT_BYTES, EmbeddedEventHub
 from eda_lake_tests.processes import run_together
 
 NAMESPACE = "eda-lake-test"
@@ -153,3 +154,12 @@ def test_killed_publisher_loses_nothing_acknowledged(tmp_path: Path) -> None:
         # Everything acknowledged is there; a batch is all or nothing.
         assert len(mine) >= acked
         assert len(mine) % 100 == 0
+
+
+def test_an_event_over_the_size_limit_is_refused_with_its_whole_batch(tmp_path: Path) -> None:
+    hub = _hub(tmp_path, partitions=1)
+    at_the_limit = EventData(b"x" * (MAX_EVENT_BYTES - 100), {"n": 1})
+    assert hub.send("orders", [at_the_limit]) == 1
+    with pytest.raises(EventRefusedError, match="over the 1,048,576 bytes an event hub takes"):
+        hub.send("orders", [EventData(b"small"), EventData(b"x" * MAX_EVENT_BYTES)])
+    assert [e.body[:5] for e in hub.read("orders", "0", None, 10)] == [b"xxxxx"]

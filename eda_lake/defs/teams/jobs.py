@@ -56,22 +56,27 @@ class _CountingHub:
 
 @contextmanager
 def team_run(context: dg.OpExecutionContext, eda_lake: EdaLakeResource) -> Iterator[Simulation]:
-    """The simulation for one op; afterwards, each hub it published into is materialized."""
+    """The simulation for one op; afterwards, each hub it published into is materialized,
+    with what its team's outbox still holds (pending events and the oldest one's age)."""
     simulation = eda_lake.simulation()
     counting = _CountingHub(simulation.publisher.hub)
     simulation.publisher.hub = cast(EventHubClient, counting)
     try:
         yield simulation
+        outboxes = {team: store.summary() for team, store in simulation.stores.items()}
     finally:
         simulation.close()
+    now_ms = int(time.time() * 1000)
     for name, events in sorted(counting.sent.items()):
         hub = simulation.catalogue.hubs.get(name)
         if hub is not None:
-            context.log_event(
-                dg.AssetMaterialization(
-                    hub_key(hub), metadata={"events_in_run": events, "published_by": hub.team}
-                )
-            )
+            metadata: dict[str, Any] = {"events_in_run": events, "published_by": hub.team}
+            outbox = outboxes.get(hub.team)
+            if outbox is not None:
+                age = outbox.oldest_age_seconds(now_ms)
+                metadata["outbox_pending"] = outbox.pending
+                metadata["outbox_oldest_pending_age_s"] = 0.0 if age is None else age
+            context.log_event(dg.AssetMaterialization(hub_key(hub), metadata=metadata))
 
 
 @dg.op(
