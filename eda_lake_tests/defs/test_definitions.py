@@ -92,3 +92,31 @@ def test_resource_reads_environment_through_envvar(monkeypatch, tmp_path: Path) 
         assert built.eda_lake.settings().home == tmp_path / "from-env"
         simulation: Simulation = built.eda_lake.simulation()
         simulation.close()
+
+
+def test_a_failed_publish_shows_the_events_its_outbox_still_holds(tmp_path: Path) -> None:
+    """Hubs not made yet: Product stores its catalogue, the relay cannot send it, the op
+    fails, and the hub asset is observed with what is pending and its age."""
+    from eda_lake.definitions import defs
+    from eda_lake.defs.platform.assets import capture_destination, schema_registry
+
+    resources = {"eda_lake": resource(tmp_path)}
+    assert dg.materialize([capture_destination, schema_registry], resources=resources).success
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.get_job_def("publish_job").execute_in_process(
+        run_config={"ops": {"publish_population": {"config": {"customers": 5, "seed": 3}}}},
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    key = dg.AssetKey.from_user_string("hub/product_updated")
+    [record] = instance.fetch_observations(key, limit=1).records
+    observation = record.asset_observation
+    assert observation is not None
+    assert observation.metadata["outbox_pending"].value == 8  # the catalogue, stored, unsent
+    age = observation.metadata["outbox_oldest_pending_age_s"].value
+    assert isinstance(age, float) and age >= 0
+    # no customer was stored: the op failed first, and nothing says otherwise
+    customers = dg.AssetKey.from_user_string("hub/customer_created")
+    assert not instance.fetch_observations(customers, limit=1).records

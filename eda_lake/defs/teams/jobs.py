@@ -19,6 +19,7 @@ from pydantic import Field
 from eda_lake.defs.hubs import hub_key
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.hub.base import Batch, EventData, EventHubClient
+from eda_lake.simulation.outbox import OutboxSummary
 from eda_lake.simulation.runtime import ChainReport, Simulation
 
 
@@ -56,27 +57,44 @@ class _CountingHub:
 
 @contextmanager
 def team_run(context: dg.OpExecutionContext, eda_lake: EdaLakeResource) -> Iterator[Simulation]:
-    """The simulation for one op; afterwards, each hub it published into is materialized,
-    with what its team's outbox still holds (pending events and the oldest one's age)."""
+    """The simulation for one op. Afterwards, even when the op failed (a hub out of reach
+    leaves its events pending): each hub it published into is materialized with the events
+    it sent, and every hub whose team's outbox still holds events is observed with how many
+    and the oldest one's age."""
     simulation = eda_lake.simulation()
     counting = _CountingHub(simulation.publisher.hub)
     simulation.publisher.hub = cast(EventHubClient, counting)
     try:
         yield simulation
-        outboxes = {team: store.summary() for team, store in simulation.stores.items()}
     finally:
+        outboxes = {team: store.summary() for team, store in simulation.stores.items()}
         simulation.close()
+        _report_hubs(context, simulation, counting.sent, outboxes)
+
+
+def _report_hubs(
+    context: dg.OpExecutionContext,
+    simulation: Simulation,
+    sent: Counter[str],
+    outboxes: dict[str, OutboxSummary],
+) -> None:
     now_ms = int(time.time() * 1000)
-    for name, events in sorted(counting.sent.items()):
-        hub = simulation.catalogue.hubs.get(name)
-        if hub is not None:
-            metadata: dict[str, Any] = {"events_in_run": events, "published_by": hub.team}
-            outbox = outboxes.get(hub.team)
-            if outbox is not None:
-                age = outbox.oldest_age_seconds(now_ms)
-                metadata["outbox_pending"] = outbox.pending
-                metadata["outbox_oldest_pending_age_s"] = 0.0 if age is None else age
+    for hub in sorted(simulation.catalogue.hubs.values(), key=lambda h: h.name):
+        outbox = outboxes.get(hub.team)
+        metadata: dict[str, Any] = {"published_by": hub.team}
+        if outbox is not None:
+            age = outbox.oldest_age_seconds(now_ms)
+            metadata["outbox_pending"] = outbox.pending
+            metadata["outbox_oldest_pending_age_s"] = 0.0 if age is None else age
+        if sent[hub.name]:
+            metadata["events_in_run"] = sent[hub.name]
             context.log_event(dg.AssetMaterialization(hub_key(hub), metadata=metadata))
+        elif outbox is not None and outbox.pending:
+            # Recorded at once, not with the op's events, which a failed op does not keep:
+            # pending events are what a failed run (a hub out of reach) leaves behind.
+            context.instance.report_runless_asset_event(
+                dg.AssetObservation(hub_key(hub), metadata=metadata)
+            )
 
 
 @dg.op(
