@@ -215,16 +215,19 @@ class AzureEventHubClient:
 
         producer = self._producer(hub, buffered_mode=True, on_error=on_error, on_success=None)
         with producer:
-            for event in events:
+            for index, event in enumerate(events):
                 try:
                     if partition_id is not None:
                         producer.send_event(to_azure(event), partition_id=partition_id)
                     else:
                         producer.send_event(to_azure(event), partition_key=event.partition_key)
                 except (ValueError, EventDataError) as exc:
-                    # The SDK raises ValueError for an event that does not fit an empty batch.
+                    # The SDK raises ValueError for an event that does not fit an empty batch;
+                    # the events buffered before it go out now, so they need no second send.
+                    producer.flush()
                     raise EventRefusedError(
-                        f"hub {hub} refuses an event of {len(event.body)} bytes: {exc}"
+                        f"hub {hub} refuses an event of {len(event.body)} bytes: {exc}",
+                        acknowledged=0 if failures else index,
                     ) from exc
             producer.flush()
         refusals = [failure for failure in failures if is_refusal(failure)]

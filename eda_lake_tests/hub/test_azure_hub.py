@@ -191,10 +191,11 @@ def test_an_event_larger_than_the_link_takes_is_refused() -> None:
     events = [EventData(b"a", {}, "k1"), EventData(b"x" * (MAX_MESSAGE_BYTES + 1), {}, "k2")]
     with pytest.raises(
         EventRefusedError, match=f"refuses an event of {MAX_MESSAGE_BYTES + 1} bytes"
-    ):
+    ) as refused:
         _client(credential=object()).send("orders", events)
     [producer] = FakeProducer.instances
-    assert len(producer.sent) == 1  # the event before it; the refused one never reached it
+    assert len(producer.sent) == 1 and producer.flushed  # the event before it went out
+    assert refused.value.acknowledged == 1
 
 
 def test_the_service_refusing_an_event_by_size_is_a_refusal() -> None:
