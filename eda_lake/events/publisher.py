@@ -1,9 +1,10 @@
-"""Turns domain records into CloudEvents on the hub: encode, envelope, route, batch."""
+"""Turns domain records into CloudEvents for the hub: encode, envelope, route. A team stores
+what `prepare` makes in its outbox; its relay sends it, in batches of `batch_size`."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from hashlib import sha1
 from typing import Any, NamedTuple
@@ -11,8 +12,7 @@ from typing import Any, NamedTuple
 from eda_lake.catalogue import Catalogue
 from eda_lake.events.cloudevents import binary_mode_properties
 from eda_lake.events.wire import AvroEncoder
-from eda_lake.hub.base import Batch, EventData, EventHubClient
-from eda_lake.shared.progress import Progress, no_progress
+from eda_lake.hub.base import EventData, EventHubClient
 
 # Reaction ids are uuid5 in this namespace, so a replayed reaction carries its first id.
 EVENT_ID_NAMESPACE = uuid.UUID("6b1d3c52-4f0e-4b7a-9a51-2f1f0d1c7e3a")
@@ -43,7 +43,8 @@ class OutgoingEvent(NamedTuple):
 
 
 class Publisher:
-    """Publishes in batches per hub; `batch_size` events per send (one transaction each)."""
+    """Prepares events for the hub client the teams' relays send through, `batch_size`
+    events per send (one transaction each)."""
 
     def __init__(
         self,
@@ -74,39 +75,3 @@ class Publisher:
         )
         data = EventData(payload.body, properties, key, payload.content_type)
         return spec.hub, data
-
-    def send(
-        self,
-        prepared: Iterable[tuple[str, EventData]],
-        progress: Progress = no_progress,
-        stage: str = "publish",
-        total: int | None = None,
-    ) -> int:
-        """Send in batches per hub; returns once every event is acknowledged."""
-        sent = 0
-        for _hub, count in self.hub.send_batches(self._batches(prepared)):
-            sent += count
-            progress(stage, sent, total)
-        progress(stage, sent, total)
-        return sent
-
-    def _batches(self, prepared: Iterable[tuple[str, EventData]]) -> Iterator[Batch]:
-        pending: dict[str, list[EventData]] = {}
-        for hub, data in prepared:
-            batch = pending.setdefault(hub, [])
-            batch.append(data)
-            if len(batch) >= self.batch_size:
-                yield hub, batch
-                pending[hub] = []
-        for hub, batch in pending.items():
-            if batch:
-                yield hub, batch
-
-    def publish(
-        self,
-        events: Iterable[OutgoingEvent],
-        progress: Progress = no_progress,
-        stage: str = "publish",
-        total: int | None = None,
-    ) -> int:
-        return self.send((self.prepare(e) for e in events), progress, stage, total)

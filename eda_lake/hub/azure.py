@@ -1,7 +1,9 @@
 """The event hub's data plane on Azure Event Hubs, over `azure-eventhub`.
 
 Sends go through the producer's buffered mode, which batches per partition (routed by the
-partition key) and flushes before `send` returns, so an acknowledged send is in the hub.
+partition key) and flushes before `send` returns, so an acknowledged send is in the hub. An
+event the SDK or the service refuses as it is (larger than the link takes) raises
+`EventRefusedError`; throttling, timeouts and lost connections stay errors worth a retry.
 
 Receives: one consumer client per hub and consumer group for the client's life (a run), and
 one receiving thread per partition, started at the group's checkpoint for every partition
@@ -28,10 +30,12 @@ from typing import Any, cast
 
 from azure.eventhub import EventData as AzureEventData
 from azure.eventhub import EventHubConsumerClient, EventHubProducerClient
+from azure.eventhub.exceptions import EventDataError, EventDataSendError
 
 from eda_lake.hub.base import (
     Batch,
     EventData,
+    EventRefusedError,
     HubError,
     PropertyValue,
     ReceivedEvent,
@@ -41,6 +45,19 @@ from eda_lake.hub.base import (
 IDLE_SECONDS = 1.0  # no event for this long: the partition is read to its end
 QUEUED_BATCHES = 4  # per partition: what a receiving thread may hold ahead of its reader
 _IDLE = None  # queued when the SDK reports an idle partition
+
+
+# Conditions (after the "amqp:" prefix, as the SDK keeps them) under which the service refuses
+# an event as it is; throttling, timeouts and lost links are worth a retry.
+REFUSAL_CONDITIONS = frozenset({"link:message-size-exceeded"})
+
+
+def is_refusal(error: Exception) -> bool:
+    """Whether the SDK reports an event Event Hubs can never take, rather than a failure that
+    a later send may get past."""
+    if isinstance(error, EventDataError):
+        return True
+    return isinstance(error, EventDataSendError) and error.error in REFUSAL_CONDITIONS
 
 
 @dataclass(frozen=True)
@@ -198,12 +215,24 @@ class AzureEventHubClient:
 
         producer = self._producer(hub, buffered_mode=True, on_error=on_error, on_success=None)
         with producer:
-            for event in events:
-                if partition_id is not None:
-                    producer.send_event(to_azure(event), partition_id=partition_id)
-                else:
-                    producer.send_event(to_azure(event), partition_key=event.partition_key)
+            for index, event in enumerate(events):
+                try:
+                    if partition_id is not None:
+                        producer.send_event(to_azure(event), partition_id=partition_id)
+                    else:
+                        producer.send_event(to_azure(event), partition_key=event.partition_key)
+                except (ValueError, EventDataError) as exc:
+                    # The SDK raises ValueError for an event that does not fit an empty batch;
+                    # the events buffered before it go out now, so they need no second send.
+                    producer.flush()
+                    raise EventRefusedError(
+                        f"hub {hub} refuses an event of {len(event.body)} bytes: {exc}",
+                        acknowledged=0 if failures else index,
+                    ) from exc
             producer.flush()
+        refusals = [failure for failure in failures if is_refusal(failure)]
+        if refusals:
+            raise EventRefusedError(f"hub {hub} refused an event: {refusals[0]}") from refusals[0]
         if failures:
             raise RuntimeError(f"{len(failures)} send(s) to hub {hub} failed: {failures[0]}")
         return len(events)

@@ -27,7 +27,12 @@ class HubNotFoundError(HubError, LookupError):
 
 class EventRefusedError(HubError):
     """The hub refuses an event as it is (larger than it takes, malformed): sending it again
-    cannot succeed, unlike a hub out of reach."""
+    cannot succeed, unlike a hub out of reach. `acknowledged` counts the events at the start
+    of the refused batch that the hub took before it (a producer sending as it goes)."""
+
+    def __init__(self, message: str, acknowledged: int = 0) -> None:
+        super().__init__(message)
+        self.acknowledged = acknowledged
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,9 @@ class EventHubClient(Protocol):
     def send_batches(self, batches: Iterable[Batch]) -> Iterator[tuple[str, int]]:
         """Send batches in order, as `send` does each, yielding (hub, events sent) as each is
         acknowledged; all are acknowledged when the iteration ends. An adapter may have the
-        next batch on its way while it waits for one (Kafka); others send one at a time."""
+        next batch on its way while it waits for one (Kafka); others send one at a time.
+        `EventRefusedError` is raised for the first batch not reported: every batch before
+        the refused one is reported first."""
 
     def receive(
         self, hub: str, consumer_group: str, partition_id: str, max_events: int

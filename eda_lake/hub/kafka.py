@@ -343,11 +343,19 @@ class KafkaEventHub:
         """Later batches are on their way while an earlier one is acknowledged (at most
         IN_FLIGHT_BATCHES waiting): the broker works while the caller builds the next, and
         still nothing is reported sent before the broker has it. The idempotent producer
-        keeps each partition's order."""
+        keeps each partition's order. A batch the producer refuses is raised only after
+        every batch before it is reported, so the refused batch is the first one not
+        reported."""
         unsettled: list[_Delivery] = []  # handed to the producer, not yet acknowledged
         try:
             for hub, events in batches:
-                unsettled.append(self._produce(hub, events, None))
+                try:
+                    delivery = self._produce(hub, events, None)
+                except EventRefusedError:
+                    while unsettled:
+                        yield unsettled[0].hub, self._acknowledged(unsettled.pop(0))
+                    raise
+                unsettled.append(delivery)
                 if len(unsettled) > IN_FLIGHT_BATCHES:
                     oldest = unsettled.pop(0)
                     yield oldest.hub, self._acknowledged(oldest)
@@ -373,7 +381,7 @@ class KafkaEventHub:
         if partition_id is not None and not 0 <= partition < count:
             raise HubNotFoundError(f"hub {hub} has no partition {partition_id}")
         on_delivery = delivery.on_delivery
-        for event in events:
+        for index, event in enumerate(events):
             key = None if event.partition_key is None else event.partition_key.encode("utf-8")
             headers = to_headers(event.properties, event.content_type)
             while True:
@@ -383,12 +391,16 @@ class KafkaEventHub:
                 except BufferError:  # the local queue is full: let deliveries drain
                     producer.poll(0.05)
                 except KafkaException as exc:
-                    if exc.args[0].code() in _REFUSALS:
-                        raise EventRefusedError(
-                            f"topic {hub} refuses an event of {len(event.body):,} bytes: "
-                            f"{exc.args[0].str()}"
-                        ) from exc
-                    raise
+                    if exc.args[0].code() not in _REFUSALS:
+                        raise
+                    # The events before it are on their way: once acknowledged, the caller
+                    # need not send them again.
+                    delivery.expected = index
+                    raise EventRefusedError(
+                        f"topic {hub} refuses an event of {len(event.body):,} bytes: "
+                        f"{exc.args[0].str()}",
+                        acknowledged=self._acknowledged(delivery),
+                    ) from exc
         return delivery
 
     def _acknowledged(self, delivery: _Delivery) -> int:

@@ -84,11 +84,16 @@ class Relay:
                 report.sent += len(current)
                 progress(stage, report.sent, total)
                 current = []
-        except EventRefusedError:
-            # The refused row is in the first batch not acknowledged, or behind it (a producer
-            # refuses a later batch before sending it): that batch goes row by row, and what
-            # follows is read again in the next round, until the refused row is found.
+        except EventRefusedError as exc:
+            # The refused row is in the first batch not acknowledged (the hub reports every
+            # batch before a refused one), after the rows the hub took: the rest of that batch
+            # goes row by row, and what follows is read again in the next round.
             _hub, current = next(unacknowledged)
+            taken, current = current[: exc.acknowledged], current[exc.acknowledged :]
+            if taken:
+                self.on_step(AFTER_ACK)
+                self.store.mark_sent(row.position for row in taken)
+                report.sent += len(taken)
             self._send_one_by_one(current, report)
         except Exception:
             failed = current or next(unacknowledged, ("", []))[1]

@@ -127,14 +127,14 @@ def _captured(home: Path, schema_dir: Path, shape: str, events: int) -> None:
     """A lake at `home` whose capture holds `events` of the shape, not yet ingested."""
     from eda_lake.capture.runtime import run_capture
     from eda_lake.settings import Settings
-    from eda_lake_tests.simulation.helpers import provisioned
+    from eda_lake_tests.simulation.helpers import provisioned, publish
 
     settings = Settings(home=home, pii_key=PII_KEY, schema_dir=schema_dir)
     simulation = provisioned(settings)
     if shape == "ours":
         simulation.publish_customers(seed=5, count=events)
     else:
-        simulation.publisher.publish(meter_readings(events))  # type: ignore[arg-type]
+        publish(simulation, meter_readings(events))  # type: ignore[arg-type]
     simulation.close()
     run_capture(settings, flush=True)
 

@@ -20,7 +20,7 @@ from eda_lake.lake.layout import LakeLayout
 from eda_lake.settings import Settings
 from eda_lake_tests.catalogues import schemas_with_event
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, add_gold_days
-from eda_lake_tests.simulation.helpers import captured_chain, provisioned
+from eda_lake_tests.simulation.helpers import captured_chain, provisioned, publish
 
 REVIEW_SCHEMA = {
     "type": "record",
@@ -88,7 +88,7 @@ def test_an_added_event_is_an_asset_and_silver_materializes_with_it(
             )
             for n in range(7)
         ]  # fmt: skip
-        assert simulation.publisher.publish(reviews) == 7
+        assert publish(simulation, reviews) == 7
     finally:
         simulation.close()
     run_capture(settings, flush=True)

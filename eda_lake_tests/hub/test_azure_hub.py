@@ -11,15 +11,19 @@ from typing import Any, ClassVar
 
 import pytest
 from azure.eventhub import EventData as AzureEventData
+from azure.eventhub import EventDataBatch
+from azure.eventhub._pyamqp.error import ErrorCondition, MessageException
+from azure.eventhub.exceptions import EventDataSendError
 from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
 from azure.storage.blob import BlobServiceClient
 
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.azure import AzureEventHubClient, EventHubsConnection, from_azure
-from eda_lake.hub.base import EventData
+from eda_lake.hub.base import EventData, EventRefusedError
 from infra_scripts.azurite import Azurite
 
 NAMESPACE = "example-ns.servicebus.windows.net"
+MAX_MESSAGE_BYTES = 1024  # the link's limit in the fake producer
 
 
 class FakeProducer:
@@ -47,13 +51,17 @@ class FakeProducer:
         return ["0", "1"]
 
     def send_event(self, event: AzureEventData, **kwargs: Any) -> None:
+        # As the buffered producer does: an event that does not fit an empty batch of the
+        # link's message size raises the SDK's own ValueError.
+        EventDataBatch(MAX_MESSAGE_BYTES).add(event)
         self.sent.append((event, kwargs))
 
     def flush(self) -> None:
         self.flushed = True
         on_error = self.kwargs.get("on_error")
-        if self.kwargs.get("fail") and on_error:
-            on_error([], "0", RuntimeError("throttled"))
+        failure = self.kwargs.get("fail")
+        if failure and on_error:
+            on_error([], "0", failure)
 
 
 class FakeConsumer:
@@ -151,15 +159,49 @@ def test_hub_scoped_connection_strings_are_used_per_hub() -> None:
         client.send("payments", [EventData(b"a")])
 
 
-def test_failed_sends_raise() -> None:
-    client = AzureEventHubClient(
+def _failing_client(failure: Exception) -> AzureEventHubClient:
+    return AzureEventHubClient(
         EventHubsConnection(NAMESPACE, credential=object()),
         MemoryCheckpoints(),
-        producer_factory=lambda **kw: FakeProducer(**kw, fail=True),
+        producer_factory=lambda **kw: FakeProducer(**kw, fail=failure),
         consumer_factory=FakeConsumer,
     )
+
+
+def _service_error(condition: ErrorCondition | bytes) -> EventDataSendError:
+    """What the SDK hands `on_error` when the service settles a send with an error."""
+    cause = MessageException(condition, description="refused by the service")
+    return EventDataSendError(str(cause), cause)  # type: ignore[arg-type]
+
+
+def test_failed_sends_raise() -> None:
     with pytest.raises(RuntimeError, match="throttled"):
-        client.send("orders", [EventData(b"a")])
+        _failing_client(RuntimeError("throttled")).send("orders", [EventData(b"a")])
+
+
+def test_transient_service_errors_are_not_refusals() -> None:
+    server_busy = _service_error(b"com.microsoft:server-busy")
+    with pytest.raises(RuntimeError, match="1 send\\(s\\) to hub orders failed") as raised:
+        _failing_client(server_busy).send("orders", [EventData(b"a")])
+    assert not isinstance(raised.value, EventRefusedError)
+
+
+def test_an_event_larger_than_the_link_takes_is_refused() -> None:
+    FakeProducer.instances.clear()
+    events = [EventData(b"a", {}, "k1"), EventData(b"x" * (MAX_MESSAGE_BYTES + 1), {}, "k2")]
+    with pytest.raises(
+        EventRefusedError, match=f"refuses an event of {MAX_MESSAGE_BYTES + 1} bytes"
+    ) as refused:
+        _client(credential=object()).send("orders", events)
+    [producer] = FakeProducer.instances
+    assert len(producer.sent) == 1 and producer.flushed  # the event before it went out
+    assert refused.value.acknowledged == 1
+
+
+def test_the_service_refusing_an_event_by_size_is_a_refusal() -> None:
+    too_large = _service_error(ErrorCondition.LinkMessageSizeExceeded)
+    with pytest.raises(EventRefusedError, match="hub orders refused an event: refused by the"):
+        _failing_client(too_large).send("orders", [EventData(b"a")])
 
 
 def test_receive_keeps_one_consumer_per_run_and_starts_after_the_checkpoint() -> None:

@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from eda_lake.hub import kafka
-from eda_lake.hub.base import ConsumerGroupSpec, EventData, HubNotFoundError, HubSpec
+from eda_lake.hub.base import (
+    ConsumerGroupSpec,
+    EventData,
+    EventRefusedError,
+    HubNotFoundError,
+    HubSpec,
+)
 from eda_lake.hub.kafka import BrokerUnavailableError, KafkaEventHub, _Delivery
 from eda_lake.settings import KafkaSettings
 from eda_lake_tests.kafka.helpers import group_members
@@ -167,6 +173,27 @@ def test_send_batches_acknowledges_each_batch_once_whatever_the_caller_does(
     next(sending)
     sending.close()  # the caller stopped while "b" was on its way
     assert stopped.log == ["produce a", "produce b", "ack a", "ack b"]
+
+
+class _RefusingRecorded(_Recorded):
+    """The recorded adapter whose producer refuses the batch for hub "refused"."""
+
+    def _produce(self, hub: str, events: Sequence[EventData], partition_id: str | None) -> Any:
+        if hub == "refused":
+            self.log.append(f"refuse {hub}")
+            raise EventRefusedError("an event larger than the topic takes")
+        return super()._produce(hub, events, partition_id)
+
+
+def test_a_refused_batch_is_raised_after_every_batch_before_it_is_reported() -> None:
+    batches = [("a", _events(1)), ("b", _events(2)), ("refused", _events(3)), ("c", _events(1))]
+    hub = _RefusingRecorded()
+    reported = []
+    with pytest.raises(EventRefusedError, match="larger than the topic takes"):
+        for acknowledged in hub.send_batches(batches):
+            reported.append(acknowledged)
+    assert reported == [("a", 1), ("b", 2)]  # the refused batch is the first not reported
+    assert hub.log == ["produce a", "produce b", "refuse refused", "ack a", "ack b"]
 
 
 def test_a_caller_that_stops_after_an_acknowledgement_leaves_nothing_in_flight(

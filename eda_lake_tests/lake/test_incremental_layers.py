@@ -31,6 +31,7 @@ from eda_lake.simulation import teams, world
 from eda_lake_tests.avro_records import fastavro_body
 from eda_lake_tests.lake.helpers import LakeAfterChain
 from eda_lake_tests.lake.test_silver_and_gold import KEY, _capture, _lake_after_chain, _rows
+from eda_lake_tests.simulation.helpers import publish
 
 
 def _version(lake: Lake, area: str, name: str) -> int:
@@ -308,7 +309,7 @@ def test_a_whole_entity_build_equals_every_key_ranked(
         ]
         for e in events
     ]
-    simulation.publisher.publish(iter(again))
+    publish(simulation, again)
     _capture(lake_settings, simulation)
     lake.ingest()
     lake.silver_events()

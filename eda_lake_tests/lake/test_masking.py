@@ -21,7 +21,7 @@ from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver.masking import HALVED_FROM, Masker, mask_personal_columns
 from eda_lake.registry.schema import SchemaDefinitionError, load_schema_file, parse_schema
 from eda_lake.settings import Settings
-from eda_lake_tests.simulation.helpers import provisioned
+from eda_lake_tests.simulation.helpers import provisioned, publish
 
 KEY = "a-test-key-that-is-long-enough"
 REPO_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -116,8 +116,9 @@ def test_personal_fields_at_any_depth_are_masked_in_silver(
     )
     simulation = provisioned(settings)
     moment = datetime(2026, 10, 2, tzinfo=UTC)
-    simulation.publisher.publish(
-        [OutgoingEvent("ContactsShared", RECORD, "share-1", "/eda-lake/customer", moment)]
+    publish(
+        simulation,
+        [OutgoingEvent("ContactsShared", RECORD, "share-1", "/eda-lake/customer", moment)],
     )
     run_capture(settings, flush=True)
     lake = Lake(settings, simulation.catalogue, pii_key=KEY)

@@ -141,3 +141,28 @@ def test_on_kafka_a_refused_event_is_dead_lettered_and_the_rows_behind_it_go(
         assert "refuses an event" in letter.reason and letter.sequence_number == 2
     finally:
         simulation.close()
+
+
+def test_on_kafka_one_refused_row_among_many_sends_every_other_row_once(
+    kafka_settings: Settings,
+) -> None:
+    """The producer refuses the bad row while the batches before it are still in flight:
+    those are acknowledged and marked sent, and only the refused row's batch goes row by row."""
+    provision(kafka_settings)
+    simulation = Simulation(kafka_settings)
+    try:
+        simulation.publisher.batch_size = 10  # many batches in flight before the bad one
+        events = [_event(n) for n in range(300)]
+        events[254] = _event(254, size=2 * MAX_EVENT_BYTES)
+        _store(simulation, events)
+        report = simulation.relay("customer")
+        assert (report.sent, report.refused) == (299, 1)
+        on_hub: list[str] = []
+        hub = _hub(simulation)
+        for partition in simulation.hub.partition_ids(hub):
+            while batch := simulation.hub.receive(hub, "counting", partition, 500):
+                on_hub += [str(e.properties[ID_PROPERTY]) for e in batch]
+                simulation.hub.checkpoint(hub, "counting", partition, batch[-1].sequence_number)
+        assert sorted(on_hub) == sorted(f"event-{n}" for n in range(300) if n != 254)
+    finally:
+        simulation.close()
