@@ -142,7 +142,9 @@ class Subscriber:
         """The hub's event of this CloudEvents `type`, read from the properties alone."""
         ce_type = attributes(properties).get(TYPE)
         if not ce_type:
-            raise CloudEventError(f"not a CloudEvent: no type attribute (on hub {hub.name})")
+            raise CloudEventError(
+                f"not a CloudEvent: missing attribute(s) ['{TYPE}'] (on hub {hub.name})"
+            )
         spec = hub.carrying(ce_type)
         if spec is None:
             carried = ", ".join(repr(e.cloudevents_type()) for e in hub.events)
