@@ -20,9 +20,8 @@ from urllib.parse import parse_qs, urlparse
 
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ServiceRequestError
-from azure.core.pipeline.transport import HttpTransport
 
-from eda_lake_tests.provisioning.fake_arm import _Response
+from eda_lake_tests.fake_http import InMemoryTransport, Response
 
 TENANT = "00000000-0000-0000-0000-00000000a11c"
 SCOPE = "https://vault.azure.net/.default"
@@ -61,25 +60,13 @@ class FakeVault:
         return version
 
 
-class FakeKeyVault(HttpTransport):  # type: ignore[type-arg]
+class FakeKeyVault(InMemoryTransport):
     def __init__(self) -> None:
         self.vaults: dict[str, FakeVault] = {}
         self.requests: list[tuple[str, str, int]] = []  # (host, path, status)
 
     def vault(self, name: str) -> FakeVault:
         return self.vaults.setdefault(f"{name}.vault.azure.net", FakeVault())
-
-    def __enter__(self) -> FakeKeyVault:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
     def send(self, request: Any, **kwargs: Any) -> Any:
         url = urlparse(request.url)
@@ -137,7 +124,7 @@ class FakeKeyVault(HttpTransport):  # type: ignore[type-arg]
                 request, 403, "Forbidden", "Operation get is not allowed on a disabled secret.",
                 inner="SecretDisabled",
             )  # fmt: skip
-        return _Response(
+        return Response(
             request,
             200,
             {
@@ -153,4 +140,4 @@ def _error(request: Any, status: int, code: str, message: str, inner: str | None
     error: dict[str, Any] = {"code": code, "message": message}
     if inner:
         error["innererror"] = {"code": inner}
-    return _Response(request, status, {"error": error})
+    return Response(request, status, {"error": error})

@@ -24,50 +24,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from azure.core.credentials import AccessToken
-from azure.core.pipeline.transport import HttpTransport
+
+from eda_lake_tests.fake_http import InMemoryTransport, Response
 
 
 class FakeCredential:
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken("fake-token", 4_102_444_800)
-
-
-class _Response:
-    def __init__(self, request: Any, status: int, body: dict[str, Any] | None) -> None:
-        self.request = request
-        self.status_code = status
-        self.reason = {200: "OK", 201: "Created"}.get(status, "Error")
-        self.headers = {"content-type": "application/json"}
-        self.content_type = "application/json"
-        self._body = json.dumps(body or {}).encode()
-
-    def body(self) -> bytes:
-        return self._body
-
-    def text(self, encoding: str | None = None) -> str:
-        return self._body.decode()
-
-    def read(self) -> bytes:
-        return self._body
-
-    def json(self) -> Any:
-        return json.loads(self._body)
-
-    def stream_download(self, pipeline: Any, **kwargs: Any) -> Iterator[bytes]:
-        yield self._body
-
-    def iter_bytes(self, **kwargs: Any) -> Iterator[bytes]:
-        yield self._body
-
-    def close(self) -> None:
-        pass
-
-    @property
-    def content(self) -> bytes:
-        return self._body
-
-    def raise_for_status(self) -> None:
-        pass
 
 
 # Storage accounts' service children exist with the account; nobody PUTs them first.
@@ -137,24 +100,12 @@ def _refused_metrics(key: str, body: dict[str, Any]) -> str | None:
     return None
 
 
-class FakeArm(HttpTransport):  # type: ignore[type-arg]
+class FakeArm(InMemoryTransport):
     def __init__(self) -> None:
         self.tenant_id = TENANT
         self.resources: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self.fail_once: set[str] = set()
-
-    def __enter__(self) -> FakeArm:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
     @staticmethod
     def key(url: str) -> str:
@@ -166,10 +117,10 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
         if request.method == "PUT" and any(key.endswith(f) for f in self.fail_once):
             self.fail_once = {f for f in self.fail_once if not key.endswith(f)}
             error = {"error": {"code": "Conflict", "message": "injected failure"}}
-            return _Response(request, 409, error)  # not retried by the clients
+            return Response(request, 409, error)  # not retried by the clients
         if request.method == "GET" and re.fullmatch(r"/subscriptions/[^/]+", key):
             subscription = key.rsplit("/", 1)[-1]
-            return _Response(request, 200, {
+            return Response(request, 200, {
                 "id": key, "subscriptionId": subscription, "tenantId": self.tenant_id,
                 "state": "Enabled",
             })  # fmt: skip
@@ -177,15 +128,13 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
             stored = self.resources.get(key)
             if stored is None:
                 error = {"error": {"code": "ResourceNotFound", "message": f"{key} not found"}}
-                return _Response(request, 404, error)
-            return _Response(request, 200, stored)
+                return Response(request, 404, error)
+            return Response(request, 200, stored)
         if request.method in ("PUT", "PATCH"):
             body = json.loads(request.body or b"{}") if request.body else {}
             refused = _refused_metrics(key, body)
             if refused is not None:
-                return _Response(
-                    request, 400, {"error": {"code": "BadRequest", "message": refused}}
-                )
+                return Response(request, 400, {"error": {"code": "BadRequest", "message": refused}})
             missing = self._missing_parent(key, body)
             if missing is not None:
                 error = {
@@ -194,7 +143,7 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
                         "message": f"cannot create {key}: {missing} does not exist",
                     }
                 }
-                return _Response(request, 404, error)
+                return Response(request, 404, error)
             created = key not in self.resources
             before = self.resources.get(key, {})
             stored = {**before, **body}
@@ -208,7 +157,7 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
             self.resources[key] = stored
             # ARM answers a new Event Grid subscription with 201 Created, the rest with 200.
             status = 201 if created and "/eventsubscriptions/" in key else 200
-            return _Response(request, status, stored)
+            return Response(request, status, stored)
         if request.method == "DELETE":
             lock = self._lock_over(key)
             if lock is not None:
@@ -216,11 +165,11 @@ class FakeArm(HttpTransport):  # type: ignore[type-arg]
                     f"The scope '{key}' cannot perform delete operation because following "
                     f"scope(s) are locked: '{lock}'. Please remove the lock and try again."
                 )}}  # fmt: skip
-                return _Response(request, 409, error)
+                return Response(request, 409, error)
             for gone in [k for k in self.resources if k == key or k.startswith(key + "/")]:
                 del self.resources[gone]
-            return _Response(request, 200, None)
-        return _Response(request, 200, {"value": []})
+            return Response(request, 200, None)
+        return Response(request, 200, {"value": []})
 
     def _missing_parent(self, key: str, body: dict[str, Any]) -> str | None:
         parent = parent_of(key)
