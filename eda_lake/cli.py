@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from eda_lake.console.progress import LogLines, TerminalBar
     from eda_lake.lake.delta.commits import TableRun
     from eda_lake.lake.runtime import Lake
+    from eda_lake.provisioning.embedded import Action
     from eda_lake.provisioning.runtime import Mode
     from eda_lake.settings import Settings
     from eda_lake.simulation.runtime import Simulation
@@ -324,58 +325,65 @@ def _provision(target: str | None, plan: bool, offline: bool, verify: bool, outp
 
 
 def _provision_azure(mode: Mode, output: str) -> int:
-    import json
-
     from eda_lake.provisioning.runtime import Mode, provision_azure
 
     done = provision_azure(_catalogue(), mode)
-    drift = mode is Mode.VERIFY and bool(done.actions)
-    if output == "json":
-        print(json.dumps({
-            "target": "azure", "mode": mode.value,
-            "subscription": done.subscription_id, "resource_group": done.names.resource_group,
-            "changes": [a.as_json() for a in done.actions],
-            **({"drift": drift} if mode is Mode.VERIFY else {}),
-            **({"exports": done.exports} if mode is Mode.APPLY else {}),
-        }, indent=2))  # fmt: skip
-        return 1 if drift else 0
-    # After apply the output is a shell script: its report as comments, then the exports.
-    mark = "# " if mode is Mode.APPLY else ""
-    print(mark + _provision_headline(mode, len(done.actions)))
-    for action in done.actions:
-        print(f"{mark}  {action}")
-        for difference in action.differences:
-            print(f"{mark}      {difference}")
-    print(f"{mark}target          azure: subscription {done.subscription_id}, resource group "
-          f"{done.names.resource_group}")  # fmt: skip
-    if mode is Mode.APPLY:
-        print("# the runtime's variables (secrets by their Key Vault reference, no value):")
-        for name, value in done.exports.items():
-            print(f"export {name}={shlex.quote(value)}")
-    return 1 if drift else 0
+    where = {"subscription": done.subscription_id, "resource_group": done.names.resource_group}
+    return _print_provisioned(
+        mode, output, done.actions, {"target": "azure", **where},
+        [f"target          azure: subscription {done.subscription_id}, resource group "
+         f"{done.names.resource_group}"],
+        done.exports if mode is Mode.APPLY else None,
+    )  # fmt: skip
 
 
 def _provision_locally(mode: Mode, output: str) -> int:
-    import json
-
     from eda_lake.provisioning.runtime import Mode, provision
     from eda_lake.settings import TARGET_VAR, Settings
 
     settings = Settings.from_env({**os.environ, TARGET_VAR: "local"})
     actions = provision(settings, plan_only=mode is not Mode.APPLY)
+    return _print_provisioned(
+        mode, output, actions, {"target": "local", "home": str(settings.home)},
+        ["target          local", home_line(settings)], None,
+    )  # fmt: skip
+
+
+def _print_provisioned(
+    mode: Mode,
+    output: str,
+    actions: Sequence[Action],
+    where: dict[str, str],
+    where_lines: Sequence[str],
+    exports: Mapping[str, str] | None,
+) -> int:
+    """What provisioning did or would do, as text or one JSON document; with `exports` (an
+    apply on Azure) the text is a shell script: its report as comments, then the runtime's
+    variables as export lines. The exit status: 1 for drift found by --verify."""
+    import json
+
+    from eda_lake.provisioning.runtime import Mode
+
     drift = mode is Mode.VERIFY and bool(actions)
     if output == "json":
         print(json.dumps({
-            "target": "local", "mode": mode.value, "home": str(settings.home),
-            "changes": [a.as_json() for a in actions],
+            **where, "mode": mode.value, "changes": [a.as_json() for a in actions],
             **({"drift": drift} if mode is Mode.VERIFY else {}),
+            **({"exports": dict(exports)} if exports is not None else {}),
         }, indent=2))  # fmt: skip
         return 1 if drift else 0
-    print(_provision_headline(mode, len(actions)))
+    mark = "# " if exports is not None else ""
+    print(mark + _provision_headline(mode, len(actions)))
     for action in actions:
-        print(f"  {action}")
-    print("target          local")
-    print(home_line(settings))
+        print(f"{mark}  {action}")
+        for difference in action.differences:
+            print(f"{mark}      {difference}")
+    for line in where_lines:
+        print(mark + line)
+    if exports is not None:
+        print("# the runtime's variables (secrets by their Key Vault reference, no value):")
+        for name, value in exports.items():
+            print(f"export {name}={shlex.quote(value)}")
     return 1 if drift else 0
 
 
