@@ -79,9 +79,7 @@ class Relay:
                 (hub, [row.data for row in batch]) for hub, batch in batches
             ):
                 _hub, current = next(unacknowledged)
-                self.on_step(AFTER_ACK)
-                self.store.mark_sent(row.position for row in current)
-                report.sent += len(current)
+                self._acknowledged(current, report)
                 progress(stage, report.sent, total)
                 current = []
         except EventRefusedError as exc:
@@ -91,9 +89,7 @@ class Relay:
             _hub, current = next(unacknowledged)
             taken, current = current[: exc.acknowledged], current[exc.acknowledged :]
             if taken:
-                self.on_step(AFTER_ACK)
-                self.store.mark_sent(row.position for row in taken)
-                report.sent += len(taken)
+                self._acknowledged(taken, report)
             self._send_one_by_one(current, report)
         except Exception:
             failed = current or next(unacknowledged, ("", []))[1]
@@ -109,9 +105,13 @@ class Relay:
                 self.store.mark_refused(row.position)
                 report.refused += 1
                 continue
-            self.on_step(AFTER_ACK)
-            self.store.mark_sent([row.position])
-            report.sent += 1
+            self._acknowledged([row], report)
+
+    def _acknowledged(self, rows: list[OutboxRow], report: RelayReport) -> None:
+        """The hub took `rows`: marked sent (a kill before this sends them again)."""
+        self.on_step(AFTER_ACK)
+        self.store.mark_sent(row.position for row in rows)
+        report.sent += len(rows)
 
     def _batches(self, rows: list[OutboxRow]) -> Iterator[tuple[str, list[OutboxRow]]]:
         """Rows in batches per hub, each hub's rows in their stored order."""
