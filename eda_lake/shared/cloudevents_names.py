@@ -8,7 +8,8 @@ from __future__ import annotations
 
 # The names of CloudEvents 1.0's context attributes that eda-lake writes or reads. In the
 # binary content mode `datacontenttype` is no property of its own: it travels as the
-# message's content type. No extension attribute is written.
+# message's content type. The one extension written is distributed tracing's (`traceparent`,
+# W3C Trace Context, and `tracestate`).
 ID = "id"
 SOURCE = "source"
 TYPE = "type"
@@ -16,6 +17,8 @@ SPECVERSION = "specversion"
 TIME = "time"
 SUBJECT = "subject"
 DATASCHEMA = "dataschema"
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
 REQUIRED = (ID, SOURCE, TYPE, SPECVERSION)
 
 # An attribute's name as an AMQP application property: the binding's current prefix, and
@@ -33,5 +36,7 @@ SPECVERSION_PROPERTY = PREFIX + SPECVERSION
 TIME_PROPERTY = PREFIX + TIME
 SUBJECT_PROPERTY = PREFIX + SUBJECT
 DATASCHEMA_PROPERTY = PREFIX + DATASCHEMA
+TRACEPARENT_PROPERTY = PREFIX + TRACEPARENT
+TRACESTATE_PROPERTY = PREFIX + TRACESTATE
 
 SPEC_VERSION = "1.0"
