@@ -32,6 +32,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction
 
 from eda_lake.lake.delta import tables
+from eda_lake.lake.delta.freshness import Latency
 from eda_lake.shared.environment import causes, environment_fault
 from eda_lake.shared.errors import LakeWideError
 
@@ -299,6 +300,8 @@ class TableRun:
     inputs: dict[str, int] = field(default_factory=dict)  # input versions now consumed
     rows_written: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # layer-specific, named
+    # Publish to this commit, of the events the run newly took in (None: none, or unknown)
+    latency: Latency | None = None
     error: str | None = None  # why it failed: one line
 
     @property

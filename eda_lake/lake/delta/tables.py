@@ -218,14 +218,21 @@ def query_reader(sql: str, **named_tables: DeltaTable) -> pa.RecordBatchReader:
         raise
 
 
-def all_changes(table: DeltaTable, after_version: int | None, up_to_version: int) -> pa.Table:
+def all_changes(
+    table: DeltaTable,
+    after_version: int | None,
+    up_to_version: int,
+    columns: list[str] | None = None,
+) -> pa.Table:
     """Every change in versions (after_version, up_to_version]: inserts, deletes and both
-    images of updates, with `_change_type`; a replaced row appears as its delete and insert."""
+    images of updates, with `_change_type` (only `columns` besides, if given); a replaced row
+    appears as its delete and insert."""
     start = 0 if after_version is None else after_version + 1
     with _feed_gone_is_unavailable(table):
         feed = table.load_cdf(
             starting_version=start,
             ending_version=up_to_version,
+            columns=None if columns is None else [*columns, "_change_type"],
             allow_out_of_range=_nothing_new(start, up_to_version),
         )
         return plain(pa.table(feed.read_all()))

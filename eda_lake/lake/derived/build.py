@@ -19,10 +19,11 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from eda_lake.lake.arrow.key_hashes import distinct, repeated, text_hashes
-from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta import commits, freshness, tables
 from eda_lake.lake.delta.commits import TableRun, Write
 from eda_lake.lake.delta.data_files import DataFileWriter, statistics_columns
 from eda_lake.lake.delta.tables import schema_differs
+from eda_lake.lake.derived.counted import Counting, counting
 from eda_lake.lake.derived.declarations import Derived, short
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.shared.names import table_name
@@ -168,6 +169,7 @@ class DerivedBuilder:
             return report
         versions = {name: table.version() for name, table in sources.items()}
         target = tables.open_table(self.uri, self.options)
+        counts = counting(target, sources)
         pending = None if everything else self._reached(target, sources)
         if requested is None and pending is not None and len(pending.values) == 0:
             assert target is not None
@@ -175,8 +177,10 @@ class DerivedBuilder:
                 # The sources moved on but reach nothing here: record that, so the next run
                 # does not read the same changes again.
                 schema = pa.schema(target.schema().to_arrow())
-                commits.commit(target, Write(schema, schema.empty_table()), versions)
+                write = Write(schema, schema.empty_table(), app_transactions=counts.transactions())
+                commits.commit(target, write, versions)
                 report.outcome = "committed"
+                report.latency = self._latency(counts, target.version())
             report.version, report.inputs = target.version(), versions
             return report
         chosen = pending if requested is None else requested
@@ -197,43 +201,68 @@ class DerivedBuilder:
                 # type cannot replace some of the table's, so the whole table is recomputed.
                 chosen, covers = None, record
         inputs = versions if covers else {}
+        # What the commit counts is recorded with its progress, and only then.
+        recorded = counts.transactions() if covers else {}
         if chosen is None:
             whole = tables.query_stream(
                 declared.format(self._sql(sources, whole=True)), **registered
             )
             written = _Written(whole, self.target_column)
-            report.version = self._overwrite(target, written, inputs)
+            report.version = self._overwrite(target, written, inputs, recorded)
             recomputed = written.distinct()
         else:
             # Streamed into the commit: the recomputed rows are never all held at once.
             written = _Written(reader, self.target_column)
-            report.version = self._replace(target, chosen, written, inputs)
+            report.version = self._replace(target, chosen, written, inputs, recorded)
             recomputed = len(pc.unique(chosen.values))
         report.outcome = "committed"
         report.inputs = inputs
         report.rows_written = written.rows
         report.counts[f"{self.unit}_recomputed"] = recomputed
+        if covers:
+            report.latency = self._latency(counts, report.version)
         return report
 
+    def _latency(self, counts: Counting, version: int) -> freshness.Latency | None:
+        """Publish to the commit `version` of the events it newly counted."""
+        table = tables.open_table(self.uri, self.options)
+        assert table is not None  # committed to
+        return counts.latency(self.layout, freshness.commit_time(table, version))
+
     def _replace(
-        self, target: DeltaTable | None, chosen: Reached, rows: _Written, inputs: dict[str, int]
+        self,
+        target: DeltaTable | None,
+        chosen: Reached,
+        rows: _Written,
+        inputs: dict[str, int],
+        recorded: dict[str, int],
     ) -> int:
-        """The rows of the `chosen` values replaced in one commit; the new version."""
+        """The rows of the `chosen` values replaced in one commit, with the `recorded`
+        application transactions; the new version."""
         schema = rows.reader.schema
         if target is None:
-            write = Write(schema, rows, mode="overwrite")
+            write = Write(schema, rows, mode="overwrite", app_transactions=recorded)
         else:
             predicate = tables.in_list(self.target_column, chosen.values)
-            write = Write(schema, rows, mode="replace", predicate=predicate)
+            write = Write(
+                schema, rows, mode="replace", predicate=predicate, app_transactions=recorded
+            )
         table = target or commits.first_commit_table(
             self.uri, schema, options=self.options, configuration=tables.CHANGE_FEED
         )
         return commits.commit(table, write, inputs)
 
-    def _overwrite(self, target: DeltaTable | None, rows: _Written, inputs: dict[str, int]) -> int:
-        """The whole table anew in one commit (its files and schema replaced); the new
-        version. The rows go into data files on a thread of their own while DataFusion
-        computes the next ones (`data_files`), never all held at once."""
+    def _overwrite(
+        self,
+        target: DeltaTable | None,
+        rows: _Written,
+        inputs: dict[str, int],
+        recorded: dict[str, int],
+    ) -> int:
+        """The whole table anew in one commit (its files and schema replaced), with the
+        `recorded` application transactions; the new version. The rows go into data files on
+        a thread of their own while DataFusion computes the next ones (`data_files`), never
+        all held at once."""
         schema = tables.stored_schema(rows.reader.schema)
         table = target or commits.first_commit_table(
             self.uri, schema, options=self.options, configuration=tables.CHANGE_FEED
@@ -254,7 +283,7 @@ class DerivedBuilder:
                     files,
                     partition_by=[],
                     inputs=inputs,
-                    app_transactions={},
+                    app_transactions=recorded,
                     metadata={},
                     mode="overwrite",
                 ),

@@ -44,7 +44,7 @@ from eda_lake.catalogue import Catalogue, EventSpec, Hub
 from eda_lake.lake.arrow.avro import arrow_fields
 from eda_lake.lake.arrow.key_hashes import pair_hashes, repeated
 from eda_lake.lake.arrow.memory import give_back
-from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta import commits, freshness, tables
 from eda_lake.lake.delta.commits import TableRun, Write
 from eda_lake.lake.delta.data_files import ROW_GROUP_ROWS, DataFileWriter
 from eda_lake.lake.derived.declarations import event_table, qualified
@@ -394,6 +394,8 @@ class SilverBuilder:
             for spec in specs
             if consumed[spec.name] is None or consumed[spec.name] < bronze.version()  # type: ignore[operator]
         ]
+        # Every table's watermark: the newest event of the bronze snapshot it takes in.
+        newest = freshness.newest_in_files(bronze, "enqueued_time")
         with _released(behind):
             if behind:
                 self._changes(bronze, behind)
@@ -403,7 +405,7 @@ class SilverBuilder:
                 stage = staged.get(spec.name) or _Staged(
                     spec, consumed[spec.name], staging=False, layout=self.layout
                 )
-                land = partial(self._attempt, spec, bronze, stage)
+                land = partial(self._attempt, spec, bronze, stage, newest=newest)
                 run = commits.run_table(
                     qualified("silver", event_table(spec.name)),
                     partial(commits.with_retries, land, f"silver {event_table(spec.name)}"),
@@ -424,11 +426,12 @@ class SilverBuilder:
         report.bronze_version = bronze.version()
         specs = list(self.catalogue.events.values())
         stages = [_Staged(spec, None, staging=True, layout=self.layout) for spec in specs]
+        newest = freshness.newest_in_files(bronze, "enqueued_time")
         with _released(stages):
             self._stage(_snapshot(bronze, _hubs_predicate(specs)), stages)
             give_back()
             for done, (spec, stage) in enumerate(zip(specs, stages, strict=True)):
-                attempt = partial(self._attempt, spec, bronze, stage, replace=True)
+                attempt = partial(self._attempt, spec, bronze, stage, newest=newest, replace=True)
                 run = commits.run_table(
                     qualified("silver", event_table(spec.name)),
                     partial(commits.with_retries, attempt, f"rebuilding {event_table(spec.name)}"),
@@ -506,10 +509,12 @@ class SilverBuilder:
         bronze: DeltaTable,
         stage: _Staged,
         *,
+        newest: datetime | None,
         replace: bool = False,
     ) -> TableRun:
         """Land the staged rows the table has not consumed (with `replace`: replace the table
-        by all of them), in one commit recording the bronze version read."""
+        by all of them), in one commit recording the bronze version read and its watermark
+        (`newest`, the newest event of that bronze snapshot)."""
         run = TableRun(qualified("silver", event_table(spec.name)))
         target_version = bronze.version()
         table = tables.open_table(self.uri(spec), self.options)
@@ -530,14 +535,20 @@ class SilverBuilder:
                 configuration=tables.CHANGE_FEED,
             )  # fmt: skip
         mode: commits.Mode = "overwrite" if replace else "append"
+        recorded = freshness.watermark_transaction(newest)
         if stage.files and new.num_rows == stage.staged and _holds(table, stage.schema):
-            run.version = _commit_staged(table, stage, mode, {BRONZE: target_version})
+            run.version = _commit_staged(table, stage, mode, {BRONZE: target_version}, recorded)
         else:  # some staged rows are not new, or the table's schema is older: write anew
             write = Write(
                 stage.schema, stage.rows(new["_staged"]), mode=mode,
-                writer_properties=SILVER_WRITER,
+                writer_properties=SILVER_WRITER, app_transactions=recorded,
             )  # fmt: skip
             run.version = commits.commit(table, write, {BRONZE: target_version})
+        if not replace:  # publish to this commit, of the events it inserted
+            committed_at = freshness.commit_time(table, run.version)
+            run.latency = freshness.latency(
+                freshness.enqueued_micros(new["enqueued_time"]), committed_at
+            )
         # Events quarantined once (an unknown schema since registered, a decoder since
         # fixed) that decoded now are in the table: their quarantine rows are resolved.
         resolved = self._resolve_landed(run.table, stage)
@@ -700,10 +711,14 @@ def _holds(table: DeltaTable, schema: pa.Schema) -> bool:
 
 
 def _commit_staged(
-    table: DeltaTable, stage: _Staged, mode: commits.Mode, inputs: dict[str, int]
+    table: DeltaTable,
+    stage: _Staged,
+    mode: commits.Mode,
+    inputs: dict[str, int],
+    app_transactions: dict[str, int],
 ) -> int:
-    """Add the stage's files to the table in one commit (`DataFileWriter.land`); the new
-    version."""
+    """Add the stage's files to the table in one commit (`DataFileWriter.land`), with these
+    application transactions besides the inputs; the new version."""
     assert stage.writer is not None  # rows were staged
     return stage.writer.land(
         lambda files: commits.commit_files(
@@ -712,7 +727,7 @@ def _commit_staged(
             files,
             partition_by=[],
             inputs=inputs,
-            app_transactions={},
+            app_transactions=app_transactions,
             metadata={},
             mode=mode,
         ),
