@@ -4,7 +4,9 @@ Built from the catalogue (one silver asset per event) and the lake's table defin
 (each entity and gold table depends on exactly the tables its SQL reads). Every table
 reports Dagster's standard metadata: the whole table's rows after the commit, its columns
 with their descriptions, its URI and a preview (`metadata.preview`: no raw event data);
-what one run did is named `..._in_run`.
+what one run did is named `..._in_run`. Each silver and gold materialization that newly took
+in events carries how long they took from publish to its commit (`publish_to_<layer>_p50_s`,
+`_p95_s`, `_max_s`: numbers the UI plots over the runs).
 """
 
 from collections.abc import Iterable, Iterator
@@ -21,6 +23,7 @@ from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake.bronze.schema import BRONZE_DESCRIPTION
 from eda_lake.lake.delta import metadata as facts
 from eda_lake.lake.delta.commits import TableRun
+from eda_lake.lake.delta.freshness import Latency
 from eda_lake.lake.derived.declarations import (
     ENTITY_TABLES,
     GOLD_TABLES,
@@ -104,6 +107,20 @@ def _cell(value: object) -> str | int | float | bool | None:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def latency_metadata(layer: str, latency: Latency | None) -> dict[str, dg.MetadataValue]:
+    """Publish to the `layer`'s commit of the events the run newly took in, as numeric
+    metadata under stable keys; none when it took in no event (no figure, not zero)."""
+    if latency is None:
+        return {}
+    prefix = f"publish_to_{layer}"
+    return {
+        f"{prefix}_p50_s": dg.MetadataValue.float(round(latency.p50_s, 3)),
+        f"{prefix}_p95_s": dg.MetadataValue.float(round(latency.p95_s, 3)),
+        f"{prefix}_max_s": dg.MetadataValue.float(round(latency.max_s, 3)),
+        f"{prefix}_events": dg.MetadataValue.int(latency.events),
+    }
 
 
 def failure_of(runs: Iterable[TableRun]) -> dg.Failure | None:
@@ -209,7 +226,8 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
             f"{report.unknown_schema} an unknown one (both stay in bronze)"
         )
         for spec in chosen:
-            if spec.name in report.runs and report.runs[spec.name].failed:
+            run = report.runs.get(spec.name)
+            if run is not None and run.failed:
                 continue  # failed below, once the others materialized
             name = event_table(spec.name)
             yield dg.MaterializeResult(
@@ -223,6 +241,7 @@ def silver_events_asset(catalogue: Catalogue) -> dg.AssetsDefinition:
                     "quarantined_in_run": report.quarantined,
                     "no_schema_in_run": report.no_schema,
                     "unknown_schema_in_run": report.unknown_schema,
+                    **latency_metadata("silver", run.latency if run else None),
                 },
             )
         failure = failure_of(report.runs.values())
@@ -257,6 +276,7 @@ def silver_entities_asset() -> dg.AssetsDefinition:
                     "outcome_in_run": run.outcome,
                     "rows_written_in_run": run.rows_written,
                     "counts_in_run": dg.MetadataValue.json(run.counts),
+                    **latency_metadata("silver", run.latency),
                 },
             )
         failure = failure_of(report.runs.values())
@@ -350,6 +370,7 @@ def gold_asset() -> dg.AssetsDefinition:
             if run is not None:
                 metadata["outcome_in_run"] = run.outcome
                 metadata["counts_in_run"] = dg.MetadataValue.json(run.counts)
+                metadata.update(latency_metadata("gold", run.latency))
             if len(requested) == 1:
                 metadata["dagster/partition_row_count"] = by_day.get(requested[0], 0)
             else:  # a range: each day's own figures, on that day's partition
