@@ -694,6 +694,27 @@ def _gold() -> int:
     return _finished("gold", report.runs)
 
 
+@commands.command("status")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+def _status(output: str) -> int:
+    """how fresh the lake is: each table's lag behind the newest captured event, its last
+    commit and rows; capture files not ingested yet; quarantined items not resolved"""
+    import json
+
+    from eda_lake.console.freshness import status_lines
+    from eda_lake.lake.status import lake_status
+
+    settings = _settings()
+    status = lake_status(_lake(settings, existing=True))
+    if output == "json":
+        print(json.dumps(status.to_json(), indent=2))
+        return 0
+    for line in status_lines(status):
+        print(line)
+    print(home_line(settings))
+    return 0
+
+
 @commands.command("rebuild")
 def _rebuild() -> int:
     """rebuild silver and gold from bronze (after a decoder fix, or to mask under a new PII key)"""

@@ -64,6 +64,23 @@ def row_count(table: DeltaTable) -> int:
     return int(tables.query("SELECT count(*) AS n FROM t", t=table).column("n")[0].as_py())
 
 
+def null_count(table: DeltaTable, column: str) -> int:
+    """Rows of the current snapshot whose `column` is null, from the add actions' statistics
+    (files without them, only files written outside this project, by reading that column)."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return 0
+    counts = (
+        actions.column(f"null_count.{column}")
+        if f"null_count.{column}" in actions.column_names
+        else None
+    )
+    if counts is not None and counts.null_count == 0:
+        return int(pc.sum(counts).as_py())
+    sql = f"SELECT count(*) AS n FROM t WHERE {column} IS NULL"
+    return int(tables.query(sql, t=table).column("n")[0].as_py())
+
+
 def columns(table: DeltaTable, descriptions: Mapping[str, str] | None = None) -> tuple[Column, ...]:
     """The schema's columns, each with its description (`descriptions`, else the column's
     own `comment` metadata)."""
