@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
@@ -91,11 +92,7 @@ class Counting:
                 changes = tables.all_changes(table, after, version, [*KEY, PUBLISHED])
             except tables.ChangeFeedUnavailableError:
                 return None  # vacuumed away: which rows were new cannot be told
-            inserted = changes.filter(pc.equal(changes["_change_type"], "insert"))
-            deleted = changes.filter(pc.equal(changes["_change_type"], "delete"))
-            if deleted.num_rows:  # a rewrite (an upgrade, a rebuild) adds rows it held already
-                inserted = tables.anti_join(inserted, deleted.select(KEY), KEY)
-            published.append(freshness.enqueued_micros(inserted[PUBLISHED]))
+            published.append(freshness.enqueued_micros(_new_rows(changes)[PUBLISHED]))
         if not published:
             return None
         return freshness.latency(np.concatenate(published), committed_at)
@@ -121,3 +118,22 @@ def counting(target: DeltaTable | None, sources: Mapping[str, DeltaTable]) -> Co
     marks = [freshness.watermark(table) for table in sources.values()]
     mark = None if not marks or None in marks else min(m for m in marks if m is not None)
     return Counting(now, before, mark)
+
+
+def _new_rows(changes: pa.Table) -> pa.Table:
+    """The inserted rows that the table did not hold before the changes. A rewrite (a schema
+    upgrade, a rebuild) deletes every row it holds and inserts it again: an event is new
+    when it was inserted more often than deleted."""
+    inserted = changes.filter(pc.equal(changes["_change_type"], "insert"))
+    deleted = changes.filter(pc.equal(changes["_change_type"], "delete"))
+    if deleted.num_rows == 0:
+        return inserted  # the usual case: appends only
+    ins = inserted.group_by(KEY, use_threads=False).aggregate(
+        [(PUBLISHED, "min"), (PUBLISHED, "count")]
+    )
+    dels = deleted.group_by(KEY, use_threads=False).aggregate([(PUBLISHED, "count")])
+    dels = dels.rename_columns([*KEY, "deleted"])
+    joined = ins.join(dels, KEY, join_type="left outer", use_threads=False)
+    more = pc.greater(joined[f"{PUBLISHED}_count"], pc.fill_null(joined["deleted"], 0))
+    kept = joined.filter(more)
+    return pa.table({PUBLISHED: kept[f"{PUBLISHED}_min"]})
