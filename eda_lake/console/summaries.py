@@ -46,13 +46,23 @@ def shown(value: object) -> str:
 
 
 def table_run(run: TableRun) -> str:
-    """`silver.customers  committed (v3): 80 rows written, 80 keys recomputed`; a count of
-    zero is left out (the layer's totals above show it); a failed run says why."""
+    """`silver.customers  committed (v3): 80 rows written, 80 keys recomputed; publish to
+    commit p50 1.2 s, p95 2.0 s, max 2.1 s`; a count of zero is left out (the layer's totals
+    above show it), and the figures when the run took in no new event; a failed run says
+    why."""
     if run.failed:
         return f"  {run.table:<28}failed: {run.error}"
     version = "" if run.version is None else f" (v{run.version})"
     counts = "".join(f", {v:,} {k.replace('_', ' ')}" for k, v in run.counts.items() if v)
-    return f"  {run.table:<28}{run.outcome}{version}: {run.rows_written:,} rows written{counts}"
+    figures = ""
+    if run.latency is not None:
+        timed = run.latency
+        figures = (
+            f"; publish to commit p50 {timed.p50_s:,.1f} s, p95 {timed.p95_s:,.1f} s, "
+            f"max {timed.max_s:,.1f} s"
+        )
+    line = f"{run.outcome}{version}: {run.rows_written:,} rows written{counts}{figures}"
+    return f"  {run.table:<28}{line}"
 
 
 def print_report(title: str, report: object, skip: tuple[str, ...] = ()) -> None:
