@@ -63,7 +63,9 @@ def last_commit(table: DeltaTable) -> datetime:
 
 
 def commit_time(table: DeltaTable, version: int) -> datetime:
-    """When `version` of the table was committed (the table opened at or after it)."""
+    """When `version` of the table was committed."""
+    if table.version() < version:  # committed through another snapshot of the table
+        table.update_incremental()
     for entry in table.history(max(table.version() - version + 1, 1)):
         if entry.get("version") == version:
             return EPOCH + timedelta(milliseconds=int(entry["timestamp"]))
