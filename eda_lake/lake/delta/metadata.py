@@ -70,13 +70,9 @@ def null_count(table: DeltaTable, column: str) -> int:
     actions = pa.table(table.get_add_actions(flatten=True))
     if actions.num_rows == 0:
         return 0
-    counts = (
-        actions.column(f"null_count.{column}")
-        if f"null_count.{column}" in actions.column_names
-        else None
-    )
-    if counts is not None and counts.null_count == 0:
-        return int(pc.sum(counts).as_py())
+    name = f"null_count.{column}"
+    if name in actions.column_names and actions[name].null_count == 0:
+        return int(pc.sum(actions[name]).as_py())
     sql = f"SELECT count(*) AS n FROM t WHERE {column} IS NULL"
     return int(tables.query(sql, t=table).column("n")[0].as_py())
 
