@@ -3,10 +3,14 @@ ingested yet and the quarantine, read from the tables' logs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pyarrow as pa
 import pyarrow.fs as pafs
+from deltalake import write_deltalake
 
 from eda_lake.lake.delta import freshness, tables
-from eda_lake.lake.delta.metadata import row_count
+from eda_lake.lake.delta.metadata import null_count, row_count
 from eda_lake.lake.discovery.listing import discover_all
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
@@ -71,3 +75,18 @@ def test_status_of_an_empty_lake_names_every_table_not_built(settings: Settings)
     assert status.newest_captured is None
     assert status.capture.pending_files == 0
     assert status.quarantined_files == status.quarantined_events == 0
+
+
+def test_null_counts_come_from_the_log_or_from_the_column_where_files_have_no_statistics(
+    tmp_path: Path,
+) -> None:
+    rows = pa.table({"item": ["a", "b", "c"], "resolved_at": [None, 1, None]})
+    for name, indexed in (("with_stats", "32"), ("without_stats", "0")):
+        write_deltalake(
+            str(tmp_path / name), rows, configuration={"delta.dataSkippingNumIndexedCols": indexed}
+        )
+        table = tables.open_table(str(tmp_path / name))
+        assert table is not None
+        actions = pa.table(table.get_add_actions(flatten=True))
+        assert ("null_count.resolved_at" in actions.column_names) == (indexed != "0")
+        assert null_count(table, "resolved_at") == 2, name
