@@ -191,7 +191,7 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         LATENESS_VAR,
-        "how far back (minutes) the capture sensor looks",
+        "how far back (minutes) the capture sensor and `eda-lake status` look",
         of=lambda s: str(s.capture_lateness_minutes),
         default="120",
         integer=True,
