@@ -7,8 +7,9 @@ records those versions as application transactions (`counted:<silver.table>` = v
 with its watermark (the oldest of its sources' watermarks: every event published before it
 has reached the table), in the same atomic commit as its rows. The events a run newly
 counted are the event tables' rows committed between the versions the table's previous
-snapshot counted and those it counts now, read from the event tables' change feeds (three
-columns): the cost follows the new rows, never the lake's size.
+snapshot counted and those it counts now, read from the event tables' change feeds (their
+publish times alone, and the event keys only after a rewrite): the cost follows the new
+rows, never the lake's size.
 
 An event table counted through several entities counts from the first that holds it: an
 event is counted when it first appears in the table.
@@ -89,7 +90,10 @@ class Counting:
             if table is None:
                 continue
             try:
-                changes = tables.all_changes(table, after, version, [*KEY, PUBLISHED])
+                # The publish times alone; the keys only where a rewrite deleted rows.
+                changes = tables.all_changes(table, after, version, [PUBLISHED])
+                if pc.any(pc.equal(changes["_change_type"], "delete")).as_py():
+                    changes = tables.all_changes(table, after, version, [*KEY, PUBLISHED])
             except tables.ChangeFeedUnavailableError:
                 return None  # vacuumed away: which rows were new cannot be told
             published.append(freshness.enqueued_micros(_new_rows(changes)[PUBLISHED]))
