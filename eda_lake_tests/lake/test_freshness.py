@@ -98,10 +98,17 @@ def test_a_gold_run_times_exactly_the_events_it_newly_counted(settings: Settings
     simulation.subscriber("conversions").run()  # each new customer: a lead or abandoned
     _capture(settings, simulation)
     lake.ingest()
-    lake.silver()
+    silver = lake.silver()
     new = {name: keys - before[name] for name, keys in _event_keys(lake).items()}
     under_funnel = ["customer_created", "lead_generated", "lead_abandoned"]
     assert sum(len(new[n]) for n in under_funnel) == 8 and not new["product_updated"]
+    created = tables.open_table(lake.layout.table_uri("silver", "customer_created"))
+    assert created is not None
+    signed_up = [int(enqueued.timestamp() * 1e6) for _, _, enqueued in new["customer_created"]]
+    assert silver.events.runs["CustomerCreated"].latency == freshness.latency(
+        np.array(signed_up, np.int64), freshness.last_commit(created)
+    )
+    assert silver.events.runs["ProductUpdated"].latency is None  # it inserted nothing
     report = lake.gold()
     funnel = tables.open_table(lake.layout.table_uri("gold", "funnel_daily"))
     assert funnel is not None
