@@ -20,3 +20,14 @@ def schemas_with_event(directory: Path, schema_file: str, schema: Any, entry: st
     with (directory / "catalogue.toml").open("a") as catalogue:
         catalogue.write(entry)
     return directory
+
+
+def schemas_with_capture_window(directory: Path, seconds: int) -> Path:
+    """The project's schemas copied to `directory`, the catalogue's capture window set to
+    `seconds`."""
+    shutil.copytree(REPO_ROOT / "schemas", directory)
+    catalogue = directory / "catalogue.toml"
+    text = catalogue.read_text()
+    assert "window_seconds = 300\n" in text, "the catalogue's capture window moved"
+    catalogue.write_text(text.replace("window_seconds = 300\n", f"window_seconds = {seconds}\n"))
+    return directory

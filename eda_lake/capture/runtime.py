@@ -6,8 +6,11 @@ Event Hubs has its own Capture service, which writes the files itself.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from eda_lake.capture.embedded import CaptureReport, EmbeddedCapture
-from eda_lake.catalogue import Catalogue, load_catalogue
+from eda_lake.catalogue import CaptureSettings, Catalogue, load_catalogue
+from eda_lake.hub.base import ms_to_datetime
 from eda_lake.hub.factory import make_kafka_hub, make_local_hub
 from eda_lake.settings import BROKER_VAR, Broker, Settings
 from eda_lake.shared.errors import UserError
@@ -23,10 +26,11 @@ def run_capture(
     *,
     flush: bool,
     catalogue: Catalogue | None = None,
+    now: datetime | None = None,
     progress: Progress = no_progress,
 ) -> CaptureReport:
-    """Capture the backbone's closed windows (and open ones with `flush`) into
-    `lake/capture/` with the catalogue's capture settings."""
+    """Capture the backbone's windows closed by `now` (default: the clock; and open ones with
+    `flush`) into `lake/capture/` with the catalogue's capture settings."""
     catalogue = catalogue or load_catalogue(settings.schema_dir, settings.catalogue_file)
     destination = settings.capture_dir
     if settings.broker is Broker.KAFKA:
@@ -37,7 +41,7 @@ def run_capture(
             kafka_capture = KafkaCapture(kafka, destination, catalogue.capture, settings.hub_dir)
             # The catalogue's topics only, as Capture is enabled on the catalogue's hubs: a
             # shared cluster's other topics are not the lake's.
-            return kafka_capture.run(list(catalogue.hubs), flush=flush)
+            return kafka_capture.run(list(catalogue.hubs), now=now, flush=flush)
         finally:
             kafka.close()
     if settings.broker is Broker.EVENTHUBS:
@@ -48,10 +52,19 @@ def run_capture(
     hub = make_local_hub(settings)
     capture = EmbeddedCapture(hub, destination, catalogue.capture, settings.hub_dir)
     try:
-        report = capture.run(flush=flush, progress=progress)
+        report = capture.run(now=now, flush=flush, progress=progress)
         # Retention runs after capture, as Event Hubs' does: expired events are in the lake.
         report.expired = hub.apply_retention()
         return report
     finally:
         capture.close()
         hub.close()
+
+
+def last_window_close(settings: CaptureSettings, now: datetime) -> datetime:
+    """The latest moment at or before `now` when capture windows closed. Windows are aligned
+    on their length, so every partition's close together: until the next such moment no
+    capture has anything new to write."""
+    window_ms = settings.window_seconds * 1000
+    now_ms = int(now.timestamp() * 1000)
+    return ms_to_datetime(now_ms - now_ms % window_ms)

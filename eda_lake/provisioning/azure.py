@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-
 from eda_lake.lake.maintenance import lifecycle
 from eda_lake.provisioning import operations
 from eda_lake.provisioning.azure_names import AzureNames, azure_names
@@ -147,6 +145,8 @@ def _same(existing: Any, desired: Any, key: str = "") -> bool:
 def _system_identity(found: Any, resource: str) -> str:
     """The principal id of a resource's system-assigned identity, which Azure gives it when
     the resource is written with one: absent before, as a role step on it reads."""
+    from azure.core.exceptions import ResourceNotFoundError  # the SDK only when it is used
+
     principal = (_as_dict(found).get("identity") or {}).get("principalId")
     if not principal:
         raise ResourceNotFoundError(f"{resource} has no system-assigned identity yet")
@@ -708,6 +708,10 @@ class AzureProvisioner:
 
     def _change(self, step: Step) -> tuple[Action, dict[str, Any]] | None:
         """What to do to the step's resource, and the body to write; None: nothing."""
+        # The Azure SDK (imported by every Dagster run through the platform's assets) only
+        # when Azure is provisioned.
+        from azure.core.exceptions import ResourceNotFoundError
+
         try:
             existing = _as_dict(step.read())
         except ResourceNotFoundError:

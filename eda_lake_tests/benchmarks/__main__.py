@@ -14,6 +14,7 @@ from eda_lake_tests.benchmarks import (
     hub_layout,
     kafka,
     lake,
+    publish_to_gold,
     scale,
 )
 
@@ -158,6 +159,16 @@ def main() -> int:
     )
     if max(runs["platform_s"], runs["idle_ingest_s"]) >= 15:
         failures.append("dagster runs")
+    fresh = publish_to_gold.bench_publish_to_gold()
+    print(
+        f"freshness {fresh['events']:,.0f} events over {fresh['windows']:.0f} capture windows of "
+        f"{publish_to_gold.WINDOW_S} s, publish to gold through dagster-daemon: p95 "
+        f"{fresh['p95_s']:.0f} s (target <= {publish_to_gold.TARGET_P95_S} s; before the "
+        f"continuous capture {publish_to_gold.BEFORE_P95_S:.0f} s), p50 {fresh['p50_s']:.0f} s, "
+        f"max {fresh['max_s']:.0f} s, {fresh['missing']:.0f} batch(es) not in gold"
+    )
+    if fresh["p95_s"] > publish_to_gold.TARGET_P95_S:
+        failures.append("publish to gold")
     if failures:
         print(f"below target: {', '.join(failures)}")
         return 1

@@ -1,13 +1,14 @@
 """eda-lake's own capture of the embedded hub or a Kafka broker: what Event Hubs Capture
-does by itself in Azure."""
+does by itself in Azure, continuously (capture_windows_sensor)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from eda_lake.capture.embedded import CaptureReport
-from eda_lake.capture.runtime import run_capture
+from eda_lake.capture.runtime import last_window_close, run_capture
 from eda_lake.catalogue import Catalogue
 from eda_lake.defs.hubs import CAPTURE_DESCRIPTION, CAPTURE_DESTINATION, CAPTURE_FILES, hub_key
 from eda_lake.defs.resources import EdaLakeResource
@@ -53,6 +54,44 @@ def capture_windows(
     return report
 
 
+# How soon after a window closes its files are written, at most (plus the capture itself).
+CAPTURE_SENSOR_INTERVAL_S = 5
+
+
+@dg.sensor(
+    minimum_interval_seconds=CAPTURE_SENSOR_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Writes each capture window once it closes, as Event Hubs Capture does: the "
+    "capture runs in the tick itself (no run to start), only on the first tick after windows "
+    "closed; capture_files_sensor then ingests the files.",
+)
+def capture_windows_sensor(
+    context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
+) -> dg.SensorResult:
+    catalogue = eda_lake.catalogue()
+    closed = last_window_close(catalogue.capture, datetime.now(UTC))
+    if context.cursor and datetime.fromisoformat(context.cursor) >= closed:
+        return dg.SensorResult(
+            cursor=context.cursor,
+            skip_reason=f"no capture window has closed since {context.cursor}",
+        )
+    # The cursor moves only once the capture is written: a tick that dies (or a killed code
+    # server) leaves it, and the next tick recovers the capture's half-written file first.
+    # Two ticks at once (two daemons) take turns on the capture's lock; the ledger writes each
+    # window once.
+    report = run_capture(eda_lake.settings(), flush=False, catalogue=catalogue, now=closed)
+    context.log.info(f"captured {report.events} events into {len(report.files)} file(s)")
+    if not report.files:
+        return dg.SensorResult(
+            cursor=closed.isoformat(),
+            skip_reason=f"the windows closed at {closed.isoformat()} held no new event",
+        )
+    return dg.SensorResult(
+        asset_events=[dg.AssetMaterialization(CAPTURE_FILES, metadata=_metadata(report))],
+        cursor=closed.isoformat(),
+    )
+
+
 def build(catalogue: Catalogue) -> dg.Definitions:
     @dg.asset(
         key=CAPTURE_FILES,
@@ -72,4 +111,6 @@ def build(catalogue: Catalogue) -> dg.Definitions:
         selection=[CAPTURE_FILES],
         description="Capture the embedded hub or Kafka into lake/capture/.",
     )
-    return dg.Definitions(assets=[capture_files], jobs=[capture_job])
+    return dg.Definitions(
+        assets=[capture_files], jobs=[capture_job], sensors=[capture_windows_sensor]
+    )

@@ -51,11 +51,15 @@ gold_job = dg.define_asset_job(
 )
 # Longer than an ingestion run: a message reappears only if its run died.
 VISIBILITY_TIMEOUT_S = 30 * 60
+# How long a new capture file, then a silver change, waits for its run at most: each wait
+# adds to the time from publish to gold (README, "Speed"), and a tick that finds nothing
+# costs a listing of the recent prefixes or one evaluation of gold's conditions.
+FOLLOW_INTERVAL_S = 10
 
 
 @dg.sensor(
     job=ingest_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=FOLLOW_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New capture files (recent time prefixes only) become ingestion runs.",
 )
@@ -168,7 +172,7 @@ gold_automation_sensor = dg.AutomationConditionSensorDefinition(
     "gold_automation_sensor",
     target=dg.AssetSelection.groups("gold"),
     run_tags={PENDING_DAYS_TAG: PENDING_DAYS, **GOLD_TAGS},
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=FOLLOW_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Gold follows silver (each gold table's automation condition): after a table it "
     "reads is updated or a day becomes a partition, once every blocking check on silver passed, "

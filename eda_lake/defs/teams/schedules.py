@@ -19,12 +19,15 @@ def demo_job() -> None:
     capture_windows(after=simulation_chain())
 
 
-@dg.job(description="One turn of the whole chain: publish, react, sell, purchase, capture.")
+@dg.job(
+    description="One turn of the whole chain: publish, react, sell, purchase (capture_windows_"
+    "sensor captures each window as it closes)."
+)
 def simulation_tick_job() -> None:
     leads = conversions_subscriber.alias("conversions_leads")(after=publish_population())
     sales = partner_files(after=leads)
     purchases = conversions_subscriber.alias("conversions_purchases")(after=sales)
-    capture_windows(after=customer_subscriber(after=purchases))
+    customer_subscriber(after=purchases)
 
 
 @dg.schedule(

@@ -11,14 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import Protocol
-
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.queue import QueueClient
+from typing import TYPE_CHECKING, Protocol
 
 from eda_lake.settings import DiscoveryQueue
-from eda_lake.shared.azure_identity import azure_credential
 from eda_lake.shared.names import poison_queue_name
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueClient
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,12 @@ class StorageNotificationQueue:
 
     @classmethod
     def from_settings(cls, settings: DiscoveryQueue) -> StorageNotificationQueue:
+        # The Azure SDK (a third of a second to import) only where a queue is configured:
+        # every Dagster run loads this module, few use a queue.
+        from azure.storage.queue import QueueClient
+
+        from eda_lake.shared.azure_identity import azure_credential
+
         names = (settings.name, poison_queue_name(settings.name))
         if settings.connection_string:
             connection = settings.connection_string
@@ -74,6 +79,8 @@ class StorageNotificationQueue:
         return received
 
     def delete(self, message_id: str, pop_receipt: str) -> bool:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
         try:
             self._queue.delete_message(message_id, pop_receipt)
         except (ResourceNotFoundError, HttpResponseError):
@@ -81,6 +88,8 @@ class StorageNotificationQueue:
         return True
 
     def poison(self, message: QueuedMessage, reason: str) -> None:
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
         poisoned = json.dumps({"reason": reason, "message": message.text})
         try:
             self._poison.send_message(poisoned)
