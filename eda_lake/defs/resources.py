@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, create_model
 
+from eda_lake import telemetry
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
@@ -67,6 +68,14 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def settings(self) -> Settings:
         return Settings.from_env(self.variables())
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A step's process sends its spans and metrics where the variables say."""
+        telemetry.configure(self.settings().telemetry)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """What the step batched leaves before its process ends (which may skip `atexit`)."""
+        telemetry.flush()
 
     def simulation(self) -> Simulation:
         return Simulation(self.settings())

@@ -45,8 +45,9 @@ MAX_BYTES_PER_COMMIT = 512 << 20
 # Data files are written by `data_files` on a thread of its own, encoding while the next
 # batches are decoded. Only columns whose values repeat are dictionary-encoded, and only these
 # get statistics (exact, in the add actions): `source_file` makes "is this file in" read only
-# the data files that may hold it.
-STATS_COLUMNS = ("namespace", "partition_id", "sequence_number", "source_file")
+# the data files that may hold it; `enqueued_time` gives bronze's newest event from the log
+# alone (`freshness`).
+STATS_COLUMNS = ("namespace", "partition_id", "sequence_number", "enqueued_time", "source_file")
 DICTIONARY_COLUMNS = ("namespace", "partition_id", "source_file", "ce_type", "ce_source")
 
 # Opening a snapshot replays the commits since the last checkpoint: bronze commits often, so
