@@ -26,9 +26,7 @@ log = logging.getLogger("eda_lake.telemetry")
 
 def quiet_exporter_loggers() -> None:
     for name in EXPORTER_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.addHandler(logging.NullHandler())
-        logger.propagate = False
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 @dataclass

@@ -15,7 +15,12 @@ off: a collector that is down costs a batch, as the OTLP exporter's does.
 from __future__ import annotations
 
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics import _Gauge as Gauge
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricExporter,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -36,6 +41,9 @@ from eda_lake.telemetry.outage import (
 SCOPE = "eda_lake"
 # Metrics are sent every minute, and at each `flush`: a lake run records its figures once.
 METRIC_INTERVAL_MS = 60_000
+# A gauge is sent in the export after it is set, never again: an age measured once is not
+# sent on, ever staler, by a process that lives on.
+GAUGES_ONCE: dict[type, AggregationTemporality] = {Gauge: AggregationTemporality.DELTA}
 # Spans a process may hold before sending: a relay run publishes tens of thousands of events
 # a second, each a span, while the batch processor's default (2,048) would drop most of them.
 MAX_QUEUED_SPANS = 1 << 17
@@ -96,13 +104,17 @@ def _exporters(
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         backend = Backend(
-            f"the OTLP collector at {traces or metrics}",
+            f"the OTLP collector at {settings.otlp_endpoint or traces or metrics}",
             f"start it, or point {OTLP_ENDPOINT_VAR} at one that is up",
         )
         found.append(
             (
                 OTLPSpanExporter(endpoint=traces) if traces else None,
-                OTLPMetricExporter(endpoint=metrics) if metrics else None,
+                (
+                    OTLPMetricExporter(endpoint=metrics, preferred_temporality=GAUGES_ONCE)
+                    if metrics
+                    else None
+                ),
                 backend,
             )
         )
@@ -123,7 +135,9 @@ def _exporters(
                     connection_string=connection, disable_offline_storage=True
                 ),
                 AzureMonitorMetricExporter(
-                    connection_string=connection, disable_offline_storage=True
+                    connection_string=connection,
+                    disable_offline_storage=True,
+                    preferred_temporality=GAUGES_ONCE,
                 ),
                 backend,
             )

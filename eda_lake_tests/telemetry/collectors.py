@@ -81,7 +81,8 @@ class OtlpCollector:
             resource = _attributes(resource_spans.resource.attributes)
             for scope in resource_spans.scope_spans:
                 self.spans.extend(_span(span, resource) for span in scope.spans)
-        return ExportTraceServiceResponse().SerializeToString()
+        answer: bytes = ExportTraceServiceResponse().SerializeToString()
+        return answer
 
     def take_metrics(self, body: bytes) -> bytes:
         request = ExportMetricsServiceRequest.FromString(body)
@@ -92,7 +93,8 @@ class OtlpCollector:
                         CollectedPoint(metric.name, metric.unit, point.as_double)
                         for point in metric.gauge.data_points
                     )
-        return ExportMetricsServiceResponse().SerializeToString()
+        answer: bytes = ExportMetricsServiceResponse().SerializeToString()
+        return answer
 
     def named(self, prefix: str) -> list[CollectedSpan]:
         return [span for span in self.spans if span.name.startswith(prefix)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from eda_lake.settings import Settings, SettingsError
+from eda_lake.settings import Settings, SettingsError, TelemetrySettings
 
 SECRET_KEY = "5e3c1a0f-0000-4000-8000-00000000beef"
 
 
-def _telemetry(**environment: str):  # type: ignore[no-untyped-def]
+def _telemetry(**environment: str) -> TelemetrySettings:
     return Settings.from_env(environment).telemetry
 
 
