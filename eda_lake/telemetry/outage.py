@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -86,9 +91,16 @@ class GuardedSpanExporter(SpanExporter):
 
 
 class GuardedMetricExporter(MetricExporter):
-    def __init__(self, exporter: MetricExporter, backend: Backend) -> None:
+    """`temporality`: the exporter's preferences, these instruments' overridden."""
+
+    def __init__(
+        self,
+        exporter: MetricExporter,
+        backend: Backend,
+        temporality: dict[type, AggregationTemporality],
+    ) -> None:
         super().__init__(
-            preferred_temporality=exporter._preferred_temporality,  # passed on as is
+            preferred_temporality={**(exporter._preferred_temporality or {}), **temporality},
             preferred_aggregation=exporter._preferred_aggregation,
         )
         self.exporter = exporter

@@ -69,7 +69,7 @@ class Pipeline:
             if metrics is not None:
                 readers.append(
                     PeriodicExportingMetricReader(
-                        GuardedMetricExporter(metrics, backend),
+                        GuardedMetricExporter(metrics, backend, GAUGES_ONCE),
                         export_interval_millis=METRIC_INTERVAL_MS,
                     )
                 )
@@ -110,11 +110,7 @@ def _exporters(
         found.append(
             (
                 OTLPSpanExporter(endpoint=traces) if traces else None,
-                (
-                    OTLPMetricExporter(endpoint=metrics, preferred_temporality=GAUGES_ONCE)
-                    if metrics
-                    else None
-                ),
+                (OTLPMetricExporter(endpoint=metrics) if metrics else None),
                 backend,
             )
         )
@@ -135,9 +131,7 @@ def _exporters(
                     connection_string=connection, disable_offline_storage=True
                 ),
                 AzureMonitorMetricExporter(
-                    connection_string=connection,
-                    disable_offline_storage=True,
-                    preferred_temporality=GAUGES_ONCE,
+                    connection_string=connection, disable_offline_storage=True
                 ),
                 backend,
             )

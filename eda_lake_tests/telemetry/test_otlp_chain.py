@@ -81,6 +81,7 @@ def test_each_event_is_a_trace_from_its_publish_to_its_reaction_and_the_runs_are
     assert runs["lake ingest"].attributes["eda_lake.ingest.rows"] == published
     assert runs["lake silver"].attributes["eda_lake.silver.rows_read"] == published
 
+    # each sent once (the export after it was set), though the shutdown exported again
     (newest,) = collector.gauge(metrics.NEWEST_EVENT_AGE)
     (committed,) = collector.gauge(metrics.LAST_COMMIT_AGE)
     (rate,) = collector.gauge(metrics.QUARANTINE_RATE)
