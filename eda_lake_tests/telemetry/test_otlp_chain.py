@@ -15,7 +15,7 @@ from eda_lake.capture.runtime import run_capture
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings, TelemetrySettings
 from eda_lake.shared import trace_context
-from eda_lake.telemetry import metrics, outage
+from eda_lake.telemetry import metrics, outage, spans
 from eda_lake_tests.simulation.helpers import provisioned
 from eda_lake_tests.telemetry.collectors import CollectedSpan, otlp_collector
 
@@ -147,3 +147,27 @@ def test_a_poison_events_reaction_is_a_failed_span_in_its_trace(tmp_path: Path) 
     assert {(r.trace_id, r.parent_span_id) for r in reactions.values()} == {
         (c.trace_id, c.span_id) for c in created.values()
     }
+
+
+def test_a_partner_files_span_links_to_each_sale_made_from_it(tmp_path: Path) -> None:
+    with otlp_collector() as collector:
+        settings = Settings(
+            home=tmp_path / "home", telemetry=TelemetrySettings(otlp_endpoint=collector.url)
+        )
+        telemetry.configure(settings.telemetry)
+        simulation = provisioned(settings)
+        try:
+            report = simulation.run_chain(seed=11, customers=60)
+        finally:
+            simulation.close()
+        telemetry.shutdown()
+
+    files = collector.named("partner-file")
+    assert len(files) == report.partner_files > 0
+    sales = {(s.trace_id, s.span_id) for s in collector.named("publish sale-confirmed")}
+    linked = [link for span in files for link in span.links]
+    assert len(sales) == report.sales_confirmed == len(linked)
+    assert set(linked) == sales
+    for span in files:
+        expected = spans.partner_file_context(span.attributes["eda_lake.partner_file"])
+        assert (span.trace_id, span.span_id) == (expected.trace_id, expected.span_id)
