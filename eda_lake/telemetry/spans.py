@@ -41,10 +41,10 @@ def clock() -> int:
     return time.time_ns()
 
 
-def context_of(properties: Mapping[str, object]) -> TraceContext | None:
-    """The trace an event belongs to, as its properties carry it (any CloudEvents prefix);
-    without a traceparent, the root context of its source and id; None without either."""
-    found = attributes(properties)
+def context_of(found: Mapping[str, str]) -> TraceContext | None:
+    """The trace an event belongs to, as its CloudEvents attributes (`attributes` of its
+    properties) carry it; without a traceparent, the root context of its source and id; None
+    without either."""
     carried = trace_context.parse(found.get(TRACEPARENT), found.get(TRACESTATE))
     if carried is not None:
         return carried
@@ -69,7 +69,7 @@ def published(hub: str, events: Sequence[Mapping[str, object]], started_ns: int)
     ended = clock()
     for properties in events:
         found = attributes(properties)
-        context = context_of(properties)
+        context = context_of(found)
         if context is None:
             continue  # no id, no source: nothing to know it by
         pipeline.emit(
@@ -98,7 +98,7 @@ def _reaction(
 
     started = clock()
     found = attributes(properties)
-    cause = context_of(properties)
+    cause = context_of(found)
     context = TraceContext(
         cause.trace_id if cause else f"{random.getrandbits(128):032x}",
         f"{random.getrandbits(64):016x}",
@@ -133,7 +133,8 @@ def partner_file(file: str, sales: Sequence[Mapping[str, object]], started_ns: i
         return
     from eda_lake.telemetry.event_spans import event_span
 
-    links = [c for c in map(context_of, sales[:MAX_LINKS]) if c is not None]
+    found = (attributes(properties) for properties in sales[:MAX_LINKS])
+    links = [context for context in map(context_of, found) if context is not None]
     pipeline.emit(
         event_span(
             pipeline, "partner-file", "consumer", partner_file_context(file), None,
@@ -147,7 +148,6 @@ def _event_attributes(hub: str, found: Mapping[str, str]) -> dict[str, Any]:
     """OpenTelemetry's messaging and CloudEvents attributes of an event."""
     return {
         "messaging.destination.name": hub,
-        "messaging.message.id": found.get(ID, ""),
         "cloudevents.event_id": found.get(ID, ""),
         "cloudevents.event_source": found.get(SOURCE, ""),
         "cloudevents.event_type": found.get(TYPE, ""),

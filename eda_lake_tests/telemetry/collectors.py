@@ -128,7 +128,7 @@ def otlp_collector() -> Iterator[OtlpCollector]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the test reads what was collected."""
 
-    with _served(Handler) as url:
+    with served(Handler) as url:
         collector.url = url
         yield collector
 
@@ -173,7 +173,7 @@ def azure_ingestion() -> Iterator[AzureIngestion]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the test reads what was ingested."""
 
-    with _served(Handler) as url:
+    with served(Handler) as url:
         ingestion.connection_string = (
             f"InstrumentationKey={INSTRUMENTATION_KEY};IngestionEndpoint={url}/"
         )
@@ -181,7 +181,7 @@ def azure_ingestion() -> Iterator[AzureIngestion]:
 
 
 @contextmanager
-def _served(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+def served(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
