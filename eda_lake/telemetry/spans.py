@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 # A file's span links to at most this many of its sales (OpenTelemetry's default limit).
 MAX_LINKS = 128
-PARTNER_FILE_SOURCE = "partner-file"
 _NO_REACTION: AbstractContextManager[None] = nullcontext()
 
 
@@ -51,11 +50,6 @@ def context_of(found: Mapping[str, str]) -> TraceContext | None:
     if ID in found and SOURCE in found:
         return trace_context.root_context(found[SOURCE], found[ID])
     return None
-
-
-def partner_file_context(file: str) -> TraceContext:
-    """The span a partner file's ingestion has, which each sale made from it links to."""
-    return trace_context.root_context(PARTNER_FILE_SOURCE, file)
 
 
 def published(hub: str, events: Sequence[Mapping[str, object]], started_ns: int) -> None:
@@ -127,7 +121,8 @@ def _reaction(
 
 def partner_file(file: str, sales: Sequence[Mapping[str, object]], started_ns: int) -> None:
     """Conversions read a partner's file from `started_ns` until now and made these sales
-    (their properties): the file's span, linked to each sale's trace (the first MAX_LINKS)."""
+    (their properties): the file's span, with the file's context, linked to each sale's
+    trace (the first MAX_LINKS), as each sale's trace is a trace of its own."""
     pipeline = active()
     if pipeline is None:
         return
@@ -137,7 +132,7 @@ def partner_file(file: str, sales: Sequence[Mapping[str, object]], started_ns: i
     links = [context for context in map(context_of, found) if context is not None]
     pipeline.emit(
         event_span(
-            pipeline, "partner-file", "consumer", partner_file_context(file), None,
+            pipeline, "partner-file", "consumer", trace_context.file_context(file), None,
             started_ns, clock(), {"eda_lake.partner_file": file, "eda_lake.sales": len(sales)},
             links=links,
         )

@@ -15,7 +15,7 @@ from eda_lake.capture.runtime import run_capture
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings, TelemetrySettings
 from eda_lake.shared import trace_context
-from eda_lake.telemetry import metrics, outage, spans
+from eda_lake.telemetry import metrics, outage
 from eda_lake_tests.simulation.helpers import provisioned
 from eda_lake_tests.telemetry.collectors import CollectedSpan, otlp_collector
 
@@ -169,5 +169,5 @@ def test_a_partner_files_span_links_to_each_sale_made_from_it(tmp_path: Path) ->
     assert len(sales) == report.sales_confirmed == len(linked)
     assert set(linked) == sales
     for span in files:
-        expected = spans.partner_file_context(span.attributes["eda_lake.partner_file"])
+        expected = trace_context.file_context(span.attributes["eda_lake.partner_file"])
         assert (span.trace_id, span.span_id) == (expected.trace_id, expected.span_id)
