@@ -94,7 +94,11 @@ class Lake(LakeParts):
         """Recompute the gold days new entity rows touch, or exactly `days`."""
         with spans.lake_run("gold") as run, self.lock.shared("gold"):
             report = GoldBuilder(self.layout).run(days, tables)
-            run.report(report)
+            run.counts(
+                tables=len(report.runs),
+                days_recomputed=sum(report.days_recomputed.values()),
+                rows_written=sum(report.rows_written.values()),
+            )
         progress("gold", len(report.runs), len(report.runs), "tables")
         return report
 

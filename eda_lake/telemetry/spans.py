@@ -161,10 +161,14 @@ class LakeRun:
         `eda_lake.<run>.<field>`; with telemetry off, nothing."""
         if self.span is None or not is_dataclass(report):
             return
-        for field in fields(report):
-            value = getattr(report, field.name)
-            if isinstance(value, int | float):
-                self.span.set_attribute(f"eda_lake.{self.name}.{field.name}", value)
+        found = {field.name: getattr(report, field.name) for field in fields(report)}
+        self.counts(**{k: v for k, v in found.items() if isinstance(v, int | float)})
+
+    def counts(self, **counts: float) -> None:
+        """These counts of the run, as `eda_lake.<run>.<name>`."""
+        if self.span is not None:
+            for name, value in counts.items():
+                self.span.set_attribute(f"eda_lake.{self.name}.{name}", value)
 
 
 @contextmanager

@@ -24,7 +24,8 @@ CUSTOMERS = 12
 
 
 def _run_the_chain(settings: Settings) -> None:
-    """What a deployment's processes do in turn: publish, react, capture, ingest, silver."""
+    """What a deployment's processes do in turn: publish, react, capture, ingest, silver's
+    event tables."""
     simulation = provisioned(settings)
     try:
         simulation.publish_products(seed=3)
@@ -53,6 +54,9 @@ def test_each_event_is_a_trace_from_its_publish_to_its_reaction_and_the_runs_are
         )
         telemetry.configure(settings.telemetry)
         _run_the_chain(settings)
+        lake = Lake(settings)
+        lake.entities()
+        lake.gold()
         telemetry.shutdown()  # everything sent, while the collector listens
 
     created = _by_event(collector.named("publish customer-created"))
@@ -75,7 +79,9 @@ def test_each_event_is_a_trace_from_its_publish_to_its_reaction_and_the_runs_are
     assert collector.named("publish lead-")
 
     runs = {span.name: span for span in collector.named("lake ")}
-    assert set(runs) == {"lake capture", "lake ingest", "lake silver"}
+    assert set(runs) == {"lake capture", "lake ingest", "lake silver", "lake gold"}
+    assert runs["lake gold"].attributes["eda_lake.gold.tables"] > 0
+    assert runs["lake gold"].attributes["eda_lake.gold.rows_written"] > 0
     published = len(collector.named("publish "))
     assert runs["lake capture"].attributes["eda_lake.capture.events"] == published
     assert runs["lake ingest"].attributes["eda_lake.ingest.rows"] == published
