@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from eda_lake.cli import ERROR_EXIT, main
 from eda_lake.settings import Settings, SettingsError, TelemetrySettings
 
 SECRET_KEY = "5e3c1a0f-0000-4000-8000-00000000beef"
@@ -82,3 +83,14 @@ def test_an_unusable_value_is_refused_naming_its_variable(
     with pytest.raises(SettingsError, match=variable) as raised:
         _telemetry(**{variable: value})
     assert fix in str(raised.value)
+
+
+def test_a_command_with_a_malformed_connection_string_stops_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", f"Key={SECRET_KEY}")
+    assert main(["provision"]) == ERROR_EXIT
+    shown = capsys.readouterr()
+    (line,) = shown.err.splitlines()
+    assert line.startswith("eda-lake: error: APPLICATIONINSIGHTS_CONNECTION_STRING holds no ")
+    assert SECRET_KEY not in shown.err + shown.out
