@@ -70,12 +70,10 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return Settings.from_env(self.variables())
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """A step's process sends its spans and metrics where the variables say."""
+        """A step's process sends its spans and metrics where the variables say (each run of
+        the lake and each relay sends its own when it ends: a step's process may end without
+        `atexit`; a teardown here would make every context using the resource a generator's)."""
         telemetry.configure(self.settings().telemetry)
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """What the step batched leaves before its process ends (which may skip `atexit`)."""
-        telemetry.flush()
 
     def simulation(self) -> Simulation:
         return Simulation(self.settings())

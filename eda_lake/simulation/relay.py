@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from eda_lake import telemetry
 from eda_lake.embedded.durable import exclusive_file_lock
 from eda_lake.events.publisher import Publisher
 from eda_lake.hub.base import EventRefusedError
@@ -60,6 +61,7 @@ class Relay:
             while rows := self.store.pending(ROWS_PER_ROUND):
                 self._send(rows, report, progress, stage, total)
         progress(stage, report.sent, total)
+        telemetry.flush()  # the publish spans (and a subscriber's reaction spans) leave now
         retention_ms = SENT_RETENTION // timedelta(milliseconds=1)
         report.pruned = self.store.prune_sent(int(time.time() * 1000) - retention_ms)
         return report

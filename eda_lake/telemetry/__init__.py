@@ -47,7 +47,8 @@ def active() -> Pipeline | None:
 
 
 def flush() -> None:
-    """Send what is batched now (a Dagster step's end, whose process may not run `atexit`)."""
+    """Send what is batched now: at the end of a relay's or the lake's run, as a Dagster
+    step's process may end without running `atexit`."""
     if _pipeline is not None:
         _pipeline.flush()
 

@@ -43,8 +43,8 @@ class Backend:
     paused_until: float = 0.0
     warned: bool = False
 
-    def available(self) -> bool:
-        return time.monotonic() >= self.paused_until
+    def paused(self) -> bool:
+        return time.monotonic() < self.paused_until
 
     def failed(self, signal: str, count: int, error: Exception | None = None) -> None:
         self.paused_until = time.monotonic() + PAUSE_SECONDS
@@ -70,7 +70,7 @@ class GuardedSpanExporter(SpanExporter):
         self.backend = backend
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if not self.backend.available():
+        if self.backend.paused():
             return SpanExportResult.FAILURE
         try:
             result = self.exporter.export(spans)
@@ -109,7 +109,7 @@ class GuardedMetricExporter(MetricExporter):
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        if not self.backend.available():
+        if self.backend.paused():
             return MetricExportResult.FAILURE
         points = sum(
             len(metric.data.data_points)

@@ -174,10 +174,13 @@ class LakeRun:
 @contextmanager
 def lake_run(name: str) -> Iterator[LakeRun]:
     """Around one run of the lake (capture, ingest, silver, gold): a span of its own, failed
-    with the exception that ends the run."""
+    with the exception that ends the run, and sent when it ends."""
     pipeline = active()
     if pipeline is None:
         yield LakeRun(name, None)
         return
-    with pipeline.tracer.start_as_current_span(f"lake {name}") as span:
-        yield LakeRun(name, span)
+    try:
+        with pipeline.tracer.start_as_current_span(f"lake {name}") as span:
+            yield LakeRun(name, span)
+    finally:
+        pipeline.flush()
