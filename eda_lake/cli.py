@@ -45,9 +45,13 @@ INTERRUPTED_EXIT = 130  # what a shell reports for a command stopped by Ctrl-C (
 
 
 def _settings() -> Settings:
+    """The environment's settings, this process's telemetry configured from them."""
+    from eda_lake import telemetry
     from eda_lake.settings import Settings
 
-    return Settings.from_env()
+    settings = Settings.from_env()
+    telemetry.configure(settings.telemetry)
+    return settings
 
 
 def _catalogue() -> Catalogue:

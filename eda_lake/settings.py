@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from eda_lake.shared import names
 from eda_lake.shared.errors import UserError
@@ -100,6 +101,17 @@ DEFAULT_MAX_EVENT_MIB = 64
 # Arrow's binary columns and Parquet's pages count bytes in 32 bits: one event must stay
 # under 2 GiB.
 MAX_MAX_EVENT_MIB = 2047
+
+
+# Traces and metrics (eda_lake.telemetry): OpenTelemetry's own variables, and Azure Monitor's.
+OTLP_ENDPOINT_VAR = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTLP_TRACES_ENDPOINT_VAR = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+OTLP_METRICS_ENDPOINT_VAR = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+OTEL_DISABLED_VAR = "OTEL_SDK_DISABLED"
+OTEL_SERVICE_NAME_VAR = "OTEL_SERVICE_NAME"
+OTEL_RESOURCE_ATTRIBUTES_VAR = "OTEL_RESOURCE_ATTRIBUTES"
+APPINSIGHTS_CONNECTION_VAR = "APPLICATIONINSIGHTS_CONNECTION_STRING"  # the name; a secret
+DEFAULT_SERVICE_NAME = "eda-lake"
 
 
 # The event backbone and Kafka's client settings.
@@ -397,6 +409,45 @@ VARIABLES: tuple[Variable, ...] = (
         of=lambda s: s.kafka.compression if s.kafka else None,
     ),
     Variable(
+        OTLP_ENDPOINT_VAR,
+        "an OTLP/HTTP collector's base URL (traces to /v1/traces, metrics to /v1/metrics): "
+        "telemetry on",
+        of=lambda s: s.telemetry.otlp_endpoint,
+    ),
+    Variable(
+        OTLP_TRACES_ENDPOINT_VAR,
+        "the OTLP/HTTP URL for traces alone (instead of the base URL's /v1/traces)",
+        of=lambda s: s.telemetry.otlp_traces_endpoint,
+    ),
+    Variable(
+        OTLP_METRICS_ENDPOINT_VAR,
+        "the OTLP/HTTP URL for metrics alone (instead of the base URL's /v1/metrics)",
+        of=lambda s: s.telemetry.otlp_metrics_endpoint,
+    ),
+    Variable(
+        APPINSIGHTS_CONNECTION_VAR,
+        "an Application Insights connection string: traces and metrics to Azure Monitor",
+        of=lambda s: s.telemetry.azure_monitor_connection_string,
+        secret=True,
+    ),
+    Variable(
+        OTEL_DISABLED_VAR,
+        "true: no traces or metrics, whatever else is set",
+        of=lambda s: "true" if s.telemetry.disabled else None,
+        default="false",
+    ),
+    Variable(
+        OTEL_SERVICE_NAME_VAR,
+        "the service name traces and metrics carry",
+        of=lambda s: s.telemetry.service_name,
+        default=DEFAULT_SERVICE_NAME,
+    ),
+    Variable(
+        OTEL_RESOURCE_ATTRIBUTES_VAR,
+        "key=value,... attributes every span and metric carries (deployment.environment=qa)",
+        of=lambda s: s.telemetry.resource_attributes,
+    ),
+    Variable(
         DAGSTER_HOME_VAR,
         "Dagster's instance directory (default: $EDA_LAKE_HOME/dagster_home)",
         of=lambda s: str(s.dagster_instance) if s.dagster_instance else None,
@@ -675,6 +726,60 @@ class KafkaSettings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """Where traces and metrics go: an OTLP/HTTP collector (the base URL, or a URL per
+    signal), Azure Monitor (a connection string, a secret never printed), both, or nowhere.
+    Off unless an exporter is named, and always off with `disabled` (OTEL_SDK_DISABLED)."""
+
+    otlp_endpoint: str | None = None
+    otlp_traces_endpoint: str | None = None
+    otlp_metrics_endpoint: str | None = None
+    azure_monitor_connection_string: str | None = field(default=None, repr=False)
+    disabled: bool = False
+    service_name: str = DEFAULT_SERVICE_NAME
+    resource_attributes: str | None = None  # OTEL_RESOURCE_ATTRIBUTES' text: key=value,...
+
+    @property
+    def traces_endpoint(self) -> str | None:
+        """The OTLP URL spans are sent to, as OpenTelemetry's variables define it."""
+        return self.otlp_traces_endpoint or _signal_url(self.otlp_endpoint, "traces")
+
+    @property
+    def metrics_endpoint(self) -> str | None:
+        return self.otlp_metrics_endpoint or _signal_url(self.otlp_endpoint, "metrics")
+
+    @property
+    def enabled(self) -> bool:
+        exporters = (self.traces_endpoint, self.metrics_endpoint)
+        return not self.disabled and bool(any(exporters) or self.azure_monitor_connection_string)
+
+    def resource(self) -> dict[str, str]:
+        """The resource's attributes: OTEL_RESOURCE_ATTRIBUTES', then the service name."""
+        return {**resource_attributes(self.resource_attributes), "service.name": self.service_name}
+
+
+def _signal_url(base: str | None, signal: str) -> str | None:
+    return f"{base.rstrip('/')}/v1/{signal}" if base else None
+
+
+def resource_attributes(text: str | None) -> dict[str, str]:
+    """OTEL_RESOURCE_ATTRIBUTES' `key=value,...` (values percent-encoded), as the W3C Baggage
+    format OpenTelemetry specifies it; SettingsError names a member that is no key=value."""
+    attributes: dict[str, str] = {}
+    for member in (text or "").split(","):
+        if not member.strip():
+            continue
+        key, equals, value = member.partition("=")
+        if not equals or not key.strip():
+            raise SettingsError(
+                f"{OTEL_RESOURCE_ATTRIBUTES_VAR}: {member.strip()!r} is no key=value; write "
+                "comma-separated key=value pairs, such as deployment.environment=qa"
+            )
+        attributes[key.strip()] = unquote(value.strip())
+    return attributes
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where the embedded default keeps its state and which backend is in use."""
 
@@ -693,6 +798,7 @@ class Settings:
     broker: Broker = Broker.EMBEDDED  # the event backbone
     kafka: KafkaSettings | None = None  # required with EDA_LAKE_BROKER=kafka
     max_event_mib: int = DEFAULT_MAX_EVENT_MIB  # a larger capture event quarantines its file
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -715,6 +821,7 @@ class Settings:
                 _directory(env, DAGSTER_HOME_VAR) if env.get(DAGSTER_HOME_VAR) else None
             ),
             max_event_mib=_max_event_mib(env),
+            telemetry=_telemetry(env),
             **_backbone(env, target),
         )
 
@@ -897,6 +1004,73 @@ def _eventhubs(env: _Environment, target: Target) -> AzureEventHubs | None:
         checkpoint_account_url=checkpoint_url,
         checkpoint_container=env.get(CHECKPOINT_CONTAINER_VAR),
     )
+
+
+# Traces and metrics: OpenTelemetry's variables and Azure Monitor's. --------------------------
+
+# What a connection string holds, as the Azure portal shows it (`InstrumentationKey=...;
+# IngestionEndpoint=https://...;LiveEndpoint=...`): the key is required, an endpoint a URL.
+_INSTRUMENTATION_KEY = "instrumentationkey"
+_CONNECTION_ENDPOINTS = {"ingestionendpoint": "IngestionEndpoint", "liveendpoint": "LiveEndpoint"}
+_CONNECTION_STRING_FIX = (
+    "copy it whole from the Application Insights resource's Overview page (Connection String), "
+    "or unset it"
+)
+
+
+def _telemetry(env: _Environment) -> TelemetrySettings:
+    disabled = env.get(OTEL_DISABLED_VAR).strip().lower()
+    if disabled not in ("true", "false"):
+        raise SettingsError(f"{OTEL_DISABLED_VAR}={disabled!r}: set it to true or false")
+    endpoints = {
+        name: env.get(name).strip() or None
+        for name in (OTLP_ENDPOINT_VAR, OTLP_TRACES_ENDPOINT_VAR, OTLP_METRICS_ENDPOINT_VAR)
+    }
+    for name, url in endpoints.items():
+        if url is not None and urlsplit(url).scheme not in ("http", "https"):
+            raise SettingsError(
+                f"{name}={url!r} is no http:// or https:// URL: name the OTLP/HTTP collector, "
+                "for example http://127.0.0.1:4318"
+            )
+    connection = env.get(APPINSIGHTS_CONNECTION_VAR).strip() or None
+    if connection is not None:
+        _check_connection_string(connection)
+    settings = TelemetrySettings(
+        otlp_endpoint=endpoints[OTLP_ENDPOINT_VAR],
+        otlp_traces_endpoint=endpoints[OTLP_TRACES_ENDPOINT_VAR],
+        otlp_metrics_endpoint=endpoints[OTLP_METRICS_ENDPOINT_VAR],
+        azure_monitor_connection_string=connection,
+        disabled=disabled == "true",
+        service_name=env.get(OTEL_SERVICE_NAME_VAR).strip(),
+        resource_attributes=env.get(OTEL_RESOURCE_ATTRIBUTES_VAR).strip() or None,
+    )
+    settings.resource()  # a malformed OTEL_RESOURCE_ATTRIBUTES is refused here, by name
+    return settings
+
+
+def _check_connection_string(connection: str) -> None:
+    """Refuses, naming the variable (never its value, a secret), a connection string whose
+    instrumentation key is missing or whose endpoint is no URL."""
+    parts: dict[str, str] = {}
+    for member in connection.split(";"):
+        key, equals, value = member.partition("=")
+        if member.strip() and not equals:
+            raise SettingsError(
+                f"{APPINSIGHTS_CONNECTION_VAR} is no connection string (Key=value pairs "
+                f"separated by ';'): {_CONNECTION_STRING_FIX}"
+            )
+        parts[key.strip().lower()] = value.strip()
+    if not parts.get(_INSTRUMENTATION_KEY):
+        raise SettingsError(
+            f"{APPINSIGHTS_CONNECTION_VAR} holds no InstrumentationKey: {_CONNECTION_STRING_FIX}"
+        )
+    for endpoint, name in _CONNECTION_ENDPOINTS.items():
+        url = parts.get(endpoint)
+        if url is not None and urlsplit(url).scheme not in ("http", "https"):
+            raise SettingsError(
+                f"{APPINSIGHTS_CONNECTION_VAR}: its {name} is no http:// or https:// URL: "
+                f"{_CONNECTION_STRING_FIX}"
+            )
 
 
 # The event backbone: EDA_LAKE_BROKER and Kafka's variables. ---------------------------------

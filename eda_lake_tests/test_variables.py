@@ -25,6 +25,7 @@ from eda_lake.settings import (
     DiscoveryQueue,
     KafkaSettings,
     Settings,
+    TelemetrySettings,
     _Environment,
     declared,
     deployment_variables,
@@ -170,6 +171,15 @@ def _every_field_set(home: Path) -> Settings:
             compression="zstd",
         ),
         max_event_mib=128,
+        telemetry=TelemetrySettings(
+            otlp_endpoint="http://127.0.0.1:4318",
+            otlp_traces_endpoint="http://127.0.0.1:4319/v1/traces",
+            otlp_metrics_endpoint="http://127.0.0.1:4319/v1/metrics",
+            azure_monitor_connection_string="InstrumentationKey=00000000-0000-0000-0000-000000000000",
+            disabled=True,
+            service_name="another-service",
+            resource_attributes="deployment.environment=qa",
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from eda_lake.hub.factory import make_kafka_hub, make_local_hub
 from eda_lake.settings import BROKER_VAR, Broker, Settings
 from eda_lake.shared.errors import UserError
 from eda_lake.shared.progress import Progress, no_progress
+from eda_lake.telemetry import spans
 
 
 class CaptureNotNeededError(UserError, ValueError):
@@ -31,6 +32,20 @@ def run_capture(
 ) -> CaptureReport:
     """Capture the backbone's windows closed by `now` (default: the clock; and open ones with
     `flush`) into `lake/capture/` with the catalogue's capture settings."""
+    with spans.lake_run("capture") as run:
+        report = _capture(settings, flush=flush, catalogue=catalogue, now=now, progress=progress)
+        run.report(report)
+        return report
+
+
+def _capture(
+    settings: Settings,
+    *,
+    flush: bool,
+    catalogue: Catalogue | None,
+    now: datetime | None,
+    progress: Progress,
+) -> CaptureReport:
     catalogue = catalogue or load_catalogue(settings.schema_dir, settings.catalogue_file)
     destination = settings.capture_dir
     if settings.broker is Broker.KAFKA:

@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, create_model
 
+from eda_lake import telemetry
 from eda_lake.catalogue import Catalogue, load_catalogue
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
@@ -67,6 +68,12 @@ class EdaLakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def settings(self) -> Settings:
         return Settings.from_env(self.variables())
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A step's process sends its spans and metrics where the variables say (each run of
+        the lake and each relay sends its own when it ends: a step's process may end without
+        `atexit`; a teardown here would make every context using the resource a generator's)."""
+        telemetry.configure(self.settings().telemetry)
 
     def simulation(self) -> Simulation:
         return Simulation(self.settings())

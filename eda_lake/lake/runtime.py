@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from functools import cached_property
 
+from eda_lake.lake.bronze.freshness import bronze_freshness
 from eda_lake.lake.bronze.ingest import BronzeReport
 from eda_lake.lake.delta.commits import TableRun
 from eda_lake.lake.derived.entities import EntitiesReport, build_entities
@@ -17,6 +18,7 @@ from eda_lake.lake.recovery import Recovery
 from eda_lake.lake.silver.event_tables import SilverReport
 from eda_lake.lake.upkeep import Upkeep
 from eda_lake.shared.progress import Progress, no_progress
+from eda_lake.telemetry import metrics, spans
 
 
 class Lake(LakeParts):
@@ -36,9 +38,14 @@ class Lake(LakeParts):
     ) -> BronzeReport:
         """These capture files (by default, full discovery: every one) not yet in bronze
         land there."""
-        with self.lock.shared("ingest"):
+        with spans.lake_run("ingest") as run, self.lock.shared("ingest"):
             found = self.capture_files(capture_root) if files is None else files
-            return self.bronze(capture_root).ingest(found, progress=progress)
+            report = self.bronze(capture_root).ingest(found, progress=progress)
+            run.report(report)
+        if metrics.enabled():
+            fresh = bronze_freshness(self.layout)
+            metrics.bronze_freshness(fresh.newest_enqueued, fresh.last_commit)
+        return report
 
     def silver_events(
         self, events: Sequence[str] | None = None, progress: Progress = no_progress
@@ -48,6 +55,17 @@ class Lake(LakeParts):
         return self._silver_events(events, not_upgraded, progress)
 
     def _silver_events(
+        self, events: Sequence[str] | None, not_upgraded: dict[str, TableRun], progress: Progress
+    ) -> SilverReport:
+        """A silver run (a span of its own, the quarantine rate sent after it) over
+        `_event_tables`."""
+        with spans.lake_run("silver") as run:
+            report = self._event_tables(events, not_upgraded, progress)
+            run.report(report)
+        metrics.quarantine_rate(report.rows_read, report.quarantined)
+        return report
+
+    def _event_tables(
         self, events: Sequence[str] | None, not_upgraded: dict[str, TableRun], progress: Progress
     ) -> SilverReport:
         """Silver for these events but those whose table could not be upgraded: they are
@@ -82,8 +100,13 @@ class Lake(LakeParts):
         progress: Progress = no_progress,
     ) -> GoldReport:
         """Recompute the gold days new entity rows touch, or exactly `days`."""
-        with self.lock.shared("gold"):
+        with spans.lake_run("gold") as run, self.lock.shared("gold"):
             report = GoldBuilder(self.layout).run(days, tables)
+            run.counts(
+                tables=len(report.runs),
+                days_recomputed=sum(report.days_recomputed.values()),
+                rows_written=sum(report.rows_written.values()),
+            )
         progress("gold", len(report.runs), len(report.runs), "tables")
         return report
 

@@ -29,6 +29,7 @@ from eda_lake.hub.base import EventData
 from eda_lake.simulation import timing, world
 from eda_lake.simulation.conversions_state import ConversionsState
 from eda_lake.simulation.dead_letters import DeadLetterStore
+from eda_lake.telemetry import spans
 
 HEADER = ["lead_id", "purchase_date"]
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -97,6 +98,7 @@ def ingest_partner_files(
     processed = drops_dir / "processed"
     processed.mkdir(parents=True, exist_ok=True)
     for path in sorted((drops_dir / "incoming").glob("*.csv")):
+        started = spans.clock()
         try:
             rows = _rows(path)
         except FileNotFoundError:
@@ -130,6 +132,7 @@ def ingest_partner_files(
                     report.bad_rows += 1
                     _dead_letter(dead_letters, path.name, line, str(exc), ",".join(row).encode())
             report.sales_confirmed += state.store.enqueue(prepared)
+        spans.partner_file(path.name, [data.properties for _, data in prepared], started)
         # A concurrent ingestion may have moved it first; both published the same events.
         with contextlib.suppress(FileNotFoundError):
             path.replace(processed / path.name)

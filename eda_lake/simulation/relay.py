@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from eda_lake import telemetry
 from eda_lake.embedded.durable import exclusive_file_lock
 from eda_lake.events.publisher import Publisher
 from eda_lake.hub.base import EventRefusedError
 from eda_lake.shared.progress import Progress, no_progress
 from eda_lake.simulation.dead_letters import DeadLetterStore
 from eda_lake.simulation.outbox import AFTER_ACK, OutboxRow, StepHook, TeamStore, no_hook
+from eda_lake.telemetry import spans
 
 # Sent rows are kept this long (to answer "was it sent, and when"), then pruned.
 SENT_RETENTION = timedelta(days=7)
@@ -59,6 +61,7 @@ class Relay:
             while rows := self.store.pending(ROWS_PER_ROUND):
                 self._send(rows, report, progress, stage, total)
         progress(stage, report.sent, total)
+        telemetry.flush()  # the publish spans (and a subscriber's reaction spans) leave now
         retention_ms = SENT_RETENTION // timedelta(milliseconds=1)
         report.pruned = self.store.prune_sent(int(time.time() * 1000) - retention_ms)
         return report
@@ -74,12 +77,14 @@ class Relay:
         batches = list(self._batches(rows))
         unacknowledged = iter(batches)
         current: list[OutboxRow] = []
+        started = spans.clock()
         try:
             for _hub, _count in self.publisher.hub.send_batches(
                 (hub, [row.data for row in batch]) for hub, batch in batches
             ):
                 _hub, current = next(unacknowledged)
-                self._acknowledged(current, report)
+                self._acknowledged(current, report, started)
+                started = spans.clock()
                 progress(stage, report.sent, total)
                 current = []
         except EventRefusedError as exc:
@@ -89,7 +94,7 @@ class Relay:
             _hub, current = next(unacknowledged)
             taken, current = current[: exc.acknowledged], current[exc.acknowledged :]
             if taken:
-                self._acknowledged(taken, report)
+                self._acknowledged(taken, report, started)
             self._send_one_by_one(current, report)
         except Exception:
             failed = current or next(unacknowledged, ("", []))[1]
@@ -98,6 +103,7 @@ class Relay:
 
     def _send_one_by_one(self, rows: list[OutboxRow], report: RelayReport) -> None:
         for row in rows:
+            started = spans.clock()
             try:
                 self.publisher.hub.send(row.hub, [row.data])
             except EventRefusedError as exc:
@@ -105,13 +111,15 @@ class Relay:
                 self.store.mark_refused(row.position)
                 report.refused += 1
                 continue
-            self._acknowledged([row], report)
+            self._acknowledged([row], report, started)
 
-    def _acknowledged(self, rows: list[OutboxRow], report: RelayReport) -> None:
-        """The hub took `rows`: marked sent (a kill before this sends them again)."""
+    def _acknowledged(self, rows: list[OutboxRow], report: RelayReport, started_ns: int) -> None:
+        """The hub took `rows` (one hub's, sent from `started_ns` on): marked sent (a kill
+        before this sends them again), a publish span each."""
         self.on_step(AFTER_ACK)
         self.store.mark_sent(row.position for row in rows)
         report.sent += len(rows)
+        spans.published(rows[0].hub, [row.data.properties for row in rows], started_ns)
 
     def _batches(self, rows: list[OutboxRow]) -> Iterator[tuple[str, list[OutboxRow]]]:
         """Rows in batches per hub, each hub's rows in their stored order."""

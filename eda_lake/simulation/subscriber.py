@@ -29,6 +29,7 @@ from eda_lake.shared.cloudevents_names import TYPE
 from eda_lake.simulation.dead_letters import DeadLetter, DeadLetterStore
 from eda_lake.simulation.outbox import AFTER_REACTIONS_STORED, StepHook, TeamStore, no_hook
 from eda_lake.simulation.relay import Relay
+from eda_lake.telemetry import spans
 
 
 class ReactionError(ValueError):
@@ -125,7 +126,10 @@ class Subscriber:
                         skipped += 1
                         continue
                     report.by_event[spec.name] = report.by_event.get(spec.name, 0) + 1
-                    with self.store.savepoint():
+                    with (
+                        spans.reacting(self.team, hub.name, event.partition_id, event.properties),
+                        self.store.savepoint(),
+                    ):
                         prepared += self._react(spec, event)
                 except _POISON as exc:
                     self._dead_letter(hub.name, event, exc)
@@ -214,7 +218,10 @@ class Subscriber:
             spec = self._event_of(hub, letter.properties)
             if spec.name not in self.handlers:
                 raise ReactionError(f"team {self.team} has no handler for {spec.name}")
-            with self.store.transaction():
+            with (
+                spans.reacting(self.team, hub.name, "dead-letter", letter.properties),
+                self.store.transaction(),
+            ):
                 prepared = self._handle(
                     spec, letter.properties, letter.content_type, letter.body, "dead-letter"
                 )

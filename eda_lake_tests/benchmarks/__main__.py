@@ -16,6 +16,7 @@ from eda_lake_tests.benchmarks import (
     lake,
     publish_to_gold,
     scale,
+    telemetry,
 )
 
 
@@ -37,6 +38,16 @@ def main() -> int:
     )
     if publish["events_per_s"] < 30_000:
         failures.append("publish")
+    traced = telemetry.bench_traced_publish()
+    print(
+        f"traced publish {traced['events']:,.0f} events: telemetry on "
+        f"{traced['on_per_s']:,.0f} events/s vs off {traced['off_per_s']:,.0f} "
+        f"({traced['share']:.2f}x); "
+        f"CPU {traced['cpu_share']:.2f}x off's, {traced['cpu_us_per_event']:.0f} us per event "
+        f"({traced['spans']:,.0f} spans received)   target CPU >= {telemetry.TARGET_CPU_SHARE}x"
+    )
+    if traced["cpu_share"] < telemetry.TARGET_CPU_SHARE or traced["spans"] != traced["events"]:
+        failures.append("traced publish")
     capture = backbone.bench_capture()
     print(
         f"capture   {capture['events']:>9,.0f} events  {capture['capture_s']:.2f} s "

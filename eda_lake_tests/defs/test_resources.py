@@ -39,6 +39,12 @@ def test_every_table_variable_reaches_the_resource_secrets_by_name(tmp_path) -> 
         "EDA_LAKE_KAFKA_TIMEOUT_SECONDS": "30",
         "EDA_LAKE_KAFKA_COMPRESSION": "zstd",
         "EDA_LAKE_MAX_EVENT_MIB": "128",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://127.0.0.1:4318/v1/metrics",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=value-of-the-key",
+        "OTEL_SDK_DISABLED": "true",
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=dv",
     }
     passed = eda_lake_resource(environ).variables()
     assert set(environ) == set(passed)
