@@ -3,7 +3,7 @@
 The file is framed and windowed by `windows` (which reads the container with `container`),
 records are scanned and decoded by `native.BlockDecoder` into column buffers, which Arrow
 then wraps without a copy, and the derived columns (enqueue time, schema id, CloudEvents
-time) come from `assemble`. Memory holds one window and one batch, not the file.
+time, trace id) come from `assemble`. Memory holds one window and one batch, not the file.
 
 The decoder reads attributes by these rules:
 
@@ -43,8 +43,8 @@ from eda_lake.native import avro as native
 from eda_lake.registry.base import InvalidSchemaIdError
 
 # Slots of the attributes the decoder finds per record, in its order.
-FOUND = ("ce_id", "ce_type", "ce_source", "ce_time", "dataschema", "partition_key",
-         "system_content_type", "property_content_type", "kafka_key")  # fmt: skip
+FOUND = ("ce_id", "ce_type", "ce_source", "ce_time", "dataschema", "traceparent",
+         "partition_key", "system_content_type", "property_content_type", "kafka_key")  # fmt: skip
 
 
 def _micros(moment: datetime) -> int:
@@ -98,6 +98,28 @@ def _ce_time(texts: pa.Array) -> pa.Array:
         return pa.array([ce_time_micros(t) for t in texts.to_pylist()], UTC_MICROS)
 
 
+# `trace_context.parse`'s rules, over a whole column: version 00 is exactly 55 characters, a
+# later version (not ff) may add fields; ids are lowercase hex (after lowercasing), not zero.
+_TRACEPARENT = (
+    r"(?s)^(?:00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"
+    r"|(?:0[1-9a-f]|[1-9a-e][0-9a-f]|f[0-9a-e])-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}.*)$"
+)
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+
+
+def _trace_ids(traceparents: pa.Array) -> pa.Array:
+    """The trace id of each `traceparent` (`trace_context.parse`'s), null where it is
+    absent or malformed: computed on the column, no Python object per event."""
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(traceparents))
+    trace = pc.utf8_slice_codeunits(text, 3, 35)
+    span = pc.utf8_slice_codeunits(text, 36, 52)
+    valid = pc.and_(
+        pc.match_substring_regex(text, _TRACEPARENT),
+        pc.and_(pc.not_equal(trace, _ZERO_TRACE), pc.not_equal(span, _ZERO_SPAN)),
+    )
+    return pc.if_else(pc.fill_null(valid, False), trace, pa.scalar(None, pa.string()))
+
+
 def _enqueued(millis: pa.Array, texts: pa.Array) -> pa.Array:
     if millis.null_count == 0:
         return pc.cast(pc.multiply_checked(millis, 1000), UTC_MICROS)
@@ -135,6 +157,7 @@ def assemble(columns: dict[str, pa.Array], name: str, total: int) -> pa.RecordBa
             "ce_type": columns["ce_type"],
             "ce_source": columns["ce_source"],
             "ce_time": _ce_time(columns["ce_time"]),
+            "trace_id": _trace_ids(columns["traceparent"]),
             "body": columns["body"],
         }
         batch = pa.RecordBatch.from_arrays(

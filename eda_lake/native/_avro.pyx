@@ -26,7 +26,7 @@ import_datetime()
 from eda_lake.shared.cloudevents_names import (
     DATASCHEMA as CE_DATASCHEMA, ID as CE_ID, KAFKA_PREFIX as CE_KAFKA_PREFIX,
     LEGACY_PREFIX as CE_LEGACY_PREFIX, PREFIX as CE_PREFIX, READ_PREFIXES as CE_READ_PREFIXES,
-    SOURCE as CE_SOURCE, TIME as CE_TIME, TYPE as CE_TYPE,
+    SOURCE as CE_SOURCE, TIME as CE_TIME, TRACEPARENT as CE_TRACEPARENT, TYPE as CE_TYPE,
 )
 
 # Branch type codes, as the caller maps each union branch.
@@ -297,19 +297,20 @@ cdef bytes K_KAFKA_KEY = b"x-opt-kafka-key"  # where Event Hubs' Kafka endpoint 
 # FOUND names the slots).
 cdef list CE_NAMES = [
     (prefix + attribute).encode()
-    for attribute in (CE_ID, CE_TYPE, CE_SOURCE, CE_TIME, CE_DATASCHEMA)
+    for attribute in (CE_ID, CE_TYPE, CE_SOURCE, CE_TIME, CE_DATASCHEMA, CE_TRACEPARENT)
     for prefix in CE_READ_PREFIXES
 ]
 cdef enum:
     N_CE_PREFIXES = 3
-    N_CE_NAMES = 15
-    N_FOUND = 9  # ce id, type, source, time, dataschema; partition key; content types; key
-    F_PARTITION_KEY = 5
-    F_SYS_CONTENT_TYPE = 6
-    F_PROP_CONTENT_TYPE = 7
-    F_KAFKA_KEY = 8
-cdef const char* CE_NAME_PTR[15]
-cdef Py_ssize_t CE_NAME_LEN[15]
+    N_CE_NAMES = 18
+    # ce id, type, source, time, dataschema, traceparent; partition key; content types; key
+    N_FOUND = 10
+    F_PARTITION_KEY = 6
+    F_SYS_CONTENT_TYPE = 7
+    F_PROP_CONTENT_TYPE = 8
+    F_KAFKA_KEY = 9
+cdef const char* CE_NAME_PTR[18]
+cdef Py_ssize_t CE_NAME_LEN[18]
 # Whether a property name's first byte may begin an attribute's: most names are passed over
 # on it.
 cdef bint CE_FIRST_BYTE[256]

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from hashlib import sha256
 
 VERSION = "00"
+# The source of a file's context: events made from a file start traces of their own, which
+# link to it (`file_context`).
+FILE_SOURCE = "partner-file"
 SAMPLED = "01"
 TRACESTATE_KEY = "edalake"
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
@@ -58,6 +61,13 @@ def span_id_of(source: str, event_id: str) -> str:
 def root_context(source: str, event_id: str) -> TraceContext:
     """The context of an event that starts a trace of its own."""
     return TraceContext(_hex("trace", source, event_id, 32), span_id_of(source, event_id))
+
+
+def file_context(file_name: str) -> TraceContext:
+    """The context of a file that events were made from (a partner's sales file, by name):
+    the root of a trace of its own. The events made from it start their own traces, and
+    their spans link to this one."""
+    return root_context(FILE_SOURCE, file_name)
 
 
 def child_context(cause: TraceContext | None, source: str, event_id: str) -> TraceContext:
