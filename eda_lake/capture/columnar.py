@@ -41,6 +41,7 @@ from eda_lake.events.cloudevents import CloudEventError, parse_time
 from eda_lake.events.wire import PayloadError, schema_id_from_content_type, schema_id_from_uri
 from eda_lake.native import avro as native
 from eda_lake.registry.base import InvalidSchemaIdError
+from eda_lake.shared.trace_context import parse
 
 # Slots of the attributes the decoder finds per record, in its order.
 FOUND = ("ce_id", "ce_type", "ce_source", "ce_time", "dataschema", "traceparent",
@@ -98,26 +99,25 @@ def _ce_time(texts: pa.Array) -> pa.Array:
         return pa.array([ce_time_micros(t) for t in texts.to_pylist()], UTC_MICROS)
 
 
-# `trace_context.parse`'s rules, over a whole column: version 00 is exactly 55 characters, a
-# later version (not ff) may add fields; ids are lowercase hex (after lowercasing), not zero.
-_TRACEPARENT = (
-    r"(?s)^(?:00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"
-    r"|(?:0[1-9a-f]|[1-9a-e][0-9a-f]|f[0-9a-e])-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}.*)$"
-)
-_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+def _lenient_trace_id(traceparent: bytes) -> str | None:
+    context = parse(traceparent.decode("utf-8", "replace"))
+    return None if context is None else context.trace_id
 
 
 def _trace_ids(traceparents: pa.Array) -> pa.Array:
     """The trace id of each `traceparent` (`trace_context.parse`'s), null where it is
-    absent or malformed: computed on the column, no Python object per event."""
-    text = pc.utf8_lower(pc.utf8_trim_whitespace(traceparents))
-    trace = pc.utf8_slice_codeunits(text, 3, 35)
-    span = pc.utf8_slice_codeunits(text, 36, 52)
-    valid = pc.and_(
-        pc.match_substring_regex(text, _TRACEPARENT),
-        pc.and_(pc.not_equal(trace, _ZERO_TRACE), pc.not_equal(span, _ZERO_SPAN)),
+    absent or malformed: the canonical form read in compiled code, no Python object per
+    event; only another form is parsed in Python (`native.trace_ids`). The column is one the
+    decoder made: its buffers start at its first row."""
+    bits, offsets, data = traceparents.buffers()
+    parts = native.trace_ids(
+        b"" if bits is None else memoryview(bits).cast("B"),
+        memoryview(offsets).cast("i"),
+        b"" if data is None else memoryview(data).cast("B"),
+        len(traceparents),
+        _lenient_trace_id,
     )
-    return pc.if_else(pc.fill_null(valid, False), trace, pa.scalar(None, pa.string()))
+    return _binary(parts, pa.string())
 
 
 def _enqueued(millis: pa.Array, texts: pa.Array) -> pa.Array:

@@ -1318,6 +1318,60 @@ cdef object _unscaled(object value, int scale, int precision):
     return -unscaled if sign else unscaled
 
 
+# Trace ids (capture/columnar.py) -------------------------------------------------------
+
+cdef inline bint _lower_hex(const uint8_t* s, Py_ssize_t n):
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not (48 <= s[i] <= 57 or 97 <= s[i] <= 102):
+            return False
+    return True
+
+
+cdef inline bint _not_zero(const uint8_t* s, Py_ssize_t n):
+    cdef Py_ssize_t i
+    for i in range(n):
+        if s[i] != 48:
+            return True
+    return False
+
+
+cdef inline bint _canonical_traceparent(const uint8_t* p, Py_ssize_t n):
+    """`00-<32 hex>-<16 hex>-<2 hex>` in lowercase, neither id all zeros: what eda-lake and
+    most producers send."""
+    return (n == 55 and p[0] == 48 and p[1] == 48 and p[2] == 45 and p[35] == 45
+            and p[52] == 45 and _lower_hex(p + 3, 32) and _lower_hex(p + 36, 16)
+            and _lower_hex(p + 53, 2) and _not_zero(p + 3, 32) and _not_zero(p + 36, 16))
+
+
+def trace_ids(const uint8_t[::1] bits, const int32_t[::1] offsets, const uint8_t[::1] data,
+              Py_ssize_t length, object lenient):
+    """The trace id of each `traceparent` of a text column given as its Arrow parts (validity
+    bits, empty when none is null; int32 offsets; data), as BinaryColumn.finish's parts.
+    The canonical form is read here; any other text goes to `lenient` (its bytes -> the
+    trace id, or None), which reads it as `shared.trace_context.parse` does."""
+    cdef BinaryColumn out = BinaryColumn()
+    cdef Py_ssize_t i, n
+    cdef const uint8_t* p
+    cdef bytes found
+    for i in range(length):
+        if bits.shape[0] and not (bits[i >> 3] >> (i & 7)) & 1:
+            out.add(NULL, 0, False)
+            continue
+        n = offsets[i + 1] - offsets[i]
+        p = &data[offsets[i]] if n else NULL
+        if _canonical_traceparent(p, n):
+            out.add(p + 3, 32, True)
+            continue
+        text = lenient(PyBytes_FromStringAndSize(<const char*> p, n))
+        if text is None:
+            out.add(NULL, 0, False)
+        else:
+            found = (<str> text).encode("utf-8")
+            out.add(<const uint8_t*> PyBytes_AS_STRING(found), PyBytes_GET_SIZE(found), True)
+    return out.finish()
+
+
 # The CloudEvents Kafka binding (hub/kafka_binding.py) ---------------------------------
 
 cdef str _CE_HEADER = CE_KAFKA_PREFIX
