@@ -4,6 +4,7 @@ fastavro reads on Azure's, and one error line naming a damaged file."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -89,7 +90,9 @@ def test_corrupt_files_are_named(azure_capture_dir: Path) -> None:
 TRACE, SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 
 
-def _trace_ids(values: list[PropertyValue], key: str = "cloudEvents_traceparent") -> list[Any]:
+def _trace_ids(
+    values: Sequence[PropertyValue], key: str = "cloudEvents_traceparent"
+) -> list[str | None]:
     moment = datetime(2026, 3, 1, tzinfo=UTC)
     events = [
         ReceivedEvent("h", "0", i, i, moment, None, None, {key: v} if v is not None else {}, b"")
@@ -97,7 +100,8 @@ def _trace_ids(values: list[PropertyValue], key: str = "cloudEvents_traceparent"
     ]
     stream = io.BytesIO()
     write_capture(stream, events, "null")
-    return _table(stream.getvalue())["trace_id"].to_pylist()
+    found: list[str | None] = _table(stream.getvalue())["trace_id"].to_pylist()
+    return found
 
 
 def test_the_trace_id_is_read_from_traceparent_under_every_prefix() -> None:

@@ -121,7 +121,7 @@ def _ingest_killed_after_the_upgrade(settings: Settings) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
         return 0
 
-    commits.commit_files = killed  # type: ignore[assignment]
+    commits.commit_files = killed
     Lake(settings, pii_key=PII_KEY).ingest()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from eda_lake.events.cloudevents import CloudEvent
+from eda_lake.events.publisher import OutgoingEvent
 from eda_lake.hub.base import EventData
 from eda_lake.settings import Settings
 from eda_lake.shared.cloudevents_names import ID_PROPERTY, TRACEPARENT_PROPERTY
@@ -115,9 +116,13 @@ def test_a_cause_delivered_again_causes_its_reactions_with_the_same_context(
     hub.send(spec.hub, again)  # at least once: every cause delivered a second time
     prepared: list[EventData] = []
     prepare = simulation.publisher.prepare
-    monkeypatch.setattr(
-        simulation.publisher, "prepare", lambda e: prepared.append(prepare(e)[1]) or prepare(e)
-    )
+
+    def recorded(outgoing: OutgoingEvent) -> tuple[str, EventData]:
+        made = prepare(outgoing)
+        prepared.append(made[1])
+        return made
+
+    monkeypatch.setattr(simulation.publisher, "prepare", recorded)
     assert simulation.subscriber("conversions").run().reactions == 0  # stored once
     remade = {
         str(d.properties[ID_PROPERTY]): d.properties[TRACEPARENT_PROPERTY]
