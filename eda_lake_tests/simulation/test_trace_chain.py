@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.events.publisher import OutgoingEvent
 from eda_lake.hub.base import EventData
+from eda_lake.lake.delta import tables
+from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.shared.cloudevents_names import ID_PROPERTY, TRACEPARENT_PROPERTY
 from eda_lake.shared.trace_context import (
@@ -170,3 +173,25 @@ def test_a_foreign_cause_without_a_valid_traceparent_starts_a_new_trace(
     for envelope, _ in reactions:
         assert envelope.trace_context() == root_context(envelope.source, envelope.id)
     simulation.close()
+
+    # In the lake: the foreign events land with a null trace id, their reactions with theirs.
+    run_capture(settings, flush=True)
+    lake = Lake(settings, pii_key="trace-test-key-not-a-secret")
+    lake.ingest()
+    assert lake.silver().events.quarantined == 0
+    foreign = _silver(lake, "customer_created", "WHERE event_source = '/elsewhere'")
+    assert foreign == {f"foreign-{n}": None for n in range(len(sent))}
+    traced = {
+        **_silver(lake, "lead_generated", ""),
+        **_silver(lake, "lead_abandoned", ""),
+    }
+    conversions = simulation.catalogue.source("conversions")
+    assert traced == {e.id: root_context(conversions, e.id).trace_id for e, _ in reactions}
+
+
+def _silver(lake: Lake, table: str, where: str) -> dict[str, str | None]:
+    """event_id -> trace_id of a silver event table's rows."""
+    found = tables.open_table(lake.layout.table_uri("silver", table))
+    assert found is not None
+    rows = tables.query(f"SELECT event_id, trace_id FROM t {where}", t=found)
+    return dict(zip(rows["event_id"].to_pylist(), rows["trace_id"].to_pylist(), strict=True))
