@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -110,14 +111,18 @@ def _trace_ids(traceparents: pa.Array) -> pa.Array:
     event; only another form is parsed in Python (`native.trace_ids`). The column is one the
     decoder made: its buffers start at its first row."""
     bits, offsets, data = traceparents.buffers()
-    parts = native.trace_ids(
+    rows = len(traceparents)
+    valid, ids, nulls = native.trace_ids(
         b"" if bits is None else memoryview(bits).cast("B"),
         memoryview(offsets).cast("i"),
         b"" if data is None else memoryview(data).cast("B"),
-        len(traceparents),
+        rows,
         _lenient_trace_id,
     )
-    return _binary(parts, pa.string())
+    # Every id is 32 characters: the offsets are a range (a null row's bytes are unused).
+    id_offsets = np.arange(0, 32 * (rows + 1), 32, dtype=np.int32)
+    buffers = [pa.py_buffer(valid) if nulls else None, pa.py_buffer(id_offsets), pa.py_buffer(ids)]
+    return pa.Array.from_buffers(pa.string(), rows, buffers, null_count=nulls)
 
 
 def _enqueued(millis: pa.Array, texts: pa.Array) -> pa.Array:

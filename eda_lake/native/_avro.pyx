@@ -1347,29 +1347,36 @@ cdef inline bint _canonical_traceparent(const uint8_t* p, Py_ssize_t n):
 def trace_ids(const uint8_t[::1] bits, const int32_t[::1] offsets, const uint8_t[::1] data,
               Py_ssize_t length, object lenient):
     """The trace id of each `traceparent` of a text column given as its Arrow parts (validity
-    bits, empty when none is null; int32 offsets; data), as BinaryColumn.finish's parts.
-    The canonical form is read here; any other text goes to `lenient` (its bytes -> the
-    trace id, or None), which reads it as `shared.trace_context.parse` does."""
-    cdef BinaryColumn out = BinaryColumn()
-    cdef Py_ssize_t i, n
+    bits, empty when none is null; int32 offsets; data): (validity bits, ids, nulls), row
+    i's id at ids[32 * i:32 * (i + 1)]. The canonical form is read here; any other text goes
+    to `lenient` (its bytes -> the trace id, or None), which reads it as
+    `shared.trace_context.parse` does."""
+    cdef bytearray ids = bytearray(32 * length)
+    cdef bytearray valid = bytearray((length + 7) // 8)
+    cdef uint8_t[::1] out = ids
+    cdef uint8_t[::1] set_bits = valid
+    cdef Py_ssize_t i, n, nulls = 0
     cdef const uint8_t* p
     cdef bytes found
     for i in range(length):
         if bits.shape[0] and not (bits[i >> 3] >> (i & 7)) & 1:
-            out.add(NULL, 0, False)
+            nulls += 1
             continue
         n = offsets[i + 1] - offsets[i]
         p = &data[offsets[i]] if n else NULL
         if _canonical_traceparent(p, n):
-            out.add(p + 3, 32, True)
-            continue
-        text = lenient(PyBytes_FromStringAndSize(<const char*> p, n))
-        if text is None:
-            out.add(NULL, 0, False)
+            memcpy(&out[32 * i], p + 3, 32)
         else:
-            found = (<str> text).encode("utf-8")
-            out.add(<const uint8_t*> PyBytes_AS_STRING(found), PyBytes_GET_SIZE(found), True)
-    return out.finish()
+            text = lenient(PyBytes_FromStringAndSize(<const char*> p, n))
+            if text is None:
+                nulls += 1
+                continue
+            found = (<str> text).encode("ascii")
+            if PyBytes_GET_SIZE(found) != 32:
+                raise ValueError(f"a trace id of {PyBytes_GET_SIZE(found)} characters")
+            memcpy(&out[32 * i], PyBytes_AS_STRING(found), 32)
+        set_bits[i >> 3] |= <uint8_t> (1 << (i & 7))
+    return valid, ids, nulls
 
 
 # The CloudEvents Kafka binding (hub/kafka_binding.py) ---------------------------------
