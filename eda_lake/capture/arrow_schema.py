@@ -34,5 +34,8 @@ EVENT_COLUMNS = pa.schema(
         pa.field("ce_source", pa.string()),
         pa.field("ce_time", UTC_MICROS),
         pa.field("body", pa.binary()),
+        # W3C trace id of the CloudEvents `traceparent`; last, as the lake's tables hold it
+        # (added after their first release: Delta appends a column a table takes in place).
+        pa.field("trace_id", pa.string()),
     ]
 )

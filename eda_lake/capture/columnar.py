@@ -3,7 +3,7 @@
 The file is framed and windowed by `windows` (which reads the container with `container`),
 records are scanned and decoded by `native.BlockDecoder` into column buffers, which Arrow
 then wraps without a copy, and the derived columns (enqueue time, schema id, CloudEvents
-time) come from `assemble`. Memory holds one window and one batch, not the file.
+time, trace id) come from `assemble`. Memory holds one window and one batch, not the file.
 
 The decoder reads attributes by these rules:
 
@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -41,10 +42,11 @@ from eda_lake.events.cloudevents import CloudEventError, parse_time
 from eda_lake.events.wire import PayloadError, schema_id_from_content_type, schema_id_from_uri
 from eda_lake.native import avro as native
 from eda_lake.registry.base import InvalidSchemaIdError
+from eda_lake.shared.trace_context import parse
 
 # Slots of the attributes the decoder finds per record, in its order.
-FOUND = ("ce_id", "ce_type", "ce_source", "ce_time", "dataschema", "partition_key",
-         "system_content_type", "property_content_type", "kafka_key")  # fmt: skip
+FOUND = ("ce_id", "ce_type", "ce_source", "ce_time", "dataschema", "traceparent",
+         "partition_key", "system_content_type", "property_content_type", "kafka_key")  # fmt: skip
 
 
 def _micros(moment: datetime) -> int:
@@ -98,6 +100,31 @@ def _ce_time(texts: pa.Array) -> pa.Array:
         return pa.array([ce_time_micros(t) for t in texts.to_pylist()], UTC_MICROS)
 
 
+def _lenient_trace_id(traceparent: bytes) -> str | None:
+    context = parse(traceparent.decode("utf-8", "replace"))
+    return None if context is None else context.trace_id
+
+
+def _trace_ids(traceparents: pa.Array) -> pa.Array:
+    """The trace id of each `traceparent` (`trace_context.parse`'s), null where it is
+    absent or malformed: the canonical form read in compiled code, no Python object per
+    event; only another form is parsed in Python (`native.trace_ids`). The column is one the
+    decoder made: its buffers start at its first row."""
+    bits, offsets, data = traceparents.buffers()
+    rows = len(traceparents)
+    valid, ids, nulls = native.trace_ids(
+        b"" if bits is None else memoryview(bits).cast("B"),
+        memoryview(offsets).cast("i"),
+        b"" if data is None else memoryview(data).cast("B"),
+        rows,
+        _lenient_trace_id,
+    )
+    # Every id is 32 characters: the offsets are a range (a null row's bytes are unused).
+    id_offsets = np.arange(0, 32 * (rows + 1), 32, dtype=np.int32)
+    buffers = [pa.py_buffer(valid) if nulls else None, pa.py_buffer(id_offsets), pa.py_buffer(ids)]
+    return pa.Array.from_buffers(pa.string(), rows, buffers, null_count=nulls)
+
+
 def _enqueued(millis: pa.Array, texts: pa.Array) -> pa.Array:
     if millis.null_count == 0:
         return pc.cast(pc.multiply_checked(millis, 1000), UTC_MICROS)
@@ -135,6 +162,7 @@ def assemble(columns: dict[str, pa.Array], name: str, total: int) -> pa.RecordBa
             "ce_type": columns["ce_type"],
             "ce_source": columns["ce_source"],
             "ce_time": _ce_time(columns["ce_time"]),
+            "trace_id": _trace_ids(columns["traceparent"]),
             "body": columns["body"],
         }
         batch = pa.RecordBatch.from_arrays(

@@ -5,7 +5,8 @@ binding's current prefix; readers also accept the older `cloudEvents:`, and the 
 binding's `ce_`, which is how a Kafka producer's headers reach Capture through Event Hubs'
 Kafka endpoint: as bytes-valued properties). All values are
 strings, `time` in RFC 3339, because Event Hubs Capture keeps only long, double, string and
-bytes in its property map.
+bytes in its property map. The one extension is distributed tracing's: `traceparent` and
+`tracestate` (W3C Trace Context, `shared.trace_context`), optional when read.
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ from eda_lake.shared.cloudevents_names import (
     SUBJECT_PROPERTY,
     TIME,
     TIME_PROPERTY,
+    TRACEPARENT,
+    TRACEPARENT_PROPERTY,
+    TRACESTATE,
+    TRACESTATE_PROPERTY,
     TYPE,
     TYPE_PROPERTY,
 )
+from eda_lake.shared.trace_context import TraceContext, parse
 
 
 class CloudEventError(ValueError):
@@ -72,12 +78,19 @@ class CloudEvent:
     subject: str | None = None
     dataschema: str | None = None
     specversion: str = SPEC_VERSION
+    traceparent: str | None = None  # as sent: `trace_context` reads it leniently
+    tracestate: str | None = None
 
     def to_properties(self) -> dict[str, str]:
         return binary_mode_properties(
             self.id, self.source, self.type, self.time, self.subject, self.dataschema,
-            self.specversion,
+            self.specversion, self.traceparent, self.tracestate,
         )  # fmt: skip
+
+    def trace_context(self) -> TraceContext | None:
+        """The trace the event belongs to; None when it carried no valid `traceparent` (a
+        foreign producer's event): a reaction to it then starts a trace of its own."""
+        return parse(self.traceparent, self.tracestate)
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, object]) -> CloudEvent:
@@ -98,6 +111,8 @@ class CloudEvent:
             subject=attrs.get(SUBJECT),
             dataschema=attrs.get(DATASCHEMA),
             specversion=attrs[SPECVERSION],
+            traceparent=attrs.get(TRACEPARENT),
+            tracestate=attrs.get(TRACESTATE),
         )
 
 
@@ -109,6 +124,8 @@ def binary_mode_properties(
     subject: str | None = None,
     dataschema: str | None = None,
     specversion: str = SPEC_VERSION,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
 ) -> dict[str, str]:
     """The AMQP application properties of an event; publishers call this directly, which
     spares building an envelope object per event."""
@@ -123,6 +140,10 @@ def binary_mode_properties(
         props[SUBJECT_PROPERTY] = subject
     if dataschema is not None:
         props[DATASCHEMA_PROPERTY] = dataschema
+    if traceparent is not None:
+        props[TRACEPARENT_PROPERTY] = traceparent
+    if tracestate is not None:
+        props[TRACESTATE_PROPERTY] = tracestate
     return props
 
 

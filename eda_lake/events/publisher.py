@@ -1,5 +1,6 @@
 """Turns domain records into CloudEvents for the hub: encode, envelope, route. A team stores
-what `prepare` makes in its outbox; its relay sends it, in batches of `batch_size`."""
+what `prepare` makes in its outbox; its relay sends it, in batches of `batch_size`. Every
+event carries its trace context (`traceparent`, and `tracestate` naming its cause's span)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from eda_lake.catalogue import Catalogue
 from eda_lake.events.cloudevents import binary_mode_properties
 from eda_lake.events.wire import AvroEncoder
 from eda_lake.hub.base import EventData, EventHubClient
+from eda_lake.shared.trace_context import TraceContext, child_context
 
 # Reaction ids are uuid5 in this namespace, so a replayed reaction carries its first id.
 EVENT_ID_NAMESPACE = uuid.UUID("6b1d3c52-4f0e-4b7a-9a51-2f1f0d1c7e3a")
@@ -33,13 +35,16 @@ def derived_event_id(*parts: str) -> str:
 
 
 class OutgoingEvent(NamedTuple):
-    """A domain record to publish as the catalogue event `event`."""
+    """A domain record to publish as the catalogue event `event`: a reaction names its
+    cause's trace context (`cause`), and continues that trace; an event without one starts
+    a trace of its own."""
 
     event: str
     record: Mapping[str, Any]
     id: str
     source: str
     time: datetime
+    cause: TraceContext | None = None
 
 
 class Publisher:
@@ -70,8 +75,12 @@ class Publisher:
             dataschema = self._uris[payload.schema_id] = self.encoder.registry.schema_uri(
                 payload.schema_id
             )
+        # Derived from the event's source and id: an event prepared again (a replayed cause,
+        # a replayed dead letter) carries the very same context.
+        context = child_context(outgoing.cause, outgoing.source, outgoing.id)
         properties = binary_mode_properties(
-            outgoing.id, outgoing.source, spec.cloudevents_type(), outgoing.time, key, dataschema
-        )
+            outgoing.id, outgoing.source, spec.cloudevents_type(), outgoing.time, key, dataschema,
+            traceparent=context.traceparent(), tracestate=context.tracestate(),
+        )  # fmt: skip
         data = EventData(payload.body, properties, key, payload.content_type)
         return spec.hub, data

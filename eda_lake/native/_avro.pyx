@@ -26,7 +26,7 @@ import_datetime()
 from eda_lake.shared.cloudevents_names import (
     DATASCHEMA as CE_DATASCHEMA, ID as CE_ID, KAFKA_PREFIX as CE_KAFKA_PREFIX,
     LEGACY_PREFIX as CE_LEGACY_PREFIX, PREFIX as CE_PREFIX, READ_PREFIXES as CE_READ_PREFIXES,
-    SOURCE as CE_SOURCE, TIME as CE_TIME, TYPE as CE_TYPE,
+    SOURCE as CE_SOURCE, TIME as CE_TIME, TRACEPARENT as CE_TRACEPARENT, TYPE as CE_TYPE,
 )
 
 # Branch type codes, as the caller maps each union branch.
@@ -297,19 +297,20 @@ cdef bytes K_KAFKA_KEY = b"x-opt-kafka-key"  # where Event Hubs' Kafka endpoint 
 # FOUND names the slots).
 cdef list CE_NAMES = [
     (prefix + attribute).encode()
-    for attribute in (CE_ID, CE_TYPE, CE_SOURCE, CE_TIME, CE_DATASCHEMA)
+    for attribute in (CE_ID, CE_TYPE, CE_SOURCE, CE_TIME, CE_DATASCHEMA, CE_TRACEPARENT)
     for prefix in CE_READ_PREFIXES
 ]
 cdef enum:
     N_CE_PREFIXES = 3
-    N_CE_NAMES = 15
-    N_FOUND = 9  # ce id, type, source, time, dataschema; partition key; content types; key
-    F_PARTITION_KEY = 5
-    F_SYS_CONTENT_TYPE = 6
-    F_PROP_CONTENT_TYPE = 7
-    F_KAFKA_KEY = 8
-cdef const char* CE_NAME_PTR[15]
-cdef Py_ssize_t CE_NAME_LEN[15]
+    N_CE_NAMES = 18
+    # ce id, type, source, time, dataschema, traceparent; partition key; content types; key
+    N_FOUND = 10
+    F_PARTITION_KEY = 6
+    F_SYS_CONTENT_TYPE = 7
+    F_PROP_CONTENT_TYPE = 8
+    F_KAFKA_KEY = 9
+cdef const char* CE_NAME_PTR[18]
+cdef Py_ssize_t CE_NAME_LEN[18]
 # Whether a property name's first byte may begin an attribute's: most names are passed over
 # on it.
 cdef bint CE_FIRST_BYTE[256]
@@ -1315,6 +1316,67 @@ cdef object _unscaled(object value, int scale, int precision):
         unscaled = unscaled * 10 + digit
     unscaled *= 10 ** (exponent + scale)
     return -unscaled if sign else unscaled
+
+
+# Trace ids (capture/columnar.py) -------------------------------------------------------
+
+cdef inline bint _lower_hex(const uint8_t* s, Py_ssize_t n):
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not (48 <= s[i] <= 57 or 97 <= s[i] <= 102):
+            return False
+    return True
+
+
+cdef inline bint _not_zero(const uint8_t* s, Py_ssize_t n):
+    cdef Py_ssize_t i
+    for i in range(n):
+        if s[i] != 48:
+            return True
+    return False
+
+
+cdef inline bint _canonical_traceparent(const uint8_t* p, Py_ssize_t n):
+    """`00-<32 hex>-<16 hex>-<2 hex>` in lowercase, neither id all zeros: what eda-lake and
+    most producers send."""
+    return (n == 55 and p[0] == 48 and p[1] == 48 and p[2] == 45 and p[35] == 45
+            and p[52] == 45 and _lower_hex(p + 3, 32) and _lower_hex(p + 36, 16)
+            and _lower_hex(p + 53, 2) and _not_zero(p + 3, 32) and _not_zero(p + 36, 16))
+
+
+def trace_ids(const uint8_t[::1] bits, const int32_t[::1] offsets, const uint8_t[::1] data,
+              Py_ssize_t length, object lenient):
+    """The trace id of each `traceparent` of a text column given as its Arrow parts (validity
+    bits, empty when none is null; int32 offsets; data): (validity bits, ids, nulls), row
+    i's id at ids[32 * i:32 * (i + 1)]. The canonical form is read here; any other text goes
+    to `lenient` (its bytes -> the trace id, or None), which reads it as
+    `shared.trace_context.parse` does."""
+    cdef bytearray ids = bytearray(32 * length)
+    cdef bytearray valid = bytearray((length + 7) // 8)
+    cdef uint8_t[::1] out = ids
+    cdef uint8_t[::1] set_bits = valid
+    cdef Py_ssize_t i, n, nulls = 0
+    cdef const uint8_t* p
+    cdef bytes found
+    for i in range(length):
+        if bits.shape[0] and not (bits[i >> 3] >> (i & 7)) & 1:
+            nulls += 1
+            continue
+        n = offsets[i + 1] - offsets[i]
+        p = &data[offsets[i]] if n else NULL
+        if _canonical_traceparent(p, n):
+            memcpy(&out[32 * i], p + 3, 32)
+        else:
+            text = lenient(PyBytes_FromStringAndSize(<const char*> p, n))
+            if text is None:
+                nulls += 1
+                continue
+            found = (<str> text).encode("ascii")
+            if PyBytes_GET_SIZE(found) != 32:
+                raise ValueError(f"a trace id of {PyBytes_GET_SIZE(found)} characters")
+            memcpy(&out[32 * i], PyBytes_AS_STRING(found), 32)
+        set_bits[i >> 3] |= <uint8_t> (1 << (i & 7))
+    return valid, ids, nulls
 
 
 # The CloudEvents Kafka binding (hub/kafka_binding.py) ---------------------------------

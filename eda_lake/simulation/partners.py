@@ -9,7 +9,8 @@ plausible delay); `ingest_partner_files` is Conversions' side: every valid row b
 SaleConfirmed event, confirmed after the file's time, every bad row a dead letter with its
 reason. A file's sales and their events are stored in one transaction of Conversions' store
 (the events in its outbox), and the file moves to `processed/` after; a crash before the move
-stores nothing twice (the same sales, the same event ids). The relay sends them.
+stores nothing twice (the same sales, the same event ids). The relay sends them. A sale
+starts a trace of its own, which links to its file's (`trace_context.file_context`).
 """
 
 from __future__ import annotations

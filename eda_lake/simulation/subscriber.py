@@ -10,7 +10,7 @@ team's state changes and the reactions of the whole batch are stored in one tran
 the team's store (the reactions in its outbox), and only then is the partition checkpointed;
 the relay sends the outbox once the subscribed partitions are read. A subscriber killed
 before the checkpoint reprocesses the batch after restart: the same reactions have the same
-ids, and the outbox stores each once.
+ids (and trace contexts, derived from them), and the outbox stores each once.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from eda_lake.events.wire import AvroDecoder, PayloadError
 from eda_lake.hub.base import EventData, EventHubClient, PropertyValue, ReceivedEvent
 from eda_lake.registry.base import RegistryError
 from eda_lake.shared.cloudevents_names import TYPE
+from eda_lake.shared.trace_context import TraceContext
 from eda_lake.simulation.dead_letters import DeadLetter, DeadLetterStore
 from eda_lake.simulation.outbox import AFTER_REACTIONS_STORED, StepHook, TeamStore, no_hook
 from eda_lake.simulation.relay import Relay
@@ -43,6 +44,12 @@ class Incoming:
     envelope: CloudEvent
     record: dict[str, Any]
     origin: str
+
+    @property
+    def trace(self) -> TraceContext | None:
+        """The trace the event belongs to, which its reactions continue (None: they start
+        their own)."""
+        return self.envelope.trace_context()
 
 
 Handler = Callable[[Incoming], list[OutgoingEvent]]

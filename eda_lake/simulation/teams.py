@@ -4,7 +4,9 @@ Product publishes its catalogue; Customer publishes sign-ups and reacts to purch
 Conversions follows the catalogue, turns new customers into leads (about one in three) or
 abandoned customers, and turns confirmed sales into purchased leads. Every reaction's id is
 derived from its cause and its business time is the cause's plus its stage's delay
-(`timing`), so a replayed cause produces the very same reaction, never before its cause.
+(`timing`), so a replayed cause produces the very same reaction, never before its cause. A
+reaction continues its cause's trace (`shared.trace_context`); the events a team publishes
+on its own start one each.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def _reaction(
         id=derived_event_id(cause.envelope.source, cause.envelope.id, event),
         source=catalogue.source(team),
         time=timing.business_time(event, record),
+        cause=cause.trace,
     )
 
 

@@ -12,6 +12,7 @@ from eda_lake.capture.naming import ArchiveNameFormat
 from eda_lake.capture.writer import write_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.hub.base import ReceivedEvent
+from eda_lake.shared.trace_context import root_context
 
 NAMES = ArchiveNameFormat()
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -20,7 +21,8 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 def write_bench_container(
     root: Path, events: int, files_per_partition: int = 2, partitions: int = 4
 ) -> list[Path]:
-    """`events` CloudEvents with registry-shaped properties and random 400-byte bodies."""
+    """`events` CloudEvents with registry-shaped properties (a trace context among them, as
+    every event eda-lake publishes carries) and random 400-byte bodies."""
     rng = random.Random(7)
     per_file = events // (partitions * files_per_partition)
     paths = []
@@ -33,13 +35,15 @@ def write_bench_container(
                 nonlocal sequence
                 for _ in range(per_file):
                     moment = window + timedelta(milliseconds=sequence)
+                    event_id = f"{partition}-{sequence}"
                     envelope = CloudEvent(
-                        id=f"{partition}-{sequence}",
+                        id=event_id,
                         source="/bench",
                         type="bench.Event",
                         time=moment,
                         subject=str(sequence % 1000),
                         dataschema="urn:eda-lake:schema:" + "a" * 32,
+                        traceparent=root_context("/bench", event_id).traceparent(),
                     )
                     yield ReceivedEvent(
                         hub="bench",

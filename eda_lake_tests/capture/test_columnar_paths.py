@@ -4,6 +4,7 @@ fastavro reads on Azure's, and one error line naming a damaged file."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -11,11 +12,14 @@ from typing import Any, cast
 import fastavro
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eda_lake.capture.columnar import read_capture_batches
 from eda_lake.capture.reader import CaptureFileError
 from eda_lake.capture.writer import write_capture
 from eda_lake.hub.base import PropertyValue, ReceivedEvent
+from eda_lake.shared.trace_context import parse
 
 
 def _table(data: bytes) -> pa.Table:
@@ -81,3 +85,49 @@ def test_corrupt_files_are_named(azure_capture_dir: Path) -> None:
         list(read_capture_batches(io.BytesIO(data[:-20]), "cut.avro"))
     with pytest.raises(CaptureFileError, match=r"junk\.avro: not an Avro container"):
         list(read_capture_batches(io.BytesIO(b"nope"), "junk.avro"))
+
+
+TRACE, SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+
+def _trace_ids(
+    values: Sequence[PropertyValue], key: str = "cloudEvents_traceparent"
+) -> list[str | None]:
+    moment = datetime(2026, 3, 1, tzinfo=UTC)
+    events = [
+        ReceivedEvent("h", "0", i, i, moment, None, None, {key: v} if v is not None else {}, b"")
+        for i, v in enumerate(values)
+    ]
+    stream = io.BytesIO()
+    write_capture(stream, events, "null")
+    found: list[str | None] = _table(stream.getvalue())["trace_id"].to_pylist()
+    return found
+
+
+def test_the_trace_id_is_read_from_traceparent_under_every_prefix() -> None:
+    header = f"00-{TRACE}-{SPAN}-01"
+    for key in ("cloudEvents_traceparent", "cloudEvents:traceparent", "ce_traceparent"):
+        assert _trace_ids([header, header.encode()], key) == [TRACE, TRACE]
+    assert _trace_ids([header], "traceparent") == [None]  # no CloudEvents attribute
+    foreign = [None, "", "garbage", b"\xff\xfe", f"00-{'0' * 32}-{SPAN}-01",
+               f"ff-{TRACE}-{SPAN}-01", f" 00-{TRACE.upper()}-{SPAN}-00 \n"]  # fmt: skip
+    assert _trace_ids(foreign) == [None] * 6 + [TRACE]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=70),
+        st.builds(
+            lambda v, t, s, f, tail: f"{v}-{t}-{s}-{f}{tail}",
+            st.sampled_from(["00", "01", "ff", "fe", "0F", "g0"]),
+            st.sampled_from([TRACE, TRACE.upper(), "0" * 32, TRACE[:-1]]),
+            st.sampled_from([SPAN, "0" * 16, SPAN + "0"]),
+            st.sampled_from(["01", "00", "zz"]),
+            st.sampled_from(["", "-x", "x", " ", "\n-more"]),
+        ),
+    )
+)
+def test_the_column_reads_traceparent_as_parse_does(header: str) -> None:
+    parsed = parse(header)
+    assert _trace_ids([header]) == [None if parsed is None else parsed.trace_id]

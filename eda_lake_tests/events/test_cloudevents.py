@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from eda_lake.events.cloudevents import CloudEvent, CloudEventError, attributes, parse_time
 from eda_lake.settings import REPO_ROOT
 from eda_lake.shared import cloudevents_names
+from eda_lake.shared.trace_context import child_context, root_context
 
 # A binding's prefix in a string literal of code (prose writes `cloudEvents_<name>`).
 SPELLED_PREFIX = re.compile(r"""b?["'](?:cloudEvents[_:]|ce_["'])""")
@@ -36,6 +38,21 @@ def test_legacy_colon_prefix_and_bytes_values_are_read() -> None:
         for k, v in EVENT.to_properties().items()
     }
     assert CloudEvent.from_properties(props) == EVENT
+
+
+def test_trace_context_travels_as_the_tracing_extension_and_is_optional() -> None:
+    assert EVENT.trace_context() is None  # sent without one: a foreign producer's
+    assert "cloudEvents_traceparent" not in EVENT.to_properties()
+    cause = root_context("/eda-lake/customer", "c-0")
+    context = child_context(cause, EVENT.source, EVENT.id)
+    traced = replace(EVENT, traceparent=context.traceparent(), tracestate=context.tracestate())
+    props = traced.to_properties()
+    assert props["cloudEvents_traceparent"] == context.traceparent()
+    assert props["cloudEvents_tracestate"] == f"edalake={cause.span_id}"
+    kafka = {k.replace("cloudEvents_", "ce_"): v.encode() for k, v in props.items()}
+    assert CloudEvent.from_properties(kafka).trace_context() == context
+    malformed = replace(EVENT, traceparent="00-not-a-trace-01")
+    assert CloudEvent.from_properties(malformed.to_properties()).trace_context() is None
 
 
 def test_missing_attributes_are_named() -> None:

@@ -1,5 +1,12 @@
 from eda_lake.shared import trace_context
-from eda_lake.shared.trace_context import TraceContext, child_context, parse, root_context
+from eda_lake.shared.trace_context import (
+    FILE_SOURCE,
+    TraceContext,
+    child_context,
+    file_context,
+    parse,
+    root_context,
+)
 
 
 def test_a_root_context_is_derived_from_the_event_and_reads_back():
@@ -41,3 +48,10 @@ def test_foreign_and_malformed_headers_give_no_context_and_never_raise():
 
 def test_an_all_zero_digest_is_never_produced():
     assert trace_context._hex("span", "s", "e", 16).strip("0")
+
+
+def test_a_file_has_a_root_context_of_its_own_by_name() -> None:
+    context = file_context("p1-00001-20261101.csv")
+    assert context == root_context(FILE_SOURCE, "p1-00001-20261101.csv")
+    assert context.parent_span_id is None
+    assert context != file_context("p1-00002-20261101.csv")

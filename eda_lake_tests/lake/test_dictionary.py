@@ -19,7 +19,7 @@ from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES
 from eda_lake.lake.dictionary import TableEntry, UnknownTableError
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.quarantine import EVENTS_COLUMNS, FILES_COLUMNS
-from eda_lake.lake.silver.event_tables import META_DESCRIPTIONS, META_FIELDS
+from eda_lake.lake.silver.event_tables import ADDED_FIELDS, META_DESCRIPTIONS, META_FIELDS
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake_tests.lake.helpers import DemoLake
 
@@ -62,7 +62,7 @@ def problems(entries: tuple[TableEntry, ...]) -> list[str]:
             found.append(f"{declared.qualified_name}.{name}: described, but no such column")
     for name in set(COLUMN_DESCRIPTIONS) - set(BRONZE_SCHEMA.names):
         found.append(f"bronze.events.{name}: described, but no such column")
-    for name in set(META_DESCRIPTIONS) - {f.name for f in META_FIELDS}:
+    for name in set(META_DESCRIPTIONS) - {f.name for f in META_FIELDS + ADDED_FIELDS}:
         found.append(f"silver metadata column {name}: described, but no such column")
     for table, described in (("files", FILES_COLUMNS), ("events", EVENTS_COLUMNS)):
         for name in set(described) - columns[f"quarantine.{table}"]:

@@ -222,6 +222,9 @@ class BronzeIngestor:
             partition_by=PARTITION_COLUMNS,
             configuration=BRONZE_CONFIGURATION,
         )
+        # A table written before bronze's newest columns takes them first, in a commit of its
+        # own (a writer that decided before it decides again, as after any conflict).
+        commits.add_columns(table, BRONZE_SCHEMA, inputs={})
         # Decide on the very snapshot the commit is checked against (see the module doc).
         if _ingested(self.layout, table, group):
             raise commits.ConcurrentCommitError("files of the group were ingested concurrently")

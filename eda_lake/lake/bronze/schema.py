@@ -19,17 +19,21 @@ __all__ = [
     "UTC_MICROS",
 ]
 
+# Columns added after the table's first release, last: a table written before them takes
+# them in place on its next commit (`commits.add_columns`; Delta appends them).
+ADDED_COLUMNS = ("trace_id",)
 BRONZE_SCHEMA = pa.schema(
     [
         pa.field("namespace", pa.string(), nullable=False),
         pa.field("hub", pa.string(), nullable=False),
         pa.field("partition_id", pa.string(), nullable=False),
-        *EVENT_COLUMNS,
+        *(f for f in EVENT_COLUMNS if f.name not in ADDED_COLUMNS),
         pa.field("source_file", pa.string(), nullable=False),
         pa.field("ingested_at", UTC_MICROS, nullable=False),
         pa.field(
             "date", pa.string(), nullable=False
         ),  # partition: UTC day of the file's capture window
+        *(EVENT_COLUMNS.field(name) for name in ADDED_COLUMNS),
     ]
 )
 PARTITION_COLUMNS = ["hub", "date"]
@@ -64,6 +68,10 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "when absent.",
     "ce_time": "CloudEvents `time` attribute: business time of the occurrence, UTC; null when "
     "absent or not RFC 3339.",
+    "trace_id": "W3C trace id (32 lowercase hex digits) of the CloudEvents `traceparent` "
+    "(distributed tracing), under any of the bindings' prefixes: the trace the event belongs to, "
+    "shared by everything it caused; null when absent or malformed, and in rows ingested "
+    "before the column existed. Its span and its cause's are in `properties`.",
     "body": "Event payload exactly as sent (Avro in the registry's wire format, or any other "
     "bytes a foreign producer sent).",
     "source_file": "Path of the capture file in its container; every row of a file shares it.",

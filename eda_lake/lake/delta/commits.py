@@ -28,6 +28,9 @@ from deltalake import (
     WriterProperties,
     write_deltalake,
 )
+from deltalake import (
+    Schema as DeltaSchema,
+)
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction, RemoveAction
 
@@ -190,6 +193,37 @@ def commit(table: DeltaTable, write: Write, inputs: Mapping[str, int]) -> int:
         raise ConcurrentCommitError(str(exc)) from exc
     table.update_incremental()
     return table.version()
+
+
+def add_columns(table: DeltaTable, schema: pa.Schema, inputs: Mapping[str, int]) -> bool:
+    """Give a table written before `schema` gained columns those columns, in place: one
+    metadata commit, no data rewritten (Delta appends them, so `schema` has them last; the
+    rows before read null, so each must be nullable). Atomic like any commit: a process
+    killed around it leaves the table with the columns or without. A writer that decided on
+    the snapshot before it is refused by Delta (the metadata changed) and decides again; the
+    input versions are recorded as by `commit`. Whether it committed; ConcurrentCommitError
+    when another writer committed first (perhaps the same columns): decide again."""
+    stored = {name for name, _ in tables.delta_columns(table.schema())}
+    missing = [f for f in schema if f.name not in stored]
+    if not missing:
+        return False
+    required = [f.name for f in missing if not f.nullable]
+    if required:
+        raise ValueError(
+            f"{table.table_uri}: column(s) {required} cannot be added in place (rows written "
+            "before them would hold null, and they may not): rewrite the table instead"
+        )
+    fields = DeltaSchema.from_arrow(tables.stored_schema(pa.schema(missing))).fields
+    properties = CommitProperties(
+        app_transactions=[Transaction(progress_app(n), v) for n, v in inputs.items()],
+        max_commit_retries=0,
+    )
+    try:
+        table.alter.add_columns(fields, commit_properties=properties)
+    except CommitFailedError as exc:
+        raise ConcurrentCommitError(str(exc)) from exc
+    table.update_incremental()
+    return True
 
 
 def commit_files(

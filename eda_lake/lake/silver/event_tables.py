@@ -64,8 +64,13 @@ META_PASSTHROUGH = (
 META_SOURCE_COLUMNS = ["ce_source", "ce_id", "ce_time", *META_PASSTHROUGH]
 BRONZE_COLUMNS = [
     "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id",
-    "ce_id", "ce_source", "ce_time", "ce_type", "body", "source_file",
+    "ce_id", "ce_source", "ce_time", "ce_type", "body", "source_file", "trace_id",
 ]  # fmt: skip
+# The lake's own columns added after the event tables' first release, last in every table
+# (after the payload's): a table written before them takes them in place (`evolution`).
+# Each is read from bronze's column of the same name, which a bronze not written since it
+# gained it lacks: its rows read null.
+ADDED_FIELDS = [pa.field("trace_id", pa.string())]
 META_FIELDS = [
     pa.field("event_source", pa.string(), nullable=False),
     pa.field("event_id", pa.string(), nullable=False),
@@ -92,6 +97,9 @@ META_DESCRIPTIONS: dict[str, str] = {
     "sent twice), UTC.",
     "schema_id": "Schema registry id of the writer schema the body was decoded with.",
     "source_file": "Path of the capture file the event came in, as in bronze.",
+    "trace_id": "W3C trace id of the event's CloudEvents `traceparent` (bronze's `trace_id`): "
+    "the trace it belongs to, shared by the events it caused and was caused by; null when it "
+    "carried none (a foreign producer's, or sent before events carried one) or a malformed one.",
 }
 
 
@@ -122,8 +130,9 @@ _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 def event_schema(spec: EventSpec) -> pa.Schema:
-    """The silver table of a catalogue event: its metadata columns, then its fields."""
-    return pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed))
+    """The silver table of a catalogue event: its metadata columns, its fields, then the
+    lake's columns added since (`ADDED_FIELDS`)."""
+    return pa.schema(META_FIELDS + arrow_fields(spec.schema.parsed) + ADDED_FIELDS)
 
 
 @dataclass
@@ -449,7 +458,9 @@ class SilverBuilder:
         hubs = _hubs_predicate([stage.spec for stage in stages])
         try:
             self._stage(
-                tables.inserted_batches(bronze, after, bronze.version(), BRONZE_COLUMNS, hubs),
+                tables.inserted_batches(
+                    bronze, after, bronze.version(), _bronze_columns(bronze), hubs
+                ),
                 stages,
             )
         except tables.ChangeFeedUnavailableError:
@@ -616,17 +627,19 @@ class SilverBuilder:
         return landed, resolved
 
     def _with_types(self, quarantined: pa.Table) -> pa.Table:
-        """Quarantined events with their CloudEvents `type`, read from their bronze rows (the
-        quarantine keeps the body, not the type): a retry lands only each event's own type."""
+        """Quarantined events with their CloudEvents `type` and trace id, read from their
+        bronze rows (the quarantine keeps the body, not these): a retry lands only each
+        event's own type."""
         bronze = tables.open_table(self.layout.bronze_uri, self.options)
         if bronze is None:  # no bronze, no type: nothing lands
             return quarantined.append_column("ce_type", pa.nulls(len(quarantined), pa.string()))
         files = tables.in_list("source_file", pc.unique(quarantined["source_file"]))
+        read = [c for c in _bronze_columns(bronze) if c in ("ce_type", "trace_id")]
         found = tables.query(
-            f"SELECT {', '.join(COORDINATES)}, ce_type FROM bronze WHERE {files}", bronze=bronze
+            f"SELECT {', '.join([*COORDINATES, *read])} FROM bronze WHERE {files}", bronze=bronze
         )
         keys = [quarantined.schema.field(c) for c in COORDINATES]
-        found = found.cast(pa.schema([*keys, pa.field("ce_type", pa.string())]))
+        found = found.cast(pa.schema([*keys, *(pa.field(c, pa.string()) for c in read)]))
         return quarantined.join(found, COORDINATES, join_type="left outer", use_threads=False)
 
     def _decode(self, spec: EventSpec, rows: pa.Table) -> _Decoded:
@@ -695,6 +708,12 @@ class SilverBuilder:
                 "event_id": meta["ce_id"],
                 "event_time": meta["ce_time"],
                 **{name: meta[name] for name in META_PASSTHROUGH},
+                **{
+                    f.name: rows[f.name].take(decoded_rows)
+                    if f.name in rows.column_names
+                    else pa.nulls(len(decoded_rows), f.type)
+                    for f in ADDED_FIELDS
+                },
                 **mask_personal_columns(spec.schema, _taken(payloads.columns, kept), self.masker),
             }
             parts.append(pa.table([columns[f.name] for f in schema], schema=schema))
@@ -751,11 +770,18 @@ def _other_type(ce_type: str | None, writer: str, schema_id: str, hub: Hub) -> s
     )
 
 
+def _bronze_columns(bronze: DeltaTable) -> list[str]:
+    """The columns silver reads that bronze has: one not written since it gained a column
+    lacks it (`ADDED_FIELDS`)."""
+    held = {name for name, _ in tables.delta_columns(bronze.schema())}
+    return [name for name in BRONZE_COLUMNS if name in held]
+
+
 def _snapshot(bronze: DeltaTable, predicate: str) -> Iterator[pa.RecordBatch]:
     """Bronze's rows that `predicate` admits, as its change feed's rows (every row at the
     snapshot's version), batch by batch."""
     version = bronze.version()
-    sql = f"SELECT {', '.join(BRONZE_COLUMNS)} FROM bronze WHERE {predicate}"
+    sql = f"SELECT {', '.join(_bronze_columns(bronze))} FROM bronze WHERE {predicate}"
     for batch in tables.query_reader(sql, bronze=bronze):
         versions = pa.array(np.full(batch.num_rows, version, dtype=np.int64))
         yield batch.append_column("_commit_version", versions)

@@ -14,6 +14,11 @@ personal), a removed one dropped. The rows stream batch by batch from the old sn
 the new files, and the commit records the progress the table had, so the next run goes on
 from where the last one stopped.
 
+The lake's own columns added since a table was written (`event_tables.ADDED_FIELDS`, the
+trace id) need no rewrite: rows written before read null, which is what they hold (their
+events were read without one), so a table that lacks only those takes them in place, in one
+metadata commit (`commits.add_columns`) that keeps its progress.
+
 Deciding costs one schema comparison per table (its Delta log is read, no data): a run with
 nothing to upgrade does no more. Derived tables (entities, gold) follow their sources'
 types the same way: a recompute whose columns' types differ from the table's rewrites it.
@@ -35,11 +40,13 @@ from eda_lake.lake.delta import commits, tables
 from eda_lake.lake.delta.commits import Write
 from eda_lake.lake.derived.declarations import event_table
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.silver.event_tables import BRONZE, SILVER_WRITER, event_schema
+from eda_lake.lake.silver.event_tables import ADDED_FIELDS, BRONZE, SILVER_WRITER, event_schema
 from eda_lake.lake.silver.masking import Masker, mask_personal_columns
 from eda_lake.lake.silver.payloads import reader_default
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.shared.errors import UserError
+
+_ADDED = {f.name for f in ADDED_FIELDS}
 
 
 class TableUpgradeError(UserError, ValueError):
@@ -53,6 +60,7 @@ class Upgrade:
     spec: EventSpec
     uri: str
     changes: tuple[str, ...]  # what differs, column by column, for the run's log
+    in_place: bool = False  # only the lake's added columns are missing: no rewrite
 
     @property
     def table(self) -> str:
@@ -86,7 +94,11 @@ def pending_upgrades(
             tables.delta_columns(event_schema(spec)),
         )
         if stored != wanted:
-            found.append(Upgrade(spec, uri, _changes(stored, wanted)))
+            added = {f.name for f in ADDED_FIELDS}
+            in_place = (
+                wanted[: len(stored)] == stored and {n for n, _ in wanted[len(stored) :]} <= added
+            )
+            found.append(Upgrade(spec, uri, _changes(stored, wanted), in_place))
     return found
 
 
@@ -119,6 +131,8 @@ def _rewritten(
         f.name: mask_personal_columns(
             upgrade.spec.schema, {f.name: reader_default(fields[f.name], f, 1, named)}, masker
         )[f.name][0]
+        if f.name in fields
+        else pa.scalar(None, f.type)  # the lake's own added column: rows before hold null
         for f in target
         if f.name not in stored
     }
@@ -174,14 +188,19 @@ def upgrade_table(
     layout: LakeLayout, upgrade: Upgrade, masker: Masker, registry: SchemaRegistry
 ) -> int:
     """Rewrite one silver table as its event's schema in one overwrite commit that keeps
-    its progress; the new version. The caller holds the lake alone."""
+    its progress (or, `in_place`, add the lake's columns it lacks in one metadata commit);
+    the new version. The caller holds the lake alone."""
 
     def attempt() -> int:
         table = tables.open_table(upgrade.uri, layout.storage_options)
         if table is None:
             raise TableUpgradeError(f"{upgrade.table}: the table is gone")
-        _refuse_added_fields_writers_sent(upgrade, table, registry)
         done = commits.consumed(table, [BRONZE])[BRONZE]
+        if upgrade.in_place:
+            inputs = {} if done is None else {BRONZE: done}
+            commits.add_columns(table, event_schema(upgrade.spec), inputs)
+            return table.version()
+        _refuse_added_fields_writers_sent(upgrade, table, registry)
         refused: list[TableUpgradeError] = []
         schema, rows = _rewritten(upgrade, table, masker, refused)
         write = Write(schema, rows, mode="overwrite", writer_properties=SILVER_WRITER)
