@@ -12,6 +12,7 @@ from eda_lake.lake.delta.commits import TableRun
 from eda_lake.lake.derived.entities import EntitiesReport, build_entities
 from eda_lake.lake.derived.gold import GoldBuilder, GoldReport
 from eda_lake.lake.discovery.listing import CaptureFile
+from eda_lake.lake.event_index import EventIndex, IndexReport
 from eda_lake.lake.parts import LakeParts, SilverRun
 from eda_lake.lake.recovery import Recovery
 from eda_lake.lake.silver.event_tables import SilverReport
@@ -35,10 +36,18 @@ class Lake(LakeParts):
         files: list[CaptureFile] | None = None,
     ) -> BronzeReport:
         """These capture files (by default, full discovery: every one) not yet in bronze
-        land there."""
+        land there, and the event index learns where their events are."""
         with self.lock.shared("ingest"):
             found = self.capture_files(capture_root) if files is None else files
-            return self.bronze(capture_root).ingest(found, progress=progress)
+            report = self.bronze(capture_root).ingest(found, progress=progress)
+            EventIndex(self.layout).update()
+            return report
+
+    def index_events(self) -> IndexReport:
+        """Bring the event index up to date with bronze (ingestion keeps it so; a lake
+        ingested before it existed is indexed whole, once)."""
+        with self.lock.shared("index"):
+            return EventIndex(self.layout).update()
 
     def silver_events(
         self, events: Sequence[str] | None = None, progress: Progress = no_progress

@@ -16,9 +16,11 @@ __all__ = [
     "COLUMN_DESCRIPTIONS",
     "PARTITION_COLUMNS",
     "PROPERTY_MAP",
+    "QUALIFIED_NAME",
     "UTC_MICROS",
 ]
 
+QUALIFIED_NAME = "bronze.events"  # bronze's one table, as the later layers name their input
 BRONZE_SCHEMA = pa.schema(
     [
         pa.field("namespace", pa.string(), nullable=False),
