@@ -69,7 +69,8 @@ def _event_lines(node: dict[str, Any], depth: int) -> Iterator[str]:
     how = {None: "", "span": " <- its cause (span)"}.get(
         node["caused_by"], f" <- its cause by {node['caused_by']}"
     )
-    yield f"{pad}{node['event'] or node['type']} {node['event_id']}{how}"
+    kind = node["event"] or node["type"] or "event"  # a foreign producer's may name none
+    yield f"{pad}{kind} {node['event_id']}{how}"
     yield f"{pad}  source {node['source']}, trace {node['trace_id'] or '-'}, span " + (
         f"{node['span_id'] or '-'}, parent {node['parent_span_id'] or '-'}"
     )
