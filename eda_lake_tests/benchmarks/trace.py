@@ -51,7 +51,8 @@ def _bronze_rows(first: int, count: int, commit: int) -> pa.Table:
     states: list[str | None] = []
     for n, event_id in enumerate(ids, start=first):
         root = trace_context.root_context(SOURCE, _event_id(n - n % TRACE_LENGTH))
-        context = root if n % TRACE_LENGTH == 0 else trace_context.child_context(root, SOURCE, event_id)
+        child = trace_context.child_context(root, SOURCE, event_id)
+        context = root if n % TRACE_LENGTH == 0 else child
         parents.append(context.traceparent())
         states.append(context.tracestate())
     entries = [
