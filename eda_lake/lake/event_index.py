@@ -203,7 +203,8 @@ def _property(batch: pa.RecordBatch, attribute: str) -> list[str | None]:
     found: pa.Array = pa.nulls(batch.num_rows, pa.string())
     properties = batch.column("properties")
     for prefix in ce.READ_PREFIXES:
-        value = pc.map_lookup(properties, prefix + attribute, "first").field("string")
+        entry = pc.map_lookup(properties, prefix + attribute, "first")
+        value = pc.struct_field(entry, "string")  # null where the entry is (`.field` is not)
         found = pc.coalesce(found, value)
     return found.to_pylist()  # type: ignore[no-any-return]
 

@@ -12,9 +12,7 @@ import pytest
 from eda_lake.capture.runtime import run_capture
 from eda_lake.cli import main
 from eda_lake.hub.base import EventData
-from eda_lake.lake import event_index
 from eda_lake.lake.delta import tables
-from eda_lake.lake.event_index import EVENT, EventIndex
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.shared import trace_context
@@ -204,25 +202,3 @@ def test_no_lake_and_no_id_are_refused(capsys: pytest.CaptureFixture[str]) -> No
     assert status != 0 and "name one event (EVENT_ID) or one customer" in err
     status, _, err = _trace(capsys, "some-id", "--customer", "c")
     assert status != 0 and "name one event" in err
-
-
-def test_the_index_is_rewritten_sorted_once_buckets_fill_and_still_finds_every_event(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(event_index, "MAX_FILES_PER_BUCKET", 1)
-    lake = Lake(settings)
-    root = tmp_path / "capture"
-    synthetic_container(root, files=4, events_per_file=20)
-    lake.ingest(str(root))
-    index = EventIndex(lake.layout)
-    assert not index.update().rewritten  # nothing new: nothing written
-    synthetic_container(root, files=8, events_per_file=20)  # four more files
-    lake.ingest(str(root))
-    table = tables.open_table(lake.layout.event_index_uri)
-    assert table is not None
-    assert any(entry["operation"] == "OPTIMIZE" for entry in table.history())
-    ids = [f"{p}-{s}" for p in range(4) for s in range(40)]
-    found = index.find(EVENT, ids)
-    assert sorted(found["key"].to_pylist()) == sorted(ids)
-    assert found.num_rows == len(ids)  # once each, after the rewrite too
-    assert index.find(EVENT, ["4-0"]).num_rows == 0
