@@ -42,9 +42,16 @@ def _traced_file(root: Path) -> tuple[trace_context.TraceContext, trace_context.
     ]
     events = [
         ReceivedEvent(
-            "orders", "0", n, n * 10, WINDOW + timedelta(seconds=n), None, None,
-            {ID_PROPERTY: event_id, SOURCE_PROPERTY: "/shop", **extra}, b"{}",
-        )  # fmt: skip
+            "orders",
+            "0",
+            n,
+            n * 10,
+            WINDOW + timedelta(seconds=n),
+            None,
+            None,
+            {ID_PROPERTY: event_id, SOURCE_PROPERTY: "/shop", **extra},
+            b"{}",
+        )
         for n, (event_id, extra) in enumerate(
             zip(["root", "child", "malformed", "bare"], properties, strict=True)
         )
