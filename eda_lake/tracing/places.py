@@ -84,12 +84,11 @@ class LakePlaces:
             dead_letters=self._dead_letters(source, event_id),
         )
         spec = self.spec(type_)
-        if spec is None:
-            return places
+        if spec is None or self._table(SILVER, event_table(spec.name)) is None:
+            return places  # a foreign producer's event, or silver not built yet: bronze only
         table = event_table(spec.name)
-        wanted: dict[file_lookup.Partition, list[file_lookup.Value]] = {(): list(files)}
         columns = ["event_source", *self.id_columns(SILVER, table)]
-        rows = self.rows(SILVER, table, "source_file", wanted[()], columns)
+        rows = self.rows(SILVER, table, "source_file", files, columns)
         rows = rows.filter(
             pc.and_(pc.equal(rows["event_id"], event_id), pc.equal(rows["event_source"], source))
         )

@@ -98,6 +98,22 @@ def test_a_customers_whole_chain_is_traced_with_every_hop(
     assert only["event_id"] == purchase and only["children"] == []
 
 
+def test_an_event_only_in_bronze_shows_its_bronze_place(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    captured_chain(settings, seed=2, customers=2)
+    lake = Lake(settings)
+    lake.ingest()
+    bronze = tables.open_table(lake.layout.bronze_uri)
+    assert bronze is not None
+    event_id = tables.query("SELECT min(ce_id) AS id FROM b", b=bronze)["id"][0].as_py()
+    status, document, _ = _trace(capsys, event_id, "--format", "json")
+    assert status == 0
+    [event] = json.loads(document)["events"]
+    assert event["bronze"] and event["silver"] == event["entities"] == event["gold"] == []
+    assert [hop["to"] for hop in event["hops"]] == ["published", "bronze"]
+
+
 def _with_context(data: EventData, event_id: str, context: trace_context.TraceContext) -> EventData:
     properties = {**data.properties, "cloudEvents_id": event_id}
     properties[TRACEPARENT_PROPERTY] = context.traceparent()
