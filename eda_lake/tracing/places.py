@@ -37,14 +37,14 @@ from eda_lake.shared import names
 from eda_lake.simulation.dead_letters import DeadLetter
 
 # The columns of a silver row a trace shows: ids that join the chain, never personal ones
-# (nor the delivery's, which the bronze place shows).
+# (nor the delivery's and the trace's, which the event's bronze place and head show).
 ID_SUFFIX = "_id"
 SHOWN_FIELDS = ("partner_file",)
-DELIVERY_IDS = ("partition_id", "schema_id")
+OTHER_IDS = ("partition_id", "schema_id", "trace_id")
 
 
 def shown(column: str) -> bool:
-    return (column.endswith(ID_SUFFIX) and column not in DELIVERY_IDS) or column in SHOWN_FIELDS
+    return (column.endswith(ID_SUFFIX) and column not in OTHER_IDS) or column in SHOWN_FIELDS
 
 
 @dataclass
