@@ -137,7 +137,7 @@ def _admits(low: object, high: object, value: Value) -> bool:
 
 
 def _values_in_file(
-    fs: pafs.FileSystem, file_path: str, column: str, admitted: list[Value]
+    fs: pafs.FileSystem, file_path: str, column: str, admitted: Sequence[Value]
 ) -> set[str]:
     rows = _rows_in_file(fs, file_path, column, admitted, [column])
     if rows is None:
@@ -146,7 +146,7 @@ def _values_in_file(
 
 
 def _rows_in_file(
-    fs: pafs.FileSystem, file_path: str, column: str, admitted: list[Value], columns: list[str]
+    fs: pafs.FileSystem, file_path: str, column: str, admitted: Sequence[Value], columns: list[str]
 ) -> pa.Table | None:
     """`columns` of the file's rows whose `column` is one of `admitted`, reading only the
     row groups whose statistics admit one (a column the file predates is left out); None
@@ -173,4 +173,4 @@ def _rows_in_file(
         rows = parquet.read_row_groups(groups, columns=[c for c in columns if c in present])
     rows = tables.plain(rows)
     values = rows[column]
-    return rows.filter(pc.is_in(values, value_set=pa.array(admitted).cast(values.type)))
+    return rows.filter(pc.is_in(values, value_set=pa.array(list(admitted)).cast(values.type)))
