@@ -83,7 +83,11 @@ def _bronze_rows(first: int, count: int, commit: int) -> pa.Table:
         "ingested_at": pa.array(moments, BRONZE_SCHEMA.field("ingested_at").type),
         "date": pa.repeat(pa.scalar(day), count),
     }
-    return pa.table([columns[n] for n in BRONZE_SCHEMA.names], schema=BRONZE_SCHEMA)
+    # Any other column of bronze (the index reads none) is null.
+    return pa.table(
+        [columns.get(n, pa.nulls(count, BRONZE_SCHEMA.field(n).type)) for n in BRONZE_SCHEMA.names],
+        schema=BRONZE_SCHEMA,
+    )
 
 
 def _grow(root: Path, events: int) -> tuple[LakeLayout, list[str], float, IndexReport]:
