@@ -28,8 +28,8 @@ DOMAIN_CAUSES = (
     ("LeadGenerated", "CustomerCreated", "customer_id"),
     ("LeadAbandoned", "CustomerCreated", "customer_id"),
     ("SaleConfirmed", "LeadGenerated", "lead_id"),
-    ("CustomerPurchased", "SaleConfirmed", "sale_id"),
-    ("LeadPurchased", "CustomerPurchased", "sale_id"),
+    ("LeadPurchased", "SaleConfirmed", "sale_id"),
+    ("CustomerPurchased", "LeadPurchased", "sale_id"),
 )
 # A customer's events, in the order they are found: (event, the key found by), each key
 # known from the customer's id or from the ids of the events found before (its leads').
