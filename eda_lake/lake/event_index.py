@@ -5,9 +5,11 @@ Event ids and trace ids are random, so bronze's own statistics (min and max per 
 rule out nothing, and a bloom filter still costs a read of every data file's footer: on
 Azure, a round trip per file, and bronze's log grows with every file too. The index is a
 small Delta table beside the areas (`_index`, as the lock sits beside them), kept from
-bronze's change feed, whose rows carry an event's whole bronze place (hub, partition,
-sequence number, enqueued time, capture file, the bronze version that added it and when) and
-its trace context, but no body and no property beyond those: nothing personal.
+bronze's change feed by `Lake.index_events`, which `eda-lake trace` runs first (indexing
+costs about what ingesting does, so it is no part of every ingestion). Its rows carry an
+event's whole bronze place (hub, partition, sequence number, enqueued time, capture file,
+the bronze version that added it and when) and its traceparent and tracestate, parsed when
+read, but no body and no other property: nothing personal.
 
 Every event has two rows: one keyed by its CloudEvents id, one by its trace id (when it
 carried one), so one lookup finds an event and another every event of its trace. Rows are
@@ -22,14 +24,15 @@ reads are therefore bounded however large the lake grows.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable, WriterProperties
 
 from eda_lake.capture.arrow_schema import UTC_MICROS
+from eda_lake.lake.arrow.key_hashes import text_hashes
 from eda_lake.lake.bronze.schema import QUALIFIED_NAME as BRONZE
 from eda_lake.lake.delta import commits, file_lookup, tables
 from eda_lake.lake.delta.commits import Write
@@ -54,9 +57,8 @@ INDEX_SCHEMA = pa.schema(
         pa.field("ce_source", pa.string()),
         pa.field("ce_type", pa.string()),
         pa.field("ce_time", UTC_MICROS),
-        pa.field("trace_id", pa.string()),
-        pa.field("span_id", pa.string()),
-        pa.field("parent_span_id", pa.string()),
+        pa.field("traceparent", pa.string()),
+        pa.field("tracestate", pa.string()),
         pa.field("hub", pa.string(), nullable=False),
         pa.field("partition_id", pa.string(), nullable=False),
         pa.field("sequence_number", pa.int64(), nullable=False),
@@ -69,18 +71,33 @@ INDEX_SCHEMA = pa.schema(
 )
 PARTITION_COLUMNS = ["bucket"]
 ROW_COLUMNS = [n for n in INDEX_SCHEMA.names if n not in ("bucket", "key", "kind")]
+CONTEXT_COLUMNS = ["trace_id", "span_id", "parent_span_id"]  # parsed when looked up
 FOUND_SCHEMA = pa.schema(  # what a lookup returns
     [INDEX_SCHEMA.field(n).with_nullable(True) for n in ["key", *ROW_COLUMNS]]
+    + [pa.field(n, pa.string()) for n in CONTEXT_COLUMNS]
 )
+# A traceparent's trace id field, where the header has the shape of one: a row is keyed by
+# it as a candidate, and `trace_context.parse`, the one judge of a header, decides when the
+# row is read (so indexing parses nothing row by row).
+_TRACE_FIELD = r"^[0-9a-f]{2}-(?P<trace_id>[0-9a-f]{32})-"
+_HEX = np.array(list("0123456789abcdef"))
 # Small row groups: a lookup reads one of them per admitted file.
 INDEX_WRITER = WriterProperties(max_row_group_size=2048, compression="ZSTD")
 INDEX_CONFIGURATION: dict[str, str | None] = {"delta.checkpointInterval": "10"}
 
 
+def buckets_of(keys: pa.Array) -> pa.Array:
+    """The bucket (partition) each key's rows are in: the top hex digit of its 64-bit
+    FNV-1a hash (`arrow.key_hashes`, compiled), so that keys of any shape, hostile ones
+    included, spread evenly and never name a path. The index's layout depends on it: a
+    change of the hash is a rebuild of the index."""
+    digits = (text_hashes(keys) >> np.uint64(64 - 4)).astype(np.intp)
+    return pa.array(_HEX[digits], pa.string())
+
+
 def bucket_of(key: str) -> str:
-    """The bucket (partition) a key's rows are in: a hex digit of its hash, so that keys
-    of any shape, hostile ones included, spread evenly and never name a path."""
-    return hashlib.sha256(key.encode()).hexdigest()[: len(f"{BUCKETS - 1:x}")]
+    bucket: str = buckets_of(pa.array([key], pa.string()))[0].as_py()
+    return bucket
 
 
 @dataclass
@@ -156,40 +173,46 @@ class EventIndex:
             table, self.layout.fs, root, "key", wanted, ["key", "kind", *ROW_COLUMNS]
         )
         found = rows.filter(pc.equal(rows["kind"], kind))
+        contexts = [
+            trace_context.parse(parent, state)
+            for parent, state in zip(
+                found["traceparent"].to_pylist(), found["tracestate"].to_pylist(), strict=True
+            )
+        ]
+        for name in CONTEXT_COLUMNS:
+            values = [getattr(c, name) if c else None for c in contexts]
+            found = found.append_column(name, pa.array(values, pa.string()))
+        if kind == TRACE:  # a header only shaped like one is no trace
+            found = found.filter(pc.fill_null(pc.equal(found["trace_id"], found["key"]), False))
         return found.select(FOUND_SCHEMA.names).cast(FOUND_SCHEMA)
 
 
 def index_rows(batches: list[pa.RecordBatch]) -> pa.Table:
     """Bronze rows (`PLACE_COLUMNS`, `properties`, `_commit_version`) as index rows: each
-    keyed by its event id, and again by its trace id when it carried a trace context;
-    sorted by bucket and key, so that each data file's key statistics are narrow."""
+    keyed by its event id, and again by its trace id when it carried a traceparent; sorted
+    by bucket and key, so that each data file's key statistics are narrow."""
     parts = []
     for batch in batches:
         if batch.num_rows == 0:
             continue
-        contexts = [
-            trace_context.parse(parent, state)
-            for parent, state in zip(
-                _property(batch, ce.TRACEPARENT), _property(batch, ce.TRACESTATE), strict=True
-            )
-        ]
-        columns = {name: batch.column(name) for name in PLACE_COLUMNS if name in batch.schema.names}
+        parent = _property(batch, ce.TRACEPARENT)
+        columns = {name: batch.column(name) for name in PLACE_COLUMNS}
         columns |= {
-            "trace_id": pa.array([c.trace_id if c else None for c in contexts], pa.string()),
-            "span_id": pa.array([c.span_id if c else None for c in contexts], pa.string()),
-            "parent_span_id": pa.array(
-                [c.parent_span_id if c else None for c in contexts], pa.string()
-            ),
+            "traceparent": parent,
+            "tracestate": _property(batch, ce.TRACESTATE),
             "bronze_version": batch.column("_commit_version").cast(pa.int64()),
         }
         rows = pa.table(columns)
-        for kind, key in ((EVENT, "ce_id"), (TRACE, "trace_id")):
-            keyed = rows.filter(pc.is_valid(rows[key]))
-            keys = keyed[key].to_pylist()
+        header = pc.utf8_lower(pc.utf8_trim_whitespace(parent))
+        trace = pc.struct_field(pc.extract_regex(header, _TRACE_FIELD), 0)
+        for kind, keys in ((EVENT, batch.column("ce_id")), (TRACE, trace)):
+            present = pc.is_valid(keys)
+            keyed = rows.filter(present)
+            chosen = pc.filter(keys, present)
             parts.append(
-                keyed.append_column("key", pa.array(keys, pa.string()))
+                keyed.append_column("key", chosen.cast(pa.string()))
                 .append_column("kind", pa.repeat(pa.scalar(kind), keyed.num_rows))
-                .append_column("bucket", pa.array([bucket_of(k) for k in keys], pa.string()))
+                .append_column("bucket", buckets_of(chosen))
             )
     if not parts:
         return INDEX_SCHEMA.empty_table()
@@ -197,7 +220,7 @@ def index_rows(batches: list[pa.RecordBatch]) -> pa.Table:
     return table.cast(INDEX_SCHEMA).sort_by([("bucket", "ascending"), ("key", "ascending")])
 
 
-def _property(batch: pa.RecordBatch, attribute: str) -> list[str | None]:
+def _property(batch: pa.RecordBatch, attribute: str) -> pa.Array:
     """An attribute's text in each row's properties, under the first CloudEvents prefix
     that holds it."""
     found: pa.Array = pa.nulls(batch.num_rows, pa.string())
@@ -206,7 +229,7 @@ def _property(batch: pa.RecordBatch, attribute: str) -> list[str | None]:
         entry = pc.map_lookup(properties, prefix + attribute, "first")
         value = pc.struct_field(entry, "string")  # null where the entry is (`.field` is not)
         found = pc.coalesce(found, value)
-    return found.to_pylist()  # type: ignore[no-any-return]
+    return found
 
 
 def _most_files_in_a_bucket(index: DeltaTable) -> int:

@@ -36,16 +36,14 @@ class Lake(LakeParts):
         files: list[CaptureFile] | None = None,
     ) -> BronzeReport:
         """These capture files (by default, full discovery: every one) not yet in bronze
-        land there, and the event index learns where their events are."""
+        land there."""
         with self.lock.shared("ingest"):
             found = self.capture_files(capture_root) if files is None else files
-            report = self.bronze(capture_root).ingest(found, progress=progress)
-            EventIndex(self.layout).update()
-            return report
+            return self.bronze(capture_root).ingest(found, progress=progress)
 
     def index_events(self) -> IndexReport:
-        """Bring the event index up to date with bronze (ingestion keeps it so; a lake
-        ingested before it existed is indexed whole, once)."""
+        """Bring the event index up to date with bronze: the events bronze added since it
+        last read it (a lake it never read is indexed whole, once)."""
         with self.lock.shared("index"):
             return EventIndex(self.layout).update()
 

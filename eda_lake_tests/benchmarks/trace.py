@@ -2,10 +2,10 @@
 
 Bronze rows are generated directly (traces of four events: a root and three children, each
 with its traceparent and tracestate), committed in the same number of commits to both lakes,
-and indexed as ingestion indexes them (`EventIndex.update` after each commit). The figure
-is a lookup as the command makes it: an event by its id, then its trace's events by the
-trace id, each opening the index afresh; medians of the same number of lookups on each lake,
-taken alternately.
+and indexed after each (`EventIndex.update`, as `eda-lake trace` brings the index up to
+date). The figure is a lookup as the command makes it: an event by its id, then its trace's
+events by the trace id, each opening the index afresh; medians of the same number of
+lookups on each lake, taken alternately.
 """
 
 from __future__ import annotations

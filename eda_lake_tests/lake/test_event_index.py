@@ -31,13 +31,15 @@ WINDOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 def _traced_file(root: Path) -> tuple[trace_context.TraceContext, trace_context.TraceContext]:
     """One capture file: a root event, its child (under the Kafka binding's prefix), an
-    event with a malformed traceparent, and one with none."""
+    event with a malformed traceparent, one with a version W3C forbids (the root's trace id
+    in it), and one with none."""
     root_context = trace_context.root_context("/shop", "root")
     child = trace_context.child_context(root_context, "/shop", "child")
     properties: list[dict[str, str | int | float | bytes | None]] = [
         {TRACEPARENT_PROPERTY: root_context.traceparent()},
         {KAFKA_PREFIX + TRACEPARENT: child.traceparent(), TRACESTATE_PROPERTY: child.tracestate()},
         {TRACEPARENT_PROPERTY: "00-not-a-trace-01"},
+        {TRACEPARENT_PROPERTY: "ff" + root_context.traceparent()[2:]},
         {},
     ]
     events = [
@@ -53,7 +55,7 @@ def _traced_file(root: Path) -> tuple[trace_context.TraceContext, trace_context.
             b"{}",
         )
         for n, (event_id, extra) in enumerate(
-            zip(["root", "child", "malformed", "bare"], properties, strict=True)
+            zip(["root", "child", "malformed", "forbidden", "bare"], properties, strict=True)
         )
     ]
     path = root / NAMES.render("shop-ns", "orders", "0", WINDOW)
@@ -70,7 +72,7 @@ def test_an_event_and_its_trace_are_found_with_their_bronze_place(
     assert EventIndex(layout).find(EVENT, ["root"]).num_rows == 0  # no index yet: nothing
     ingest(layout, tmp_path / "capture")
     index = EventIndex(layout)
-    assert index.update().events == 4
+    assert index.update().events == 5
     [found] = index.find(EVENT, ["child"]).to_pylist()
     assert (found["trace_id"], found["span_id"], found["parent_span_id"]) == (
         child.trace_id, child.span_id, root_context.span_id,
@@ -81,7 +83,7 @@ def test_an_event_and_its_trace_are_found_with_their_bronze_place(
     assert bronze is not None and found["bronze_version"] == bronze.version()
     members = index.find(TRACE, [root_context.trace_id])
     assert sorted(members["ce_id"].to_pylist()) == ["child", "root"]
-    for no_context in ("malformed", "bare"):
+    for no_context in ("malformed", "forbidden", "bare"):
         [row] = index.find(EVENT, [no_context]).to_pylist()
         assert row["trace_id"] is None and row["span_id"] is None
     assert index.find(EVENT, ["x' OR '1'='1", root_context.trace_id]).num_rows == 0
