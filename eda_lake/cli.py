@@ -804,6 +804,38 @@ def _vacuum(retention_hours: int) -> int:
     return 0
 
 
+@commands.command("trace")
+@click.argument("event_id", required=False, metavar="[EVENT_ID]")
+@click.option("--customer", "customer_id", metavar="ID", help="a customer's events instead")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+def _trace(event_id: str | None, customer_id: str | None, output: str) -> int:
+    """follow an event (EVENT_ID, a CloudEvents id) or a customer's events through the lake:
+    the causal tree, and each event's hub, capture file, bronze, silver or quarantine row,
+    dead letters, entity rows and gold days, with the time each hop took"""
+    import json
+
+    from eda_lake.tracing.render import trace_document, trace_lines
+    from eda_lake.tracing.runtime import tracer
+
+    if (event_id is None) == (customer_id is None):
+        raise click.UsageError("name one event (EVENT_ID) or one customer (--customer ID)")
+    settings = _settings()
+    follow = tracer(settings)
+    if event_id is not None:
+        query, roots = {"event_id": event_id}, follow.event(event_id)
+    else:
+        assert customer_id is not None
+        query, roots = {"customer_id": customer_id}, follow.customer(customer_id)
+    if output == "json":
+        print(json.dumps(trace_document(query, roots), indent=2))
+    else:
+        for line in trace_lines(roots):
+            print(line)
+    # stdout holds the tree alone (a JSON reader takes it whole): the home goes aside.
+    print(home_line(settings), file=sys.stderr)
+    return 0
+
+
 @commands.command("sql")
 @click.argument("query", required=False, metavar="[QUERY]")
 @click.option(

@@ -110,7 +110,7 @@ class LakeLayout:
 
     def fs_path(self, area: str, *parts: str) -> str:
         """A file's path as `self.fs` names it."""
-        if area not in AREAS and area not in ("_lifecycle", "_masking"):
+        if area not in AREAS and area not in ("_lifecycle", "_masking", "_index"):
             raise ValueError(f"no lake area {area!r}")
         return "/".join([self.fs_root, area, *parts])
 
@@ -124,6 +124,12 @@ class LakeLayout:
         """Where the lake keeps the fingerprint of the key its personal fields are masked
         with (`silver.key_fingerprint`): a Delta table beside the areas, as the lock."""
         return f"{self.uri}/_masking"
+
+    @property
+    def event_index_uri(self) -> str:
+        """Where the lake finds each event by its id or trace id (`event_index`): a Delta
+        table beside the areas, kept from bronze."""
+        return f"{self.uri}/_index"
 
     @property
     def lock_uri(self) -> str:

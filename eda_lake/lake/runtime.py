@@ -13,6 +13,7 @@ from eda_lake.lake.delta.commits import TableRun
 from eda_lake.lake.derived.entities import EntitiesReport, build_entities
 from eda_lake.lake.derived.gold import GoldBuilder, GoldReport
 from eda_lake.lake.discovery.listing import CaptureFile
+from eda_lake.lake.event_index import EventIndex, IndexReport
 from eda_lake.lake.parts import LakeParts, SilverRun
 from eda_lake.lake.recovery import Recovery
 from eda_lake.lake.silver.event_tables import SilverReport
@@ -46,6 +47,12 @@ class Lake(LakeParts):
             fresh = bronze_freshness(self.layout)
             metrics.bronze_freshness(fresh.newest_enqueued, fresh.last_commit)
         return report
+
+    def index_events(self) -> IndexReport:
+        """Bring the event index up to date with bronze: the events bronze added since it
+        last read it (a lake it never read is indexed whole, once)."""
+        with self.lock.shared("index"):
+            return EventIndex(self.layout).update()
 
     def silver_events(
         self, events: Sequence[str] | None = None, progress: Progress = no_progress

@@ -17,6 +17,7 @@ from eda_lake_tests.benchmarks import (
     publish_to_gold,
     scale,
     telemetry,
+    trace,
 )
 
 
@@ -162,6 +163,16 @@ def main() -> int:
     )
     if decide["worst_ratio"] > 2.0:
         failures.append("decide")
+    lookup = trace.bench_trace_lookup()
+    print(
+        f"trace     an event and its trace by id: {lookup['small_s'] * 1000:.1f} ms on "
+        f"{lookup['small_events']:,.0f} events vs {lookup['large_s'] * 1000:.1f} ms on "
+        f"{lookup['large_events']:,.0f} (medians), ratio {lookup['ratio']:.2f} (target <= 1.5); "
+        f"event index {lookup['small_files']:.0f} vs {lookup['large_files']:.0f} files, "
+        f"kept in {lookup['small_indexing_s']:.1f} s vs {lookup['large_indexing_s']:.1f} s"
+    )
+    if lookup["ratio"] > 1.5:
+        failures.append("trace lookup")
     runs = dagster_runs.bench_runs()
     print(
         f"dagster   platform run {runs['platform_s']:.1f} s, ingest run with nothing new "

@@ -16,12 +16,14 @@ __all__ = [
     "COLUMN_DESCRIPTIONS",
     "PARTITION_COLUMNS",
     "PROPERTY_MAP",
+    "QUALIFIED_NAME",
     "UTC_MICROS",
 ]
 
 # Columns added after the table's first release, last: a table written before them takes
 # them in place on its next commit (`commits.add_columns`; Delta appends them).
 ADDED_COLUMNS = ("trace_id",)
+QUALIFIED_NAME = "bronze.events"  # bronze's one table, as the later layers name their input
 BRONZE_SCHEMA = pa.schema(
     [
         pa.field("namespace", pa.string(), nullable=False),

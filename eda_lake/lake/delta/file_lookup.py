@@ -6,11 +6,16 @@ bounds from delta-rs's, which shortens long strings) rule out every data file th
 hold a value; of the others, only that column of the row groups whose statistics admit a
 value is read. So the cost follows the values asked about and the data files that may hold
 them, not the files in the table or in the partition.
+
+`rows_holding` reads the rows themselves the same way (`eda-lake trace` finds an event's
+rows in the event index, bronze and silver by it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,10 +23,12 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
+from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.lake.delta import tables
 
 # A partition as (column, value) pairs, the values as text, as Delta keeps them.
 Partition = tuple[tuple[str, str], ...]
+Value = str | date  # what is looked for: text (ids, paths) or a day
 
 
 def values_present(
@@ -33,20 +40,73 @@ def values_present(
 ) -> set[str]:
     """The values of `wanted` (per partition) that rows of the snapshot hold in `column`;
     `root` is the table's directory as `fs` names it."""
+    found: set[str] = set()
+    for path, _, admitted in _admitting_files(table, root, column, wanted):
+        found |= _values_in_file(fs, path, column, admitted)
+    return found
+
+
+def rows_holding(
+    table: DeltaTable,
+    fs: pafs.FileSystem,
+    root: str,
+    column: str,
+    wanted: Mapping[Partition, Collection[Value]],
+    columns: Sequence[str],
+) -> pa.Table:
+    """The snapshot's rows whose `column` holds a value of `wanted` (per partition): these
+    `columns` of them (partition columns included), plus `_data_file` (the data file's path)
+    and `_added_at` (when its commit added the data file, UTC)."""
+    schema = tables.plain_schema(pa.schema(table.schema().to_arrow()))
+    partition_columns = set(table.metadata().partition_columns)
+    read = [c for c in dict.fromkeys([column, *columns]) if c not in partition_columns]
+    result = pa.schema(
+        [
+            *(schema.field(c).with_nullable(True) for c in columns),
+            pa.field("_data_file", pa.string()),
+            pa.field("_added_at", UTC_MICROS),
+        ]
+    )
+    found = []
+    for path, action, admitted in _admitting_files(table, root, column, wanted):
+        rows = _rows_in_file(fs, path, column, admitted, read)
+        if rows is None or rows.num_rows == 0:
+            continue
+        count = rows.num_rows
+
+        def constant(value: object, type_: pa.DataType, count: int = count) -> pa.Array:
+            return pa.repeat(pa.scalar(value).cast(type_), count)
+
+        arrays = [
+            constant(action[f"partition.{c}"], result.field(c).type)
+            if c in partition_columns
+            else rows[c] if c in rows.column_names
+            else pa.nulls(count, result.field(c).type)  # a column added after this file
+            for c in columns
+        ]  # fmt: skip
+        added = datetime.fromtimestamp(action["modification_time"] / 1000, UTC)
+        arrays += [constant(path, pa.string()), constant(added, UTC_MICROS)]
+        found.append(pa.Table.from_arrays(arrays, schema=result))
+    return pa.concat_tables(found) if found else result.empty_table()
+
+
+def _admitting_files(
+    table: DeltaTable, root: str, column: str, wanted: Mapping[Partition, Collection[Value]]
+) -> Iterator[tuple[str, dict[str, Any], list[Value]]]:
+    """Each data file whose partition and `column` statistics may hold values of `wanted`:
+    its path, its add action (flattened) and those values."""
     actions = pa.table(table.get_add_actions(flatten=True))
     if actions.num_rows == 0 or not wanted:
-        return set()
+        return
     actions = actions.append_column("file", pa.array(tables.data_file_paths(table, root, actions)))
-    found: set[str] = set()
     for partition, values in wanted.items():
         chosen = actions.filter(_in_partition(actions, partition))
         lows = _stats(chosen, f"min.{column}")
         highs = _stats(chosen, f"max.{column}")
-        for path, low, high in zip(chosen["file"].to_pylist(), lows, highs, strict=True):
+        for action, low, high in zip(chosen.to_pylist(), lows, highs, strict=True):
             admitted = [v for v in values if _admits(low, high, v)]
             if admitted:
-                found |= _values_in_file(fs, path, column, admitted)
-    return found
+                yield action["file"], action, admitted
 
 
 def _in_partition(actions: pa.Table, partition: Partition) -> pa.ChunkedArray | pa.Array:
@@ -64,17 +124,33 @@ def _stats(actions: pa.Table, name: str) -> list[object]:
     return list(actions[name].to_pylist())
 
 
-def _admits(low: object, high: object, value: str) -> bool:
+def _admits(low: object, high: object, value: Value) -> bool:
     """Whether a file or row group whose statistics are `low` and `high` may hold `value`
-    (missing statistics admit everything)."""
-    return (not isinstance(low, str) or low <= value) and (
-        not isinstance(high, str) or value <= high
+    (missing statistics, or statistics of another type, admit everything)."""
+    if isinstance(value, str):
+        return (not isinstance(low, str) or low <= value) and (
+            not isinstance(high, str) or value <= high
+        )
+    return (not isinstance(low, date) or low <= value) and (
+        not isinstance(high, date) or value <= high
     )
 
 
 def _values_in_file(
-    fs: pafs.FileSystem, file_path: str, column: str, admitted: list[str]
+    fs: pafs.FileSystem, file_path: str, column: str, admitted: Sequence[Value]
 ) -> set[str]:
+    rows = _rows_in_file(fs, file_path, column, admitted, [column])
+    if rows is None:
+        return set()
+    return {v for v in pc.unique(rows[column]).to_pylist() if isinstance(v, str)}
+
+
+def _rows_in_file(
+    fs: pafs.FileSystem, file_path: str, column: str, admitted: Sequence[Value], columns: list[str]
+) -> pa.Table | None:
+    """`columns` of the file's rows whose `column` is one of `admitted`, reading only the
+    row groups whose statistics admit one (a column the file predates is left out); None
+    when none of its row groups can hold one."""
     with fs.open_input_file(file_path) as source:
         parquet = pq.ParquetFile(source)
         metadata = parquet.metadata
@@ -83,7 +159,7 @@ def _values_in_file(
             None,
         )
         if leaf is None:
-            return set()  # a data file written before the column existed holds none of it
+            return None  # a data file written before the column existed holds none of it
         groups = []
         for index in range(metadata.num_row_groups):
             statistics = metadata.row_group(index).column(leaf).statistics
@@ -92,7 +168,9 @@ def _values_in_file(
             if any(_admits(low, high, value) for value in admitted):
                 groups.append(index)
         if not groups:
-            return set()
-        values = parquet.read_row_groups(groups, columns=[column])[column]
-    held = pc.filter(values, pc.is_in(values, value_set=pa.array(admitted, pa.string())))
-    return {v for v in pc.unique(held).to_pylist() if isinstance(v, str)}
+            return None
+        present = set(parquet.schema_arrow.names)
+        rows = parquet.read_row_groups(groups, columns=[c for c in columns if c in present])
+    rows = tables.plain(rows)
+    values = rows[column]
+    return rows.filter(pc.is_in(values, value_set=pa.array(list(admitted)).cast(values.type)))

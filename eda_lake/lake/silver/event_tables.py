@@ -44,6 +44,7 @@ from eda_lake.catalogue import Catalogue, EventSpec, Hub
 from eda_lake.lake.arrow.avro import arrow_fields
 from eda_lake.lake.arrow.key_hashes import pair_hashes, repeated
 from eda_lake.lake.arrow.memory import give_back
+from eda_lake.lake.bronze.schema import QUALIFIED_NAME
 from eda_lake.lake.delta import commits, freshness, tables
 from eda_lake.lake.delta.commits import TableRun, Write
 from eda_lake.lake.delta.data_files import ROW_GROUP_ROWS, DataFileWriter
@@ -56,7 +57,7 @@ from eda_lake.registry.base import RegistryError, SchemaNotFoundError, SchemaReg
 from eda_lake.registry.schema import SchemaDefinitionError
 from eda_lake.shared.progress import Progress, no_progress
 
-BRONZE = "bronze.events"
+BRONZE = QUALIFIED_NAME
 NO_KEY = "no CloudEvents id and source: cannot deduplicate"
 META_PASSTHROUGH = (
     "hub", "partition_id", "sequence_number", "enqueued_time", "schema_id", "source_file",

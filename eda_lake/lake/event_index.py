@@ -1,0 +1,240 @@
+"""The event index: where each bronze event is, found by its CloudEvents id or its trace id
+at a cost that does not grow with the lake.
+
+Event ids and trace ids are random, so bronze's own statistics (min and max per data file)
+rule out nothing, and a bloom filter still costs a read of every data file's footer: on
+Azure, a round trip per file, and bronze's log grows with every file too. The index is a
+small Delta table beside the areas (`_index`, as the lock sits beside them), kept from
+bronze's change feed by `Lake.index_events`, which `eda-lake trace` runs first (indexing
+costs about what ingesting does, so it is no part of every ingestion). Its rows carry an
+event's whole bronze place (hub, partition, sequence number, enqueued time, capture file,
+the bronze version that added it and when) and its traceparent and tracestate, parsed when
+read, but no body and no other property: nothing personal.
+
+Every event has two rows: one keyed by its CloudEvents id, one by its trace id (when it
+carried one), so one lookup finds an event and another every event of its trace. Rows are
+partitioned by a bucket of the key's hash (`BUCKETS`), sorted by key in their data files,
+with small row groups: a lookup opens the index's log (checkpointed every few commits), keeps
+the files of one bucket whose key statistics admit the key, and reads one small row group of
+each. A bucket's files of many commits overlap in key range; once a bucket holds more than
+`MAX_FILES_PER_BUCKET`, an update rewrites the index sorted by key (Z-order on one column),
+so its files hold disjoint ranges again and statistics admit one of them. The files a lookup
+reads are therefore bounded however large the lake grows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable, WriterProperties
+
+from eda_lake.capture.arrow_schema import UTC_MICROS
+from eda_lake.lake.arrow.key_hashes import text_hashes
+from eda_lake.lake.bronze.schema import QUALIFIED_NAME as BRONZE
+from eda_lake.lake.delta import commits, file_lookup, tables
+from eda_lake.lake.delta.commits import Write
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.shared import cloudevents_names as ce
+from eda_lake.shared import trace_context
+
+BUCKETS = 16
+MAX_FILES_PER_BUCKET = 8
+EVENT, TRACE = "event", "trace"  # what a row's key is
+# Bronze's columns an index row copies, and those it reads to make one.
+PLACE_COLUMNS = [
+    "ce_id", "ce_source", "ce_type", "ce_time", "hub", "partition_id", "sequence_number",
+    "enqueued_time", "source_file", "ingested_at", "date",
+]  # fmt: skip
+INDEX_SCHEMA = pa.schema(
+    [
+        pa.field("bucket", pa.string(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("ce_id", pa.string()),
+        pa.field("ce_source", pa.string()),
+        pa.field("ce_type", pa.string()),
+        pa.field("ce_time", UTC_MICROS),
+        pa.field("traceparent", pa.string()),
+        pa.field("tracestate", pa.string()),
+        pa.field("hub", pa.string(), nullable=False),
+        pa.field("partition_id", pa.string(), nullable=False),
+        pa.field("sequence_number", pa.int64(), nullable=False),
+        pa.field("enqueued_time", UTC_MICROS, nullable=False),
+        pa.field("source_file", pa.string(), nullable=False),
+        pa.field("bronze_version", pa.int64(), nullable=False),
+        pa.field("ingested_at", UTC_MICROS, nullable=False),
+        pa.field("date", pa.string(), nullable=False),
+    ]
+)
+PARTITION_COLUMNS = ["bucket"]
+ROW_COLUMNS = [n for n in INDEX_SCHEMA.names if n not in ("bucket", "key", "kind")]
+CONTEXT_COLUMNS = ["trace_id", "span_id", "parent_span_id"]  # parsed when looked up
+FOUND_SCHEMA = pa.schema(  # what a lookup returns
+    [INDEX_SCHEMA.field(n).with_nullable(True) for n in ["key", *ROW_COLUMNS]]
+    + [pa.field(n, pa.string()) for n in CONTEXT_COLUMNS]
+)
+# A traceparent's trace id field, where the header has the shape of one: a row is keyed by
+# it as a candidate, and `trace_context.parse`, the one judge of a header, decides when the
+# row is read (so indexing parses nothing row by row).
+_TRACE_FIELD = r"^[0-9a-f]{2}-(?P<trace_id>[0-9a-f]{32})-"
+_HEX = np.array(list("0123456789abcdef"))
+# Small row groups: a lookup reads one of them per admitted file.
+INDEX_WRITER = WriterProperties(max_row_group_size=2048, compression="ZSTD")
+INDEX_CONFIGURATION: dict[str, str | None] = {"delta.checkpointInterval": "10"}
+
+
+def buckets_of(keys: pa.Array) -> pa.Array:
+    """The bucket (partition) each key's rows are in: the top hex digit of its 64-bit
+    FNV-1a hash (`arrow.key_hashes`, compiled), so that keys of any shape, hostile ones
+    included, spread evenly and never name a path. The index's layout depends on it: a
+    change of the hash is a rebuild of the index."""
+    digits = (text_hashes(keys) >> np.uint64(64 - 4)).astype(np.intp)
+    return pa.array(_HEX[digits], pa.string())
+
+
+def bucket_of(key: str) -> str:
+    bucket: str = buckets_of(pa.array([key], pa.string()))[0].as_py()
+    return bucket
+
+
+@dataclass
+class IndexReport:
+    bronze_version: int | None = None  # the bronze version the index holds up to
+    events: int = 0  # events indexed by this update
+    rewritten: bool = False  # whether the update rewrote the index sorted by key
+
+
+class EventIndex:
+    def __init__(self, layout: LakeLayout) -> None:
+        self.layout = layout
+
+    @property
+    def uri(self) -> str:
+        return self.layout.event_index_uri
+
+    def _table(self) -> DeltaTable | None:
+        return tables.open_table(self.uri, self.layout.storage_options)
+
+    def update(self) -> IndexReport:
+        """Index the bronze events added since the index last read bronze."""
+        return commits.with_retries(self._update, "the event index")
+
+    def _update(self) -> IndexReport:
+        report = IndexReport()
+        bronze = tables.open_table(self.layout.bronze_uri, self.layout.storage_options)
+        if bronze is None:
+            return report
+        index = commits.ensure_table(
+            self.uri, INDEX_SCHEMA, options=self.layout.storage_options,
+            partition_by=PARTITION_COLUMNS, configuration=INDEX_CONFIGURATION,
+        )  # fmt: skip
+        done = commits.consumed(index, [BRONZE])[BRONZE]
+        report.bronze_version = version = bronze.version()
+        if done is not None and done >= version:
+            return report
+        try:
+            batches = list(
+                tables.inserted_batches(bronze, done, version, [*PLACE_COLUMNS, "properties"])
+            )
+            mode: commits.Mode = "append"
+        except tables.ChangeFeedUnavailableError:  # vacuumed: index the whole snapshot anew
+            batches = tables.query(
+                f"SELECT {', '.join(PLACE_COLUMNS)}, properties, "  # names only, no value
+                f"CAST({version} AS BIGINT) AS _commit_version FROM bronze",
+                bronze=bronze,
+            ).to_batches()
+            mode = "overwrite"
+        rows = index_rows(batches)
+        report.events = sum(b.num_rows for b in batches)
+        write = Write(
+            INDEX_SCHEMA, rows, mode=mode, partition_by=PARTITION_COLUMNS,
+            writer_properties=INDEX_WRITER,
+        )  # fmt: skip
+        commits.commit(index, write, {BRONZE: version})
+        if _most_files_in_a_bucket(index) > MAX_FILES_PER_BUCKET:
+            index.optimize.z_order(["key"], writer_properties=INDEX_WRITER)
+            report.rewritten = True
+        return report
+
+    def find(self, kind: str, keys: list[str]) -> pa.Table:
+        """The index's rows of these keys of one kind (EVENT or TRACE), as `FOUND_SCHEMA`;
+        none when the index does not exist yet."""
+        table = self._table()
+        if table is None or not keys:
+            return FOUND_SCHEMA.empty_table()
+        wanted: dict[file_lookup.Partition, list[str]] = {}
+        for key in keys:
+            wanted.setdefault((("bucket", bucket_of(key)),), []).append(key)
+        root = self.layout.fs_path("_index")
+        rows = file_lookup.rows_holding(
+            table, self.layout.fs, root, "key", wanted, ["key", "kind", *ROW_COLUMNS]
+        )
+        found = rows.filter(pc.equal(rows["kind"], kind))
+        contexts = [
+            trace_context.parse(parent, state)
+            for parent, state in zip(
+                found["traceparent"].to_pylist(), found["tracestate"].to_pylist(), strict=True
+            )
+        ]
+        for name in CONTEXT_COLUMNS:
+            values = [getattr(c, name) if c else None for c in contexts]
+            found = found.append_column(name, pa.array(values, pa.string()))
+        if kind == TRACE:  # a header only shaped like one is no trace
+            found = found.filter(pc.fill_null(pc.equal(found["trace_id"], found["key"]), False))
+        return found.select(FOUND_SCHEMA.names).cast(FOUND_SCHEMA)
+
+
+def index_rows(batches: list[pa.RecordBatch]) -> pa.Table:
+    """Bronze rows (`PLACE_COLUMNS`, `properties`, `_commit_version`) as index rows: each
+    keyed by its event id, and again by its trace id when it carried a traceparent; sorted
+    by bucket and key, so that each data file's key statistics are narrow."""
+    parts = []
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        parent = _property(batch, ce.TRACEPARENT)
+        columns = {name: batch.column(name) for name in PLACE_COLUMNS}
+        columns |= {
+            "traceparent": parent,
+            "tracestate": _property(batch, ce.TRACESTATE),
+            "bronze_version": batch.column("_commit_version").cast(pa.int64()),
+        }
+        rows = pa.table(columns)
+        header = pc.utf8_lower(pc.utf8_trim_whitespace(parent))
+        trace = pc.struct_field(pc.extract_regex(header, _TRACE_FIELD), 0)
+        for kind, keys in ((EVENT, batch.column("ce_id")), (TRACE, trace)):
+            present = pc.is_valid(keys)
+            keyed = rows.filter(present)
+            chosen = pc.filter(keys, present)
+            parts.append(
+                keyed.append_column("key", chosen.cast(pa.string()))
+                .append_column("kind", pa.repeat(pa.scalar(kind), keyed.num_rows))
+                .append_column("bucket", buckets_of(chosen))
+            )
+    if not parts:
+        return INDEX_SCHEMA.empty_table()
+    table = pa.concat_tables(parts).select(INDEX_SCHEMA.names)
+    return table.cast(INDEX_SCHEMA).sort_by([("bucket", "ascending"), ("key", "ascending")])
+
+
+def _property(batch: pa.RecordBatch, attribute: str) -> pa.Array:
+    """An attribute's text in each row's properties, under the first CloudEvents prefix
+    that holds it."""
+    found: pa.Array = pa.nulls(batch.num_rows, pa.string())
+    properties = batch.column("properties")
+    for prefix in ce.READ_PREFIXES:
+        entry = pc.map_lookup(properties, prefix + attribute, "first")
+        value = pc.struct_field(entry, "string")  # null where the entry is (`.field` is not)
+        found = pc.coalesce(found, value)
+    return found
+
+
+def _most_files_in_a_bucket(index: DeltaTable) -> int:
+    actions = pa.table(index.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return 0
+    counts = actions.group_by("partition.bucket").aggregate([("path", "count")])
+    return int(pc.max(counts["path_count"]).as_py())

@@ -1,0 +1,118 @@
+"""The event index: each bronze event found by its id and by its trace id, on a local lake and
+in a container; rewritten sorted once its buckets fill, vacuumed with the lake."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from eda_lake.capture.writer import write_capture
+from eda_lake.hub.base import ReceivedEvent
+from eda_lake.lake import event_index
+from eda_lake.lake.delta import tables
+from eda_lake.lake.event_index import EVENT, TRACE, EventIndex, bucket_of
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.lake.maintenance.vacuum import vacuum_lake
+from eda_lake.shared import trace_context
+from eda_lake.shared.cloudevents_names import (
+    ID_PROPERTY,
+    KAFKA_PREFIX,
+    SOURCE_PROPERTY,
+    TRACEPARENT,
+    TRACEPARENT_PROPERTY,
+    TRACESTATE_PROPERTY,
+)
+from eda_lake_tests.lake.helpers import NAMES, ingest, synthetic_container
+
+WINDOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+def _traced_file(root: Path) -> tuple[trace_context.TraceContext, trace_context.TraceContext]:
+    """One capture file: a root event, its child (under the Kafka binding's prefix), an
+    event with a malformed traceparent, one with a version W3C forbids (the root's trace id
+    in it), and one with none."""
+    root_context = trace_context.root_context("/shop", "root")
+    child = trace_context.child_context(root_context, "/shop", "child")
+    properties: list[dict[str, str | int | float | bytes | None]] = [
+        {TRACEPARENT_PROPERTY: root_context.traceparent()},
+        {KAFKA_PREFIX + TRACEPARENT: child.traceparent(), TRACESTATE_PROPERTY: child.tracestate()},
+        {TRACEPARENT_PROPERTY: "00-not-a-trace-01"},
+        {TRACEPARENT_PROPERTY: "ff" + root_context.traceparent()[2:]},
+        {},
+    ]
+    events = [
+        ReceivedEvent(
+            "orders",
+            "0",
+            n,
+            n * 10,
+            WINDOW + timedelta(seconds=n),
+            None,
+            None,
+            {ID_PROPERTY: event_id, SOURCE_PROPERTY: "/shop", **extra},
+            b"{}",
+        )
+        for n, (event_id, extra) in enumerate(
+            zip(["root", "child", "malformed", "forbidden", "bare"], properties, strict=True)
+        )
+    ]
+    path = root / NAMES.render("shop-ns", "orders", "0", WINDOW)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        write_capture(stream, events, "null")
+    return root_context, child
+
+
+def test_an_event_and_its_trace_are_found_with_their_bronze_place(
+    tmp_path: Path, layout: LakeLayout
+) -> None:
+    root_context, child = _traced_file(tmp_path / "capture")
+    assert EventIndex(layout).find(EVENT, ["root"]).num_rows == 0  # no index yet: nothing
+    ingest(layout, tmp_path / "capture")
+    index = EventIndex(layout)
+    assert index.update().events == 5
+    [found] = index.find(EVENT, ["child"]).to_pylist()
+    assert (found["trace_id"], found["span_id"], found["parent_span_id"]) == (
+        child.trace_id, child.span_id, root_context.span_id,
+    )  # fmt: skip
+    assert (found["hub"], found["partition_id"], found["sequence_number"]) == ("orders", "0", 1)
+    assert found["source_file"] == NAMES.render("shop-ns", "orders", "0", WINDOW)
+    bronze = tables.open_table(layout.bronze_uri, layout.storage_options)
+    assert bronze is not None and found["bronze_version"] == bronze.version()
+    members = index.find(TRACE, [root_context.trace_id])
+    assert sorted(members["ce_id"].to_pylist()) == ["child", "root"]
+    for no_context in ("malformed", "forbidden", "bare"):
+        [row] = index.find(EVENT, [no_context]).to_pylist()
+        assert row["trace_id"] is None and row["span_id"] is None
+    assert index.find(EVENT, ["x' OR '1'='1", root_context.trace_id]).num_rows == 0
+    assert index.update().events == 0  # nothing new in bronze: nothing indexed twice
+
+
+def test_keys_spread_over_every_bucket() -> None:
+    buckets = {bucket_of(f"event-{n}") for n in range(1000)}
+    assert buckets == {f"{n:x}" for n in range(event_index.BUCKETS)}
+    assert bucket_of("../../_delta_log") in buckets  # any key names a bucket, never a path
+
+
+def test_the_index_is_rewritten_sorted_once_buckets_fill_and_still_finds_every_event(
+    tmp_path: Path, layout: LakeLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_index, "MAX_FILES_PER_BUCKET", 1)
+    root = tmp_path / "capture"
+    synthetic_container(root, files=4, events_per_file=20)
+    ingest(layout, root)
+    index = EventIndex(layout)
+    assert not index.update().rewritten  # one file a bucket
+    synthetic_container(root, files=8, events_per_file=20)  # four more files
+    ingest(layout, root)
+    assert index.update().rewritten  # two a bucket: rewritten sorted
+    table = tables.open_table(layout.event_index_uri, layout.storage_options)
+    assert table is not None
+    assert any(entry["operation"] == "OPTIMIZE" for entry in table.history())
+    ids = [f"{p}-{s}" for p in range(4) for s in range(40)]
+    found = index.find(EVENT, ids)
+    assert sorted(found["key"].to_pylist()) == sorted(ids)  # once each
+    assert index.find(EVENT, ["4-0"]).num_rows == 0
+    assert "event index" in vacuum_lake(layout, retention_hours=1).files_deleted

@@ -1,0 +1,223 @@
+"""`eda-lake trace`, as a user runs it, on lakes built through the teams, capture and the lake."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eda_lake.capture.runtime import run_capture
+from eda_lake.cli import main
+from eda_lake.hub.base import EventData
+from eda_lake.lake.delta import tables
+from eda_lake.lake.runtime import Lake
+from eda_lake.settings import Settings
+from eda_lake.shared import trace_context
+from eda_lake.shared.cloudevents_names import TRACEPARENT_PROPERTY, TRACESTATE_PROPERTY
+from eda_lake_tests.lake.helpers import synthetic_container
+from eda_lake_tests.simulation.helpers import captured_chain, provisioned, published
+
+KEY = "a-test-key-that-is-long-enough"
+CHAIN = ["CustomerCreated", "LeadGenerated", "SaleConfirmed", "LeadPurchased", "CustomerPurchased"]
+
+
+def _through_gold(settings: Settings) -> Lake:
+    lake = Lake(settings, pii_key=KEY)
+    lake.ingest()
+    lake.silver()
+    lake.gold()
+    return lake
+
+
+def _first(lake: Lake, table: str, column: str) -> str:
+    found = tables.open_table(lake.layout.table_uri("silver", table))
+    assert found is not None
+    value: str = tables.query(f"SELECT {column} FROM t ORDER BY {column} LIMIT 1", t=found)[column][
+        0
+    ].as_py()
+    return value
+
+
+def _trace(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(["trace", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _walk(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for node in nodes:
+        yield node
+        yield from _walk(node["children"])
+
+
+def test_a_customers_whole_chain_is_traced_with_every_hop(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    captured_chain(settings, seed=3, customers=20)
+    lake = _through_gold(settings)
+    customer = _first(lake, "customer_purchased", "customer_id")
+
+    status, text, _ = _trace(capsys, "--customer", customer)
+    assert status == 0
+    # Each event of the chain under its cause, one level deeper each.
+    heads = [line for line in text.splitlines() if not line.lstrip().startswith(
+        ("source", "hub", "capture", "bronze", "silver", "entity", "gold", "hops", "quarantine",
+         "dead letter"))]  # fmt: skip
+    assert [h.split()[0] for h in heads] == CHAIN
+    assert [len(h) - len(h.lstrip()) for h in heads] == [0, 4, 8, 12, 16]
+    assert "<- its cause by lead_id" in heads[2]  # the partner's sale: a trace of its own
+    for place in ("hub ", "capture ", "bronze ", "silver ", "entity ", "gold ", "hops "):
+        assert text.count(f"  {place}") >= len(CHAIN), place
+    assert "partner_file=" in text and "gold.funnel_daily day" in text
+    assert "@" not in text and "pii:" not in text  # ids only: no e-mail, no masked value
+
+    status, document, _ = _trace(capsys, "--customer", customer, "--format", "json")
+    assert status == 0
+    parsed = json.loads(document)
+    assert parsed["query"] == {"customer_id": customer}
+    nodes = list(_walk(parsed["events"]))
+    assert [n["event"] for n in nodes] == CHAIN
+    assert [n["event_id"] for n in nodes] == [h.split()[1] for h in heads]  # as the text
+    for node in nodes:
+        [copy] = node["bronze"]
+        assert copy["source_file"] in text and str(copy["bronze_version"]) in text
+        assert node["silver"] and node["entities"] and node["gold"]
+        assert [h["to"] for h in node["hops"]] == [
+            "published", "bronze", "silver", "entities", "gold",
+        ]  # fmt: skip
+        assert all(h["seconds"] >= 0 for h in node["hops"][1:])
+
+    # One event of the chain: its trace alone (the partner's sale's, without the customer's
+    # creation), or itself where it carried no trace context.
+    purchase = nodes[3]["event_id"]
+    status, alone, _ = _trace(capsys, purchase, "--format", "json")
+    assert status == 0
+    tree = list(_walk(json.loads(alone)["events"]))
+    assert purchase in [n["event_id"] for n in tree]
+    assert len({n["trace_id"] for n in tree}) == 1
+    assert "CustomerCreated" not in [n["event"] for n in tree]
+
+
+def test_an_event_only_in_bronze_shows_its_bronze_place(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    captured_chain(settings, seed=2, customers=2)
+    lake = Lake(settings)
+    lake.ingest()
+    bronze = tables.open_table(lake.layout.bronze_uri)
+    assert bronze is not None
+    event_id = tables.query("SELECT min(ce_id) AS id FROM b", b=bronze)["id"][0].as_py()
+    status, document, _ = _trace(capsys, event_id, "--format", "json")
+    assert status == 0
+    [event] = json.loads(document)["events"]
+    assert event["bronze"] and event["silver"] == event["entities"] == event["gold"] == []
+    assert [hop["to"] for hop in event["hops"]] == ["published", "bronze"]
+
+
+def _with_context(data: EventData, event_id: str, context: trace_context.TraceContext) -> EventData:
+    properties = {**data.properties, "cloudEvents_id": event_id}
+    properties[TRACEPARENT_PROPERTY] = context.traceparent()
+    if (state := context.tracestate()) is not None:
+        properties[TRACESTATE_PROPERTY] = state
+    return EventData(data.body, properties, data.partition_key, data.content_type)
+
+
+def test_a_quarantined_event_shows_its_cause_and_its_quarantine_reason(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulation = provisioned(settings)
+    simulation.publish_products(seed=1)
+    simulation.publish_customers(seed=1, count=3)
+    spec = simulation.catalogue.event("CustomerCreated")
+    [sent, *_] = simulation.hub.read(spec.hub, "0", None, 1)  # type: ignore[attr-defined]
+    source = str(sent.properties["cloudEvents_source"])
+    root = trace_context.root_context(source, "root-1")
+    child = trace_context.child_context(root, source, "bad-1")
+    broken = EventData(b"\xff\xff\xff\xff", dict(sent.properties), "k", sent.content_type)
+    simulation.hub.send(
+        spec.hub, [_with_context(sent, "root-1", root), _with_context(broken, "bad-1", child)]
+    )
+    simulation.close()
+    run_capture(settings, flush=True)
+    _through_gold(settings)
+
+    status, text, _ = _trace(capsys, "bad-1")
+    assert status == 0
+    lines = text.splitlines()
+    assert lines[0].startswith("CustomerCreated root-1")
+    assert f"trace {root.trace_id}" in lines[1]
+    child_at = next(i for i, line in enumerate(lines) if "bad-1" in line)
+    assert lines[child_at] == "    CustomerCreated bad-1 <- its cause (span)"
+    assert any("quarantine silver.customer_created" in x and "does not decode" in x
+               for x in lines[child_at:])  # fmt: skip
+
+    status, document, _ = _trace(capsys, "bad-1", "--format", "json")
+    [tree] = json.loads(document)["events"]
+    [bad] = tree["children"]
+    assert (bad["span_id"], bad["parent_span_id"]) == (child.span_id, root.span_id)
+    assert bad["silver"] == [] and "does not decode" in bad["quarantine"][0]["reason"]
+    assert tree["silver"] and tree["quarantine"] == []
+
+
+def test_a_dead_lettered_event_shows_the_letter_and_the_replay(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    simulation = provisioned(settings)
+    simulation.publish_customers(seed=3, count=30)  # before any product is known
+    assert simulation.subscriber("conversions").run().dead_lettered > 0
+    simulation.publish_products(seed=3)
+    simulation.subscriber("conversions").run()  # learns the catalogue
+    assert simulation.subscriber("conversions").replay_dead_letters().replayed > 0
+    letter = simulation.dead_letters.list("conversions", include_replayed=True)[0]
+    event_id = str(letter.properties["cloudEvents_id"])
+    customer = next(
+        str(record["customer_id"])
+        for envelope, record in published(simulation, "CustomerCreated")
+        if envelope.id == event_id
+    )
+    simulation.close()
+    run_capture(settings, flush=True)
+    _through_gold(settings)
+
+    status, text, _ = _trace(capsys, "--customer", customer)
+    assert status == 0
+    assert "dead letter of team conversions from customer-created (replayed)" in text
+    assert "knows no active products" in text
+    status, document, _ = _trace(capsys, "--customer", customer, "--format", "json")
+    [created] = json.loads(document)["events"]
+    assert created["event_id"] == event_id
+    assert created["dead_letters"][0]["replayed"] is True
+    # The replay's reaction: the lead, under the customer it was decided on.
+    assert [c["event"] for c in created["children"]] == ["LeadGenerated"]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["no-such-id", "x' OR '1'='1", "a'); DROP TABLE t; --", "../../_delta_log", "\\' \" %s"],
+)
+def test_an_unknown_or_hostile_id_is_one_error_line(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], hostile: str
+) -> None:
+    synthetic_container(tmp_path / "capture", files=2, events_per_file=3)
+    assert main(["ingest", "--capture-root", str(tmp_path / "capture")]) == 0
+    capsys.readouterr()
+    status, out, err = _trace(capsys, hostile)
+    assert status != 0 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith("eda-lake: error: no event with id") and repr(hostile) in line
+    status, _, err = _trace(capsys, "--customer", hostile)
+    assert status != 0 and "no events of customer" in err
+    status, out, _ = _trace(capsys, "0-1")  # the lake still answers for a real id
+    assert status == 0 and out.splitlines()[0] == "event 0-1"
+
+
+def test_no_lake_and_no_id_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _trace(capsys, "some-id")
+    assert status != 0 and "no lake at" in err and len(err.strip().splitlines()) == 1
+    status, _, err = _trace(capsys)
+    assert status != 0 and "name one event (EVENT_ID) or one customer" in err
+    status, _, err = _trace(capsys, "some-id", "--customer", "c")
+    assert status != 0 and "name one event" in err
