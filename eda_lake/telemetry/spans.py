@@ -179,8 +179,18 @@ def lake_run(name: str) -> Iterator[LakeRun]:
     if pipeline is None:
         yield LakeRun(name, None)
         return
+    from opentelemetry.trace import Status, StatusCode
+
     try:
-        with pipeline.tracer.start_as_current_span(f"lake {name}") as span:
-            yield LakeRun(name, span)
+        # The exception's type only, never its message or stack: a message may quote an
+        # event's data (personal fields among them), which must not leave the lake.
+        with pipeline.tracer.start_as_current_span(
+            f"lake {name}", record_exception=False, set_status_on_exception=False
+        ) as span:
+            try:
+                yield LakeRun(name, span)
+            except BaseException as exc:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise
     finally:
         pipeline.flush()

@@ -31,6 +31,8 @@ class CollectedSpan:
     parent_span_id: str | None
     kind: int
     status: int  # 0 unset, 1 ok, 2 error
+    status_message: str
+    events: tuple[str, ...]  # the span events' names ("exception" where one was recorded)
     attributes: dict[str, Any]
     links: tuple[tuple[str, str], ...]  # (trace id, span id)
     resource: dict[str, Any]
@@ -60,6 +62,8 @@ def _span(span: Any, resource: dict[str, Any]) -> CollectedSpan:
         parent_span_id=span.parent_span_id.hex() or None,
         kind=span.kind,
         status=span.status.code,
+        status_message=span.status.message,
+        events=tuple(event.name for event in span.events),
         attributes=_attributes(span.attributes),
         links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
         resource=resource,

@@ -15,7 +15,7 @@ from eda_lake.capture.runtime import run_capture
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings, TelemetrySettings
 from eda_lake.shared import trace_context
-from eda_lake.telemetry import metrics, outage
+from eda_lake.telemetry import metrics, outage, spans
 from eda_lake_tests.simulation.helpers import provisioned
 from eda_lake_tests.telemetry.collectors import CollectedSpan, otlp_collector
 
@@ -127,6 +127,21 @@ def test_with_telemetry_off_no_span_is_made(tmp_path: Path) -> None:
         _run_the_chain(settings)
         telemetry.flush()
     assert collector.requests == 0
+
+
+def test_a_failed_run_is_a_failed_span_naming_the_exceptions_type_alone(tmp_path: Path) -> None:
+    """An exception's message may quote an event's data: neither it nor its stack leaves."""
+    with otlp_collector() as collector:
+        settings = Settings(
+            home=tmp_path / "home", telemetry=TelemetrySettings(otlp_endpoint=collector.url)
+        )
+        telemetry.configure(settings.telemetry)
+        with pytest.raises(ValueError, match="jane@example.com"), spans.lake_run("silver"):
+            raise ValueError("row of jane@example.com does not fit")
+        telemetry.shutdown()
+
+    [run] = collector.named("lake silver")
+    assert (run.status, run.status_message, run.events) == (2, "ValueError", ())
 
 
 def test_a_poison_events_reaction_is_a_failed_span_in_its_trace(tmp_path: Path) -> None:
