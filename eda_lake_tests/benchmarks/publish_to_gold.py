@@ -43,11 +43,6 @@ DAEMON_WARMUP_S = 20  # the daemon's code server up, its sensors' first ticks do
 POLL_S = 0.5
 DEADLINE_S = 240  # after the last publish, for gold to count every customer
 TARGET_P95_S = WINDOW_S + 30
-# Before the continuous capture: the embedded hub was captured only by simulation_tick_job,
-# every five minutes, so an event waited for that tick (95th percentile: 285 s of 300),
-# then for capture_files_sensor (30 s), the ingest run, gold_automation_sensor (30 s) and the
-# gold run (about 12 s of runs through Dagster).
-BEFORE_P95_S = 0.95 * 300 + 30 + 30 + 12
 
 
 def _dagster(name: str) -> str:
