@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from eda_lake.capture.naming import ArchiveNameFormat
+from eda_lake.capture.naming import ArchiveNameFormat, window_start
 from eda_lake.capture.writer import encoded, temporary_path, write_durably
 from eda_lake.catalogue import CaptureSettings
 from eda_lake.embedded.durable import connect, exclusive_file_lock, write_transaction
@@ -156,7 +156,9 @@ class EmbeddedCapture:
         events = self._events_after(hub, partition, last_sequence)
         current: _PlannedFile | None = None
         for event in itertools.chain(events, [None]):
-            window = None if event is None else self._window_start(event.enqueued_time_ms)
+            window = (
+                None if event is None else window_start(event.enqueued_time_ms, self._window_ms)
+            )
             if current is not None and (
                 window != current.window_start_ms
                 or current.size + self._size(event) > self.settings.window_bytes
@@ -179,15 +181,12 @@ class EmbeddedCapture:
             current.size += self._size(event)
         if covered_until is not None:
             self._write_empty_windows(
-                hub, partition, covered_until, self._window_start(now_ms), report
+                hub, partition, covered_until, window_start(now_ms, self._window_ms), report
             )
 
     @staticmethod
     def _size(event: ReceivedEvent | None) -> int:
         return 0 if event is None else len(event.body) + 64
-
-    def _window_start(self, ms: int) -> int:
-        return ms - ms % self._window_ms
 
     def _write_empty_windows(
         self, hub: str, partition: str, start_ms: int, stop_ms: int, report: CaptureReport

@@ -31,7 +31,7 @@ from pathlib import Path
 from confluent_kafka import Message
 
 from eda_lake.capture.embedded import CaptureReport
-from eda_lake.capture.naming import ArchiveNameFormat
+from eda_lake.capture.naming import ArchiveNameFormat, window_start
 from eda_lake.capture.reader import CaptureFileError, read_capture
 from eda_lake.capture.writer import (
     SYSTEM_PROPERTY_KEYS,
@@ -162,8 +162,7 @@ def _record_encoder() -> Callable[[Message], bytes]:
 
 
 def _window_of(message: Message, window_ms: int) -> int:
-    moment = int(message.timestamp()[1])
-    return moment - moment % window_ms
+    return window_start(int(message.timestamp()[1]), window_ms)
 
 
 def _sequences(path: Path) -> Iterator[int]:

@@ -42,6 +42,13 @@ TOKEN_PATTERNS = {
 _TOKEN = re.compile(r"\{(\w+)\}")
 
 
+def window_start(moment_ms: int, window_ms: int) -> int:
+    """The start of the capture window holding `moment_ms`. Windows are aligned on their
+    length (from the epoch), as a file's name gives its window's start: every partition's
+    windows close together, and a window's file has one name whoever writes it."""
+    return moment_ms - moment_ms % window_ms
+
+
 class ArchiveNameError(UserError, ValueError):
     """A format without all tokens, or a path that does not fit the format."""
 

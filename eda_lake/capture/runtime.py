@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from eda_lake.capture.embedded import CaptureReport, EmbeddedCapture
+from eda_lake.capture.naming import window_start
 from eda_lake.catalogue import CaptureSettings, Catalogue, load_catalogue
 from eda_lake.hub.base import ms_to_datetime
 from eda_lake.hub.factory import make_kafka_hub, make_local_hub
@@ -77,9 +78,6 @@ def _capture(
 
 
 def last_window_close(settings: CaptureSettings, now: datetime) -> datetime:
-    """The latest moment at or before `now` when capture windows closed. Windows are aligned
-    on their length, so every partition's close together: until the next such moment no
-    capture has anything new to write."""
-    window_ms = settings.window_seconds * 1000
-    now_ms = int(now.timestamp() * 1000)
-    return ms_to_datetime(now_ms - now_ms % window_ms)
+    """The latest moment at or before `now` when capture windows closed (`window_start`):
+    until the next such moment no capture has anything new to write."""
+    return ms_to_datetime(window_start(int(now.timestamp() * 1000), settings.window_seconds * 1000))

@@ -32,6 +32,7 @@ from eda_lake.catalogue import Catalogue, EventSpec, load_catalogue
 from eda_lake.lake import quarantine
 from eda_lake.lake.arrow.avro import collect_named
 from eda_lake.lake.bronze.schema import BRONZE_DESCRIPTION, BRONZE_SCHEMA, COLUMN_DESCRIPTIONS
+from eda_lake.lake.bronze.schema import QUALIFIED_NAME as BRONZE
 from eda_lake.lake.delta import tables
 from eda_lake.lake.delta.metadata import type_name
 from eda_lake.lake.derived.declarations import (
@@ -51,7 +52,6 @@ from eda_lake.lake.silver.event_tables import (
 from eda_lake.settings import REPO_ROOT
 from eda_lake.shared.errors import UserError
 
-BRONZE = "bronze.events"
 QUARANTINED_FILES, QUARANTINED_EVENTS = "quarantine.files", "quarantine.events"
 DOCUMENT = REPO_ROOT / "docs" / "tables.md"
 REGENERATE = "python -m eda_lake.lake.dictionary"

@@ -4,8 +4,9 @@ files not ingested yet, and what waits in quarantine.
 Every figure comes from a table's Delta log (its rows from the add actions, its newest event
 from its watermark or, for bronze, its data files' statistics, its last commit from the
 commit info) or from listing the capture prefixes recent enough to hold files (the capture
-sensor's look-back): no table's data is read, so a status costs the same on a lake of any
-size.
+sensor's look-back). The one data read is which of those files bronze holds, as ingestion
+decides it (`source_file` in the data files whose statistics admit them): the cost follows the
+recent capture files, not the lake's size.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eda_lake.lake.bronze.ingest import BronzeIngestor
+from eda_lake.lake.bronze.schema import QUALIFIED_NAME as BRONZE
 from eda_lake.lake.delta import freshness, tables
 from eda_lake.lake.delta.metadata import null_count, row_count
 from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES, event_table, qualified
 from eda_lake.lake.discovery.listing import discover_recent
 from eda_lake.lake.parts import LakeParts
 
-BRONZE = "bronze.events"
 RESOLVED = "resolved_at"  # a quarantined item not resolved has none
 
 
@@ -83,11 +84,7 @@ def _table_status(lake: LakeParts, name: str) -> tuple[str, Any, datetime | None
     opened = tables.open_table(uri, lake.layout.storage_options)
     if opened is None:
         return name, None, None
-    newest = (
-        freshness.newest_in_files(opened, "enqueued_time")
-        if name == BRONZE
-        else freshness.watermark(opened)
-    )
+    newest = freshness.newest_enqueued(opened) if name == BRONZE else freshness.watermark(opened)
     return name, opened, newest
 
 

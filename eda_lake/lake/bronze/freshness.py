@@ -24,6 +24,4 @@ def bronze_freshness(layout: LakeLayout) -> BronzeFreshness:
     table = tables.open_table(layout.bronze_uri, layout.storage_options)
     if table is None:
         return BronzeFreshness(None, None)
-    return BronzeFreshness(
-        freshness.newest_in_files(table, "enqueued_time"), freshness.last_commit(table)
-    )
+    return BronzeFreshness(freshness.newest_enqueued(table), freshness.last_commit(table))

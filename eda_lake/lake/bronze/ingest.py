@@ -46,7 +46,7 @@ MAX_BYTES_PER_COMMIT = 512 << 20
 # batches are decoded. Only columns whose values repeat are dictionary-encoded, and only these
 # get statistics (exact, in the add actions): `source_file` makes "is this file in" read only
 # the data files that may hold it; `enqueued_time`'s maximum is bronze's newest event
-# (`freshness.newest_in_files`), read from the log.
+# (`freshness.newest_enqueued`), read from the log.
 STATS_COLUMNS = ("namespace", "partition_id", "sequence_number", "enqueued_time", "source_file")
 DICTIONARY_COLUMNS = ("namespace", "partition_id", "source_file", "ce_type", "ce_source")
 

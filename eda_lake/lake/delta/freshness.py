@@ -56,6 +56,11 @@ def newest_in_files(table: DeltaTable, column: str) -> datetime | None:
     return None if newest is None else newest.astimezone(UTC)
 
 
+def newest_enqueued(table: DeltaTable) -> datetime | None:
+    """Bronze's newest event: the largest publish time its data files' statistics hold."""
+    return newest_in_files(table, "enqueued_time")
+
+
 def last_commit(table: DeltaTable) -> datetime:
     """When the snapshot's newest commit was made (its commit info's timestamp)."""
     [newest] = table.history(1)

@@ -11,8 +11,8 @@ snapshot counted and those it counts now, read from the event tables' change fee
 publish times alone, and the event keys only after a rewrite): the cost follows the new
 rows, never the lake's size.
 
-An event table counted through several entities counts from the first that holds it: an
-event is counted when it first appears in the table.
+An event table counted through several entities counts up to the newest version any of them
+has counted: an event is counted once the first of them holds it, and never again.
 """
 
 from __future__ import annotations

@@ -405,7 +405,7 @@ class SilverBuilder:
             if consumed[spec.name] is None or consumed[spec.name] < bronze.version()  # type: ignore[operator]
         ]
         # Every table's watermark: the newest event of the bronze snapshot it takes in.
-        newest = freshness.newest_in_files(bronze, "enqueued_time")
+        newest = freshness.newest_enqueued(bronze)
         with _released(behind):
             if behind:
                 self._changes(bronze, behind)
@@ -436,7 +436,7 @@ class SilverBuilder:
         report.bronze_version = bronze.version()
         specs = list(self.catalogue.events.values())
         stages = [_Staged(spec, None, staging=True, layout=self.layout) for spec in specs]
-        newest = freshness.newest_in_files(bronze, "enqueued_time")
+        newest = freshness.newest_enqueued(bronze)
         with _released(stages):
             self._stage(_snapshot(bronze, _hubs_predicate(specs)), stages)
             give_back()

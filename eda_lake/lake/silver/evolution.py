@@ -46,8 +46,6 @@ from eda_lake.lake.silver.payloads import reader_default
 from eda_lake.registry.base import SchemaRegistry
 from eda_lake.shared.errors import UserError
 
-_ADDED = {f.name for f in ADDED_FIELDS}
-
 
 class TableUpgradeError(UserError, ValueError):
     """A table's rows cannot take its schema's new type: nothing was changed."""
