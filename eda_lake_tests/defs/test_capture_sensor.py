@@ -6,11 +6,12 @@ import multiprocessing
 import os
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from eda_lake.capture.reader import read_capture
-from eda_lake.defs.capture.jobs import capture_windows_sensor
+from eda_lake.defs.capture.jobs import CAPTURE_JOB, WINDOWS_PER_TICK, capture_windows_sensor
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.hub.factory import make_local_hub
 from eda_lake.settings import SCHEMA_DIR_VAR
@@ -132,3 +133,20 @@ def test_a_tick_killed_mid_write_is_recovered_by_the_next(tmp_path: Path) -> Non
     captured = _captured(eda_lake)
     assert len(captured) == len(set(captured)) == published
     assert not list(settings.capture_dir.rglob("*.tmp"))
+
+
+def test_a_backlog_longer_than_a_ticks_share_is_a_capture_run_not_a_tick(tmp_path: Path) -> None:
+    """After the daemon was down, a tick would capture every window since in its own time,
+    which a sensor's timeout can cut short: it asks for a capture_job run instead."""
+    eda_lake = _lake(tmp_path)
+    published = _publish_after_a_window_opens(eda_lake)
+    _wait_for_the_window_to_close()
+    long_ago = datetime.now(UTC) - timedelta(seconds=(WINDOWS_PER_TICK + 1) * WINDOW_S)
+    backlog = tick(capture_windows_sensor, _resources(eda_lake), cursor=long_ago.isoformat())
+    [request] = backlog.run_requests
+    assert request.run_key.startswith("capture-backlog-") and not _captured(eda_lake)
+    assert capture_windows_sensor.job_name == CAPTURE_JOB
+    # Within its share, the tick captures itself.
+    recent = datetime.now(UTC) - timedelta(seconds=WINDOWS_PER_TICK * WINDOW_S - WINDOW_S)
+    within = tick(capture_windows_sensor, _resources(eda_lake), cursor=recent.isoformat())
+    assert not within.run_requests and len(_captured(eda_lake)) == published

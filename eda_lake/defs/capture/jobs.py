@@ -1,7 +1,7 @@
 """eda-lake's own capture of the embedded hub or a Kafka broker: what Event Hubs Capture
 does by itself in Azure, continuously (capture_windows_sensor)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -56,6 +56,10 @@ def capture_windows(
 
 # How soon after a window closes its files are written, at most (plus the capture itself).
 CAPTURE_SENSOR_INTERVAL_S = 5
+# A tick captures at most this many windows' worth of time itself; a longer backlog (the
+# daemon was down) is captured by a capture_job run, which no sensor timeout cuts short.
+WINDOWS_PER_TICK = 3
+CAPTURE_JOB = "capture_job"
 
 
 @dg.sensor(
@@ -63,7 +67,9 @@ CAPTURE_SENSOR_INTERVAL_S = 5
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Writes each capture window once it closes, as Event Hubs Capture does: the "
     "capture runs in the tick itself (no run to start), only on the first tick after windows "
-    "closed; capture_files_sensor then ingests the files.",
+    "closed; capture_files_sensor then ingests the files. A backlog of more than "
+    f"{WINDOWS_PER_TICK} windows (the daemon was down) is captured by a {CAPTURE_JOB} run.",
+    job_name=CAPTURE_JOB,
 )
 def capture_windows_sensor(
     context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
@@ -74,6 +80,13 @@ def capture_windows_sensor(
         return dg.SensorResult(
             cursor=context.cursor,
             skip_reason=f"no capture window has closed since {context.cursor}",
+        )
+    if context.cursor and closed - datetime.fromisoformat(context.cursor) > timedelta(
+        seconds=WINDOWS_PER_TICK * catalogue.capture.window_seconds
+    ):
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=f"capture-backlog-{closed.isoformat()}")],
+            cursor=closed.isoformat(),
         )
     # The cursor moves only once the capture is written: a tick that dies (or a killed code
     # server) leaves it, and the next tick recovers the capture's half-written file first.
@@ -107,7 +120,7 @@ def build(catalogue: Catalogue) -> dg.Definitions:
         return dg.MaterializeResult(metadata=_metadata(report))
 
     capture_job = dg.define_asset_job(
-        "capture_job",
+        CAPTURE_JOB,
         selection=[CAPTURE_FILES],
         description="Capture the embedded hub or Kafka into lake/capture/.",
     )
