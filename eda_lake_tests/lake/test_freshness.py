@@ -168,3 +168,23 @@ def test_the_counted_event_tables_are_those_beneath_each_gold_table() -> None:
         "silver.sale_confirmed",
     )
     assert "silver.customer_purchased" in under["funnel_daily"]
+
+
+def test_a_change_feed_vacuumed_away_is_no_figure_and_an_unknown_version_an_error(
+    tmp_path: Path,
+) -> None:
+    layout = LakeLayout(tmp_path / "lake")
+    uri = layout.table_uri("silver", "lead_generated")
+    table = commits.ensure_table(uri, EVENT_SCHEMA, configuration=tables.CHANGE_FEED)  # v0
+    commits.commit(table, Write(EVENT_SCHEMA, _rows(["a"], [0]), "append"), {})  # v1
+    commits.commit(table, Write(EVENT_SCHEMA, _rows(["b"], [1]), "append"), {})  # v2
+    committed_at = BASE + timedelta(seconds=10)
+    counting = Counting({"silver.lead_generated": 2}, {"silver.lead_generated": 1}, None)
+    assert counting.latency(layout, committed_at) == freshness.Latency(1, 9.0, 9.0, 9.0)
+    # As a vacuum leaves it: the files version 2 added are gone.
+    added = table.get_add_actions(flatten=True).column("path").to_pylist()
+    for path in added:
+        (Path(uri) / path).unlink()
+    assert counting.latency(layout, committed_at) is None  # which rows were new: unknown
+    with pytest.raises(ValueError, match="version 7 is not in its history"):
+        freshness.commit_time(table, 7)
