@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,3 +34,11 @@ def stop_group(process: subprocess.Popen[bytes], first: signal.Signals) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+    # What it started may outlive it (a Dagster run's worker still writing the instance's
+    # files): nothing of the group is left running once this returns.
+    deadline = time.monotonic() + 10
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+        while time.monotonic() < deadline:
+            os.killpg(process.pid, 0)  # raises once no process of the group is left
+            time.sleep(0.1)

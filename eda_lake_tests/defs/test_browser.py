@@ -15,6 +15,8 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 
 from eda_lake.capture.runtime import run_capture
+from eda_lake.defs.lake.assets import gold_key
+from eda_lake.lake.derived.declarations import GOLD_TABLES
 from eda_lake.settings import REPO_ROOT, Settings
 from eda_lake.simulation.runtime import Simulation
 from eda_lake_tests.defs.helpers import TEST_PII_KEY, make_dev
@@ -26,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 RUN_S = 120
+GOLD_S = 240  # the automation sensor's tick, the gold run's queue, start-up and work
+GOLD_FIGURE = "publish_to_gold_p95_s"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -63,6 +67,22 @@ def _wait_for_success(dagster_home: Path, job: str) -> str:
             return str(runs[0].run_id)
         time.sleep(1)
     raise AssertionError(f"no {job} run finished within {RUN_S} s")
+
+
+def _wait_for_gold_figures(dagster_home: Path) -> dg.AssetKey:
+    """The first gold table materialized with its publish-to-gold figures, by the run the
+    daemon's automation started once silver had new rows."""
+    keys = [gold_key(table.name) for table in GOLD_TABLES]
+    deadline = time.monotonic() + GOLD_S
+    while time.monotonic() < deadline:
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+            for key in keys:
+                event = instance.get_latest_materialization_event(key)
+                materialization = event.asset_materialization if event else None
+                if materialization is not None and GOLD_FIGURE in materialization.metadata:
+                    return key
+        time.sleep(2)
+    raise AssertionError(f"no gold table was materialized with {GOLD_FIGURE} in {GOLD_S} s")
 
 
 def _materialize_job(page: Any, url: str, job: str, timeout_error: type[Exception]) -> None:
@@ -114,6 +134,12 @@ def test_the_ui_shows_the_graph_and_materializes_platform_and_lake(ui: Any) -> N
             page.goto(f"{url}/assets/bronze/events", wait_until="domcontentloaded")
             page.get_by_text("Row count", exact=True).first.wait_for(timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "4-bronze-events.png"), full_page=True)
+
+            gold = _wait_for_gold_figures(dagster_home)
+            page.goto(f"{url}/assets/{gold.to_user_string()}?view=events")
+            page.get_by_text("Plots", exact=True).first.click(timeout=30_000)
+            page.get_by_text(GOLD_FIGURE, exact=True).first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "5-gold-publish-to-gold.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failed.png"))  # what the user saw then
             raise
