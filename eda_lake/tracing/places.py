@@ -19,8 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eda_lake.catalogue import Catalogue, EventSpec
-from eda_lake.hub.base import PropertyValue
+from eda_lake.events.cloudevents import attributes
+from eda_lake.lake.bronze.schema import QUALIFIED_NAME as BRONZE
 from eda_lake.lake.delta import file_lookup, tables
+from eda_lake.lake.delta.commits import progress_app
+from eda_lake.lake.derived.counted import counted_app
 from eda_lake.lake.derived.declarations import (
     ENTITY_TABLES,
     GOLD_TABLES,
@@ -35,6 +38,7 @@ from eda_lake.lake.quarantine import Quarantine
 from eda_lake.shared import cloudevents_names as ce
 from eda_lake.shared import names
 from eda_lake.simulation.dead_letters import DeadLetter
+from eda_lake.tracing.arrival import Arrivals
 
 # The columns of a silver row a trace shows: ids that join the chain, never personal ones
 # (nor the delivery's and the trace's, which the event's bronze place and head show).
@@ -72,13 +76,27 @@ class LakePlaces:
         self.by_type = {spec.cloudevents_type(): spec for spec in catalogue.events.values()}
         self._letters = dead_letters
         self._table = cache(self._open)
+        self._found: dict[tuple[str, str], Places] = {}
+        self.arrivals = Arrivals(layout)
 
     def spec(self, cloudevents_type: str | None) -> EventSpec | None:
         return self.by_type.get(cloudevents_type or "")
 
-    def places(self, source: str, event_id: str, type_: str | None, files: list[str]) -> Places:
+    def places(
+        self, source: str, event_id: str, type_: str | None, files: list[str], bronze_version: int
+    ) -> Places:
         """Where the event (`source`, `event_id`) of this CloudEvents type is, its capture
-        files being `files`."""
+        files being `files` and `bronze_version` the bronze version that first held it
+        (found once: a tree widened to a customer's chain asks again)."""
+        if (source, event_id) not in self._found:
+            self._found[source, event_id] = self._places(
+                source, event_id, type_, files, bronze_version
+            )
+        return self._found[source, event_id]
+
+    def _places(
+        self, source: str, event_id: str, type_: str | None, files: list[str], bronze_version: int
+    ) -> Places:
         places = Places(
             quarantine=self._quarantined(source, event_id),
             dead_letters=self._dead_letters(source, event_id),
@@ -92,16 +110,23 @@ class LakePlaces:
         rows = rows.filter(
             pc.and_(pc.equal(rows["event_id"], event_id), pc.equal(rows["event_source"], source))
         )
+        arrived = self.arrivals.first(SILVER, table, progress_app(BRONZE), bronze_version)
         for row in rows.to_pylist()[:1]:
             keys = {k: v for k, v in row.items() if shown(k) and k != "event_id" and v is not None}
-            places.silver.append(
-                {"table": qualified(SILVER, table), "keys": keys, "at": row["_added_at"]}
-            )
-            self._derived(qualified(SILVER, table), row, places)
+            version, at = arrived or (None, None)
+            places.silver.append({"table": qualified(SILVER, table), "keys": keys, "at": at})
+            if version is not None:
+                self._derived(qualified(SILVER, table), version, row, places)
         return places
 
-    def _derived(self, source: str, row: Mapping[str, Any], places: Places) -> None:
-        """The entity rows a silver row reached, and the gold days counting them."""
+    def _counted_at(self, table: Derived, event_table: str, version: int) -> datetime | None:
+        """When `table` first counted `version` of an event table."""
+        arrived = self.arrivals.first(table.layer, table.name, counted_app(event_table), version)
+        return None if arrived is None else arrived[1]
+
+    def _derived(self, source: str, version: int, row: Mapping[str, Any], places: Places) -> None:
+        """The entity rows a silver row (inserted by `version` of its table `source`)
+        reached, and the gold days counting them."""
         for entity in ENTITY_TABLES:
             reach = entity.reach.get(source)
             if reach is None:
@@ -109,14 +134,17 @@ class LakePlaces:
             keys = self._reached(reach, [row[reach.column]])
             key = entity.key[0]
             found = self.rows(SILVER, entity.name, key, keys, self._entity_columns(entity))
+            at = self._counted_at(entity, source, version)
             for entity_row in found.to_pylist():
                 places.entities.append(
-                    {"table": entity.qualified_name, "key": {key: entity_row[key]},
-                     "at": entity_row["_added_at"]}
-                )  # fmt: skip
-                self._gold(entity, entity_row, places)
+                    {"table": entity.qualified_name, "key": {key: entity_row[key]}, "at": at}
+                )
+                self._gold(entity, source, version, entity_row, places)
 
-    def _gold(self, entity: Derived, row: Mapping[str, Any], places: Places) -> None:
+    def _gold(
+        self, entity: Derived, source: str, version: int, row: Mapping[str, Any],
+        places: Places,
+    ) -> None:  # fmt: skip
         for gold in GOLD_TABLES:
             reach = gold.reach.get(entity.qualified_name)
             if reach is None or gold.day_column is None or row.get(reach.column) is None:
@@ -128,9 +156,10 @@ class LakePlaces:
             counted = self.rows(
                 gold.layer, gold.name, gold.day_column, days, [gold.day_column, *ids]
             )
-            for day, at in sorted(
+            at = self._counted_at(gold, source, version)
+            for day in sorted(
                 {
-                    (r[gold.day_column], r["_added_at"])
+                    r[gold.day_column]
                     for r in counted.to_pylist()
                     if all(r[c] == row[c] for c in ids)
                 }
@@ -199,19 +228,9 @@ class LakePlaces:
             {"team": letter.team, "origin": letter.origin, "reason": letter.reason,
              "replayed": letter.replayed}
             for letter in self._letters
-            if _attribute(letter.properties, ce.ID) == event_id
-            and _attribute(letter.properties, ce.SOURCE) in (source, None)
+            if (found := attributes(letter.properties)).get(ce.ID) == event_id
+            and found.get(ce.SOURCE) in (source, None)
         ]  # fmt: skip
-
-
-def _attribute(properties: Mapping[str, PropertyValue], name: str) -> str | None:
-    for prefix in ce.READ_PREFIXES:
-        value = properties.get(prefix + name)
-        if isinstance(value, bytes):
-            value = value.decode(errors="replace")
-        if value is not None:
-            return str(value)
-    return None
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> float | None:

@@ -1,0 +1,87 @@
+"""When an event reached a table: the commit time of the first version of the table that
+held or counted it, which no later rewrite moves.
+
+Every commit of a layer records how far it has read the table beneath it, in the same atomic
+commit as its rows: a silver event table the bronze version (`input:bronze.events`), an
+entity or gold table the version of each silver event table it counts
+(`counted:silver.<table>`). Those versions only grow, so the first version of a table whose
+record reaches the version beneath that holds the event is found by bisection over the
+table's versions: a few snapshots opened, however many commits there are. The data file
+holding the row now says nothing of this: entity rows are rewritten as later events arrive,
+gold days recomputed, files compacted.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
+
+from eda_lake.lake.delta import freshness, tables
+from eda_lake.lake.layout import LakeLayout
+from eda_lake.shared import names
+
+# A first version and when it was committed.
+Arrival = tuple[int, datetime]
+
+
+class Arrivals:
+    """First versions of the lake's tables, each asked once."""
+
+    def __init__(self, layout: LakeLayout) -> None:
+        self.layout = layout
+        self._found: dict[tuple[str, str, str, int], Arrival | None] = {}
+
+    def first(self, layer: str, name: str, record: str, at_least: int) -> Arrival | None:
+        """The first version of the table whose application transaction `record` is at
+        least `at_least`, and its commit time; None when none is yet."""
+        key = (layer, name, record, at_least)
+        if key not in self._found:
+            self._found[key] = self._bisect(layer, name, record, at_least)
+        return self._found[key]
+
+    def _bisect(self, layer: str, name: str, record: str, at_least: int) -> Arrival | None:
+        uri = self.layout.table_uri(layer, name)
+        newest = tables.open_table(uri, self.layout.storage_options)
+        if newest is None or not _reaches(newest, record, at_least):
+            return None
+        low, high = 0, newest.version()
+        while low < high:
+            middle = (low + high) // 2
+            snapshot = self._snapshot(uri, middle)
+            if snapshot is not None and _reaches(snapshot, record, at_least):
+                high = middle
+            else:  # not yet, or its log entries cleaned up: the answer is later
+                low = middle + 1
+        return high, self._committed_at(layer, name, newest, high)
+
+    def _committed_at(self, layer: str, name: str, newest: DeltaTable, version: int) -> datetime:
+        """A version's commit time, from its own log entry (a table's history is read from
+        its newest commit back, whatever snapshot asks)."""
+        entry = (
+            f"{self.layout.fs_path(layer, names.table_name(name))}/_delta_log/{version:020d}.json"
+        )
+        try:
+            with self.layout.fs.open_input_stream(entry) as stream:
+                for line in stream.read().splitlines():
+                    action = json.loads(line)
+                    if "commitInfo" in action and "timestamp" in action["commitInfo"]:
+                        return freshness.EPOCH + timedelta(
+                            milliseconds=int(action["commitInfo"]["timestamp"])
+                        )
+        except FileNotFoundError:
+            pass  # cleaned up: the history still tells
+        return freshness.commit_time(newest, version)
+
+    def _snapshot(self, uri: str, version: int) -> DeltaTable | None:
+        try:
+            return DeltaTable(uri, version=version, storage_options=self.layout.storage_options)
+        except DeltaError:
+            return None
+
+
+def _reaches(table: DeltaTable, record: str, at_least: int) -> bool:
+    version = table.transaction_version(record)
+    return version is not None and version >= at_least
