@@ -200,7 +200,7 @@ class LakePlaces:
         """The rows of a table of the lake whose `column` holds one of `values`."""
         table = self._table(layer, name)
         if table is None or not values:
-            return pa.table({c: pa.array([], pa.null()) for c in [*columns, "_added_at"]})
+            return pa.table({c: pa.array([], pa.null()) for c in columns})
         root = self.layout.fs_path(layer, names.table_name(name))
         return file_lookup.rows_holding(
             table, self.layout.fs, root, column, {(): list(values)}, columns
