@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache, cached_property
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.events.cloudevents import attributes
+from eda_lake.lake import quarantine
 from eda_lake.lake.bronze.schema import QUALIFIED_NAME as BRONZE
 from eda_lake.lake.delta import file_lookup, tables
 from eda_lake.lake.delta.commits import progress_app
@@ -34,7 +35,6 @@ from eda_lake.lake.derived.declarations import (
     qualified,
 )
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.quarantine import Quarantine
 from eda_lake.shared import cloudevents_names as ce
 from eda_lake.shared import names
 from eda_lake.simulation.dead_letters import DeadLetter
@@ -98,7 +98,7 @@ class LakePlaces:
         self, source: str, event_id: str, type_: str | None, files: list[str], bronze_version: int
     ) -> Places:
         places = Places(
-            quarantine=self._quarantined(source, event_id),
+            quarantine=self._quarantined(source, event_id, files),
             dead_letters=self._dead_letters(source, event_id),
         )
         spec = self.spec(type_)
@@ -209,19 +209,17 @@ class LakePlaces:
     def _open(self, layer: str, name: str) -> Any:
         return tables.open_table(self.layout.table_uri(layer, name), self.layout.storage_options)
 
-    def _quarantined(self, source: str, event_id: str) -> list[dict[str, Any]]:
+    def _quarantined(self, source: str, event_id: str, files: list[str]) -> list[dict[str, Any]]:
+        """Its quarantine rows, read as silver's are: in the data files whose `source_file`
+        statistics admit its capture files (quarantine appends in capture order too)."""
+        columns = ["table", "reason", "ce_id", "ce_source", "quarantined_at", "resolved_at"]
+        rows = self.rows(quarantine.AREA, quarantine.EVENTS_TABLE, "source_file", files, columns)
         return [
             {"table": row["table"], "reason": row["reason"], "at": row["quarantined_at"],
              "resolved_at": row["resolved_at"]}
-            for row in self._quarantine_rows.to_pylist()
+            for row in rows.to_pylist()
             if row["ce_id"] == event_id and row["ce_source"] == source
         ]  # fmt: skip
-
-    @cached_property
-    def _quarantine_rows(self) -> pa.Table:
-        events = Quarantine(self.layout).events(include_resolved=True)
-        return events.select(["table", "reason", "ce_id", "ce_source", "quarantined_at",
-                              "resolved_at"])  # fmt: skip
 
     def _dead_letters(self, source: str, event_id: str) -> list[dict[str, Any]]:
         return [
