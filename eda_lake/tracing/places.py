@@ -120,9 +120,13 @@ class LakePlaces:
         return places
 
     def _counted_at(self, table: Derived, event_table: str, version: int) -> datetime | None:
-        """When `table` first counted `version` of an event table."""
-        arrived = self.arrivals.first(table.layer, table.name, counted_app(event_table), version)
-        return None if arrived is None else arrived[1]
+        """When `table` first counted `version` of an event table: by its `counted:` record,
+        or, for an entity committed before those were kept, by the version it read."""
+        for record in (counted_app(event_table), progress_app(event_table)):
+            arrived = self.arrivals.first(table.layer, table.name, record, version)
+            if arrived is not None:
+                return arrived[1]
+        return None
 
     def _derived(self, source: str, version: int, row: Mapping[str, Any], places: Places) -> None:
         """The entity rows a silver row (inserted by `version` of its table `source`)

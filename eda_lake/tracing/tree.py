@@ -79,9 +79,9 @@ class TracedEvent:
         if self.places.silver:
             stops.append(("silver", self.places.silver[0]["at"]))
         if self.places.entities:
-            stops.append(("entities", max(e["at"] for e in self.places.entities)))
+            stops.append(("entities", _latest(self.places.entities)))
         if self.places.gold:
-            stops.append(("gold", max(g["at"] for g in self.places.gold)))
+            stops.append(("gold", _latest(self.places.gold)))
         hops = []
         for (_, before), (name, at) in pairwise(stops):
             hops.append({"to": name, "at": at, "seconds": seconds_between(before, at)})
@@ -233,6 +233,12 @@ class Tracer:
                 )
             )
         return events
+
+
+def _latest(places: list[dict[str, Any]]) -> datetime | None:
+    """When the event had reached every one of these tables (None: a time is unknown)."""
+    times = [p["at"] for p in places]
+    return None if None in times else max(times)
 
 
 def _bronze_place(row: dict[str, Any]) -> dict[str, Any]:

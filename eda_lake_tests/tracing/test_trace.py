@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.shared import trace_context
 from eda_lake.shared.cloudevents_names import TRACEPARENT_PROPERTY, TRACESTATE_PROPERTY
+from eda_lake.tracing.places import Places
+from eda_lake.tracing.tree import TracedEvent
 from eda_lake_tests.lake.helpers import synthetic_container
 from eda_lake_tests.simulation.helpers import captured_chain, provisioned, published
 
@@ -256,3 +259,20 @@ def test_no_lake_and_no_id_are_refused(capsys: pytest.CaptureFixture[str]) -> No
     assert status != 0 and "name one event (EVENT_ID) or one customer" in err
     status, _, err = _trace(capsys, "some-id", "--customer", "c")
     assert status != 0 and "name one event" in err
+
+
+def test_a_hop_whose_table_keeps_no_record_of_the_event_is_untimed() -> None:
+    at = datetime(2026, 12, 4, 12, tzinfo=UTC)
+    places = Places(
+        silver=[{"table": "silver.t", "keys": {}, "at": at + timedelta(seconds=2)}],
+        entities=[
+            {"table": "silver.a", "key": {}, "at": at + timedelta(seconds=3)},
+            {"table": "silver.b", "key": {}, "at": None},  # written before records were kept
+        ],
+        gold=[{"table": "gold.g", "day": at.date(), "at": at + timedelta(seconds=5)}],
+    )
+    bronze = {"enqueued_time": at, "ingested_at": at + timedelta(seconds=1)}
+    event = TracedEvent("e", "/s", None, None, None, None, None, None, [bronze], places)
+    assert [(h["to"], h["seconds"]) for h in event.hops()] == [
+        ("published", None), ("bronze", 1.0), ("silver", 1.0), ("entities", None), ("gold", None),
+    ]  # fmt: skip
