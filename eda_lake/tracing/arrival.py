@@ -6,7 +6,9 @@ commit as its rows: a silver event table the bronze version (`input:bronze.event
 entity or gold table the version of each silver event table it counts
 (`counted:silver.<table>`). Those versions only grow, so the first version of a table whose
 record reaches the version beneath that holds the event is found by bisection over the
-table's versions: a few snapshots opened, however many commits there are. The data file
+table's versions: a few snapshots opened, however many commits there are. An event that
+landed in silver after its bronze version was read (quarantined, then retried) is found the
+same way on the rows the snapshots hold. The data file
 holding the row now says nothing of this: entity rows are rewritten as later events arrive,
 gold days recomputed, files compacted.
 """
@@ -14,6 +16,7 @@ gold days recomputed, files compacted.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from deltalake import DeltaTable
@@ -39,19 +42,25 @@ class Arrivals:
         least `at_least`, and its commit time; None when none is yet."""
         key = (layer, name, record, at_least)
         if key not in self._found:
-            self._found[key] = self._bisect(layer, name, record, at_least)
+            self._found[key] = self.first_where(
+                layer, name, lambda snapshot: _reaches(snapshot, record, at_least)
+            )
         return self._found[key]
 
-    def _bisect(self, layer: str, name: str, record: str, at_least: int) -> Arrival | None:
+    def first_where(
+        self, layer: str, name: str, holds: Callable[[DeltaTable], bool], since: int = 0
+    ) -> Arrival | None:
+        """The first version from `since` on of which `holds` is true (it stays true in
+        every later one), and its commit time; None when not even the newest is."""
         uri = self.layout.table_uri(layer, name)
         newest = tables.open_table(uri, self.layout.storage_options)
-        if newest is None or not _reaches(newest, record, at_least):
+        if newest is None or not holds(newest):
             return None
-        low, high = 0, newest.version()
+        low, high = since, newest.version()
         while low < high:
             middle = (low + high) // 2
-            snapshot = self._snapshot(uri, middle)
-            if snapshot is not None and _reaches(snapshot, record, at_least):
+            snapshot = self.snapshot(layer, name, middle)
+            if snapshot is not None and holds(snapshot):
                 high = middle
             else:  # not yet, or its log entries cleaned up: the answer is later
                 low = middle + 1
@@ -75,7 +84,9 @@ class Arrivals:
             pass  # cleaned up: the history still tells
         return freshness.commit_time(newest, version)
 
-    def _snapshot(self, uri: str, version: int) -> DeltaTable | None:
+    def snapshot(self, layer: str, name: str, version: int) -> DeltaTable | None:
+        """The table at `version`; None when its log entries are cleaned up."""
+        uri = self.layout.table_uri(layer, name)
         try:
             return DeltaTable(uri, version=version, storage_options=self.layout.storage_options)
         except DeltaError:

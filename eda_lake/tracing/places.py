@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from deltalake import DeltaTable
 
 from eda_lake.catalogue import Catalogue, EventSpec
 from eda_lake.events.cloudevents import attributes
@@ -38,7 +39,7 @@ from eda_lake.lake.layout import LakeLayout
 from eda_lake.shared import cloudevents_names as ce
 from eda_lake.shared import names
 from eda_lake.simulation.dead_letters import DeadLetter
-from eda_lake.tracing.arrival import Arrivals
+from eda_lake.tracing.arrival import Arrival, Arrivals
 
 # The columns of a silver row a trace shows: ids that join the chain, never personal ones
 # (nor the delivery's and the trace's, which the event's bronze place and head show).
@@ -110,14 +111,45 @@ class LakePlaces:
         rows = rows.filter(
             pc.and_(pc.equal(rows["event_id"], event_id), pc.equal(rows["event_source"], source))
         )
-        arrived = self.arrivals.first(SILVER, table, progress_app(BRONZE), bronze_version)
         for row in rows.to_pylist()[:1]:
+            arrived = self._inserted(table, source, event_id, files, bronze_version)
             keys = {k: v for k, v in row.items() if shown(k) and k != "event_id" and v is not None}
             version, at = arrived or (None, None)
             places.silver.append({"table": qualified(SILVER, table), "keys": keys, "at": at})
             if version is not None:
                 self._derived(qualified(SILVER, table), version, row, places)
         return places
+
+    def _inserted(
+        self, table: str, source: str, event_id: str, files: list[str], bronze_version: int
+    ) -> Arrival | None:
+        """The silver version that inserted the event's row: the first that read its bronze
+        version, unless the row came later (a quarantined event retried), then the first
+        snapshot holding it."""
+        read = self.arrivals.first(SILVER, table, progress_app(BRONZE), bronze_version)
+
+        def holds(snapshot: DeltaTable) -> bool:
+            root = self.layout.fs_path(SILVER, names.table_name(table))
+            rows = file_lookup.rows_holding(
+                snapshot, self.layout.fs, root, "source_file", {(): files},
+                ["event_source", "event_id"],
+            )  # fmt: skip
+            return bool(
+                pc.any(
+                    pc.and_(
+                        pc.equal(rows["event_id"], event_id),
+                        pc.equal(rows["event_source"], source),
+                    )
+                ).as_py()
+            )
+
+        if (
+            read is not None
+            and (snapshot := self.arrivals.snapshot(SILVER, table, read[0]))
+            and holds(snapshot)
+        ):
+            return read
+        return self.arrivals.first_where(SILVER, table, holds, since=read[0] if read else 0)
 
     def _counted_at(self, table: Derived, event_table: str, version: int) -> datetime | None:
         """When `table` first counted `version` of an event table: by its `counted:` record,

@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 from eda_lake.capture.runtime import run_capture
 from eda_lake.cli import main
 from eda_lake.hub.base import EventData
-from eda_lake.lake.delta import tables
+from eda_lake.lake.delta import freshness, tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.shared import trace_context
@@ -22,6 +22,7 @@ from eda_lake.shared.cloudevents_names import TRACEPARENT_PROPERTY, TRACESTATE_P
 from eda_lake.tracing.places import Places
 from eda_lake.tracing.tree import TracedEvent
 from eda_lake_tests.lake.helpers import synthetic_container
+from eda_lake_tests.lake.test_incremental_layers import quarantined_unknown_schema, register
 from eda_lake_tests.simulation.helpers import captured_chain, provisioned, published
 
 KEY = "a-test-key-that-is-long-enough"
@@ -276,3 +277,20 @@ def test_a_hop_whose_table_keeps_no_record_of_the_event_is_untimed() -> None:
     assert [(h["to"], h["seconds"]) for h in event.hops()] == [
         ("published", None), ("bronze", 1.0), ("silver", 1.0), ("entities", None), ("gold", None),
     ]  # fmt: skip
+
+
+def test_an_event_retried_from_quarantine_reaches_silver_when_it_landed(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake, evolved = quarantined_unknown_schema(settings)
+    register(lake, evolved)
+    assert lake.recovery.retry_quarantine(files=False).events_landed == 1
+    table = tables.open_table(lake.layout.table_uri("silver", "customer_created"))
+    assert table is not None
+    landed = freshness.last_commit(table)
+
+    status, document, _ = _trace(capsys, "later-1", "--format", "json")
+    assert status == 0
+    [event] = [n for n in _walk(json.loads(document)["events"]) if n["event_id"] == "later-1"]
+    assert event["quarantine"][0]["resolved_at"] is not None
+    assert datetime.fromisoformat(event["silver"][0]["at"]) == landed
