@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
-from eda_lake.lake.delta import freshness, tables
+from eda_lake.lake.delta import freshness
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.shared import names
 
@@ -33,8 +33,10 @@ Arrival = tuple[int, datetime]
 class Arrivals:
     """First versions of the lake's tables, each asked once."""
 
-    def __init__(self, layout: LakeLayout) -> None:
+    def __init__(self, layout: LakeLayout, newest: Callable[[str, str], DeltaTable | None]) -> None:
+        """`newest` opens a table of the lake (layer, name) at its newest version."""
         self.layout = layout
+        self._newest = newest
         self._found: dict[tuple[str, str, str, int], Arrival | None] = {}
 
     def first(self, layer: str, name: str, record: str, at_least: int) -> Arrival | None:
@@ -52,8 +54,7 @@ class Arrivals:
     ) -> Arrival | None:
         """The first version from `since` on of which `holds` is true (it stays true in
         every later one), and its commit time; None when not even the newest is."""
-        uri = self.layout.table_uri(layer, name)
-        newest = tables.open_table(uri, self.layout.storage_options)
+        newest = self._newest(layer, name)
         if newest is None or not holds(newest):
             return None
         low, high = since, newest.version()

@@ -78,7 +78,7 @@ class LakePlaces:
         self._letters = dead_letters
         self._table = cache(self._open)
         self._found: dict[tuple[str, str], Places] = {}
-        self.arrivals = Arrivals(layout)
+        self.arrivals = Arrivals(layout, self._table)
 
     def spec(self, cloudevents_type: str | None) -> EventSpec | None:
         return self.by_type.get(cloudevents_type or "")
@@ -242,7 +242,7 @@ class LakePlaces:
             table, self.layout.fs, root, column, {(): list(values)}, columns
         )
 
-    def _open(self, layer: str, name: str) -> Any:
+    def _open(self, layer: str, name: str) -> DeltaTable | None:
         return tables.open_table(self.layout.table_uri(layer, name), self.layout.storage_options)
 
     def _quarantined(self, source: str, event_id: str, files: list[str]) -> list[dict[str, Any]]:
