@@ -8,9 +8,9 @@ entity or gold table the version of each silver event table it counts
 record reaches the version beneath that holds the event is found by bisection over the
 table's versions: a few snapshots opened, however many commits there are. An event that
 landed in silver after its bronze version was read (quarantined, then retried) is found the
-same way on the rows the snapshots hold. The data file
-holding the row now says nothing of this: entity rows are rewritten as later events arrive,
-gold days recomputed, files compacted.
+same way on the rows the snapshots hold. The data file holding the row now says nothing of
+this: entity rows are rewritten as later events arrive, gold days recomputed, files
+compacted.
 """
 
 from __future__ import annotations
