@@ -26,8 +26,8 @@ from eda_lake.lake.delta import freshness
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.shared import names
 
-# A first version and when it was committed.
-Arrival = tuple[int, datetime]
+# A first version and when it was committed (None: no longer known).
+Arrival = tuple[int, datetime | None]
 
 
 class Arrivals:
@@ -65,25 +65,23 @@ class Arrivals:
                 high = middle
             else:  # not yet, or its log entries cleaned up: the answer is later
                 low = middle + 1
-        return high, self._committed_at(layer, name, newest, high)
+        return high, self._committed_at(layer, name, high)
 
-    def _committed_at(self, layer: str, name: str, newest: DeltaTable, version: int) -> datetime:
+    def _committed_at(self, layer: str, name: str, version: int) -> datetime | None:
         """A version's commit time, from its own log entry (a table's history is read from
-        its newest commit back, whatever snapshot asks)."""
-        entry = (
-            f"{self.layout.fs_path(layer, names.table_name(name))}/_delta_log/{version:020d}.json"
-        )
+        its newest commit back, whatever snapshot asks); None once that entry is cleaned up
+        (a checkpoint keeps the version's state, not when it was committed)."""
+        log = self.layout.fs_path(layer, names.table_name(name), "_delta_log")
         try:
-            with self.layout.fs.open_input_stream(entry) as stream:
-                for line in stream.read().splitlines():
-                    action = json.loads(line)
-                    if "commitInfo" in action and "timestamp" in action["commitInfo"]:
-                        return freshness.EPOCH + timedelta(
-                            milliseconds=int(action["commitInfo"]["timestamp"])
-                        )
+            with self.layout.fs.open_input_stream(f"{log}/{version:020d}.json") as stream:
+                lines = stream.read().splitlines()
         except FileNotFoundError:
-            pass  # cleaned up: the history still tells
-        return freshness.commit_time(newest, version)
+            return None
+        for line in lines:
+            info = json.loads(line).get("commitInfo", {})
+            if "timestamp" in info:
+                return freshness.EPOCH + timedelta(milliseconds=int(info["timestamp"]))
+        return None
 
     def snapshot(self, layer: str, name: str, version: int) -> DeltaTable | None:
         """The table at `version`; None when its log entries are cleaned up."""

@@ -51,3 +51,11 @@ def test_versions_whose_log_is_cleaned_up_are_passed_over(tmp_path: Path) -> Non
     assert arrivals.first("silver", "t", RECORD, 1) == (
         3, freshness.commit_time(DeltaTable(uri), 3)
     )  # fmt: skip
+
+
+def test_a_version_whose_log_entry_is_gone_has_no_commit_time(tmp_path: Path) -> None:
+    layout, arrivals = _table(tmp_path, [1, 2, 3, 4, 5])
+    DeltaTable(layout.table_uri("silver", "t"), version=3).create_checkpoint()
+    for version in range(4):  # version 3 is read from its checkpoint alone
+        (tmp_path / "lake" / "silver" / "t" / "_delta_log" / f"{version:020d}.json").unlink()
+    assert arrivals.first("silver", "t", RECORD, 1) == (3, None)
