@@ -32,6 +32,7 @@ from eda_lake.lake.delta.commits import Write
 from eda_lake.lake.layout import LakeLayout
 
 COPY_CHUNK = 4 << 20
+AREA, EVENTS_TABLE = "quarantine", "events"  # the lake area and its table of events
 LOCK_APP = "lock:quarantine"
 MAX_TRANSIENT_ATTEMPTS = 5
 FILES_SCHEMA = pa.schema(
@@ -147,7 +148,7 @@ class Quarantine:
 
     @property
     def events_uri(self) -> str:
-        return self.layout.table_uri("quarantine", "events")
+        return self.layout.table_uri(AREA, EVENTS_TABLE)
 
     def _table(self, uri: str, schema: pa.Schema) -> DeltaTable:
         return commits.ensure_table(uri, schema, options=self.options)

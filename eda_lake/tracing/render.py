@@ -2,7 +2,7 @@
 
 The JSON document: {"query": {"event_id": ...} or {"customer_id": ...}, "events": [node]},
 each node {"event_id", "source", "type", "event", "time", "trace_id", "span_id",
-"parent_span_id", "caused_by", "bronze": [{"hub", "partition_id", "sequence_number",
+"parent_span_id", "caused_by", "asked", "bronze": [{"hub", "partition_id", "sequence_number",
 "enqueued_time", "source_file", "bronze_version", "ingested_at"}], "silver": [{"table",
 "keys", "at"}], "quarantine": [{"table", "reason", "at", "resolved_at"}], "dead_letters":
 [{"team", "origin", "reason", "replayed"}], "entities": [{"table", "key", "at"}], "gold":
@@ -35,6 +35,7 @@ def _node(event: TracedEvent) -> dict[str, Any]:
         "span_id": event.span_id,
         "parent_span_id": event.parent_span_id,
         "caused_by": event.caused_by,
+        "asked": event.asked,
         "bronze": event.bronze,
         "silver": places.silver,
         "quarantine": places.quarantine,
@@ -70,7 +71,8 @@ def _event_lines(node: dict[str, Any], depth: int) -> Iterator[str]:
         node["caused_by"], f" <- its cause by {node['caused_by']}"
     )
     kind = node["event"] or node["type"] or "event"  # a foreign producer's may name none
-    yield f"{pad}{kind} {node['event_id']}{how}"
+    asked = " (asked)" if node["asked"] else ""  # the event named in `trace EVENT_ID`
+    yield f"{pad}{kind} {node['event_id']}{how}{asked}"
     yield f"{pad}  source {node['source']}, trace {node['trace_id'] or '-'}, span " + (
         f"{node['span_id'] or '-'}, parent {node['parent_span_id'] or '-'}"
     )

@@ -60,6 +60,7 @@ class TracedEvent:
     bronze: list[dict[str, Any]]  # each delivery (a resent event has several)
     places: Places
     caused_by: str | None = None  # how it hangs under its parent: "span", or a domain key
+    asked: bool = False  # the event `eda-lake trace EVENT_ID` named
     children: list[TracedEvent] = field(default_factory=list)
 
     @property
@@ -78,9 +79,9 @@ class TracedEvent:
         if self.places.silver:
             stops.append(("silver", self.places.silver[0]["at"]))
         if self.places.entities:
-            stops.append(("entities", max(e["at"] for e in self.places.entities)))
+            stops.append(("entities", _latest(self.places.entities)))
         if self.places.gold:
-            stops.append(("gold", max(g["at"] for g in self.places.gold)))
+            stops.append(("gold", _latest(self.places.gold)))
         hops = []
         for (_, before), (name, at) in pairwise(stops):
             hops.append({"to": name, "at": at, "seconds": seconds_between(before, at)})
@@ -98,7 +99,9 @@ class Tracer:
         self.lake = places
 
     def event(self, event_id: str) -> list[TracedEvent]:
-        """The causal tree of the event with this CloudEvents id: its trace's roots."""
+        """The causal tree of the event with this CloudEvents id: its customer's whole chain
+        where it belongs to one (found up the domain keys from it or from its trace's
+        events), else its trace; the event itself marked `asked`."""
         found = self.index.find(EVENT, [event_id])
         if found.num_rows == 0:
             raise UnknownEventError(
@@ -106,10 +109,49 @@ class Tracer:
                 "as `eda-lake sql` shows in bronze.events ce_id), or ingest first (eda-lake "
                 "ingest)"
             )
-        return self._trees(found)
+        roots = self._trees(found)
+        traced = [e for root in roots for e in root.walk()]
+        customer = next(filter(None, (self._customer_of(e) for e in traced)), None)
+        if customer is not None:
+            chain = set(self._customer_events(customer)) - {e.event_id for e in traced}
+            if chain:
+                roots = self._trees(self.index.find(EVENT, sorted({event_id, *chain})))
+        for root in roots:
+            for event in root.walk():
+                event.asked = event.event_id == event_id
+        return roots
+
+    def _customer_of(self, event: TracedEvent) -> str | None:
+        """The customer an event's chain starts from: up its causes' domain keys (a sale's
+        lead names the customer) from its silver row's keys."""
+        keys = event.places.keys
+        name = event.event
+        while "customer_id" not in keys:
+            up = next(((c, k) for n, c, k in DOMAIN_CAUSES if n == name and k in keys), None)
+            if up is None:
+                return None
+            name, key = up
+            table = event_table(name)
+            found = self.lake.rows(
+                SILVER, table, key, [keys[key]], self.lake.id_columns(SILVER, table)
+            ).to_pylist()
+            if not found:
+                return None
+            keys = {k: v for k, v in found[0].items() if isinstance(v, str)}
+        return keys["customer_id"]
 
     def customer(self, customer_id: str) -> list[TracedEvent]:
         """The causal trees of a customer's events, joined through the domain keys."""
+        ids = self._customer_events(customer_id)
+        if not ids:
+            raise UnknownEventError(
+                f"no events of customer {customer_id!r} in silver: check the id (silver."
+                "customers customer_id), or build silver first (eda-lake silver)"
+            )
+        return self._trees(self.index.find(EVENT, ids))
+
+    def _customer_events(self, customer_id: str) -> list[str]:
+        """The ids of a customer's events in silver, down the domain keys."""
         keys: dict[str, set[str]] = {"customer_id": {customer_id}}
         for name, key in CUSTOMER_CHAIN:
             table = event_table(name)
@@ -120,13 +162,7 @@ class Tracer:
                 for column in columns:
                     if isinstance(row[column], str):
                         keys.setdefault(column, set()).add(row[column])
-        ids = sorted(keys.get("event_id", ()))
-        if not ids:
-            raise UnknownEventError(
-                f"no events of customer {customer_id!r} in silver: check the id (silver."
-                "customers customer_id), or build silver first (eda-lake silver)"
-            )
-        return self._trees(self.index.find(EVENT, ids))
+        return sorted(keys.get("event_id", ()))
 
     def _trees(self, found: pa.Table) -> list[TracedEvent]:
         traces = [t for t in pc.unique(found["trace_id"]).to_pylist() if t]
@@ -187,10 +223,22 @@ class Tracer:
                     span_id=first["span_id"],
                     parent_span_id=first["parent_span_id"],
                     bronze=[_bronze_place(c) for c in copies],
-                    places=self.lake.places(source, event_id, first["ce_type"], files),
+                    places=self.lake.places(
+                        source,
+                        event_id,
+                        first["ce_type"],
+                        files,
+                        min(c["bronze_version"] for c in copies),
+                    ),
                 )
             )
         return events
+
+
+def _latest(places: list[dict[str, Any]]) -> datetime | None:
+    """When the event had reached every one of these tables (None: a time is unknown)."""
+    times = [p["at"] for p in places]
+    return None if None in times else max(times)
 
 
 def _bronze_place(row: dict[str, Any]) -> dict[str, Any]:

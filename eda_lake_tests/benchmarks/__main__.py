@@ -171,8 +171,15 @@ def main() -> int:
         f"event index {lookup['small_files']:.0f} vs {lookup['large_files']:.0f} files, "
         f"kept in {lookup['small_indexing_s']:.1f} s vs {lookup['large_indexing_s']:.1f} s"
     )
+    print(
+        f"trace     eda-lake trace EVENT_ID but printing: {lookup['small_trace_s'] * 1000:.1f} ms "
+        f"vs {lookup['large_trace_s'] * 1000:.1f} ms (medians), ratio "
+        f"{lookup['trace_ratio']:.2f} (target <= 1.5)"
+    )
     if lookup["ratio"] > 1.5:
         failures.append("trace lookup")
+    if lookup["trace_ratio"] > 1.5:
+        failures.append("trace command")
     runs = dagster_runs.bench_runs()
     print(
         f"dagster   platform run {runs['platform_s']:.1f} s, ingest run with nothing new "

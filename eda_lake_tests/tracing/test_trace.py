@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from deltalake import DeltaTable
 
 from eda_lake.capture.runtime import run_capture
 from eda_lake.cli import main
 from eda_lake.hub.base import EventData
-from eda_lake.lake.delta import tables
+from eda_lake.lake.delta import freshness, tables
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.shared import trace_context
 from eda_lake.shared.cloudevents_names import TRACEPARENT_PROPERTY, TRACESTATE_PROPERTY
+from eda_lake.tracing.places import Places
+from eda_lake.tracing.tree import TracedEvent
 from eda_lake_tests.lake.helpers import synthetic_container
+from eda_lake_tests.lake.test_incremental_layers import quarantined_unknown_schema, register
 from eda_lake_tests.simulation.helpers import captured_chain, provisioned, published
 
 KEY = "a-test-key-that-is-long-enough"
@@ -90,15 +95,44 @@ def test_a_customers_whole_chain_is_traced_with_every_hop(
         ]  # fmt: skip
         assert all(h["seconds"] >= 0 for h in node["hops"][1:])
 
-    # One event of the chain: its trace alone (the partner's sale's, without the customer's
-    # creation), or itself where it carried no trace context.
-    purchase = nodes[3]["event_id"]
-    status, alone, _ = _trace(capsys, purchase, "--format", "json")
+    # Any one event of the chain: the same whole tree (across the partner's sale's own
+    # trace), that event marked.
+    for asked in nodes:
+        status, alone, _ = _trace(capsys, asked["event_id"], "--format", "json")
+        assert status == 0
+        tree = list(_walk(json.loads(alone)["events"]))
+        assert [n["event_id"] for n in tree] == [n["event_id"] for n in nodes], asked["event"]
+        assert [n["event_id"] for n in tree if n["asked"]] == [asked["event_id"]]
+    status, text, _ = _trace(capsys, nodes[3]["event_id"])
+    assert f"LeadPurchased {nodes[3]['event_id']} <- its cause (span) (asked)" in text
+
+
+def _hop_times(capsys: pytest.CaptureFixture[str], customer: str) -> dict[str, list[Any]]:
+    status, document, _ = _trace(capsys, "--customer", customer, "--format", "json")
     assert status == 0
-    tree = list(_walk(json.loads(alone)["events"]))
-    assert purchase in [n["event_id"] for n in tree]
-    assert len({n["trace_id"] for n in tree}) == 1
-    assert "CustomerCreated" not in [n["event"] for n in tree]
+    return {n["event_id"]: n["hops"] for n in _walk(json.loads(document)["events"])}
+
+
+def test_a_hop_is_timed_by_the_first_commit_holding_the_event_not_by_a_rewrite(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    captured_chain(settings, seed=3, customers=20)
+    lake = _through_gold(settings)
+    customer = _first(lake, "customer_purchased", "customer_id")
+    before = _hop_times(capsys, customer)
+    assert all(len(hops) == 5 for hops in before.values())
+
+    # Later events rewrite entity rows and recompute gold days; compaction rewrites files.
+    captured_chain(settings, seed=4, customers=20)
+    _through_gold(settings)
+    compacted = 0
+    for name, uri in lake.layout.existing_tables().items():
+        if name.startswith(("silver.", "gold.")):
+            compacted += DeltaTable(uri).optimize.compact(min_commit_interval=None)[
+                "numFilesRemoved"
+            ]
+    assert compacted > 0
+    assert _hop_times(capsys, customer) == before
 
 
 def test_an_event_only_in_bronze_shows_its_bronze_place(
@@ -147,18 +181,23 @@ def test_a_quarantined_event_shows_its_cause_and_its_quarantine_reason(
     status, text, _ = _trace(capsys, "bad-1")
     assert status == 0
     lines = text.splitlines()
-    assert lines[0].startswith("CustomerCreated root-1")
-    assert f"trace {root.trace_id}" in lines[1]
+    # root-1 carries a customer's record: that customer's chain, root-1 a root of it.
+    root_at = lines.index("CustomerCreated root-1")
+    assert f"trace {root.trace_id}" in lines[root_at + 1]
     child_at = next(i for i, line in enumerate(lines) if "bad-1" in line)
-    assert lines[child_at] == "    CustomerCreated bad-1 <- its cause (span)"
+    assert lines[child_at] == "    CustomerCreated bad-1 <- its cause (span) (asked)"
     assert any("quarantine silver.customer_created" in x and "does not decode" in x
                for x in lines[child_at:])  # fmt: skip
 
     status, document, _ = _trace(capsys, "bad-1", "--format", "json")
-    [tree] = json.loads(document)["events"]
+    roots = json.loads(document)["events"]
+    [tree] = [r for r in roots if r["event_id"] == "root-1"]
+    assert len(roots) > 1 and tree["asked"] is False
     [bad] = tree["children"]
     assert (bad["span_id"], bad["parent_span_id"]) == (child.span_id, root.span_id)
-    assert bad["silver"] == [] and "does not decode" in bad["quarantine"][0]["reason"]
+    assert (
+        bad["asked"] and bad["silver"] == [] and "does not decode" in bad["quarantine"][0]["reason"]
+    )
     assert tree["silver"] and tree["quarantine"] == []
 
 
@@ -211,7 +250,7 @@ def test_an_unknown_or_hostile_id_is_one_error_line(
     status, _, err = _trace(capsys, "--customer", hostile)
     assert status != 0 and "no events of customer" in err
     status, out, _ = _trace(capsys, "0-1")  # the lake still answers for a real id
-    assert status == 0 and out.splitlines()[0] == "event 0-1"
+    assert status == 0 and out.splitlines()[0] == "event 0-1 (asked)"
 
 
 def test_no_lake_and_no_id_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,3 +260,37 @@ def test_no_lake_and_no_id_are_refused(capsys: pytest.CaptureFixture[str]) -> No
     assert status != 0 and "name one event (EVENT_ID) or one customer" in err
     status, _, err = _trace(capsys, "some-id", "--customer", "c")
     assert status != 0 and "name one event" in err
+
+
+def test_a_hop_whose_table_keeps_no_record_of_the_event_is_untimed() -> None:
+    at = datetime(2026, 12, 4, 12, tzinfo=UTC)
+    places = Places(
+        silver=[{"table": "silver.t", "keys": {}, "at": at + timedelta(seconds=2)}],
+        entities=[
+            {"table": "silver.a", "key": {}, "at": at + timedelta(seconds=3)},
+            {"table": "silver.b", "key": {}, "at": None},  # written before records were kept
+        ],
+        gold=[{"table": "gold.g", "day": at.date(), "at": at + timedelta(seconds=5)}],
+    )
+    bronze = {"enqueued_time": at, "ingested_at": at + timedelta(seconds=1)}
+    event = TracedEvent("e", "/s", None, None, None, None, None, None, [bronze], places)
+    assert [(h["to"], h["seconds"]) for h in event.hops()] == [
+        ("published", None), ("bronze", 1.0), ("silver", 1.0), ("entities", None), ("gold", None),
+    ]  # fmt: skip
+
+
+def test_an_event_retried_from_quarantine_reaches_silver_when_it_landed(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake, evolved = quarantined_unknown_schema(settings)
+    register(lake, evolved)
+    assert lake.recovery.retry_quarantine(files=False).events_landed == 1
+    table = tables.open_table(lake.layout.table_uri("silver", "customer_created"))
+    assert table is not None
+    landed = freshness.last_commit(table)
+
+    status, document, _ = _trace(capsys, "later-1", "--format", "json")
+    assert status == 0
+    [event] = [n for n in _walk(json.loads(document)["events"]) if n["event_id"] == "later-1"]
+    assert event["quarantine"][0]["resolved_at"] is not None
+    assert datetime.fromisoformat(event["silver"][0]["at"]) == landed

@@ -14,7 +14,7 @@ rows in the event index, bronze and silver by it).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -23,7 +23,6 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
-from eda_lake.capture.arrow_schema import UTC_MICROS
 from eda_lake.lake.delta import tables
 
 # A partition as (column, value) pairs, the values as text, as Delta keeps them.
@@ -55,18 +54,11 @@ def rows_holding(
     columns: Sequence[str],
 ) -> pa.Table:
     """The snapshot's rows whose `column` holds a value of `wanted` (per partition): these
-    `columns` of them (partition columns included), plus `_data_file` (the data file's path)
-    and `_added_at` (when its commit added the data file, UTC)."""
+    `columns` of them (partition columns included)."""
     schema = tables.plain_schema(pa.schema(table.schema().to_arrow()))
     partition_columns = set(table.metadata().partition_columns)
     read = [c for c in dict.fromkeys([column, *columns]) if c not in partition_columns]
-    result = pa.schema(
-        [
-            *(schema.field(c).with_nullable(True) for c in columns),
-            pa.field("_data_file", pa.string()),
-            pa.field("_added_at", UTC_MICROS),
-        ]
-    )
+    result = pa.schema([schema.field(c).with_nullable(True) for c in columns])
     found = []
     for path, action, admitted in _admitting_files(table, root, column, wanted):
         rows = _rows_in_file(fs, path, column, admitted, read)
@@ -84,8 +76,6 @@ def rows_holding(
             else pa.nulls(count, result.field(c).type)  # a column added after this file
             for c in columns
         ]  # fmt: skip
-        added = datetime.fromtimestamp(action["modification_time"] / 1000, UTC)
-        arrays += [constant(path, pa.string()), constant(added, UTC_MICROS)]
         found.append(pa.Table.from_arrays(arrays, schema=result))
     return pa.concat_tables(found) if found else result.empty_table()
 
