@@ -8,11 +8,16 @@ small Delta table beside the areas (`_index`, as the lock sits beside them), kep
 bronze's change feed by `Lake.index_events`, which `eda-lake trace` runs first (indexing
 costs about what ingesting does, so it is no part of every ingestion). Its rows carry an
 event's whole bronze place (hub, partition, sequence number, enqueued time, capture file,
-the bronze version that added it and when) and its traceparent and tracestate, parsed when
-read, but no body and no other property: nothing personal.
+the bronze version that added it and when), its trace id as bronze's `trace_id` column
+holds it (the capture decoder's reading of the traceparent), and its traceparent and
+tracestate, from which a lookup reads the span and its cause's for the few rows it returns;
+but no body and no other property: nothing personal.
 
 Every event has two rows: one keyed by its CloudEvents id, one by its trace id (when it
-carried one), so one lookup finds an event and another every event of its trace. Rows are
+carried one), so one lookup finds an event and another every event of its trace. Rows
+bronze holds from before its `trace_id` column (null there) are the only ones whose
+traceparent is parsed while indexing (`trace_context.parse`); an index written before it
+kept the trace id is rebuilt from bronze once. Rows are
 partitioned by a bucket of the key's hash (`BUCKETS`), sorted by key in their data files,
 with small row groups: a lookup opens the index's log (checkpointed every few commits), keeps
 the files of one bucket whose key statistics admit the key, and reads one small row group of
@@ -57,6 +62,7 @@ INDEX_SCHEMA = pa.schema(
         pa.field("ce_source", pa.string()),
         pa.field("ce_type", pa.string()),
         pa.field("ce_time", UTC_MICROS),
+        pa.field("trace_id", pa.string()),
         pa.field("traceparent", pa.string()),
         pa.field("tracestate", pa.string()),
         pa.field("hub", pa.string(), nullable=False),
@@ -71,15 +77,11 @@ INDEX_SCHEMA = pa.schema(
 )
 PARTITION_COLUMNS = ["bucket"]
 ROW_COLUMNS = [n for n in INDEX_SCHEMA.names if n not in ("bucket", "key", "kind")]
-CONTEXT_COLUMNS = ["trace_id", "span_id", "parent_span_id"]  # parsed when looked up
+SPAN_COLUMNS = ["span_id", "parent_span_id"]  # read from the traceparent when looked up
 FOUND_SCHEMA = pa.schema(  # what a lookup returns
     [INDEX_SCHEMA.field(n).with_nullable(True) for n in ["key", *ROW_COLUMNS]]
-    + [pa.field(n, pa.string()) for n in CONTEXT_COLUMNS]
+    + [pa.field(n, pa.string()) for n in SPAN_COLUMNS]
 )
-# A traceparent's trace id field, where the header has the shape of one: a row is keyed by
-# it as a candidate, and `trace_context.parse`, the one judge of a header, decides when the
-# row is read (so indexing parses nothing row by row).
-_TRACE_FIELD = r"^[0-9a-f]{2}-(?P<trace_id>[0-9a-f]{32})-"
 _HEX = np.array(list("0123456789abcdef"))
 # Small row groups: a lookup reads one of them per admitted file.
 INDEX_WRITER = WriterProperties(max_row_group_size=2048, compression="ZSTD")
@@ -132,17 +134,22 @@ class EventIndex:
             partition_by=PARTITION_COLUMNS, configuration=INDEX_CONFIGURATION,
         )  # fmt: skip
         done = commits.consumed(index, [BRONZE])[BRONZE]
+        if "trace_id" not in index.schema().to_arrow().names:  # written before it kept it
+            done = None
         report.bronze_version = version = bronze.version()
         if done is not None and done >= version:
             return report
+        # A bronze not yet upgraded (no ingestion since it gained `trace_id`) has no column.
+        has_trace_ids = "trace_id" in bronze.schema().to_arrow().names
+        read = [*PLACE_COLUMNS, *(["trace_id"] if has_trace_ids else []), "properties"]
+        mode: commits.Mode = "overwrite" if done is None else "append"
         try:
-            batches = list(
-                tables.inserted_batches(bronze, done, version, [*PLACE_COLUMNS, "properties"])
-            )
-            mode: commits.Mode = "append"
-        except tables.ChangeFeedUnavailableError:  # vacuumed: index the whole snapshot anew
+            if done is None:
+                raise tables.ChangeFeedUnavailableError("the index is made whole")
+            batches = list(tables.inserted_batches(bronze, done, version, read))
+        except tables.ChangeFeedUnavailableError:  # vacuumed, or new: the whole snapshot
             batches = tables.query(
-                f"SELECT {', '.join(PLACE_COLUMNS)}, properties, "  # names only, no value
+                f"SELECT {', '.join(read)}, "  # names only, no value
                 f"CAST({version} AS BIGINT) AS _commit_version FROM bronze",
                 bronze=bronze,
             ).to_batches()
@@ -174,37 +181,41 @@ class EventIndex:
         )
         found = rows.filter(pc.equal(rows["kind"], kind))
         contexts = [
-            trace_context.parse(parent, state)
-            for parent, state in zip(
-                found["traceparent"].to_pylist(), found["tracestate"].to_pylist(), strict=True
+            trace_context.parse(parent, state) if trace else None
+            for trace, parent, state in zip(
+                found["trace_id"].to_pylist(),
+                found["traceparent"].to_pylist(),
+                found["tracestate"].to_pylist(),
+                strict=True,
             )
         ]
-        for name in CONTEXT_COLUMNS:
+        for name in SPAN_COLUMNS:
             values = [getattr(c, name) if c else None for c in contexts]
             found = found.append_column(name, pa.array(values, pa.string()))
-        if kind == TRACE:  # a header only shaped like one is no trace
-            found = found.filter(pc.fill_null(pc.equal(found["trace_id"], found["key"]), False))
         return found.select(FOUND_SCHEMA.names).cast(FOUND_SCHEMA)
 
 
 def index_rows(batches: list[pa.RecordBatch]) -> pa.Table:
-    """Bronze rows (`PLACE_COLUMNS`, `properties`, `_commit_version`) as index rows: each
-    keyed by its event id, and again by its trace id when it carried a traceparent; sorted
-    by bucket and key, so that each data file's key statistics are narrow."""
+    """Bronze rows (`PLACE_COLUMNS`, `trace_id` if bronze has it, `properties`,
+    `_commit_version`) as index rows: each keyed by its event id, and again by its trace id
+    when it carried a valid traceparent; sorted by bucket and key, so that each data file's
+    key statistics are narrow."""
     parts = []
     for batch in batches:
         if batch.num_rows == 0:
             continue
         parent = _property(batch, ce.TRACEPARENT)
+        names = batch.schema.names
+        known = batch.column("trace_id") if "trace_id" in names else pa.nulls(batch.num_rows)
+        trace = _trace_ids(known.cast(pa.string()), parent)
         columns = {name: batch.column(name) for name in PLACE_COLUMNS}
         columns |= {
+            "trace_id": trace,
             "traceparent": parent,
             "tracestate": _property(batch, ce.TRACESTATE),
             "bronze_version": batch.column("_commit_version").cast(pa.int64()),
         }
         rows = pa.table(columns)
-        header = pc.utf8_lower(pc.utf8_trim_whitespace(parent))
-        trace = pc.struct_field(pc.extract_regex(header, _TRACE_FIELD), 0)
         for kind, keys in ((EVENT, batch.column("ce_id")), (TRACE, trace)):
             present = pc.is_valid(keys)
             keyed = rows.filter(present)
@@ -218,6 +229,18 @@ def index_rows(batches: list[pa.RecordBatch]) -> pa.Table:
         return INDEX_SCHEMA.empty_table()
     table = pa.concat_tables(parts).select(INDEX_SCHEMA.names)
     return table.cast(INDEX_SCHEMA).sort_by([("bucket", "ascending"), ("key", "ascending")])
+
+
+def _trace_ids(column: pa.Array, parent: pa.Array) -> pa.Array:
+    """Bronze's trace ids, and where it has none but a traceparent was sent (a row ingested
+    before bronze had the column, or a malformed header) the one `trace_context.parse`
+    reads: those rows alone are parsed here."""
+    unread = pc.and_(pc.is_null(column), pc.is_valid(parent))
+    if not pc.any(unread).as_py():
+        return column
+    contexts = (trace_context.parse(h) for h in pc.filter(parent, unread).to_pylist())
+    parsed = pa.array([c.trace_id if c else None for c in contexts], pa.string())
+    return pc.replace_with_mask(column, unread, parsed)
 
 
 def _property(batch: pa.RecordBatch, attribute: str) -> pa.Array:

@@ -3,15 +3,20 @@ in a container; rewritten sorted once its buckets fill, vacuumed with the lake."
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from eda_lake.capture.writer import write_capture
 from eda_lake.hub.base import ReceivedEvent
 from eda_lake.lake import event_index
-from eda_lake.lake.delta import tables
+from eda_lake.lake.bronze.schema import QUALIFIED_NAME as BRONZE
+from eda_lake.lake.delta import commits, tables
+from eda_lake.lake.delta.commits import Write
 from eda_lake.lake.event_index import EVENT, TRACE, EventIndex, bucket_of
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.maintenance.vacuum import vacuum_lake
@@ -25,6 +30,7 @@ from eda_lake.shared.cloudevents_names import (
     TRACESTATE_PROPERTY,
 )
 from eda_lake_tests.lake.helpers import NAMES, ingest, synthetic_container
+from eda_lake_tests.processes import run_together
 
 WINDOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
@@ -116,3 +122,76 @@ def test_the_index_is_rewritten_sorted_once_buckets_fill_and_still_finds_every_e
     assert sorted(found["key"].to_pylist()) == sorted(ids)  # once each
     assert index.find(EVENT, ["4-0"]).num_rows == 0
     assert "event index" in vacuum_lake(layout, retention_hours=1).files_deleted
+
+
+def test_rows_bronze_holds_without_a_trace_id_are_indexed_by_their_traceparent(
+    tmp_path: Path,
+) -> None:
+    """Rows ingested before bronze had `trace_id` (null there) are parsed while indexing;
+    a malformed header stays no trace."""
+    layout = LakeLayout(tmp_path / "lake")
+    layout.create()
+    root_context, child = _traced_file(tmp_path / "capture")
+    ingest(layout, tmp_path / "capture")
+    bronze = tables.open_table(layout.bronze_uri)
+    assert bronze is not None
+    bronze.update({"trace_id": "CAST(NULL AS STRING)"})
+    index = EventIndex(layout)
+    assert index.update().events == 5
+    members = index.find(TRACE, [root_context.trace_id])
+    assert sorted(members["ce_id"].to_pylist()) == ["child", "root"]
+    [found] = index.find(EVENT, ["child"]).to_pylist()
+    assert (found["trace_id"], found["parent_span_id"]) == (child.trace_id, root_context.span_id)
+    for no_context in ("malformed", "forbidden", "bare"):
+        [row] = index.find(EVENT, [no_context]).to_pylist()
+        assert row["trace_id"] is None and row["span_id"] is None
+
+
+def test_an_index_written_before_it_kept_trace_ids_is_rebuilt_from_bronze_once(
+    tmp_path: Path,
+) -> None:
+    layout = LakeLayout(tmp_path / "lake")
+    layout.create()
+    root_context, _ = _traced_file(tmp_path / "capture")
+    ingest(layout, tmp_path / "capture")
+    bronze = tables.open_table(layout.bronze_uri)
+    assert bronze is not None
+    old_schema = pa.schema([f for f in event_index.INDEX_SCHEMA if f.name != "trace_id"])
+    old = commits.ensure_table(
+        layout.event_index_uri, old_schema, partition_by=event_index.PARTITION_COLUMNS
+    )
+    commits.commit(old, Write(old_schema, old_schema.empty_table()), {BRONZE: bronze.version()})
+    index = EventIndex(layout)
+    assert index.update().events == 5  # up to date by its progress, but made whole anew
+    assert index.update().events == 0
+    assert sorted(index.find(TRACE, [root_context.trace_id])["ce_id"].to_pylist()) == [
+        "child", "root",
+    ]  # fmt: skip
+    assert index.find(EVENT, ["bare"]).num_rows == 1
+
+
+def _update_index(root: Path) -> None:
+    """An index update whose commit waits a second: two at once both decide what to add
+    before either commits, so one of them meets the other's commit."""
+    commit = commits.commit
+
+    def late(*args: Any, **kwargs: Any) -> int:
+        time.sleep(1)
+        return commit(*args, **kwargs)
+
+    commits.commit = late
+    EventIndex(LakeLayout(root)).update()
+
+
+def test_two_processes_indexing_at_once_index_each_event_once(tmp_path: Path) -> None:
+    layout = LakeLayout(tmp_path / "lake")
+    layout.create()
+    capture = tmp_path / "capture"
+    for files in (4, 8):  # the index's first commit, then an append
+        synthetic_container(capture, files=files, events_per_file=20)
+        ingest(layout, capture)
+        run_together(_update_index, (tmp_path / "lake",), 2, 120)
+    index = tables.open_table(layout.event_index_uri)
+    assert index is not None
+    keys = tables.query("SELECT key FROM i WHERE kind = 'event'", i=index)["key"].to_pylist()
+    assert sorted(keys) == sorted(f"{p}-{s}" for p in range(4) for s in range(40))
