@@ -21,14 +21,20 @@ kept the trace id is rebuilt from bronze once. Rows are
 partitioned by a bucket of the key's hash (`BUCKETS`), sorted by key in their data files,
 with small row groups: a lookup opens the index's log (checkpointed every few commits), keeps
 the files of one bucket whose key statistics admit the key, and reads one small row group of
-each. A bucket's files of many commits overlap in key range; once a bucket holds more than
-`MAX_FILES_PER_BUCKET`, an update rewrites the index sorted by key (Z-order on one column),
-so its files hold disjoint ranges again and statistics admit one of them. The files a lookup
-reads are therefore bounded however large the lake grows.
+each. Each update adds to a bucket one run of rows (a file, or several of disjoint key
+ranges), sorted by key and covering a range of bronze versions; runs overlap each other in
+key range, so a lookup reads a row group of each run. Runs are merged as a counter in base
+`FANOUT` counts: a run's level is the base-`FANOUT` logarithm of its rows, and once a
+bucket's newest `FANOUT` runs are of one level (or the bucket holds more than `MAX_RUNS`),
+they become one sorted run, a level up. A merge replaces exactly their bronze-version range,
+so a concurrent update's new run is untouched; the merges of one update are one commit. A
+row is rewritten about once per level, a bucket holds fewer than `FANOUT` runs a level, and
+an update's upkeep follows what it added, never the whole index.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +52,8 @@ from eda_lake.shared import cloudevents_names as ce
 from eda_lake.shared import trace_context
 
 BUCKETS = 16
-MAX_FILES_PER_BUCKET = 8
+FANOUT = 8  # runs of one level merged into one
+MAX_RUNS = 3 * FANOUT  # a bucket's runs beyond which its newest are merged whatever their size
 EVENT, TRACE = "event", "trace"  # what a row's key is
 # Bronze's columns an index row copies, and those it reads to make one.
 PLACE_COLUMNS = [
@@ -106,7 +113,7 @@ def bucket_of(key: str) -> str:
 class IndexReport:
     bronze_version: int | None = None  # the bronze version the index holds up to
     events: int = 0  # events indexed by this update
-    rewritten: bool = False  # whether the update rewrote the index sorted by key
+    rows_merged: int = 0  # index rows this update rewrote, merging a bucket's newest runs
 
 
 class EventIndex:
@@ -161,9 +168,9 @@ class EventIndex:
             writer_properties=INDEX_WRITER,
         )  # fmt: skip
         commits.commit(index, write, {BRONZE: version})
-        if _most_files_in_a_bucket(index) > MAX_FILES_PER_BUCKET:
-            index.optimize.z_order(["key"], writer_properties=INDEX_WRITER)
-            report.rewritten = True
+        merges = _runs_to_merge(index)
+        if merges:
+            report.rows_merged = _merge(index, merges)
         return report
 
     def find(self, kind: str, keys: list[str]) -> pa.Table:
@@ -255,9 +262,46 @@ def _property(batch: pa.RecordBatch, attribute: str) -> pa.Array:
     return found
 
 
-def _most_files_in_a_bucket(index: DeltaTable) -> int:
+def _runs_to_merge(index: DeltaTable) -> dict[str, tuple[int, int]]:
+    """For each bucket whose newest runs are to be merged, the bronze versions they span.
+
+    A run is the data files of one bronze-version range (a file's statistics give its
+    range; an update's or a merge's files share theirs)."""
     actions = pa.table(index.get_add_actions(flatten=True))
-    if actions.num_rows == 0:
-        return 0
-    counts = actions.group_by("partition.bucket").aggregate([("path", "count")])
-    return int(pc.max(counts["path_count"]).as_py())
+    runs: dict[str, dict[tuple[int, int], int]] = {}
+    for bucket, low, high, rows in zip(
+        *(actions[c].to_pylist() for c in ("partition.bucket", "min.bronze_version",
+                                           "max.bronze_version", "num_records")),
+        strict=True,
+    ):  # fmt: skip
+        by_range = runs.setdefault(bucket, {})
+        by_range[(low, high)] = by_range.get((low, high), 0) + rows
+    chosen = {}
+    for bucket, by_range in runs.items():
+        newest = sorted(by_range, reverse=True)[:FANOUT]  # ranges are disjoint
+        levels = {_level(by_range[r]) for r in newest}
+        if len(newest) == FANOUT and (len(levels) == 1 or len(by_range) > MAX_RUNS):
+            chosen[bucket] = (newest[-1][0], newest[0][1])
+    return chosen
+
+
+def _level(rows: int) -> int:
+    return int(math.log(max(rows, 1), FANOUT))
+
+
+def _merge(index: DeltaTable, merges: dict[str, tuple[int, int]]) -> int:
+    """Rewrite each bucket's rows of these bronze versions as one run sorted by key, in
+    place of the files holding them, in one commit; the rows rewritten."""
+    where = " OR ".join(
+        f"(bucket = '{bucket}' AND bronze_version >= {first} AND bronze_version <= {last})"
+        for bucket, (first, last) in sorted(merges.items())
+    )  # a bucket is a hex digit (`buckets_of`), versions are numbers: nothing else in it
+    rows: pa.Table = tables.query(f"SELECT * FROM i WHERE {where} ORDER BY bucket, key", i=index)
+    write = Write(
+        INDEX_SCHEMA, rows.select(INDEX_SCHEMA.names).cast(INDEX_SCHEMA), mode="replace",
+        predicate=where, writer_properties=INDEX_WRITER,
+    )  # fmt: skip
+    # No input version: a concurrent update may have recorded a newer one meanwhile.
+    commits.commit(index, write, {})
+    merged: int = rows.num_rows
+    return merged

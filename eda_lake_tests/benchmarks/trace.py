@@ -32,7 +32,7 @@ from eda_lake.shared.cloudevents_names import TRACEPARENT_PROPERTY, TRACESTATE_P
 
 SMALL_EVENTS = 10_000
 SCALE = 100
-COMMITS = 12  # more than a bucket holds before the index is rewritten sorted
+COMMITS = 12  # enough for merges of runs of several sizes
 LOOKUPS = 25
 TRACE_LENGTH = 4
 SOURCE = "/bench"

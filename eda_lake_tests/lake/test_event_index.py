@@ -1,5 +1,5 @@
 """The event index: each bronze event found by its id and by its trace id, on a local lake and
-in a container; rewritten sorted once its buckets fill, vacuumed with the lake."""
+in a container; a bucket's newest runs merged sorted, vacuumed with the lake."""
 
 from __future__ import annotations
 
@@ -102,22 +102,38 @@ def test_keys_spread_over_every_bucket() -> None:
     assert bucket_of("../../_delta_log") in buckets  # any key names a bucket, never a path
 
 
-def test_the_index_is_rewritten_sorted_once_buckets_fill_and_still_finds_every_event(
-    tmp_path: Path, layout: LakeLayout, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(event_index, "MAX_FILES_PER_BUCKET", 1)
-    root = tmp_path / "capture"
-    synthetic_container(root, files=4, events_per_file=20)
-    ingest(layout, root)
-    index = EventIndex(layout)
-    assert not index.update().rewritten  # one file a bucket
-    synthetic_container(root, files=8, events_per_file=20)  # four more files
-    ingest(layout, root)
-    assert index.update().rewritten  # two a bucket: rewritten sorted
+def _runs_by_bucket(layout: LakeLayout) -> dict[str, list[int]]:
+    """Each bucket's runs (its files by bronze-version range), oldest first: their rows."""
     table = tables.open_table(layout.event_index_uri, layout.storage_options)
     assert table is not None
-    assert any(entry["operation"] == "OPTIMIZE" for entry in table.history())
-    ids = [f"{p}-{s}" for p in range(4) for s in range(40)]
+    actions = pa.table(table.get_add_actions(flatten=True))
+    rows: dict[str, dict[tuple[int, int], int]] = {}
+    for bucket, low, high, count in zip(
+        *(actions[c].to_pylist() for c in ("partition.bucket", "min.bronze_version",
+                                           "max.bronze_version", "num_records")),
+        strict=True,
+    ):  # fmt: skip
+        runs = rows.setdefault(bucket, {})
+        runs[(low, high)] = runs.get((low, high), 0) + count
+    return {bucket: [runs[r] for r in sorted(runs)] for bucket, runs in rows.items()}
+
+
+def test_a_buckets_newest_runs_are_merged_sorted_and_every_event_is_still_found_once(
+    tmp_path: Path, layout: LakeLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_index, "FANOUT", 2)
+    monkeypatch.setattr(event_index, "MAX_RUNS", 3)
+    root = tmp_path / "capture"
+    index = EventIndex(layout)
+    merged = []
+    for update in range(1, 5):  # four updates of 80 events each, as 4 files of 20
+        synthetic_container(root, files=4 * update, events_per_file=20)
+        ingest(layout, root)
+        merged.append(index.update().rows_merged)
+        for runs in _runs_by_bucket(layout).values():  # oldest first
+            assert len(runs) <= 3
+    assert merged[0] == 0 and sum(merged) > 0
+    ids = [f"{p}-{s}" for p in range(4) for s in range(80)]
     found = index.find(EVENT, ids)
     assert sorted(found["key"].to_pylist()) == sorted(ids)  # once each
     assert index.find(EVENT, ["4-0"]).num_rows == 0

@@ -29,7 +29,7 @@ def event_index(eda_lake: EdaLakeResource) -> dg.MaterializeResult:  # type: ign
     report = eda_lake.lake().index_events()
     metadata: dict[str, dg.RawMetadataValue] = {
         "events_in_run": report.events,
-        "rewritten_in_run": report.rewritten,
+        "rows_merged_in_run": report.rows_merged,
     }
     if report.bronze_version is not None:
         metadata["bronze_version"] = report.bronze_version
