@@ -5,8 +5,9 @@ Event ids and trace ids are random, so bronze's own statistics (min and max per 
 rule out nothing, and a bloom filter still costs a read of every data file's footer: on
 Azure, a round trip per file, and bronze's log grows with every file too. The index is a
 small Delta table beside the areas (`_index`, as the lock sits beside them), kept from
-bronze's change feed by `Lake.index_events`, which `eda-lake trace` runs first (indexing
-costs about what ingesting does, so it is no part of every ingestion). Its rows carry an
+bronze's change feed by `Lake.index_events`, which the index's own asset runs after each
+bronze commit and `eda-lake trace` before it looks up (indexing costs more than ingesting,
+so it is no part of an ingestion). Its rows carry an
 event's whole bronze place (hub, partition, sequence number, enqueued time, capture file,
 the bronze version that added it and when), its trace id as bronze's `trace_id` column
 holds it (the capture decoder's reading of the traceparent), and its traceparent and
