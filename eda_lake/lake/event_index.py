@@ -142,7 +142,8 @@ class EventIndex:
             partition_by=PARTITION_COLUMNS, configuration=INDEX_CONFIGURATION,
         )  # fmt: skip
         done = commits.consumed(index, [BRONZE])[BRONZE]
-        if "trace_id" not in index.schema().to_arrow().names:  # written before it kept it
+        rebuild = "trace_id" not in index.schema().to_arrow().names  # made before it kept it
+        if rebuild:
             done = None
         report.bronze_version = version = bronze.version()
         if done is not None and done >= version:
@@ -150,10 +151,8 @@ class EventIndex:
         # A bronze not yet upgraded (no ingestion since it gained `trace_id`) has no column.
         has_trace_ids = "trace_id" in bronze.schema().to_arrow().names
         read = [*PLACE_COLUMNS, *(["trace_id"] if has_trace_ids else []), "properties"]
-        mode: commits.Mode = "overwrite" if done is None else "append"
+        mode: commits.Mode = "overwrite" if rebuild else "append"
         try:
-            if done is None:
-                raise tables.ChangeFeedUnavailableError("the index is made whole")
             batches = list(tables.inserted_batches(bronze, done, version, read))
         except tables.ChangeFeedUnavailableError:  # vacuumed, or new: the whole snapshot
             batches = tables.query(

@@ -126,6 +126,11 @@ def test_a_buckets_newest_runs_are_merged_sorted_and_every_event_is_still_found_
     root = tmp_path / "capture"
     index = EventIndex(layout)
     merged = []
+    synthetic_container(root, files=2, events_per_file=20)  # bronze before any index
+    ingest(layout, root)
+    bronze = tables.open_table(layout.bronze_uri, layout.storage_options)
+    assert bronze is not None
+    first_version = bronze.version()
     for update in range(1, 5):  # four updates of 80 events each, as 4 files of 20
         synthetic_container(root, files=4 * update, events_per_file=20)
         ingest(layout, root)
@@ -136,6 +141,8 @@ def test_a_buckets_newest_runs_are_merged_sorted_and_every_event_is_still_found_
     ids = [f"{p}-{s}" for p in range(4) for s in range(80)]
     found = index.find(EVENT, ids)
     assert sorted(found["key"].to_pylist()) == sorted(ids)  # once each
+    [first] = index.find(EVENT, ["0-0"]).to_pylist()
+    assert first["bronze_version"] == first_version  # the version that added it, merged or not
     assert index.find(EVENT, ["4-0"]).num_rows == 0
     assert "event index" in vacuum_lake(layout, retention_hours=1).files_deleted
 
