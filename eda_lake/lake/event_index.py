@@ -5,25 +5,37 @@ Event ids and trace ids are random, so bronze's own statistics (min and max per 
 rule out nothing, and a bloom filter still costs a read of every data file's footer: on
 Azure, a round trip per file, and bronze's log grows with every file too. The index is a
 small Delta table beside the areas (`_index`, as the lock sits beside them), kept from
-bronze's change feed by `Lake.index_events`, which `eda-lake trace` runs first (indexing
-costs about what ingesting does, so it is no part of every ingestion). Its rows carry an
+bronze's change feed by `Lake.index_events`, which the index's own asset runs after each
+bronze commit and `eda-lake trace` before it looks up (indexing costs more than ingesting,
+so it is no part of an ingestion). Its rows carry an
 event's whole bronze place (hub, partition, sequence number, enqueued time, capture file,
-the bronze version that added it and when) and its traceparent and tracestate, parsed when
-read, but no body and no other property: nothing personal.
+the bronze version that added it and when), its trace id as bronze's `trace_id` column
+holds it (the capture decoder's reading of the traceparent), and its traceparent and
+tracestate, from which a lookup reads the span and its cause's for the few rows it returns;
+but no body and no other property: nothing personal.
 
 Every event has two rows: one keyed by its CloudEvents id, one by its trace id (when it
-carried one), so one lookup finds an event and another every event of its trace. Rows are
+carried one), so one lookup finds an event and another every event of its trace. Rows
+bronze holds from before its `trace_id` column (null there) are the only ones whose
+traceparent is parsed while indexing (`trace_context.parse`); an index written before it
+kept the trace id is rebuilt from bronze once. Rows are
 partitioned by a bucket of the key's hash (`BUCKETS`), sorted by key in their data files,
 with small row groups: a lookup opens the index's log (checkpointed every few commits), keeps
 the files of one bucket whose key statistics admit the key, and reads one small row group of
-each. A bucket's files of many commits overlap in key range; once a bucket holds more than
-`MAX_FILES_PER_BUCKET`, an update rewrites the index sorted by key (Z-order on one column),
-so its files hold disjoint ranges again and statistics admit one of them. The files a lookup
-reads are therefore bounded however large the lake grows.
+each. Each update adds to a bucket one run of rows (a file, or several of disjoint key
+ranges), sorted by key and covering a range of bronze versions; runs overlap each other in
+key range, so a lookup reads a row group of each run. Runs are merged as a counter in base
+`FANOUT` counts: a run's level is the base-`FANOUT` logarithm of its rows, and once a
+bucket's newest `FANOUT` runs are of one level (or the bucket holds more than `MAX_RUNS`),
+they become one sorted run, a level up. A merge replaces exactly their bronze-version range,
+so a concurrent update's new run is untouched; the merges of one update are one commit. A
+row is rewritten about once per level, a bucket holds fewer than `FANOUT` runs a level, and
+an update's upkeep follows what it added, never the whole index.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +53,8 @@ from eda_lake.shared import cloudevents_names as ce
 from eda_lake.shared import trace_context
 
 BUCKETS = 16
-MAX_FILES_PER_BUCKET = 8
+FANOUT = 8  # runs of one level merged into one
+MAX_RUNS = 3 * FANOUT  # a bucket's runs beyond which its newest are merged whatever their size
 EVENT, TRACE = "event", "trace"  # what a row's key is
 # Bronze's columns an index row copies, and those it reads to make one.
 PLACE_COLUMNS = [
@@ -57,6 +70,7 @@ INDEX_SCHEMA = pa.schema(
         pa.field("ce_source", pa.string()),
         pa.field("ce_type", pa.string()),
         pa.field("ce_time", UTC_MICROS),
+        pa.field("trace_id", pa.string()),
         pa.field("traceparent", pa.string()),
         pa.field("tracestate", pa.string()),
         pa.field("hub", pa.string(), nullable=False),
@@ -71,15 +85,11 @@ INDEX_SCHEMA = pa.schema(
 )
 PARTITION_COLUMNS = ["bucket"]
 ROW_COLUMNS = [n for n in INDEX_SCHEMA.names if n not in ("bucket", "key", "kind")]
-CONTEXT_COLUMNS = ["trace_id", "span_id", "parent_span_id"]  # parsed when looked up
+SPAN_COLUMNS = ["span_id", "parent_span_id"]  # read from the traceparent when looked up
 FOUND_SCHEMA = pa.schema(  # what a lookup returns
     [INDEX_SCHEMA.field(n).with_nullable(True) for n in ["key", *ROW_COLUMNS]]
-    + [pa.field(n, pa.string()) for n in CONTEXT_COLUMNS]
+    + [pa.field(n, pa.string()) for n in SPAN_COLUMNS]
 )
-# A traceparent's trace id field, where the header has the shape of one: a row is keyed by
-# it as a candidate, and `trace_context.parse`, the one judge of a header, decides when the
-# row is read (so indexing parses nothing row by row).
-_TRACE_FIELD = r"^[0-9a-f]{2}-(?P<trace_id>[0-9a-f]{32})-"
 _HEX = np.array(list("0123456789abcdef"))
 # Small row groups: a lookup reads one of them per admitted file.
 INDEX_WRITER = WriterProperties(max_row_group_size=2048, compression="ZSTD")
@@ -104,7 +114,7 @@ def bucket_of(key: str) -> str:
 class IndexReport:
     bronze_version: int | None = None  # the bronze version the index holds up to
     events: int = 0  # events indexed by this update
-    rewritten: bool = False  # whether the update rewrote the index sorted by key
+    rows_merged: int = 0  # index rows this update rewrote, merging a bucket's newest runs
 
 
 class EventIndex:
@@ -132,17 +142,21 @@ class EventIndex:
             partition_by=PARTITION_COLUMNS, configuration=INDEX_CONFIGURATION,
         )  # fmt: skip
         done = commits.consumed(index, [BRONZE])[BRONZE]
+        rebuild = "trace_id" not in index.schema().to_arrow().names  # made before it kept it
+        if rebuild:
+            done = None
         report.bronze_version = version = bronze.version()
         if done is not None and done >= version:
             return report
+        # A bronze not yet upgraded (no ingestion since it gained `trace_id`) has no column.
+        has_trace_ids = "trace_id" in bronze.schema().to_arrow().names
+        read = [*PLACE_COLUMNS, *(["trace_id"] if has_trace_ids else []), "properties"]
+        mode: commits.Mode = "overwrite" if rebuild else "append"
         try:
-            batches = list(
-                tables.inserted_batches(bronze, done, version, [*PLACE_COLUMNS, "properties"])
-            )
-            mode: commits.Mode = "append"
-        except tables.ChangeFeedUnavailableError:  # vacuumed: index the whole snapshot anew
+            batches = list(tables.inserted_batches(bronze, done, version, read))
+        except tables.ChangeFeedUnavailableError:  # vacuumed, or new: the whole snapshot
             batches = tables.query(
-                f"SELECT {', '.join(PLACE_COLUMNS)}, properties, "  # names only, no value
+                f"SELECT {', '.join(read)}, "  # names only, no value
                 f"CAST({version} AS BIGINT) AS _commit_version FROM bronze",
                 bronze=bronze,
             ).to_batches()
@@ -154,9 +168,9 @@ class EventIndex:
             writer_properties=INDEX_WRITER,
         )  # fmt: skip
         commits.commit(index, write, {BRONZE: version})
-        if _most_files_in_a_bucket(index) > MAX_FILES_PER_BUCKET:
-            index.optimize.z_order(["key"], writer_properties=INDEX_WRITER)
-            report.rewritten = True
+        merges = _runs_to_merge(index)
+        if merges:
+            report.rows_merged = _merge(index, merges)
         return report
 
     def find(self, kind: str, keys: list[str]) -> pa.Table:
@@ -174,37 +188,41 @@ class EventIndex:
         )
         found = rows.filter(pc.equal(rows["kind"], kind))
         contexts = [
-            trace_context.parse(parent, state)
-            for parent, state in zip(
-                found["traceparent"].to_pylist(), found["tracestate"].to_pylist(), strict=True
+            trace_context.parse(parent, state) if trace else None
+            for trace, parent, state in zip(
+                found["trace_id"].to_pylist(),
+                found["traceparent"].to_pylist(),
+                found["tracestate"].to_pylist(),
+                strict=True,
             )
         ]
-        for name in CONTEXT_COLUMNS:
+        for name in SPAN_COLUMNS:
             values = [getattr(c, name) if c else None for c in contexts]
             found = found.append_column(name, pa.array(values, pa.string()))
-        if kind == TRACE:  # a header only shaped like one is no trace
-            found = found.filter(pc.fill_null(pc.equal(found["trace_id"], found["key"]), False))
         return found.select(FOUND_SCHEMA.names).cast(FOUND_SCHEMA)
 
 
 def index_rows(batches: list[pa.RecordBatch]) -> pa.Table:
-    """Bronze rows (`PLACE_COLUMNS`, `properties`, `_commit_version`) as index rows: each
-    keyed by its event id, and again by its trace id when it carried a traceparent; sorted
-    by bucket and key, so that each data file's key statistics are narrow."""
+    """Bronze rows (`PLACE_COLUMNS`, `trace_id` if bronze has it, `properties`,
+    `_commit_version`) as index rows: each keyed by its event id, and again by its trace id
+    when it carried a valid traceparent; sorted by bucket and key, so that each data file's
+    key statistics are narrow."""
     parts = []
     for batch in batches:
         if batch.num_rows == 0:
             continue
         parent = _property(batch, ce.TRACEPARENT)
+        names = batch.schema.names
+        known = batch.column("trace_id") if "trace_id" in names else pa.nulls(batch.num_rows)
+        trace = _trace_ids(known.cast(pa.string()), parent)
         columns = {name: batch.column(name) for name in PLACE_COLUMNS}
         columns |= {
+            "trace_id": trace,
             "traceparent": parent,
             "tracestate": _property(batch, ce.TRACESTATE),
             "bronze_version": batch.column("_commit_version").cast(pa.int64()),
         }
         rows = pa.table(columns)
-        header = pc.utf8_lower(pc.utf8_trim_whitespace(parent))
-        trace = pc.struct_field(pc.extract_regex(header, _TRACE_FIELD), 0)
         for kind, keys in ((EVENT, batch.column("ce_id")), (TRACE, trace)):
             present = pc.is_valid(keys)
             keyed = rows.filter(present)
@@ -220,6 +238,18 @@ def index_rows(batches: list[pa.RecordBatch]) -> pa.Table:
     return table.cast(INDEX_SCHEMA).sort_by([("bucket", "ascending"), ("key", "ascending")])
 
 
+def _trace_ids(column: pa.Array, parent: pa.Array) -> pa.Array:
+    """Bronze's trace ids, and where it has none but a traceparent was sent (a row ingested
+    before bronze had the column, or a malformed header) the one `trace_context.parse`
+    reads: those rows alone are parsed here."""
+    unread = pc.and_(pc.is_null(column), pc.is_valid(parent))
+    if not pc.any(unread).as_py():
+        return column
+    contexts = (trace_context.parse(h) for h in pc.filter(parent, unread).to_pylist())
+    parsed = pa.array([c.trace_id if c else None for c in contexts], pa.string())
+    return pc.replace_with_mask(column, unread, parsed)
+
+
 def _property(batch: pa.RecordBatch, attribute: str) -> pa.Array:
     """An attribute's text in each row's properties, under the first CloudEvents prefix
     that holds it."""
@@ -232,9 +262,46 @@ def _property(batch: pa.RecordBatch, attribute: str) -> pa.Array:
     return found
 
 
-def _most_files_in_a_bucket(index: DeltaTable) -> int:
+def _runs_to_merge(index: DeltaTable) -> dict[str, tuple[int, int]]:
+    """For each bucket whose newest runs are to be merged, the bronze versions they span.
+
+    A run is the data files of one bronze-version range (a file's statistics give its
+    range; an update's or a merge's files share theirs)."""
     actions = pa.table(index.get_add_actions(flatten=True))
-    if actions.num_rows == 0:
-        return 0
-    counts = actions.group_by("partition.bucket").aggregate([("path", "count")])
-    return int(pc.max(counts["path_count"]).as_py())
+    runs: dict[str, dict[tuple[int, int], int]] = {}
+    for bucket, low, high, rows in zip(
+        *(actions[c].to_pylist() for c in ("partition.bucket", "min.bronze_version",
+                                           "max.bronze_version", "num_records")),
+        strict=True,
+    ):  # fmt: skip
+        by_range = runs.setdefault(bucket, {})
+        by_range[(low, high)] = by_range.get((low, high), 0) + rows
+    chosen = {}
+    for bucket, by_range in runs.items():
+        newest = sorted(by_range, reverse=True)[:FANOUT]  # ranges are disjoint
+        levels = {_level(by_range[r]) for r in newest}
+        if len(newest) == FANOUT and (len(levels) == 1 or len(by_range) > MAX_RUNS):
+            chosen[bucket] = (newest[-1][0], newest[0][1])
+    return chosen
+
+
+def _level(rows: int) -> int:
+    return int(math.log(max(rows, 1), FANOUT))
+
+
+def _merge(index: DeltaTable, merges: dict[str, tuple[int, int]]) -> int:
+    """Rewrite each bucket's rows of these bronze versions as one run sorted by key, in
+    place of the files holding them, in one commit; the rows rewritten."""
+    where = " OR ".join(
+        f"(bucket = '{bucket}' AND bronze_version >= {first} AND bronze_version <= {last})"
+        for bucket, (first, last) in sorted(merges.items())
+    )  # a bucket is a hex digit (`buckets_of`), versions are numbers: nothing else in it
+    rows: pa.Table = tables.query(f"SELECT * FROM i WHERE {where} ORDER BY bucket, key", i=index)
+    write = Write(
+        INDEX_SCHEMA, rows.select(INDEX_SCHEMA.names).cast(INDEX_SCHEMA), mode="replace",
+        predicate=where, writer_properties=INDEX_WRITER,
+    )  # fmt: skip
+    # No input version: a concurrent update may have recorded a newer one meanwhile.
+    commits.commit(index, write, {})
+    merged: int = rows.num_rows
+    return merged

@@ -38,7 +38,7 @@ from eda_lake.tracing.runtime import tracer
 
 SMALL_EVENTS = 10_000
 SCALE = 100
-COMMITS = 12  # more than a bucket holds before the index is rewritten sorted
+COMMITS = 12  # enough for merges of runs of several sizes
 LOOKUPS = 25
 TRACE_LENGTH = 4
 SOURCE = "/bench"
@@ -55,11 +55,13 @@ def _bronze_rows(first: int, count: int, commit: int) -> pa.Table:
     ids = [_event_id(n) for n in range(first, first + count)]
     parents: list[str] = []
     states: list[str | None] = []
+    traces: list[str] = []
     for n, event_id in enumerate(ids, start=first):
         root = trace_context.root_context(SOURCE, _event_id(n - n % TRACE_LENGTH))
         child = trace_context.child_context(root, SOURCE, event_id)
         context = root if n % TRACE_LENGTH == 0 else child
         parents.append(context.traceparent())
+        traces.append(context.trace_id)  # as the capture decoder reads it
         states.append(context.tracestate())
     entries = [
         [(TRACEPARENT_PROPERTY, {"string": p})]
@@ -84,6 +86,7 @@ def _bronze_rows(first: int, count: int, commit: int) -> pa.Table:
         "ce_type": pa.repeat(pa.scalar("bench.Event"), count),
         "ce_source": pa.repeat(pa.scalar(SOURCE), count),
         "ce_time": pa.array(moments, BRONZE_SCHEMA.field("ce_time").type),
+        "trace_id": pa.array(traces, pa.string()),
         "body": pa.repeat(pa.scalar(b"x" * 64), count),
         "source_file": pa.array([f"bench-ns/bench/{p}/commit-{commit:03d}" for p in partition]),
         "ingested_at": pa.array(moments, BRONZE_SCHEMA.field("ingested_at").type),

@@ -6,7 +6,9 @@ from typing import cast
 import dagster as dg
 
 from eda_lake.capture.runtime import run_capture
+from eda_lake.defs.lake.assets import BRONZE
 from eda_lake.defs.lake.checks import BLOCKING_CHECKS, quarantine_rate
+from eda_lake.defs.lake.event_index import EVENT_INDEX, event_index
 from eda_lake.defs.lake.jobs import capture_files_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lake_vacuum, lifecycle_enforcement
 from eda_lake.defs.teams.checks import dead_letter_rate
@@ -137,3 +139,36 @@ def test_compaction_and_lifecycle_assets(tmp_path: Path) -> None:
         raise_on_error=False,
     )
     assert not too_short.success
+
+
+def test_the_event_index_follows_each_bronze_commit(tmp_path: Path) -> None:
+    from eda_lake.definitions import defs
+
+    _populate(tmp_path, customers=10)
+    lake = Lake(Settings(home=tmp_path), pii_key=KEY)
+    ingested = lake.ingest().rows
+    with dg.instance_for_test() as instance:
+        evaluation = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert evaluation.get_num_requested(EVENT_INDEX) == 0  # bronze never materialized
+        instance.report_runless_asset_event(dg.AssetMaterialization(BRONZE))
+        evaluation = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=evaluation.cursor
+        )
+        assert evaluation.get_num_requested(EVENT_INDEX) == 1
+        result = dg.materialize(
+            [event_index], resources={"eda_lake": resource(tmp_path)}, instance=instance
+        )
+        assert result.success
+        evaluation = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=evaluation.cursor
+        )
+        assert evaluation.get_num_requested(EVENT_INDEX) == 0  # up to date with bronze
+    metadata = result.asset_materializations_for_node(event_index.op.name)[0].metadata
+    assert metadata["events_in_run"].value == ingested > 0
+    again = dg.materialize([event_index], resources={"eda_lake": resource(tmp_path)})
+    assert (
+        again.asset_materializations_for_node(event_index.op.name)[0]
+        .metadata["events_in_run"]
+        .value
+        == 0
+    )  # nothing indexed twice

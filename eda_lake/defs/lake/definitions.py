@@ -13,6 +13,7 @@ from eda_lake.defs.lake.assets import (
     silver_events_asset,
 )
 from eda_lake.defs.lake.checks import LAKE_CHECKS
+from eda_lake.defs.lake.event_index import event_index, event_index_automation_sensor
 from eda_lake.defs.lake.jobs import (
     capture_files_sensor,
     entities_after_failed_tables,
@@ -37,6 +38,7 @@ def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             bronze_events,
+            event_index,
             silver_events_asset(catalogue),
             silver_entities_asset(),
             gold_asset(),
@@ -51,6 +53,7 @@ def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
             notifications_sensor(queue_configured=settings.discovery_queue is not None),
             gold_days_sensor,
             gold_automation_sensor,
+            event_index_automation_sensor,
             entities_after_failed_tables,
         ],
         schedules=[full_discovery_schedule, maintenance_schedule],

@@ -44,7 +44,7 @@ def vacuum_lake(layout: LakeLayout, retention_hours: int = DEFAULT_RETENTION_HOU
     # read: its old files go after the shortest retention.
     retentions = dict.fromkeys(layout.existing_tables().items(), retention_hours)
     retentions[("lock", layout.lock_uri)] = MIN_RETENTION_HOURS
-    # The event index, rewritten sorted now and then, leaves the files it replaced.
+    # The event index, whose merges of runs replace files, leaves the ones it replaced.
     retentions[("event index", layout.event_index_uri)] = retention_hours
     for (name, uri), hours in retentions.items():
         table = tables.open_table(uri, layout.storage_options)
