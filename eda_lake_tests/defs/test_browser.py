@@ -137,9 +137,10 @@ def test_the_ui_shows_the_graph_and_materializes_platform_and_lake(ui: Any) -> N
 
             gold = _wait_for_gold_figures(dagster_home)
             page.goto(f"{url}/assets/{gold.to_user_string()}?view=events")
-            page.get_by_text("Plots", exact=True).first.click(timeout=30_000)
-            page.get_by_text(GOLD_FIGURE, exact=True).first.wait_for(timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "5-gold-publish-to-gold.png"), full_page=True)
+            figure = page.get_by_text(GOLD_FIGURE, exact=True).first
+            figure.wait_for(timeout=30_000)
+            figure.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "5-gold-publish-to-gold.png"))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failed.png"))  # what the user saw then
             raise
