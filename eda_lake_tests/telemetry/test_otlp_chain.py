@@ -136,7 +136,7 @@ def test_a_failed_run_is_a_failed_span_naming_the_exceptions_type_alone(tmp_path
             home=tmp_path / "home", telemetry=TelemetrySettings(otlp_endpoint=collector.url)
         )
         telemetry.configure(settings.telemetry)
-        with pytest.raises(ValueError, match="jane@example.com"), spans.lake_run("silver"):
+        with pytest.raises(ValueError, match=r"jane@example\.com"), spans.lake_run("silver"):
             raise ValueError("row of jane@example.com does not fit")
         telemetry.shutdown()
 
