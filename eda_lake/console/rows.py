@@ -19,7 +19,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _json(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A value as JSON holds it: instants in ISO 8601, decimals exact as text, bytes in
+    base64, all the way down."""
     if isinstance(value, Decimal):
         return str(value)  # exact: a float would round money
     if isinstance(value, datetime | date | time):
@@ -27,9 +29,9 @@ def _json(value: Any) -> Any:
     if isinstance(value, bytes):
         return {"base64": base64.b64encode(value).decode()}
     if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
+        return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
+        return [json_value(v) for v in value]
     return value
 
 
@@ -63,7 +65,7 @@ def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow(["" if v is None else _json(v) for v in row])
+        writer.writerow(["" if v is None else json_value(v) for v in row])
         count += 1
     return count
 
@@ -71,7 +73,7 @@ def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO
 def write_json_lines(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO) -> int:
     count = 0
     for row in rows:
-        out.write(json.dumps({c: _json(v) for c, v in zip(columns, row, strict=True)}) + "\n")
+        out.write(json.dumps({c: json_value(v) for c, v in zip(columns, row, strict=True)}) + "\n")
         count += 1
     return count
 

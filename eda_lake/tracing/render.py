@@ -13,9 +13,9 @@ ISO 8601 UTC, days YYYY-MM-DD.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
 from typing import Any
 
+from eda_lake.console.rows import json_value
 from eda_lake.tracing.tree import TracedEvent
 
 
@@ -45,18 +45,7 @@ def _node(event: TracedEvent) -> dict[str, Any]:
         "hops": event.hops(),
         "children": [_node(child) for child in event.children],
     }
-    return _plain(node)  # type: ignore[no-any-return]
-
-
-def _plain(value: Any) -> Any:
-    """Times and days as ISO 8601 text, all the way down."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
+    return json_value(node)  # type: ignore[no-any-return]
 
 
 def trace_lines(roots: list[TracedEvent]) -> Iterator[str]:
