@@ -9,9 +9,11 @@ from eda_lake.capture.runtime import run_capture
 from eda_lake.defs.lake.assets import BRONZE
 from eda_lake.defs.lake.checks import BLOCKING_CHECKS, quarantine_rate
 from eda_lake.defs.lake.event_index import EVENT_INDEX, event_index
-from eda_lake.defs.lake.jobs import capture_files_sensor
+from eda_lake.defs.lake.jobs import RANGE_END, RANGE_START, capture_files_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lake_vacuum, lifecycle_enforcement
 from eda_lake.defs.teams.checks import dead_letter_rate
+from eda_lake.lake.delta import tables
+from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import (
@@ -92,6 +94,68 @@ def test_sensor_requests_each_new_file_once_then_the_run_lands_them(tmp_path: Pa
             defs=defs, instance=instance, cursor=evaluation.cursor
         )
         assert again.total_requested == 0  # nothing changed in silver since
+
+
+def _gold_customers(home: Path) -> int:
+    funnel = tables.open_table(
+        LakeLayout.from_settings(Settings(home=home)).table_uri("gold", "funnel_daily")
+    )
+    assert funnel is not None
+    return int(tables.query("SELECT sum(customers) AS n FROM f", f=funnel).to_pylist()[0]["n"])
+
+
+def test_once_gold_has_days_new_files_reach_gold_in_their_ingestion_run(tmp_path: Path) -> None:
+    from eda_lake.definitions import defs
+
+    _populate(tmp_path)
+    resources = {"eda_lake": resource(tmp_path)}
+    with dg.instance_for_test() as instance:
+        first = tick(capture_files_sensor, resources, instance=instance)
+        [request] = first.run_requests
+        assert request.job_name == "ingest_job"  # no gold day yet: gold follows on its own
+        assert (
+            defs.resolve_job_def("ingest_job")
+            .execute_in_process(
+                run_config=request.run_config, resources=resources, instance=instance
+            )
+            .success
+        )
+        days = [d.isoformat() for d in sorted(Lake(Settings(home=tmp_path)).gold_pending_days())]
+        add_gold_days(instance, days)
+        assert (
+            defs.resolve_job_def("gold_job")
+            .execute_in_process(
+                tags=pending_gold_run_tags(days), resources=resources, instance=instance
+            )
+            .success
+        )
+        settled = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        before = _gold_customers(tmp_path)
+
+        captured_chain(Settings(home=tmp_path), seed=5, customers=40)  # a new window's files
+        second = tick(capture_files_sensor, resources, first.cursor, instance=instance)
+        [request] = second.run_requests
+        assert request.job_name == "ingest_to_gold_job"
+        assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (days[0], days[-1])
+        run = defs.resolve_job_def("ingest_to_gold_job").execute_in_process(
+            run_config=request.run_config, tags=request.tags, resources=resources, instance=instance
+        )
+        assert run.success
+        keys = [(m.asset_key, m.partition) for m in run.get_asset_materialization_events()]
+        assert {(k.path[1], day) for k, day in keys if k and k.path[0] == "gold"} == {
+            (table, day)
+            for table in ("funnel_daily", "sales_daily", "time_to_convert", "abandoned_customers")
+            for day in days
+        }
+        # the new customers are in gold after this one run, and gold's automation, which
+        # would otherwise launch a run of its own, finds nothing left to do
+        assert _gold_customers(tmp_path) == before + 40
+        assert not Lake(Settings(home=tmp_path)).gold_pending_days()
+        after = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=settled.cursor
+        )
+        gold_keys = [dg.AssetKey(["gold", t]) for t in ("funnel_daily", "sales_daily")]
+        assert [after.get_num_requested(key) for key in gold_keys] == [0, 0]
 
 
 def test_checks_pass_on_a_healthy_lake(tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ PRODUCTION = REPO_ROOT / "deploy" / "dagster-production.yaml"
 BIN = Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin"
 FILES_PER_RUN = 4  # the chain's 20-odd capture files: 5 or more runs, over the limit of 4
 WRITER_LIMIT = 4  # deploy/dagster.yaml: runs tagged lake: writer at once
+# What capture_files_sensor launches: bronze and silver, or through to gold once gold has days.
+INGESTION_JOBS = ("ingest_job", "ingest_to_gold_job")
 SETTLE_S = 600  # ample on a loaded 2-core machine: the 5 runs, then gold's sensors (60 s, 30 s)
 
 
@@ -133,7 +135,7 @@ def _most_at_once(runs: list[dg.RunRecord]) -> int:
 
 def _settled(instance: dg.DagsterInstance, ingest_runs: int) -> bool:
     records = instance.get_run_records()
-    ingest = [r for r in records if r.dagster_run.job_name == "ingest_job"]
+    ingest = [r for r in records if r.dagster_run.job_name in INGESTION_JOBS]
     gold = [r for r in records if r.dagster_run.tags.get("lake") == "gold"]
     finished = all(r.dagster_run.is_finished for r in records)
     if not finished or len(ingest) < ingest_runs:
@@ -201,7 +203,7 @@ def test_the_daemon_runs_the_lake_from_a_grpc_code_server_on_postgres_with_logs_
                 )
                 time.sleep(3)
             records = instance.get_run_records()
-            ingest = [r for r in records if r.dagster_run.job_name == "ingest_job"]
+            ingest = [r for r in records if r.dagster_run.job_name in INGESTION_JOBS]
             assert all(r.dagster_run.is_success for r in records), [
                 (r.dagster_run.job_name, r.dagster_run.status.value) for r in records
             ]

@@ -23,6 +23,7 @@ from eda_lake.defs.lake.jobs import (
     gold_days_sensor,
     gold_job,
     ingest_job,
+    ingest_to_gold_job,
     notifications_sensor,
 )
 from eda_lake.defs.lake.maintenance import (
@@ -47,7 +48,7 @@ def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
             lifecycle_enforcement,
         ],
         asset_checks=LAKE_CHECKS,
-        jobs=[ingest_job, entities_job, gold_job],
+        jobs=[ingest_job, ingest_to_gold_job, entities_job, gold_job],
         sensors=[
             capture_files_sensor,
             notifications_sensor(queue_configured=settings.discovery_queue is not None),
