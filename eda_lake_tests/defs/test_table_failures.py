@@ -78,8 +78,9 @@ def _after(ingest: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> o
     return sensor(context)
 
 
+@pytest.mark.parametrize("job", ["ingest_job", "ingest_to_gold_job"])
 def test_an_ingest_run_with_a_failed_table_is_followed_by_the_entities(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    job: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eda_lake.definitions import defs
 
@@ -89,12 +90,18 @@ def test_an_ingest_run_with_a_failed_table_is_followed_by_the_entities(
     resources = {"eda_lake": resource(tmp_path)}
     entities = {silver_key(d.name) for d in ENTITY_TABLES}
     with dg.DagsterInstance.ephemeral() as instance:
-        ingest = defs.resolve_job_def("ingest_job").execute_in_process(
-            resources=resources, instance=instance, raise_on_error=False
+        days = ["2026-10-01"]  # through to gold: a gold day, as the capture sensors find one
+        add_gold_days(instance, days)
+        ingest = defs.resolve_job_def(job).execute_in_process(
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+            tags=pending_gold_run_tags(days) if job == "ingest_to_gold_job" else None,
         )
         assert not ingest.success
         materialized = {e.asset_key for e in ingest.get_asset_materialization_events()}
-        assert not entities & materialized  # Dagster runs no step after a failed one
+        # Dagster runs no step after a failed one: neither the entities nor gold
+        assert not (entities | {gold_key(d.name) for d in GOLD_TABLES}) & materialized
         request = _after(ingest, instance)
         assert isinstance(request, dg.RunRequest)
         assert request.tags["eda_lake/after_failed_tables"] == "silver.customer_created"
