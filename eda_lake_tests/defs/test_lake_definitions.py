@@ -1,18 +1,25 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
 import dagster as dg
+import pytest
+from dagster._core.definitions.declarative_automation.automation_condition_tester import (
+    EvaluateAutomationConditionsResult,
+)
 
 from eda_lake.capture.runtime import run_capture
-from eda_lake.defs.lake.assets import BRONZE
+from eda_lake.defs.lake.assets import BRONZE, WRITER_TAGS
 from eda_lake.defs.lake.checks import BLOCKING_CHECKS, quarantine_rate
 from eda_lake.defs.lake.event_index import EVENT_INDEX, event_index
 from eda_lake.defs.lake.jobs import RANGE_END, RANGE_START, capture_files_sensor
 from eda_lake.defs.lake.maintenance import bronze_compaction, lake_vacuum, lifecycle_enforcement
 from eda_lake.defs.teams.checks import dead_letter_rate
+from eda_lake.lake import checks as lake_checks
 from eda_lake.lake.delta import tables
+from eda_lake.lake.derived.gold import held_days
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
@@ -104,37 +111,55 @@ def _gold_customers(home: Path) -> int:
     return int(tables.query("SELECT sum(customers) AS n FROM f", f=funnel).to_pylist()[0]["n"])
 
 
+GOLD = ("funnel_daily", "sales_daily", "time_to_convert", "abandoned_customers")
+
+
+@dataclass
+class GoldWithDays:
+    """A lake gold has counted, its days partitions, and the next window's files requested."""
+
+    days: list[str]
+    settled: EvaluateAutomationConditionsResult  # gold's automation once gold was current
+    customers: int  # gold's funnel count before the new window
+    request: dg.RunRequest
+
+
+def _gold_with_days(home: Path, instance: dg.DagsterInstance) -> GoldWithDays:
+    from eda_lake.definitions import defs
+
+    _populate(home, customers=20)  # over fewer days than the next window's 40
+    resources = {"eda_lake": resource(home)}
+    first = tick(capture_files_sensor, resources, instance=instance)
+    [request] = first.run_requests
+    assert request.job_name == "ingest_job"  # no gold day yet: gold follows on its own
+    ingest = defs.resolve_job_def("ingest_job")
+    assert ingest.execute_in_process(
+        run_config=request.run_config, resources=resources, instance=instance
+    ).success
+    days = [d.isoformat() for d in sorted(Lake(Settings(home=home)).gold_pending_days())]
+    add_gold_days(instance, days)
+    assert (
+        defs.resolve_job_def("gold_job")
+        .execute_in_process(
+            tags=pending_gold_run_tags(days), resources=resources, instance=instance
+        )
+        .success
+    )
+    settled = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    customers = _gold_customers(home)
+    captured_chain(Settings(home=home), seed=5, customers=40)  # a new window's files
+    second = tick(capture_files_sensor, resources, first.cursor, instance=instance)
+    [request] = second.run_requests
+    return GoldWithDays(days, settled, customers, request)
+
+
 def test_once_gold_has_days_new_files_reach_gold_in_their_ingestion_run(tmp_path: Path) -> None:
     from eda_lake.definitions import defs
 
-    _populate(tmp_path)
     resources = {"eda_lake": resource(tmp_path)}
     with dg.instance_for_test() as instance:
-        first = tick(capture_files_sensor, resources, instance=instance)
-        [request] = first.run_requests
-        assert request.job_name == "ingest_job"  # no gold day yet: gold follows on its own
-        assert (
-            defs.resolve_job_def("ingest_job")
-            .execute_in_process(
-                run_config=request.run_config, resources=resources, instance=instance
-            )
-            .success
-        )
-        days = [d.isoformat() for d in sorted(Lake(Settings(home=tmp_path)).gold_pending_days())]
-        add_gold_days(instance, days)
-        assert (
-            defs.resolve_job_def("gold_job")
-            .execute_in_process(
-                tags=pending_gold_run_tags(days), resources=resources, instance=instance
-            )
-            .success
-        )
-        settled = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-        before = _gold_customers(tmp_path)
-
-        captured_chain(Settings(home=tmp_path), seed=5, customers=40)  # a new window's files
-        second = tick(capture_files_sensor, resources, first.cursor, instance=instance)
-        [request] = second.run_requests
+        lake = _gold_with_days(tmp_path, instance)
+        days, request = lake.days, lake.request
         assert request.job_name == "ingest_to_gold_job"
         assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (days[0], days[-1])
         run = defs.resolve_job_def("ingest_to_gold_job").execute_in_process(
@@ -143,19 +168,59 @@ def test_once_gold_has_days_new_files_reach_gold_in_their_ingestion_run(tmp_path
         assert run.success
         keys = [(m.asset_key, m.partition) for m in run.get_asset_materialization_events()]
         assert {(k.path[1], day) for k, day in keys if k and k.path[0] == "gold"} == {
-            (table, day)
-            for table in ("funnel_daily", "sales_daily", "time_to_convert", "abandoned_customers")
-            for day in days
+            (table, day) for table in GOLD for day in days
         }
         # the new customers are in gold after this one run, and gold's automation, which
         # would otherwise launch a run of its own, finds nothing left to do
-        assert _gold_customers(tmp_path) == before + 40
+        assert _gold_customers(tmp_path) == lake.customers + 40
         assert not Lake(Settings(home=tmp_path)).gold_pending_days()
         after = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=settled.cursor
+            defs=defs, instance=instance, cursor=lake.settled.cursor
         )
-        gold_keys = [dg.AssetKey(["gold", t]) for t in ("funnel_daily", "sales_daily")]
-        assert [after.get_num_requested(key) for key in gold_keys] == [0, 0]
+        assert [after.get_num_requested(dg.AssetKey(["gold", t])) for t in GOLD] == [0] * 4
+        # the new population's days gold now holds become partitions, though no silver row
+        # waits for gold any more
+        held = {d.isoformat() for d in held_days(LakeLayout.from_settings(Settings(home=tmp_path)))}
+        assert held - set(days)  # the new population has days of its own
+        gold_days_sensor = defs.resolve_sensor_def("gold_days_sensor")
+        added = tick(gold_days_sensor, resources, instance=instance)
+        [partitions] = added.dynamic_partitions_requests or []
+        assert sorted(partitions.partition_keys) == sorted(held - set(days))
+
+
+def test_gold_waits_in_the_ingestion_run_while_a_blocking_check_fails_as_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eda_lake.definitions import defs
+
+    resources = {"eda_lake": resource(tmp_path)}
+    with dg.instance_for_test() as instance:
+        lake = _gold_with_days(tmp_path, instance)
+        # another writer run not started yet, which may land the missing rows: the reference
+        # check's failure is a warning, and the run goes on
+        waiting = defs.resolve_job_def("ingest_job")
+        instance.create_run_for_job(
+            waiting, tags=WRITER_TAGS, status=dg.DagsterRunStatus.NOT_STARTED
+        )
+        dangling = lake_checks.CheckOutcome(False, "3 leads.customer_id not in customers")
+        monkeypatch.setattr(lake_checks, "references_exist", lambda *_, **__: dangling)
+        run = defs.resolve_job_def("ingest_to_gold_job").execute_in_process(
+            run_config=lake.request.run_config,
+            tags=lake.request.tags,
+            resources=resources,
+            instance=instance,
+        )
+        assert run.success
+        failed = [e for e in run.get_asset_check_evaluations() if not e.passed]
+        assert failed and all(e.severity == dg.AssetCheckSeverity.WARN for e in failed)
+        materialized = {m.asset_key for m in run.get_asset_materialization_events()}
+        assert not {dg.AssetKey(["gold", t]) for t in GOLD} & materialized
+        assert _gold_customers(tmp_path) == lake.customers  # gold as it was
+        assert Lake(Settings(home=tmp_path)).gold_pending_days()  # its automation waits
+        after = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=lake.settled.cursor
+        )
+        assert [after.get_num_requested(dg.AssetKey(["gold", t])) for t in GOLD] == [0] * 4
 
 
 def test_checks_pass_on_a_healthy_lake(tmp_path: Path) -> None:

@@ -295,7 +295,8 @@ class GoldConfig(dg.Config):
 
 
 NO_PARTITION = (
-    "gold_job recomputes business days: choose a partition or a range of days (Launchpad: "
+    "gold recomputes business days (gold_job, ingest_to_gold_job): choose a partition or a "
+    "range of days (Launchpad: "
     "'Partition' / Materialize: 'Select partitions'), or let gold_automation_sensor run it "
     "when silver changes"
 )
@@ -325,6 +326,23 @@ def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCon
     return sorted(date.fromisoformat(key) for key in context.partition_keys)
 
 
+def failed_blocking_checks(context: dg.AssetExecutionContext) -> list[str]:
+    """The blocking checks that failed earlier in this run as warnings (one failing as an
+    error stops the run before gold): gold's automation waits for them to pass, and a run
+    that carries new capture files through to gold waits as it would."""
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    evaluations = [
+        event.asset_check_evaluation_data
+        for event in (record.event_log_entry.dagster_event for record in records)
+        if event is not None
+    ]
+    return sorted(
+        e.asset_check_key.to_user_string() for e in evaluations if e.blocking and not e.passed
+    )
+
+
 def gold_asset() -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="gold_tables",
@@ -341,6 +359,13 @@ def gold_asset() -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, config: GoldConfig, eda_lake: EdaLakeResource
     ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
         requested = partition_days(context)
+        held_back = failed_blocking_checks(context)
+        if held_back:  # no output: gold's tables stay as they were, its automation waits
+            context.log.warning(
+                f"gold not recomputed: the blocking check(s) {', '.join(held_back)} failed in "
+                "this run; gold_automation_sensor recomputes it once they pass"
+            )
+            return
         lake = eda_lake.lake()
         days: set[date] | None = set(requested)
         if config.days:

@@ -27,8 +27,11 @@ from eda_lake.lake.discovery.push import take_notifications
 from eda_lake.lake.discovery.storage_queue import StorageNotificationQueue
 from eda_lake.lake.discovery.watch import WatchCursor, poll
 
-# Gold's runs, by hand or from its automation, one at a time (deploy/dagster.yaml): each
+# Gold's own runs, by hand or from its automation, one at a time (deploy/dagster.yaml): each
 # recomputes every pending day, so a second at once would only do the same work again.
+# Ingestion runs through to gold are writer runs: several may compute gold at once, and
+# stay right, since each gold commit records the silver versions it read, Delta refuses the
+# second of two commits made from the same ones, and the refused one recomputes.
 GOLD_TAGS = {"lake": "gold"}
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -170,15 +173,12 @@ def notifications_sensor(queue_configured: bool) -> dg.SensorDefinition:
 capture_notifications_sensor = notifications_sensor(queue_configured=False)
 
 
-HELD_SEEN = "held days added"  # the sensor's cursor once it has added gold's held days
-
-
 @dg.sensor(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="The business days new silver rows touch become gold partitions (gold_days): "
-    "only days with events are partitions, so none shows missing that no run could fill. "
-    "gold_automation_sensor then runs gold.",
+    description="The business days with events become gold partitions (gold_days): the days new "
+    "silver rows touch and the days gold holds. Only days with events are partitions, so none "
+    "shows missing that no run could fill. gold_automation_sensor then runs gold.",
 )
 def gold_days_sensor(
     context: dg.SensorEvaluationContext, eda_lake: EdaLakeResource
@@ -186,18 +186,17 @@ def gold_days_sensor(
     lake = eda_lake.lake()
     pending = lake.gold_pending_days()
     known = set(context.instance.get_dynamic_partitions(GOLD_DAYS_NAME))
-    # On its first tick in an instance, the days gold holds too: a lake gold counted before
-    # its days were partitions (or an instance started afresh) shows them without waiting
-    # for new events on each; after that, new days come only from new silver rows.
-    days = pending if context.cursor else pending | held_days(lake.layout)
+    # The days gold holds too, on every tick: an ingestion run through to gold counts a new
+    # day's rows in the run that lands them, before this sensor sees them pending; and a lake
+    # gold counted before (or a new instance) shows its days without waiting for new events.
+    # Gold's tables are a few rows per day: reading their days is cheap.
+    days = pending | held_days(lake.layout)
     new = sorted(day.isoformat() for day in days if day.isoformat() not in known)
     if new:
-        return dg.SensorResult(
-            dynamic_partitions_requests=[GOLD_DAYS.build_add_request(new)], cursor=HELD_SEEN
-        )
+        return dg.SensorResult(dynamic_partitions_requests=[GOLD_DAYS.build_add_request(new)])
     return dg.SensorResult(
-        cursor=HELD_SEEN,
-        skip_reason="no business day has silver rows gold has not counted: gold is current"
+        skip_reason="every business day with events is a gold partition, and no silver row "
+        "waits for gold: gold is current"
         if not pending
         else f"the {len(pending)} day(s) new silver rows touch are gold partitions already; "
         "gold_automation_sensor recomputes them",
