@@ -167,7 +167,7 @@ def test_the_ui_shows_the_graph_and_materializes_platform_and_lake(ui: Any) -> N
             plotted = page.get_by_text(GOLD_FIGURE, exact=True).first
             plotted.wait_for(timeout=30_000)
             plotted.scroll_into_view_if_needed()
-            page.get_by_text("Timestamp", exact=True).first.wait_for(timeout=30_000)
+            page.locator("canvas").first.wait_for(timeout=30_000)  # the charts are drawn
             page.screenshot(path=str(ARTIFACTS / "6-gold-publish-to-gold-over-runs.png"))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failed.png"))  # what the user saw then
