@@ -92,6 +92,8 @@ def test_an_ingest_run_with_a_failed_table_is_followed_by_the_entities(
     with dg.DagsterInstance.ephemeral() as instance:
         days = ["2026-10-01"]  # through to gold: a gold day, as the capture sensors find one
         add_gold_days(instance, days)
+        sensor = defs.resolve_sensor_def("entities_after_failed_tables")
+        started = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
         ingest = defs.resolve_job_def(job).execute_in_process(
             resources=resources,
             instance=instance,
@@ -105,6 +107,13 @@ def test_an_ingest_run_with_a_failed_table_is_followed_by_the_entities(
         request = _after(ingest, instance)
         assert isinstance(request, dg.RunRequest)
         assert request.tags["eda_lake/after_failed_tables"] == "silver.customer_created"
+        # as the daemon evaluates it: the sensor monitors this job's failures
+        ticked = sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, cursor=started.cursor)
+        )
+        assert [r.tags["eda_lake/after_failed_tables"] for r in ticked.run_requests or []] == [
+            "silver.customer_created"
+        ]
         followed = defs.resolve_job_def("entities_job").execute_in_process(
             resources=resources, instance=instance, tags=request.tags, raise_on_error=False
         )
