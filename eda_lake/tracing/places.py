@@ -108,9 +108,7 @@ class LakePlaces:
         table = event_table(spec.name)
         columns = ["event_source", *self.id_columns(SILVER, table)]
         rows = self.rows(SILVER, table, "source_file", files, columns)
-        rows = rows.filter(
-            pc.and_(pc.equal(rows["event_id"], event_id), pc.equal(rows["event_source"], source))
-        )
+        rows = rows.filter(_of_event(rows, source, event_id))
         for row in rows.to_pylist()[:1]:
             arrived = self._inserted(table, source, event_id, files, bronze_version)
             keys = {k: v for k, v in row.items() if shown(k) and k != "event_id" and v is not None}
@@ -134,14 +132,7 @@ class LakePlaces:
                 snapshot, self.layout.fs, root, "source_file", {(): files},
                 ["event_source", "event_id"],
             )  # fmt: skip
-            return bool(
-                pc.any(
-                    pc.and_(
-                        pc.equal(rows["event_id"], event_id),
-                        pc.equal(rows["event_source"], source),
-                    )
-                ).as_py()
-            )
+            return bool(pc.any(_of_event(rows, source, event_id)).as_py())
 
         if (
             read is not None
@@ -265,6 +256,11 @@ class LakePlaces:
             if (found := attributes(letter.properties)).get(ce.ID) == event_id
             and found.get(ce.SOURCE) in (source, None)
         ]  # fmt: skip
+
+
+def _of_event(rows: pa.Table, source: str, event_id: str) -> pa.ChunkedArray:
+    """Which of a silver event table's rows are the event's (by source and id)."""
+    return pc.and_(pc.equal(rows["event_id"], event_id), pc.equal(rows["event_source"], source))
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> float | None:

@@ -76,12 +76,13 @@ def capture_windows_sensor(
 ) -> dg.SensorResult:
     catalogue = eda_lake.catalogue()
     closed = last_window_close(catalogue.capture, datetime.now(UTC))
-    if context.cursor and datetime.fromisoformat(context.cursor) >= closed:
+    captured_until = datetime.fromisoformat(context.cursor) if context.cursor else None
+    if captured_until is not None and captured_until >= closed:
         return dg.SensorResult(
             cursor=context.cursor,
             skip_reason=f"no capture window has closed since {context.cursor}",
         )
-    if context.cursor and closed - datetime.fromisoformat(context.cursor) > timedelta(
+    if captured_until is not None and closed - captured_until > timedelta(
         seconds=WINDOWS_PER_TICK * catalogue.capture.window_seconds
     ):
         return dg.SensorResult(
