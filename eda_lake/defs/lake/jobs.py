@@ -4,6 +4,7 @@ Every run that writes bronze is tagged `lake: writer`: the run queue in the proj
 dagster.yaml limits how many of them run at once (see README, "Run it at scale").
 """
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -69,13 +70,13 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 
 
 def ingestion(
-    instance: dg.DagsterInstance, run_key: str, bronze: dict[str, Any], tags: dict[str, str]
+    days: Sequence[str], run_key: str, bronze: dict[str, Any], tags: dict[str, str]
 ) -> dg.RunRequest:
     """The run that ingests capture files (`bronze`: bronze/events' config): through to gold
-    over every gold day, as gold's automation would run it, once gold has days; bronze and
-    silver only on an instance without any (gold_days_sensor then adds the first)."""
+    over every gold day (`days`, the instance's, as it lists them), as gold's automation
+    would run it, once gold has days; bronze and silver only on an instance without any
+    (gold_days_sensor then adds the first)."""
     run_config = {"ops": {"bronze__events": {"config": bronze}}}
-    days = instance.get_dynamic_partitions(GOLD_DAYS_NAME)
     if not days:
         return dg.RunRequest(
             run_key=run_key, job_name=ingest_job.name, run_config=run_config, tags=tags
@@ -113,11 +114,12 @@ def capture_files_sensor(
     new, cursor = poll(lake.source.fs, lake.source.root, lake.names, cursor, lateness=lateness)
     requests = []
     per_run = lake.settings.files_per_run
+    days = context.instance.get_dynamic_partitions(GOLD_DAYS_NAME)
     for start in range(0, len(new), per_run):
         paths = [f.path for f in new[start : start + per_run]]
         requests.append(
             ingestion(
-                context.instance,
+                days,
                 f"capture:{paths[0]}:{len(paths)}:{paths[-1]}",
                 {"files": paths},
                 {"eda_lake/files": str(len(paths)), **WRITER_TAGS},
@@ -147,7 +149,7 @@ def _take_notifications(
             + (f" ({len(batch.poisoned)} moved to the poison queue)" if batch.poisoned else "")
         )
     request = ingestion(
-        context.instance,
+        context.instance.get_dynamic_partitions(GOLD_DAYS_NAME),
         f"notifications:{batch.receipts[0]['pop_receipt']}",
         {"files": batch.files, "acknowledge": batch.receipts},
         {"eda_lake/files": str(len(batch.files)), **WRITER_TAGS},
