@@ -28,6 +28,7 @@ from eda_lake.defs.lake.checks import (
     quarantine_rate,
 )
 from eda_lake.defs.teams.checks import dead_letter_rate
+from eda_lake.lake import checks
 from eda_lake.lake.delta import tables
 from eda_lake.lake.derived.declarations import ENTITY_TABLES
 from eda_lake.lake.layout import LakeLayout
@@ -310,3 +311,93 @@ def test_gold_follows_silver_only_once_its_blocking_checks_pass(
             defs=defs, instance=instance, cursor=evaluation.cursor
         )
         assert evaluation.get_num_requested(funnel) == 1  # gold goes
+
+
+def _checks_requested(evaluation: dg.EvaluateAutomationConditionsResult) -> set[str]:
+    return {
+        result.key.to_user_string()
+        for result in evaluation.results
+        if isinstance(result.key, dg.AssetCheckKey) and result.true_subset.size
+    }
+
+
+def test_a_blocking_check_runs_again_when_its_tables_newest_version_has_no_result(
+    healthy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster counts only the result of the check planned last, against the version it was
+    planned for. Writer runs at once may land a table out of the order they were created in,
+    and a run without the checks lands it unchecked: either leaves its newest version with no
+    result, and gold waiting for the next ingestion. The check runs again, once per such
+    version (not again after it failed to execute), and gold goes."""
+    from eda_lake.definitions import defs
+
+    home = _copy(healthy, tmp_path)
+    job = dg.define_asset_job(
+        "blocking_checks", selection=dg.AssetSelection.checks(*BLOCKING_CHECKS)
+    )
+    checks_only = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(
+        "blocking_checks"
+    )
+    funnel = dg.AssetKey(["gold", "funnel_daily"])
+    blocking = {key.to_user_string() for check in BLOCKING_CHECKS for key in check.check_keys}
+
+    @dg.multi_asset(specs=[dg.AssetSpec(silver_key(entity.name)) for entity in ENTITY_TABLES])
+    def writer() -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+        for entity in ENTITY_TABLES:
+            yield dg.MaterializeResult(asset_key=silver_key(entity.name))
+
+    def land_silver() -> None:  # as a writer run without the checks lands it
+        assert dg.materialize([writer], instance=instance).success
+
+    def check() -> bool:
+        run = checks_only.execute_in_process(
+            resources={"eda_lake": resource(home)}, instance=instance, raise_on_error=False
+        )
+        return run.success
+
+    def tick(cursor: Any) -> dg.EvaluateAutomationConditionsResult:
+        return dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+
+    with dg.instance_for_test() as instance:
+        add_gold_days(instance, ["2026-10-01"])
+        evaluation = tick(None)
+        land_silver()
+        assert check()
+        evaluation = tick(evaluation.cursor)
+        assert evaluation.get_num_requested(funnel) == 1  # every check passed on its version
+        assert _checks_requested(evaluation) == set()
+        evaluation = tick(evaluation.cursor)  # gold's run, before silver changes again
+
+        land_silver()  # after the checks: the newest versions have no result
+        evaluation = tick(evaluation.cursor)
+        assert evaluation.get_num_requested(funnel) == 0  # gold waits for the checks
+        assert _checks_requested(evaluation) == blocking  # each runs again
+        evaluation = tick(evaluation.cursor)
+        assert _checks_requested(evaluation) == set()  # once
+
+        assert check()
+        evaluation = tick(evaluation.cursor)
+        assert evaluation.get_num_requested(funnel) == 1  # gold goes
+        assert _checks_requested(evaluation) == set()
+        evaluation = tick(evaluation.cursor)
+
+        land_silver()
+        evaluation = tick(evaluation.cursor)
+        assert _checks_requested(evaluation) == blocking
+        mid_run: list[dg.EvaluateAutomationConditionsResult] = []
+
+        def unreachable(*_: object, **__: object) -> checks.CheckOutcome:
+            if not mid_run:  # the sensor's tick while the checks run
+                mid_run.append(tick(evaluation.cursor))
+            raise OSError("the lake is unreachable")
+
+        with monkeypatch.context() as lake_down:
+            for name in ("key_is_unique_and_present", "references_exist"):
+                lake_down.setattr(checks, name, unreachable)
+            assert not check()  # the checks could not run
+        evaluation = mid_run[0]
+        assert _checks_requested(evaluation) == set()
+        for _ in range(2):
+            evaluation = tick(evaluation.cursor)
+            assert evaluation.get_num_requested(funnel) == 0
+            assert _checks_requested(evaluation) == set()  # not again until the next version

@@ -25,6 +25,24 @@ from eda_lake.lake.derived.declarations import ENTITY_TABLES, GOLD_TABLES
 from eda_lake.lake.layout import LakeLayout
 
 QUARANTINE_THRESHOLD = 0.01
+# A blocking check runs again when its table's newest version has no result of its own.
+# Dagster counts only the result of the check planned last, against the version it was
+# planned for: writer runs at once may land a table out of the order they were created in,
+# and a run by hand may land it without its checks. Gold, which waits for every blocking
+# check to pass, would wait for the next ingestion. Once per such version: not while a run
+# of the check or of its table is pending, nor after the check failed to execute (the lake
+# unreachable, say: the next ingestion checks again).
+RECHECK = (
+    (
+        ~(dg.AutomationCondition.check_passed() | dg.AutomationCondition.check_failed())
+        & ~dg.AutomationCondition.in_progress()
+        & ~dg.AutomationCondition.execution_failed()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.any_deps_missing()
+    )
+    .newly_true()
+    .with_label("newest_version_unchecked")
+)
 
 
 IN_FLIGHT = [
@@ -80,7 +98,13 @@ def _check(
     flight, a failure is a warning (the run succeeds; gold still waits, as for any failed
     blocking check); the last of them to check reports an error."""
 
-    @dg.asset_check(asset=asset, name=name, description=description, blocking=blocking)
+    @dg.asset_check(
+        asset=asset,
+        name=name,
+        description=description,
+        blocking=blocking,
+        automation_condition=RECHECK if blocking else None,
+    )
     def the_check(
         context: dg.AssetCheckExecutionContext, eda_lake: EdaLakeResource
     ) -> dg.AssetCheckResult:

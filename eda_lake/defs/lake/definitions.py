@@ -15,6 +15,7 @@ from eda_lake.defs.lake.assets import (
 from eda_lake.defs.lake.checks import LAKE_CHECKS
 from eda_lake.defs.lake.event_index import event_index, event_index_automation_sensor
 from eda_lake.defs.lake.jobs import (
+    blocking_checks_sensor,
     capture_files_sensor,
     entities_after_failed_tables,
     entities_job,
@@ -54,6 +55,7 @@ def build(settings: Settings, catalogue: Catalogue) -> dg.Definitions:
             notifications_sensor(queue_configured=settings.discovery_queue is not None),
             gold_days_sensor,
             gold_automation_sensor,
+            blocking_checks_sensor,
             event_index_automation_sensor,
             entities_after_failed_tables,
         ],

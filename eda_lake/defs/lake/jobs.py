@@ -21,6 +21,7 @@ from eda_lake.defs.lake.assets import (
     WRITER_TAGS,
     silver_key,
 )
+from eda_lake.defs.lake.checks import BLOCKING_CHECKS
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake.derived.declarations import ENTITY_TABLES
 from eda_lake.lake.derived.gold import held_days
@@ -214,6 +215,17 @@ gold_automation_sensor = dg.AutomationConditionSensorDefinition(
     description="Gold follows silver (each gold table's automation condition): after a table it "
     "reads is updated or a day becomes a partition, once every blocking check on silver passed, "
     "it recomputes the days new silver rows touch.",
+)
+
+
+blocking_checks_sensor = dg.AutomationConditionSensorDefinition(
+    "blocking_checks_sensor",
+    target=dg.AssetSelection.checks(*BLOCKING_CHECKS),
+    minimum_interval_seconds=FOLLOW_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs a blocking check on silver again when its table's newest version has no "
+    "result of its own and nothing writes the table (writer runs at once landed it out of "
+    "their order, or a run by hand without its checks): gold waits for that result.",
 )
 
 
