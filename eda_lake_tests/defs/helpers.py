@@ -1,9 +1,10 @@
-"""The Dagster resource as tests build it (one home, the repository's schemas), sensor ticks,
-and `make dev` started as a person starts it."""
+"""The Dagster resource as tests build it (one home, the repository's schemas), a copy of a
+module's lake, sensor ticks, and `make dev` started as a person starts it."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -30,6 +31,13 @@ DEV_STARTUP_S = 120
 def resource(home: Path, **variables: str) -> EdaLakeResource:
     """The resource on `home`, with the test key and any further EDA_LAKE_* variables."""
     return EdaLakeResource.of({HOME_VAR: str(home), PII_KEY_VAR: TEST_PII_KEY, **variables})
+
+
+def copy_home(home: Path, tmp_path: Path) -> Path:
+    """A copy of `home` (a module's lake, built once) for one test to change."""
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    return copy
 
 
 def add_gold_days(instance: dg.DagsterInstance, days: list[str]) -> None:

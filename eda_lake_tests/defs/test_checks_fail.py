@@ -3,7 +3,6 @@ a failed blocking check makes gold wait, a passed one lets it go."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -28,36 +27,16 @@ from eda_lake.defs.lake.checks import (
     quarantine_rate,
 )
 from eda_lake.defs.teams.checks import dead_letter_rate
-from eda_lake.lake import checks
 from eda_lake.lake.delta import tables
 from eda_lake.lake.derived.declarations import ENTITY_TABLES
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake.simulation.dead_letters import DeadLetterStore
-from eda_lake_tests.defs.helpers import TEST_PII_KEY, add_gold_days, resource
-from eda_lake_tests.simulation.helpers import captured_chain
+from eda_lake_tests.defs.helpers import TEST_PII_KEY, add_gold_days, copy_home, resource
 
 # The checks on the whole of a table; a gold check runs on the days of a gold run's partitions.
 TABLE_CHECKS = [*KEY_CHECKS, *REFERENCE_CHECKS, quarantine_rate, dead_letter_rate]
-
-
-@pytest.fixture(scope="module")
-def healthy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("healthy")
-    settings = Settings(home=home)
-    captured_chain(settings, seed=8, customers=150)
-    lake = Lake(settings, pii_key=TEST_PII_KEY)
-    lake.ingest()
-    lake.silver()
-    lake.gold()
-    return home
-
-
-def _copy(healthy: Path, tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    shutil.copytree(healthy, home)
-    return home
 
 
 def _outcome(
@@ -116,7 +95,7 @@ def _gold_run_checks(home: Path, day: str) -> dict[str, dg.AssetCheckEvaluation]
 
 
 def test_every_check_passes_on_the_healthy_lake(healthy: Path, tmp_path: Path) -> None:
-    home = _copy(healthy, tmp_path)
+    home = copy_home(healthy, tmp_path)
     for check in TABLE_CHECKS:
         outcome = _outcome(check, home)
         assert outcome.passed, (_name(check), outcome.description)
@@ -135,7 +114,7 @@ def test_every_check_passes_on_the_healthy_lake(healthy: Path, tmp_path: Path) -
 def test_a_duplicated_key_fails_its_check(
     check: dg.AssetChecksDefinition, healthy: Path, tmp_path: Path
 ) -> None:
-    home = _copy(healthy, tmp_path)
+    home = copy_home(healthy, tmp_path)
     entity = next(iter(check.check_keys)).asset_key.path[-1]
     rows = _table(home, "silver", entity)
     _append(home, "silver", entity, rows.slice(0, 1))  # the same key twice
@@ -147,7 +126,7 @@ def test_a_duplicated_key_fails_its_check(
 def test_a_dangling_reference_fails_its_check(
     check: dg.AssetChecksDefinition, healthy: Path, tmp_path: Path
 ) -> None:
-    home = _copy(healthy, tmp_path)
+    home = copy_home(healthy, tmp_path)
     key = next(iter(check.check_keys))
     child = key.asset_key.path[-1]
     column = key.name.split("_refers_to_")[0]
@@ -193,7 +172,7 @@ def _purchases_of_sales_not_landed(
 ) -> tuple[Path, dg.AssetChecksDefinition]:
     """A copy of the healthy lake with two purchases of a sale silver does not hold, and the
     check that finds them."""
-    home = _copy(healthy, tmp_path)
+    home = copy_home(healthy, tmp_path)
     check = next(c for c in REFERENCE_CHECKS if _name(c) == "sale_id_refers_to_sales")
     purchases = _table(home, "silver", "purchases")
     _append(home, "silver", "purchases", _set(purchases.slice(0, 2), "sale_id", "not-landed-yet"))
@@ -217,7 +196,7 @@ def _running(instance: dg.DagsterInstance, tags: dict[str, str], materialized: l
 
 
 def test_undecodable_events_fail_the_quarantine_rate(healthy: Path, tmp_path: Path) -> None:
-    home = _copy(healthy, tmp_path)
+    home = copy_home(healthy, tmp_path)
     bronze = _table(home, "bronze", "events")
     broken = bronze.slice(0, bronze.num_rows // 10)  # 10% of bronze, bodies garbled
     broken = _set(broken, "body", b"\x00not an avro body")
@@ -235,7 +214,7 @@ def test_undecodable_events_fail_the_quarantine_rate(healthy: Path, tmp_path: Pa
 
 
 def test_many_dead_letters_fail_the_dead_letter_rate(healthy: Path, tmp_path: Path) -> None:
-    home = _copy(healthy, tmp_path)
+    home = copy_home(healthy, tmp_path)
     store = DeadLetterStore(Settings(home=home).simulation_dir / "dead_letters.sqlite3")
     try:
         for n in range(50):
@@ -259,7 +238,7 @@ GOLD_BREAKS: dict[str, Callable[[pa.Table], pa.Table]] = {
 def test_an_inconsistent_funnel_fails_gold_rules_on_its_day_only(
     rule: GoldRule, healthy: Path, tmp_path: Path
 ) -> None:
-    home = _copy(healthy, tmp_path)
+    home = copy_home(healthy, tmp_path)
     rows = _table(home, "gold", "funnel_daily").sort_by("cohort_date")
     broken = GOLD_BREAKS[rule.name](rows.slice(0, 1))
     _overwrite(home, "gold", "funnel_daily", pa.concat_tables([broken.cast(rows.schema), rows[1:]]))
@@ -280,7 +259,7 @@ def test_gold_follows_silver_only_once_its_blocking_checks_pass(
 ) -> None:
     from eda_lake.definitions import defs
 
-    home = _copy(healthy, tmp_path)
+    home = copy_home(healthy, tmp_path)
     customers = _table(home, "silver", "customers")
     _append(home, "silver", "customers", customers.slice(0, 1))  # a key twice
     resources = {"eda_lake": resource(home)}
@@ -311,93 +290,3 @@ def test_gold_follows_silver_only_once_its_blocking_checks_pass(
             defs=defs, instance=instance, cursor=evaluation.cursor
         )
         assert evaluation.get_num_requested(funnel) == 1  # gold goes
-
-
-def _checks_requested(evaluation: dg.EvaluateAutomationConditionsResult) -> set[str]:
-    return {
-        result.key.to_user_string()
-        for result in evaluation.results
-        if isinstance(result.key, dg.AssetCheckKey) and result.true_subset.size
-    }
-
-
-def test_a_blocking_check_runs_again_when_its_tables_newest_version_has_no_result(
-    healthy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Dagster counts only the result of the check planned last, against the version it was
-    planned for. Writer runs at once may land a table out of the order they were created in,
-    and a run without the checks lands it unchecked: either leaves its newest version with no
-    result, and gold waiting for the next ingestion. The check runs again, once per such
-    version (not again after it failed to execute), and gold goes."""
-    from eda_lake.definitions import defs
-
-    home = _copy(healthy, tmp_path)
-    job = dg.define_asset_job(
-        "blocking_checks", selection=dg.AssetSelection.checks(*BLOCKING_CHECKS)
-    )
-    checks_only = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(
-        "blocking_checks"
-    )
-    funnel = dg.AssetKey(["gold", "funnel_daily"])
-    blocking = {key.to_user_string() for check in BLOCKING_CHECKS for key in check.check_keys}
-
-    @dg.multi_asset(specs=[dg.AssetSpec(silver_key(entity.name)) for entity in ENTITY_TABLES])
-    def writer() -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
-        for entity in ENTITY_TABLES:
-            yield dg.MaterializeResult(asset_key=silver_key(entity.name))
-
-    def land_silver() -> None:  # as a writer run without the checks lands it
-        assert dg.materialize([writer], instance=instance).success
-
-    def check() -> bool:
-        run = checks_only.execute_in_process(
-            resources={"eda_lake": resource(home)}, instance=instance, raise_on_error=False
-        )
-        return run.success
-
-    def tick(cursor: Any) -> dg.EvaluateAutomationConditionsResult:
-        return dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
-
-    with dg.instance_for_test() as instance:
-        add_gold_days(instance, ["2026-10-01"])
-        evaluation = tick(None)
-        land_silver()
-        assert check()
-        evaluation = tick(evaluation.cursor)
-        assert evaluation.get_num_requested(funnel) == 1  # every check passed on its version
-        assert _checks_requested(evaluation) == set()
-        evaluation = tick(evaluation.cursor)  # gold's run, before silver changes again
-
-        land_silver()  # after the checks: the newest versions have no result
-        evaluation = tick(evaluation.cursor)
-        assert evaluation.get_num_requested(funnel) == 0  # gold waits for the checks
-        assert _checks_requested(evaluation) == blocking  # each runs again
-        evaluation = tick(evaluation.cursor)
-        assert _checks_requested(evaluation) == set()  # once
-
-        assert check()
-        evaluation = tick(evaluation.cursor)
-        assert evaluation.get_num_requested(funnel) == 1  # gold goes
-        assert _checks_requested(evaluation) == set()
-        evaluation = tick(evaluation.cursor)
-
-        land_silver()
-        evaluation = tick(evaluation.cursor)
-        assert _checks_requested(evaluation) == blocking
-        mid_run: list[dg.EvaluateAutomationConditionsResult] = []
-
-        def unreachable(*_: object, **__: object) -> checks.CheckOutcome:
-            if not mid_run:  # the sensor's tick while the checks run
-                mid_run.append(tick(evaluation.cursor))
-            raise OSError("the lake is unreachable")
-
-        with monkeypatch.context() as lake_down:
-            for name in ("key_is_unique_and_present", "references_exist"):
-                lake_down.setattr(checks, name, unreachable)
-            assert not check()  # the checks could not run
-        evaluation = mid_run[0]
-        assert _checks_requested(evaluation) == set()
-        for _ in range(2):
-            evaluation = tick(evaluation.cursor)
-            assert evaluation.get_num_requested(funnel) == 0
-            assert _checks_requested(evaluation) == set()  # not again until the next version

@@ -29,14 +29,19 @@ QUARANTINE_THRESHOLD = 0.01
 # Dagster counts only the result of the check planned last, against the version it was
 # planned for: writer runs at once may land a table out of the order they were created in,
 # and a run by hand may land it without its checks. Gold, which waits for every blocking
-# check to pass, would wait for the next ingestion. Once per such version: not while a run
-# of the check or of its table is pending, nor after the check failed to execute (the lake
-# unreachable, say: the next ingestion checks again).
+# check to pass, would wait for the next ingestion. Once each time that comes about: not
+# while the run planned last for the table or the check is pending (Dagster sees no other),
+# nor after a run again failed to execute it (the lake unreachable, say: the next ingestion
+# checks), where a writer run that failed before silver does not stop it.
+RECHECK_TAGS = {"eda_lake/recheck": "newest_version_unchecked"}
 RECHECK = (
     (
         ~(dg.AutomationCondition.check_passed() | dg.AutomationCondition.check_failed())
         & ~dg.AutomationCondition.in_progress()
-        & ~dg.AutomationCondition.execution_failed()
+        & ~(
+            dg.AutomationCondition.execution_failed()
+            & dg.AutomationCondition.executed_with_tags(tag_values=RECHECK_TAGS)
+        )
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.any_deps_missing()
     )
