@@ -21,7 +21,6 @@ from pathlib import Path
 
 from eda_lake.lake.delta import tables
 from eda_lake.lake.layout import LakeLayout
-from eda_lake.lake.runtime import Lake
 from eda_lake.settings import (
     HOME_VAR,
     PII_KEY_VAR,
@@ -32,7 +31,7 @@ from eda_lake.settings import (
 from eda_lake.simulation.runtime import Simulation
 from eda_lake_tests.catalogues import schemas_with_capture_window
 from eda_lake_tests.processes import stop_group
-from eda_lake_tests.simulation.helpers import captured_chain
+from eda_lake_tests.simulation.helpers import lake_through_gold
 
 KEY = "a-benchmark-key-that-is-long-enough"
 WINDOW_S = 60
@@ -65,11 +64,7 @@ def _gold_customers(uri: str, seen: list[int]) -> int | None:
 
 def _warm_lake(settings: Settings) -> int:
     """A provisioned hub and a lake whose gold counts one population; its customers."""
-    captured_chain(settings, seed=1, customers=20)
-    lake = Lake(settings, pii_key=KEY)
-    lake.ingest()
-    lake.silver()
-    lake.gold()
+    lake_through_gold(settings, seed=1, customers=20, pii_key=KEY)
     counted = _gold_customers(
         LakeLayout.from_settings(settings).table_uri("gold", "funnel_daily"), [-1]
     )

@@ -38,7 +38,7 @@ from eda_lake.lake.discovery.listing import CaptureFile
 from eda_lake.lake.layout import LakeLayout
 from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
-from eda_lake_tests.simulation.helpers import captured_chain, provisioned
+from eda_lake_tests.simulation.helpers import lake_through_gold, provisioned
 
 NAMES = ArchiveNameFormat()
 HUBS = [f"hub-{n}" for n in range(7)]
@@ -48,12 +48,7 @@ START = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 def _grow(settings: Settings, customers: int, seed: int) -> Lake:
-    captured_chain(settings, seed=seed, customers=customers)
-    lake = Lake(settings)
-    lake.ingest()
-    lake.silver()
-    lake.gold()
-    return lake
+    return lake_through_gold(settings, seed=seed, customers=customers)
 
 
 def _timed(work: Callable[[], object]) -> float:

@@ -7,19 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from eda_lake.lake.runtime import Lake
 from eda_lake.settings import Settings
 from eda_lake_tests.defs.helpers import TEST_PII_KEY
-from eda_lake_tests.simulation.helpers import captured_chain
+from eda_lake_tests.simulation.helpers import lake_through_gold
 
 
 @pytest.fixture(scope="module")
 def healthy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("healthy")
-    settings = Settings(home=home)
-    captured_chain(settings, seed=8, customers=150)
-    lake = Lake(settings, pii_key=TEST_PII_KEY)
-    lake.ingest()
-    lake.silver()
-    lake.gold()
+    lake_through_gold(Settings(home=home), seed=8, customers=150, pii_key=TEST_PII_KEY)
     return home

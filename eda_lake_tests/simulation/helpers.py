@@ -10,6 +10,7 @@ from eda_lake.capture.runtime import run_capture
 from eda_lake.events.cloudevents import CloudEvent
 from eda_lake.events.publisher import OutgoingEvent
 from eda_lake.hub.base import EventData
+from eda_lake.lake.runtime import Lake
 from eda_lake.provisioning.runtime import provision
 from eda_lake.settings import Settings
 from eda_lake.simulation.outbox import TeamStore, team_store_file
@@ -50,6 +51,19 @@ def captured_chain(settings: Settings, seed: int, customers: int) -> CaptureRepo
     finally:
         simulation.close()
     return run_capture(settings, flush=True)
+
+
+def lake_through_gold(
+    settings: Settings, seed: int, customers: int, pii_key: str | None = None
+) -> Lake:
+    """The lake of `captured_chain`'s population: its capture files through bronze, silver
+    and gold."""
+    captured_chain(settings, seed=seed, customers=customers)
+    lake = Lake(settings, pii_key=pii_key)
+    lake.ingest()
+    lake.silver()
+    lake.gold()
+    return lake
 
 
 def published(simulation: Simulation, event: str) -> list[tuple[CloudEvent, dict[str, Any]]]:

@@ -20,7 +20,7 @@ from eda_lake.lake.runtime import Lake
 from eda_lake.lake.silver.event_tables import event_schema
 from eda_lake.settings import Settings
 from eda_lake.simulation import world
-from eda_lake_tests.simulation.helpers import captured_chain, provisioned
+from eda_lake_tests.simulation.helpers import captured_chain, lake_through_gold, provisioned
 
 KEY = "one-key-for-both-lakes"
 PER_AGGREGATE = "catalogue-per-aggregate.toml"
@@ -30,12 +30,7 @@ PLACEMENT = ("hub", "partition_id", "sequence_number", "enqueued_time", "source_
 
 
 def _lake(settings: Settings) -> Lake:
-    captured_chain(settings, seed=7, customers=60)
-    lake = Lake(settings, pii_key=KEY)
-    lake.ingest()
-    lake.silver()
-    lake.gold()
-    return lake
+    return lake_through_gold(settings, seed=7, customers=60, pii_key=KEY)
 
 
 def _rows(uri: str, drop: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
