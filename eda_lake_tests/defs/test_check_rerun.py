@@ -3,8 +3,8 @@ own, so gold, which waits for every blocking check to pass, need not wait for th
 ingestion. Dagster counts only the result of the check planned last, against the version it
 was planned for: writer runs at once that land silver out of the order they were created in
 leave the newest version without one, as does a run that lands silver without its checks.
-The check runs again once each time that comes about: not while a run of the table or of the
-check is pending, not after a failed result, not after a re-check failed to execute."""
+The check runs again once per version of the table, whatever becomes of that run: not while
+a run of the table or of the check is pending, never over a failed result."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import dagster as dg
 import pytest
 
 from eda_lake.defs.lake.assets import silver_key
-from eda_lake.defs.lake.checks import BLOCKING_CHECKS, RECHECK_TAGS
+from eda_lake.defs.lake.checks import BLOCKING_CHECKS
 from eda_lake.lake import checks
 from eda_lake.lake.derived.declarations import ENTITY_TABLES
 from eda_lake_tests.defs.helpers import add_gold_days, copy_home, resource
@@ -55,7 +55,6 @@ class Runs:
         *,
         write: bool,
         check: bool,
-        tags: dict[str, str] | None = None,
         before_write: Callable[[], object] = lambda: None,
         before_check: BeforeCheck = lambda: None,
     ) -> bool:
@@ -79,14 +78,14 @@ class Runs:
         )
         with self.patch.context() as patch:
             for name in CHECKED:
-                patch.setattr(checks, name, _first(before_check, getattr(checks, name)))
+                patch.setattr(checks, name, _preceded_by(before_check, getattr(checks, name)))
             result = defs.resolve_job_def("silver_run").execute_in_process(
-                instance=self.instance, tags=tags, raise_on_error=False
+                instance=self.instance, raise_on_error=False
             )
         return result.success
 
 
-def _first(before: BeforeCheck, computed: Callable[..., checks.CheckOutcome]) -> Any:
+def _preceded_by(before: BeforeCheck, computed: Callable[..., checks.CheckOutcome]) -> Any:
     def check(*args: Any, **kwargs: Any) -> checks.CheckOutcome:
         outcome = before()
         return computed(*args, **kwargs) if outcome is None else outcome
@@ -132,7 +131,7 @@ def test_writer_runs_landing_silver_out_of_their_order_get_its_checks_run_again(
     assert _rechecked(evaluation) == BLOCKING
     assert _rechecked(runs.tick()) == set()  # once
 
-    assert runs.run(write=False, check=True, tags=RECHECK_TAGS)
+    assert runs.run(write=False, check=True)
     evaluation = runs.tick()
     assert evaluation.get_num_requested(FUNNEL) == 1  # gold goes
     assert _rechecked(evaluation) == set()
@@ -143,13 +142,14 @@ def test_silver_landed_without_its_checks_gets_them_once(runs: Runs) -> None:
     evaluation = runs.tick()
     assert evaluation.get_num_requested(FUNNEL) == 1  # every check passed on its version
     assert _rechecked(evaluation) == set()
-    runs.tick()  # gold's run, before silver changes again
 
-    assert runs.run(write=True, check=False)  # by hand, say
-    evaluation = runs.tick()
-    assert evaluation.get_num_requested(FUNNEL) == 0  # gold waits for the checks
-    assert _rechecked(evaluation) == BLOCKING
-    assert _rechecked(runs.tick()) == set()
+    for _ in range(2):  # each version landed unchecked, even after a re-check passed
+        assert runs.run(write=True, check=False)  # by hand, say
+        evaluation = runs.tick()
+        assert evaluation.get_num_requested(FUNNEL) == 0  # gold waits for the checks
+        assert _rechecked(evaluation) == BLOCKING
+        assert _rechecked(runs.tick()) == set()
+        assert runs.run(write=False, check=True)
 
 
 def test_no_check_runs_again_while_a_run_of_its_table_or_of_it_is_pending(runs: Runs) -> None:
@@ -169,31 +169,36 @@ def test_no_check_runs_again_while_a_run_of_its_table_or_of_it_is_pending(runs: 
     assert _rechecked(runs.tick()) == BLOCKING  # once nothing is pending
 
 
-def test_no_check_runs_again_after_a_failed_result_or_a_failed_recheck(runs: Runs) -> None:
-    def tick_then(outcome: BeforeCheck) -> BeforeCheck:
-        """A tick while the check runs, then `outcome` in place of the lake's answer."""
-        ticked = _once(runs.tick)
-
-        def before() -> checks.CheckOutcome | None:
-            ticked()
-            return outcome()
-
-        return before
-
+def test_a_failed_result_stands(runs: Runs) -> None:
     def failed() -> checks.CheckOutcome:
         return checks.CheckOutcome(False, "a key twice")
 
+    assert not runs.run(write=True, check=True, before_check=failed)
+    for _ in range(2):
+        evaluation = runs.tick()
+        assert evaluation.get_num_requested(FUNNEL) == 0  # gold waits for a run that passes
+        assert _rechecked(evaluation) == set()
+
+
+def test_a_recheck_that_failed_to_execute_is_not_repeated(runs: Runs) -> None:
     def unreachable() -> checks.CheckOutcome:
         raise OSError("the lake is unreachable")
 
-    for outcome, tags in ((failed, None), (unreachable, RECHECK_TAGS)):
-        assert runs.run(write=True, check=False)
-        assert _rechecked(runs.tick()) == BLOCKING
-        assert not runs.run(write=False, check=True, tags=tags, before_check=tick_then(outcome))
-        for _ in range(2):
-            evaluation = runs.tick()
-            assert evaluation.get_num_requested(FUNNEL) == 0
-            assert _rechecked(evaluation) == set()  # not again until silver changes
+    assert runs.run(write=True, check=False)
+    assert _rechecked(runs.tick()) == BLOCKING
+    in_flight = _once(runs.tick)
+
+    def tick_then_unreachable() -> checks.CheckOutcome:
+        in_flight()
+        return unreachable()
+
+    assert not runs.run(write=False, check=True, before_check=tick_then_unreachable)
+    for _ in range(2):
+        evaluation = runs.tick()
+        assert evaluation.get_num_requested(FUNNEL) == 0
+        assert _rechecked(evaluation) == set()  # the next ingestion checks again
+    assert runs.run(write=True, check=False)
+    assert _rechecked(runs.tick()) == BLOCKING  # a new version: once more
 
 
 def test_a_writer_run_that_failed_before_silver_does_not_stop_a_recheck(runs: Runs) -> None:

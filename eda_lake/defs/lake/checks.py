@@ -29,25 +29,18 @@ QUARANTINE_THRESHOLD = 0.01
 # Dagster counts only the result of the check planned last, against the version it was
 # planned for: writer runs at once may land a table out of the order they were created in,
 # and a run by hand may land it without its checks. Gold, which waits for every blocking
-# check to pass, would wait for the next ingestion. Once each time that comes about: not
-# while the run planned last for the table or the check is pending (Dagster sees no other),
-# nor after a run again failed to execute it (the lake unreachable, say: the next ingestion
-# checks), where a writer run that failed before silver does not stop it.
-RECHECK_TAGS = {"eda_lake/recheck": "newest_version_unchecked"}
+# check to pass, would wait for the next ingestion. Once per version of the table, whatever
+# becomes of that run (the lake unreachable, say: the next ingestion checks again); not
+# while the run planned last for the table or the check is pending (Dagster sees no other);
+# never over a failed result, which stands.
+_TABLE_UPDATED = dg.AutomationCondition.any_deps_match(dg.AutomationCondition.newly_updated())
 RECHECK = (
-    (
-        ~(dg.AutomationCondition.check_passed() | dg.AutomationCondition.check_failed())
-        & ~dg.AutomationCondition.in_progress()
-        & ~(
-            dg.AutomationCondition.execution_failed()
-            & dg.AutomationCondition.executed_with_tags(tag_values=RECHECK_TAGS)
-        )
-        & ~dg.AutomationCondition.any_deps_in_progress()
-        & ~dg.AutomationCondition.any_deps_missing()
-    )
-    .newly_true()
-    .with_label("newest_version_unchecked")
-)
+    ~(dg.AutomationCondition.check_passed() | dg.AutomationCondition.check_failed())
+    & ~dg.AutomationCondition.in_progress()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.newly_requested().since(_TABLE_UPDATED)
+).with_label("newest_version_unchecked")
 
 
 IN_FLIGHT = [

@@ -21,7 +21,7 @@ from eda_lake.defs.lake.assets import (
     WRITER_TAGS,
     silver_key,
 )
-from eda_lake.defs.lake.checks import BLOCKING_CHECKS, RECHECK_TAGS
+from eda_lake.defs.lake.checks import BLOCKING_CHECKS
 from eda_lake.defs.resources import EdaLakeResource
 from eda_lake.lake.derived.declarations import ENTITY_TABLES
 from eda_lake.lake.derived.gold import held_days
@@ -221,12 +221,12 @@ gold_automation_sensor = dg.AutomationConditionSensorDefinition(
 blocking_checks_sensor = dg.AutomationConditionSensorDefinition(
     "blocking_checks_sensor",
     target=dg.AssetSelection.checks(*BLOCKING_CHECKS),
-    run_tags=RECHECK_TAGS,
     minimum_interval_seconds=FOLLOW_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Runs a blocking check on silver again when its table's newest version has no "
-    "result of its own and nothing writes the table (writer runs at once landed it out of "
-    "their order, or a run by hand without its checks): gold waits for that result.",
+    "result of its own (writer runs at once landed it out of their order, or a run by hand "
+    "without its checks) and no run of the table or of the check is pending: gold waits for "
+    "that result. Once per version of the table.",
 )
 
 
