@@ -216,7 +216,7 @@ def test_gold_waits_in_the_ingestion_run_while_a_blocking_check_fails_as_a_warni
         materialized = {m.asset_key for m in run.get_asset_materialization_events()}
         assert not {dg.AssetKey(["gold", t]) for t in GOLD} & materialized
         assert _gold_customers(tmp_path) == lake.customers  # gold as it was
-        assert Lake(Settings(home=tmp_path)).gold_pending_days()  # its automation waits
+        assert Lake(Settings(home=tmp_path)).gold_pending_days()  # left to the awaited writer
         after = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, cursor=lake.settled.cursor
         )

@@ -328,8 +328,8 @@ def partition_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCon
 
 def failed_blocking_checks(context: dg.AssetExecutionContext) -> list[str]:
     """The blocking checks that failed earlier in this run as warnings (one failing as an
-    error stops the run before gold): gold's automation waits for them to pass, and a run
-    that carries new capture files through to gold waits as it would."""
+    error stops the run before gold): a run that carries new capture files through to gold
+    waits for them to pass, as gold's automation would."""
     records = context.instance.get_records_for_run(
         context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
@@ -360,10 +360,13 @@ def gold_asset() -> dg.AssetsDefinition:
     ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
         requested = partition_days(context)
         held_back = failed_blocking_checks(context)
-        if held_back:  # no output: gold's tables stay as they were, its automation waits
+        # No output: gold's tables stay as they were. Its automation skips silver updates of
+        # runs that also ran gold; the writer run the warning waits for lands the missing
+        # rows, and recomputes gold itself or wakes the automation.
+        if held_back:
             context.log.warning(
                 f"gold not recomputed: the blocking check(s) {', '.join(held_back)} failed in "
-                "this run; gold_automation_sensor recomputes it once they pass"
+                "this run; the writer run that lands the missing rows recomputes it"
             )
             return
         lake = eda_lake.lake()

@@ -70,14 +70,13 @@ ingest_to_gold_job = dg.define_asset_job(
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
-def ingestion(
-    days: Sequence[str], run_key: str, bronze: dict[str, Any], tags: dict[str, str]
-) -> dg.RunRequest:
-    """The run that ingests capture files (`bronze`: bronze/events' config): through to gold
-    over every gold day (`days`, the instance's, as it lists them), as gold's automation
-    would run it, once gold has days; bronze and silver only on an instance without any
-    (gold_days_sensor then adds the first)."""
+def ingestion(days: Sequence[str], run_key: str, bronze: dict[str, Any]) -> dg.RunRequest:
+    """The run that ingests capture files (`bronze`: bronze/events' config, its `files`
+    among it): through to gold over every gold day (`days`, the instance's, as it lists
+    them), as gold's automation would run it, once gold has days; bronze and silver only on
+    an instance without any (gold_days_sensor then adds the first)."""
     run_config = {"ops": {"bronze__events": {"config": bronze}}}
+    tags = {"eda_lake/files": str(len(bronze["files"])), **WRITER_TAGS}
     if not days:
         return dg.RunRequest(
             run_key=run_key, job_name=ingest_job.name, run_config=run_config, tags=tags
@@ -119,12 +118,7 @@ def capture_files_sensor(
     for start in range(0, len(new), per_run):
         paths = [f.path for f in new[start : start + per_run]]
         requests.append(
-            ingestion(
-                days,
-                f"capture:{paths[0]}:{len(paths)}:{paths[-1]}",
-                {"files": paths},
-                {"eda_lake/files": str(len(paths)), **WRITER_TAGS},
-            )
+            ingestion(days, f"capture:{paths[0]}:{len(paths)}:{paths[-1]}", {"files": paths})
         )
     waited = (
         None if requests else f"no new capture file under {lake.source.root} since the last tick"
@@ -153,7 +147,6 @@ def _take_notifications(
         context.instance.get_dynamic_partitions(GOLD_DAYS_NAME),
         f"notifications:{batch.receipts[0]['pop_receipt']}",
         {"files": batch.files, "acknowledge": batch.receipts},
-        {"eda_lake/files": str(len(batch.files)), **WRITER_TAGS},
     )
     return dg.SensorResult(run_requests=[request])
 
