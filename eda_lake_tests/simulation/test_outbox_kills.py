@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import sqlite3
+import time
 from collections import defaultdict
 from dataclasses import replace
 from multiprocessing.synchronize import Event
@@ -215,14 +216,26 @@ def test_nothing_killed_sends_each_event_once(settings: Settings) -> None:
 def _killed_at_random_moments(settings: Settings) -> None:
     provision(settings)
     ctx = multiprocessing.get_context("spawn")
+
+    def at_work(seed: int) -> multiprocessing.process.BaseProcess:
+        """The teams' worker, past its start-up."""
+        ready = ctx.Event()
+        worker = ctx.Process(target=_teams_at_work, args=(settings, seed, None, 0, ready))
+        worker.start()
+        ready.wait(120)
+        return worker
+
+    # How long the teams work on this machine, now: the kills fall within it, however fast
+    # or loaded the machine is.
+    worker, started = at_work(99), time.monotonic()
+    worker.join()
+    assert worker.exitcode == 0
+    span = time.monotonic() - started
     rng = random.Random(20)
     killed = rounds = 0
     while killed < 32 and rounds < 64:
-        ready = ctx.Event()
-        worker = ctx.Process(target=_teams_at_work, args=(settings, 100 + rounds, None, 0, ready))
-        worker.start()
-        ready.wait(120)
-        worker.join(rng.uniform(0, 1.0))  # somewhere in storing, relaying or reacting
+        worker = at_work(100 + rounds)
+        worker.join(rng.uniform(0, span))  # somewhere in storing, relaying or reacting
         if worker.is_alive():
             os.kill(worker.pid or 0, signal.SIGKILL)
             killed += 1
